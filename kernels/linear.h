@@ -1,0 +1,25 @@
+// defines: gemm, linear_forward, linear_backward
+// Dense layers through BLAS (sgemm, or dgemm in the double build). Row-major.
+// Backward accumulates (+=) into every gradient; callers zero them.
+#pragma once
+#include <stdint.h>
+
+#include "core/real.h"
+
+// C[M,N] = alpha * op(A) @ op(B) + beta * C, row-major; op(X) = X or X^T.
+// A is [M,K] (or [K,M] when transA), B is [K,N] (or [N,K] when transB).
+void gemm(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int transA,
+          int transB, real alpha, real beta);
+
+// out[n, o] = sum_i inp[n, i] * weight[o, i] + bias[o]   (PyTorch nn.Linear layout)
+// out    [N, OC]
+// inp    [N, IC]
+// weight [OC, IC]
+// bias   [OC] or NULL
+void linear_forward(real *out, const real *inp, const real *weight, const real *bias, int64_t N,
+                    int64_t IC, int64_t OC);
+
+// dinp += dout @ weight; dweight += dout^T @ inp; dbias += sum_n dout.
+// Any of dinp, dweight, dbias may be NULL (not needed).
+void linear_backward(real *dinp, real *dweight, real *dbias, const real *dout, const real *inp,
+                     const real *weight, int64_t N, int64_t IC, int64_t OC);
