@@ -1,0 +1,83 @@
+// defines: mamba_config, mamba_orders, mamba_stack, mamba_config_defaults,
+//          mamba_stack_declare, mamba_stack_init_params, mamba_stack_plan,
+//          mamba_stack_forward, mamba_stack_backward, mamba_stack_free
+// The Mamba backbone: n_layers pre-norm residual blocks, each with a Mamba
+// mixer that runs K scan orders ("branches", Vim's v2 layout: own conv1d,
+// x_proj, dt_proj, A_log, D per branch; shared in_proj and out_proj), merged
+// by mean or sum, then a final norm. Knows nothing of modalities: tokens in,
+// tokens out. Parameter names follow mamba_ssm / Vim (see docs/backbone.md).
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/params.h"
+#include "core/real.h"
+#include "core/rng.h"
+
+typedef enum { MAMBA_NORM_RMS = 0, MAMBA_NORM_LAYER } mamba_norm_kind;
+typedef enum { MAMBA_MERGE_MEAN = 0, MAMBA_MERGE_SUM } mamba_merge_kind;
+
+#define MAMBA_MAX_BRANCHES 8
+
+typedef struct {
+    int64_t d_model;    // D
+    int64_t n_layers;
+    int64_t d_state;    // N, default 16
+    int64_t d_conv;     // conv width, default 4
+    int64_t expand;     // E = expand * d_model, default 2
+    int64_t dt_rank;    // 0 = ceil(d_model / 16)
+    double dt_min, dt_max, dt_init_floor; // 1e-3, 1e-1, 1e-4
+    mamba_norm_kind norm;                 // RMSNorm by default
+    double norm_eps;                      // 1e-5
+    int n_branches;                       // K: 1 causal, 2 bidirectional, 4 cross-scan
+    mamba_merge_kind merge;               // mean by default
+    int64_t scan_chunk;                   // checkpoint interval of the scan backward, default 64
+    int final_norm;                       // apply norm_f at the end, default 1
+} mamba_config;
+
+void mamba_config_defaults(mamba_config *c); // fills the mamba_ssm defaults above
+
+// Scan orders are data (DESIGN.md invariant 5). `perm` holds `count`
+// per-sample permutations of the L token positions; branch k of layer i scans
+// in order perm[schedule[i * K + k]] (or perm[k] when schedule is NULL).
+// perm[o][b][l] = the position read at scan step l of sample b.
+typedef struct {
+    int64_t count;            // number of distinct orders
+    const int32_t *perm;      // [count, B, L]
+    const int32_t *schedule;  // [n_layers, K] indices into perm, or NULL
+} mamba_orders;
+
+// Per-layer parameter indices and activation pointers live inside; treat as opaque.
+typedef struct mamba_stack mamba_stack;
+
+// Declares every parameter in p under `prefix` ("" gives layers.0.mixer...,
+// norm_f.weight). Allocates *out.
+ssm_code mamba_stack_declare(mamba_stack **out, const mamba_config *cfg, ssm_params *p,
+                             const char *prefix, ssm_error *err);
+
+// mamba_ssm's init (after ssm_params_finalize): linear weights uniform
+// kaiming, dt_proj weight uniform ±dt_rank^-0.5, dt bias = inverse softplus of
+// log-uniform dt in [dt_min, dt_max] floored, A_log = log(1..N), D = 1,
+// conv as PyTorch's default, out_proj rescaled by 1/sqrt(n_layers), norms 1.
+void mamba_stack_init_params(mamba_stack *s, ssm_params *p, ssm_rng *rng);
+
+// Lays out activations for batches up to B_max of length L in the arena.
+// Call once in measure mode and again after ssm_arena_commit.
+ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L, ssm_error *err);
+
+// out [B, L, D] (after norm_f), in [B, L, D]; B <= B_max, L as planned.
+void mamba_stack_forward(mamba_stack *s, const ssm_params *p, real *out, const real *in,
+                         const mamba_orders *orders, int64_t B);
+
+// din [B, L, D] += gradient w.r.t. in; parameter gradients accumulate into p->grad.
+// Uses the activations of the last forward.
+void mamba_stack_backward(mamba_stack *s, ssm_params *p, real *din, const real *dout,
+                          const mamba_orders *orders, int64_t B);
+
+void mamba_stack_free(mamba_stack *s);
+
+// Helpers for common orders: identity and reverse for every sample.
+void mamba_order_identity(int32_t *perm, int64_t B, int64_t L);
+void mamba_order_reverse(int32_t *perm, int64_t B, int64_t L);
