@@ -1,4 +1,4 @@
-// defines: real, REAL_EPS, gemm_blas (the BLAS GEMM matching `real`)
+// defines: real, REAL_EPS, REAL_IS_DOUBLE
 // The library is compiled twice: `real` = float for use, `real` = double
 // (-DSSM_DOUBLE) for gradient checks, where finite differences in float are
 // too noisy to catch small errors.
