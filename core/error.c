@@ -24,7 +24,14 @@ ssm_code ssm_error_prefix(ssm_error *e, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s%s", prefix, old);
+    size_t n = strlen(prefix);
+    if (n >= sizeof e->msg)
+        n = sizeof e->msg - 1;
+    memcpy(e->msg, prefix, n);
+    size_t rest = sizeof e->msg - 1 - n;
+    size_t m = strnlen(old, rest);
+    memcpy(e->msg + n, old, m);
+    e->msg[n + m] = 0;
     return e->code;
 }
 
