@@ -38,9 +38,11 @@
 #define SSM_INPUT_MAX_DIMS 4
 
 // Where the class token sits in the token sequence (Vim: head or middle).
-typedef enum { SSM_CLS_HEAD = 0, SSM_CLS_MIDDLE, SSM_CLS_NONE } ssm_cls_position;
+// DEFAULT (0, as every other "unset" option) lets the adapter choose:
+// image_patches picks middle (Vim), a modality without class tokens none.
+typedef enum { SSM_CLS_DEFAULT = 0, SSM_CLS_HEAD, SSM_CLS_MIDDLE, SSM_CLS_NONE } ssm_cls_position;
 
-const char *ssm_cls_position_name(ssm_cls_position c); // "head", "middle", "none"
+const char *ssm_cls_position_name(ssm_cls_position c); // "default", "head", "middle", "none"
 
 // A modality-specific option the generic fields do not cover ("n_mels" = "128").
 typedef struct {
@@ -54,7 +56,7 @@ typedef struct {
     int64_t patch_size;          // p: patch side (image), 0 = adapter default
     int64_t stride;              // patch stride, 0 = patch_size (non-overlapping)
     int64_t in_channels;         // 0 = from the input shape; else must equal it
-    ssm_cls_position cls_token;  // default SSM_CLS_MIDDLE (Vim)
+    ssm_cls_position cls_token;  // SSM_CLS_DEFAULT = the adapter's choice
     int n_orders;                // 0 = adapter default orders
     char orders[SSM_ADAPTER_MAX_ORDERS][SSM_ADAPTER_NAME_MAX]; // scan order names
     int n_extra;
@@ -149,6 +151,7 @@ void ssm_adapter_free(ssm_adapter *a);
 
 // Truncated normal by rejection: N(0, std^2) restricted to [lo, hi]
 // (timm's trunc_normal_(std=.02) is lo = -2, hi = 2 in absolute units).
+// Needs lo <= 0 <= hi (else, or with std <= 0, fills the point of [lo, hi] nearest 0).
 void ssm_init_trunc_normal(real *x, size_t n, ssm_rng *rng, double std, double lo, double hi);
 
 // Fills orders [n_orders, B, L] from per-sample-independent base orders

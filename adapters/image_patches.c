@@ -7,7 +7,8 @@
 //      W - p is not a multiple of s) are not read, exactly as the convolution.
 //   -> linear embedding: patch_embed.proj.weight [D, C, p, p], .bias [D]
 //   -> class token cls_token [1, 1, D] inserted at index c of the sequence:
-//      head: c = 0; middle: c = P / 2 (Vim's token_position = M // 2); none: no token
+//      head: c = 0; middle (the default): c = P / 2 (Vim's token_position = M // 2);
+//      none: no token
 //   -> plus learned positions pos_embed [1, L, D], L = P + (cls ? 1 : 0),
 //      added to every token including the class token (Vim's layout).
 //
@@ -144,8 +145,9 @@ static ssm_code ip_create(ssm_adapter *a, const ssm_adapter_options *opt, const 
                         ADAPTER_NAME, (long long)ip->P);
     int64_t D = a->d_model;
     switch (opt->cls_token) {
-    case SSM_CLS_HEAD: a->cls_index = 0; break;
+    case SSM_CLS_DEFAULT: // Vim's choice: the middle token is reached from both halves in both scans
     case SSM_CLS_MIDDLE: a->cls_index = ip->P / 2; break;
+    case SSM_CLS_HEAD: a->cls_index = 0; break;
     case SSM_CLS_NONE: a->cls_index = -1; break;
     default:
         return ssm_fail(err, SSM_ECONFIG, "%s: cls_token = %d, expected head, middle or none",

@@ -56,6 +56,7 @@ ssm_code ssm_adapter_lookup(const char *name, const ssm_adapter_vtable **out, ss
 
 const char *ssm_cls_position_name(ssm_cls_position c) {
     switch (c) {
+    case SSM_CLS_DEFAULT: return "default";
     case SSM_CLS_HEAD: return "head";
     case SSM_CLS_MIDDLE: return "middle";
     case SSM_CLS_NONE: return "none";
@@ -64,8 +65,7 @@ const char *ssm_cls_position_name(ssm_cls_position c) {
 }
 
 void ssm_adapter_options_defaults(ssm_adapter_options *o) {
-    memset(o, 0, sizeof *o);
-    o->cls_token = SSM_CLS_MIDDLE; // Vim's choice: the middle token sees both halves in both scans
+    memset(o, 0, sizeof *o); // every field 0: the adapter's default
 }
 
 static const ssm_adapter_kv *find_kv(const ssm_adapter_options *o, const char *key) {
@@ -204,6 +204,11 @@ void ssm_adapter_free(ssm_adapter *a) {
 // ---- helpers -----------------------------------------------------------------
 
 void ssm_init_trunc_normal(real *x, size_t n, ssm_rng *rng, double std, double lo, double hi) {
+    if (!(std > 0) || !(lo <= 0 && hi >= 0 && hi > lo)) { // degenerate: rejection would never end
+        for (size_t i = 0; i < n; i++)
+            x[i] = (real)(lo > 0 ? lo : hi < 0 ? hi : 0);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         double v;
         do

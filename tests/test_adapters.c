@@ -321,7 +321,7 @@ START_TEST(image_patches_orders_are_permutations) {
     const int64_t sizes[][4] = {{4, 4, 4, 4},  {4, 20, 4, 4}, {20, 4, 4, 4},
                                 {9, 11, 3, 2}, {7, 7, 3, 1},  {10, 6, 2, 3}};
     for (size_t g = 0; g < sizeof sizes / sizeof sizes[0]; g++)
-        for (int cls = 0; cls < 3; cls++) {
+        for (int cls = SSM_CLS_HEAD; cls <= SSM_CLS_NONE; cls++) {
             int64_t H = sizes[g][0], W = sizes[g][1], p = sizes[g][2], s = sizes[g][3];
             int64_t gh = (H - p) / s + 1, gw = (W - p) / s + 1, L;
             int32_t *orders = malloc((size_t)(6 * (gh * gw + 1)) * sizeof(int32_t));
