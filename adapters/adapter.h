@@ -1,0 +1,160 @@
+// defines: ssm_adapter, ssm_adapter_vtable, ssm_adapter_options, ssm_input_shape,
+//          ssm_cls_position, ssm_adapter_options_defaults, ssm_adapter_option_str,
+//          ssm_adapter_option_int, ssm_adapter_option_double, ssm_adapter_check_options,
+//          ssm_adapter_find, ssm_adapter_lookup, ssm_adapter_list, ssm_adapter_registry,
+//          ssm_adapter_create, ssm_adapter_init_params, ssm_adapter_plan,
+//          ssm_adapter_forward, ssm_adapter_backward, ssm_adapter_free,
+//          ssm_adapter_broadcast_orders, ssm_init_trunc_normal, ssm_cls_position_name
+// Adapters (DESIGN.md "Adapters (pluggable)"): an adapter turns one modality's
+// raw input x [B, <per-sample shape>] into a token sequence [B, L, D] for the
+// backbone, plus the scan orders the backbone may use (perm [n_orders, B, L],
+// see mamba_orders in backbone/mamba.h). It owns parameters in the flat table
+// and knows nothing of losses or heads.
+//
+// Adding a modality = one .c file that defines a `const ssm_adapter_vtable`
+// + one line in the table of adapters/registry.c. docs/adding-an-adapter.md
+// walks through it.
+//
+// Lifecycle (mirrors mamba_stack):
+//   ssm_adapter_create      declare parameters (before ssm_params_finalize)
+//   ssm_adapter_init_params after ssm_params_finalize
+//   ssm_adapter_plan        twice: arena measuring, then after ssm_arena_commit
+//   ssm_adapter_forward / ssm_adapter_backward   per step
+//   ssm_adapter_free
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "core/params.h"
+#include "core/real.h"
+#include "core/rng.h"
+
+#define SSM_ADAPTER_MAX_ORDERS 8     // as many as the backbone has branches (MAMBA_MAX_BRANCHES)
+#define SSM_ADAPTER_NAME_MAX 32      // order names, option keys
+#define SSM_ADAPTER_VALUE_MAX 128    // option values
+#define SSM_ADAPTER_MAX_EXTRA 16     // modality-specific options
+#define SSM_INPUT_MAX_DIMS 4
+
+// Where the class token sits in the token sequence (Vim: head or middle).
+// DEFAULT (0, as every other "unset" option) lets the adapter choose:
+// image_patches picks middle (Vim), a modality without class tokens none.
+typedef enum { SSM_CLS_DEFAULT = 0, SSM_CLS_HEAD, SSM_CLS_MIDDLE, SSM_CLS_NONE } ssm_cls_position;
+
+const char *ssm_cls_position_name(ssm_cls_position c); // "default", "head", "middle", "none"
+
+// A modality-specific option the generic fields do not cover ("n_mels" = "128").
+typedef struct {
+    char key[SSM_ADAPTER_NAME_MAX];
+    char value[SSM_ADAPTER_VALUE_MAX];
+} ssm_adapter_kv;
+
+// The generic options every adapter reads from (the config maps YAML onto it).
+// A field an adapter does not use is ignored by it; 0 means "adapter default".
+typedef struct {
+    int64_t patch_size;          // p: patch side (image), 0 = adapter default
+    int64_t stride;              // patch stride, 0 = patch_size (non-overlapping)
+    int64_t in_channels;         // 0 = from the input shape; else must equal it
+    ssm_cls_position cls_token;  // SSM_CLS_DEFAULT = the adapter's choice
+    int n_orders;                // 0 = adapter default orders
+    char orders[SSM_ADAPTER_MAX_ORDERS][SSM_ADAPTER_NAME_MAX]; // scan order names
+    int n_extra;
+    ssm_adapter_kv extra[SSM_ADAPTER_MAX_EXTRA]; // modality options, checked by the adapter
+} ssm_adapter_options;
+
+void ssm_adapter_options_defaults(ssm_adapter_options *o);
+
+// Extra (modality) options. Absent key -> the default; a value that does not
+// parse -> SSM_ECONFIG naming the adapter, key and value.
+const char *ssm_adapter_option_str(const ssm_adapter_options *o, const char *key, const char *def);
+ssm_code ssm_adapter_option_int(const ssm_adapter_options *o, const char *adapter, const char *key,
+                                int64_t def, int64_t *out, ssm_error *err);
+ssm_code ssm_adapter_option_double(const ssm_adapter_options *o, const char *adapter,
+                                   const char *key, double def, double *out, ssm_error *err);
+// Typo guard: refuses any extra key not in `known` (NULL-terminated, may be
+// NULL for "none"), listing the known ones.
+ssm_code ssm_adapter_check_options(const ssm_adapter_options *o, const char *adapter,
+                                   const char *const *known, ssm_error *err);
+
+// The shape of ONE sample of the adapter's input (the batch dimension is apart).
+typedef struct {
+    int ndim;
+    int64_t dims[SSM_INPUT_MAX_DIMS]; // image: [C, H, W]
+} ssm_input_shape;
+
+typedef struct ssm_adapter ssm_adapter;
+
+typedef struct {
+    const char *name;    // registry key, the config's `adapter.name`
+    const char *summary; // one line for --help
+    // Validates the options against the input shape, fills the instance's
+    // public fields (seq_len, cls_index, n_orders, order_names) and declares
+    // its parameters in p under `prefix` ("" gives Vim names: pos_embed, ...).
+    // `a` is zeroed by the caller, with a->vt and a->d_model set; the adapter
+    // keeps its own state in a->impl.
+    ssm_code (*create)(ssm_adapter *a, const ssm_adapter_options *opt, const ssm_input_shape *in,
+                       ssm_params *p, const char *prefix, ssm_error *err);
+    // After ssm_params_finalize. Draws from rng in a fixed order.
+    void (*init_params)(ssm_adapter *a, ssm_params *p, ssm_rng *rng);
+    // Lays out the adapter's scratch for batches up to B_max (see core/arena.h).
+    ssm_code (*plan)(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ssm_error *err);
+    // tokens [B, L, D]; orders [n_orders, B, L] (may be NULL: not wanted);
+    // x [B, <in shape>]. B <= B_max. Content errors (NaN, ...) are values.
+    ssm_code (*forward)(ssm_adapter *a, const ssm_params *p, real *tokens, int32_t *orders,
+                        const real *x, int64_t B, ssm_error *err);
+    // Accumulates (+=) parameter gradients into p->grad from dtokens [B, L, D].
+    // Inputs are data: no gradient w.r.t. x. Must not depend on the last
+    // forward's scratch (it may recompute from x).
+    void (*backward)(ssm_adapter *a, ssm_params *p, const real *dtokens, const real *x, int64_t B);
+    void (*free_impl)(ssm_adapter *a); // frees a->impl (may be NULL)
+} ssm_adapter_vtable;
+
+struct ssm_adapter {
+    const ssm_adapter_vtable *vt;
+    int64_t d_model;   // D
+    int64_t seq_len;   // L, tokens per sample
+    int64_t cls_index; // position of the class token in [0, L), or -1 when there is none
+    int n_orders;      // scan orders forward fills
+    char order_names[SSM_ADAPTER_MAX_ORDERS][SSM_ADAPTER_NAME_MAX];
+    int64_t B_max;     // as planned, 0 before plan
+    void *impl;        // the adapter's own state
+};
+
+// ---- registry (adapters/registry.c) ----------------------------------------
+
+// The vtable registered under `name`, or NULL.
+const ssm_adapter_vtable *ssm_adapter_find(const char *name);
+// Same, or SSM_ENOTFOUND with "unknown adapter 'x'; known: image_patches, ...".
+ssm_code ssm_adapter_lookup(const char *name, const ssm_adapter_vtable **out, ssm_error *err);
+// Writes the registered names, comma-separated, into buf (truncated to n).
+void ssm_adapter_list(char *buf, size_t n);
+// The registry itself, for --help listings: *count entries.
+const ssm_adapter_vtable *const *ssm_adapter_registry(size_t *count);
+
+// ---- calling an adapter ------------------------------------------------------
+
+// Looks `name` up and creates the instance (allocated into *out).
+ssm_code ssm_adapter_create(ssm_adapter **out, const char *name, const ssm_adapter_options *opt,
+                            const ssm_input_shape *in, int64_t d_model, ssm_params *p,
+                            const char *prefix, ssm_error *err);
+void ssm_adapter_init_params(ssm_adapter *a, ssm_params *p, ssm_rng *rng);
+ssm_code ssm_adapter_plan(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ssm_error *err);
+// Checks 1 <= B <= B_max and that the plan was committed, then dispatches.
+ssm_code ssm_adapter_forward(ssm_adapter *a, const ssm_params *p, real *tokens, int32_t *orders,
+                             const real *x, int64_t B, ssm_error *err);
+void ssm_adapter_backward(ssm_adapter *a, ssm_params *p, const real *dtokens, const real *x,
+                          int64_t B);
+void ssm_adapter_free(ssm_adapter *a);
+
+// ---- helpers for adapter (and head) authors ---------------------------------
+
+// Truncated normal by rejection: N(0, std^2) restricted to [lo, hi]
+// (timm's trunc_normal_(std=.02) is lo = -2, hi = 2 in absolute units).
+// Needs lo <= 0 <= hi (else, or with std <= 0, fills the point of [lo, hi] nearest 0).
+void ssm_init_trunc_normal(real *x, size_t n, ssm_rng *rng, double std, double lo, double hi);
+
+// Fills orders [n_orders, B, L] from per-sample-independent base orders
+// base [n_orders, L] (orders that depend only on the shape, not the content).
+void ssm_adapter_broadcast_orders(int32_t *orders, const int32_t *base, int n_orders, int64_t B,
+                                  int64_t L);

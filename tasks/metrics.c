@@ -1,0 +1,201 @@
+// defines: the classification metrics (see metrics.h)
+#include "tasks/metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+ssm_code class_metrics_init(class_metrics *m, int64_t num_classes, int64_t k, ssm_error *err) {
+    memset(m, 0, sizeof *m);
+    if (num_classes < 1 || num_classes > (1 << 20))
+        return ssm_fail(err, SSM_EINVAL, "metrics: %lld classes, expected 1..%d",
+                        (long long)num_classes, 1 << 20);
+    if (k < 1)
+        return ssm_fail(err, SSM_EINVAL, "metrics: top-k with k = %lld, expected >= 1", (long long)k);
+    m->num_classes = num_classes;
+    m->k = k < num_classes ? k : num_classes;
+    size_t n = (size_t)(num_classes * num_classes + 2);
+    m->counts = calloc(n, sizeof *m->counts);
+    if (!m->counts)
+        return ssm_fail(err, SSM_ENOMEM, "metrics: out of memory for a %lld-class confusion matrix",
+                        (long long)num_classes);
+    m->confusion = m->counts;
+    m->n = m->counts + num_classes * num_classes;
+    m->topk_correct = m->n + 1;
+    return SSM_OK;
+}
+
+void class_metrics_free(class_metrics *m) {
+    free(m->counts);
+    memset(m, 0, sizeof *m);
+}
+
+void class_metrics_reset(class_metrics *m) {
+    memset(m->counts, 0, (size_t)class_metrics_n_counts(m) * sizeof *m->counts);
+}
+
+static ssm_code check_labels(const class_metrics *m, const int32_t *labels, int64_t B,
+                             const char *what, ssm_error *err) {
+    for (int64_t b = 0; b < B; b++)
+        if (labels[b] < 0 || labels[b] >= m->num_classes)
+            return ssm_fail(err, SSM_EDATA, "metrics: sample %lld of the batch has %s %d, "
+                            "expected 0..%lld", (long long)b, what, labels[b],
+                            (long long)m->num_classes - 1);
+    return SSM_OK;
+}
+
+ssm_code class_metrics_add(class_metrics *m, const real *logits, const int32_t *labels, int64_t B,
+                           ssm_error *err) {
+    int64_t V = m->num_classes;
+    SSM_TRY(check_labels(m, labels, B, "label", err));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < V; j++)
+            if (isnan(logits[b * V + j]))
+                return ssm_fail(err, SSM_EDATA, "metrics: sample %lld of the batch has a NaN logit "
+                                "(class %lld)", (long long)b, (long long)j);
+    for (int64_t b = 0; b < B; b++) {
+        const real *z = logits + b * V;
+        int64_t y = labels[b], pred = 0, above = 0;
+        for (int64_t j = 1; j < V; j++)
+            if (z[j] > z[pred])
+                pred = j;
+        for (int64_t j = 0; j < V; j++)
+            above += z[j] > z[y] || (z[j] == z[y] && j < y);
+        m->confusion[y * V + pred]++;
+        *m->topk_correct += above < m->k;
+        (*m->n)++;
+    }
+    return SSM_OK;
+}
+
+ssm_code class_metrics_add_predictions(class_metrics *m, const int32_t *pred,
+                                       const int32_t *labels, int64_t B, ssm_error *err) {
+    int64_t V = m->num_classes;
+    SSM_TRY(check_labels(m, labels, B, "label", err));
+    SSM_TRY(check_labels(m, pred, B, "prediction", err));
+    for (int64_t b = 0; b < B; b++) {
+        m->confusion[labels[b] * V + pred[b]]++;
+        *m->topk_correct += labels[b] == pred[b];
+        (*m->n)++;
+    }
+    return SSM_OK;
+}
+
+ssm_code class_metrics_merge(class_metrics *dst, const class_metrics *src, ssm_error *err) {
+    if (dst->num_classes != src->num_classes || dst->k != src->k)
+        return ssm_fail(err, SSM_EINVAL, "metrics: merging %lld classes (top-%lld) into %lld (top-%lld)",
+                        (long long)src->num_classes, (long long)src->k,
+                        (long long)dst->num_classes, (long long)dst->k);
+    for (int64_t i = 0; i < class_metrics_n_counts(dst); i++)
+        dst->counts[i] += src->counts[i];
+    return SSM_OK;
+}
+
+double class_metrics_accuracy(const class_metrics *m) {
+    if (*m->n == 0)
+        return NAN;
+    int64_t V = m->num_classes, tp = 0;
+    for (int64_t i = 0; i < V; i++)
+        tp += m->confusion[i * V + i];
+    return (double)tp / (double)*m->n;
+}
+
+double class_metrics_topk_accuracy(const class_metrics *m) {
+    return *m->n ? (double)*m->topk_correct / (double)*m->n : NAN;
+}
+
+double class_metrics_macro_f1(const class_metrics *m) {
+    if (*m->n == 0)
+        return NAN;
+    int64_t V = m->num_classes;
+    double sum = 0;
+    int64_t present = 0;
+    for (int64_t c = 0; c < V; c++) {
+        int64_t tp = m->confusion[c * V + c], row = 0, col = 0;
+        for (int64_t j = 0; j < V; j++) {
+            row += m->confusion[c * V + j]; // TP + FN
+            col += m->confusion[j * V + c]; // TP + FP
+        }
+        if (row == 0 && col == 0)
+            continue; // neither a label nor a prediction: not part of the average
+        sum += 2.0 * (double)tp / (double)(row + col);
+        present++;
+    }
+    return sum / (double)present;
+}
+
+void class_metrics_per_class_accuracy(const class_metrics *m, double *out) {
+    int64_t V = m->num_classes;
+    for (int64_t c = 0; c < V; c++) {
+        int64_t row = 0;
+        for (int64_t j = 0; j < V; j++)
+            row += m->confusion[c * V + j];
+        out[c] = row ? (double)m->confusion[c * V + c] / (double)row : NAN;
+    }
+}
+
+// A CSV field: quoted (with "" for ") when it holds a comma, quote or newline.
+static void put_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void put_name(FILE *f, const char *const *names, int64_t c) {
+    if (names && names[c])
+        put_field(f, names[c]);
+    else
+        fprintf(f, "%lld", (long long)c);
+}
+
+ssm_code class_metrics_write_confusion_csv(const class_metrics *m, const char *path,
+                                           const char *const *names, ssm_error *err) {
+    int64_t V = m->num_classes;
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 5);
+    if (!tmp)
+        return ssm_fail(err, SSM_ENOMEM, "%s: out of memory", path);
+    snprintf(tmp, len + 5, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        ssm_code rc = ssm_fail(err, SSM_EIO, "%s: cannot open for writing: %s", tmp, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    fputs("true\\pred", f);
+    for (int64_t c = 0; c < V; c++) {
+        fputc(',', f);
+        put_name(f, names, c);
+    }
+    fputc('\n', f);
+    for (int64_t r = 0; r < V; r++) {
+        put_name(f, names, r);
+        for (int64_t c = 0; c < V; c++)
+            fprintf(f, ",%lld", (long long)m->confusion[r * V + c]);
+        fputc('\n', f);
+    }
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int saved = errno;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        if (!bad)
+            saved = errno;
+        remove(tmp);
+        ssm_code rc = ssm_fail(err, SSM_EIO, "%s: write failed: %s", path, strerror(saved));
+        free(tmp);
+        return rc;
+    }
+    free(tmp);
+    return SSM_OK;
+}

@@ -1,0 +1,61 @@
+// defines: class_metrics, class_metrics_init, class_metrics_free, class_metrics_reset,
+//          class_metrics_add, class_metrics_add_predictions, class_metrics_merge,
+//          class_metrics_accuracy, class_metrics_topk_accuracy, class_metrics_macro_f1,
+//          class_metrics_per_class_accuracy, class_metrics_write_confusion_csv
+// Classification metrics, accumulated over batches as int64 counts (so that
+// ranks can sum them with one all-reduce of `counts`, and an epoch of any
+// size never loses precision):
+//   accuracy, top-k accuracy (k = 5 by default, min(k, V)), macro-F1,
+//   per-class accuracy (recall), the confusion matrix (rows: true class,
+//   columns: predicted) and its CSV.
+// Ties: the prediction is the lowest index among equal maxima (torch.argmax);
+// the label is in the top k when fewer than k classes rank above it, a class
+// ranking above when its logit is larger, or equal with a lower index — so
+// top-1 accuracy equals accuracy.
+#pragma once
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/real.h"
+
+typedef struct {
+    int64_t num_classes; // V
+    int64_t k;           // for top-k, min(requested, V)
+    int64_t *counts;     // [V*V + 2]: confusion [V, V] (true, predicted), then n, topk_correct
+    int64_t *confusion;  // = counts
+    int64_t *n;          // = counts + V*V: samples seen
+    int64_t *topk_correct; // = counts + V*V + 1
+} class_metrics;
+
+ssm_code class_metrics_init(class_metrics *m, int64_t num_classes, int64_t k, ssm_error *err);
+void class_metrics_free(class_metrics *m);
+void class_metrics_reset(class_metrics *m);
+static inline int64_t class_metrics_n_counts(const class_metrics *m) {
+    return m->num_classes * m->num_classes + 2;
+}
+
+// Adds a batch: logits [B, V], labels [B]. A label outside [0, V) or a NaN
+// logit -> SSM_EDATA naming the sample; nothing of that batch is counted then.
+ssm_code class_metrics_add(class_metrics *m, const real *logits, const int32_t *labels, int64_t B,
+                           ssm_error *err);
+// Adds hard predictions only (no top-k information: counts top-k as top-1).
+ssm_code class_metrics_add_predictions(class_metrics *m, const int32_t *pred,
+                                       const int32_t *labels, int64_t B, ssm_error *err);
+// dst += src (same num_classes and k).
+ssm_code class_metrics_merge(class_metrics *dst, const class_metrics *src, ssm_error *err);
+
+double class_metrics_accuracy(const class_metrics *m);      // NaN when n = 0
+double class_metrics_topk_accuracy(const class_metrics *m); // NaN when n = 0
+// Mean over classes of F1 = 2 TP / (2 TP + FP + FN), over the classes that
+// occur as a label or a prediction (scikit-learn's f1_score(average="macro")
+// with labels=None): a class never predicted but present has F1 = 0. NaN if n = 0.
+double class_metrics_macro_f1(const class_metrics *m);
+// out [V]: TP / (samples of that class), NaN for a class with no samples.
+void class_metrics_per_class_accuracy(const class_metrics *m, double *out);
+
+// Writes the confusion matrix as CSV: a header "true\pred,<name0>,...", then
+// one row per true class "<name>,c0,c1,...". names [V] may be NULL (class
+// indices are used). Names are quoted as CSV requires. Written to path.tmp
+// and renamed, so an existing file is never left half-written.
+ssm_code class_metrics_write_confusion_csv(const class_metrics *m, const char *path,
+                                           const char *const *names, ssm_error *err);
