@@ -105,6 +105,7 @@ typedef struct {
 } ssm_batcher;
 
 // Takes ownership of *src (ssm_batcher_free calls src->free), even on error.
+// The prefetch thread holds bt's address: never copy or move a batcher.
 // ids [n_ids] selects the split's samples (NULL: all of 0..src->n-1). Starts
 // at epoch 0, offset 0.
 ssm_code ssm_batcher_init(ssm_batcher *bt, const ssm_sample_source *src, const int64_t *ids,
