@@ -1,0 +1,130 @@
+// defines: ssm_batch, ssm_batch_alloc, ssm_batch_free, ssm_sample_source, ssm_batcher,
+//          ssm_batcher_opts, ssm_batcher_init, ssm_batcher_next, ssm_batcher_tell,
+//          ssm_batcher_seek, ssm_batcher_batches_per_epoch, ssm_batcher_free,
+//          ssm_epoch_order, SSM_BATCH_MAX_DIMS
+// The batch the rest of ssmkit consumes, and the batcher that makes batches
+// from any sample source (an in-memory image dataset today; time-series
+// windows or bags of features later, through the same struct).
+//
+// Reproducibility (DESIGN.md invariant 8): an epoch's order is a pure
+// function of (seed, epoch) and each sample's augmentation a pure function of
+// (seed, epoch, sample id). A batch is therefore a pure function of (seed,
+// epoch, offset): with or without the prefetch thread, and after a resume
+// from a saved (epoch, offset), the batches are bitwise identical.
+#pragma once
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/real.h"
+
+#define SSM_BATCH_MAX_DIMS 5 // rank of x including the batch dimension
+
+typedef struct {
+    int64_t B;                          // samples in this batch (== shape[0], <= capacity)
+    int64_t capacity;                   // samples the buffers hold
+    int ndim;                           // rank of x, batch dimension included
+    int64_t shape[SSM_BATCH_MAX_DIMS];  // x: [B, C, H, W] images, [B, L, V] series, [B, N, F] bags
+    real *x;                            // [B, shape[1..ndim)] model input, normalised
+    int32_t *y;                         // [B] class labels, or NULL
+    int dense_ndim;                     // rank of y_dense including B (0: no dense targets)
+    int64_t dense_shape[SSM_BATCH_MAX_DIMS]; // y_dense: e.g. [B, H, V] forecast targets
+    real *y_dense;                      // [B, dense_shape[1..dense_ndim)] or NULL
+    int64_t *length;                    // [B] valid length along x's dim 1 (ragged bags), or NULL
+    int64_t *index;                     // [B] sample ids in the source
+    int64_t epoch;                      // epoch this batch belongs to
+    int64_t offset;                     // position of its first sample in the epoch's order
+} ssm_batch;
+
+// Allocates buffers for `capacity` samples of per-sample shape x_shape[x_ndim]
+// (dense_shape[dense_ndim] for y_dense, dense_ndim 0 = none); with_y /
+// with_length pick the optional arrays. B starts at 0.
+ssm_code ssm_batch_alloc(ssm_batch *b, int64_t capacity, int x_ndim, const int64_t *x_shape,
+                         int with_y, int dense_ndim, const int64_t *dense_shape, int with_length,
+                         ssm_error *err);
+void ssm_batch_free(ssm_batch *b);
+
+// Where samples come from. `get` writes one sample: x [x_shape], and when the
+// source declares them, *y, y_dense [dense_shape], *length. `key` is the
+// sample's random key (ssm_augment_key(seed, epoch, id)); a source that
+// augments must draw every random choice from it. get is called from the
+// prefetch thread when prefetching, never from two threads at once.
+typedef struct {
+    void *ctx;
+    int64_t n;                               // samples in the source (ids 0..n-1)
+    int x_ndim;                              // per-sample rank of x
+    int64_t x_shape[SSM_BATCH_MAX_DIMS - 1]; // [x_ndim]
+    int has_y;
+    int dense_ndim;                              // 0: no dense targets
+    int64_t dense_shape[SSM_BATCH_MAX_DIMS - 1]; // [dense_ndim]
+    int has_length;
+    ssm_code (*get)(void *ctx, int64_t id, uint64_t key, real *x, int32_t *y, real *y_dense,
+                    int64_t *length, ssm_error *err);
+    void (*free)(void *ctx); // called by ssm_batcher_free (may be NULL)
+} ssm_sample_source;
+
+typedef struct {
+    int64_t batch_size;
+    int shuffle;     // 0: ids in the order given, every epoch
+    int drop_last;   // 1: the last, partial batch of an epoch is skipped
+    uint64_t seed;   // drives shuffling and augmentation keys
+    int prefetch;    // 1: a background thread prepares the next batch
+} ssm_batcher_opts;
+
+// A slot is one batch buffer: the caller holds one while the prefetch thread
+// fills the other (double buffering).
+typedef struct {
+    ssm_batch batch;
+    int state;        // 0 empty, 1 ready, 2 held by the caller
+    int end;          // this slot marks the end of an epoch (no samples)
+    ssm_code rc;      // the producer's result for this slot
+    ssm_error err;
+    int64_t next_epoch, next_offset; // position after this slot
+} ssm_batch_slot;
+
+typedef struct {
+    ssm_sample_source src;
+    ssm_batcher_opts opts;
+    int64_t n;              // ids in this split
+    int64_t *ids;           // [n] source ids of the split (owned copy)
+    int64_t *order;         // [n] the producer's current epoch order (positions into ids)
+    int64_t order_epoch;    // epoch `order` holds, -1 = none
+    int64_t epoch, offset;  // the caller's position: where the next batch starts
+    int64_t p_epoch, p_offset; // the producer's position (ahead of the caller when prefetching)
+    ssm_batch_slot slot[2];
+    int held;               // slot the caller holds, -1 = none
+    int take;               // next slot the caller takes / the producer fills
+    int fill;
+    ssm_code failed;        // sticky error once the producer failed
+    ssm_error failed_err;
+    // prefetch thread
+    int running, stop;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} ssm_batcher;
+
+// Takes ownership of *src (ssm_batcher_free calls src->free), even on error.
+// The prefetch thread holds bt's address: never copy or move a batcher.
+// ids [n_ids] selects the split's samples (NULL: all of 0..src->n-1). Starts
+// at epoch 0, offset 0.
+ssm_code ssm_batcher_init(ssm_batcher *bt, const ssm_sample_source *src, const int64_t *ids,
+                          int64_t n_ids, const ssm_batcher_opts *opts, ssm_error *err);
+void ssm_batcher_free(ssm_batcher *bt);
+
+// The next batch of the current epoch, in *out (valid until the next call of
+// next/seek/free). At the end of an epoch *out is NULL and the position moves
+// to (epoch + 1, 0). A producer error is returned here, and again on every
+// later call until a seek.
+ssm_code ssm_batcher_next(ssm_batcher *bt, const ssm_batch **out, ssm_error *err);
+
+// The caller's position: the batch the next call returns starts at sample
+// `offset` of `epoch`'s order. Save it with a checkpoint; seek to it to resume.
+void ssm_batcher_tell(const ssm_batcher *bt, int64_t *epoch, int64_t *offset);
+// offset in [0, n]; seeking discards anything prefetched.
+ssm_code ssm_batcher_seek(ssm_batcher *bt, int64_t epoch, int64_t offset, ssm_error *err);
+
+int64_t ssm_batcher_batches_per_epoch(const ssm_batcher *bt);
+
+// The permutation of 0..n-1 used as epoch `epoch`'s order for `seed` (pure).
+ssm_code ssm_epoch_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch, ssm_error *err);
