@@ -77,6 +77,9 @@ ssm_code series_dataset_build(series_dataset *d, const series_table *t, const se
                         (long long)o->lookback, (long long)o->horizon, (long long)stride);
     if (o->mode != SERIES_M && o->mode != SERIES_S && o->mode != SERIES_MS)
         return ssm_fail(e, SSM_EINVAL, "mode %d: expected M, S or MS", (int)o->mode);
+    if (t->rows < 1 || t->vars < 1)
+        return ssm_fail(e, SSM_EINVAL, "table of %lld rows x %lld variates: expected at least one "
+                        "of each", (long long)t->rows, (long long)t->vars);
     const char *target = o->target ? o->target : "OT";
     const int64_t tcol = series_table_find(t, target);
     if (tcol < 0)
