@@ -35,8 +35,10 @@ ssm_code ssm_atomic_open(ssm_atomic_file *a, const char *path, ssm_error *err) {
     for (int tries = 0; tries < 100 && fd < 0; tries++) {
         unsigned k = atomic_fetch_add(&tmp_counter, 1u);
         int w = snprintf(a->tmp, sizeof a->tmp, "%s/.%s.%ld.%u.tmp", dir, base, (long)getpid(), k);
-        if (w < 0 || (size_t)w >= sizeof a->tmp)
+        if (w < 0 || (size_t)w >= sizeof a->tmp) {
+            a->tmp[0] = '\0'; // never leave a truncated name for abort to unlink
             return ssm_fail(err, SSM_EINVAL, "%s: path too long", path);
+        }
         // 0666 & ~umask, as a plain fopen would give; O_EXCL so a stale temp is never reused.
         fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST)
