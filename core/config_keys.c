@@ -1,0 +1,264 @@
+// defines: ssm_config_keys, ssm_config_nkeys, ssm_config_key_find, ssm_config_key_suggest,
+//          ssm_config_defaults
+// The key table: one row per config key. Adding a key is: a field in
+// core/config.h, a row here, a field in core/config_schema.c (the test
+// ssm_config_schema_check fails until all three agree), and regenerating
+// docs/config.md (the test that lists keys fails until then).
+#include "core/config_keys.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const data_names[] = {"fashion_mnist", "mnist", "idx", "ett", "csv", "ucr", NULL};
+static const char *const features_names[] = {"M", "S", "MS", NULL};
+static const char *const cls_names[] = {"none", "head", "middle", NULL};
+static const char *const norm_names[] = {"rms", "layer", NULL};
+static const char *const merge_names[] = {"mean", "sum", NULL};
+static const char *const task_names[] = {"classify", "forecast", "mil", "segment", NULL};
+static const char *const loss_names[] = {"auto", "ce", "mse", "mae", NULL};
+static const char *const pool_names[] = {"mean", "cls", "last", NULL};
+static const char *const optim_names[] = {"adamw", NULL};
+static const char *const schedule_names[] = {"cosine", "constant", "linear", NULL};
+static const char *const precision_names[] = {"fp32", "bf16", NULL};
+static const char *const progress_names[] = {"auto", "bar", "plain", "off", NULL};
+
+// A registry-style name: lower-case letters, digits, '_' and '-'; not empty.
+static bool check_ident(const char *s, char *why, size_t n) {
+    if (!*s) {
+        snprintf(why, n, "an empty name");
+        return false;
+    }
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')) {
+            snprintf(why, n, "'%s' has the character '%c'", s, *p);
+            return false;
+        }
+    return true;
+}
+
+// A run name becomes one folder: not empty, no '/', not "." or "..".
+static bool check_run_name(const char *s, char *why, size_t n) {
+    if (!*s || strchr(s, '/') || !strcmp(s, ".") || !strcmp(s, "..")) {
+        snprintf(why, n, "'%s' is not a single folder name", s);
+        return false;
+    }
+    return true;
+}
+
+static bool check_device(const char *s, char *why, size_t n) {
+    if (!strcmp(s, "cpu") || !strcmp(s, "cuda"))
+        return true;
+    if (!strncmp(s, "cuda:", 5) && s[5]) {
+        const char *p = s + 5;
+        int v = 0;
+        for (; *p >= '0' && *p <= '9' && v < 1000; p++)
+            v = v * 10 + (*p - '0');
+        if (!*p && v < 1000)
+            return true;
+    }
+    snprintf(why, n, "'%s' is not a device", s);
+    return false;
+}
+
+#define AT(m) .offset = offsetof(ssm_config, m), .size = sizeof(((ssm_config *)0)->m)
+#define INT(p, m, lo, hi, d, doc_)                                                                 \
+    {.path = p, .kind = SSM_KEY_INT, AT(m), .imin = lo, .imax = hi, .def = d, .doc = doc_}
+#define FLT(p, m, lo, hi, fl, d, doc_)                                                             \
+    {.path = p, .kind = SSM_KEY_FLOAT, AT(m), .fmin = lo, .fmax = hi, .flags = fl, .def = d,      \
+     .doc = doc_}
+#define BOOL(p, m, d, doc_) {.path = p, .kind = SSM_KEY_BOOL, AT(m), .def = d, .doc = doc_}
+#define ENUM(p, m, nm, d, doc_)                                                                    \
+    {.path = p, .kind = SSM_KEY_ENUM, AT(m), .names = nm, .def = d, .doc = doc_}
+#define STR(p, m, fl, chk, al, d, doc_)                                                            \
+    {.path = p, .kind = SSM_KEY_STRING, AT(m), .flags = fl, .check = chk, .allowed = al,          \
+     .def = d, .doc = doc_}
+
+#define BIG INT64_MAX
+#define MILLION 1000000
+
+const ssm_config_key ssm_config_keys[] = {
+    // --- data
+    ENUM("data.name", data.name, data_names, "fashion_mnist", "Dataset reader."),
+    STR("data.path", data.path, SSM_KEY_EXPAND, NULL, "any path; ${VAR} expanded", "${SSMKIT_DATA}",
+        "Dataset folder or file. `${SSMKIT_DATA}` is the environment variable, or `../shared/data` "
+        "when unset; any other `${VAR}` must be set; `$$` is a literal `$`."),
+    FLT("data.val_fraction", data.val_fraction, 0, 0.5, 0, "0.1",
+        "Fraction of the training split held out for validation (0 = validate on the test split)."),
+    INT("data.batch_size", data.batch_size, 1, MILLION, "64", "Training batch size."),
+    INT("data.eval_batch_size", data.eval_batch_size, 0, MILLION, "0",
+        "Evaluation batch size; 0 = data.batch_size."),
+    INT("data.num_workers", data.num_workers, 0, 16, "2",
+        "Prefetch threads; 0 = batches are made on the training thread."),
+    BOOL("data.shuffle", data.shuffle, "true", "Shuffle the training set each epoch (seeded)."),
+    INT("data.limit", data.limit, 0, BIG, "0",
+        "Use only the first N training samples (smoke tests); 0 = all."),
+    INT("data.augment.random_crop_padding", data.augment.random_crop_padding, 0, 64, "0",
+        "Images: pad by this many pixels, then crop back at a random offset; 0 = off."),
+    BOOL("data.augment.hflip", data.augment.hflip, "false", "Images: random horizontal flip."),
+    BOOL("data.augment.normalize", data.augment.normalize, "true",
+         "Standardize inputs with training-set statistics (images per channel, series per variate)."),
+    INT("data.lookback", data.lookback, 1, MILLION, "96", "Series: input window length."),
+    INT("data.horizon", data.horizon, 1, MILLION, "96", "Series: forecast length."),
+    INT("data.stride", data.stride, 1, MILLION, "1", "Series: step between windows."),
+    STR("data.target", data.target, 0, NULL, "a column name", "OT",
+        "Series: target column for features S and MS."),
+    ENUM("data.features", data.features, features_names, "M",
+         "Series: M = all variates in and out, S = target only, MS = all in, target out."),
+    // --- adapter
+    STR("adapter.name", adapter.name, 0, check_ident, "a registered adapter", "image_patch",
+        "Modality adapter, by its registry name (checked against the registry when the model is "
+        "built)."),
+    INT("adapter.patch_size", adapter.patch_size, 1, 4096, "4", "Patch side (images) or length (series)."),
+    INT("adapter.stride", adapter.stride, 0, 4096, "0", "Patch stride; 0 = patch_size (no overlap)."),
+    INT("adapter.channels", adapter.channels, 1, 4096, "1", "Input channels (1 grey, 3 RGB)."),
+    ENUM("adapter.cls_token", adapter.cls_token, cls_names, "none",
+         "Class token: none, at the head of the sequence, or in the middle (Vim)."),
+    {.path = "adapter.orders", .kind = SSM_KEY_LIST, AT(adapter.orders),
+     .count_offset = offsetof(ssm_config, adapter.orders_count), .check = check_ident,
+     .allowed = "1..8 order names known to the adapter (row, reverse, col, hilbert, ...)",
+     .def = "[row]",
+     .doc = "Scan orders, one per backbone branch (e.g. `[row, reverse]` = bidirectional)."},
+    BOOL("adapter.revin", adapter.revin, "false", "Series: reversible instance normalization."),
+    // --- backbone (mamba_ssm defaults)
+    INT("backbone.d_model", backbone.d_model, 1, 65536, "128", "Model width D."),
+    INT("backbone.n_layers", backbone.n_layers, 1, 1024, "4", "Number of residual Mamba blocks."),
+    INT("backbone.d_state", backbone.d_state, 1, 1024, "16", "SSM state size N."),
+    INT("backbone.d_conv", backbone.d_conv, 1, 64, "4", "Causal depthwise conv width."),
+    INT("backbone.expand", backbone.expand, 1, 16, "2", "Inner width E = expand * d_model."),
+    INT("backbone.dt_rank", backbone.dt_rank, 0, 65536, "0", "Rank of dt; 0 = ceil(d_model / 16)."),
+    FLT("backbone.dt_min", backbone.dt_min, 0, 10, SSM_KEY_MIN_OPEN, "0.001",
+        "Smallest initial dt (log-uniform init of the dt_proj bias)."),
+    FLT("backbone.dt_max", backbone.dt_max, 0, 10, SSM_KEY_MIN_OPEN, "0.1", "Largest initial dt."),
+    FLT("backbone.dt_init_floor", backbone.dt_init_floor, 0, 10, 0, "0.0001",
+        "Floor applied to the initial dt."),
+    ENUM("backbone.norm", backbone.norm, norm_names, "rms", "Block norm: RMSNorm or LayerNorm."),
+    FLT("backbone.norm_eps", backbone.norm_eps, 0, 1, SSM_KEY_MIN_OPEN | SSM_KEY_MAX_OPEN, "1e-05",
+        "Epsilon of the norms."),
+    INT("backbone.n_branches", backbone.n_branches, 0, 8, "0",
+        "Scan branches per block; 0 = one per entry of adapter.orders."),
+    ENUM("backbone.merge", backbone.merge, merge_names, "mean", "How branch outputs are merged."),
+    INT("backbone.scan_chunk", backbone.scan_chunk, 1, 65536, "64",
+        "Checkpoint interval of the scan's backward (memory vs recompute)."),
+    BOOL("backbone.final_norm", backbone.final_norm, "true", "Apply a final norm after the last block."),
+    // --- task
+    ENUM("task.name", task.name, task_names, "classify", "Head, loss and metrics."),
+    INT("task.num_classes", task.num_classes, 0, MILLION, "10",
+        "Classes (classify, mil, segment; at least 2 there); unused by forecast."),
+    FLT("task.label_smoothing", task.label_smoothing, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Label smoothing of the cross-entropy target."),
+    ENUM("task.loss", task.loss, loss_names, "auto",
+         "Loss; auto = ce for classify, mil, segment and mse for forecast."),
+    ENUM("task.pool", task.pool, pool_names, "mean",
+         "Sequence pooling before the head: mean of tokens, the class token, or the last token."),
+    // --- optim
+    ENUM("optim.name", optim.name, optim_names, "adamw", "Optimizer."),
+    FLT("optim.lr", optim.lr, 0, 10, SSM_KEY_MIN_OPEN, "0.001", "Peak learning rate."),
+    FLT("optim.weight_decay", optim.weight_decay, 0, 10, 0, "0.05",
+        "Decoupled weight decay (not applied to norms, biases, A_log, D, positions)."),
+    FLT("optim.beta1", optim.beta1, 0, 1, SSM_KEY_MAX_OPEN, "0.9", "AdamW beta1."),
+    FLT("optim.beta2", optim.beta2, 0, 1, SSM_KEY_MAX_OPEN, "0.999", "AdamW beta2."),
+    FLT("optim.eps", optim.eps, 0, 1, SSM_KEY_MIN_OPEN, "1e-08", "AdamW epsilon."),
+    FLT("optim.grad_clip", optim.grad_clip, 0, 1e6, 0, "1", "Clip the global gradient L2 norm; 0 = off."),
+    INT("optim.warmup_steps", optim.warmup_steps, 0, BIG, "0", "Linear warmup in steps."),
+    INT("optim.warmup_epochs", optim.warmup_epochs, 0, MILLION, "0",
+        "Linear warmup in epochs (at most one of the two warmups may be set)."),
+    ENUM("optim.schedule", optim.schedule, schedule_names, "cosine",
+         "Learning-rate schedule after warmup, decaying to min_lr (constant: stays at lr)."),
+    FLT("optim.min_lr", optim.min_lr, 0, 10, 0, "1e-06", "Final learning rate (<= lr)."),
+    // --- train
+    INT("train.epochs", train.epochs, 1, MILLION, "10", "Passes over the training set."),
+    INT("train.max_steps", train.max_steps, 0, BIG, "0", "Stop after this many steps; 0 = no limit."),
+    INT("train.log_every", train.log_every, 1, BIG, "50", "Log training metrics every N steps."),
+    INT("train.eval_every_epochs", train.eval_every_epochs, 1, MILLION, "1", "Evaluate every N epochs."),
+    INT("train.patience", train.patience, 0, MILLION, "0",
+        "Early stop after N evaluations without improvement; 0 = off."),
+    FLT("train.ema", train.ema, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Decay of an exponential moving average of the weights, evaluated and saved as best; 0 = off."),
+    STR("train.resume", train.resume, SSM_KEY_EXPAND, NULL, "a checkpoint path or empty", "",
+        "Resume model, optimizer, step and RNG from this checkpoint; empty = start fresh."),
+    // --- run
+    STR("run.name", run.name, 0, check_run_name, "a folder name", "default",
+        "Run name; outputs go to <run.dir>/<run.name>/."),
+    STR("run.dir", run.dir, SSM_KEY_EXPAND, NULL, "any path; ${VAR} expanded", "runs",
+        "Parent folder of run folders."),
+    INT("run.seed", run.seed, 0, BIG, "0", "Seed of every random choice."),
+    STR("run.device", run.device, 0, check_device, "cpu, cuda, cuda:N", "cpu", "Where to compute."),
+    ENUM("run.precision", run.precision, precision_names, "fp32",
+         "Compute precision (parameters and optimizer state stay fp32)."),
+    INT("run.threads", run.threads, 0, 4096, "0", "CPU threads; 0 = all cores."),
+    BOOL("run.tensorboard", run.tensorboard, "true", "Write a TensorBoard event file."),
+    ENUM("run.progress", run.progress, progress_names, "auto",
+         "Progress display: auto = a bar on a terminal, plain lines otherwise."),
+};
+const size_t ssm_config_nkeys = sizeof ssm_config_keys / sizeof ssm_config_keys[0];
+
+const ssm_config_key *ssm_config_key_find(const char *path) {
+    for (size_t i = 0; i < ssm_config_nkeys; i++)
+        if (!strcmp(ssm_config_keys[i].path, path))
+            return &ssm_config_keys[i];
+    return NULL;
+}
+
+// Levenshtein distance, capped: config keys are short.
+static size_t edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+void ssm_config_key_suggest(const char *path, char *buf, size_t n) {
+    size_t best = 4;
+    buf[0] = '\0';
+    // Candidates: every key path and every section prefix of one ("backbone").
+    for (size_t i = 0; i < ssm_config_nkeys; i++) {
+        const char *full = ssm_config_keys[i].path;
+        for (size_t len = 1; len <= strlen(full); len++) {
+            if (full[len] != '.' && full[len] != '\0')
+                continue;
+            char cand[128];
+            snprintf(cand, sizeof cand, "%.*s", (int)len, full);
+            size_t dist = edit_distance(path, cand);
+            if (dist < best) {
+                best = dist;
+                snprintf(buf, n, "%s", cand);
+            }
+        }
+    }
+}
+
+void ssm_config_defaults(ssm_config *c) {
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < ssm_config_nkeys; i++) {
+        const ssm_config_key *k = &ssm_config_keys[i];
+        ssm_error e;
+        // The defaults are constants checked by tests/test_config.c, so this
+        // cannot fail; a LIST default is "[a, b]" and is split here.
+        if (k->kind == SSM_KEY_LIST) {
+            char tmp[256], *entries[SSM_CFG_MAX_ORDERS];
+            size_t ne = 0;
+            snprintf(tmp, sizeof tmp, "%s", k->def + 1);
+            tmp[strcspn(tmp, "]")] = '\0';
+            char *save = NULL;
+            for (char *tok = strtok_r(tmp, ", ", &save); tok && ne < SSM_CFG_MAX_ORDERS;
+                 tok = strtok_r(NULL, ", ", &save))
+                entries[ne++] = tok;
+            ssm_config_parse_value(c, k, (const char *const *)entries, ne, &e);
+        } else {
+            const char *v = k->def;
+            ssm_config_parse_value(c, k, &v, 1, &e);
+        }
+    }
+}

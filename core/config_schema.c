@@ -1,0 +1,233 @@
+// defines: ssm_config_cyaml_schema, ssm_config_schema_check
+// The libcyaml schema of a config file: one mapping per section, every field
+// optional (absent keys keep their defaults; core/config.c copies only the
+// keys the file has). Ranges are not expressed here: libcyaml cannot say
+// "(0, 1)" for floats, and the key table checks them with line numbers.
+#include <cyaml/cyaml.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/config_keys.h"
+
+#define OPT CYAML_FLAG_OPTIONAL
+#define ESTRICT (CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT)
+#define SV(s, v) {.str = s, .val = v}
+
+static const cyaml_strval_t data_sv[] = {SV("fashion_mnist", SSM_DATA_FASHION_MNIST),
+                                         SV("mnist", SSM_DATA_MNIST), SV("idx", SSM_DATA_IDX),
+                                         SV("ett", SSM_DATA_ETT), SV("csv", SSM_DATA_CSV),
+                                         SV("ucr", SSM_DATA_UCR)};
+static const cyaml_strval_t features_sv[] = {SV("M", SSM_FEATURES_M), SV("S", SSM_FEATURES_S),
+                                             SV("MS", SSM_FEATURES_MS)};
+static const cyaml_strval_t cls_sv[] = {SV("none", SSM_CLS_NONE), SV("head", SSM_CLS_HEAD),
+                                        SV("middle", SSM_CLS_MIDDLE)};
+static const cyaml_strval_t norm_sv[] = {SV("rms", SSM_NORM_RMS), SV("layer", SSM_NORM_LAYER)};
+static const cyaml_strval_t merge_sv[] = {SV("mean", SSM_MERGE_MEAN), SV("sum", SSM_MERGE_SUM)};
+static const cyaml_strval_t task_sv[] = {SV("classify", SSM_TASK_CLASSIFY),
+                                         SV("forecast", SSM_TASK_FORECAST), SV("mil", SSM_TASK_MIL),
+                                         SV("segment", SSM_TASK_SEGMENT)};
+static const cyaml_strval_t loss_sv[] = {SV("auto", SSM_LOSS_AUTO), SV("ce", SSM_LOSS_CE),
+                                         SV("mse", SSM_LOSS_MSE), SV("mae", SSM_LOSS_MAE)};
+static const cyaml_strval_t pool_sv[] = {SV("mean", SSM_POOL_MEAN), SV("cls", SSM_POOL_CLS),
+                                         SV("last", SSM_POOL_LAST)};
+static const cyaml_strval_t optim_sv[] = {SV("adamw", SSM_OPTIM_ADAMW)};
+static const cyaml_strval_t schedule_sv[] = {SV("cosine", SSM_SCHED_COSINE),
+                                             SV("constant", SSM_SCHED_CONSTANT),
+                                             SV("linear", SSM_SCHED_LINEAR)};
+static const cyaml_strval_t precision_sv[] = {SV("fp32", SSM_PREC_FP32), SV("bf16", SSM_PREC_BF16)};
+static const cyaml_strval_t progress_sv[] = {SV("auto", SSM_PROGRESS_AUTO), SV("bar", SSM_PROGRESS_BAR),
+                                             SV("plain", SSM_PROGRESS_PLAIN), SV("off", SSM_PROGRESS_OFF)};
+#define NSV(a) (sizeof a / sizeof a[0])
+
+static const cyaml_schema_field_t augment_fields[] = {
+    CYAML_FIELD_INT("random_crop_padding", OPT, ssm_augment_config, random_crop_padding),
+    CYAML_FIELD_BOOL("hflip", OPT, ssm_augment_config, hflip),
+    CYAML_FIELD_BOOL("normalize", OPT, ssm_augment_config, normalize),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t data_fields[] = {
+    CYAML_FIELD_ENUM("name", ESTRICT, ssm_data_config, name, data_sv, NSV(data_sv)),
+    CYAML_FIELD_STRING("path", OPT, ssm_data_config, path, 0),
+    CYAML_FIELD_FLOAT("val_fraction", OPT, ssm_data_config, val_fraction),
+    CYAML_FIELD_INT("batch_size", OPT, ssm_data_config, batch_size),
+    CYAML_FIELD_INT("eval_batch_size", OPT, ssm_data_config, eval_batch_size),
+    CYAML_FIELD_INT("num_workers", OPT, ssm_data_config, num_workers),
+    CYAML_FIELD_BOOL("shuffle", OPT, ssm_data_config, shuffle),
+    CYAML_FIELD_INT("limit", OPT, ssm_data_config, limit),
+    CYAML_FIELD_MAPPING("augment", OPT, ssm_data_config, augment, augment_fields),
+    CYAML_FIELD_INT("lookback", OPT, ssm_data_config, lookback),
+    CYAML_FIELD_INT("horizon", OPT, ssm_data_config, horizon),
+    CYAML_FIELD_INT("stride", OPT, ssm_data_config, stride),
+    CYAML_FIELD_STRING("target", OPT, ssm_data_config, target, 0),
+    CYAML_FIELD_ENUM("features", ESTRICT, ssm_data_config, features, features_sv, NSV(features_sv)),
+    CYAML_FIELD_END};
+
+// One scan-order name: a char[SSM_CFG_ORDER_MAX] stored in place.
+static const cyaml_schema_value_t order_entry = {
+    CYAML_VALUE_STRING(CYAML_FLAG_DEFAULT, char[SSM_CFG_ORDER_MAX], 0, SSM_CFG_ORDER_MAX - 1)};
+
+static const cyaml_schema_field_t adapter_fields[] = {
+    CYAML_FIELD_STRING("name", OPT, ssm_adapter_config, name, 0),
+    CYAML_FIELD_INT("patch_size", OPT, ssm_adapter_config, patch_size),
+    CYAML_FIELD_INT("stride", OPT, ssm_adapter_config, stride),
+    CYAML_FIELD_INT("channels", OPT, ssm_adapter_config, channels),
+    CYAML_FIELD_ENUM("cls_token", ESTRICT, ssm_adapter_config, cls_token, cls_sv, NSV(cls_sv)),
+    CYAML_FIELD_SEQUENCE_COUNT("orders", OPT, ssm_adapter_config, orders, orders_count, &order_entry,
+                               1, SSM_CFG_MAX_ORDERS),
+    CYAML_FIELD_BOOL("revin", OPT, ssm_adapter_config, revin),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t backbone_fields[] = {
+    CYAML_FIELD_INT("d_model", OPT, ssm_backbone_config, d_model),
+    CYAML_FIELD_INT("n_layers", OPT, ssm_backbone_config, n_layers),
+    CYAML_FIELD_INT("d_state", OPT, ssm_backbone_config, d_state),
+    CYAML_FIELD_INT("d_conv", OPT, ssm_backbone_config, d_conv),
+    CYAML_FIELD_INT("expand", OPT, ssm_backbone_config, expand),
+    CYAML_FIELD_INT("dt_rank", OPT, ssm_backbone_config, dt_rank),
+    CYAML_FIELD_FLOAT("dt_min", OPT, ssm_backbone_config, dt_min),
+    CYAML_FIELD_FLOAT("dt_max", OPT, ssm_backbone_config, dt_max),
+    CYAML_FIELD_FLOAT("dt_init_floor", OPT, ssm_backbone_config, dt_init_floor),
+    CYAML_FIELD_ENUM("norm", ESTRICT, ssm_backbone_config, norm, norm_sv, NSV(norm_sv)),
+    CYAML_FIELD_FLOAT("norm_eps", OPT, ssm_backbone_config, norm_eps),
+    CYAML_FIELD_INT("n_branches", OPT, ssm_backbone_config, n_branches),
+    CYAML_FIELD_ENUM("merge", ESTRICT, ssm_backbone_config, merge, merge_sv, NSV(merge_sv)),
+    CYAML_FIELD_INT("scan_chunk", OPT, ssm_backbone_config, scan_chunk),
+    CYAML_FIELD_BOOL("final_norm", OPT, ssm_backbone_config, final_norm),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t task_fields[] = {
+    CYAML_FIELD_ENUM("name", ESTRICT, ssm_task_config, name, task_sv, NSV(task_sv)),
+    CYAML_FIELD_INT("num_classes", OPT, ssm_task_config, num_classes),
+    CYAML_FIELD_FLOAT("label_smoothing", OPT, ssm_task_config, label_smoothing),
+    CYAML_FIELD_ENUM("loss", ESTRICT, ssm_task_config, loss, loss_sv, NSV(loss_sv)),
+    CYAML_FIELD_ENUM("pool", ESTRICT, ssm_task_config, pool, pool_sv, NSV(pool_sv)),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t optim_fields[] = {
+    CYAML_FIELD_ENUM("name", ESTRICT, ssm_optim_config, name, optim_sv, NSV(optim_sv)),
+    CYAML_FIELD_FLOAT("lr", OPT, ssm_optim_config, lr),
+    CYAML_FIELD_FLOAT("weight_decay", OPT, ssm_optim_config, weight_decay),
+    CYAML_FIELD_FLOAT("beta1", OPT, ssm_optim_config, beta1),
+    CYAML_FIELD_FLOAT("beta2", OPT, ssm_optim_config, beta2),
+    CYAML_FIELD_FLOAT("eps", OPT, ssm_optim_config, eps),
+    CYAML_FIELD_FLOAT("grad_clip", OPT, ssm_optim_config, grad_clip),
+    CYAML_FIELD_INT("warmup_steps", OPT, ssm_optim_config, warmup_steps),
+    CYAML_FIELD_INT("warmup_epochs", OPT, ssm_optim_config, warmup_epochs),
+    CYAML_FIELD_ENUM("schedule", ESTRICT, ssm_optim_config, schedule, schedule_sv, NSV(schedule_sv)),
+    CYAML_FIELD_FLOAT("min_lr", OPT, ssm_optim_config, min_lr),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t train_fields[] = {
+    CYAML_FIELD_INT("epochs", OPT, ssm_train_config, epochs),
+    CYAML_FIELD_INT("max_steps", OPT, ssm_train_config, max_steps),
+    CYAML_FIELD_INT("log_every", OPT, ssm_train_config, log_every),
+    CYAML_FIELD_INT("eval_every_epochs", OPT, ssm_train_config, eval_every_epochs),
+    CYAML_FIELD_INT("patience", OPT, ssm_train_config, patience),
+    CYAML_FIELD_FLOAT("ema", OPT, ssm_train_config, ema),
+    CYAML_FIELD_STRING("resume", OPT, ssm_train_config, resume, 0),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t run_fields[] = {
+    CYAML_FIELD_STRING("name", OPT, ssm_run_config, name, 0),
+    CYAML_FIELD_STRING("dir", OPT, ssm_run_config, dir, 0),
+    CYAML_FIELD_INT("seed", OPT, ssm_run_config, seed),
+    CYAML_FIELD_STRING("device", OPT, ssm_run_config, device, 0),
+    CYAML_FIELD_ENUM("precision", ESTRICT, ssm_run_config, precision, precision_sv, NSV(precision_sv)),
+    CYAML_FIELD_INT("threads", OPT, ssm_run_config, threads),
+    CYAML_FIELD_BOOL("tensorboard", OPT, ssm_run_config, tensorboard),
+    CYAML_FIELD_ENUM("progress", ESTRICT, ssm_run_config, progress, progress_sv, NSV(progress_sv)),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t top_fields[] = {
+    CYAML_FIELD_MAPPING("data", OPT, ssm_config, data, data_fields),
+    CYAML_FIELD_MAPPING("adapter", OPT, ssm_config, adapter, adapter_fields),
+    CYAML_FIELD_MAPPING("backbone", OPT, ssm_config, backbone, backbone_fields),
+    CYAML_FIELD_MAPPING("task", OPT, ssm_config, task, task_fields),
+    CYAML_FIELD_MAPPING("optim", OPT, ssm_config, optim, optim_fields),
+    CYAML_FIELD_MAPPING("train", OPT, ssm_config, train, train_fields),
+    CYAML_FIELD_MAPPING("run", OPT, ssm_config, run, run_fields),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_value_t top_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, ssm_config, top_fields)};
+
+const void *ssm_config_cyaml_schema(void) { return &top_schema; }
+
+// --- agreement between this schema and the key table ---------------------
+
+static int table_kind_of(cyaml_type_e t) {
+    switch (t) {
+    case CYAML_INT: return SSM_KEY_INT;
+    case CYAML_FLOAT: return SSM_KEY_FLOAT;
+    case CYAML_BOOL: return SSM_KEY_BOOL;
+    case CYAML_ENUM: return SSM_KEY_ENUM;
+    case CYAML_STRING: return SSM_KEY_STRING;
+    case CYAML_SEQUENCE: return SSM_KEY_LIST;
+    default: return -1;
+    }
+}
+
+// Walks the schema depth first; each leaf must be in the table with the same
+// place and type. Counts leaves so that keys missing from the schema show too.
+static bool walk(const cyaml_schema_field_t *fields, const char *prefix, size_t base, size_t *leaves,
+                 char *why, size_t n) {
+    for (const cyaml_schema_field_t *f = fields; f->key; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", f->key);
+        size_t off = base + f->data_offset;
+        if (f->value.type == CYAML_MAPPING) {
+            if (!walk(f->value.mapping.fields, path, off, leaves, why, n))
+                return false;
+            continue;
+        }
+        const ssm_config_key *k = ssm_config_key_find(path);
+        if (!k) {
+            snprintf(why, n, "schema key %s is not in the key table", path);
+            return false;
+        }
+        (*leaves)++;
+        if (k->offset != off || table_kind_of(f->value.type) != (int)k->kind) {
+            snprintf(why, n, "%s: schema and key table disagree on place or type", path);
+            return false;
+        }
+        if (k->kind == SSM_KEY_LIST) {
+            if (base + f->count_offset != k->count_offset || f->count_size != sizeof(uint32_t)) {
+                snprintf(why, n, "%s: count field disagrees", path);
+                return false;
+            }
+        } else if (f->value.data_size != k->size) {
+            snprintf(why, n, "%s: size %u in the schema, %zu in the table", path, f->value.data_size,
+                     k->size);
+            return false;
+        }
+        if (k->kind == SSM_KEY_ENUM) {
+            size_t nn = 0;
+            while (k->names[nn])
+                nn++;
+            if (nn != f->value.enumeration.count) {
+                snprintf(why, n, "%s: enum sizes disagree", path);
+                return false;
+            }
+            for (size_t i = 0; i < nn; i++) {
+                const cyaml_strval_t *sv = &f->value.enumeration.strings[i];
+                if (strcmp(sv->str, k->names[sv->val < 0 || (size_t)sv->val >= nn ? 0 : sv->val]) ||
+                    sv->val < 0 || (size_t)sv->val >= nn) {
+                    snprintf(why, n, "%s: enum value %s disagrees", path, sv->str);
+                    return false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
+bool ssm_config_schema_check(char *why, size_t n) {
+    size_t leaves = 0;
+    if (!walk(top_fields, "", 0, &leaves, why, n))
+        return false;
+    if (leaves != ssm_config_nkeys) {
+        snprintf(why, n, "the key table has %zu keys, the schema %zu", ssm_config_nkeys, leaves);
+        return false;
+    }
+    return true;
+}
