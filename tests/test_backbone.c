@@ -190,7 +190,8 @@ static void naive_stack(double *out, const real *in, const net *n, const int32_t
         }
     }
     if (c->final_norm)
-        naive_norm(out, res, P(n, "norm_f.weight%s", 0, ""), ln ? P(n, "norm_f.bias%s", 0, "") : NULL,
+        naive_norm(out, res, P(n, "norm_f.weight%.0lld%s", 0, ""),
+                   ln ? P(n, "norm_f.bias%.0lld%s", 0, "") : NULL,
                    B * L, D, ln, c->norm_eps);
     else
         memcpy(out, res, sizeof(double) * B * L * D);
@@ -671,9 +672,12 @@ START_TEST(orders_are_validated) {
     ssm_error e;
     ck_assert_int_eq(mamba_orders_check(a.s, &o, B, &e), SSM_OK);
     ck_assert_int_eq(mamba_orders_check(a.s, &o, 3, &e), SSM_EINVAL); // B > B_max
-    perm[B * L + L + 2] = 0;                                            // order 1, sample 1 repeats 0
+    perm[B * L + L + 2] = 0; // order 1, sample 1 = {4, 3, 0, 1, 0}: 0 read again at step 4
     ck_assert_int_eq(mamba_orders_check(a.s, &o, B, &e), SSM_EDATA);
-    ck_assert_msg(strstr(e.msg, "order 1, sample 1, step 2") != NULL, "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "order 1, sample 1, step 4") != NULL, "%s", e.msg);
+    perm[B * L + L + 2] = 7; // out of range
+    ck_assert_int_eq(mamba_orders_check(a.s, &o, B, &e), SSM_EDATA);
+    ck_assert_msg(strstr(e.msg, "step 2") && strstr(e.msg, "out of range"), "%s", e.msg);
     mamba_order_reverse(perm + B * L, B, L);
     o.count = 1; // two branches, one order, no schedule
     ck_assert_int_eq(mamba_orders_check(a.s, &o, B, &e), SSM_EINVAL);
