@@ -1,6 +1,8 @@
 // defines: mamba_config, mamba_orders, mamba_stack, mamba_config_defaults,
 //          mamba_stack_declare, mamba_stack_init_params, mamba_stack_plan,
-//          mamba_stack_forward, mamba_stack_backward, mamba_stack_free
+//          mamba_stack_forward, mamba_stack_backward, mamba_stack_free,
+//          mamba_stack_get_config, mamba_orders_check, mamba_order_identity,
+//          mamba_order_reverse
 // The Mamba backbone: n_layers pre-norm residual blocks, each with a Mamba
 // mixer that runs K scan orders ("branches", Vim's v2 layout: own conv1d,
 // x_proj, dt_proj, A_log, D per branch; shared in_proj and out_proj), merged
@@ -42,7 +44,9 @@ void mamba_config_defaults(mamba_config *c); // fills the mamba_ssm defaults abo
 // Scan orders are data (DESIGN.md invariant 5). `perm` holds `count`
 // per-sample permutations of the L token positions; branch k of layer i scans
 // in order perm[schedule[i * K + k]] (or perm[k] when schedule is NULL).
-// perm[o][b][l] = the position read at scan step l of sample b.
+// perm[o][b][l] = the position read at scan step l of sample b. B is the
+// batch of the forward/backward call (not B_max). The backward must get the
+// same orders as the forward it follows.
 typedef struct {
     int64_t count;            // number of distinct orders
     const int32_t *perm;      // [count, B, L]
@@ -64,10 +68,16 @@ ssm_code mamba_stack_declare(mamba_stack **out, const mamba_config *cfg, ssm_par
 void mamba_stack_init_params(mamba_stack *s, ssm_params *p, ssm_rng *rng);
 
 // Lays out activations for batches up to B_max of length L in the arena.
-// Call once in measure mode and again after ssm_arena_commit.
+// Call once in measure mode and again after ssm_arena_commit. The arena
+// regions taken stay owned by the stack (nothing is released), so other
+// modules may plan before or after it in the same arena. The scan backward's
+// workspace is sized for omp_get_max_threads() at this call; a later backward
+// run with more threads caps the scan at that count.
 ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L, ssm_error *err);
 
 // out [B, L, D] (after norm_f), in [B, L, D]; B <= B_max, L as planned.
+// Preconditions (checked by mamba_orders_check, not here): valid orders.
+// `in` is copied, so it may be overwritten after the call.
 void mamba_stack_forward(mamba_stack *s, const ssm_params *p, real *out, const real *in,
                          const mamba_orders *orders, int64_t B);
 
@@ -77,6 +87,15 @@ void mamba_stack_backward(mamba_stack *s, ssm_params *p, real *din, const real *
                           const mamba_orders *orders, int64_t B);
 
 void mamba_stack_free(mamba_stack *s);
+
+// The resolved configuration (dt_rank filled in).
+const mamba_config *mamba_stack_get_config(const mamba_stack *s);
+
+// Checks that orders fit the stack for a batch of B: B <= B_max, each perm row
+// a permutation of 0..L-1, schedule entries in [0, count) (or count >= K
+// without a schedule). Names the order, sample and position at fault.
+ssm_code mamba_orders_check(const mamba_stack *s, const mamba_orders *o, int64_t B,
+                            ssm_error *err);
 
 // Helpers for common orders: identity and reverse for every sample.
 void mamba_order_identity(int32_t *perm, int64_t B, int64_t L);

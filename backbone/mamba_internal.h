@@ -1,0 +1,87 @@
+// defines: mamba_stack (the struct behind the opaque handle), mamba_branch_params,
+//          mamba_layer_params, mamba_layer_acts, mamba_scratch, mamba_mixer_forward,
+//          mamba_mixer_backward, mamba_order_perm
+// Private to backbone/: the parameter indices, the activation pointers laid
+// out by mamba_stack_plan, and the one-layer mixer that stack.c runs.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backbone/mamba.h"
+
+// Indices into the ssm_params table for one scan branch.
+typedef struct {
+    size_t conv_w;  // [E, 1, d_conv]
+    size_t conv_b;  // [E]
+    size_t xproj_w; // [R + 2N, E]
+    size_t dt_w;    // [E, R]
+    size_t dt_b;    // [E]
+    size_t A_log;   // [E, N]
+    size_t D;       // [E]
+} mamba_branch_params;
+
+typedef struct {
+    size_t norm_w, norm_b; // [D]; norm_b only for LayerNorm (SIZE_MAX otherwise)
+    size_t in_w;           // [2E, D]
+    size_t out_w;          // [D, E]
+    mamba_branch_params br[MAMBA_MAX_BRANCHES];
+} mamba_layer_params;
+
+// What layer i keeps from the forward for the backward (sizes for B_max).
+typedef struct {
+    real *res;                          // [B, L, D] residual stream entering the norm
+    real *normed;                       // [B, L, D] norm output = mixer input
+    real *mean, *rstd;                  // [B * L] norm statistics (mean only for LayerNorm)
+    real *xz;                           // [B, 2E, L] in_proj output, channel-first: x rows then z rows
+    real *y;                            // [B, E, L] merged branch outputs at token positions (pre-gate)
+    real *xdbl[MAMBA_MAX_BRANCHES];     // [B, R + 2N, L] x_proj output: dt rows, B rows, C rows
+    real *cstates[MAMBA_MAX_BRANCHES];  // [B, E, n_chunks, N] scan checkpoints
+} mamba_layer_acts;
+
+// Scratch reused by every layer. The forward uses a prefix of it (A, xg, xc,
+// delta, ys); the backward recomputes into the same prefix and uses the rest.
+typedef struct {
+    real *A;                     // [E, N] -exp(A_log) of the current branch
+    real *xg, *xc, *delta;       // [B, E, L] gathered x, conv+SiLU out (= scan u), delta
+    real *ys;                    // [B, E, L] scan output (forward) / its gradient dys (backward)
+    real *dres, *dnormed;        // [B, L, D]
+    real *dxz;                   // [B, 2E, L]
+    real *dy;                    // [B, E, L] gradient of the merged y
+    real *dxc, *ddelta;          // [B, E, L] in scan order
+    real *dxdbl;                 // [B, R + 2N, L]
+    real *dA;                    // [E, N]
+    real *ws;                    // selective_scan_workspace_size(one sample, plan_threads)
+} mamba_scratch;
+
+struct mamba_stack {
+    mamba_config cfg;            // resolved (dt_rank filled in)
+    int64_t D, E, N, R, P, dc, K, n_layers; // P = R + 2N
+    char prefix[64];
+    mamba_layer_params *lp;      // [n_layers]
+    size_t normf_w, normf_b;     // norm_f (normf_b SIZE_MAX unless LayerNorm)
+    // plan
+    int64_t B_max, L, n_chunks;
+    int plan_threads;            // omp_get_max_threads() when planned (sizes the scan workspace)
+    int planned;                 // a real (non-measuring) plan pass completed
+    mamba_layer_acts *acts;      // [n_layers]
+    real *res_out;               // [B, L, D] residual after the last layer (input of norm_f)
+    real *mean_f, *rstd_f;       // [B * L]
+    mamba_scratch sc;
+};
+
+// perm of branch k of layer i: [B, L]
+static inline const int32_t *mamba_order_perm(const mamba_stack *s, const mamba_orders *o,
+                                              int64_t layer, int k, int64_t B) {
+    int64_t idx = o->schedule ? o->schedule[layer * s->K + k] : k;
+    return o->perm + idx * B * s->L;
+}
+
+// out [B, L, D] += mixer(in), in [B, L, D]: layer i's mixer (all branches,
+// merge, gate, out_proj). Saves xz, xdbl, cstates, y in s->acts[layer].
+void mamba_mixer_forward(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
+                         const real *in, const mamba_orders *o, int64_t B);
+
+// din [B, L, D] += gradient w.r.t. the mixer input; parameter gradients +=.
+// dout [B, L, D]; in [B, L, D] is the forward's mixer input.
+void mamba_mixer_backward(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
+                          const real *dout, const real *in, const mamba_orders *o, int64_t B);

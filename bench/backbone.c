@@ -1,0 +1,192 @@
+// defines: main (benchmark of the CPU Mamba backbone)
+// Forward and forward+backward time of one block and of a stack, bidirectional
+// ({identity, reverse}, Vim's v2 layout), at batch B. Prints tokens/s, achieved
+// GFLOP/s, that rate as a fraction of the OpenBLAS SGEMM rate measured in the
+// same run (1024^3), and the peak arena bytes.
+//
+// FLOPs counted (per layer, forward): the GEMMs, 2*B*L*(D*2E + K*E*(R+2N) +
+// K*R*E + E*D), plus the scan's ~9*B*E*L*N per branch (exp, two multiplies
+// and an add for the state, a multiply-add for the output, per state element).
+// Norms, conv, gates, gathers are not counted. Forward+backward counts 3x the
+// forward (the usual "backward = 2 forwards" convention; the scan's real
+// backward work, recompute plus reverse sweep, is more than that).
+//
+// usage: backbone [-B 8] [-L 196,784,4096] [-d 192,384] [-layers 4] [-reps R]
+//                 [-no-stack] [-no-block]
+// Repetitions default to about 1.5 s of work per measurement (at least 1).
+//
+// Threads: the kernels use OpenMP and GEMM uses OpenBLAS's own pthread pool
+// (Debian's default libopenblas0-pthread). With libgomp's default (active)
+// wait policy, idle OpenMP workers spin through every GEMM and steal its cores
+// (and OpenBLAS workers yield through every OpenMP region): on 2 cores the
+// training step ran 2-4x slower. So unless OMP_WAIT_POLICY is set, the bench
+// re-executes itself with OMP_WAIT_POLICY=passive (libgomp reads it at load
+// time, so setenv alone is too late).
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backbone/mamba.h"
+
+static int parse_list(const char *s, int64_t *out, int max) {
+    int n = 0;
+    while (*s && n < max) {
+        out[n++] = strtoll(s, (char **)&s, 10);
+        if (*s == ',')
+            s++;
+        else
+            break;
+    }
+    return n;
+}
+
+static double sgemm_gflops(void) {
+    const int n = 1024;
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
+          *c = malloc(sizeof(float) * n * n);
+    for (int i = 0; i < n * n; i++)
+        a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    int reps = 0;
+    double t0 = omp_get_wtime(), t;
+    do {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+        reps++;
+        t = omp_get_wtime() - t0;
+    } while (t < 1.0);
+    free(a), free(b), free(c);
+    return 2.0 * n * n * n * reps / t * 1e-9;
+}
+
+static double fwd_flops(const mamba_config *c, int64_t B, int64_t L) {
+    double D = c->d_model, E = c->expand * D, N = c->d_state, R = c->dt_rank, K = c->n_branches;
+    double gemm = 2.0 * B * L * (D * 2 * E + K * E * (R + 2 * N) + K * R * E + E * D);
+    double scan = K * 9.0 * B * E * L * N;
+    return c->n_layers * (gemm + scan);
+}
+
+typedef struct {
+    double fwd_s, train_s; // seconds per call
+    size_t arena_bytes;
+} result;
+
+static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t L, int reps_arg,
+               double *flops) {
+    mamba_config c;
+    mamba_config_defaults(&c);
+    c.d_model = d_model;
+    c.n_layers = n_layers;
+    c.n_branches = 2;
+    ssm_error e = {0};
+    ssm_params p;
+    ssm_params_init(&p);
+    mamba_stack *s;
+    ssm_arena a;
+    ssm_arena_init(&a);
+    ssm_rng rng;
+    if (mamba_stack_declare(&s, &c, &p, "", &e) || ssm_params_finalize(&p, &e) ||
+        ssm_rng_init(&rng, 1, &e) || mamba_stack_plan(s, &a, B, L, &e) ||
+        ssm_arena_commit(&a, &e) || mamba_stack_plan(s, &a, B, L, &e)) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        return 1;
+    }
+    mamba_stack_init_params(s, &p, &rng);
+    ssm_rng_free(&rng);
+    *flops = fwd_flops(mamba_stack_get_config(s), B, L);
+    const size_t n = (size_t)(B * L * d_model);
+    real *in = malloc(n * sizeof(real)), *out = malloc(n * sizeof(real));
+    real *din = malloc(n * sizeof(real)), *dout = malloc(n * sizeof(real));
+    int32_t *perm = malloc(sizeof(int32_t) * 2 * B * L);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (real)((double)(i % 97) / 97 - 0.5), dout[i] = (real)((double)(i % 89) / 89 - 0.5);
+    mamba_order_identity(perm, B, L);
+    mamba_order_reverse(perm + B * L, B, L);
+    mamba_orders o = {.count = 2, .perm = perm};
+    // warm-up (also sizes the repetitions)
+    double t0 = omp_get_wtime();
+    mamba_stack_forward(s, &p, out, in, &o, B);
+    mamba_stack_backward(s, &p, din, dout, &o, B);
+    double one = omp_get_wtime() - t0;
+    int reps = reps_arg > 0 ? reps_arg : (int)(1.5 / one) + 1;
+    if (reps > 50)
+        reps = 50;
+    t0 = omp_get_wtime();
+    for (int i = 0; i < reps; i++)
+        mamba_stack_forward(s, &p, out, in, &o, B);
+    r->fwd_s = (omp_get_wtime() - t0) / reps;
+    t0 = omp_get_wtime();
+    for (int i = 0; i < reps; i++) {
+        mamba_stack_forward(s, &p, out, in, &o, B);
+        mamba_stack_backward(s, &p, din, dout, &o, B);
+    }
+    r->train_s = (omp_get_wtime() - t0) / reps;
+    r->arena_bytes = a.peak;
+    free(in), free(out), free(din), free(dout), free(perm);
+    mamba_stack_free(s);
+    ssm_params_free(&p);
+    ssm_arena_free(&a);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv); // returns only on failure: run with the default policy
+    }
+    int64_t Ls[8] = {196, 784, 4096}, ds[8] = {192, 384};
+    int nL = 3, nd = 2, reps = 0, do_block = 1, do_stack = 1;
+    int64_t B = 8, layers = 4;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-L") && i + 1 < argc)
+            nL = parse_list(argv[++i], Ls, 8);
+        else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+            nd = parse_list(argv[++i], ds, 8);
+        else if (!strcmp(argv[i], "-B") && i + 1 < argc)
+            B = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "-layers") && i + 1 < argc)
+            layers = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "-reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-no-stack"))
+            do_stack = 0;
+        else if (!strcmp(argv[i], "-no-block"))
+            do_block = 0;
+        else {
+            fprintf(stderr, "usage: %s [-B 8] [-L 196,784,4096] [-d 192,384] [-layers 4] "
+                            "[-reps R] [-no-stack] [-no-block]\n", argv[0]);
+            return 2;
+        }
+    }
+    double peak = sgemm_gflops();
+    printf("CPU backbone, %d threads (OMP_WAIT_POLICY=%s), bidirectional (K=2), B=%lld, N=16, "
+           "expand 2, d_conv 4\n",
+           omp_get_max_threads(), getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "default",
+           (long long)B);
+    printf("OpenBLAS SGEMM 1024^3: %.1f GFLOP/s\n\n", peak);
+    printf("| d_model | L | layers | fwd ms | fwd tok/s | fwd GFLOP/s | fwd+bwd ms | train tok/s "
+           "| train GFLOP/s | of SGEMM | arena MiB |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int di = 0; di < nd; di++)
+        for (int li = 0; li < nL; li++)
+            for (int which = 0; which < 2; which++) {
+                if ((which == 0 && !do_block) || (which == 1 && !do_stack))
+                    continue;
+                int64_t nl = which == 0 ? 1 : layers;
+                result r;
+                double f;
+                if (run(&r, ds[di], nl, B, Ls[li], reps, &f))
+                    return 1;
+                double tok = (double)(B * Ls[li]);
+                double g_f = f / r.fwd_s * 1e-9, g_t = 3 * f / r.train_s * 1e-9;
+                printf("| %lld | %lld | %lld | %.1f | %.0f | %.1f | %.1f | %.0f | %.1f | %.0f%% | "
+                       "%.0f |\n",
+                       (long long)ds[di], (long long)Ls[li], (long long)nl, r.fwd_s * 1e3,
+                       tok / r.fwd_s, g_f, r.train_s * 1e3, tok / r.train_s, g_t,
+                       100 * g_t / peak, r.arena_bytes / 1048576.0);
+                fflush(stdout);
+            }
+    return 0;
+}
