@@ -43,7 +43,7 @@ OBJ     += $(CU_OBJ)
 endif
 
 .PHONY: all test test-float test-grad test-san bench deps clean probe
-all: probe $(B)/ssmkit $(B)/libssmkit.a
+all: probe $(B)/ssmkit $(B)/ssmkit-f64 $(B)/libssmkit.a
 
 probe:
 	@pkg-config --exists openblas 2>/dev/null && echo "✓ OpenBLAS" || echo "✗ OpenBLAS (make deps)"
@@ -78,6 +78,9 @@ $(B)/san/obj/%.o: %.c
 
 $(B)/ssmkit: $(CLI_SRC:%.c=$(B)/obj/%.o) $(B)/libssmkit.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# The double-precision twin: `ssmkit check-grad` re-executes it.
+$(B)/ssmkit-f64: $(CLI_SRC:%.c=$(B)/dbl/obj/%.o) $(B)/dbl/libssmkit.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # --- tests: float suites, double-precision gradient suites, sanitized suites
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -94,7 +97,7 @@ $(B)/san/tests/%: tests/%.c $(TEST_UTIL_SRC) $(B)/san/libssmkit.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TEST_UTIL_SRC) $(B)/san/libssmkit.a $(CHECK_LIBS) $(LDLIBS)
 
-test: $(B)/ssmkit $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN)
+test: $(B)/ssmkit $(B)/ssmkit-f64 $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN)
 	@SSMKIT_BIN=$(B)/ssmkit tests/run_suites.sh $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN)
 
 test-float: $(TEST_BIN)

@@ -1,17 +1,30 @@
 // defines: main (the ssmkit command)
-// Subcommands are added here as their rooms land; only what exists is listed.
 #include <stdio.h>
 #include <string.h>
 
+#include "adapters/adapter.h"
+#include "cli/cli.h"
+#include "core/config.h"
+
 static void usage(FILE *f) {
+    char adapters[512];
+    ssm_adapter_list(adapters, sizeof adapters);
     fprintf(f,
             "ssmkit — Mamba (selective state-space) models for non-text data\n"
             "\n"
-            "usage: ssmkit <command> [options]\n"
+            "usage: ssmkit <command> [options]   (ssmkit <command> --help for details)\n"
             "\n"
             "commands:\n"
-            "  version     print the version and build options\n"
-            "  help        this text\n");
+            "  train CONFIG [--set k=v]... [--resume RUN_DIR]   train and evaluate\n"
+            "  eval CONFIG --ckpt FILE [--split val|test]       metrics of a checkpoint, one JSON line\n"
+            "  predict CONFIG --ckpt FILE INPUT.png...          classify images\n"
+            "  check-grad CONFIG                                finite-difference check of every gradient\n"
+            "  info FILE.safetensors                            tensors and metadata of a checkpoint\n"
+            "  config-keys                                      every config key (Markdown)\n"
+            "  version                                          version and build options\n"
+            "\n"
+            "adapters: %s\n",
+            adapters);
 }
 
 int main(int argc, char **argv) {
@@ -19,14 +32,26 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+    const char *cmd = argv[1];
+    int n = argc - 2;
+    char **rest = argv + 2;
+    if (!strcmp(cmd, "train")) return cmd_train(n, rest);
+    if (!strcmp(cmd, "eval")) return cmd_eval(n, rest);
+    if (!strcmp(cmd, "predict")) return cmd_predict(n, rest);
+    if (!strcmp(cmd, "check-grad")) return cmd_check_grad(n, rest);
+    if (!strcmp(cmd, "info")) return cmd_info(n, rest);
+    if (!strcmp(cmd, "config-keys")) {
+        ssm_config_write_reference(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 #ifdef SSM_CUDA
-        printf("ssmkit 0.1.0 (cpu, cuda)\n");
+        printf("ssmkit 0.1.0 (cpu, cuda)%s\n", REAL_IS_DOUBLE ? " f64" : "");
 #else
-        printf("ssmkit 0.1.0 (cpu)\n");
+        printf("ssmkit 0.1.0 (cpu)%s\n", REAL_IS_DOUBLE ? " f64" : "");
 #endif
         return 0;
     }
-    fprintf(stderr, "ssmkit: unknown command '%s' (see ssmkit --help)\n", argv[1]);
+    fprintf(stderr, "ssmkit: unknown command '%s' (see ssmkit --help)\n", cmd);
     return 2;
 }

@@ -318,7 +318,7 @@ static ssm_code validate_impl(const ssm_config *c, const char **key, ssm_error *
          t->loss == SSM_LOSS_MSE ? "mse" : "mae");
     RULE(classes || t->loss != SSM_LOSS_CE, "task.loss",
          "task.loss ce does not apply to task.name forecast; use auto, mse or mae");
-    RULE(t->pool != SSM_POOL_CLS || c->adapter.cls_token != SSM_CLS_NONE, "task.pool",
+    RULE(t->pool != SSM_POOL_CLS || c->adapter.cls_token != SSM_CFG_CLS_NONE, "task.pool",
          "task.pool cls needs a class token: set adapter.cls_token to head or middle");
     RULE(c->backbone.n_branches <= (int64_t)c->adapter.orders_count, "backbone.n_branches",
          "backbone.n_branches (%lld) is more than adapter.orders has (%u)",

@@ -30,7 +30,7 @@
 typedef enum { SSM_DATA_FASHION_MNIST = 0, SSM_DATA_MNIST, SSM_DATA_IDX, SSM_DATA_ETT,
                SSM_DATA_CSV, SSM_DATA_UCR } ssm_data_name;
 typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_features;
-typedef enum { SSM_CLS_NONE = 0, SSM_CLS_HEAD, SSM_CLS_MIDDLE } ssm_cls_token;
+typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
 typedef enum { SSM_NORM_RMS = 0, SSM_NORM_LAYER } ssm_norm_kind;
 typedef enum { SSM_MERGE_MEAN = 0, SSM_MERGE_SUM } ssm_merge_kind;
 typedef enum { SSM_TASK_CLASSIFY = 0, SSM_TASK_FORECAST, SSM_TASK_MIL, SSM_TASK_SEGMENT } ssm_task_name;
@@ -110,7 +110,8 @@ typedef struct {
     int64_t eval_every_epochs;
     int64_t patience;            // evals without improvement before stopping, 0 = off
     double ema;                  // EMA decay of the weights, 0 = off
-    char resume[SSM_CFG_PATH_MAX]; // checkpoint to resume from, "" = start fresh
+    char resume[SSM_CFG_PATH_MAX]; // run folder to resume from, "" = start fresh
+    int64_t checkpoint_every;    // steps between mid-epoch last.safetensors, 0 = epoch ends only
 } ssm_train_config;
 
 typedef struct {

@@ -80,9 +80,10 @@ static bool check_device(const char *s, char *why, size_t n) {
 const ssm_config_key ssm_config_keys[] = {
     // --- data
     ENUM("data.name", data.name, data_names, "fashion_mnist", "Dataset reader."),
-    STR("data.path", data.path, SSM_KEY_EXPAND, NULL, "any path; ${VAR} expanded", "${SSMKIT_DATA}",
-        "Dataset folder or file. `${SSMKIT_DATA}` is the environment variable, or `../shared/data` "
-        "when unset; any other `${VAR}` must be set; `$$` is a literal `$`."),
+    STR("data.path", data.path, SSM_KEY_EXPAND, NULL, "any path; ${VAR} expanded", "",
+        "Dataset folder or file; empty = the dataset's standard place (fashion_mnist: "
+        "/usr/share/datasets/fashion-mnist). `${SSMKIT_DATA}` is the environment variable, or "
+        "`../shared/data` when unset; any other `${VAR}` must be set; `$$` is a literal `$`."),
     FLT("data.val_fraction", data.val_fraction, 0, 0.5, 0, "0.1",
         "Fraction of the training split held out for validation (0 = validate on the test split)."),
     INT("data.batch_size", data.batch_size, 1, MILLION, "64", "Training batch size."),
@@ -106,7 +107,7 @@ const ssm_config_key ssm_config_keys[] = {
     ENUM("data.features", data.features, features_names, "M",
          "Series: M = all variates in and out, S = target only, MS = all in, target out."),
     // --- adapter
-    STR("adapter.name", adapter.name, 0, check_ident, "a registered adapter", "image_patch",
+    STR("adapter.name", adapter.name, 0, check_ident, "a registered adapter", "image_patches",
         "Modality adapter, by its registry name (checked against the registry when the model is "
         "built)."),
     INT("adapter.patch_size", adapter.patch_size, 1, 4096, "4", "Patch side (images) or length (series)."),
@@ -175,11 +176,13 @@ const ssm_config_key ssm_config_keys[] = {
         "Early stop after N evaluations without improvement; 0 = off."),
     FLT("train.ema", train.ema, 0, 1, SSM_KEY_MAX_OPEN, "0",
         "Decay of an exponential moving average of the weights, evaluated and saved as best; 0 = off."),
-    STR("train.resume", train.resume, SSM_KEY_EXPAND, NULL, "a checkpoint path or empty", "",
-        "Resume model, optimizer, step and RNG from this checkpoint; empty = start fresh."),
+    STR("train.resume", train.resume, SSM_KEY_EXPAND, NULL, "a run folder or empty", "",
+        "Resume the run in this folder from its last.safetensors (as --resume); empty = start fresh."),
+    INT("train.checkpoint_every", train.checkpoint_every, 0, BIG, "0",
+        "Also write last.safetensors every N steps, so a killed run resumes mid-epoch; 0 = at epoch ends."),
     // --- run
     STR("run.name", run.name, 0, check_run_name, "a folder name", "default",
-        "Run name; outputs go to <run.dir>/<run.name>/."),
+        "Run name; outputs go to <run.dir>/<run.name>/ (`default`: the config file's name)."),
     STR("run.dir", run.dir, SSM_KEY_EXPAND, NULL, "any path; ${VAR} expanded", "runs",
         "Parent folder of run folders."),
     INT("run.seed", run.seed, 0, BIG, "0", "Seed of every random choice."),

@@ -19,8 +19,8 @@ static const cyaml_strval_t data_sv[] = {SV("fashion_mnist", SSM_DATA_FASHION_MN
                                          SV("ucr", SSM_DATA_UCR)};
 static const cyaml_strval_t features_sv[] = {SV("M", SSM_FEATURES_M), SV("S", SSM_FEATURES_S),
                                              SV("MS", SSM_FEATURES_MS)};
-static const cyaml_strval_t cls_sv[] = {SV("none", SSM_CLS_NONE), SV("head", SSM_CLS_HEAD),
-                                        SV("middle", SSM_CLS_MIDDLE)};
+static const cyaml_strval_t cls_sv[] = {SV("none", SSM_CFG_CLS_NONE), SV("head", SSM_CFG_CLS_HEAD),
+                                        SV("middle", SSM_CFG_CLS_MIDDLE)};
 static const cyaml_strval_t norm_sv[] = {SV("rms", SSM_NORM_RMS), SV("layer", SSM_NORM_LAYER)};
 static const cyaml_strval_t merge_sv[] = {SV("mean", SSM_MERGE_MEAN), SV("sum", SSM_MERGE_SUM)};
 static const cyaml_strval_t task_sv[] = {SV("classify", SSM_TASK_CLASSIFY),
@@ -125,6 +125,7 @@ static const cyaml_schema_field_t train_fields[] = {
     CYAML_FIELD_INT("patience", OPT, ssm_train_config, patience),
     CYAML_FIELD_FLOAT("ema", OPT, ssm_train_config, ema),
     CYAML_FIELD_STRING("resume", OPT, ssm_train_config, resume, 0),
+    CYAML_FIELD_INT("checkpoint_every", OPT, ssm_train_config, checkpoint_every),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t run_fields[] = {

@@ -383,7 +383,7 @@ START_TEST(cross_key_checks_name_keys_and_lines) {
                   "%s", e.msg);
     const char *fix[] = {"adapter.cls_token=middle"};
     ck_assert_msg(ssm_config_resolve(&c, path, fix, 1, &e) == SSM_OK, "%s", e.msg);
-    ck_assert_int_eq(c.adapter.cls_token, SSM_CLS_MIDDLE);
+    ck_assert_int_eq(c.adapter.cls_token, SSM_CFG_CLS_MIDDLE);
     ck_assert_int_eq(c.task.pool, SSM_POOL_CLS);
 
     ssm_config d;

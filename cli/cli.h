@@ -1,0 +1,66 @@
+// defines: cli_args, cli_parse, cli_fail, cli_load_config, cli_apply_threads,
+//          cli_model_spec, cli_mkdirs, cmd_train, cmd_eval, cmd_predict, cmd_info, cmd_check_grad
+// Shared plumbing of the ssmkit subcommands. Only cli/ prints errors and
+// chooses exit codes (DESIGN.md invariant 7): 0 ok, 1 runtime/data error,
+// 2 usage or config error.
+#pragma once
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/metadata.h"
+#include "datasets/image_data.h"
+#include "tasks/classify_model.h"
+
+#define CLI_MAX_SETS 64
+#define CLI_MAX_INPUTS 256
+
+typedef struct {
+    const char *config;                  // the positional CONFIG
+    const char *sets[CLI_MAX_SETS];      // --set a.b=v, in order
+    int n_sets;
+    const char *resume;                  // --resume RUN_DIR
+    const char *ckpt;                    // --ckpt FILE
+    const char *split;                   // --split val|test
+    const char *inputs[CLI_MAX_INPUTS];  // extra positionals (predict)
+    int n_inputs;
+    int top;                             // --top K (predict)
+    double tolerance;                    // --tolerance (check-grad)
+    int help;
+} cli_args;
+
+// Flags each command accepts, as a set of bits.
+enum { CLI_SET = 1, CLI_RESUME = 2, CLI_CKPT = 4, CLI_SPLIT = 8, CLI_INPUTS = 16, CLI_TOP = 32,
+       CLI_TOL = 64 };
+
+// Parses argv after the command name; refuses flags outside `allowed`.
+// Returns 0, or 2 after printing the problem and the usage line.
+int cli_parse(cli_args *a, int argc, char **argv, unsigned allowed, const char *usage);
+
+// Prints "ssmkit <cmd>: <message>" and returns the exit code for err->code.
+int cli_fail(const char *cmd, const ssm_error *err);
+
+// Defaults + file + --set overrides + cross-key checks.
+ssm_code cli_load_config(ssm_config *c, const cli_args *a, ssm_error *err);
+
+// run.threads: OpenMP and OpenBLAS thread counts (0 = leave all cores).
+void cli_apply_threads(const ssm_config *c);
+
+// The classification model a config describes, for inputs of shape [C, H, W].
+ssm_code cli_model_spec(classify_model_spec *s, const ssm_config *c, int64_t C, int64_t H,
+                        int64_t W, int64_t batch, ssm_error *err);
+
+// Checkpoint metadata describing the data a model was trained on, so that
+// `predict` can normalise inputs and name classes without the dataset:
+// data_channels, data_height, data_width, data_mean.<c>, data_std.<c>, class_names (one per line).
+#define CLI_META_CLASS_NAMES "class_names"
+ssm_code cli_data_metadata(ssm_metadata *m, const image_data *d, ssm_error *err);
+
+// mkdir -p
+ssm_code cli_mkdirs(const char *path, ssm_error *err);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_check_grad(int argc, char **argv);
