@@ -1,0 +1,336 @@
+// Check suite: selective scan (float). The forward is compared with a naive
+// double-precision loop written here from the equations in kernels/scan.h;
+// the chunked backward with the unchunked one; repeated runs bit for bit.
+#include <check.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/scan.h"
+#include "tests/util/testutil.h"
+
+// Inputs of one scan problem; optional ones are NULL when switched off.
+typedef struct {
+    scan_shape s;
+    real *u, *delta, *A, *Bm, *Cm, *Dskip, *z, *bias;
+} problem;
+
+enum { OPT_SOFTPLUS = 1, OPT_D = 2, OPT_Z = 4, OPT_BIAS = 8, OPT_ALL = 15 };
+
+static real *alloc_fill(size_t n, double lo, double hi, uint64_t *st) {
+    real *x = malloc(sizeof(real) * (n ? n : 1));
+    tu_fill_uniform(x, n, lo, hi, st);
+    return x;
+}
+
+static problem make_problem(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int64_t chunk,
+                            int opts, uint64_t seed) {
+    problem p = {.s = {B, D, L, N, G, chunk, !!(opts & OPT_SOFTPLUS)}};
+    uint64_t st = seed;
+    size_t BDL = (size_t)(B * D * L), BGNL = (size_t)(B * G * N * L);
+    p.u = alloc_fill(BDL, -1, 1, &st);
+    // softplus on: raw delta around 0 (dt in ~[0.2, 1.3]); off: delta is dt itself, positive
+    p.delta = opts & OPT_SOFTPLUS ? alloc_fill(BDL, -1.5, 1.0, &st) : alloc_fill(BDL, 0.05, 0.8, &st);
+    p.A = alloc_fill((size_t)(D * N), -2.0, -0.2, &st);
+    p.Bm = alloc_fill(BGNL, -1, 1, &st);
+    p.Cm = alloc_fill(BGNL, -1, 1, &st);
+    p.Dskip = opts & OPT_D ? alloc_fill((size_t)D, -1, 1, &st) : NULL;
+    p.z = opts & OPT_Z ? alloc_fill(BDL, -2, 2, &st) : NULL;
+    p.bias = opts & OPT_BIAS ? alloc_fill((size_t)D, -0.5, 0.5, &st) : NULL;
+    return p;
+}
+
+static void free_problem(problem *p) {
+    free(p->u), free(p->delta), free(p->A), free(p->Bm), free(p->Cm);
+    free(p->Dskip), free(p->z), free(p->bias);
+}
+
+// The equations of scan.h, one (b, d) at a time, in double. h_all [B,D,L+1,N]
+// receives h before step 0 (zero) and after every step.
+static void naive_scan(double *out, double *h_all, const problem *p) {
+    const scan_shape *s = &p->s;
+    int64_t B = s->B, D = s->D, L = s->L, N = s->N, G = s->G;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t d = 0; d < D; d++) {
+            int64_t g = d / (D / G);
+            double *h = h_all + (b * D + d) * (L + 1) * N;
+            for (int64_t n = 0; n < N; n++)
+                h[n] = 0;
+            for (int64_t t = 0; t < L; t++) {
+                int64_t i = (b * D + d) * L + t;
+                double x = (double)p->delta[i] + (p->bias ? p->bias[d] : 0.0);
+                double dt = s->delta_softplus ? (x > 20 ? x : log(1 + exp(x))) : x;
+                double y = 0;
+                for (int64_t n = 0; n < N; n++) {
+                    int64_t j = ((b * G + g) * N + n) * L + t;
+                    double hn = exp(dt * p->A[d * N + n]) * h[t * N + n] + dt * p->Bm[j] * p->u[i];
+                    h[(t + 1) * N + n] = hn;
+                    y += p->Cm[j] * hn;
+                }
+                if (p->Dskip)
+                    y += p->Dskip[d] * p->u[i];
+                if (p->z) {
+                    double zz = p->z[i];
+                    y *= zz / (1 + exp(-zz));
+                }
+                out[i] = y;
+            }
+        }
+}
+
+// ||a - b|| / ||b|| with b in double
+static double rel_err_d(const real *a, const double *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (double)a[i] - b[i];
+        num += e * e;
+        den += b[i] * b[i];
+    }
+    return isnan(num) ? INFINITY : sqrt(num) / fmax(sqrt(den), 1e-30);
+}
+
+// Forward against the naive loop: out, last_state and the chunk checkpoints.
+static void check_forward(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int64_t chunk,
+                          int opts) {
+    problem p = make_problem(B, D, L, N, G, chunk, opts, 1000 + (uint64_t)opts * 7 + (uint64_t)G);
+    size_t BDL = (size_t)(B * D * L), nc = (size_t)scan_n_chunks(&p.s);
+    real *out = malloc(sizeof(real) * BDL), *last = malloc(sizeof(real) * (size_t)(B * D * N));
+    real *cs = malloc(sizeof(real) * selective_scan_chunk_states_size(&p.s));
+    double *ref = malloc(sizeof(double) * BDL);
+    double *h = malloc(sizeof(double) * (size_t)(B * D * (L + 1) * N));
+    selective_scan_forward(out, last, cs, p.u, p.delta, p.A, p.Bm, p.Cm, p.Dskip, p.z, p.bias, &p.s);
+    naive_scan(ref, h, &p);
+
+    // float state recurrence over <= 40 steps: a few ulps of drift at most
+    double e = rel_err_d(out, ref, BDL);
+    ck_assert_msg(e < 2e-6, "out: rel err %g (L=%ld N=%ld G=%ld chunk=%ld opts=%d)", e, (long)L,
+                  (long)N, (long)G, (long)chunk, opts);
+
+    double *ref_last = malloc(sizeof(double) * (size_t)(B * D * N));
+    double *ref_cs = malloc(sizeof(double) * (size_t)(B * D) * nc * (size_t)N);
+    for (int64_t r = 0; r < B * D; r++) {
+        for (int64_t n = 0; n < N; n++)
+            ref_last[r * N + n] = h[(r * (L + 1) + L) * N + n];
+        for (size_t c = 0; c < nc; c++)
+            for (int64_t n = 0; n < N; n++)
+                ref_cs[(r * nc + c) * N + n] = h[(r * (L + 1) + (int64_t)c * chunk) * N + n];
+    }
+    e = rel_err_d(last, ref_last, (size_t)(B * D * N));
+    ck_assert_msg(e < 2e-6, "last_state: rel err %g (opts=%d G=%ld)", e, opts, (long)G);
+    e = rel_err_d(cs, ref_cs, (size_t)(B * D) * nc * (size_t)N);
+    ck_assert_msg(e < 2e-6, "chunk_states: rel err %g (opts=%d G=%ld)", e, opts, (long)G);
+
+    // NULL last_state / chunk_states must not change out
+    real *out2 = malloc(sizeof(real) * BDL);
+    selective_scan_forward(out2, NULL, NULL, p.u, p.delta, p.A, p.Bm, p.Cm, p.Dskip, p.z, p.bias,
+                           &p.s);
+    ck_assert(memcmp(out, out2, sizeof(real) * BDL) == 0);
+
+    free(out), free(out2), free(last), free(cs), free(ref), free(h), free(ref_last), free(ref_cs);
+    free_problem(&p);
+}
+
+START_TEST(forward_matches_naive_all_options) {
+    for (int opts = 0; opts <= OPT_ALL; opts++)
+        for (int64_t G = 1; G <= 2; G++) {
+            check_forward(2, 4, 13, 3, G, 5, opts);  // L not a multiple of chunk
+            check_forward(2, 4, 40, 16, G, 64, opts); // one chunk
+        }
+    // more channels than one forward block (8) per group, uneven blocks, chunk 1
+    check_forward(1, 20, 17, 7, 2, 1, OPT_ALL);
+    check_forward(3, 12, 23, 16, 1, 7, OPT_SOFTPLUS | OPT_Z);
+    // large N: the forward's time tile (4096 / N = 6 steps) is shorter than a chunk
+    check_forward(1, 2, 20, 600, 1, 7, OPT_ALL);
+}
+END_TEST
+
+START_TEST(forward_extreme_delta) {
+    // large dt * A (exp underflows to 0) and large softplus inputs (linear branch)
+    problem p = make_problem(1, 2, 9, 4, 1, 4, OPT_SOFTPLUS | OPT_D, 77);
+    for (int i = 0; i < 18; i++)
+        p.delta[i] = (real)(i % 3 == 0 ? 60.0 : (i % 3 == 1 ? -30.0 : 25.0));
+    real out[18];
+    double ref[18], h[2 * 10 * 4];
+    selective_scan_forward(out, NULL, NULL, p.u, p.delta, p.A, p.Bm, p.Cm, p.Dskip, NULL, NULL, &p.s);
+    naive_scan(ref, h, &p);
+    double e = rel_err_d(out, ref, 18);
+    ck_assert_msg(e < 2e-6, "rel err %g", e);
+    free_problem(&p);
+}
+END_TEST
+
+// All gradients of one backward call, in one allocation per array.
+typedef struct {
+    real *du, *ddelta, *dA, *dB, *dC, *dD, *dz, *dbias;
+    size_t n_du, n_dA, n_dB, n_dD;
+} grads;
+
+static grads grads_alloc(const scan_shape *s, uint64_t seed) {
+    grads g;
+    g.n_du = (size_t)(s->B * s->D * s->L);
+    g.n_dA = (size_t)(s->D * s->N);
+    g.n_dB = (size_t)(s->B * s->G * s->N * s->L);
+    g.n_dD = (size_t)s->D;
+    uint64_t st = seed; // nonzero start: backward accumulates
+    g.du = alloc_fill(g.n_du, -1, 1, &st);
+    g.ddelta = alloc_fill(g.n_du, -1, 1, &st);
+    g.dz = alloc_fill(g.n_du, -1, 1, &st);
+    g.dA = alloc_fill(g.n_dA, -1, 1, &st);
+    g.dB = alloc_fill(g.n_dB, -1, 1, &st);
+    g.dC = alloc_fill(g.n_dB, -1, 1, &st);
+    g.dD = alloc_fill(g.n_dD, -1, 1, &st);
+    g.dbias = alloc_fill(g.n_dD, -1, 1, &st);
+    return g;
+}
+
+static void grads_free(grads *g) {
+    free(g->du), free(g->ddelta), free(g->dz), free(g->dA), free(g->dB), free(g->dC);
+    free(g->dD), free(g->dbias);
+}
+
+// forward (to get the checkpoints at s->chunk) then backward into g
+static void run_backward(grads *g, const problem *p, const real *dout, const scan_shape *s) {
+    size_t BDL = (size_t)(s->B * s->D * s->L);
+    real *out = malloc(sizeof(real) * BDL);
+    real *cs = malloc(sizeof(real) * selective_scan_chunk_states_size(s));
+    size_t ws_n = selective_scan_workspace_size(s, omp_get_max_threads());
+    real *ws = malloc(sizeof(real) * ws_n);
+    for (size_t i = 0; i < ws_n; i++)
+        ws[i] = NAN; // the backward must not read scratch it did not write
+    selective_scan_forward(out, NULL, cs, p->u, p->delta, p->A, p->Bm, p->Cm, p->Dskip, p->z,
+                           p->bias, s);
+    selective_scan_backward(g->du, g->ddelta, g->dA, g->dB, g->dC, p->Dskip ? g->dD : NULL,
+                            p->z ? g->dz : NULL, p->bias ? g->dbias : NULL, dout, cs, p->u,
+                            p->delta, p->A, p->Bm, p->Cm, p->Dskip, p->z, p->bias, ws, s);
+    free(out), free(cs), free(ws);
+}
+
+static double grads_max_rel(const grads *a, const grads *b) {
+    double e = 0;
+    e = fmax(e, tu_rel_err(a->du, b->du, a->n_du));
+    e = fmax(e, tu_rel_err(a->ddelta, b->ddelta, a->n_du));
+    e = fmax(e, tu_rel_err(a->dz, b->dz, a->n_du));
+    e = fmax(e, tu_rel_err(a->dA, b->dA, a->n_dA));
+    e = fmax(e, tu_rel_err(a->dB, b->dB, a->n_dB));
+    e = fmax(e, tu_rel_err(a->dC, b->dC, a->n_dB));
+    e = fmax(e, tu_rel_err(a->dD, b->dD, a->n_dD));
+    e = fmax(e, tu_rel_err(a->dbias, b->dbias, a->n_dD));
+    return e;
+}
+
+static int grads_bitwise_equal(const grads *a, const grads *b) {
+    return !memcmp(a->du, b->du, sizeof(real) * a->n_du) &&
+           !memcmp(a->ddelta, b->ddelta, sizeof(real) * a->n_du) &&
+           !memcmp(a->dz, b->dz, sizeof(real) * a->n_du) &&
+           !memcmp(a->dA, b->dA, sizeof(real) * a->n_dA) &&
+           !memcmp(a->dB, b->dB, sizeof(real) * a->n_dB) &&
+           !memcmp(a->dC, b->dC, sizeof(real) * a->n_dB) &&
+           !memcmp(a->dD, b->dD, sizeof(real) * a->n_dD) &&
+           !memcmp(a->dbias, b->dbias, sizeof(real) * a->n_dD);
+}
+
+// Zero initial gradients, so that relative errors measure the gradients
+// themselves rather than the random starting values.
+static void grads_zero(grads *g) {
+    memset(g->du, 0, sizeof(real) * g->n_du), memset(g->ddelta, 0, sizeof(real) * g->n_du);
+    memset(g->dz, 0, sizeof(real) * g->n_du), memset(g->dA, 0, sizeof(real) * g->n_dA);
+    memset(g->dB, 0, sizeof(real) * g->n_dB), memset(g->dC, 0, sizeof(real) * g->n_dB);
+    memset(g->dD, 0, sizeof(real) * g->n_dD), memset(g->dbias, 0, sizeof(real) * g->n_dD);
+}
+
+START_TEST(chunked_backward_equals_unchunked) {
+    const int64_t chunks[] = {3, 7, 64};
+    for (int opts = 0; opts <= OPT_ALL; opts += 5) // 0, 5, 10, 15: each option on and off
+        for (int64_t G = 1; G <= 2; G++) {
+            const int64_t L = 40;
+            problem p = make_problem(2, 6, L, 5, G, L, opts, 500 + (uint64_t)opts);
+            uint64_t st = 99;
+            real *dout = alloc_fill((size_t)(2 * 6 * L), -1, 1, &st);
+            grads ref = grads_alloc(&p.s, 1);
+            grads_zero(&ref);
+            run_backward(&ref, &p, dout, &p.s); // chunk = L: one chunk, no checkpoints used
+            for (int c = 0; c < 3; c++) {
+                scan_shape s = p.s;
+                s.chunk = chunks[c];
+                grads g = grads_alloc(&s, 1);
+                grads_zero(&g);
+                run_backward(&g, &p, dout, &s);
+                // same math in another order of float rounding: recomputed states
+                // restart from float checkpoints equal to the carried ones
+                double e = grads_max_rel(&g, &ref);
+                ck_assert_msg(e < 1e-5, "chunk %ld vs %ld: rel err %g (opts=%d G=%ld)",
+                              (long)chunks[c], (long)L, e, opts, (long)G);
+                grads_free(&g);
+            }
+            grads_free(&ref);
+            free(dout);
+            free_problem(&p);
+        }
+}
+END_TEST
+
+START_TEST(backward_bitwise_deterministic_and_thread_counts_agree) {
+    // B*G = 4: one thread gives one channel block per group, two threads two
+    // blocks (partial dB/dC buffers); both reduction paths run here.
+    problem p = make_problem(2, 6, 29, 8, 2, 6, OPT_ALL, 4242);
+    uint64_t st = 5;
+    real *dout = alloc_fill((size_t)(2 * 6 * 29), -1, 1, &st);
+    int saved = omp_get_max_threads();
+    grads per_threads[2];
+    for (int nt = 1; nt <= 2; nt++) {
+        omp_set_num_threads(nt);
+        grads g1 = grads_alloc(&p.s, 11), g2 = grads_alloc(&p.s, 11);
+        run_backward(&g1, &p, dout, &p.s);
+        run_backward(&g2, &p, dout, &p.s);
+        ck_assert_msg(grads_bitwise_equal(&g1, &g2), "two runs with %d threads differ", nt);
+        grads_free(&g2);
+        per_threads[nt - 1] = g1;
+    }
+    omp_set_num_threads(saved);
+    double e = grads_max_rel(&per_threads[0], &per_threads[1]);
+    ck_assert_msg(e < 1e-5, "1 vs 2 threads: rel err %g", e);
+    grads_free(&per_threads[0]);
+    grads_free(&per_threads[1]);
+
+    // the forward's result does not depend on threads at all
+    size_t BDL = (size_t)(2 * 6 * 29);
+    real *o1 = malloc(sizeof(real) * BDL), *o2 = malloc(sizeof(real) * BDL);
+    omp_set_num_threads(1);
+    selective_scan_forward(o1, NULL, NULL, p.u, p.delta, p.A, p.Bm, p.Cm, p.Dskip, p.z, p.bias, &p.s);
+    omp_set_num_threads(2);
+    selective_scan_forward(o2, NULL, NULL, p.u, p.delta, p.A, p.Bm, p.Cm, p.Dskip, p.z, p.bias, &p.s);
+    omp_set_num_threads(saved);
+    ck_assert(memcmp(o1, o2, sizeof(real) * BDL) == 0);
+    free(o1), free(o2), free(dout);
+    free_problem(&p);
+}
+END_TEST
+
+START_TEST(workspace_size_scales_with_chunk_not_length_times_state) {
+    // the backward's memory is O(B*D*N*L/chunk) + per-thread O(chunk*N), not O(B*D*N*L)
+    scan_shape s = {8, 768, 784, 16, 1, 64, 1};
+    size_t ws = selective_scan_workspace_size(&s, 2);
+    size_t full = (size_t)(8 * 768 * 784 * 16);
+    ck_assert_uint_lt(ws, full / 50);
+    ck_assert_uint_lt(selective_scan_chunk_states_size(&s), full / 50);
+    ck_assert_uint_eq(selective_scan_chunk_states_size(&s), (size_t)(8 * 768 * 13 * 16));
+}
+END_TEST
+
+int main(void) {
+    Suite *su = suite_create("scan");
+    TCase *tc = tcase_create("scan");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, forward_matches_naive_all_options);
+    tcase_add_test(tc, forward_extreme_delta);
+    tcase_add_test(tc, chunked_backward_equals_unchunked);
+    tcase_add_test(tc, backward_bitwise_deterministic_and_thread_counts_agree);
+    tcase_add_test(tc, workspace_size_scales_with_chunk_not_length_times_state);
+    suite_add_tcase(su, tc);
+    SRunner *sr = srunner_create(su);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
