@@ -24,7 +24,13 @@
 #include "core/error.h"
 #include "core/real.h"
 #include "kernels/cuda/common.h"
+#ifdef __cplusplus
+extern "C" { // kernels/scan.h is a C header without guards of its own
+#endif
 #include "kernels/scan.h"
+#ifdef __cplusplus
+}
+#endif
 
 #define SCAN_CUDA_MAX_BWD_CHUNK 64
 

@@ -35,7 +35,7 @@ struct ScanArgs {
     int softplus;
 };
 
-__device__ __forceinline__ float scan_ld(const float *p) { return __ldg(p); }
+__device__ __forceinline__ float scan_ld(const float *p) { return *p; }
 __device__ __forceinline__ float scan_ld(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
 __device__ __forceinline__ void scan_st(float *p, float v) { *p = v; }
 __device__ __forceinline__ void scan_st(__nv_bfloat16 *p, float v) { *p = __float2bfloat16(v); }
@@ -95,10 +95,51 @@ __device__ __forceinline__ void scan_store_items(T *p, const float (&v)[SCAN_ITE
     }
 }
 
-// --- forward ------------------------------------------------------------------------------
-// grid (nblk, G, B); dynamic shared memory CPB*N floats (the carries).
+// B and C of one tile, staged in shared memory as fp32 [N][P segments][SEG_STRIDE]: the
+// segment stride of 20 floats (16 + 4 of padding) spreads the float4 reads of the 16-32 lanes
+// that read different segments over all 32 banks.
+#define SCAN_SEG_STRIDE 20
+template <int P> __host__ __device__ constexpr int scan_stage_floats_per_n() {
+    return P * SCAN_SEG_STRIDE;
+}
+
+// Fills sB, sC with steps [t0, t0 + P*SCAN_ITEMS) of rows Bm, Cm (stride L per n); zero
+// past tlen. Called by all threads of the block between two __syncthreads.
 template <typename T, int P>
-__global__ void __launch_bounds__(SCAN_THREADS) scan_fwd_kernel(ScanArgs a) {
+__device__ __forceinline__ void scan_stage_bc(float *sB, float *sC, const T *Bm, const T *Cm,
+                                              int64_t t0, int64_t tlen, int64_t N, int64_t L) {
+    constexpr int TILE = P * SCAN_ITEMS;
+    for (int64_t idx = threadIdx.x; idx < N * TILE; idx += SCAN_THREADS) {
+        const int64_t n = idx / TILE;
+        const int tt = (int)(idx % TILE);
+        const int64_t off = n * scan_stage_floats_per_n<P>() + (tt / SCAN_ITEMS) * SCAN_SEG_STRIDE +
+                            tt % SCAN_ITEMS;
+        const bool in = tt < tlen;
+        sB[off] = in ? scan_ld(Bm + n * L + t0 + tt) : 0.f;
+        sC[off] = in ? scan_ld(Cm + n * L + t0 + tt) : 0.f;
+    }
+}
+
+__device__ __forceinline__ void scan_read_items(float (&v)[SCAN_ITEMS], const float *p) {
+#pragma unroll
+    for (int k = 0; k < SCAN_ITEMS / 4; k++) {
+        float4 q = reinterpret_cast<const float4 *>(p)[k];
+        v[4 * k] = q.x, v[4 * k + 1] = q.y, v[4 * k + 2] = q.z, v[4 * k + 3] = q.w;
+    }
+}
+
+// --- forward ------------------------------------------------------------------------------
+// grid (nblk, G, B); dynamic shared memory scan_fwd_smem_floats<P>(N) floats.
+template <int P> __host__ __device__ inline int64_t scan_fwd_smem_floats(int64_t N) {
+    return 2 * N * scan_stage_floats_per_n<P>() + 2 * (SCAN_THREADS / P) * N;
+}
+
+// MINB > 1 caps registers so that MINB blocks fit on a multiprocessor (lab variants).
+// CKMID: checkpoints may fall inside a segment (chunk % SCAN_ITEMS != 0), so the item loop
+// tests every step; otherwise they fall only on segment ends, and the state is stored once
+// after the loop (a per-item branch cost a third of the instructions, measured).
+template <typename T, int P, int MINB = 1, bool CKMID = true>
+__global__ void __launch_bounds__(SCAN_THREADS, MINB) scan_fwd_kernel(ScanArgs a) {
     constexpr int CPB = SCAN_THREADS / P;
     constexpr int TILE = P * SCAN_ITEMS;
     extern __shared__ float smem[];
@@ -115,19 +156,25 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_fwd_kernel(ScanArgs a) {
     const float *A = (const float *)a.A + d * N;
     float *cs = a.chunk_states ? (float *)a.chunk_states + (b * a.D + d) * a.n_chunks * N : nullptr;
     float *last = a.last_state ? (float *)a.last_state + (b * a.D + d) * N : nullptr;
-    float *carry = smem + chl * N;
+    const int SN = scan_stage_floats_per_n<P>();
+    float *sB = smem, *sC = smem + N * SN;           // [N][P][SCAN_SEG_STRIDE]
+    float *carry = sC + N * SN + chl * N;            // [CPB][N]
+    float *sA = sC + N * SN + CPB * N + chl * N;     // [CPB][N], A * log2(e)
     const float Dd = a.Dskip ? ((const float *)a.Dskip)[d] : 0.f;
     const float bias = a.delta_bias ? ((const float *)a.delta_bias)[d] : 0.f;
     const float LOG2E = 1.4426950408889634f;
 
     for (int64_t n = seg; n < N; n += P) {
         carry[n] = 0.f;
+        sA[n] = A[n] * LOG2E;
         if (cs && valid)
             cs[n] = 0.f; // h before step 0
     }
-    __syncwarp();
 
     for (int64_t t0 = 0; t0 < L; t0 += TILE) {
+        __syncthreads(); // the last tile's readers are done with sB, sC
+        scan_stage_bc<T, P>(sB, sC, Bm, Cm, t0, min((int64_t)TILE, L - t0), N, L);
+        __syncthreads();
         const int64_t ts = t0 + seg * SCAN_ITEMS;
         const int lim = (int)max((int64_t)0, min((int64_t)SCAN_ITEMS, L - ts));
         float dt[SCAN_ITEMS], uu[SCAN_ITEMS], y[SCAN_ITEMS];
@@ -142,16 +189,22 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_fwd_kernel(ScanArgs a) {
         }
         // Steps after which a checkpoint is due: (ts+i+1) % chunk == 0, short of L.
         uint32_t ckmask = 0;
-        if (cs && valid)
+        if (CKMID && cs && valid)
             for (int64_t i = a.chunk - 1 - (ts % a.chunk); i < lim; i += a.chunk)
                 if (ts + i + 1 < L)
                     ckmask |= 1u << i;
+        // without CKMID: a checkpoint after this segment's last step?
+        const bool ckend = !CKMID && cs && valid && ts + SCAN_ITEMS < L &&
+                           (ts + SCAN_ITEMS) % a.chunk == 0;
+        float *cs_end = ckend ? cs + ((ts + SCAN_ITEMS) / a.chunk) * N : nullptr;
+        // steps past L are identity steps, so h after the loop is h after step L-1
         const bool has_last = last && valid && lim > 0 && ts + lim == L;
 
         for (int64_t n = 0; n < N; n++) {
-            const float A2 = A[n] * LOG2E;
-            float bn[SCAN_ITEMS], da[SCAN_ITEMS];
-            scan_load_items(bn, Bm + n * L + ts, lim);
+            const float A2 = sA[n];
+            float bn[SCAN_ITEMS], da[SCAN_ITEMS], cn[SCAN_ITEMS];
+            scan_read_items(bn, sB + n * SN + seg * SCAN_SEG_STRIDE);
+            scan_read_items(cn, sC + n * SN + seg * SCAN_SEG_STRIDE);
             float Ap = 1.f, Bp = 0.f;
 #pragma unroll
             for (int i = 0; i < SCAN_ITEMS; i++) {
@@ -182,17 +235,17 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_fwd_kernel(ScanArgs a) {
             }
             const float c = carry[n];
             float h = fmaf(Ae, c, Be);
-            float cn[SCAN_ITEMS];
-            scan_load_items(cn, Cm + n * L + ts, lim);
 #pragma unroll
             for (int i = 0; i < SCAN_ITEMS; i++) {
                 h = fmaf(da[i], h, bn[i]);
                 y[i] = fmaf(cn[i], h, y[i]);
-                if (ckmask & (1u << i))
+                if (CKMID && (ckmask & (1u << i)))
                     cs[((ts + i + 1) / a.chunk) * N + n] = h;
-                if (has_last && i == lim - 1)
-                    last[n] = h;
             }
+            if (ckend)
+                cs_end[n] = h;
+            if (has_last)
+                last[n] = h;
             __syncwarp();
             if (seg == 0)
                 carry[n] = fmaf(Al, c, Bl);
@@ -240,7 +293,9 @@ template <int P> __host__ __device__ inline int64_t scan_bwd_smem_floats(int64_t
     constexpr int CPB = SCAN_THREADS / P;
     return 2 * 2 * CPB * scan_bwd_red_stride<P>() // [buf][dB|dC][chl][t]
            + 2 * N * SCAN_THREADS                  // segment-entry states, dA partials [n][tid]
-           + N * CPB;                              // reverse carries [chl][n]
+           + N * CPB                               // reverse carries [chl][n]
+           + N * CPB                               // A * log2(e) [chl][n]
+           + 2 * N * scan_stage_floats_per_n<P>(); // staged B, C of the tile
 }
 
 template <typename T, int P>
@@ -254,7 +309,11 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
     float *s_hs = s_red + 2 * 2 * CPB * RS;       // [N][SCAN_THREADS]
     float *s_dA = s_hs + N * SCAN_THREADS;        // [N][SCAN_THREADS]
     float *s_G = s_dA + N * SCAN_THREADS;         // [CPB][N]
+    float *sA_all = s_G + N * CPB;                // [CPB][N]
+    const int SN = scan_stage_floats_per_n<P>();
+    float *sB = s_G + 2 * N * CPB, *sC = sB + N * SN; // [N][P][SCAN_SEG_STRIDE]
     const int tid = threadIdx.x, chl = tid / P, seg = tid % P;
+    float *sA = sA_all + chl * N;
     const int64_t dl = (int64_t)blockIdx.x * CPB + chl;
     const bool valid = dl < a.dpg;
     const int64_t g = blockIdx.y, b = blockIdx.z;
@@ -276,8 +335,10 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
 
     for (int64_t n = 0; n < N; n++)
         s_dA[n * SCAN_THREADS + tid] = 0.f;
-    for (int64_t n = seg; n < N; n += P)
+    for (int64_t n = seg; n < N; n += P) {
         s_G[chl * N + n] = 0.f; // nothing flows back from past the end
+        sA[n] = A[n] * LOG2E;
+    }
     float dD_acc = 0.f, ddb_acc = 0.f;
     int buf = 0; // reduction buffer; flips every n and carries across tiles (odd N)
     __syncthreads();
@@ -287,6 +348,9 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
         const int64_t tlen = min(a.chunk, L - ts0);
         const int64_t ts = ts0 + seg * SCAN_ITEMS;
         const int lim = (int)max((int64_t)0, min((int64_t)SCAN_ITEMS, tlen - seg * SCAN_ITEMS));
+        __syncthreads(); // the last tile's readers are done with sB, sC
+        scan_stage_bc<T, P>(sB, sC, Bm, Cm, ts0, tlen, N, L);
+        __syncthreads();
         float dt[SCAN_ITEMS], uu[SCAN_ITEMS], dy[SCAN_ITEMS];
         scan_load_items(dt, delta + ts, lim);
         scan_load_items(uu, u + ts, lim);
@@ -299,9 +363,9 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
         }
         // phase 1: y_t
         for (int64_t n = 0; n < N; n++) {
-            const float A2 = A[n] * LOG2E;
+            const float A2 = sA[n];
             float bn[SCAN_ITEMS], da[SCAN_ITEMS];
-            scan_load_items(bn, Bm + n * L + ts, lim);
+            scan_read_items(bn, sB + n * SN + seg * SCAN_SEG_STRIDE);
             float Ap = 1.f, Bp = 0.f;
 #pragma unroll
             for (int i = 0; i < SCAN_ITEMS; i++) {
@@ -331,7 +395,7 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
             float h = fmaf(Ae, cs[c * N + n], Be);
             s_hs[n * SCAN_THREADS + tid] = h;
             float cn[SCAN_ITEMS];
-            scan_load_items(cn, Cm + n * L + ts, lim);
+            scan_read_items(cn, sC + n * SN + seg * SCAN_SEG_STRIDE);
 #pragma unroll
             for (int i = 0; i < SCAN_ITEMS; i++) {
                 h = fmaf(da[i], h, bn[i]);
@@ -365,10 +429,10 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
         }
         // phase 2: adjoint per n
         for (int64_t n = 0; n < N; n++) {
-            const float An = A[n], A2 = An * LOG2E;
+            const float A2 = sA[n], An = A2 * 0.6931471805599453f;
             float bn[SCAN_ITEMS], cn[SCAN_ITEMS], da[SCAN_ITEMS], hp[SCAN_ITEMS];
-            scan_load_items(bn, Bm + n * L + ts, lim);
-            scan_load_items(cn, Cm + n * L + ts, lim);
+            scan_read_items(bn, sB + n * SN + seg * SCAN_SEG_STRIDE);
+            scan_read_items(cn, sC + n * SN + seg * SCAN_SEG_STRIDE);
             float *red = s_red + buf * 2 * CPB * RS;
             buf ^= 1;
             float *rB = red + chl * RS + seg * SCAN_ITEMS;
@@ -477,7 +541,7 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
 
 // dB[b,g,n,t] += sum over blocks of the partials (fixed order: deterministic).
 // grid-stride over B*G*N*L; blockIdx.y picks dB (0) or dC (1).
-__global__ void scan_reduce_bc_kernel(float *dB, float *dC, const float *ws, int64_t BG,
+static __global__ void scan_reduce_bc_kernel(float *dB, float *dC, const float *ws, int64_t BG,
                                       int64_t nblk, int64_t NL) {
     float *dst = blockIdx.y ? dC : dB;
     if (!dst)
@@ -495,7 +559,7 @@ __global__ void scan_reduce_bc_kernel(float *dB, float *dC, const float *ws, int
 }
 
 // dA[d,n] += sum_b wsA[b,d,n]; dD[d] += sum_b wsD[b,d]; ddb[d] += sum_b wsdb[b,d]
-__global__ void scan_reduce_batch_kernel(float *dA, float *dD, float *ddb, const float *wsA,
+static __global__ void scan_reduce_batch_kernel(float *dA, float *dD, float *ddb, const float *wsA,
                                          const float *wsD, const float *wsdb, int64_t B,
                                          int64_t D, int64_t N) {
     const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
