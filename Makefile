@@ -109,10 +109,17 @@ test-san: $(SAN_BIN)
 
 # --- benchmarks
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+ifeq ($(CUDA),1)
+# bench/*.cu: compiled by the .cu rule above, linked like the C benchmarks
+BENCH_BIN += $(patsubst bench/%.cu,$(B)/bench/%,$(wildcard bench/*.cu))
+endif
 bench: $(BENCH_BIN)
 $(B)/bench/%: bench/%.c $(B)/libssmkit.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libssmkit.a $(LDLIBS)
+$(B)/bench/%: $(B)/obj/bench/%.o $(B)/libssmkit.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 DEPS := build-essential pkg-config libopenblas-dev libgsl-dev libcyaml-dev libyaml-dev check \
         libsubunit-dev libpng-dev libsndfile1-dev zlib1g-dev

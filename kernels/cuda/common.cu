@@ -1,0 +1,167 @@
+// defines: ssm_cuda_fail, ssm_cublas_fail, ssm_cuda_failf, ssm_cuda_take_error,
+//          ssm_cuda_device_count, ssm_cuda_alloc, ssm_cuda_free, ssm_cuda_upload,
+//          ssm_cuda_download, ssm_cuda_sync, ssm_cublas_handle
+// The error bookkeeping and allocation helpers behind kernels/cuda/common.h.
+#include "kernels/cuda/common.h"
+
+#include <stdarg.h>
+
+// Per-thread, like cudaGetLastError: the twins keep their CPU signatures, so the message
+// travels beside the returned code instead of through an extra argument.
+static thread_local ssm_error g_last = {SSM_OK, {0}};
+
+// A line a person can act on, for the errors people actually meet.
+static const char *cuda_hint(cudaError_t err) {
+    switch (err) {
+    case cudaErrorMemoryAllocation:
+        return "the GPU is out of memory: lower the batch size or sequence length, or free "
+               "other buffers (nvidia-smi shows who holds memory)";
+    case cudaErrorNoDevice:
+    case cudaErrorInsufficientDriver:
+        return "no usable GPU: check nvidia-smi, the driver version against the CUDA runtime, "
+               "and CUDA_VISIBLE_DEVICES; or set run.device: cpu";
+    case cudaErrorNoKernelImageForDevice:
+    case cudaErrorInvalidDeviceFunction:
+        return "the binary has no code for this GPU: rebuild with CUDA_ARCH='-gencode "
+               "arch=compute_XX,code=sm_XX' for its compute capability";
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+        return "a kernel touched memory it does not own (a host pointer passed as a device "
+               "pointer, or a buffer too small for the shape); rerun under compute-sanitizer "
+               "with CUDA_LAUNCH_BLOCKING=1";
+    case cudaErrorInvalidConfiguration:
+        return "bad launch configuration (grid or shared memory too large for the shape)";
+    case cudaErrorInvalidValue:
+        return "an argument is out of range (a NULL or mis-sized pointer, a zero-sized copy "
+               "from an unallocated buffer)";
+    default:
+        return "the CUDA context may now be unusable; earlier asynchronous work can also "
+               "report here (CUDA_LAUNCH_BLOCKING=1 pins it to its launch)";
+    }
+}
+
+static const char *cublas_name(cublasStatus_t st) {
+    switch (st) {
+    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    default: return "CUBLAS_STATUS_(unknown)";
+    }
+}
+
+static const char *cublas_hint(cublasStatus_t st) {
+    switch (st) {
+    case CUBLAS_STATUS_NOT_INITIALIZED:
+        return "cublasCreate failed: usually no GPU or out of memory at start";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "cuBLAS could not allocate its workspace: GPU memory is full";
+    case CUBLAS_STATUS_INVALID_VALUE: return "a dimension or leading dimension is negative or too small";
+    case CUBLAS_STATUS_EXECUTION_FAILED:
+        return "the GEMM kernel failed: check that every pointer is a device pointer of the right size";
+    default: return "see the cuBLAS documentation for this status";
+    }
+}
+
+extern "C" ssm_code ssm_cuda_fail(const char *file, int line, const char *call, cudaError_t err) {
+    g_last.code = SSM_EDEVICE;
+    snprintf(g_last.msg, sizeof g_last.msg, "%s:%d: %s: %s (%s); hint: %s", file, line, call,
+             cudaGetErrorName(err), cudaGetErrorString(err), cuda_hint(err));
+    return SSM_EDEVICE;
+}
+
+extern "C" ssm_code ssm_cublas_fail(const char *file, int line, const char *call,
+                                    cublasStatus_t st) {
+    g_last.code = SSM_EDEVICE;
+    snprintf(g_last.msg, sizeof g_last.msg, "%s:%d: %s: %s; hint: %s", file, line, call,
+             cublas_name(st), cublas_hint(st));
+    return SSM_EDEVICE;
+}
+
+extern "C" ssm_code ssm_cuda_failf(ssm_code code, const char *file, int line, const char *fmt,
+                                   ...) {
+    g_last.code = code;
+    int k = snprintf(g_last.msg, sizeof g_last.msg, "%s:%d: ", file, line);
+    if (k < 0 || k >= (int)sizeof g_last.msg)
+        k = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_last.msg + k, sizeof g_last.msg - k, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+extern "C" ssm_code ssm_cuda_take_error(ssm_error *e) {
+    ssm_code c = g_last.code;
+    if (e)
+        *e = g_last;
+    g_last.code = SSM_OK;
+    g_last.msg[0] = 0;
+    return c;
+}
+
+extern "C" int ssm_cuda_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError(); // clear: "no device" is an answer here, not a failure
+        return 0;
+    }
+    return n;
+}
+
+extern "C" ssm_code ssm_cuda_alloc(void **p, size_t bytes, const char *what) {
+    *p = NULL;
+    if (bytes == 0)
+        return SSM_OK;
+    cudaError_t err = cudaMalloc(p, bytes);
+    if (err != cudaSuccess) {
+        *p = NULL;
+        size_t free_b = 0, total_b = 0;
+        cudaGetLastError();
+        cudaMemGetInfo(&free_b, &total_b);
+        ssm_cuda_fail(__FILE__, __LINE__, "cudaMalloc", err);
+        char tail[256];
+        snprintf(tail, sizeof tail, " [allocating %zu bytes for %s; %zu of %zu bytes free]", bytes,
+                 what ? what : "?", free_b, total_b);
+        strncat(g_last.msg, tail, sizeof g_last.msg - strlen(g_last.msg) - 1);
+        return SSM_ENOMEM;
+    }
+    return SSM_OK;
+}
+
+extern "C" void ssm_cuda_free(void *p) {
+    if (p)
+        cudaFree(p);
+}
+
+extern "C" ssm_code ssm_cuda_upload(void *dst_dev, const void *src_host, size_t bytes) {
+    if (bytes)
+        CUDA_CHECK(cudaMemcpy(dst_dev, src_host, bytes, cudaMemcpyHostToDevice));
+    return SSM_OK;
+}
+
+extern "C" ssm_code ssm_cuda_download(void *dst_host, const void *src_dev, size_t bytes) {
+    if (bytes)
+        CUDA_CHECK(cudaMemcpy(dst_host, src_dev, bytes, cudaMemcpyDeviceToHost));
+    return SSM_OK;
+}
+
+extern "C" ssm_code ssm_cuda_sync(void) {
+    CUDA_CHECK(cudaDeviceSynchronize());
+    return SSM_OK;
+}
+
+// One handle per host thread; never destroyed (the process end releases it), so a library
+// user needs no init/teardown call.
+static thread_local cublasHandle_t g_cublas = NULL;
+
+extern "C" ssm_code ssm_cublas_handle(cublasHandle_t *h) {
+    if (!g_cublas)
+        CUBLAS_CHECK(cublasCreate(&g_cublas));
+    *h = g_cublas;
+    return SSM_OK;
+}

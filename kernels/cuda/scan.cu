@@ -1,0 +1,227 @@
+// defines: selective_scan_forward_cuda, selective_scan_backward_cuda,
+//          selective_scan_forward_bf16, selective_scan_backward_bf16,
+//          selective_scan_workspace_size_cuda
+// Host side of the CUDA selective scan: checks the shape, picks the lanes per channel, and
+// launches the kernels of scan_kernels.cuh. docs/cuda-scan-notes.md has the design and the
+// measurements behind the choices here.
+#include "kernels/cuda/scan.h"
+
+#include "kernels/cuda/scan_kernels.cuh"
+
+// Lanes per channel in the backward: the smallest P with P*SCAN_ITEMS >= chunk.
+static int bwd_lanes(int64_t chunk) {
+    return chunk <= SCAN_ITEMS ? 1 : chunk <= 2 * SCAN_ITEMS ? 2 : 4;
+}
+
+// Lanes per channel in the forward: the fewest lanes that give about 256 threads per
+// multiprocessor (each lane does less scan overhead when P is small; measured on an H100 at
+// B=8, D=1536, L=4096: P=4 0.76 ms, P=8 0.81, P=16 0.93, P=32 1.69), without tiles much
+// longer than the sequence.
+static int fwd_lanes(const scan_shape *s) {
+    static int sms = 0;
+    if (!sms && cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess) {
+        cudaGetLastError();
+        sms = 132;
+    }
+    int P = 2;
+    while (P < 32 && s->B * s->D * P < (int64_t)sms * 256)
+        P *= 2;
+    while (P > 2 && (int64_t)(P / 2) * SCAN_ITEMS >= s->L)
+        P /= 2;
+    return P;
+}
+
+static ssm_code check_shape(const scan_shape *s, const char *who) {
+    if (!s || s->B < 1 || s->D < 1 || s->L < 1 || s->N < 1 || s->G < 1 || s->chunk < 1)
+        return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
+                              "%s: shape must have B, D, L, N, G, chunk >= 1", who);
+    if (s->D % s->G)
+        return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
+                              "%s: D=%lld is not a multiple of G=%lld", who, (long long)s->D,
+                              (long long)s->G);
+    if (s->B > 65535 || s->G > 65535)
+        return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
+                              "%s: B=%lld and G=%lld must be <= 65535 (grid limits)", who,
+                              (long long)s->B, (long long)s->G);
+    return SSM_OK;
+}
+
+static ScanArgs make_args(const scan_shape *s, int P) {
+    ScanArgs a;
+    memset(&a, 0, sizeof a);
+    a.B = s->B;
+    a.D = s->D;
+    a.L = s->L;
+    a.N = s->N;
+    a.G = s->G;
+    a.chunk = s->chunk;
+    a.n_chunks = scan_n_chunks(s);
+    a.dpg = s->D / s->G;
+    a.nblk = (a.dpg + SCAN_THREADS / P - 1) / (SCAN_THREADS / P);
+    a.softplus = s->delta_softplus;
+    return a;
+}
+
+extern "C" size_t selective_scan_workspace_size_cuda(const scan_shape *s) {
+    const int P = bwd_lanes(s->chunk);
+    const int64_t nblk = (s->D / s->G + SCAN_THREADS / P - 1) / (SCAN_THREADS / P);
+    return (size_t)(2 * s->B * s->G * nblk * s->N * s->L + s->B * s->D * s->N + 2 * s->B * s->D);
+}
+
+template <typename T, int P, bool CKMID> static ssm_code launch_fwd_(const ScanArgs &a) {
+    dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
+    size_t smem = (size_t)scan_fwd_smem_floats<P>(a.N) * sizeof(float);
+    if (smem > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(scan_fwd_kernel<T, P, 1, CKMID>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    scan_fwd_kernel<T, P, 1, CKMID><<<grid, SCAN_THREADS, smem>>>(a);
+    CUDA_LAUNCH_CHECK("scan_fwd_kernel");
+    return SSM_OK;
+}
+template <typename T, int P> static ssm_code launch_fwd(const ScanArgs &a) {
+    return a.chunk % SCAN_ITEMS ? launch_fwd_<T, P, true>(a) : launch_fwd_<T, P, false>(a);
+}
+
+template <typename T>
+static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, const void *u,
+                             const void *delta, const float *A, const void *Bm, const void *Cm,
+                             const float *Dskip, const void *z, const float *delta_bias,
+                             const scan_shape *s, const char *who) {
+    SSM_TRY(check_shape(s, who));
+    if (!out || !u || !delta || !A || !Bm || !Cm)
+        return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
+                              "%s: out, u, delta, A, Bm, Cm must be device pointers, not NULL",
+                              who);
+    const int P = fwd_lanes(s);
+    ScanArgs a = make_args(s, P);
+    a.out = out;
+    a.last_state = last_state;
+    a.chunk_states = chunk_states;
+    a.u = u;
+    a.delta = delta;
+    a.A = A;
+    a.Bm = Bm;
+    a.Cm = Cm;
+    a.Dskip = Dskip;
+    a.z = z;
+    a.delta_bias = delta_bias;
+    switch (P) {
+    case 2: return launch_fwd<T, 2>(a);
+    case 4: return launch_fwd<T, 4>(a);
+    case 8: return launch_fwd<T, 8>(a);
+    case 16: return launch_fwd<T, 16>(a);
+    default: return launch_fwd<T, 32>(a);
+    }
+}
+
+template <typename T, int P> static ssm_code launch_bwd(const ScanArgs &a) {
+    dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
+    size_t smem = (size_t)scan_bwd_smem_floats<P>(a.N) * sizeof(float);
+    if (smem > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(scan_bwd_kernel<T, P>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    scan_bwd_kernel<T, P><<<grid, SCAN_THREADS, smem>>>(a);
+    CUDA_LAUNCH_CHECK("scan_bwd_kernel");
+    return SSM_OK;
+}
+
+template <typename T>
+static ssm_code scan_backward(void *du, void *ddelta, float *dA, float *dBm, float *dCm,
+                              float *dDskip, void *dz, float *ddelta_bias, const void *dout,
+                              const float *chunk_states, const void *u, const void *delta,
+                              const float *A, const void *Bm, const void *Cm, const float *Dskip,
+                              const void *z, const float *delta_bias, float *workspace,
+                              const scan_shape *s, const char *who) {
+    SSM_TRY(check_shape(s, who));
+    if (s->chunk > SCAN_CUDA_MAX_BWD_CHUNK)
+        return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
+                              "%s: chunk=%lld, but the CUDA backward re-runs one chunk per tile "
+                              "and needs chunk <= %d",
+                              who, (long long)s->chunk, SCAN_CUDA_MAX_BWD_CHUNK);
+    if (!du || !ddelta || !dout || !chunk_states || !u || !delta || !A || !Bm || !Cm ||
+        !workspace)
+        return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
+                              "%s: du, ddelta, dout, chunk_states, u, delta, A, Bm, Cm and "
+                              "workspace must be device pointers, not NULL",
+                              who);
+    const int P = bwd_lanes(s->chunk);
+    ScanArgs a = make_args(s, P);
+    a.du = du;
+    a.ddelta = ddelta;
+    a.dz = dz;
+    a.dout = dout;
+    a.chunk_states = (void *)chunk_states;
+    a.u = u;
+    a.delta = delta;
+    a.A = A;
+    a.Bm = Bm;
+    a.Cm = Cm;
+    a.Dskip = Dskip;
+    a.z = z;
+    a.delta_bias = delta_bias;
+    a.ws_bc = workspace;
+    a.ws_dA = workspace + 2 * a.B * a.G * a.nblk * a.N * a.L;
+    a.ws_dD = a.ws_dA + a.B * a.D * a.N;
+    a.ws_ddb = a.ws_dD + a.B * a.D;
+    ssm_code rc;
+    switch (P) {
+    case 1: rc = launch_bwd<T, 1>(a); break;
+    case 2: rc = launch_bwd<T, 2>(a); break;
+    default: rc = launch_bwd<T, 4>(a); break;
+    }
+    SSM_TRY(rc);
+    if (dBm || dCm) {
+        const int64_t total = a.B * a.G * a.N * a.L;
+        dim3 grid((unsigned)std::min<int64_t>((total + 255) / 256, 65535 * 8), 2);
+        scan_reduce_bc_kernel<<<grid, 256>>>(dBm, dCm, a.ws_bc, a.B * a.G, a.nblk, a.N * a.L);
+        CUDA_LAUNCH_CHECK("scan_reduce_bc_kernel");
+    }
+    if (dA || dDskip || ddelta_bias) {
+        const int64_t total = a.D * a.N;
+        scan_reduce_batch_kernel<<<(unsigned)((total + 255) / 256), 256>>>(
+            dA, dDskip, ddelta_bias, a.ws_dA, a.ws_dD, a.ws_ddb, a.B, a.D, a.N);
+        CUDA_LAUNCH_CHECK("scan_reduce_batch_kernel");
+    }
+    return SSM_OK;
+}
+
+extern "C" ssm_code selective_scan_forward_cuda(real *out, real *last_state, real *chunk_states,
+                                                const real *u, const real *delta, const real *A,
+                                                const real *Bm, const real *Cm,
+                                                const real *Dskip, const real *z,
+                                                const real *delta_bias, const scan_shape *s) {
+    static_assert(sizeof(real) == sizeof(float), "the CUDA twins are built with real = float");
+    return scan_forward<float>(out, last_state, chunk_states, u, delta, A, Bm, Cm, Dskip, z,
+                               delta_bias, s, "selective_scan_forward_cuda");
+}
+
+extern "C" ssm_code selective_scan_backward_cuda(
+    real *du, real *ddelta, real *dA, real *dBm, real *dCm, real *dDskip, real *dz,
+    real *ddelta_bias, const real *dout, const real *chunk_states, const real *u,
+    const real *delta, const real *A, const real *Bm, const real *Cm, const real *Dskip,
+    const real *z, const real *delta_bias, real *workspace, const scan_shape *s) {
+    return scan_backward<float>(du, ddelta, dA, dBm, dCm, dDskip, dz, ddelta_bias, dout,
+                                chunk_states, u, delta, A, Bm, Cm, Dskip, z, delta_bias,
+                                workspace, s, "selective_scan_backward_cuda");
+}
+
+extern "C" ssm_code selective_scan_forward_bf16(ssm_bf16 *out, float *last_state,
+                                                float *chunk_states, const ssm_bf16 *u,
+                                                const ssm_bf16 *delta, const float *A,
+                                                const ssm_bf16 *Bm, const ssm_bf16 *Cm,
+                                                const float *Dskip, const ssm_bf16 *z,
+                                                const float *delta_bias, const scan_shape *s) {
+    return scan_forward<__nv_bfloat16>(out, last_state, chunk_states, u, delta, A, Bm, Cm, Dskip,
+                                       z, delta_bias, s, "selective_scan_forward_bf16");
+}
+
+extern "C" ssm_code selective_scan_backward_bf16(
+    ssm_bf16 *du, ssm_bf16 *ddelta, float *dA, float *dBm, float *dCm, float *dDskip,
+    ssm_bf16 *dz, float *ddelta_bias, const ssm_bf16 *dout, const float *chunk_states,
+    const ssm_bf16 *u, const ssm_bf16 *delta, const float *A, const ssm_bf16 *Bm,
+    const ssm_bf16 *Cm, const float *Dskip, const ssm_bf16 *z, const float *delta_bias,
+    float *workspace, const scan_shape *s) {
+    return scan_backward<__nv_bfloat16>(du, ddelta, dA, dBm, dCm, dDskip, dz, ddelta_bias, dout,
+                                        chunk_states, u, delta, A, Bm, Cm, Dskip, z, delta_bias,
+                                        workspace, s, "selective_scan_backward_bf16");
+}
