@@ -48,8 +48,8 @@ static double loss_fn(void *ctx) {
 #define FD_TOL 1e-6
 #define FD_FLOOR 1e-3
 
-static void check_grads(int64_t G, int opts, int64_t N, int64_t L, int64_t chunk) {
-    const int64_t B = 2, D = 4;
+static void check_grads_d(int64_t D, int64_t G, int opts, int64_t N, int64_t L, int64_t chunk) {
+    const int64_t B = 2;
     problem p = {.s = {B, D, L, N, G, chunk, !!(opts & OPT_SOFTPLUS)}};
     uint64_t st = 31 + (uint64_t)opts * 101 + (uint64_t)G;
     size_t BDL = (size_t)(B * D * L), BGNL = (size_t)(B * G * N * L), DN = (size_t)(D * N);
@@ -120,6 +120,10 @@ static void check_grads(int64_t G, int opts, int64_t N, int64_t L, int64_t chunk
     free(p.Dskip), free(p.z), free(p.bias), free(p.w), free(p.out);
 }
 
+static void check_grads(int64_t G, int opts, int64_t N, int64_t L, int64_t chunk) {
+    check_grads_d(4, G, opts, N, L, chunk);
+}
+
 START_TEST(grads_all_options_on) {
     for (int64_t G = 1; G <= 2; G++) {
         check_grads(G, OPT_SOFTPLUS | OPT_D | OPT_Z | OPT_BIAS, 5, 13, 5);
@@ -139,14 +143,17 @@ START_TEST(grads_options_off) {
 END_TEST
 
 START_TEST(grads_thread_counts_and_chunk_sizes) {
-    // B*G = 4 work items: with 1 thread each group is one block (dB, dC added
-    // directly); with 2 threads blocks write partial dB/dC summed at the end.
+    // D = 20: 10 or 20 channels per group, more than one lane block (8 in
+    // double), the last one partial. B*G = 2 or 4 work items per group set:
+    // with 1 thread (G = 2) each group is one block (dB, dC added directly);
+    // with 2 threads blocks write partial dB/dC summed at the end.
+    const int all = OPT_SOFTPLUS | OPT_D | OPT_Z | OPT_BIAS;
     int saved = omp_get_max_threads();
     for (int nt = 1; nt <= 2; nt++) {
         omp_set_num_threads(nt);
-        check_grads(2, OPT_SOFTPLUS | OPT_D | OPT_Z | OPT_BIAS, 6, 15, 64); // one chunk
-        check_grads(2, OPT_SOFTPLUS | OPT_D | OPT_Z | OPT_BIAS, 6, 15, 1);  // chunk of 1
-        check_grads(1, OPT_SOFTPLUS | OPT_D | OPT_Z | OPT_BIAS, 6, 15, 2);
+        check_grads_d(20, 2, all, 6, 15, 64); // one chunk
+        check_grads_d(20, 2, all, 6, 15, 1);  // chunk of 1
+        check_grads_d(20, 1, all, 6, 15, 4);
     }
     omp_set_num_threads(saved);
 }

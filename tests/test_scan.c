@@ -137,11 +137,12 @@ START_TEST(forward_matches_naive_all_options) {
             check_forward(2, 4, 13, 3, G, 5, opts);  // L not a multiple of chunk
             check_forward(2, 4, 40, 16, G, 64, opts); // one chunk
         }
-    // more channels than one forward block (8) per group, uneven blocks, chunk 1
-    check_forward(1, 20, 17, 7, 2, 1, OPT_ALL);
+    // more channels per group than one lane block (16), the last one partial; chunk 1
+    check_forward(2, 40, 19, 5, 2, 6, OPT_ALL);
+    check_forward(1, 20, 17, 7, 1, 1, OPT_ALL);
     check_forward(3, 12, 23, 16, 1, 7, OPT_SOFTPLUS | OPT_Z);
-    // large N: the forward's time tile (4096 / N = 6 steps) is shorter than a chunk
-    check_forward(1, 2, 20, 600, 1, 7, OPT_ALL);
+    // the forward's time tile (64 steps) shorter than a chunk
+    check_forward(1, 3, 150, 4, 1, 100, OPT_ALL);
 }
 END_TEST
 
@@ -239,14 +240,120 @@ static void grads_zero(grads *g) {
     memset(g->dD, 0, sizeof(real) * g->n_dD), memset(g->dbias, 0, sizeof(real) * g->n_dD);
 }
 
+// Backpropagation through time written out from the equations of scan.h, in
+// double, storing every state (no chunks, no lanes, no blocks). Gradients are
+// [B, D, L] (du, ddelta, dz), [D, N] (dA), [B, G, N, L] (dB, dC), [D] (dD,
+// dbias), all zero-initialised by the caller.
+typedef struct {
+    double *du, *ddelta, *dz, *dA, *dB, *dC, *dD, *dbias;
+} naive_grads;
+
+static void naive_backward(naive_grads *g, const real *dout, const problem *p) {
+    const scan_shape *s = &p->s;
+    int64_t B = s->B, D = s->D, L = s->L, N = s->N, G = s->G;
+    double *h = malloc(sizeof(double) * (size_t)((L + 1) * N)), *dh = malloc(sizeof(double) * N);
+    double *dt = malloc(sizeof(double) * L), *sp = malloc(sizeof(double) * L);
+    double *y = malloc(sizeof(double) * L);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t d = 0; d < D; d++) {
+            int64_t g_ = d / (D / G);
+            const real *Bg = p->Bm + (b * G + g_) * N * L, *Cg = p->Cm + (b * G + g_) * N * L;
+            double *dBg = g->dB + (b * G + g_) * N * L, *dCg = g->dC + (b * G + g_) * N * L;
+            int64_t r = (b * D + d) * L;
+            double Dd = p->Dskip ? p->Dskip[d] : 0;
+            for (int64_t n = 0; n < N; n++)
+                h[n] = dh[n] = 0;
+            for (int64_t t = 0; t < L; t++) { // forward, keeping every state
+                double x = (double)p->delta[r + t] + (p->bias ? p->bias[d] : 0.0);
+                dt[t] = s->delta_softplus ? log(1 + exp(x)) : x;
+                sp[t] = s->delta_softplus ? 1 / (1 + exp(-x)) : 1;
+                y[t] = Dd * p->u[r + t];
+                for (int64_t n = 0; n < N; n++) {
+                    h[(t + 1) * N + n] = exp(dt[t] * p->A[d * N + n]) * h[t * N + n] +
+                                         dt[t] * Bg[n * L + t] * p->u[r + t];
+                    y[t] += Cg[n * L + t] * h[(t + 1) * N + n];
+                }
+            }
+            for (int64_t t = L - 1; t >= 0; t--) {
+                double go = dout[r + t], gy = go, u_ = p->u[r + t], ddt = 0;
+                if (p->z) {
+                    double zz = p->z[r + t], sg = 1 / (1 + exp(-zz));
+                    gy = go * zz * sg;
+                    g->dz[r + t] += go * y[t] * (sg + zz * sg * (1 - sg));
+                }
+                g->dD[d] += gy * u_;
+                g->du[r + t] += gy * Dd;
+                for (int64_t n = 0; n < N; n++) {
+                    double a = exp(dt[t] * p->A[d * N + n]);
+                    dh[n] += gy * Cg[n * L + t];
+                    dCg[n * L + t] += gy * h[(t + 1) * N + n];
+                    dBg[n * L + t] += dh[n] * dt[t] * u_;
+                    g->du[r + t] += dh[n] * dt[t] * Bg[n * L + t];
+                    ddt += dh[n] * (u_ * Bg[n * L + t] + p->A[d * N + n] * a * h[t * N + n]);
+                    g->dA[d * N + n] += dh[n] * dt[t] * a * h[t * N + n];
+                    dh[n] *= a;
+                }
+                g->ddelta[r + t] += ddt * sp[t];
+                g->dbias[d] += ddt * sp[t];
+            }
+        }
+    free(h), free(dh), free(dt), free(sp), free(y);
+}
+
+START_TEST(backward_matches_naive_bptt) {
+    // D = 40, G = 1 or 2: 20 or 40 channels per group, so lane blocks of 16 are
+    // full and partial; both thread counts (one or more channel blocks per group)
+    const int opt_sets[] = {OPT_ALL, 0, OPT_SOFTPLUS | OPT_Z, OPT_D | OPT_BIAS};
+    int saved = omp_get_max_threads();
+    for (int nt = 1; nt <= 2; nt++)
+        for (int o = 0; o < 4; o++)
+            for (int64_t G = 1; G <= 2; G++) {
+                omp_set_num_threads(nt);
+                const int64_t B = 2, D = 40, L = 23, N = 6;
+                problem p = make_problem(B, D, L, N, G, 5, opt_sets[o], 71 + (uint64_t)o);
+                uint64_t st = 3;
+                size_t BDL = (size_t)(B * D * L), DN = (size_t)(D * N);
+                size_t BGNL = (size_t)(B * G * N * L);
+                real *dout = alloc_fill(BDL, -1, 1, &st);
+                grads gr = grads_alloc(&p.s, 1);
+                grads_zero(&gr);
+                run_backward(&gr, &p, dout, &p.s);
+                naive_grads ng;
+                double **arrs[] = {&ng.du, &ng.ddelta, &ng.dz, &ng.dA, &ng.dB, &ng.dC, &ng.dD, &ng.dbias};
+                size_t lens[] = {BDL, BDL, BDL, DN, BGNL, BGNL, (size_t)D, (size_t)D};
+                for (int i = 0; i < 8; i++)
+                    *arrs[i] = calloc(lens[i], sizeof(double));
+                naive_backward(&ng, dout, &p);
+                const real *got[] = {gr.du, gr.ddelta, gr.dz, gr.dA, gr.dB, gr.dC, gr.dD, gr.dbias};
+                const char *names[] = {"du", "ddelta", "dz", "dA", "dB", "dC", "dD", "dbias"};
+                int present[] = {1, 1, !!p.z, 1, 1, 1, !!p.Dskip, !!p.bias};
+                for (int i = 0; i < 8; i++) {
+                    if (!present[i])
+                        continue;
+                    // float recurrences over 23 steps against double: ~1e-6
+                    double e = rel_err_d(got[i], *arrs[i], lens[i]);
+                    ck_assert_msg(e < 1e-5, "%s: rel err %g (threads=%d opts=%d G=%ld)", names[i],
+                                  e, nt, opt_sets[o], (long)G);
+                }
+                for (int i = 0; i < 8; i++)
+                    free(*arrs[i]);
+                grads_free(&gr);
+                free(dout);
+                free_problem(&p);
+            }
+    omp_set_num_threads(saved);
+}
+END_TEST
+
 START_TEST(chunked_backward_equals_unchunked) {
     const int64_t chunks[] = {3, 7, 64};
     for (int opts = 0; opts <= OPT_ALL; opts += 5) // 0, 5, 10, 15: each option on and off
         for (int64_t G = 1; G <= 2; G++) {
             const int64_t L = 40;
-            problem p = make_problem(2, 6, L, 5, G, L, opts, 500 + (uint64_t)opts);
+            // D = 20: with G = 1 two channel blocks per group (partial dB/dC buffers)
+            problem p = make_problem(2, 20, L, 5, G, L, opts, 500 + (uint64_t)opts);
             uint64_t st = 99;
-            real *dout = alloc_fill((size_t)(2 * 6 * L), -1, 1, &st);
+            real *dout = alloc_fill((size_t)(2 * 20 * L), -1, 1, &st);
             grads ref = grads_alloc(&p.s, 1);
             grads_zero(&ref);
             run_backward(&ref, &p, dout, &p.s); // chunk = L: one chunk, no checkpoints used
@@ -271,11 +378,12 @@ START_TEST(chunked_backward_equals_unchunked) {
 END_TEST
 
 START_TEST(backward_bitwise_deterministic_and_thread_counts_agree) {
-    // B*G = 4: one thread gives one channel block per group, two threads two
-    // blocks (partial dB/dC buffers); both reduction paths run here.
-    problem p = make_problem(2, 6, 29, 8, 2, 6, OPT_ALL, 4242);
+    // B*G = 4, 20 channels per group: one thread gives one channel block per
+    // group, two threads two blocks (partial dB/dC buffers); both reduction
+    // paths run here.
+    problem p = make_problem(2, 40, 29, 8, 2, 6, OPT_ALL, 4242);
     uint64_t st = 5;
-    real *dout = alloc_fill((size_t)(2 * 6 * 29), -1, 1, &st);
+    real *dout = alloc_fill((size_t)(2 * 40 * 29), -1, 1, &st);
     int saved = omp_get_max_threads();
     grads per_threads[2];
     for (int nt = 1; nt <= 2; nt++) {
@@ -294,7 +402,7 @@ START_TEST(backward_bitwise_deterministic_and_thread_counts_agree) {
     grads_free(&per_threads[1]);
 
     // the forward's result does not depend on threads at all
-    size_t BDL = (size_t)(2 * 6 * 29);
+    size_t BDL = (size_t)(2 * 40 * 29);
     real *o1 = malloc(sizeof(real) * BDL), *o2 = malloc(sizeof(real) * BDL);
     omp_set_num_threads(1);
     selective_scan_forward(o1, NULL, NULL, p.u, p.delta, p.A, p.Bm, p.Cm, p.Dskip, p.z, p.bias, &p.s);
@@ -324,6 +432,7 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, forward_matches_naive_all_options);
     tcase_add_test(tc, forward_extreme_delta);
+    tcase_add_test(tc, backward_matches_naive_bptt);
     tcase_add_test(tc, chunked_backward_equals_unchunked);
     tcase_add_test(tc, backward_bitwise_deterministic_and_thread_counts_agree);
     tcase_add_test(tc, workspace_size_scales_with_chunk_not_length_times_state);
