@@ -13,13 +13,14 @@
 // padding (u = 0, A = 0: their state stays 0 and nothing is written back).
 //
 // Backward: the work item is (batch b, group g, block k of the group's
-// channels). For each chunk, last to first, it recomputes the chunk's states
-// and exp(dt*A) from the chunk checkpoint, then sweeps the chunk in reverse
-// carrying dh. dB and dC of the chunk are summed over the item's channels;
-// items of one (b, g) write separate partial buffers that are summed in block
-// order at the end, and dA, dD, ddelta_bias are kept per (b, d) and summed
-// over b in order: no atomics, and the result depends on the thread count only
-// through the number of blocks (same thread count -> same bits).
+// channels). For each lane block of the item, and each chunk from last to
+// first, it recomputes the chunk's states and exp(dt*A) from the chunk
+// checkpoint, then sweeps the chunk in reverse carrying dh. The chunk's dB and
+// dC, summed over the lane block's channels, are added to dB/dC directly when
+// the item is the whole group (K = 1), else to the item's own [L, N] partial
+// buffer; partials are summed in block order at the end. dA, dD, ddelta_bias
+// are kept per (b, d) and summed over b in order. No atomics; the result
+// depends on the thread count only through K (same thread count -> same bits).
 #include "kernels/scan.h"
 
 #include <math.h>
