@@ -22,7 +22,7 @@ static int usage_error(const char *usage, const char *fmt, const char *arg) {
 int cli_parse(cli_args *a, int argc, char **argv, unsigned allowed, const char *usage) {
     memset(a, 0, sizeof *a);
     a->top = 3;
-    a->tolerance = 1e-4;
+    a->tolerance = 1e-3;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;

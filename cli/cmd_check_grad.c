@@ -63,7 +63,7 @@ int cmd_check_grad(int argc, char **argv) {
         printf("%s\n\nChecks the gradient of every parameter tensor of the model CONFIG describes\n"
                "(batch 2, real samples, double precision) against central finite differences\n"
                "and prints the worst relative error per tensor. Exits 1 when any exceeds the\n"
-               "tolerance (default 1e-4). The tool to run after writing an adapter.\n", USAGE);
+               "tolerance (default 1e-3). The tool to run after writing an adapter.\n", USAGE);
         return 0;
     }
     ssm_error err = {0};
@@ -99,7 +99,11 @@ int cmd_check_grad(int argc, char **argv) {
     real *g = malloc(m.params.total * sizeof(real));
     memcpy(g, m.params.grad, m.params.total * sizeof(real));
     fd_ctx ctx = {&m, b->x, b->y, b->B};
-    const double h = 1e-5, floor_abs = 1e-7;
+    // h = 1e-4: the whole-model loss carries rounding noise near 1e-13 (long
+    // chains of exp/softplus), which swamps smaller steps on the dt path's
+    // 1e-5-sized gradients; truncation error at 1e-4 stays near 1e-6.
+    // A real gradient bug shows as an error of order 1e-1..1.
+    const double h = 1e-4;
     const int per_tensor = 6;
     double worst_all = 0;
     printf("%-48s %-16s %12s %12s\n", "tensor", "shape", "worst rel err", "max |grad|");
@@ -111,6 +115,10 @@ int cmd_check_grad(int argc, char **argv) {
         for (size_t i = 1; i < it->numel; i++)
             if (fabs(gt[i]) > fabs(gt[arg]))
                 arg = i;
+        // Errors are relative to the element's own size, floored at 1% of the
+        // tensor's largest gradient: elements far below that are dominated by
+        // the loss's rounding (~1e-16 * loss / h), not by the gradient's accuracy.
+        double floor_abs = fmax(1e-2 * fabs(gt[arg]), 1e-12);
         double worst = 0;
         for (int k = 0; k <= per_tensor; k++) {
             size_t i = k == per_tensor ? arg : (size_t)((double)k / per_tensor * (double)it->numel);

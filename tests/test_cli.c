@@ -1,0 +1,272 @@
+// Check suite: the ssmkit command end to end on a synthetic IDX dataset —
+// training reaches a stated accuracy, a SIGKILLed run resumed equals an
+// uninterrupted one bit for bit, check-grad passes, eval/predict/info work,
+// and bad configs are refused with file and line. Uses $SSMKIT_BIN
+// (default build/ssmkit), run from the repository root.
+#include <check.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/checkpoint.h"
+#include "tests/util/cli_fixture.h"
+
+static char g_dir[256];       // temp folder: data/, runs/, configs
+static const char *g_bin;
+
+// A deliberately tiny bidirectional model: it must still learn the patterns.
+static const char *CONFIG =
+    "data:\n"
+    "  name: idx\n"
+    "  path: %s/data\n"
+    "  val_fraction: 0.1\n"
+    "  batch_size: 32\n"
+    "  num_workers: 1\n"
+    "adapter:\n"
+    "  name: image_patches\n"
+    "  patch_size: 7\n"
+    "  cls_token: middle\n"
+    "  orders: [row, reverse]\n"
+    "backbone:\n"
+    "  d_model: 24\n"
+    "  n_layers: 2\n"
+    "  d_state: 8\n"
+    "task:\n"
+    "  name: classify\n"
+    "  num_classes: 10\n"
+    "  label_smoothing: 0.1\n"
+    "  pool: cls\n"
+    "optim:\n"
+    "  lr: 3e-3\n"
+    "  warmup_steps: 10\n"
+    "  min_lr: 1e-5\n"
+    "  grad_clip: 1.0\n"
+    "train:\n"
+    "  epochs: 6\n"
+    "  log_every: 10\n"
+    "  checkpoint_every: 7\n"
+    "run:\n"
+    "  dir: %s/runs\n"
+    "  seed: 3\n"
+    "  threads: 2\n";
+
+static void write_config(const char *path) {
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, CONFIG, g_dir, g_dir);
+    fclose(f);
+}
+
+static void setup(void) {
+    g_bin = getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN") : "build/ssmkit";
+    snprintf(g_dir, sizeof g_dir, "/tmp/ssmkit_cli_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    char path[512];
+    snprintf(path, sizeof path, "%s/data", g_dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    ck_assert_int_eq(cf_write_synthetic_idx(path, 1200, 300, 7), 0);
+    snprintf(path, sizeof path, "%s/cfg.yaml", g_dir);
+    write_config(path);
+}
+
+static void teardown(void) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+// Runs `ssmkit <args>` with output into g_dir/out.txt and err.txt; returns the exit code.
+static int ssmkit(const char *env, const char *args) {
+    char cmd[4096], out[512], err[512];
+    snprintf(cmd, sizeof cmd, "%s %s %s", env ? env : "", g_bin, args);
+    snprintf(out, sizeof out, "%s/out.txt", g_dir);
+    snprintf(err, sizeof err, "%s/err.txt", g_dir);
+    return cf_run(cmd, out, err);
+}
+
+static char *output(const char *which) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.txt", g_dir, which);
+    char *s = cf_read_file(path, NULL);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+static void train_run(const char *name, const char *env, int expect) {
+    char args[1024];
+    snprintf(args, sizeof args, "train %s/cfg.yaml --set run.name=%s", g_dir, name);
+    int rc = ssmkit(env, args);
+    if (rc != expect) {
+        fprintf(stderr, "train %s stderr:\n%s\n", name, output("err"));
+        ck_abort_msg("train %s exited %d, expected %d", name, rc, expect);
+    }
+}
+
+// The data section of a checkpoint (every tensor's bytes); the header differs
+// between runs only by the run name inside the stored config.
+static char *ckpt_data(const char *path, long *n) {
+    ssm_ckpt_info info;
+    ssm_error err;
+    ck_assert_msg(ssm_checkpoint_inspect(path, &info, &err) == SSM_OK, "%s", err.msg);
+    long len;
+    char *all = cf_read_file(path, &len);
+    ck_assert_ptr_nonnull(all);
+    *n = len - (long)info.data_start;
+    char *data = malloc((size_t)*n);
+    memcpy(data, all + info.data_start, (size_t)*n);
+    free(all);
+    ssm_ckpt_info_free(&info);
+    return data;
+}
+
+START_TEST(train_reaches_accuracy_then_eval_predict_info) {
+    train_run("a", NULL, 0);
+    char *summary = output("out");
+    double acc = cf_json_number(summary, "test_accuracy");
+    // Ten well-separated patterns: a working model is near 100%; chance is 10%.
+    ck_assert_msg(acc >= 0.95, "test accuracy %.4f < 0.95", acc);
+    free(summary);
+
+    char args[1024];
+    snprintf(args, sizeof args, "eval %s/cfg.yaml --ckpt %s/runs/a/best.safetensors", g_dir, g_dir);
+    ck_assert_int_eq(ssmkit(NULL, args), 0);
+    char *ev = output("out");
+    ck_assert(strstr(ev, "\"split\":\"test\"") != NULL);
+    ck_assert(fabs(cf_json_number(ev, "accuracy") - acc) < 1e-6);
+    ck_assert(cf_json_number(ev, "samples") == 300);
+    free(ev);
+
+    // predict: a PNG of class 7's pattern must come out as "7" first.
+    char png_path[300];
+    snprintf(png_path, sizeof png_path, "%s/seven.png", g_dir);
+    uint8_t img[28 * 28];
+    uint64_t st = 99;
+    cf_pattern_image(img, 7, &st);
+    FILE *f = fopen(png_path, "wb");
+    png_structp w = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(w);
+    png_init_io(w, f);
+    png_set_IHDR(w, info, 28, 28, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(w, info);
+    for (int r = 0; r < 28; r++)
+        png_write_row(w, img + r * 28);
+    png_write_end(w, NULL);
+    png_destroy_write_struct(&w, &info);
+    fclose(f);
+    snprintf(args, sizeof args, "predict %s/cfg.yaml --ckpt %s/runs/a/best.safetensors --top 2 %s",
+             g_dir, g_dir, png_path);
+    ck_assert_int_eq(ssmkit(NULL, args), 0);
+    char *pred = output("out");
+    char expect[1100];
+    snprintf(expect, sizeof expect, "%s\t7 ", png_path);
+    ck_assert_msg(strncmp(pred, expect, strlen(expect)) == 0, "predict printed: %s", pred);
+    free(pred);
+
+    snprintf(args, sizeof args, "info %s/runs/a/last.safetensors", g_dir);
+    ck_assert_int_eq(ssmkit(NULL, args), 0);
+    char *inf = output("out");
+    ck_assert(strstr(inf, "layers.1.mixer.A_b_log") != NULL);
+    ck_assert(strstr(inf, "optim.m.head.weight") != NULL);
+    free(inf);
+
+    // the run folder holds what the docs promise
+    const char *files[] = {"config.yaml", "metrics.jsonl", "confusion_test.csv", "best.safetensors"};
+    for (int i = 0; i < 4; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/runs/a/%s", g_dir, files[i]);
+        ck_assert_msg(access(p, R_OK) == 0, "missing %s", p);
+    }
+}
+END_TEST
+
+START_TEST(sigkilled_run_resumes_to_the_same_weights) {
+    train_run("full", NULL, 0);
+    // SIGKILL in the middle of epoch 2 (1080 samples / 32 = 33 steps per
+    // epoch): the last checkpoint is at step 42 (every 7), so the resumed run
+    // redoes 3 steps.
+    train_run("killed", "SSMKIT_DEBUG_KILL_AT_STEP=45", 128 + 9);
+    char args[1024];
+    snprintf(args, sizeof args, "train %s/cfg.yaml --resume %s/runs/killed", g_dir, g_dir);
+    int rc = ssmkit(NULL, args);
+    if (rc != 0)
+        fprintf(stderr, "resume stderr:\n%s\n", output("err"));
+    ck_assert_int_eq(rc, 0);
+    char *resumed = output("out");
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/runs/full/last.safetensors", g_dir);
+    snprintf(b, sizeof b, "%s/runs/killed/last.safetensors", g_dir);
+    long na, nb;
+    char *da = ckpt_data(a, &na), *db = ckpt_data(b, &nb);
+    ck_assert_int_eq(na, nb);
+    ck_assert_msg(memcmp(da, db, (size_t)na) == 0, "resumed weights differ from the uninterrupted run");
+    ck_assert(cf_json_number(resumed, "steps") == 6 * 33);
+    free(da);
+    free(db);
+    free(resumed);
+}
+END_TEST
+
+START_TEST(check_grad_passes_on_a_bidirectional_config) {
+    char args[1024];
+    snprintf(args, sizeof args, "check-grad %s/cfg.yaml --set data.limit=200", g_dir);
+    int rc = ssmkit(NULL, args);
+    char *out = output("out");
+    if (rc != 0)
+        fprintf(stderr, "check-grad output:\n%s\n%s\n", out, output("err"));
+    ck_assert_int_eq(rc, 0);
+    ck_assert(strstr(out, "layers.1.mixer.dt_proj_b.bias") != NULL);
+    ck_assert(strstr(out, ": ok") != NULL);
+    free(out);
+}
+END_TEST
+
+START_TEST(bad_config_and_flags_are_refused) {
+    char path[512], args[1024];
+    snprintf(path, sizeof path, "%s/bad.yaml", g_dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "backbone:\n  d_model: 16\n  n_layer: 2\n");
+    fclose(f);
+    snprintf(args, sizeof args, "train %s", path);
+    ck_assert_int_eq(ssmkit(NULL, args), 2);
+    char *err = output("err");
+    char expect[600];
+    snprintf(expect, sizeof expect, "%s:3:", path);
+    ck_assert_msg(strstr(err, expect) && strstr(err, "n_layer"), "stderr: %s", err);
+    free(err);
+    snprintf(args, sizeof args, "train %s/cfg.yaml --bogus", g_dir);
+    ck_assert_int_eq(ssmkit(NULL, args), 2);
+    snprintf(args, sizeof args, "train %s/cfg.yaml --set backbone.d_model=-3", g_dir);
+    ck_assert_int_eq(ssmkit(NULL, args), 2);
+    err = output("err");
+    ck_assert(strstr(err, "backbone.d_model") != NULL);
+    free(err);
+    snprintf(args, sizeof args, "eval %s/cfg.yaml --ckpt %s/nope.safetensors", g_dir, g_dir);
+    ck_assert_int_ne(ssmkit(NULL, args), 0);
+    err = output("err");
+    ck_assert(strstr(err, "nope.safetensors") != NULL);
+    free(err);
+    ck_assert_int_eq(ssmkit(NULL, "frobnicate"), 2);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, train_reaches_accuracy_then_eval_predict_info);
+    tcase_add_test(tc, sigkilled_run_resumes_to_the_same_weights);
+    tcase_add_test(tc, check_grad_passes_on_a_bidirectional_config);
+    tcase_add_test(tc, bad_config_and_flags_are_refused);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
