@@ -1,0 +1,28 @@
+// defines: conv1d_causal_forward_cuda, conv1d_causal_backward_cuda, CONV1D_CUDA_MAX_K
+// CUDA twins of kernels/conv1d.h (causal depthwise conv with optional fused SiLU): the same
+// arguments (device pointers) and an ssm_code result. K <= CONV1D_CUDA_MAX_K (Mamba uses 4).
+// The backward runs one block per channel: dx, and dw[c,:], dbias[c] summed over (b, t) by
+// a fixed thread layout and a fixed-order block reduction: no atomics, the same bits on
+// every run. Backward += into dx, dw, dbias (each may be NULL).
+#pragma once
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/real.h"
+
+#define CONV1D_CUDA_MAX_K 1024
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// out [B, C, L], x [B, C, L], w [C, K], bias [C] or NULL
+ssm_code conv1d_causal_forward_cuda(real *out, const real *x, const real *w, const real *bias,
+                                    int64_t B, int64_t C, int64_t L, int64_t K, int silu);
+ssm_code conv1d_causal_backward_cuda(real *dx, real *dw, real *dbias, const real *dout,
+                                     const real *x, const real *w, const real *bias, int64_t B,
+                                     int64_t C, int64_t L, int64_t K, int silu);
+
+#ifdef __cplusplus
+}
+#endif
