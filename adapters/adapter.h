@@ -6,10 +6,15 @@
 //          ssm_adapter_forward, ssm_adapter_backward, ssm_adapter_free,
 //          ssm_adapter_broadcast_orders, ssm_init_trunc_normal, ssm_cls_position_name
 // Adapters (DESIGN.md "Adapters (pluggable)"): an adapter turns one modality's
-// raw input x [B, <per-sample shape>] into a token sequence [B, L, D] for the
-// backbone, plus the scan orders the backbone may use (perm [n_orders, B, L],
-// see mamba_orders in backbone/mamba.h). It owns parameters in the flat table
-// and knows nothing of losses or heads.
+// raw input x [B, <per-sample shape>] into token sequences for the backbone:
+// S = n_seqs sequences of L tokens per sample, tokens [B*S, L, D] (sample b's
+// sequences are rows b*S .. b*S+S-1, so one sample's tokens are contiguous
+// [S*L, D]); plus the scan orders the backbone may use (perm [n_orders, B*S, L],
+// see mamba_orders in backbone/mamba.h). S is 1 for most modalities; PatchTST's
+// channel independence makes each variate its own sequence (S = variates).
+// It owns parameters in the flat table and knows nothing of losses or heads.
+// An adapter that normalises each sample (RevIN) exposes the statistics in
+// `inorm` so that a head can map its outputs back (adapters/revin.h).
 //
 // Adding a modality = one .c file that defines a `const ssm_adapter_vtable`
 // + one line in the table of adapters/registry.c. docs/adding-an-adapter.md
@@ -30,6 +35,8 @@
 #include "core/params.h"
 #include "core/real.h"
 #include "core/rng.h"
+
+struct ssm_revin; // adapters/revin.h
 
 #define SSM_ADAPTER_MAX_ORDERS 8     // as many as the backbone has branches (MAMBA_MAX_BRANCHES)
 #define SSM_ADAPTER_NAME_MAX 32      // order names, option keys
@@ -99,11 +106,11 @@ typedef struct {
     void (*init_params)(ssm_adapter *a, ssm_params *p, ssm_rng *rng);
     // Lays out the adapter's scratch for batches up to B_max (see core/arena.h).
     ssm_code (*plan)(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ssm_error *err);
-    // tokens [B, L, D]; orders [n_orders, B, L] (may be NULL: not wanted);
+    // tokens [B*S, L, D]; orders [n_orders, B*S, L] (may be NULL: not wanted);
     // x [B, <in shape>]. B <= B_max. Content errors (NaN, ...) are values.
     ssm_code (*forward)(ssm_adapter *a, const ssm_params *p, real *tokens, int32_t *orders,
                         const real *x, int64_t B, ssm_error *err);
-    // Accumulates (+=) parameter gradients into p->grad from dtokens [B, L, D].
+    // Accumulates (+=) parameter gradients into p->grad from dtokens [B*S, L, D].
     // Inputs are data: no gradient w.r.t. x. Must not depend on the last
     // forward's scratch (it may recompute from x).
     void (*backward)(ssm_adapter *a, ssm_params *p, const real *dtokens, const real *x, int64_t B);
@@ -113,11 +120,18 @@ typedef struct {
 struct ssm_adapter {
     const ssm_adapter_vtable *vt;
     int64_t d_model;   // D
-    int64_t seq_len;   // L, tokens per sample
+    int64_t seq_len;   // L, tokens per sequence
+    int64_t n_seqs;    // S, sequences per sample (1 unless the adapter splits a sample);
+                       //    ssm_adapter_create sets 1 before create
     int64_t cls_index; // position of the class token in [0, L), or -1 when there is none
     int n_orders;      // scan orders forward fills
     char order_names[SSM_ADAPTER_MAX_ORDERS][SSM_ADAPTER_NAME_MAX];
-    int64_t B_max;     // as planned, 0 before plan
+    int64_t B_max;     // samples, as planned, 0 before plan (the backbone plans B_max * S)
+    // The reversible instance normalisation the adapter applied to x, or NULL.
+    // Holds the statistics of the last forward and the affine parameters'
+    // indices, so that a head can invert the normalisation on its outputs
+    // (a forecast head de-normalises its forecast; see adapters/revin.h).
+    struct ssm_revin *inorm;
     void *impl;        // the adapter's own state
 };
 

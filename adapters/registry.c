@@ -11,7 +11,9 @@
 // X(name) expects `const ssm_adapter_vtable ssm_adapter_<name>` defined in
 // adapters/<name>.c. Keep the list in the order --help should show it.
 #define SSM_ADAPTERS(X) \
-    X(image_patches)
+    X(image_patches) \
+    X(series_variate) \
+    X(series_patch)
 
 #define SSM_ADAPTER_DECLARE(n) extern const ssm_adapter_vtable ssm_adapter_##n;
 #define SSM_ADAPTER_ENTRY(n) &ssm_adapter_##n,
@@ -158,7 +160,11 @@ ssm_code ssm_adapter_create(ssm_adapter **out, const char *name, const ssm_adapt
     a->vt = vt;
     a->d_model = d_model;
     a->cls_index = -1;
+    a->n_seqs = 1;
     ssm_code rc = vt->create(a, opt, in, p, prefix ? prefix : "", err);
+    if (rc == SSM_OK && (a->n_seqs < 1 || a->seq_len < 1))
+        rc = ssm_fail(err, SSM_EINVAL, "%s: create left n_seqs = %lld, seq_len = %lld (expected >= 1)",
+                      name, (long long)a->n_seqs, (long long)a->seq_len);
     if (rc != SSM_OK) {
         ssm_adapter_free(a);
         return rc;

@@ -85,47 +85,16 @@ void cli_apply_threads(const ssm_config *c) {
     }
 }
 
-static ssm_cls_position cls_from_config(ssm_cls_token t) {
-    switch (t) {
-    case SSM_CFG_CLS_HEAD: return SSM_CLS_HEAD;
-    case SSM_CFG_CLS_MIDDLE: return SSM_CLS_MIDDLE;
-    default: return SSM_CLS_NONE;
-    }
-}
-
 ssm_code cli_model_spec(classify_model_spec *s, const ssm_config *c, int64_t C, int64_t H,
                         int64_t W, int64_t batch, ssm_error *err) {
     memset(s, 0, sizeof *s);
-    s->adapter = c->adapter.name;
-    ssm_adapter_options_defaults(&s->adapter_opt);
-    s->adapter_opt.patch_size = c->adapter.patch_size;
-    s->adapter_opt.stride = c->adapter.stride;
-    s->adapter_opt.in_channels = c->adapter.channels;
-    s->adapter_opt.cls_token = cls_from_config(c->adapter.cls_token);
-    s->adapter_opt.n_orders = (int)c->adapter.orders_count;
-    for (uint32_t i = 0; i < c->adapter.orders_count && i < SSM_ADAPTER_MAX_ORDERS; i++)
-        snprintf(s->adapter_opt.orders[i], SSM_ADAPTER_NAME_MAX, "%s", c->adapter.orders[i]);
-    s->input.ndim = 3;
-    s->input.dims[0] = C;
-    s->input.dims[1] = H;
-    s->input.dims[2] = W;
-    mamba_config *b = &s->backbone;
-    mamba_config_defaults(b);
-    b->d_model = c->backbone.d_model;
-    b->n_layers = c->backbone.n_layers;
-    b->d_state = c->backbone.d_state;
-    b->d_conv = c->backbone.d_conv;
-    b->expand = c->backbone.expand;
-    b->dt_rank = c->backbone.dt_rank;
-    b->dt_min = c->backbone.dt_min;
-    b->dt_max = c->backbone.dt_max;
-    b->dt_init_floor = c->backbone.dt_init_floor;
-    b->norm = c->backbone.norm == SSM_NORM_LAYER ? MAMBA_NORM_LAYER : MAMBA_NORM_RMS;
-    b->norm_eps = c->backbone.norm_eps;
-    b->n_branches = (int)c->backbone.n_branches; // 0: one per adapter order
-    b->merge = c->backbone.merge == SSM_MERGE_SUM ? MAMBA_MERGE_SUM : MAMBA_MERGE_MEAN;
-    b->scan_chunk = c->backbone.scan_chunk;
-    b->final_norm = c->backbone.final_norm;
+    ssm_input_shape in = {.ndim = 3, .dims = {C, H, W}};
+    ssm_trunk_spec ts;
+    task_trunk_spec_from_config(&ts, c, &in);
+    s->adapter = ts.adapter;
+    s->adapter_opt = ts.adapter_opt;
+    s->input = ts.input;
+    s->backbone = ts.backbone;
     s->num_classes = c->task.num_classes;
     s->mean_pool = c->task.pool == SSM_POOL_MEAN;
     s->B_max = batch;
@@ -152,21 +121,89 @@ ssm_code cli_mkdirs(const char *path, ssm_error *err) {
     return SSM_OK;
 }
 
-ssm_code cli_data_metadata(ssm_metadata *m, const image_data *d, ssm_error *err) {
+ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error *err) {
+    memset(d, 0, sizeof *d);
+    task_data_info *in = &d->info;
+    if (series_data_is_series(&c->data)) {
+        d->series = 1;
+        series_data *s = &d->ser;
+        SSM_TRY(series_data_open(s, &c->data, (uint64_t)c->run.seed, test_too, err));
+        d->train = &s->train;
+        d->val = s->has_val ? &s->val : NULL;
+        d->test = test_too ? &s->test : NULL;
+        in->input.ndim = 2;
+        in->input.dims[0] = s->T;
+        in->input.dims[1] = s->in_vars;
+        if (s->forecast) {
+            in->horizon = s->horizon;
+            in->out_vars = s->out_vars;
+            in->out_std = s->out_std;
+        } else {
+            in->num_classes = s->num_classes;
+            in->class_names = (const char *const *)s->ucr_train.classes;
+        }
+        return SSM_OK;
+    }
+    image_data *g = &d->img;
+    SSM_TRY(image_data_open(g, &c->data, (uint64_t)c->run.seed, test_too, err));
+    d->train = &g->train;
+    d->val = g->has_val ? &g->val : NULL;
+    d->test = test_too ? &g->test : NULL;
+    in->input.ndim = 3;
+    in->input.dims[0] = g->C;
+    in->input.dims[1] = g->H;
+    in->input.dims[2] = g->W;
+    in->class_names = (const char *const *)g->train_ds.class_names;
+    return SSM_OK;
+}
+
+void cli_data_close(cli_data *d) {
+    if (d->series)
+        series_data_close(&d->ser);
+    else
+        image_data_close(&d->img);
+    memset(d, 0, sizeof *d);
+}
+
+static ssm_code class_names_meta(ssm_metadata *m, const char *const *names, int64_t k,
+                                 ssm_error *err) {
+    size_t len = 0;
+    char buf[4096] = "";
+    for (int64_t i = 0; i < k && names; i++)
+        len += (size_t)snprintf(buf + len, len < sizeof buf ? sizeof buf - len : 0, "%s%s",
+                                i ? "\n" : "", names[i]);
+    return ssm_metadata_set(m, CLI_META_CLASS_NAMES, buf, err);
+}
+
+ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) {
+    char key[64];
+    if (cd->series) {
+        const series_data *s = &cd->ser;
+        SSM_TRY(ssm_metadata_set_int(m, "data_lookback", s->T, err));
+        SSM_TRY(ssm_metadata_set_int(m, "data_variates", s->in_vars, err));
+        if (!s->forecast)
+            return class_names_meta(m, (const char *const *)s->ucr_train.classes, s->num_classes,
+                                    err);
+        SSM_TRY(ssm_metadata_set_int(m, "data_horizon", s->horizon, err));
+        SSM_TRY(ssm_metadata_set_int(m, "data_out_variates", s->out_vars, err));
+        for (int64_t j = 0; j < s->in_vars; j++) {
+            int64_t col = s->ds.vars - s->in_vars + j;
+            snprintf(key, sizeof key, "data_mean.%lld", (long long)j);
+            SSM_TRY(ssm_metadata_set_double(m, key, s->ds.mean[col], err));
+            snprintf(key, sizeof key, "data_std.%lld", (long long)j);
+            SSM_TRY(ssm_metadata_set_double(m, key, s->ds.std[col], err));
+        }
+        return SSM_OK;
+    }
+    const image_data *d = &cd->img;
     SSM_TRY(ssm_metadata_set_int(m, "data_channels", d->C, err));
     SSM_TRY(ssm_metadata_set_int(m, "data_height", d->H, err));
     SSM_TRY(ssm_metadata_set_int(m, "data_width", d->W, err));
     for (int64_t c = 0; c < d->C; c++) {
-        char key[64];
         snprintf(key, sizeof key, "data_mean.%lld", (long long)c);
         SSM_TRY(ssm_metadata_set_double(m, key, d->mean[c], err));
         snprintf(key, sizeof key, "data_std.%lld", (long long)c);
         SSM_TRY(ssm_metadata_set_double(m, key, d->std[c], err));
     }
-    size_t len = 0;
-    char names[4096] = "";
-    for (int32_t k = 0; k < d->num_classes && d->train_ds.class_names; k++)
-        len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s",
-                                k ? "\n" : "", d->train_ds.class_names[k]);
-    return ssm_metadata_set(m, CLI_META_CLASS_NAMES, names, err);
+    return class_names_meta(m, (const char *const *)d->train_ds.class_names, d->num_classes, err);
 }

@@ -1,5 +1,6 @@
 // defines: cli_args, cli_parse, cli_fail, cli_load_config, cli_apply_threads,
-//          cli_model_spec, cli_mkdirs, cmd_train, cmd_eval, cmd_predict, cmd_info, cmd_check_grad
+//          cli_model_spec, cli_mkdirs, cli_data, cli_data_open, cli_data_close,
+//          cli_data_metadata, cmd_train, cmd_eval, cmd_predict, cmd_info, cmd_check_grad
 // Shared plumbing of the ssmkit subcommands. Only cli/ prints errors and
 // chooses exit codes (DESIGN.md invariant 7): 0 ok, 1 runtime/data error,
 // 2 usage or config error.
@@ -10,7 +11,9 @@
 #include "core/error.h"
 #include "core/metadata.h"
 #include "datasets/image_data.h"
+#include "datasets/series_data.h"
 #include "tasks/classify_model.h"
+#include "tasks/task.h"
 
 #define CLI_MAX_SETS 64
 #define CLI_MAX_INPUTS 256
@@ -50,11 +53,28 @@ void cli_apply_threads(const ssm_config *c);
 ssm_code cli_model_spec(classify_model_spec *s, const ssm_config *c, int64_t C, int64_t H,
                         int64_t W, int64_t batch, ssm_error *err);
 
+// The data a config names (data.name): an image recipe (datasets/image_data.h)
+// or a series recipe (datasets/series_data.h), with the batchers and what the
+// task needs to know of it. Holds batchers: never copy or move it once open.
+typedef struct {
+    int series;        // which of the two below is open
+    image_data img;
+    series_data ser;
+    ssm_batcher *train, *val, *test; // val NULL without validation, test NULL unless test_too
+    task_data_info info;
+} cli_data;
+
+ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error *err);
+void cli_data_close(cli_data *d);
+
 // Checkpoint metadata describing the data a model was trained on, so that
-// `predict` can normalise inputs and name classes without the dataset:
-// data_channels, data_height, data_width, data_mean.<c>, data_std.<c>, class_names (one per line).
+// `predict` can normalise inputs and name classes without the dataset.
+// Images: data_channels, data_height, data_width, data_mean.<c>, data_std.<c>,
+// class_names (one per line). Series: data_lookback, data_variates,
+// data_horizon, data_out_variates, data_mean.<j>, data_std.<j> (the scaler of
+// each input column, forecasting) or class_names (UCR).
 #define CLI_META_CLASS_NAMES "class_names"
-ssm_code cli_data_metadata(ssm_metadata *m, const image_data *d, ssm_error *err);
+ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *d, ssm_error *err);
 
 // mkdir -p
 ssm_code cli_mkdirs(const char *path, ssm_error *err);

@@ -4,7 +4,7 @@
 
 #include "cli/cli.h"
 #include "core/checkpoint.h"
-#include "tasks/train_classify.h"
+#include "tasks/task.h"
 
 static const char *USAGE = "ssmkit eval CONFIG --ckpt FILE [--split val|test] [--set k=v]...";
 
@@ -15,7 +15,8 @@ int cmd_eval(int argc, char **argv) {
         return rc;
     if (a.help) {
         printf("%s\n\nEvaluates a checkpoint on the validation or test split (default test) and\n"
-               "prints one JSON line: split, samples, loss, accuracy, top5, macro_f1.\n", USAGE);
+               "prints one JSON line: split, samples, then the task's metrics (classify: loss,\n"
+               "accuracy, top5, macro_f1; forecast: loss, mse, mae, mse_orig, mae_orig).\n", USAGE);
         return 0;
     }
     ssm_error err = {0};
@@ -29,32 +30,26 @@ int cmd_eval(int argc, char **argv) {
     cli_apply_threads(&cfg);
     const char *split = a.split ? a.split : "test";
     int want_test = !strcmp(split, "test");
-    image_data data;
-    if (image_data_open(&data, &cfg.data, (uint64_t)cfg.run.seed, want_test, &err))
+    cli_data data;
+    if (cli_data_open(&data, &cfg, want_test, &err))
         return cli_fail("eval", &err);
-    classify_model model = {0};
-    classify_model_spec spec;
+    ssm_task *task = NULL;
     int64_t batch = cfg.data.eval_batch_size > 0 ? cfg.data.eval_batch_size : cfg.data.batch_size;
-    ssm_code code = cli_model_spec(&spec, &cfg, data.C, data.H, data.W, batch, &err);
+    ssm_code code = task_create(&task, &cfg, &data.info, batch, &err);
     if (!code)
-        code = classify_model_build(&model, &spec, &err);
-    if (!code)
-        code = ssm_checkpoint_load(a.ckpt, &model.params, 0, NULL, &err);
-    if (!code && !want_test && !data.has_val)
+        code = ssm_checkpoint_load(a.ckpt, task->params, 0, NULL, &err);
+    if (!code && !want_test && !data.val)
         code = ssm_fail(&err, SSM_ECONFIG, "--split val: data.val_fraction is 0, there is no validation split");
-    class_metrics cm = {0};
+    task_metrics m;
     if (!code)
-        code = class_metrics_init(&cm, model.V, 5, &err);
-    double loss = 0;
-    if (!code)
-        code = evaluate_classify(&model, want_test ? &data.test : &data.val, &cm, &loss, &err);
-    if (!code)
-        printf("{\"split\":\"%s\",\"samples\":%lld,\"loss\":%.6g,\"accuracy\":%.6g,\"top5\":%.6g,"
-               "\"macro_f1\":%.6g}\n",
-               split, (long long)*cm.n, loss, class_metrics_accuracy(&cm),
-               class_metrics_topk_accuracy(&cm), class_metrics_macro_f1(&cm));
-    class_metrics_free(&cm);
-    classify_model_free(&model);
-    image_data_close(&data);
+        code = task->vt->evaluate(task, want_test ? data.test : data.val, &m, &err);
+    if (!code) {
+        printf("{\"split\":\"%s\",\"samples\":%lld", split, (long long)m.samples);
+        for (int i = 0; i < m.n; i++)
+            printf(",\"%s\":%.6g", m.key[i], m.value[i]);
+        printf("}\n");
+    }
+    task_free(task);
+    cli_data_close(&data);
     return code ? cli_fail("eval", &err) : 0;
 }

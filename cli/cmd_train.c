@@ -7,7 +7,8 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
-#include "tasks/train_classify.h"
+#include "tasks/task.h"
+#include "tasks/train.h"
 
 static const char *USAGE = "ssmkit train CONFIG [--set section.key=value]... [--resume RUN_DIR]";
 
@@ -15,8 +16,8 @@ static void help(void) {
     printf("%s\n\n"
            "Trains the model CONFIG describes and evaluates it. The run folder\n"
            "(run.dir/run.name, default runs/<config name>) receives config.yaml,\n"
-           "metrics.jsonl, last.safetensors, best.safetensors and confusion_test.csv;\n"
-           "a one-line JSON summary goes to stdout.\n\n"
+           "metrics.jsonl, last.safetensors, best.safetensors (and confusion_test.csv\n"
+           "for classification); a one-line JSON summary goes to stdout.\n\n"
            "  --set k=v        override a config key (repeatable), e.g. --set optim.lr=3e-4\n"
            "  --resume DIR     continue the run in DIR from its last.safetensors, exactly\n",
            USAGE);
@@ -32,13 +33,15 @@ static void default_run_name(char *out, size_t n, const char *config_path) {
     snprintf(out, n, "%s", base);
 }
 
-static void print_summary(const char *run_dir, const train_summary *s) {
-    printf("{\"run\":\"%s\",\"steps\":%lld,\"epochs\":%lld,\"best_val_accuracy\":%.6g,"
-           "\"test_accuracy\":%.6g,\"test_top5\":%.6g,\"test_macro_f1\":%.6g,\"test_loss\":%.6g,"
-           "\"train_seconds\":%.1f,\"samples_per_s\":%.1f,\"stopped_early\":%s}\n",
-           run_dir, (long long)s->steps, (long long)s->epochs_done, s->best_val_accuracy,
-           s->test_accuracy, s->test_top5, s->test_macro_f1, s->test_loss, s->train_seconds,
-           s->samples_per_second, s->stopped_early ? "true" : "false");
+// One JSON line: run, steps, epochs, best_val_<primary metric>, test_<metric>
+// for every test metric, train_seconds, samples_per_s, stopped_early.
+static void print_summary(const char *run_dir, const ssm_task *t, const train_result *r) {
+    printf("{\"run\":\"%s\",\"steps\":%lld,\"epochs\":%lld,\"best_val_%s\":%.6g", run_dir,
+           (long long)r->steps, (long long)r->epochs_done, t->primary, r->best_val);
+    for (int i = 0; i < r->test.n; i++)
+        printf(",\"test_%s\":%.6g", r->test.key[i], r->test.value[i]);
+    printf(",\"train_seconds\":%.1f,\"samples_per_s\":%.1f,\"stopped_early\":%s}\n",
+           r->train_seconds, r->samples_per_second, r->stopped_early ? "true" : "false");
     fflush(stdout);
 }
 
@@ -54,10 +57,6 @@ int cmd_train(int argc, char **argv) {
     ssm_config cfg;
     if (cli_load_config(&cfg, &a, &err))
         return cli_fail("train", &err);
-    if (cfg.task.name != SSM_TASK_CLASSIFY) {
-        ssm_fail(&err, SSM_ECONFIG, "task.name: only classify is wired to `ssmkit train` so far");
-        return cli_fail("train", &err);
-    }
     cli_apply_threads(&cfg);
 
     char run_dir[2 * SSM_CFG_PATH_MAX];
@@ -72,16 +71,15 @@ int cmd_train(int argc, char **argv) {
         snprintf(run_dir, sizeof run_dir, "%s/%s", cfg.run.dir, name);
     }
 
-    image_data data;
-    classify_model model = {0};
-    ssm_code code = image_data_open(&data, &cfg.data, (uint64_t)cfg.run.seed, 1, &err);
+    cli_data data;
+    ssm_task *task = NULL;
+    char *yaml = NULL;
+    ssm_code code = cli_data_open(&data, &cfg, 1, &err);
     if (code)
         return cli_fail("train", &err);
-    classify_model_spec spec;
-    char *yaml = NULL;
-    code = cli_model_spec(&spec, &cfg, data.C, data.H, data.W, cfg.data.batch_size, &err);
-    if (!code)
-        code = classify_model_build(&model, &spec, &err);
+    int64_t B_max = cfg.data.batch_size > cfg.data.eval_batch_size ? cfg.data.batch_size
+                                                                   : cfg.data.eval_batch_size;
+    code = task_create(&task, &cfg, &data.info, B_max, &err);
     if (!code)
         code = cli_mkdirs(run_dir, &err);
     if (!code) {
@@ -94,28 +92,28 @@ int cmd_train(int argc, char **argv) {
     if (!code && !yaml)
         code = err.code ? err.code : SSM_ENOMEM;
     if (!code) {
-        ssm_info("model: %zu parameters, %lld tokens of %lld, %d branches, %lld layers; arena %.1f MiB",
-                 model.params.total, (long long)model.L, (long long)model.D, model.n_branches,
-                 (long long)model.n_layers, model.arena.capacity / 1048576.0);
+        const ssm_trunk *tr = task->trunk;
+        ssm_info("model: %zu parameters, %lld sequence(s) of %lld tokens of %lld per sample, %d "
+                 "branches, %lld layers",
+                 task->params->total, (long long)tr->S, (long long)tr->L, (long long)tr->D,
+                 tr->n_branches, (long long)tr->n_layers);
         ssm_info("run folder: %s", run_dir);
         const char *kill = getenv("SSMKIT_DEBUG_KILL_AT_STEP");
         ssm_metadata extra;
         ssm_metadata_init(&extra);
         code = cli_data_metadata(&extra, &data, &err);
         train_options o = {.cfg = &cfg, .run_dir = run_dir, .config_yaml = yaml,
-                           .resume = a.resume != NULL,
-                           .class_names = (const char *const *)data.train_ds.class_names,
+                           .resume = a.resume != NULL, .class_names = data.info.class_names,
                            .extra_meta = &extra, .kill_at_step = kill ? atoll(kill) : 0};
-        train_summary s;
+        train_result r;
         if (!code)
-            code = train_classify(&model, &data.train, data.has_val ? &data.val : NULL, &data.test, &o,
-                              &s, &err);
+            code = train_run(task, data.train, data.val, data.test, &o, &r, &err);
         if (!code)
-            print_summary(run_dir, &s);
+            print_summary(run_dir, task, &r);
         ssm_metadata_free(&extra);
     }
     free(yaml);
-    classify_model_free(&model);
-    image_data_close(&data);
+    task_free(task);
+    cli_data_close(&data);
     return code ? cli_fail("train", &err) : 0;
 }

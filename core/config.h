@@ -71,6 +71,7 @@ typedef struct {
     char orders[SSM_CFG_MAX_ORDERS][SSM_CFG_ORDER_MAX]; // scan orders, names checked by the adapter
     uint32_t orders_count;
     bool revin;                  // reversible instance norm (series)
+    bool revin_affine;           // RevIN's learnable per-variate scale and shift
 } ssm_adapter_config;
 
 typedef struct {

@@ -121,6 +121,8 @@ const ssm_config_key ssm_config_keys[] = {
      .def = "[row]",
      .doc = "Scan orders, one per backbone branch (e.g. `[row, reverse]` = bidirectional)."},
     BOOL("adapter.revin", adapter.revin, "false", "Series: reversible instance normalization."),
+    BOOL("adapter.revin_affine", adapter.revin_affine, "false",
+         "Series: RevIN's learnable per-variate affine (needs adapter.revin)."),
     // --- backbone (mamba_ssm defaults)
     INT("backbone.d_model", backbone.d_model, 1, 65536, "128", "Model width D."),
     INT("backbone.n_layers", backbone.n_layers, 1, 1024, "4", "Number of residual Mamba blocks."),

@@ -75,6 +75,7 @@ static const cyaml_schema_field_t adapter_fields[] = {
     CYAML_FIELD_SEQUENCE_COUNT("orders", OPT, ssm_adapter_config, orders, orders_count, &order_entry,
                                1, SSM_CFG_MAX_ORDERS),
     CYAML_FIELD_BOOL("revin", OPT, ssm_adapter_config, revin),
+    CYAML_FIELD_BOOL("revin_affine", OPT, ssm_adapter_config, revin_affine),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t backbone_fields[] = {

@@ -1,8 +1,10 @@
 // defines: classify_model, classify_model_spec, classify_model_build, classify_model_forward,
 //          classify_model_loss_and_grad, classify_model_free
-// The classification model: adapter -> Mamba backbone -> class head, with
-// cross-entropy. Owns the flat parameter table and the activation arena,
-// both sized once when the model is built (no malloc in a step).
+// The classification model: adapter -> Mamba backbone (tasks/trunk.h) ->
+// class head, with cross-entropy. Owns the flat parameter table and the
+// activation arena, both sized once when the model is built (no malloc in a
+// step). With an adapter of several sequences per sample (series_patch: one
+// per variate) the head mean-pools over all S*L tokens of the sample.
 #pragma once
 #include <stdint.h>
 
@@ -11,11 +13,12 @@
 #include "core/arena.h"
 #include "core/params.h"
 #include "tasks/head.h"
+#include "tasks/trunk.h"
 
 typedef struct {
     const char *adapter;          // registry name
     ssm_adapter_options adapter_opt;
-    ssm_input_shape input;        // one sample's shape, e.g. [C, H, W]
+    ssm_input_shape input;        // one sample's shape, e.g. [C, H, W] or [T, V]
     mamba_config backbone;        // n_branches 0 = one branch per adapter order
     int64_t num_classes;
     int mean_pool;                // 1: head pools the mean of all tokens, 0: the class token
@@ -28,14 +31,15 @@ typedef struct {
 typedef struct {
     ssm_params params;
     ssm_arena arena;
+    ssm_trunk trunk;   // adapter -> backbone; the fields below alias its pointers
     ssm_adapter *adapter;
     mamba_stack *stack;
     class_head head;
-    int64_t B_max, L, D, V;
+    int64_t B_max, L, D, V; // L: tokens per sample the head pools (S*L of the trunk)
     int n_branches;
     int64_t n_layers;
     double smoothing;
-    int32_t *orders;   // [n_orders, B_max, L] filled by the adapter
+    int32_t *orders;   // [n_orders, B_max*S, L] filled by the adapter
     int32_t *schedule; // [n_layers, K] order index per branch (arena)
     real *tokens;      // [B_max, L, D] adapter output
     real *feats;       // [B_max, L, D] backbone output

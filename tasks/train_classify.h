@@ -1,10 +1,7 @@
 // defines: train_summary, train_classify, evaluate_classify
-// The classification loop (DESIGN.md "Tasks"): AdamW with decoupled weight
-// decay (none on norms, biases, A_log, D, positions, class tokens), linear
-// warmup then cosine, global-norm clipping, label smoothing, evaluation on
-// validation each epoch, best/last checkpoints, early stopping by patience,
-// exact resume from last.safetensors, and a final test evaluation of the best
-// checkpoint. Writes metrics.jsonl (docs/runs.md lists its keys).
+// Classification through the generic loop (tasks/train.h) with the classify
+// task (tasks/task.h): kept as the entry point of callers that hold a
+// classify_model. Checkpoint metadata and metrics.jsonl are the loop's.
 #pragma once
 #include <stdint.h>
 
@@ -14,6 +11,7 @@
 #include "datasets/batch.h"
 #include "tasks/classify_model.h"
 #include "tasks/metrics.h"
+#include "tasks/train.h"
 
 typedef struct {
     int64_t steps, epochs_done;
@@ -23,16 +21,6 @@ typedef struct {
     double train_seconds, samples_per_second;
     int stopped_early;
 } train_summary;
-
-typedef struct {
-    const ssm_config *cfg;       // resolved config
-    const char *run_dir;         // exists; receives metrics.jsonl, checkpoints, confusion CSV
-    const char *config_yaml;     // stored in checkpoint metadata
-    int resume;                  // continue from run_dir/last.safetensors
-    const char *const *class_names; // [num_classes] or NULL
-    const ssm_metadata *extra_meta; // copied into every checkpoint (data statistics, class names)
-    int64_t kill_at_step;        // testing aid: raise SIGKILL right after this step (0 = off)
-} train_options;
 
 ssm_code train_classify(classify_model *m, ssm_batcher *train, ssm_batcher *val, ssm_batcher *test,
                         const train_options *o, train_summary *s, ssm_error *err);

@@ -1,0 +1,19 @@
+// defines: series_adapter_orders, series_adapter_revin_options
+// What the two time-series adapters (series_variate.c, series_patch.c) share:
+// their scan orders over a token sequence that has no second dimension
+// (forward = the identity, also accepted as "row", the config's default;
+// reverse = its flip: S-Mamba's bidirectional scan)
+// and the RevIN options. Private to adapters/.
+#pragma once
+#include <stdint.h>
+
+#include "adapters/adapter.h"
+
+// Fills a->n_orders, a->order_names and *base [n_orders, L] (malloc'd, the
+// caller frees) from opt->orders (default: forward, reverse).
+ssm_code series_adapter_orders(ssm_adapter *a, const ssm_adapter_options *opt, int64_t L,
+                               int32_t **base, const char *adapter, ssm_error *err);
+
+// Reads the extra options "revin" and "revin_affine" (0 or 1; default 0).
+ssm_code series_adapter_revin_options(const ssm_adapter_options *opt, const char *adapter,
+                                      int *revin, int *affine, ssm_error *err);

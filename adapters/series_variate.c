@@ -1,0 +1,178 @@
+// defines: ssm_adapter_series_variate (the adapter "series_variate")
+// Multivariate series -> one token per variate, as iTransformer and S-Mamba
+// ("inverted" embedding):
+//   x [B, T, V] (T = lookback, V = variates, standardised by the dataset)
+//   -> optional RevIN (per sample, per variate; adapters/revin.h)
+//   -> each variate's whole window x[b, :, v] (T values) is one token:
+//      tokens [B, V, D] = x^T @ enc_embedding.value_embedding.weight^T + bias
+//      (weight [D, T], bias [D]; the reference's nn.Linear(seq_len, d_model))
+// No positions: which variate a token is comes from its values and its place
+// in the scan. The scan runs over the V variate tokens; the default orders
+// are forward (the identity) and reverse (S-Mamba's bidirectional Mamba).
+// One sequence per sample (n_seqs = 1), L = V, no class token.
+//
+// Options: orders (forward, reverse), extra "revin" / "revin_affine" (0|1).
+// patch_size, stride and in_channels do not apply and are ignored (the
+// variates come from the data).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/adapter.h"
+#include "adapters/revin.h"
+#include "adapters/series_common.h"
+#include "kernels/linear.h"
+
+#define ADAPTER_NAME "series_variate"
+
+typedef struct {
+    int64_t T, V;
+    int revin, affine;
+    ssm_revin rv;
+    size_t w_idx, b_idx;
+    int32_t *base; // [n_orders, V]
+    real *xn;      // [B_max, T, V] RevIN output (arena; when revin)
+    real *xt;      // [B_max * V, T] the windows variate-major (arena)
+    real *dxt;     // [B_max * V, T] their gradient (arena; when affine)
+} series_variate;
+
+static ssm_code sv_create(ssm_adapter *a, const ssm_adapter_options *opt, const ssm_input_shape *in,
+                          ssm_params *p, const char *prefix, ssm_error *err) {
+    static const char *const known[] = {"revin", "revin_affine", NULL};
+    SSM_TRY(ssm_adapter_check_options(opt, ADAPTER_NAME, known, err));
+    if (in->ndim != 2 || in->dims[0] < 1 || in->dims[1] < 1) {
+        char s[96];
+        ssm_shape_str(s, sizeof s, in->ndim, in->dims);
+        return ssm_fail(err, SSM_EINVAL, "%s: input sample shape %s, expected [lookback, variates]",
+                        ADAPTER_NAME, s);
+    }
+    if (opt->cls_token != SSM_CLS_DEFAULT && opt->cls_token != SSM_CLS_NONE)
+        return ssm_fail(err, SSM_ECONFIG, "%s: cls_token = %s, only none is supported (pool by mean)",
+                        ADAPTER_NAME, ssm_cls_position_name(opt->cls_token));
+    series_variate *sv = calloc(1, sizeof *sv);
+    if (!sv)
+        return ssm_fail(err, SSM_ENOMEM, "%s: out of memory", ADAPTER_NAME);
+    a->impl = sv;
+    sv->T = in->dims[0];
+    sv->V = in->dims[1];
+    SSM_TRY(series_adapter_revin_options(opt, ADAPTER_NAME, &sv->revin, &sv->affine, err));
+    a->seq_len = sv->V;
+    a->n_seqs = 1;
+    a->cls_index = -1;
+    SSM_TRY(series_adapter_orders(a, opt, sv->V, &sv->base, ADAPTER_NAME, err));
+    int64_t D = a->d_model;
+    char name[SSM_PARAM_NAME_MAX];
+    snprintf(name, sizeof name, "%senc_embedding.value_embedding.weight", prefix);
+    SSM_TRY(ssm_params_add(p, name, 2, (int64_t[]){D, sv->T}, 0, &sv->w_idx, err));
+    snprintf(name, sizeof name, "%senc_embedding.value_embedding.bias", prefix);
+    SSM_TRY(ssm_params_add(p, name, 1, (int64_t[]){D}, SSM_PARAM_NO_DECAY, &sv->b_idx, err));
+    if (sv->revin) {
+        SSM_TRY(ssm_revin_declare(&sv->rv, p, prefix, sv->T, sv->V, sv->affine, err));
+        a->inorm = &sv->rv;
+    }
+    return SSM_OK;
+}
+
+// PyTorch's nn.Linear default: weight and bias uniform in +-1/sqrt(fan_in).
+static void sv_init_params(ssm_adapter *a, ssm_params *p, ssm_rng *rng) {
+    series_variate *sv = a->impl;
+    double bound = 1 / sqrt((double)sv->T);
+    real *w = ssm_params_data(p, sv->w_idx), *b = ssm_params_data(p, sv->b_idx);
+    for (int64_t i = 0; i < a->d_model * sv->T; i++)
+        w[i] = (real)((2 * ssm_rng_uniform(rng) - 1) * bound);
+    for (int64_t i = 0; i < a->d_model; i++)
+        b[i] = (real)((2 * ssm_rng_uniform(rng) - 1) * bound);
+    if (sv->revin)
+        ssm_revin_init_params(&sv->rv, p);
+}
+
+static ssm_code sv_plan(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ssm_error *err) {
+    series_variate *sv = a->impl;
+    size_t n = (size_t)B_max * sv->T * sv->V * sizeof(real);
+    sv->xt = ssm_arena_take(arena, n);
+    sv->xn = sv->revin ? ssm_arena_take(arena, n) : NULL;
+    sv->dxt = sv->affine ? ssm_arena_take(arena, n) : NULL;
+    if (sv->revin)
+        ssm_revin_plan(&sv->rv, arena, B_max);
+    return SSM_OK;
+}
+
+// xt [B, V, T] from src [B, T, V].
+static void to_variate_major(real *xt, const real *src, int64_t B, int64_t T, int64_t V) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t v = 0; v < V; v++)
+            for (int64_t t = 0; t < T; t++)
+                xt[((size_t)b * V + v) * T + t] = src[((size_t)b * T + t) * V + v];
+}
+
+// The model's input after RevIN (or x itself), variate-major into sv->xt.
+static const real *prepare(ssm_adapter *a, const ssm_params *p, const real *x, int64_t B) {
+    series_variate *sv = a->impl;
+    const real *src = x;
+    if (sv->revin) {
+        ssm_revin_norm_forward(&sv->rv, p, sv->xn, x, B);
+        src = sv->xn;
+    }
+    to_variate_major(sv->xt, src, B, sv->T, sv->V);
+    return sv->xt;
+}
+
+static ssm_code sv_forward(ssm_adapter *a, const ssm_params *p, real *tokens, int32_t *orders,
+                           const real *x, int64_t B, ssm_error *err) {
+    series_variate *sv = a->impl;
+    if (!sv->xt)
+        return ssm_fail(err, SSM_EINVAL, "%s: forward before the arena was committed", ADAPTER_NAME);
+    for (size_t i = 0, n = (size_t)B * sv->T * sv->V; i < n; i++)
+        if (!isfinite(x[i]))
+            return ssm_fail(err, SSM_EDATA, "%s: sample %lld, time %lld, variate %lld is %g",
+                            ADAPTER_NAME, (long long)(i / (sv->T * sv->V)),
+                            (long long)(i / sv->V % sv->T), (long long)(i % sv->V), (double)x[i]);
+    const real *xt = prepare(a, p, x, B);
+    linear_forward(tokens, xt, ssm_params_data(p, sv->w_idx), ssm_params_data(p, sv->b_idx),
+                   B * sv->V, sv->T, a->d_model);
+    if (orders)
+        ssm_adapter_broadcast_orders(orders, sv->base, a->n_orders, B, sv->V);
+    return SSM_OK;
+}
+
+static void sv_backward(ssm_adapter *a, ssm_params *p, const real *dtokens, const real *x,
+                        int64_t B) {
+    series_variate *sv = a->impl;
+    int64_t T = sv->T, V = sv->V;
+    const real *xt = prepare(a, p, x, B); // recomputed: independent of the last forward
+    if (sv->affine)
+        memset(sv->dxt, 0, (size_t)B * V * T * sizeof(real));
+    linear_backward(sv->affine ? sv->dxt : NULL, ssm_params_grad(p, sv->w_idx),
+                    ssm_params_grad(p, sv->b_idx), dtokens, xt, ssm_params_data(p, sv->w_idx),
+                    B * V, T, a->d_model);
+    if (!sv->affine)
+        return;
+    // dxn [B, T, V] (into xn, free now) from dxt [B, V, T], then the affine's gradients.
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t v = 0; v < V; v++)
+            for (int64_t t = 0; t < T; t++)
+                sv->xn[((size_t)b * T + t) * V + v] = sv->dxt[((size_t)b * V + v) * T + t];
+    ssm_revin_norm_backward(&sv->rv, p, sv->xn, x, B);
+}
+
+static void sv_free(ssm_adapter *a) {
+    series_variate *sv = a->impl;
+    if (sv)
+        free(sv->base);
+    free(sv);
+    a->impl = NULL;
+}
+
+const ssm_adapter_vtable ssm_adapter_series_variate = {
+    .name = ADAPTER_NAME,
+    .summary = "series [T, V] -> one token per variate (its whole window, linear embed; "
+               "iTransformer / S-Mamba); orders forward, reverse; optional RevIN",
+    .create = sv_create,
+    .init_params = sv_init_params,
+    .plan = sv_plan,
+    .forward = sv_forward,
+    .backward = sv_backward,
+    .free_impl = sv_free,
+};

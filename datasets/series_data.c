@@ -1,0 +1,196 @@
+// defines: series_data_open, series_data_close, series_data_is_series (see series_data.h)
+#include "datasets/series_data.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/rng.h"
+
+int series_data_is_series(const ssm_data_config *dc) {
+    return dc->name == SSM_DATA_ETT || dc->name == SSM_DATA_CSV || dc->name == SSM_DATA_UCR;
+}
+
+// ---- sample sources -----------------------------------------------------------
+
+static ssm_code window_get(void *ctx, int64_t id, uint64_t key, real *x, int32_t *y, real *y_dense,
+                           int64_t *length, ssm_error *err) {
+    return series_window(x, y_dense, (const series_split *)ctx, id, err);
+}
+
+static ssm_code ucr_get(void *ctx, int64_t id, uint64_t key, real *x, int32_t *y, real *y_dense,
+                        int64_t *length, ssm_error *err) {
+    return ucr_batch(x, y, NULL, (const ucr_set *)ctx, &id, 1, err);
+}
+
+static ssm_code make_batcher(ssm_batcher *bt, ssm_sample_source *src, const int64_t *ids, int64_t n,
+                             int64_t batch, int shuffle, int drop_last, uint64_t seed, int prefetch,
+                             ssm_error *err) {
+    ssm_batcher_opts o = {.batch_size = batch, .shuffle = shuffle, .drop_last = drop_last,
+                          .seed = seed, .prefetch = prefetch};
+    return ssm_batcher_init(bt, src, ids, n, &o, err);
+}
+
+// ---- forecasting -----------------------------------------------------------------
+
+static ssm_code open_forecast(series_data *d, const ssm_data_config *dc, uint64_t seed,
+                              int test_too, ssm_error *err) {
+    d->forecast = 1;
+    series_opts so = {.layout = series_layout_from_path(d->path),
+                      .mode = dc->features == SSM_FEATURES_S    ? SERIES_S
+                              : dc->features == SSM_FEATURES_MS ? SERIES_MS
+                                                                : SERIES_M,
+                      .target = dc->target[0] ? dc->target : NULL,
+                      .lookback = dc->lookback,
+                      .horizon = dc->horizon,
+                      .stride = dc->stride,
+                      .scale = 1};
+    if (dc->name == SSM_DATA_ETT && so.layout == SERIES_CUSTOM)
+        return ssm_fail(err, SSM_ECONFIG,
+                        "data.path %s: data.name ett needs an ETTh* or ETTm* file (or use data.name csv)",
+                        d->path);
+    if (dc->name == SSM_DATA_CSV)
+        so.layout = SERIES_CUSTOM;
+    SSM_TRY(series_dataset_load(&d->ds, d->path, &so, err));
+    for (int s = 0; s < 3; s++)
+        SSM_TRY(series_split_get(&d->split[s], &d->ds, (series_split_id)s, err));
+    d->T = d->ds.lookback;
+    d->in_vars = d->ds.in_vars;
+    d->horizon = d->ds.horizon;
+    d->out_vars = d->ds.out_vars;
+    d->out_std = malloc((size_t)d->out_vars * sizeof *d->out_std);
+    if (!d->out_std)
+        return ssm_fail(err, SSM_ENOMEM, "out of memory");
+    for (int64_t j = 0; j < d->out_vars; j++)
+        d->out_std[j] = d->ds.std[d->ds.vars - d->out_vars + j];
+    d->n_train = d->split[0].count;
+    if (dc->limit > 0 && dc->limit < d->n_train)
+        d->n_train = dc->limit; // the first `limit` windows (quick runs, tests)
+    d->n_val = d->split[1].count;
+    d->n_test = d->split[2].count;
+    int64_t eval_batch = dc->eval_batch_size > 0 ? dc->eval_batch_size : dc->batch_size;
+    int prefetch = dc->num_workers > 0;
+    int64_t *ids = malloc((size_t)d->n_train * sizeof *ids);
+    if (!ids)
+        return ssm_fail(err, SSM_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < d->n_train; i++)
+        ids[i] = i;
+    for (int s = 0; s < 3; s++) {
+        if (s == 2 && !test_too)
+            break;
+        ssm_sample_source src = {.ctx = &d->split[s], .n = d->split[s].count, .x_ndim = 2,
+                                 .x_shape = {d->T, d->in_vars}, .dense_ndim = 2,
+                                 .dense_shape = {d->horizon, d->out_vars}, .get = window_get};
+        ssm_batcher *bt = s == 0 ? &d->train : s == 1 ? &d->val : &d->test;
+        ssm_code rc = s == 0 ? make_batcher(bt, &src, ids, d->n_train, dc->batch_size, dc->shuffle,
+                                            1, ssm_seed_derive(seed, 102), prefetch, err)
+                             : make_batcher(bt, &src, NULL, src.n, eval_batch, 0, 0, seed, prefetch,
+                                            err);
+        if (rc) {
+            free(ids);
+            return rc;
+        }
+        d->open |= 1 << s;
+    }
+    free(ids);
+    d->has_val = 1;
+    ssm_info("data: %s: %lld train, %lld val, %lld test windows of %lld x %lld -> %lld x %lld",
+             d->path, (long long)d->n_train, (long long)d->n_val, (long long)d->n_test,
+             (long long)d->T, (long long)d->in_vars, (long long)d->horizon, (long long)d->out_vars);
+    return SSM_OK;
+}
+
+// ---- classification ----------------------------------------------------------------
+
+static ssm_code open_ucr(series_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
+                         ssm_error *err) {
+    d->forecast = 0;
+    char test_path[SSM_CFG_PATH_MAX];
+    const char *at = strstr(d->path, "_TRAIN");
+    if (!at)
+        return ssm_fail(err, SSM_ECONFIG,
+                        "data.path %s: for data.name ucr give the training file (<Name>_TRAIN.tsv "
+                        "or <Name>_TRAIN.ts); the test file is found by replacing _TRAIN with _TEST",
+                        d->path);
+    snprintf(test_path, sizeof test_path, "%.*s_TEST%s", (int)(at - d->path), d->path, at + 6);
+    SSM_TRY(ucr_read_pair(&d->ucr_train, &d->ucr_test, d->path, test_path, NULL, err));
+    d->T = d->ucr_train.len;
+    d->in_vars = d->ucr_train.dims;
+    d->num_classes = d->ucr_train.num_classes;
+    int64_t n = d->ucr_train.n;
+    if (dc->limit > 0 && dc->limit < n)
+        n = dc->limit;
+    int64_t n_val = (int64_t)(dc->val_fraction * (double)n);
+    int64_t *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    if (!order)
+        return ssm_fail(err, SSM_ENOMEM, "out of memory");
+    ssm_code rc = ssm_epoch_order(order, n, ssm_seed_derive(seed, 101), 0, err);
+    if (rc) {
+        free(order);
+        return rc;
+    }
+    // order is a permutation of 0..n-1: the first n_val are validation
+    d->ucr_val_ids = order;
+    d->ucr_train_ids = order + n_val;
+    d->n_val = n_val;
+    d->n_train = n - n_val;
+    d->n_test = d->ucr_test.n;
+    int64_t eval_batch = dc->eval_batch_size > 0 ? dc->eval_batch_size : dc->batch_size;
+    int prefetch = dc->num_workers > 0;
+    ssm_sample_source src = {.ctx = &d->ucr_train, .n = d->ucr_train.n, .x_ndim = 2,
+                             .x_shape = {d->T, d->in_vars}, .has_y = 1, .get = ucr_get};
+    SSM_TRY(make_batcher(&d->train, &src, d->ucr_train_ids, d->n_train, dc->batch_size, dc->shuffle,
+                         1, ssm_seed_derive(seed, 102), prefetch, err));
+    d->open |= 1;
+    if (n_val > 0) {
+        SSM_TRY(make_batcher(&d->val, &src, d->ucr_val_ids, n_val, eval_batch, 0, 0, seed, prefetch,
+                             err));
+        d->open |= 2;
+        d->has_val = 1;
+    }
+    if (test_too) {
+        ssm_sample_source ts = src;
+        ts.ctx = &d->ucr_test;
+        ts.n = d->ucr_test.n;
+        SSM_TRY(make_batcher(&d->test, &ts, NULL, ts.n, eval_batch, 0, 0, seed, prefetch, err));
+        d->open |= 4;
+    }
+    ssm_info("data: %s: %lld train, %lld val, %lld test series of %lld x %lld, %lld classes", d->path,
+             (long long)d->n_train, (long long)d->n_val, (long long)d->n_test, (long long)d->T,
+             (long long)d->in_vars, (long long)d->num_classes);
+    return SSM_OK;
+}
+
+ssm_code series_data_open(series_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
+                          ssm_error *err) {
+    memset(d, 0, sizeof *d);
+    if (!series_data_is_series(dc))
+        return ssm_fail(err, SSM_ECONFIG, "data.name: not a series dataset (ett, csv, ucr)");
+    if (!dc->path[0])
+        return ssm_fail(err, SSM_ECONFIG, "data.path: empty; data.name %s needs the data file",
+                        dc->name == SSM_DATA_UCR ? "ucr" : dc->name == SSM_DATA_ETT ? "ett" : "csv");
+    snprintf(d->path, sizeof d->path, "%s", dc->path);
+    ssm_code rc = dc->name == SSM_DATA_UCR ? open_ucr(d, dc, seed, test_too, err)
+                                           : open_forecast(d, dc, seed, test_too, err);
+    if (rc)
+        series_data_close(d);
+    return rc;
+}
+
+void series_data_close(series_data *d) {
+    if (d->open & 1)
+        ssm_batcher_free(&d->train);
+    if (d->open & 2)
+        ssm_batcher_free(&d->val);
+    if (d->open & 4)
+        ssm_batcher_free(&d->test);
+    if (d->forecast)
+        series_dataset_free(&d->ds);
+    else {
+        ucr_free(&d->ucr_train);
+        ucr_free(&d->ucr_test);
+    }
+    free(d->ucr_val_ids);
+    free(d->out_std);
+    memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,44 @@
+// defines: train_options, train_result, train_run
+// The training loop of every task (DESIGN.md "Tasks"): AdamW with decoupled
+// weight decay (none on tensors flagged no-decay: norms, biases, A_log, D,
+// positions, class tokens, RevIN), linear warmup then cosine, global-norm
+// clipping, evaluation on validation every train.eval_every_epochs, best/last
+// checkpoints (best by the task's primary metric), early stopping by
+// patience, exact resume from last.safetensors (model, optimizer moments,
+// step, epoch, position in the epoch, best metric, patience count), and a
+// final test evaluation of best.safetensors. Writes metrics.jsonl
+// (docs/tasks.md lists its keys). The task (tasks/task.h) supplies the loss,
+// the evaluation and the metric names.
+#pragma once
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/metadata.h"
+#include "datasets/batch.h"
+#include "tasks/task.h"
+
+typedef struct {
+    const ssm_config *cfg;       // resolved config
+    const char *run_dir;         // exists; receives metrics.jsonl, checkpoints, task reports
+    const char *config_yaml;     // stored in checkpoint metadata
+    int resume;                  // continue from run_dir/last.safetensors
+    const char *const *class_names; // classify only (train_classify passes it to its task)
+    const ssm_metadata *extra_meta; // copied into every checkpoint (data statistics, class names)
+    int64_t kill_at_step;        // testing aid: raise SIGKILL right after this step (0 = off)
+} train_options;
+
+typedef struct {
+    int64_t steps, epochs_done;
+    double best_val;             // the primary metric's best validation value, NaN without validation
+    int64_t best_step;
+    task_metrics val;            // the last validation evaluation (n = 0 without)
+    task_metrics test;           // the test evaluation of the best checkpoint (n = 0 without)
+    double train_seconds, samples_per_second;
+    int stopped_early;
+} train_result;
+
+// val and test may be NULL. Without validation the final weights are saved as
+// best.safetensors and tested.
+ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batcher *test,
+                   const train_options *o, train_result *r, ssm_error *err);

@@ -1,0 +1,300 @@
+// Check suite (double build): gradients of the time-series adapters
+// (series_variate, series_patch, with and without RevIN and its affine), the
+// forecast head with RevIN's de-normalisation, and whole forecast models
+// (adapter -> Mamba -> head -> RevIN -> MSE), against central finite
+// differences, for every element of every adapter/head parameter.
+//
+// Tolerances: the adapters and the head are affine in each single parameter
+// except RevIN's affine weight in the de-normalisation ((yn - c) / (w + eps^2)
+// is a hyperbola in w), so for the adapter and head checks the central
+// difference has no truncation error (or, for w near 1 and h = 1e-5, a relative
+// truncation error of ~h^2 = 1e-10); rounding gives ~eps*|loss|/h ~ 1e-10
+// absolute. 1e-7 relative catches any wrong index or factor (O(1) errors).
+// The whole model adds the Mamba backbone's smooth nonlinearities (SiLU,
+// softplus, exp, RMSNorm, the squared error), and many of its gradients are
+// tiny (1e-8 and below: deep x_proj / conv entries at init), where the
+// rounding of a loss ~1 (~1e-16 / h) dominates any relative measure. As
+// tests/grad_backbone.c: h = 1e-4, relative error 1e-5 with a floor of 1e-4,
+// i.e. gradients below 1e-4 must agree to 1e-9 absolute — a missing term or
+// a wrong index is off by orders of magnitude more.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/adapter.h"
+#include "adapters/revin.h"
+#include "core/arena.h"
+#include "core/params.h"
+#include "tasks/forecast_head.h"
+#include "tasks/forecast_model.h"
+#include "tests/util/testutil.h"
+
+#if !REAL_IS_DOUBLE
+#error "grad_series must be built with -DSSM_DOUBLE"
+#endif
+
+#define FD_H 1e-5
+#define FLOOR 1e-8
+
+// ---- adapters ----------------------------------------------------------------
+
+typedef struct {
+    ssm_adapter *a;
+    ssm_params *p;
+    real *tokens;
+    const real *x, *R;
+    int64_t B;
+    size_t nt;
+} adapter_ctx;
+
+static double adapter_loss(void *vctx) {
+    adapter_ctx *c = vctx;
+    ssm_error e;
+    ck_assert_int_eq(ssm_adapter_forward(c->a, c->p, c->tokens, NULL, c->x, c->B, &e), SSM_OK);
+    return tu_dot(c->tokens, c->R, c->nt);
+}
+
+static void check_adapter(const char *name, int revin, int affine) {
+    const int64_t B = 2, T = 11, V = 3, D = 4;
+    ssm_adapter_options o;
+    ssm_adapter_options_defaults(&o);
+    o.patch_size = 4; // series_patch: stride 3, padded to 14: 4 patches, the last reading the pad
+    o.stride = 3;
+    if (revin) {
+        snprintf(o.extra[o.n_extra].key, SSM_ADAPTER_NAME_MAX, "revin");
+        snprintf(o.extra[o.n_extra++].value, SSM_ADAPTER_VALUE_MAX, "1");
+    }
+    if (affine) {
+        snprintf(o.extra[o.n_extra].key, SSM_ADAPTER_NAME_MAX, "revin_affine");
+        snprintf(o.extra[o.n_extra++].value, SSM_ADAPTER_VALUE_MAX, "1");
+    }
+    ssm_input_shape in = {2, {T, V}};
+    ssm_params p;
+    ssm_params_init(&p);
+    ssm_error e = {0};
+    ssm_adapter *a;
+    ck_assert_msg(ssm_adapter_create(&a, name, &o, &in, D, &p, "", &e) == SSM_OK, "%s", e.msg);
+    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
+    ck_assert_int_eq(p.count, 2 + (!strcmp(name, "series_patch")) + 2 * affine);
+    ck_assert((a->inorm != NULL) == revin);
+    uint64_t st = 77 + 10 * (uint64_t)revin + (uint64_t)affine;
+    tu_fill_uniform(p.data, p.total, -1, 1, &st);
+    if (affine) { // keep the scale away from 0, as a trained one is
+        real *w = ssm_params_data(&p, (size_t)ssm_params_find(&p, "revin.affine_weight"));
+        for (int64_t v = 0; v < V; v++)
+            w[v] = (real)(0.5 + 0.3 * v);
+    }
+    ssm_arena ar;
+    ssm_arena_init(&ar);
+    ck_assert_int_eq(ssm_adapter_plan(a, &ar, B, &e), SSM_OK);
+    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
+    ck_assert_int_eq(ssm_adapter_plan(a, &ar, B, &e), SSM_OK);
+    size_t nt = (size_t)(B * a->n_seqs * a->seq_len * D), nx = (size_t)(B * T * V);
+    real *x = malloc(nx * sizeof(real)), *R = malloc(nt * sizeof(real)),
+         *tokens = malloc(nt * sizeof(real));
+    tu_fill_uniform(x, nx, -2, 3, &st);
+    tu_fill_uniform(R, nt, -1, 1, &st);
+    adapter_ctx ctx = {a, &p, tokens, x, R, B, nt};
+    ssm_params_zero_grad(&p);
+    ssm_adapter_backward(a, &p, R, x, B);
+    for (size_t i = 0; i < p.count; i++) {
+        size_t worst;
+        double err = tu_fd_check(ssm_params_data(&p, i), ssm_params_grad(&p, i), p.items[i].numel,
+                                 adapter_loss, &ctx, FD_H, FLOOR, 100000, &worst);
+        ck_assert_msg(err < 1e-7, "%s revin %d affine %d: %s[%zu] relative error %g", name, revin,
+                      affine, p.items[i].name, worst, err);
+    }
+    real *g1 = malloc(p.total * sizeof(real));
+    memcpy(g1, p.grad, p.total * sizeof(real));
+    ssm_adapter_backward(a, &p, R, x, B); // accumulates
+    for (size_t i = 0; i < p.total; i++)
+        ck_assert(fabs(p.grad[i] - 2 * g1[i]) <= 1e-12 * (1 + fabs(g1[i])));
+    free(g1);
+    free(x);
+    free(R);
+    free(tokens);
+    ssm_adapter_free(a);
+    ssm_arena_free(&ar);
+    ssm_params_free(&p);
+}
+
+START_TEST(variate_grad) { check_adapter("series_variate", 0, 0); }
+END_TEST
+START_TEST(variate_grad_revin) { check_adapter("series_variate", 1, 0); }
+END_TEST
+START_TEST(variate_grad_revin_affine) { check_adapter("series_variate", 1, 1); }
+END_TEST
+START_TEST(patch_grad) { check_adapter("series_patch", 0, 0); }
+END_TEST
+START_TEST(patch_grad_revin_affine) { check_adapter("series_patch", 1, 1); }
+END_TEST
+
+// ---- forecast head + RevIN de-normalisation + loss ------------------------------
+
+typedef struct {
+    forecast_head *h;
+    ssm_revin *rv;
+    ssm_params *p;
+    const real *feats, *y;
+    real *yn, *pred, *tmp;
+    int64_t B, Vout;
+    int mae;
+} head_ctx;
+
+static double head_loss(void *vctx) {
+    head_ctx *c = vctx;
+    forecast_head_forward(c->h, c->p, c->yn, c->tmp, c->feats, c->B);
+    ssm_revin_denorm_forward(c->rv, c->p, c->pred, c->yn, c->B, c->h->H);
+    return forecast_loss_forward(c->pred, c->y, c->B, c->h->H, c->h->G, c->Vout, c->mae);
+}
+
+static void check_head(int mae) {
+    const int64_t B = 3, G = 3, F = 5, H = 4, T = 6, Vout = 2;
+    ssm_params p;
+    ssm_params_init(&p);
+    ssm_error e = {0};
+    forecast_head h;
+    ssm_revin rv;
+    ck_assert_int_eq(forecast_head_declare(&h, &p, "", G, F, H, &e), SSM_OK);
+    ck_assert_int_eq(ssm_revin_declare(&rv, &p, "", T, G, 1, &e), SSM_OK);
+    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
+    uint64_t st = 5 + (uint64_t)mae;
+    tu_fill_uniform(p.data, p.total, -1, 1, &st);
+    real *w = ssm_params_data(&p, rv.w_idx);
+    for (int64_t v = 0; v < G; v++)
+        w[v] = (real)(0.7 + 0.2 * v);
+    ssm_arena ar;
+    ssm_arena_init(&ar);
+    ssm_revin_plan(&rv, &ar, B);
+    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
+    ssm_revin_plan(&rv, &ar, B);
+    // statistics of some window (the adapter's job in a model)
+    real x[B * T * G], xn[B * T * G];
+    tu_fill_uniform(x, (size_t)(B * T * G), -3, 5, &st);
+    ssm_revin_norm_forward(&rv, &p, xn, x, B);
+    real feats[B * G * F], y[B * H * Vout], yn[B * H * G], pred[B * H * G], tmp[B * G * H];
+    real dpred[B * H * G], dyn[B * H * G], dfeats[B * G * F];
+    tu_fill_uniform(feats, (size_t)(B * G * F), -1, 1, &st);
+    tu_fill_uniform(y, (size_t)(B * H * Vout), -2, 2, &st);
+    head_ctx ctx = {&h, &rv, &p, feats, y, yn, pred, tmp, B, Vout, mae};
+    head_loss(&ctx);
+    ssm_params_zero_grad(&p);
+    memset(dpred, 0, sizeof dpred);
+    memset(dyn, 0, sizeof dyn);
+    memset(dfeats, 0, sizeof dfeats);
+    forecast_loss_backward(dpred, pred, y, B, H, G, Vout, mae);
+    ssm_revin_denorm_backward(&rv, &p, dyn, dpred, yn, B, H);
+    forecast_head_backward(&h, &p, dfeats, tmp, dyn, feats, B);
+    for (size_t i = 0; i < p.count; i++) {
+        size_t worst;
+        double err = tu_fd_check(ssm_params_data(&p, i), ssm_params_grad(&p, i), p.items[i].numel,
+                                 head_loss, &ctx, FD_H, FLOOR, 100000, &worst);
+        ck_assert_msg(err < 1e-7, "mae %d: %s[%zu] relative error %g", mae, p.items[i].name, worst,
+                      err);
+    }
+    // and the gradient w.r.t. the features (what the backbone receives)
+    size_t worst;
+    double err = tu_fd_check(feats, dfeats, (size_t)(B * G * F), head_loss, &ctx, FD_H, FLOOR,
+                             100000, &worst);
+    ck_assert_msg(err < 1e-7, "mae %d: feats[%zu] relative error %g", mae, worst, err);
+    ssm_arena_free(&ar);
+    ssm_params_free(&p);
+}
+
+START_TEST(head_grad_mse) { check_head(0); }
+END_TEST
+START_TEST(head_grad_mae) { check_head(1); } // random values: no |d| = 0 kink within h
+END_TEST
+
+// ---- whole forecast models -------------------------------------------------------
+
+typedef struct {
+    forecast_model *m;
+    const real *x, *y;
+    int64_t B;
+} model_ctx;
+
+static double model_loss(void *vctx) {
+    model_ctx *c = vctx;
+    ssm_error e;
+    double loss;
+    ck_assert_int_eq(forecast_model_loss_and_grad(c->m, c->x, c->y, c->B, &loss, &e), SSM_OK);
+    return loss;
+}
+
+static void check_model(const char *adapter, int affine, int64_t out_vars) {
+    const int64_t B = 2, T = 12, V = 3, H = 5;
+    forecast_model_spec s;
+    memset(&s, 0, sizeof s);
+    s.trunk.adapter = adapter;
+    ssm_adapter_options_defaults(&s.trunk.adapter_opt);
+    s.trunk.adapter_opt.patch_size = 4;
+    s.trunk.adapter_opt.stride = 4;
+    ssm_adapter_options *o = &s.trunk.adapter_opt;
+    snprintf(o->extra[o->n_extra].key, SSM_ADAPTER_NAME_MAX, "revin");
+    snprintf(o->extra[o->n_extra++].value, SSM_ADAPTER_VALUE_MAX, "1");
+    if (affine) {
+        snprintf(o->extra[o->n_extra].key, SSM_ADAPTER_NAME_MAX, "revin_affine");
+        snprintf(o->extra[o->n_extra++].value, SSM_ADAPTER_VALUE_MAX, "1");
+    }
+    s.trunk.input = (ssm_input_shape){2, {T, V}};
+    mamba_config_defaults(&s.trunk.backbone);
+    s.trunk.backbone.d_model = 6;
+    s.trunk.backbone.n_layers = 1;
+    s.trunk.backbone.d_state = 3;
+    s.horizon = H;
+    s.out_vars = out_vars;
+    s.B_max = B;
+    s.seed = 3;
+    forecast_model m;
+    ssm_error e = {0};
+    ck_assert_msg(forecast_model_build(&m, &s, &e) == SSM_OK, "%s", e.msg);
+    uint64_t st = 11;
+    real x[B * T * V], y[B * H * V];
+    tu_fill_uniform(x, (size_t)(B * T * V), -1, 2, &st);
+    tu_fill_uniform(y, (size_t)(B * H * out_vars), -1, 1, &st);
+    model_ctx ctx = {&m, x, y, B};
+    model_loss(&ctx);
+    real *g = malloc(m.params.total * sizeof(real));
+    memcpy(g, m.params.grad, m.params.total * sizeof(real));
+    for (size_t i = 0; i < m.params.count; i++) {
+        size_t worst;
+        double err = tu_fd_check(ssm_params_data(&m.params, i), g + m.params.items[i].offset,
+                                 m.params.items[i].numel, model_loss, &ctx, 1e-4, 1e-4, 24, &worst);
+        ck_assert_msg(err < 1e-5, "%s affine %d: %s[%zu] relative error %g", adapter, affine,
+                      m.params.items[i].name, worst, err);
+    }
+    free(g);
+    forecast_model_free(&m);
+}
+
+START_TEST(model_variate_grad) { check_model("series_variate", 1, 3); }
+END_TEST
+START_TEST(model_variate_grad_ms) { check_model("series_variate", 0, 1); } // MS: last column only
+END_TEST
+START_TEST(model_patch_grad) { check_model("series_patch", 1, 3); }
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("grad_series");
+    TCase *tc = tcase_create("grad");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, variate_grad);
+    tcase_add_test(tc, variate_grad_revin);
+    tcase_add_test(tc, variate_grad_revin_affine);
+    tcase_add_test(tc, patch_grad);
+    tcase_add_test(tc, patch_grad_revin_affine);
+    tcase_add_test(tc, head_grad_mse);
+    tcase_add_test(tc, head_grad_mae);
+    tcase_add_test(tc, model_variate_grad);
+    tcase_add_test(tc, model_variate_grad_ms);
+    tcase_add_test(tc, model_patch_grad);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
