@@ -12,6 +12,7 @@
 #include "kernels/cuda/common.h"
 #include "kernels/cuda/scan.h"
 #include "kernels/cuda/scan_kernels.cuh"
+#include "kernels/cuda/scan_split.cuh"
 
 #define CK(x) SSM_CUDA_ABORT_ON_ERROR(x)
 typedef __nv_bfloat16 bf;
@@ -75,6 +76,34 @@ template <int P, int MINB = 1, bool CKMID = false> static void fwd_variant(ScanA
            rel_err_bf((const bf *)a.out, ref, BDL));
 }
 
+// v4: the state-split forward (lanes split the states, time runs sequentially per lane)
+template <int P> static void fwd_split_variant(ScanArgs a, const bf *ref, int64_t BDL) {
+    a.nblk = (a.dpg + SCAN_THREADS / P - 1) / (SCAN_THREADS / P);
+    dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
+    CUDA_CHECK_ABORT(cudaMemset(a.out, 0xFF, BDL * 2));
+    float ms = median_ms([&] { scan_fwd_split_kernel<bf, P, SCAN_ITEMS><<<grid, SCAN_THREADS>>>(a); }, 20);
+    printf("fwd split P=%d (states per lane %d): %.3f ms  rel err vs library %.2g\n", P,
+           SCAN_SPLIT_NS, ms, rel_err_bf((const bf *)a.out, ref, BDL));
+}
+
+// backward scan kernels alone (no reduction kernels): time-split P=4 against state-split
+template <int SUB> static void bwd_split_variant(ScanArgs a) {
+    a.nblk = (a.dpg + SCAN_THREADS / 4 - 1) / (SCAN_THREADS / 4);
+    dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
+    size_t smem = scan_bwd_split_smem_floats<4, SUB>() * 4;
+    CUDA_CHECK_ABORT(cudaFuncSetAttribute(scan_bwd_split_kernel<bf, 4, SUB>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    float ms = median_ms([&] { scan_bwd_split_kernel<bf, 4, SUB><<<grid, SCAN_THREADS, smem>>>(a); }, 10);
+    printf("bwd kernel state-split SUB=%2d (smem %zu KB): %.3f ms\n", SUB, smem / 1024, ms);
+}
+static void bwd_old_variant(ScanArgs a) {
+    a.nblk = (a.dpg + SCAN_THREADS / 4 - 1) / (SCAN_THREADS / 4);
+    dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
+    size_t smem = scan_bwd_smem_floats<4>(a.N) * 4;
+    CUDA_CHECK_ABORT(cudaFuncSetAttribute(scan_bwd_kernel<bf, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    float ms = median_ms([&] { scan_bwd_kernel<bf, 4><<<grid, SCAN_THREADS, smem>>>(a); }, 10);
+    printf("bwd kernel time-split P=4 (v3): %.3f ms\n", ms);
+}
+
 int main(int argc, char **argv) {
     int64_t B = 8, D = 1536, L = 4096, N = 16;
     if (argc == 5)
@@ -126,6 +155,8 @@ int main(int argc, char **argv) {
     fwd_variant<16, 1, true>(a, ref, BDL); // per-step checkpoint test (v2)
     fwd_variant<8, 3>(a, ref, BDL);
     fwd_variant<16, 4>(a, ref, BDL);
+    if (N == 16)
+        fwd_split_variant<4>(a, ref, BDL);
     // backward at chunk 16 / 32 / 64 (P = 1 / 2 / 4)
     for (int64_t chunk = 16; chunk <= 64; chunk *= 2) {
         scan_shape s2 = s;
@@ -156,9 +187,19 @@ int main(int argc, char **argv) {
                     (ssm_bf16 *)Cm, Dk, (ssm_bf16 *)z, bias, ws, &s2));
             },
             10);
-        // the scan kernel alone (without the two reduction kernels)
         printf("bwd chunk=%2lld: %.3f ms (workspace %.0f MB)\n", (long long)chunk, ms,
                selective_scan_workspace_size_cuda(&s2) * 4e-6);
+        if (chunk == 64 && N == 16) { // the scan kernels alone, same inputs
+            ScanArgs g = a;
+            g.chunk_states = cs2, g.du = du, g.ddelta = ddelta, g.dz = dz, g.dout = ref;
+            g.ws_bc = ws;
+            g.nblk = (D + 31) / 32;
+            g.ws_dA = ws + 2 * B * g.nblk * N * L, g.ws_dD = g.ws_dA + B * D * N;
+            g.ws_ddb = g.ws_dD + B * D;
+            bwd_old_variant(g);
+            bwd_split_variant<8>(g);
+            bwd_split_variant<16>(g);
+        }
         void *bufs[] = {cs2, ws, du, ddelta, dz, dA, dB, dC, dD, db};
         for (void *p : bufs)
             ssm_cuda_free(p);

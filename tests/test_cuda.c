@@ -270,6 +270,15 @@ END_TEST
 START_TEST(scan_bf16_mid) { scan_case(4, 96, 197, 16, 1, 64, O_ALL, 1, 19); }
 END_TEST
 
+// Enough channels (B*D*N/4 >= 256 threads per multiprocessor) for the state-split kernels
+// (scan_split.cuh): N = 16 and 8, a partial last tile, L unaligned for 16-byte loads, G = 2.
+START_TEST(scan_fp32_split) { scan_case(4, 2304, 200, 16, 2, 64, O_ALL, 0, 21); }
+END_TEST
+START_TEST(scan_bf16_split) { scan_case(4, 2304, 197, 16, 1, 32, O_ALL, 1, 22); }
+END_TEST
+START_TEST(scan_bf16_split_n8) { scan_case(8, 2304, 72, 8, 1, 16, O_SOFTPLUS | O_Z, 1, 23); }
+END_TEST
+
 START_TEST(scan_refuses_bad_shapes) {
     ssm_cuda_take_error(NULL);
     scan_shape s = {1, 6, 10, 4, 4, 16, 1}; // D not a multiple of G
@@ -315,6 +324,9 @@ int main(void) {
     tcase_add_test(tc, scan_bf16_groups);
     tcase_add_test(tc, scan_bf16_odd);
     tcase_add_test(tc, scan_bf16_mid);
+    tcase_add_test(tc, scan_fp32_split);
+    tcase_add_test(tc, scan_bf16_split);
+    tcase_add_test(tc, scan_bf16_split_n8);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite

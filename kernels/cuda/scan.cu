@@ -7,6 +7,7 @@
 #include "kernels/cuda/scan.h"
 
 #include "kernels/cuda/scan_kernels.cuh"
+#include "kernels/cuda/scan_split.cuh"
 
 // Lanes per channel in the backward: the smallest P with P*SCAN_ITEMS >= chunk.
 static int bwd_lanes(int64_t chunk) {
@@ -17,12 +18,30 @@ static int bwd_lanes(int64_t chunk) {
 // multiprocessor (each lane does less scan overhead when P is small; measured on an H100 at
 // B=8, D=1536, L=4096: P=4 0.76 ms, P=8 0.81, P=16 0.93, P=32 1.69), without tiles much
 // longer than the sequence.
-static int fwd_lanes(const scan_shape *s) {
+static int64_t num_sms(void) {
     static int sms = 0;
     if (!sms && cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess) {
         cudaGetLastError();
         sms = 132;
     }
+    return sms;
+}
+
+// Lanes per channel of the state-split kernels (scan_split.cuh), or 0 where they do not
+// apply: N = 4P with P <= 8, checkpoints on 16-step tile ends, and enough channels that
+// B*D*P threads give at least 256 per multiprocessor (else the time-split kernels, which
+// spread one channel's steps over up to 32 lanes, fill the GPU better: B=1, D=2048).
+static int split_lanes(const scan_shape *s) {
+    if (s->N % SCAN_SPLIT_NS || s->N > 8 * SCAN_SPLIT_NS || s->chunk % SCAN_ITEMS)
+        return 0;
+    const int P = (int)(s->N / SCAN_SPLIT_NS);
+    if (P == 3 || P > 4 && P != 8)
+        return 0;
+    return s->B * s->D * P >= num_sms() * 256 ? P : 0;
+}
+
+static int fwd_lanes(const scan_shape *s) {
+    const int64_t sms = num_sms();
     int P = 2;
     while (P < 32 && s->B * s->D * P < (int64_t)sms * 256)
         P *= 2;
@@ -63,7 +82,8 @@ static ScanArgs make_args(const scan_shape *s, int P) {
 }
 
 extern "C" size_t selective_scan_workspace_size_cuda(const scan_shape *s) {
-    const int P = bwd_lanes(s->chunk);
+    const int Ps = split_lanes(s);
+    const int P = Ps ? Ps : bwd_lanes(s->chunk);
     const int64_t nblk = (s->D / s->G + SCAN_THREADS / P - 1) / (SCAN_THREADS / P);
     return (size_t)(2 * s->B * s->G * nblk * s->N * s->L + s->B * s->D * s->N + 2 * s->B * s->D);
 }
@@ -82,6 +102,13 @@ template <typename T, int P> static ssm_code launch_fwd(const ScanArgs &a) {
     return a.chunk % SCAN_ITEMS ? launch_fwd_<T, P, true>(a) : launch_fwd_<T, P, false>(a);
 }
 
+template <typename T, int P> static ssm_code launch_fwd_split(const ScanArgs &a) {
+    dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
+    scan_fwd_split_kernel<T, P, SCAN_ITEMS><<<grid, SCAN_THREADS>>>(a);
+    CUDA_LAUNCH_CHECK("scan_fwd_split_kernel");
+    return SSM_OK;
+}
+
 template <typename T>
 static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, const void *u,
                              const void *delta, const float *A, const void *Bm, const void *Cm,
@@ -92,7 +119,11 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
         return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
                               "%s: out, u, delta, A, Bm, Cm must be device pointers, not NULL",
                               who);
-    const int P = fwd_lanes(s);
+    // The state-split forward won only at short sequences (H100, bf16: 0.216 against 0.309 ms
+    // at B=128 D=384 L=197; 0.204 / 0.199 at L=1024; 0.771 / 0.753 at L=4096): see
+    // docs/cuda-scan-notes.md, v4.
+    const int Ps = s->L < 1024 ? split_lanes(s) : 0;
+    const int P = Ps ? Ps : fwd_lanes(s);
     ScanArgs a = make_args(s, P);
     a.out = out;
     a.last_state = last_state;
@@ -105,6 +136,13 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
     a.Dskip = Dskip;
     a.z = z;
     a.delta_bias = delta_bias;
+    switch (Ps) {
+    case 1: return launch_fwd_split<T, 1>(a);
+    case 2: return launch_fwd_split<T, 2>(a);
+    case 4: return launch_fwd_split<T, 4>(a);
+    case 8: return launch_fwd_split<T, 8>(a);
+    default: break;
+    }
     switch (P) {
     case 2: return launch_fwd<T, 2>(a);
     case 4: return launch_fwd<T, 4>(a);
@@ -122,6 +160,19 @@ template <typename T, int P> static ssm_code launch_bwd(const ScanArgs &a) {
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     scan_bwd_kernel<T, P><<<grid, SCAN_THREADS, smem>>>(a);
     CUDA_LAUNCH_CHECK("scan_bwd_kernel");
+    return SSM_OK;
+}
+
+// Steps per sub-tile of the state-split backward (docs/cuda-scan-notes.md, v4).
+#define SCAN_SPLIT_SUB 8
+template <typename T, int P> static ssm_code launch_bwd_split(const ScanArgs &a) {
+    dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
+    size_t smem = (size_t)scan_bwd_split_smem_floats<P, SCAN_SPLIT_SUB>() * sizeof(float);
+    if (smem > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB><<<grid, SCAN_THREADS, smem>>>(a);
+    CUDA_LAUNCH_CHECK("scan_bwd_split_kernel");
     return SSM_OK;
 }
 
@@ -144,7 +195,8 @@ static ssm_code scan_backward(void *du, void *ddelta, float *dA, float *dBm, flo
                               "%s: du, ddelta, dout, chunk_states, u, delta, A, Bm, Cm and "
                               "workspace must be device pointers, not NULL",
                               who);
-    const int P = bwd_lanes(s->chunk);
+    const int Ps = split_lanes(s);
+    const int P = Ps ? Ps : bwd_lanes(s->chunk);
     ScanArgs a = make_args(s, P);
     a.du = du;
     a.ddelta = ddelta;
@@ -164,7 +216,11 @@ static ssm_code scan_backward(void *du, void *ddelta, float *dA, float *dBm, flo
     a.ws_dD = a.ws_dA + a.B * a.D * a.N;
     a.ws_ddb = a.ws_dD + a.B * a.D;
     ssm_code rc;
-    switch (P) {
+    switch (Ps ? 10 + Ps : P) {
+    case 11: rc = launch_bwd_split<T, 1>(a); break;
+    case 12: rc = launch_bwd_split<T, 2>(a); break;
+    case 14: rc = launch_bwd_split<T, 4>(a); break;
+    case 18: rc = launch_bwd_split<T, 8>(a); break;
     case 1: rc = launch_bwd<T, 1>(a); break;
     case 2: rc = launch_bwd<T, 2>(a); break;
     default: rc = launch_bwd<T, 4>(a); break;
