@@ -133,4 +133,4 @@ deps:
 clean:
 	rm -rf $(B)
 
--include $(OBJ:.o=.d) $(DBL_OBJ:.o=.d) $(SAN_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(DBL_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(CLI_SRC:%.c=$(B)/obj/%.d) $(CLI_SRC:%.c=$(B)/dbl/obj/%.d)
