@@ -27,6 +27,8 @@
 #include <omp.h>
 #include <string.h>
 
+#include "kernels/cpu_math.h"
+
 #define SCAN_W (64 / (int)sizeof(real)) // channels per lane block: 16 float, 8 double
 #define SCAN_FWD_TILE 64                // forward time tile (steps)
 #define SCAN_ALIGN 16                   // workspace sub-buffers start on multiples of 16 reals
@@ -34,60 +36,6 @@
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline size_t round_up(size_t n) { return (n + SCAN_ALIGN - 1) / SCAN_ALIGN * SCAN_ALIGN; }
-
-// exp and log1p without libm calls in float, so that loops over them
-// vectorize. The double build (gradient checks) uses libm: accuracy matters
-// more there than speed.
-#if REAL_IS_DOUBLE
-static inline real scan_exp(real x) { return exp(x); }
-static inline real scan_log1p_01(real x) { return log1p(x); }
-#else
-typedef union {
-    float f;
-    uint32_t u;
-} f32_bits;
-// exp(x) = 2^k * exp(r), k = round(x / ln2), |r| <= ln2/2; exp(r) by its
-// degree-7 Taylor polynomial (truncation < 1e-8 relative, below float
-// rounding). Arguments below -87 give 0 (exp is < 2e-38 there); above 88 are
-// clamped (only sigmoid of a huge negative sees that, and it still gives ~0).
-// NaN propagates.
-static inline float scan_exp(float x) {
-    float xc = x < -87.0f ? -87.0f : x;
-    xc = xc > 88.0f ? 88.0f : xc;
-    f32_bits t;
-    t.f = xc * 1.44269504f + 12582912.0f; // 1.5 * 2^23: round to integer in the low bits
-    float k = t.f - 12582912.0f;
-    uint32_t kb = t.u - 0x4B400000u; // k, two's complement
-    float r = (xc - k * 0.693145751953125f) - k * 1.428606765330187e-06f; // Cody-Waite ln2
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    f32_bits s;
-    s.u = (kb + 127u) << 23;
-    float e = p * s.f;
-    return x < -87.0f ? 0.0f : e;
-}
-// log1p(x) for x in [0, 1] as 2 atanh(s), s = x / (2 + x) <= 1/3: the odd
-// series to s^15 has truncation < 2e-9 relative, and no cancellation for
-// small x.
-static inline float scan_log1p_01(float x) {
-    float s = x / (2.0f + x), s2 = s * s;
-    float p = 1.0f / 15.0f;
-    p = p * s2 + 1.0f / 13.0f;
-    p = p * s2 + 1.0f / 11.0f;
-    p = p * s2 + 1.0f / 9.0f;
-    p = p * s2 + 1.0f / 7.0f;
-    p = p * s2 + 1.0f / 5.0f;
-    p = p * s2 + 1.0f / 3.0f;
-    p = p * s2 + 1.0f;
-    return 2.0f * s * p;
-}
-#endif
 
 // x[i] holds delta + bias; writes dt[i] = softplus?(x[i]) and, when sp is not
 // NULL, sp[i] = d dt / d x. softplus(x) = max(x, 0) + log1p(exp(-|x|)) keeps
@@ -101,8 +49,8 @@ static void scan_dt(real *dt, real *sp, const real *x, int64_t n, int softplus) 
         return;
     }
     for (int64_t i = 0; i < n; i++) {
-        const real xi = x[i], e = scan_exp(-fabs(xi));
-        dt[i] = xi > SOFTPLUS_LINEAR ? xi : (xi > 0 ? xi : 0) + scan_log1p_01(e);
+        const real xi = x[i], e = r_fexp(-fabs(xi));
+        dt[i] = xi > SOFTPLUS_LINEAR ? xi : (xi > 0 ? xi : 0) + r_log1p_01(e);
         if (sp) // sigmoid(x) from the same e
             sp[i] = xi > SOFTPLUS_LINEAR ? 1 : (xi > 0 ? 1 : e) / (1 + e);
     }
@@ -210,7 +158,7 @@ void selective_scan_forward(real *out, real *last_state, real *chunk_states, con
                     const real *An = At + n * W;
 #pragma omp simd
                     for (int w = 0; w < W; w++) {
-                        hn[w] = scan_exp(dti[w] * An[w]) * hn[w] + dtu[w] * bn;
+                        hn[w] = r_fexp(dti[w] * An[w]) * hn[w] + dtu[w] * bn;
                         y[w] += cn * hn[w];
                     }
                 }
@@ -219,7 +167,7 @@ void selective_scan_forward(real *out, real *last_state, real *chunk_states, con
             if (z) { // out = y * silu(z)
                 gather_rows(zt, z + row, NULL, L, nw, tl);
                 for (int64_t i = 0; i < tl * W; i++)
-                    yt[i] = yt[i] * zt[i] / (1 + scan_exp(-zt[i]));
+                    yt[i] = yt[i] * zt[i] / (1 + r_fexp(-zt[i]));
             }
             scatter_rows(out + row, yt, L, nw, tl);
             t0 += tl;
@@ -407,7 +355,7 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
                             real *ai = ab + (i * N + n) * W, *hn = hb + ((i + 1) * N + n) * W;
 #pragma omp simd
                             for (int w = 0; w < W; w++) {
-                                ai[w] = scan_exp(dti[w] * An[w]);
+                                ai[w] = r_fexp(dti[w] * An[w]);
                                 hn[w] = ai[w] * hp[w] + dtu[w] * bn;
                                 y[w] += cn * hn[w];
                             }
@@ -420,7 +368,7 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
                     if (z) {
                         gather_rows(zt, z + row, NULL, L, nw, tl);
                         for (int64_t i = 0; i < tl * W; i++) {
-                            const real sg = 1 / (1 + scan_exp(-zt[i]));
+                            const real sg = 1 / (1 + r_fexp(-zt[i]));
                             t2[i] = t1[i] * dy[i] * sg * (1 + zt[i] * (1 - sg));
                             dy[i] = t1[i] * zt[i] * sg;
                         }
