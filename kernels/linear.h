@@ -8,6 +8,9 @@
 
 // C[M,N] = alpha * op(A) @ op(B) + beta * C, row-major; op(X) = X or X^T.
 // A is [M,K] (or [K,M] when transA), B is [K,N] (or [N,K] when transB).
+// Called outside a parallel region it splits C over the OpenMP threads;
+// inside one, it runs on the calling thread (so callers may run independent
+// GEMMs from their own parallel loops). It sets OpenBLAS to one thread.
 void gemm(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int transA,
           int transB, real alpha, real beta);
 
