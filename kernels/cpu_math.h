@@ -1,4 +1,4 @@
-// defines: r_exp, r_log, r_log1p, r_sqrt, r_fexp, r_log1p_01, r_sigmoid, r_silu, r_silu_grad,
+// defines: r_exp, r_log, r_log1p, r_sqrt, r_fma, r_fexp, r_log1p_01, r_sigmoid, r_silu, r_silu_grad,
 //          r_softplus, r_softplus_grad, R_FEXP_REL_ERR, R_PAR_MIN
 // Scalar helpers shared by the CPU kernels (private to kernels/*.c): libm in
 // the precision of `real`, a polynomial exp and log1p that loops vectorize
@@ -19,6 +19,19 @@
 #define r_log logf
 #define r_log1p log1pf
 #define r_sqrt sqrtf
+#endif
+
+// a*b + c in one rounding where the CPU has FMA (one instruction, and loops
+// over it vectorize); a*b + c otherwise. Explicit because the build's
+// -std=c11 turns off GCC's automatic contraction (-ffp-contract=off).
+#if defined(__FMA__)
+#if REAL_IS_DOUBLE
+#define r_fma(a, b, c) __builtin_fma((a), (b), (c))
+#else
+#define r_fma(a, b, c) __builtin_fmaf((a), (b), (c))
+#endif
+#else
+#define r_fma(a, b, c) ((a) * (b) + (c))
 #endif
 
 // exp and log1p without libm calls in the float build, so that loops over
@@ -50,15 +63,15 @@ static inline float r_fexp(float x) {
     t.f = xc * 1.44269504f + 12582912.0f; // 1.5 * 2^23: round to integer in the low bits
     float k = t.f - 12582912.0f;
     uint32_t kb = t.u - 0x4B400000u; // k, two's complement
-    float r = (xc - k * 0.693145751953125f) - k * 1.428606765330187e-06f; // Cody-Waite ln2
+    float r = r_fma(-k, 1.428606765330187e-06f, r_fma(-k, 0.693145751953125f, xc)); // Cody-Waite
     float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    p = r_fma(p, r, 1.0f / 720.0f);
+    p = r_fma(p, r, 1.0f / 120.0f);
+    p = r_fma(p, r, 1.0f / 24.0f);
+    p = r_fma(p, r, 1.0f / 6.0f);
+    p = r_fma(p, r, 0.5f);
+    p = r_fma(p, r, 1.0f);
+    p = r_fma(p, r, 1.0f);
     r_f32_bits s;
     s.u = (kb + 127u) << 23;
     float e = p * s.f;
@@ -70,13 +83,13 @@ static inline float r_fexp(float x) {
 static inline float r_log1p_01(float x) {
     float s = x / (2.0f + x), s2 = s * s;
     float p = 1.0f / 15.0f;
-    p = p * s2 + 1.0f / 13.0f;
-    p = p * s2 + 1.0f / 11.0f;
-    p = p * s2 + 1.0f / 9.0f;
-    p = p * s2 + 1.0f / 7.0f;
-    p = p * s2 + 1.0f / 5.0f;
-    p = p * s2 + 1.0f / 3.0f;
-    p = p * s2 + 1.0f;
+    p = r_fma(p, s2, 1.0f / 13.0f);
+    p = r_fma(p, s2, 1.0f / 11.0f);
+    p = r_fma(p, s2, 1.0f / 9.0f);
+    p = r_fma(p, s2, 1.0f / 7.0f);
+    p = r_fma(p, s2, 1.0f / 5.0f);
+    p = r_fma(p, s2, 1.0f / 3.0f);
+    p = r_fma(p, s2, 1.0f);
     return 2.0f * s * p;
 }
 #endif

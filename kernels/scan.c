@@ -158,8 +158,8 @@ void selective_scan_forward(real *out, real *last_state, real *chunk_states, con
                     const real *An = At + n * W;
 #pragma omp simd
                     for (int w = 0; w < W; w++) {
-                        hn[w] = r_fexp(dti[w] * An[w]) * hn[w] + dtu[w] * bn;
-                        y[w] += cn * hn[w];
+                        hn[w] = r_fma(r_fexp(dti[w] * An[w]), hn[w], dtu[w] * bn);
+                        y[w] = r_fma(cn, hn[w], y[w]);
                     }
                 }
                 memcpy(yt + i * W, y, sizeof y);
@@ -207,7 +207,9 @@ static bwd_plan plan_backward(const scan_shape *s, int n_threads) {
         n_threads = 1;
     // ~4 work items per thread for load balance, no more blocks than needed:
     // each extra block costs a [L, N] partial for dB and for dC.
-    const int64_t want = 4 * (int64_t)n_threads, have = B * G, nwb = (Dg + W - 1) / W;
+    // One thread has nothing to balance: one block per group, no partials.
+    const int64_t want = n_threads > 1 ? 4 * (int64_t)n_threads : 1, have = B * G;
+    const int64_t nwb = (Dg + W - 1) / W;
     const int64_t K0 = have >= want ? 1 : min64(nwb, (want + have - 1) / have);
     p.nlb = (nwb + K0 - 1) / K0;
     p.blk = p.nlb * W;
@@ -331,8 +333,6 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
                                 prefetch_rows(dz + pr, L, nw, chunk, 1);
                         }
                     }
-                    memset(dBv, 0, sizeof(real) * (size_t)(tl * N * W));
-                    memset(dCv, 0, sizeof(real) * (size_t)(tl * N * W));
                     gather_rows(t1, delta + row, delta_bias ? delta_bias + dl : NULL, L, nw, tl);
                     scan_dt(dt, sp, t1, tl * W, s->delta_softplus);
                     gather_rows(ut, u + row, NULL, L, nw, tl);
@@ -356,8 +356,8 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
 #pragma omp simd
                             for (int w = 0; w < W; w++) {
                                 ai[w] = r_fexp(dti[w] * An[w]);
-                                hn[w] = ai[w] * hp[w] + dtu[w] * bn;
-                                y[w] += cn * hn[w];
+                                hn[w] = r_fma(ai[w], hp[w], dtu[w] * bn);
+                                y[w] = r_fma(cn, hn[w], y[w]);
                             }
                         }
                         memcpy(dy + i * W, y, sizeof y); // y for now; dy below
@@ -395,13 +395,13 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
                             real *dAn = dAacc + n * W;
 #pragma omp simd
                             for (int w = 0; w < W; w++) {
-                                const real gh = dhn[w] + dyi[w] * cn; // dL/dh_t
-                                dCi[w] += dyi[w] * hn[w];
-                                dBi[w] += gh * dtu[w];
-                                sumB[w] += gh * bn;
+                                const real gh = r_fma(dyi[w], cn, dhn[w]); // dL/dh_t
+                                dCi[w] = dyi[w] * hn[w]; // each (i, n) once: no zeroing
+                                dBi[w] = gh * dtu[w];
+                                sumB[w] = r_fma(gh, bn, sumB[w]);
                                 const real ga = gh * hp[w] * ai[w]; // dL/d(dt*A[n]) at step t
-                                dAn[w] += ga * dti[w];
-                                sumA[w] += ga * An[w];
+                                dAn[w] = r_fma(ga, dti[w], dAn[w]);
+                                sumA[w] = r_fma(ga, An[w], sumA[w]);
                                 dhn[w] = gh * ai[w];
                             }
                         }
