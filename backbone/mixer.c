@@ -82,6 +82,7 @@ static mixer_call call_init(mamba_stack *s, const ssm_params *p, int64_t layer,
                             const mamba_orders *o, int64_t B) {
     mixer_call m = {.s = s, .p = p, .layer = layer, .B = B, .alpha = merge_alpha(s),
                     .ss = sample_scan_shape(s)};
+    gemm_threads_init(); // before the per-sample regions call gemm from inside
     m.W_in = ssm_params_data(p, s->lp[layer].in_w);
     m.W_out = ssm_params_data(p, s->lp[layer].out_w);
     for (int k = 0; k < s->K; k++)

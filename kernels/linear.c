@@ -1,4 +1,4 @@
-// defines: gemm, linear_forward, linear_backward (see linear.h)
+// defines: gemm, gemm_threads_init, linear_forward, linear_backward (see linear.h)
 // GEMM is OpenBLAS (threaded by us, see gemm); the bias reduction is ours, written so that every output
 // element is summed in the same order whatever the thread count.
 #include "kernels/linear.h"
@@ -41,6 +41,11 @@ static void blas(real *C, const real *A, const real *B, int64_t M, int64_t N, in
 #endif
 }
 
+void gemm_threads_init(void) {
+    if (!omp_in_parallel() && openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1); // outside any region: no other caller races this
+}
+
 void gemm(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int transA,
           int transB, real alpha, real beta) {
     if (M <= 0 || N <= 0)
@@ -55,8 +60,7 @@ void gemm(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K
         blas(C, A, B, M, N, K, transA, transB, alpha, beta, lda, ldb, N);
         return;
     }
-    if (openblas_get_num_threads() != 1) // outside any region: no other caller races this
-        openblas_set_num_threads(1);
+    gemm_threads_init();
     const int nt = omp_get_max_threads();
     const int by_rows = M >= N;
     const int64_t dim = by_rows ? M : N;

@@ -63,27 +63,44 @@ static int32_t *random_perms(int64_t B, int64_t L) {
     return p;
 }
 
+// Small shapes run as one BLAS call; large ones are split into bands of rows
+// (M >= N) or of columns over the threads, and a call from inside a parallel
+// region runs whole on its thread: every path against the naive product.
 START_TEST(gemm_all_transposes) {
-    const int64_t M = 5, N = 7, K = 3;
-    real *A = rnd(M * K, -1, 1), *B = rnd(K * N, -1, 1), *C0 = rnd(M * N, -1, 1);
-    real *C = zeros(M * N);
-    double ref[5 * 7];
-    for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++) {
-            // A is [M,K] or, transposed, stored [K,M]; B likewise
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < N; j++) {
-                    double s = 0;
-                    for (int64_t k = 0; k < K; k++)
-                        s += (double)(ta ? A[k * M + i] : A[i * K + k]) *
-                             (tb ? B[j * K + k] : B[k * N + j]);
-                    ref[i * N + j] = 0.7 * s + 0.3 * C0[i * N + j];
+    const int64_t shapes[][3] = {{5, 7, 3}, {300, 40, 50}, {40, 300, 50}, {17, 333, 70}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int64_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+        real *A = rnd(M * K, -1, 1), *B = rnd(K * N, -1, 1), *C0 = rnd(M * N, -1, 1);
+        real *C = zeros(M * N);
+        double *ref = malloc(sizeof(double) * M * N);
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                // A is [M,K] or, transposed, stored [K,M]; B likewise
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        double s = 0;
+                        for (int64_t k = 0; k < K; k++)
+                            s += (double)(ta ? A[k * M + i] : A[i * K + k]) *
+                                 (tb ? B[j * K + k] : B[k * N + j]);
+                        ref[i * N + j] = 0.7 * s + 0.3 * C0[i * N + j];
+                    }
+                // K terms of float rounding: scale the tolerance with sqrt(K)
+                const double tol = FTOL * sqrt((double)K);
+                memcpy(C, C0, M * N * sizeof *C);
+                gemm(C, A, B, M, N, K, ta, tb, 0.7f, 0.3f);
+                ck_assert_msg(err_vs(C, ref, M * N) < tol, "gemm %lldx%lldx%lld ta=%d tb=%d",
+                              (long long)M, (long long)N, (long long)K, ta, tb);
+                memcpy(C, C0, M * N * sizeof *C);
+#pragma omp parallel num_threads(2)
+                {
+#pragma omp single
+                    gemm(C, A, B, M, N, K, ta, tb, 0.7f, 0.3f);
                 }
-            memcpy(C, C0, M * N * sizeof *C);
-            gemm(C, A, B, M, N, K, ta, tb, 0.7f, 0.3f);
-            ck_assert_msg(err_vs(C, ref, M * N) < FTOL, "gemm ta=%d tb=%d", ta, tb);
-        }
-    free(A), free(B), free(C0), free(C);
+                ck_assert_msg(err_vs(C, ref, M * N) < tol, "gemm in a region %lldx%lldx%lld",
+                              (long long)M, (long long)N, (long long)K);
+            }
+        free(A), free(B), free(C0), free(C), free(ref);
+    }
 }
 END_TEST
 
