@@ -154,6 +154,11 @@ ssm_code mamba_stack_declare(mamba_stack **out, const mamba_config *cfg, ssm_par
         ADD(&s->normf_b, ND, 1, SHAPE(D), "%snorm_f.bias", prefix);
 #undef ADD
 #undef SHAPE
+    // A layer's mixer tensors are declared in one run (in_proj first, out_proj
+    // last), so their gradients are one contiguous span of the flat table: the
+    // mixer's per-thread gradient slots mirror it (same span in every layer).
+    s->gspan = p->items[s->lp[0].out_w].offset + p->items[s->lp[0].out_w].numel -
+               p->items[s->lp[0].in_w].offset;
     *out = s;
     return SSM_OK;
 fail:
@@ -256,7 +261,7 @@ ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L
     TAKE(s->rstd_f, B * L);
     mamba_scratch *c = &s->sc;
     // Forward prefix first (see mamba_scratch), then the backward's part.
-    TAKE(c->A, E * N);
+    TAKE(c->A, s->K * E * N);
     TAKE(c->xg, BEL);
     TAKE(c->xc, BEL);
     TAKE(c->delta, BEL);
@@ -268,10 +273,16 @@ ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L
     TAKE(c->dxc, BEL);
     TAKE(c->ddelta, BEL);
     TAKE(c->dxdbl, B * P * L);
-    TAKE(c->dA, E * N);
+    // one gradient slot and one single-thread scan workspace per thread (the
+    // per-sample path), or one workspace for plan_threads (the batch < threads path)
+    s->gslot = (s->gspan + 15) / 16 * 16 + (size_t)(s->K * E * N);
+    TAKE(c->gslots, (size_t)s->plan_threads * s->gslot);
     scan_shape ss = {.B = 1, .D = E, .L = L, .N = N, .G = 1, .chunk = s->cfg.scan_chunk,
                      .delta_softplus = 1};
-    TAKE(c->ws, selective_scan_workspace_size(&ss, s->plan_threads));
+    s->ws_slot = (selective_scan_workspace_size(&ss, 1) + 15) / 16 * 16;
+    const size_t ws = (size_t)s->plan_threads * s->ws_slot;
+    const size_t ws_wide = selective_scan_workspace_size(&ss, s->plan_threads);
+    TAKE(c->ws, ws > ws_wide ? ws : ws_wide);
 #undef TAKE
     if (missing)
         return ssm_fail(err, SSM_ENOMEM,

@@ -40,8 +40,9 @@ typedef struct {
 
 // Scratch reused by every layer. The forward uses a prefix of it (A, xg, xc,
 // delta, ys); the backward recomputes into the same prefix and uses the rest.
+// The [B, ...] buffers are used per sample (slice b by the thread that owns b).
 typedef struct {
-    real *A;                     // [E, N] -exp(A_log) of the current branch
+    real *A;                     // [K, E, N] -exp(A_log) of every branch of the current layer
     real *xg, *xc, *delta;       // [B, E, L] gathered x, conv+SiLU out (= scan u), delta
     real *ys;                    // [B, E, L] scan output (forward) / its gradient dys (backward)
     real *dres, *dnormed;        // [B, L, D]
@@ -49,13 +50,17 @@ typedef struct {
     real *dy;                    // [B, E, L] gradient of the merged y
     real *dxc, *ddelta;          // [B, E, L] in scan order
     real *dxdbl;                 // [B, R + 2N, L]
-    real *dA;                    // [E, N]
-    real *ws;                    // selective_scan_workspace_size(one sample, plan_threads)
+    real *gslots;                // [plan_threads, gslot]: per-thread gradient slots (see mixer.c)
+    real *ws;                    // scan workspaces: plan_threads of ws_slot, or one for plan_threads
 } mamba_scratch;
 
 struct mamba_stack {
     mamba_config cfg;            // resolved (dt_rank filled in)
     int64_t D, E, N, R, P, dc, K, n_layers; // P = R + 2N
+    size_t gspan;                // elements from a layer's in_proj.weight to the end of its
+                                 // out_proj.weight in the flat table (its mixer parameters)
+    size_t gslot;                // gspan rounded up, then the private dA [K, E, N]
+    size_t ws_slot;              // scan backward workspace of one sample on one thread
     char prefix[64];
     mamba_layer_params *lp;      // [n_layers]
     size_t normf_w, normf_b;     // norm_f (normf_b SIZE_MAX unless LayerNorm)

@@ -12,9 +12,15 @@
 // backward work, recompute plus reverse sweep, is more than that).
 //
 // usage: backbone [-B 8] [-L 196,784,4096] [-d 192,384] [-layers 4] [-reps R]
-//                 [-no-stack] [-no-block]
+//                 [-no-stack] [-no-block] [-no-job] [-job-only]
+// The first row is the default job's shape (configs/image/fashion_mnist.yaml:
+// B 64, L 50 = 49 patches + class token, d_model 64, 4 layers), then the grid.
 // Repetitions default to about 1.5 s of work per measurement (at least 1);
 // every figure is the best repetition (SGEMM too: best of 1 s of calls).
+// "cpu ms" is the process CPU time per forward+backward averaged over the
+// repetitions: on a machine shared with other jobs the wall time of a
+// repetition depends on them, its CPU time much less (nothing here spins:
+// the OpenMP wait policy is passive and OpenBLAS runs single-threaded).
 //
 // Threads: the kernels use OpenMP and GEMM uses OpenBLAS's own pthread pool
 // (Debian's default libopenblas0-pthread). With libgomp's default (active)
@@ -28,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backbone/mamba.h"
@@ -70,9 +77,16 @@ static double fwd_flops(const mamba_config *c, int64_t B, int64_t L) {
 }
 
 typedef struct {
-    double fwd_s, train_s; // seconds per call
+    double fwd_s, train_s; // seconds per call (best repetition)
+    double train_cpu_s;    // process CPU seconds per forward+backward (mean)
     size_t arena_bytes;
 } result;
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t L, int reps_arg,
                double *flops) {
@@ -123,6 +137,7 @@ static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t 
         double t = omp_get_wtime() - t0;
         r->fwd_s = t < r->fwd_s ? t : r->fwd_s;
     }
+    const double c0 = cpu_seconds();
     for (int i = 0; i < reps; i++) {
         t0 = omp_get_wtime();
         mamba_stack_forward(s, &p, out, in, &o, B);
@@ -130,6 +145,7 @@ static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t 
         double t = omp_get_wtime() - t0;
         r->train_s = t < r->train_s ? t : r->train_s;
     }
+    r->train_cpu_s = (cpu_seconds() - c0) / reps;
     r->arena_bytes = a.peak;
     free(in), free(out), free(din), free(dout), free(perm);
     mamba_stack_free(s);
@@ -144,7 +160,7 @@ int main(int argc, char **argv) {
         execv("/proc/self/exe", argv); // returns only on failure: run with the default policy
     }
     int64_t Ls[8] = {196, 784, 4096}, ds[8] = {192, 384};
-    int nL = 3, nd = 2, reps = 0, do_block = 1, do_stack = 1;
+    int nL = 3, nd = 2, reps = 0, do_block = 1, do_stack = 1, do_job = 1, do_grid = 1;
     int64_t B = 8, layers = 4;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-L") && i + 1 < argc)
@@ -161,39 +177,52 @@ int main(int argc, char **argv) {
             do_stack = 0;
         else if (!strcmp(argv[i], "-no-block"))
             do_block = 0;
+        else if (!strcmp(argv[i], "-no-job"))
+            do_job = 0;
+        else if (!strcmp(argv[i], "-job-only"))
+            do_grid = 0;
         else {
             fprintf(stderr, "usage: %s [-B 8] [-L 196,784,4096] [-d 192,384] [-layers 4] "
-                            "[-reps R] [-no-stack] [-no-block]\n", argv[0]);
+                            "[-reps R] [-no-stack] [-no-block] [-no-job] [-job-only]\n", argv[0]);
             return 2;
         }
     }
     double peak = sgemm_gflops();
-    printf("CPU backbone, %d threads (OMP_WAIT_POLICY=%s), bidirectional (K=2), B=%lld, N=16, "
-           "expand 2, d_conv 4\n",
-           omp_get_max_threads(), getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "default",
-           (long long)B);
+    printf("CPU backbone, %d threads (OMP_WAIT_POLICY=%s), bidirectional (K=2), N=16, expand 2, "
+           "d_conv 4\n",
+           omp_get_max_threads(), getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "default");
     printf("OpenBLAS SGEMM 1024^3: %.1f GFLOP/s\n\n", peak);
-    printf("| d_model | L | layers | fwd ms | fwd tok/s | fwd GFLOP/s | fwd+bwd ms | train tok/s "
-           "| train GFLOP/s | of SGEMM | arena MiB |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for (int di = 0; di < nd; di++)
+    printf("| B | d_model | L | layers | fwd ms | fwd tok/s | fwd GFLOP/s | fwd+bwd ms | cpu ms "
+           "| train samples/s | train tok/s | train GFLOP/s | of SGEMM | arena MiB |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    // the default job first (B 64, d_model 64, L 50, 4 layers), then the grid
+    typedef struct {
+        int64_t B, d, L, layers;
+    } shape;
+    shape cases[1 + 8 * 8 * 2];
+    int nc = 0;
+    if (do_job)
+        cases[nc++] = (shape){64, 64, 50, 4};
+    for (int di = 0; do_grid && di < nd; di++)
         for (int li = 0; li < nL; li++)
-            for (int which = 0; which < 2; which++) {
-                if ((which == 0 && !do_block) || (which == 1 && !do_stack))
-                    continue;
-                int64_t nl = which == 0 ? 1 : layers;
-                result r;
-                double f;
-                if (run(&r, ds[di], nl, B, Ls[li], reps, &f))
-                    return 1;
-                double tok = (double)(B * Ls[li]);
-                double g_f = f / r.fwd_s * 1e-9, g_t = 3 * f / r.train_s * 1e-9;
-                printf("| %lld | %lld | %lld | %.1f | %.0f | %.1f | %.1f | %.0f | %.1f | %.0f%% | "
-                       "%.0f |\n",
-                       (long long)ds[di], (long long)Ls[li], (long long)nl, r.fwd_s * 1e3,
-                       tok / r.fwd_s, g_f, r.train_s * 1e3, tok / r.train_s, g_t,
-                       100 * g_t / peak, r.arena_bytes / 1048576.0);
-                fflush(stdout);
-            }
+            for (int which = 0; which < 2; which++)
+                if ((which == 0 && do_block) || (which == 1 && do_stack))
+                    cases[nc++] = (shape){B, ds[di], Ls[li], which == 0 ? 1 : layers};
+    for (int ci = 0; ci < nc; ci++) {
+        const shape *c = &cases[ci];
+        result r;
+        double f;
+        if (run(&r, c->d, c->layers, c->B, c->L, reps, &f))
+            return 1;
+        double tok = (double)(c->B * c->L);
+        double g_f = f / r.fwd_s * 1e-9, g_t = 3 * f / r.train_s * 1e-9;
+        printf("| %lld | %lld | %lld | %lld | %.1f | %.0f | %.1f | %.1f | %.1f | %.0f | %.0f | "
+               "%.1f | %.0f%% | %.0f |\n",
+               (long long)c->B, (long long)c->d, (long long)c->L, (long long)c->layers,
+               r.fwd_s * 1e3, tok / r.fwd_s, g_f, r.train_s * 1e3, r.train_cpu_s * 1e3,
+               (double)c->B / r.train_s, tok / r.train_s, g_t, 100 * g_t / peak,
+               r.arena_bytes / 1048576.0);
+        fflush(stdout);
+    }
     return 0;
 }

@@ -20,6 +20,78 @@ static inline real conv_pre(const real *x, const real *w, real b, int64_t t, int
     return acc;
 }
 
+// Mamba's width (d_conv = 4) gets straight-line code over tiles of the row:
+// a zero-padded window xt [3 + T] makes every step the same four taps (the
+// padding adds w*0 = 0, the same value the generic loop gets by skipping),
+// so the loops over t vectorize, SiLU included (r_sigmoid is branch-free on
+// a polynomial exp in float).
+#define K4_TILE 256
+
+// xt[j] = x[t0 - 3 + j] for j < tl + 3, 0 before the start of the row
+static inline void k4_window(real *xt, const real *x, int64_t t0, int64_t tl) {
+    for (int64_t j = 0; j < tl + 3; j++)
+        xt[j] = t0 - 3 + j >= 0 ? x[t0 - 3 + j] : 0;
+}
+
+// pre[i] = bias + sum_k w[k] xt[i + k]: the generic loop's order of additions
+static inline void k4_pre(real *restrict pre, const real *restrict xt, const real *w, real b,
+                          int64_t tl) {
+    const real w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+    for (int64_t i = 0; i < tl; i++)
+        pre[i] = (((b + w0 * xt[i]) + w1 * xt[i + 1]) + w2 * xt[i + 2]) + w3 * xt[i + 3];
+}
+
+static void conv_row_k4(real *o, const real *x, const real *w, real b, int64_t L, int silu) {
+    real xt[K4_TILE + 3];
+    for (int64_t t0 = 0; t0 < L; t0 += K4_TILE) {
+        const int64_t tl = L - t0 < K4_TILE ? L - t0 : K4_TILE;
+        k4_window(xt, x, t0, tl);
+        real *ot = o + t0;
+        k4_pre(ot, xt, w, b, tl);
+        if (silu)
+            for (int64_t i = 0; i < tl; i++)
+                ot[i] = r_silu(ot[i]);
+    }
+}
+
+// One row's contribution to dx, dw (acc, double), dbias (db, double).
+static void conv_row_k4_backward(real *dxr, double *acc, double *db, const real *dor,
+                                 const real *xr, const real *w, real b, int64_t L, int silu) {
+    real xt[K4_TILE + 3], dp[K4_TILE];
+    for (int64_t t0 = 0; t0 < L; t0 += K4_TILE) {
+        const int64_t tl = L - t0 < K4_TILE ? L - t0 : K4_TILE;
+        k4_window(xt, xr, t0, tl);
+        if (silu) {
+            k4_pre(dp, xt, w, b, tl);
+            for (int64_t i = 0; i < tl; i++)
+                dp[i] = dor[t0 + i] * r_silu_grad(dp[i]);
+        } else {
+            for (int64_t i = 0; i < tl; i++)
+                dp[i] = dor[t0 + i];
+        }
+        double s = 0, a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#pragma omp simd reduction(+ : s, a0, a1, a2, a3)
+        for (int64_t i = 0; i < tl; i++) {
+            const double d = dp[i];
+            s += d;
+            a0 += d * xt[i];
+            a1 += d * xt[i + 1];
+            a2 += d * xt[i + 2];
+            a3 += d * xt[i + 3];
+        }
+        *db += s;
+        acc[0] += a0, acc[1] += a1, acc[2] += a2, acc[3] += a3;
+        if (dxr) // x[t - 3 + k] fed pre[t] through w[k]
+            for (int64_t k = 0; k < 4; k++) {
+                const real wk = w[k];
+                const int64_t i0 = t0 - 3 + k >= 0 ? 0 : 3 - k - t0; // first step inside x
+                real *d = dxr + t0 - 3 + k;
+                for (int64_t i = i0; i < tl; i++)
+                    d[i] += wk * dp[i];
+            }
+    }
+}
+
 void conv1d_causal_forward(real *out, const real *x, const real *w, const real *bias, int64_t B,
                            int64_t C, int64_t L, int64_t K, int silu) {
 #pragma omp parallel for schedule(static) if (B * C * L * K >= R_PAR_MIN)
@@ -29,6 +101,10 @@ void conv1d_causal_forward(real *out, const real *x, const real *w, const real *
         const real *wc = w + c * K;    // [K]
         real *o = out + row * L;       // [L]
         real b = bias ? bias[c] : 0;
+        if (K == 4) {
+            conv_row_k4(o, xr, wc, b, L, silu);
+            continue;
+        }
         for (int64_t t = 0; t < L; t++) {
             real p = conv_pre(xr, wc, b, t, K);
             o[t] = silu ? r_silu(p) : p;
@@ -44,6 +120,20 @@ void conv1d_causal_backward(real *dx, real *dw, real *dbias, const real *dout, c
         const real *wc = w + c * K; // [K]
         real b = bias ? bias[c] : 0;
         double db = 0;
+        if (K == 4) {
+            double acc[4] = {0};
+            for (int64_t bb = 0; bb < B; bb++) {
+                int64_t row = bb * C + c;
+                conv_row_k4_backward(dx ? dx + row * L : NULL, acc, &db, dout + row * L,
+                                     x + row * L, wc, b, L, silu);
+            }
+            if (dw)
+                for (int64_t k = 0; k < 4; k++)
+                    dw[c * K + k] += (real)acc[k];
+            if (dbias)
+                dbias[c] += (real)db;
+            continue;
+        }
         // Pass j accumulates taps [k0, k0+TAP_BLOCK) of dw; the first pass
         // also does dx and dbias. dpre is recomputed in each pass (K mults).
         for (int64_t k0 = 0; k0 < K; k0 += TAP_BLOCK) {

@@ -1,4 +1,4 @@
-// defines: gemm, linear_forward, linear_backward
+// defines: gemm, gemm_threads_init, linear_forward, linear_backward
 // Dense layers through BLAS (sgemm, or dgemm in the double build). Row-major.
 // Backward accumulates (+=) into every gradient; callers zero them.
 #pragma once
@@ -8,8 +8,17 @@
 
 // C[M,N] = alpha * op(A) @ op(B) + beta * C, row-major; op(X) = X or X^T.
 // A is [M,K] (or [K,M] when transA), B is [K,N] (or [N,K] when transB).
+// Called outside a parallel region it splits C over the OpenMP threads;
+// inside one, it runs on the calling thread (so callers may run independent
+// GEMMs from their own parallel loops). It sets OpenBLAS to one thread.
 void gemm(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int transA,
           int transB, real alpha, real beta);
+
+// Sets OpenBLAS to one thread (gemm's threads are OpenMP's). gemm does it on
+// every call made outside a parallel region; a caller that runs gemm from
+// inside its own region calls this first, outside it: OpenBLAS's own pool,
+// entered from several threads at once, serializes them and spin-yields.
+void gemm_threads_init(void);
 
 // out[n, o] = sum_i inp[n, i] * weight[o, i] + bias[o]   (PyTorch nn.Linear layout)
 // out    [N, OC]

@@ -27,6 +27,8 @@
 #include <omp.h>
 #include <string.h>
 
+#include "kernels/cpu_math.h"
+
 #define SCAN_W (64 / (int)sizeof(real)) // channels per lane block: 16 float, 8 double
 #define SCAN_FWD_TILE 64                // forward time tile (steps)
 #define SCAN_ALIGN 16                   // workspace sub-buffers start on multiples of 16 reals
@@ -34,60 +36,6 @@
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline size_t round_up(size_t n) { return (n + SCAN_ALIGN - 1) / SCAN_ALIGN * SCAN_ALIGN; }
-
-// exp and log1p without libm calls in float, so that loops over them
-// vectorize. The double build (gradient checks) uses libm: accuracy matters
-// more there than speed.
-#if REAL_IS_DOUBLE
-static inline real scan_exp(real x) { return exp(x); }
-static inline real scan_log1p_01(real x) { return log1p(x); }
-#else
-typedef union {
-    float f;
-    uint32_t u;
-} f32_bits;
-// exp(x) = 2^k * exp(r), k = round(x / ln2), |r| <= ln2/2; exp(r) by its
-// degree-7 Taylor polynomial (truncation < 1e-8 relative, below float
-// rounding). Arguments below -87 give 0 (exp is < 2e-38 there); above 88 are
-// clamped (only sigmoid of a huge negative sees that, and it still gives ~0).
-// NaN propagates.
-static inline float scan_exp(float x) {
-    float xc = x < -87.0f ? -87.0f : x;
-    xc = xc > 88.0f ? 88.0f : xc;
-    f32_bits t;
-    t.f = xc * 1.44269504f + 12582912.0f; // 1.5 * 2^23: round to integer in the low bits
-    float k = t.f - 12582912.0f;
-    uint32_t kb = t.u - 0x4B400000u; // k, two's complement
-    float r = (xc - k * 0.693145751953125f) - k * 1.428606765330187e-06f; // Cody-Waite ln2
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    f32_bits s;
-    s.u = (kb + 127u) << 23;
-    float e = p * s.f;
-    return x < -87.0f ? 0.0f : e;
-}
-// log1p(x) for x in [0, 1] as 2 atanh(s), s = x / (2 + x) <= 1/3: the odd
-// series to s^15 has truncation < 2e-9 relative, and no cancellation for
-// small x.
-static inline float scan_log1p_01(float x) {
-    float s = x / (2.0f + x), s2 = s * s;
-    float p = 1.0f / 15.0f;
-    p = p * s2 + 1.0f / 13.0f;
-    p = p * s2 + 1.0f / 11.0f;
-    p = p * s2 + 1.0f / 9.0f;
-    p = p * s2 + 1.0f / 7.0f;
-    p = p * s2 + 1.0f / 5.0f;
-    p = p * s2 + 1.0f / 3.0f;
-    p = p * s2 + 1.0f;
-    return 2.0f * s * p;
-}
-#endif
 
 // x[i] holds delta + bias; writes dt[i] = softplus?(x[i]) and, when sp is not
 // NULL, sp[i] = d dt / d x. softplus(x) = max(x, 0) + log1p(exp(-|x|)) keeps
@@ -101,8 +49,8 @@ static void scan_dt(real *dt, real *sp, const real *x, int64_t n, int softplus) 
         return;
     }
     for (int64_t i = 0; i < n; i++) {
-        const real xi = x[i], e = scan_exp(-fabs(xi));
-        dt[i] = xi > SOFTPLUS_LINEAR ? xi : (xi > 0 ? xi : 0) + scan_log1p_01(e);
+        const real xi = x[i], e = r_fexp(-fabs(xi));
+        dt[i] = xi > SOFTPLUS_LINEAR ? xi : (xi > 0 ? xi : 0) + r_log1p_01(e);
         if (sp) // sigmoid(x) from the same e
             sp[i] = xi > SOFTPLUS_LINEAR ? 1 : (xi > 0 ? 1 : e) / (1 + e);
     }
@@ -210,8 +158,8 @@ void selective_scan_forward(real *out, real *last_state, real *chunk_states, con
                     const real *An = At + n * W;
 #pragma omp simd
                     for (int w = 0; w < W; w++) {
-                        hn[w] = scan_exp(dti[w] * An[w]) * hn[w] + dtu[w] * bn;
-                        y[w] += cn * hn[w];
+                        hn[w] = r_fma(r_fexp(dti[w] * An[w]), hn[w], dtu[w] * bn);
+                        y[w] = r_fma(cn, hn[w], y[w]);
                     }
                 }
                 memcpy(yt + i * W, y, sizeof y);
@@ -219,7 +167,7 @@ void selective_scan_forward(real *out, real *last_state, real *chunk_states, con
             if (z) { // out = y * silu(z)
                 gather_rows(zt, z + row, NULL, L, nw, tl);
                 for (int64_t i = 0; i < tl * W; i++)
-                    yt[i] = yt[i] * zt[i] / (1 + scan_exp(-zt[i]));
+                    yt[i] = yt[i] * zt[i] / (1 + r_fexp(-zt[i]));
             }
             scatter_rows(out + row, yt, L, nw, tl);
             t0 += tl;
@@ -259,7 +207,9 @@ static bwd_plan plan_backward(const scan_shape *s, int n_threads) {
         n_threads = 1;
     // ~4 work items per thread for load balance, no more blocks than needed:
     // each extra block costs a [L, N] partial for dB and for dC.
-    const int64_t want = 4 * (int64_t)n_threads, have = B * G, nwb = (Dg + W - 1) / W;
+    // One thread has nothing to balance: one block per group, no partials.
+    const int64_t want = n_threads > 1 ? 4 * (int64_t)n_threads : 1, have = B * G;
+    const int64_t nwb = (Dg + W - 1) / W;
     const int64_t K0 = have >= want ? 1 : min64(nwb, (want + have - 1) / have);
     p.nlb = (nwb + K0 - 1) / K0;
     p.blk = p.nlb * W;
@@ -383,8 +333,6 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
                                 prefetch_rows(dz + pr, L, nw, chunk, 1);
                         }
                     }
-                    memset(dBv, 0, sizeof(real) * (size_t)(tl * N * W));
-                    memset(dCv, 0, sizeof(real) * (size_t)(tl * N * W));
                     gather_rows(t1, delta + row, delta_bias ? delta_bias + dl : NULL, L, nw, tl);
                     scan_dt(dt, sp, t1, tl * W, s->delta_softplus);
                     gather_rows(ut, u + row, NULL, L, nw, tl);
@@ -407,9 +355,9 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
                             real *ai = ab + (i * N + n) * W, *hn = hb + ((i + 1) * N + n) * W;
 #pragma omp simd
                             for (int w = 0; w < W; w++) {
-                                ai[w] = scan_exp(dti[w] * An[w]);
-                                hn[w] = ai[w] * hp[w] + dtu[w] * bn;
-                                y[w] += cn * hn[w];
+                                ai[w] = r_fexp(dti[w] * An[w]);
+                                hn[w] = r_fma(ai[w], hp[w], dtu[w] * bn);
+                                y[w] = r_fma(cn, hn[w], y[w]);
                             }
                         }
                         memcpy(dy + i * W, y, sizeof y); // y for now; dy below
@@ -420,7 +368,7 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
                     if (z) {
                         gather_rows(zt, z + row, NULL, L, nw, tl);
                         for (int64_t i = 0; i < tl * W; i++) {
-                            const real sg = 1 / (1 + scan_exp(-zt[i]));
+                            const real sg = 1 / (1 + r_fexp(-zt[i]));
                             t2[i] = t1[i] * dy[i] * sg * (1 + zt[i] * (1 - sg));
                             dy[i] = t1[i] * zt[i] * sg;
                         }
@@ -447,13 +395,13 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
                             real *dAn = dAacc + n * W;
 #pragma omp simd
                             for (int w = 0; w < W; w++) {
-                                const real gh = dhn[w] + dyi[w] * cn; // dL/dh_t
-                                dCi[w] += dyi[w] * hn[w];
-                                dBi[w] += gh * dtu[w];
-                                sumB[w] += gh * bn;
+                                const real gh = r_fma(dyi[w], cn, dhn[w]); // dL/dh_t
+                                dCi[w] = dyi[w] * hn[w]; // each (i, n) once: no zeroing
+                                dBi[w] = gh * dtu[w];
+                                sumB[w] = r_fma(gh, bn, sumB[w]);
                                 const real ga = gh * hp[w] * ai[w]; // dL/d(dt*A[n]) at step t
-                                dAn[w] += ga * dti[w];
-                                sumA[w] += ga * An[w];
+                                dAn[w] = r_fma(ga, dti[w], dAn[w]);
+                                sumA[w] = r_fma(ga, An[w], sumA[w]);
                                 dhn[w] = gh * ai[w];
                             }
                         }

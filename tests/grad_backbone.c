@@ -50,10 +50,10 @@ static void random_perm(int32_t *row, int64_t L, uint64_t *st) {
     }
 }
 
-static void fx_init(fx *f, mamba_config cfg, int order_kind, int mixer_only) {
+static void fx_init(fx *f, mamba_config cfg, int order_kind, int mixer_only, int64_t B) {
     memset(f, 0, sizeof *f);
     f->cfg = cfg;
-    f->B = 2;
+    f->B = B;
     f->L = 7;
     f->D = cfg.d_model;
     f->mixer_only = mixer_only;
@@ -206,11 +206,18 @@ static mamba_config small_cfg(int K, int64_t n_layers) {
     return c;
 }
 
-static void run_case(mamba_config c, int order_kind, int mixer_only, const char *label) {
+// B = 2 on 2+ threads runs the mixer's per-sample parallel path; B = 1 (fewer
+// samples than threads) its sequential path with the kernels threaded inside.
+static void run_case_b(mamba_config c, int order_kind, int mixer_only, int64_t B,
+                       const char *label) {
     fx f;
-    fx_init(&f, c, order_kind, mixer_only);
+    fx_init(&f, c, order_kind, mixer_only, B);
     fx_check_all(&f, label);
     fx_free(&f);
+}
+
+static void run_case(mamba_config c, int order_kind, int mixer_only, const char *label) {
+    run_case_b(c, order_kind, mixer_only, 2, label);
 }
 
 START_TEST(mixer_k1) { run_case(small_cfg(1, 1), ORD_FIXED, 1, "mixer K=1"); }
@@ -218,6 +225,8 @@ END_TEST
 START_TEST(mixer_k2_bidirectional) { run_case(small_cfg(2, 1), ORD_FIXED, 1, "mixer K=2 {id, rev}"); }
 END_TEST
 START_TEST(mixer_k4_random_perms) { run_case(small_cfg(4, 1), ORD_RANDOM, 1, "mixer K=4 random"); }
+END_TEST
+START_TEST(mixer_one_sample) { run_case_b(small_cfg(2, 1), ORD_RANDOM, 1, 1, "mixer K=2 B=1"); }
 END_TEST
 START_TEST(block_k2) { run_case(small_cfg(2, 1), ORD_FIXED, 0, "block K=2"); }
 END_TEST
@@ -254,6 +263,7 @@ int main(void) {
     tcase_add_test(tc, mixer_k1);
     tcase_add_test(tc, mixer_k2_bidirectional);
     tcase_add_test(tc, mixer_k4_random_perms);
+    tcase_add_test(tc, mixer_one_sample);
     tcase_add_test(tc, block_k2);
     tcase_add_test(tc, stack4_bidirectional);
     tcase_add_test(tc, stack_layernorm);

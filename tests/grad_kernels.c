@@ -168,6 +168,9 @@ START_TEST(conv1d_grads) {
     conv_case(2, 3, 7, 4, 0, 1);
     conv_case(2, 3, 7, 4, 1, 1);
     conv_case(2, 2, 6, 4, 1, 0);  // no bias: dbias NULL
+    conv_case(1, 2, 2, 4, 1, 1);   // K = 4 path, L shorter than K
+    conv_case(1, 1, 300, 4, 1, 1); // K = 4 path over two tiles of 256 steps
+    conv_case(1, 2, 9, 3, 1, 1);   // generic path
     conv_case(1, 2, 24, 20, 1, 1); // K wider than one tap block (16): two passes
 }
 END_TEST

@@ -9,6 +9,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/conv1d.h"
+#include "kernels/cpu_math.h" // r_fexp and the sigmoid family (private helpers, tested here)
 #include "kernels/linear.h"
 #include "kernels/loss.h"
 #include "kernels/norm.h"
@@ -62,27 +63,44 @@ static int32_t *random_perms(int64_t B, int64_t L) {
     return p;
 }
 
+// Small shapes run as one BLAS call; large ones are split into bands of rows
+// (M >= N) or of columns over the threads, and a call from inside a parallel
+// region runs whole on its thread: every path against the naive product.
 START_TEST(gemm_all_transposes) {
-    const int64_t M = 5, N = 7, K = 3;
-    real *A = rnd(M * K, -1, 1), *B = rnd(K * N, -1, 1), *C0 = rnd(M * N, -1, 1);
-    real *C = zeros(M * N);
-    double ref[5 * 7];
-    for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++) {
-            // A is [M,K] or, transposed, stored [K,M]; B likewise
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < N; j++) {
-                    double s = 0;
-                    for (int64_t k = 0; k < K; k++)
-                        s += (double)(ta ? A[k * M + i] : A[i * K + k]) *
-                             (tb ? B[j * K + k] : B[k * N + j]);
-                    ref[i * N + j] = 0.7 * s + 0.3 * C0[i * N + j];
+    const int64_t shapes[][3] = {{5, 7, 3}, {300, 40, 50}, {40, 300, 50}, {17, 333, 70}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int64_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+        real *A = rnd(M * K, -1, 1), *B = rnd(K * N, -1, 1), *C0 = rnd(M * N, -1, 1);
+        real *C = zeros(M * N);
+        double *ref = malloc(sizeof(double) * M * N);
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                // A is [M,K] or, transposed, stored [K,M]; B likewise
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        double s = 0;
+                        for (int64_t k = 0; k < K; k++)
+                            s += (double)(ta ? A[k * M + i] : A[i * K + k]) *
+                                 (tb ? B[j * K + k] : B[k * N + j]);
+                        ref[i * N + j] = 0.7 * s + 0.3 * C0[i * N + j];
+                    }
+                // K terms of float rounding: scale the tolerance with sqrt(K)
+                const double tol = FTOL * sqrt((double)K);
+                memcpy(C, C0, M * N * sizeof *C);
+                gemm(C, A, B, M, N, K, ta, tb, 0.7f, 0.3f);
+                ck_assert_msg(err_vs(C, ref, M * N) < tol, "gemm %lldx%lldx%lld ta=%d tb=%d",
+                              (long long)M, (long long)N, (long long)K, ta, tb);
+                memcpy(C, C0, M * N * sizeof *C);
+#pragma omp parallel num_threads(2)
+                {
+#pragma omp single
+                    gemm(C, A, B, M, N, K, ta, tb, 0.7f, 0.3f);
                 }
-            memcpy(C, C0, M * N * sizeof *C);
-            gemm(C, A, B, M, N, K, ta, tb, 0.7f, 0.3f);
-            ck_assert_msg(err_vs(C, ref, M * N) < FTOL, "gemm ta=%d tb=%d", ta, tb);
-        }
-    free(A), free(B), free(C0), free(C);
+                ck_assert_msg(err_vs(C, ref, M * N) < tol, "gemm in a region %lldx%lldx%lld",
+                              (long long)M, (long long)N, (long long)K);
+            }
+        free(A), free(B), free(C0), free(C), free(ref);
+    }
 }
 END_TEST
 
@@ -106,29 +124,63 @@ START_TEST(linear_forward_matches_naive) {
 }
 END_TEST
 
+// The polynomial exp against libm in double on a dense grid over its whole
+// range: the relative error stays within the documented bound (a few float
+// ulps), below -87 it gives 0, and NaN propagates.
+START_TEST(fast_exp_within_documented_bound) {
+    double worst = 0;
+    for (int64_t i = 0; i <= 2000000; i++) {
+        const real x = (real)(-87.0 + 175.0 * (double)i / 2000000.0);
+        const double ref = exp((double)x), e = fabs((double)r_fexp(x) - ref) / ref;
+        if (!(e <= worst))
+            worst = e;
+    }
+    ck_assert_msg(worst < R_FEXP_REL_ERR, "r_fexp max relative error %g", worst);
+    ck_assert(r_fexp((real)-200) == 0);
+    ck_assert(r_fexp((real)0) == 1);
+    ck_assert(isnan(r_fexp((real)NAN)));
+    // the sigmoid family built on it: within a few ulps where it matters
+    double ws = 0, wp = 0;
+    for (int64_t i = 0; i <= 200000; i++) {
+        const real x = (real)(-60.0 + 120.0 * (double)i / 200000.0);
+        const double s = 1 / (1 + exp(-(double)x));
+        const double sp = x > 20 ? x : log1p(exp((double)x));
+        ws = fmax(ws, fabs((double)r_sigmoid(x) - s) / s);
+        wp = fmax(wp, fabs((double)r_softplus(x) - sp) / sp);
+    }
+    ck_assert_msg(ws < 2 * R_FEXP_REL_ERR + 1e-7, "sigmoid rel err %g", ws);
+    ck_assert_msg(wp < 2 * R_FEXP_REL_ERR + 1e-7, "softplus rel err %g", wp);
+}
+END_TEST
+
 START_TEST(conv1d_forward_matches_naive) {
-    const int64_t B = 2, C = 3, L = 9, K = 4;
-    real *x = rnd(B * C * L, -2, 2), *w = rnd(C * K, -1, 1), *bias = rnd(C, -1, 1);
-    real *out = zeros(B * C * L);
-    double ref[2 * 3 * 9];
-    for (int silu = 0; silu < 2; silu++)
-        for (int with_bias = 0; with_bias < 2; with_bias++) {
-            for (int64_t b = 0; b < B; b++)
-                for (int64_t c = 0; c < C; c++)
-                    for (int64_t t = 0; t < L; t++) {
-                        double s = with_bias ? bias[c] : 0;
-                        for (int64_t k = 0; k < K; k++) {
-                            int64_t src = t - (K - 1) + k;
-                            if (src >= 0)
-                                s += (double)w[c * K + k] * x[(b * C + c) * L + src];
+    // K = 4 has its own tiled path (tiles of 256 steps): lengths below K, one
+    // tile, and several; K = 3 and 5 take the generic loop
+    const int64_t shapes[][2] = {{9, 4}, {1, 4}, {2, 4}, {600, 4}, {9, 3}, {9, 5}};
+    const int64_t B = 2, C = 3, Lmax = 600;
+    real *x = rnd(B * C * Lmax, -2, 2), *w = rnd(C * 5, -1, 1), *bias = rnd(C, -1, 1);
+    real *out = zeros(B * C * Lmax);
+    double *ref = malloc(sizeof(double) * B * C * Lmax);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int silu = 0; silu < 2; silu++)
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                const int64_t L = shapes[si][0], K = shapes[si][1];
+                for (int64_t b = 0; b < B; b++)
+                    for (int64_t c = 0; c < C; c++)
+                        for (int64_t t = 0; t < L; t++) {
+                            double s = with_bias ? bias[c] : 0;
+                            for (int64_t k = 0; k < K; k++) {
+                                int64_t src = t - (K - 1) + k;
+                                if (src >= 0)
+                                    s += (double)w[c * K + k] * x[(b * C + c) * L + src];
+                            }
+                            ref[(b * C + c) * L + t] = silu ? s / (1 + exp(-s)) : s;
                         }
-                        ref[(b * C + c) * L + t] = silu ? s / (1 + exp(-s)) : s;
-                    }
-            conv1d_causal_forward(out, x, w, with_bias ? bias : NULL, B, C, L, K, silu);
-            ck_assert_msg(err_vs(out, ref, B * C * L) < FTOL, "conv silu=%d bias=%d", silu,
-                          with_bias);
-        }
-    free(x), free(w), free(bias), free(out);
+                conv1d_causal_forward(out, x, w, with_bias ? bias : NULL, B, C, L, K, silu);
+                ck_assert_msg(err_vs(out, ref, B * C * L) < FTOL, "conv L=%lld K=%lld silu=%d bias=%d",
+                              (long long)L, (long long)K, silu, with_bias);
+            }
+    free(x), free(w), free(bias), free(out), free(ref);
 }
 END_TEST
 
@@ -410,6 +462,7 @@ int main(void) {
     TCase *tc = tcase_create("kernels");
     tcase_add_test(tc, gemm_all_transposes);
     tcase_add_test(tc, linear_forward_matches_naive);
+    tcase_add_test(tc, fast_exp_within_documented_bound);
     tcase_add_test(tc, conv1d_forward_matches_naive);
     tcase_add_test(tc, norms_forward_match_naive);
     tcase_add_test(tc, activations_match_naive);
