@@ -4,6 +4,7 @@
 # Check kills a test after 4 s by default; on a loaded 2-core machine the
 # gradient suites can take longer, and a timeout is not a failure of the math.
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-300}
+export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} # also stretches tcase_set_timeout values
 passed=0; failed=0; failed_names=()
 for t in "$@"; do
   echo "== $t"
