@@ -108,7 +108,8 @@ static ssm_code validate(ssm_task *t, ssm_batcher *val, loop_state *st, runlog *
     double v = task_metrics_get(&r->val, t->primary);
     *improved = isnan(st->best) || (t->lower_is_better ? !(v >= st->best) : !(v <= st->best));
     char head[64];
-    snprintf(head, sizeof head, "epoch %lld: val", (long long)st->epoch + 1);
+    // st->epoch already counts the epoch just finished (the batcher moved on)
+    snprintf(head, sizeof head, "epoch %lld: val", (long long)st->epoch);
     print_metrics(head, &r->val, *improved ? " (best)" : "");
     if (*improved) {
         st->best = v;

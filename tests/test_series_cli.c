@@ -116,6 +116,33 @@ START_TEST(forecast_train_then_eval) {
 }
 END_TEST
 
+// Exact resume through the one loop, on the forecast task: a run killed
+// (SIGKILL) after step 5 and resumed from its last.safetensors (saved every 2
+// steps) ends with the same test metrics as an uninterrupted run.
+START_TEST(forecast_resume_is_exact) {
+    char cmd[2048], full[1024], resumed[1024];
+    const char *common = "--set train.epochs=2 --set data.batch_size=16 --set data.num_workers=0 "
+                         "--set train.checkpoint_every=2 --set run.threads=1";
+    snprintf(cmd, sizeof cmd, "%s train configs/series/etth1_96.yaml %s --set data.path=%s %s "
+             "--set run.dir=%s --set run.name=full", bin, SMALL, csv, common, fx_dir);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, out);
+    snprintf(full, sizeof full, "%s", strstr(out, "\"best_val_mse\""));
+    snprintf(cmd, sizeof cmd, "SSMKIT_DEBUG_KILL_AT_STEP=5 %s train configs/series/etth1_96.yaml %s "
+             "--set data.path=%s %s --set run.dir=%s --set run.name=cut", bin, SMALL, csv, common,
+             fx_dir);
+    ck_assert_int_ne(run(cmd), 0); // killed
+    snprintf(cmd, sizeof cmd, "%s train configs/series/etth1_96.yaml %s --set data.path=%s %s "
+             "--set run.dir=%s --set run.name=cut --resume %s/cut", bin, SMALL, csv, common, fx_dir,
+             fx_dir);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, out);
+    snprintf(resumed, sizeof resumed, "%s", strstr(out, "\"best_val_mse\""));
+    // compare everything from best_val_mse up to (not including) train_seconds
+    *strstr(full, "\"train_seconds\"") = 0;
+    *strstr(resumed, "\"train_seconds\"") = 0;
+    ck_assert_str_eq(full, resumed);
+}
+END_TEST
+
 START_TEST(ucr_classification) {
     // two classes: a rising and a falling ramp of length 32 with some wobble
     char train[512], test[512], buf[40000];
@@ -156,6 +183,7 @@ int main(void) {
     tcase_add_test(tc, check_grad_patch);
     tcase_add_test(tc, check_grad_real_etth1);
     tcase_add_test(tc, forecast_train_then_eval);
+    tcase_add_test(tc, forecast_resume_is_exact);
     tcase_add_test(tc, ucr_classification);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
