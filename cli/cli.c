@@ -75,7 +75,19 @@ int cli_fail(const char *cmd, const ssm_error *err) {
 }
 
 ssm_code cli_load_config(ssm_config *c, const cli_args *a, ssm_error *err) {
-    return ssm_config_resolve(c, a->config, a->sets, a->n_sets, err);
+    SSM_TRY(ssm_config_resolve(c, a->config, a->sets, a->n_sets, err));
+    // The CUDA kernels exist and are tested against the CPU ones, but the
+    // model does not run on them yet: refuse rather than silently use the CPU.
+    if (strcmp(c->run.device, "cpu") != 0)
+        return ssm_fail(err, SSM_ECONFIG,
+                        "%s: run.device: '%s' is not available yet: models train and evaluate on the "
+                        "CPU only in this version (set run.device: cpu)",
+                        a->config, c->run.device);
+    if (c->run.precision != SSM_PREC_FP32)
+        return ssm_fail(err, SSM_ECONFIG,
+                        "%s: run.precision: bf16 needs run.device: cuda, which is not available yet "
+                        "(set run.precision: fp32)", a->config);
+    return SSM_OK;
 }
 
 void cli_apply_threads(const ssm_config *c) {

@@ -60,6 +60,8 @@ int cmd_train(int argc, char **argv) {
     cli_apply_threads(&cfg);
 
     char run_dir[2 * SSM_CFG_PATH_MAX];
+    if (!a.resume && cfg.train.resume[0])
+        a.resume = cfg.train.resume; // the config's spelling of --resume
     if (a.resume) {
         snprintf(run_dir, sizeof run_dir, "%s", a.resume);
     } else {

@@ -11,9 +11,10 @@ double progress_now(void) {
 }
 
 void progress_begin(progress *p, FILE *out, int64_t epoch, int64_t epochs, int64_t steps,
-                    int64_t every) {
+                    int64_t every, int mode) {
     p->out = out;
-    p->tty = isatty(fileno(out));
+    p->tty = mode == PROGRESS_BAR || (mode == PROGRESS_AUTO && isatty(fileno(out)));
+    p->off = mode == PROGRESS_OFF;
     p->epoch = epoch;
     p->epochs = epochs;
     p->steps = steps;
@@ -46,6 +47,8 @@ void progress_update(progress *p, double loss, double lr, int64_t batch_samples)
     double eta = p->step > 0 ? el / (double)p->step * (double)(p->steps - p->step) : -1;
     char etas[32];
     format_eta(etas, sizeof etas, eta);
+    if (p->off)
+        return;
     if (p->tty) {
         int width = 24, filled = p->steps > 0 ? (int)(width * p->step / p->steps) : 0;
         char bar[64];
@@ -65,7 +68,7 @@ void progress_update(progress *p, double loss, double lr, int64_t batch_samples)
 }
 
 void progress_end(progress *p) {
-    if (p->tty)
+    if (p->tty && !p->off)
         fputc('\n', p->out);
     fflush(p->out);
 }

@@ -8,7 +8,8 @@
 
 typedef struct {
     FILE *out;
-    int tty;
+    int tty;                 // redraw a bar
+    int off;                 // print nothing
     int64_t epoch, epochs;
     int64_t steps, step;     // steps in this epoch, current step (1-based after update)
     int64_t every;           // plain-line interval when not a TTY
@@ -19,7 +20,10 @@ typedef struct {
 
 double progress_now(void); // monotonic seconds
 
+// mode: PROGRESS_AUTO (a bar on a terminal, plain lines otherwise), _BAR, _PLAIN, _OFF
+// (the values of the config's run.progress).
+enum { PROGRESS_AUTO = 0, PROGRESS_BAR, PROGRESS_PLAIN, PROGRESS_OFF };
 void progress_begin(progress *p, FILE *out, int64_t epoch, int64_t epochs, int64_t steps,
-                    int64_t every);
+                    int64_t every, int mode);
 void progress_update(progress *p, double loss, double lr, int64_t batch_samples);
 void progress_end(progress *p);

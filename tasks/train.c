@@ -11,6 +11,7 @@
 #include "kernels/optim.h"
 #include "tasks/progress.h"
 #include "tasks/runlog.h"
+#include "tasks/tensorboard.h"
 #include "tasks/schedule.h"
 
 #define META_OFFSET "offset"       // position inside the epoch the run stopped in
@@ -68,7 +69,30 @@ static ssm_code load_state(const char *path, ssm_task *t, loop_state *st, ssm_er
     return rc;
 }
 
-static void log_eval(runlog *rl, const char *split, const loop_state *st, const task_metrics *m) {
+// The run's two logs: metrics.jsonl always, a TensorBoard event file when
+// run.tensorboard is on (tb.f non-NULL). A TensorBoard write that fails is
+// reported once and then skipped: losing curves must not stop training.
+typedef struct {
+    runlog jsonl;
+    tb_writer tb;
+} run_logs;
+
+static void tb_point(run_logs *lg, const char *split, const char *key, double v, int64_t step) {
+    if (!lg->tb.f)
+        return;
+    char tag[96];
+    snprintf(tag, sizeof tag, "%s/%s", split, key);
+    ssm_error e;
+    if (tb_scalar(&lg->tb, tag, v, step, &e)) {
+        ssm_warn("TensorBoard log off: %s", e.msg);
+        tb_close(&lg->tb);
+    }
+}
+
+static void log_eval(run_logs *lg, const char *split, const loop_state *st, const task_metrics *m) {
+    runlog *rl = &lg->jsonl;
+    for (int i = 0; i < m->n; i++)
+        tb_point(lg, split, m->key[i], m->value[i], st->step);
     runlog_begin(rl);
     runlog_str(rl, "kind", "eval");
     runlog_str(rl, "split", split);
@@ -87,7 +111,7 @@ static void print_metrics(const char *head, const task_metrics *m, const char *t
 }
 
 static ssm_code run_test(ssm_task *t, ssm_batcher *test, const train_options *o, loop_state *st,
-                         runlog *rl, train_result *r, ssm_error *err) {
+                         run_logs *rl, train_result *r, ssm_error *err) {
     char path[1200];
     snprintf(path, sizeof path, "%s/best.safetensors", o->run_dir);
     FILE *f = fopen(path, "rb");
@@ -101,7 +125,7 @@ static ssm_code run_test(ssm_task *t, ssm_batcher *test, const train_options *o,
     return t->vt->test_report ? t->vt->test_report(t, o->run_dir, err) : SSM_OK;
 }
 
-static ssm_code validate(ssm_task *t, ssm_batcher *val, loop_state *st, runlog *rl,
+static ssm_code validate(ssm_task *t, ssm_batcher *val, loop_state *st, run_logs *rl,
                          train_result *r, int *improved, ssm_error *err) {
     SSM_TRY(t->vt->evaluate(t, val, &r->val, err));
     log_eval(rl, "val", st, &r->val);
@@ -155,9 +179,16 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
         ssm_info("resumed from %s at step %lld (epoch %lld, sample %lld)", last,
                  (long long)st.step, (long long)st.epoch + 1, (long long)st.offset);
     }
-    runlog rl;
+    run_logs rl = {0};
     snprintf(path, sizeof path, "%s/metrics.jsonl", o->run_dir);
-    SSM_TRY(runlog_open(&rl, path, err));
+    SSM_TRY(runlog_open(&rl.jsonl, path, err));
+    if (cfg->run.tensorboard) {
+        ssm_code trc = tb_open(&rl.tb, o->run_dir, err);
+        if (trc) {
+            runlog_close(&rl.jsonl);
+            return trc;
+        }
+    }
 
     ssm_params *params = t->params;
     ssm_code rc = SSM_OK;
@@ -166,7 +197,8 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
     int done = st.step >= total;
     while (!done && st.epoch < cfg->train.epochs) {
         progress pr;
-        progress_begin(&pr, stderr, st.epoch + 1, cfg->train.epochs, per_epoch, cfg->train.log_every);
+        progress_begin(&pr, stderr, st.epoch + 1, cfg->train.epochs, per_epoch, cfg->train.log_every,
+                       (int)cfg->run.progress);
         pr.step = st.offset / cfg->data.batch_size;
         for (;;) {
             const ssm_batch *b;
@@ -195,15 +227,20 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
             samples += b->B;
             progress_update(&pr, loss, lr, b->B);
             if (cfg->train.log_every > 0 && st.step % cfg->train.log_every == 0) {
-                runlog_begin(&rl);
-                runlog_str(&rl, "kind", "step");
-                runlog_int(&rl, "step", st.step);
-                runlog_int(&rl, "epoch", st.epoch);
-                runlog_num(&rl, "loss", loss);
-                runlog_num(&rl, "lr", lr);
-                runlog_num(&rl, "grad_norm", gnorm);
-                runlog_num(&rl, "samples_per_s", samples / fmax(progress_now() - t0, 1e-9));
-                runlog_end(&rl);
+                runlog_begin(&rl.jsonl);
+                runlog_str(&rl.jsonl, "kind", "step");
+                runlog_int(&rl.jsonl, "step", st.step);
+                runlog_int(&rl.jsonl, "epoch", st.epoch);
+                runlog_num(&rl.jsonl, "loss", loss);
+                runlog_num(&rl.jsonl, "lr", lr);
+                runlog_num(&rl.jsonl, "grad_norm", gnorm);
+                double rate = samples / fmax(progress_now() - t0, 1e-9);
+                runlog_num(&rl.jsonl, "samples_per_s", rate);
+                runlog_end(&rl.jsonl);
+                tb_point(&rl, "train", "loss", loss, st.step);
+                tb_point(&rl, "train", "lr", lr, st.step);
+                tb_point(&rl, "train", "grad_norm", gnorm, st.step);
+                tb_point(&rl, "train", "samples_per_s", rate, st.step);
             }
             ssm_batcher_tell(train, &st.epoch, &st.offset);
             int ckpt = cfg->train.checkpoint_every > 0 && st.step % cfg->train.checkpoint_every == 0;
@@ -252,6 +289,7 @@ out:
     r->epochs_done = st.epoch;
     r->best_val = st.best;
     r->best_step = st.best_step;
-    runlog_close(&rl);
+    runlog_close(&rl.jsonl);
+    tb_close(&rl.tb);
     return rc;
 }
