@@ -19,84 +19,8 @@
 #include "core/rng.h"
 #include "tests/util/testutil.h"
 
-static char tmpdir[256];
+#include "tests/checkpoint_fixture.h"
 
-static void setup(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ssm_ckpt_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "chmod -R u+w '%s'; rm -rf '%s'", tmpdir, tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-// A small model table: names as mamba_ssm writes them. extra / other_shape
-// give the variants used by the mismatch tests.
-static void make_params(ssm_params *p, int extra, int other_shape, uint64_t seed) {
-    ssm_error e = {0};
-    ssm_params_init(p);
-    ck_assert_int_eq(ssm_params_add(p, "layers.0.mixer.in_proj.weight", 2,
-                                    (int64_t[]){6, other_shape ? 5 : 4}, 0, NULL, &e), SSM_OK);
-    ck_assert_int_eq(ssm_params_add(p, "layers.0.mixer.A_log", 2, (int64_t[]){3, 2},
-                                    SSM_PARAM_NO_DECAY, NULL, &e), SSM_OK);
-    ck_assert_int_eq(ssm_params_add(p, "norm_f.weight", 1, (int64_t[]){4}, 0, NULL, &e), SSM_OK);
-    if (extra)
-        ck_assert_int_eq(ssm_params_add(p, "head.bias", 1, (int64_t[]){3}, 0, NULL, &e), SSM_OK);
-    ck_assert_int_eq(ssm_params_finalize(p, &e), SSM_OK);
-    if (seed) {
-        uint64_t s = seed;
-        tu_fill_uniform(p->data, p->total, -2, 2, &s);
-        tu_fill_uniform(p->m, p->total, -1, 1, &s);
-        tu_fill_uniform(p->v, p->total, 0, 1, &s);
-    }
-}
-
-static bool tensors_equal(const ssm_params *a, const real *da, const ssm_params *b, const real *db) {
-    for (size_t i = 0; i < a->count; i++)
-        if (memcmp(da + a->items[i].offset, db + b->items[i].offset, a->items[i].numel * sizeof(real)))
-            return false;
-    return true;
-}
-
-static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", tmpdir, name); }
-
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*len + 1);
-    ck_assert_uint_eq(fread(b, 1, *len, f), *len);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const void *b, size_t len) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static const char *config_yaml = "data:\n  name: \"mnist\"\n  path: \"C:\\\\x\"\nrun:\n  seed: 7\n";
-
-static void fill_meta(ssm_metadata *m, ssm_rng *rng) {
-    ssm_error e = {0};
-    ssm_metadata_init(m);
-    ck_assert_int_eq(ssm_metadata_set(m, SSM_META_CONFIG, config_yaml, &e), SSM_OK);
-    ck_assert_int_eq(ssm_metadata_set_int(m, SSM_META_STEP, 12345678901LL, &e), SSM_OK);
-    ck_assert_int_eq(ssm_metadata_set_int(m, SSM_META_EPOCH, 3, &e), SSM_OK);
-    ck_assert_int_eq(ssm_metadata_set_double(m, SSM_META_BEST_METRIC, 0.9137, &e), SSM_OK);
-    ck_assert_int_eq(ssm_metadata_set(m, "note", "tab\there, quote \" and ü \x01", &e), SSM_OK);
-    size_t n = ssm_rng_state_size(rng);
-    unsigned char *buf = malloc(n);
-    ssm_rng_save(rng, buf);
-    ck_assert_int_eq(ssm_metadata_set_hex(m, SSM_META_RNG, buf, n, &e), SSM_OK);
-    free(buf);
-}
 
 START_TEST(round_trip_bitwise_with_metadata) {
     ssm_params a, b;
@@ -478,75 +402,6 @@ START_TEST(corruption_hammer) {
 }
 END_TEST
 
-static int count_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    for (struct dirent *de; (de = readdir(d));)
-        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-    closedir(d);
-    return n;
-}
-
-START_TEST(failed_save_keeps_the_previous_file) {
-    ssm_params old_p, new_p;
-    make_params(&old_p, 0, 0, 1);
-    make_params(&new_p, 1, 0, 2);
-    ssm_error e = {0};
-    char sub[512], path[600];
-    path_in(sub, sizeof sub, "run");
-    ck_assert_int_eq(mkdir(sub, 0755), 0);
-    snprintf(path, sizeof path, "%s/best.safetensors", sub);
-    ck_assert_int_eq(ssm_checkpoint_save(path, &old_p, 0, NULL, &e), SSM_OK);
-    size_t old_len;
-    unsigned char *old_bytes = slurp(path, &old_len);
-
-    // 1. A write that fails half-way (file size limit: works as root too).
-    signal(SIGXFSZ, SIG_IGN);
-    struct rlimit rl = {.rlim_cur = 200, .rlim_max = RLIM_INFINITY}, saved;
-    getrlimit(RLIMIT_FSIZE, &saved);
-    rl.rlim_max = saved.rlim_max;
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
-    ssm_code rc = ssm_checkpoint_save(path, &new_p, SSM_CKPT_OPTIMIZER, NULL, &e);
-    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
-    ck_assert_int_eq(rc, SSM_EIO);
-    ck_assert_msg(strstr(e.msg, path), "%s", e.msg);
-    size_t now_len;
-    unsigned char *now = slurp(path, &now_len);
-    ck_assert(now_len == old_len && !memcmp(now, old_bytes, old_len));
-    free(now);
-    ck_assert_int_eq(count_entries(sub), 1); // the temp file was removed
-
-    // 2. A directory that cannot be written (only meaningful when not root).
-    if (geteuid() != 0) {
-        ck_assert_int_eq(chmod(sub, 0555), 0);
-        ck_assert_int_eq(ssm_checkpoint_save(path, &new_p, 0, NULL, &e), SSM_EIO);
-        ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "temp file"), "%s", e.msg);
-        ck_assert_int_eq(chmod(sub, 0755), 0);
-        now = slurp(path, &now_len);
-        ck_assert(now_len == old_len && !memcmp(now, old_bytes, old_len));
-        free(now);
-    }
-    // 3. A directory that does not exist.
-    char nodir[600];
-    snprintf(nodir, sizeof nodir, "%s/missing/best.safetensors", tmpdir);
-    ck_assert_int_eq(ssm_checkpoint_save(nodir, &new_p, 0, NULL, &e), SSM_EIO);
-    ck_assert(strstr(e.msg, nodir));
-
-    // And a save that succeeds replaces the file whole.
-    ssm_params check;
-    make_params(&check, 1, 0, 0);
-    ck_assert_int_eq(ssm_checkpoint_save(path, &new_p, 0, NULL, &e), SSM_OK);
-    ck_assert_int_eq(ssm_checkpoint_load(path, &check, 0, NULL, &e), SSM_OK);
-    ck_assert(tensors_equal(&new_p, new_p.data, &check, check.data));
-    ck_assert_int_eq(count_entries(sub), 1);
-    free(old_bytes);
-    ssm_params_free(&old_p);
-    ssm_params_free(&new_p);
-    ssm_params_free(&check);
-}
-END_TEST
-
 START_TEST(inspect_lists_tensors_and_metadata) {
     ssm_params a;
     make_params(&a, 0, 0, 9);
@@ -592,7 +447,6 @@ int main(void) {
     tcase_add_loop_test(tc, bad_headers_refused, 0, (int)(sizeof bad_headers / sizeof bad_headers[0]));
     tcase_add_test(tc, bad_files_refused);
     tcase_add_test(tc, corruption_hammer);
-    tcase_add_test(tc, failed_save_keeps_the_previous_file);
     tcase_add_test(tc, inspect_lists_tensors_and_metadata);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
