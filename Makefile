@@ -33,8 +33,12 @@ SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/obj/%.o)
 # --- CUDA (optional) --------------------------------------------------------
 ifeq ($(CUDA),1)
 CUDA_HOME ?= /usr/local/cuda
-CU_SRC  := $(wildcard kernels/cuda/*.cu backbone/cuda/*.cu)
+# Each room may keep its device code in <room>/cuda/: .cu kernels and .c host code
+# that calls them (built only here, so the CPU build never needs CUDA headers).
+CU_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/cuda/*.cu))
 CU_OBJ  := $(CU_SRC:%.cu=$(B)/obj/%.o)
+CU_HOST_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/cuda/*.c))
+CU_OBJ  += $(CU_HOST_SRC:%.c=$(B)/obj/%.o)
 CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90
 NVCCFLAGS := -O3 -std=c++17 $(CUDA_ARCH) -I. -Xcompiler -fopenmp,-Wall -lineinfo $(EXTRA_NVCCFLAGS)
 CFLAGS  += -DSSM_CUDA -I$(CUDA_HOME)/include
