@@ -38,6 +38,8 @@ typedef enum { SSM_LOSS_AUTO = 0, SSM_LOSS_CE, SSM_LOSS_MSE, SSM_LOSS_MAE } ssm_
 typedef enum { SSM_POOL_MEAN = 0, SSM_POOL_CLS, SSM_POOL_LAST } ssm_pool_kind;
 typedef enum { SSM_OPTIM_ADAMW = 0 } ssm_optim_name;
 typedef enum { SSM_SCHED_COSINE = 0, SSM_SCHED_CONSTANT, SSM_SCHED_LINEAR } ssm_schedule;
+// Which weights the final test evaluation uses: best validation checkpoint or the last step.
+typedef enum { SSM_TEST_BEST = 0, SSM_TEST_LAST } ssm_test_checkpoint;
 typedef enum { SSM_PREC_FP32 = 0, SSM_PREC_BF16 } ssm_precision;
 typedef enum { SSM_PROGRESS_AUTO = 0, SSM_PROGRESS_BAR, SSM_PROGRESS_PLAIN, SSM_PROGRESS_OFF } ssm_progress;
 
@@ -113,6 +115,7 @@ typedef struct {
     double ema;                  // EMA decay of the weights, 0 = off
     char resume[SSM_CFG_PATH_MAX]; // run folder to resume from, "" = start fresh
     int64_t checkpoint_every;    // steps between mid-epoch last.safetensors, 0 = epoch ends only
+    ssm_test_checkpoint test_checkpoint; // weights of the final test evaluation
 } ssm_train_config;
 
 typedef struct {

@@ -20,6 +20,7 @@ static const char *const loss_names[] = {"auto", "ce", "mse", "mae", NULL};
 static const char *const pool_names[] = {"mean", "cls", "last", NULL};
 static const char *const optim_names[] = {"adamw", NULL};
 static const char *const schedule_names[] = {"cosine", "constant", "linear", NULL};
+static const char *const test_checkpoint_names[] = {"best", "last", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", NULL};
 static const char *const progress_names[] = {"auto", "bar", "plain", "off", NULL};
 
@@ -182,6 +183,8 @@ const ssm_config_key ssm_config_keys[] = {
         "Resume the run in this folder from its last.safetensors (as --resume); empty = start fresh."),
     INT("train.checkpoint_every", train.checkpoint_every, 0, BIG, "0",
         "Also write last.safetensors every N steps, so a killed run resumes mid-epoch; 0 = at epoch ends."),
+    ENUM("train.test_checkpoint", train.test_checkpoint, test_checkpoint_names, "best",
+         "Weights of the final test evaluation: the best validation checkpoint, or the last step's."),
     // --- run
     STR("run.name", run.name, 0, check_run_name, "a folder name", "default",
         "Run name; outputs go to <run.dir>/<run.name>/ (`default`: the config file's name)."),

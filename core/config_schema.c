@@ -31,6 +31,8 @@ static const cyaml_strval_t loss_sv[] = {SV("auto", SSM_LOSS_AUTO), SV("ce", SSM
 static const cyaml_strval_t pool_sv[] = {SV("mean", SSM_POOL_MEAN), SV("cls", SSM_POOL_CLS),
                                          SV("last", SSM_POOL_LAST)};
 static const cyaml_strval_t optim_sv[] = {SV("adamw", SSM_OPTIM_ADAMW)};
+static const cyaml_strval_t test_checkpoint_sv[] = {SV("best", SSM_TEST_BEST),
+                                                     SV("last", SSM_TEST_LAST)};
 static const cyaml_strval_t schedule_sv[] = {SV("cosine", SSM_SCHED_COSINE),
                                              SV("constant", SSM_SCHED_CONSTANT),
                                              SV("linear", SSM_SCHED_LINEAR)};
@@ -127,6 +129,8 @@ static const cyaml_schema_field_t train_fields[] = {
     CYAML_FIELD_FLOAT("ema", OPT, ssm_train_config, ema),
     CYAML_FIELD_STRING("resume", OPT, ssm_train_config, resume, 0),
     CYAML_FIELD_INT("checkpoint_every", OPT, ssm_train_config, checkpoint_every),
+    CYAML_FIELD_ENUM("test_checkpoint", ESTRICT, ssm_train_config, test_checkpoint,
+                     test_checkpoint_sv, NSV(test_checkpoint_sv)),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t run_fields[] = {

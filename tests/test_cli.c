@@ -96,14 +96,18 @@ static char *output(const char *which) {
     return s;
 }
 
-static void train_run(const char *name, const char *env, int expect) {
+static void train_run_with(const char *name, const char *env, const char *extra, int expect) {
     char args[1024];
-    snprintf(args, sizeof args, "train %s/cfg.yaml --set run.name=%s", g_dir, name);
+    snprintf(args, sizeof args, "train %s/cfg.yaml --set run.name=%s %s", g_dir, name, extra);
     int rc = ssmkit(env, args);
     if (rc != expect) {
         fprintf(stderr, "train %s stderr:\n%s\n", name, output("err"));
         ck_abort_msg("train %s exited %d, expected %d", name, rc, expect);
     }
+}
+
+static void train_run(const char *name, const char *env, int expect) {
+    train_run_with(name, env, "", expect);
 }
 
 // The data section of a checkpoint (every tensor's bytes); the header differs
@@ -185,7 +189,19 @@ START_TEST(train_reaches_accuracy_then_eval_predict_info) {
 END_TEST
 
 START_TEST(sigkilled_run_resumes_to_the_same_weights) {
-    train_run("full", NULL, 0);
+    // (test_checkpoint does not change training, so the weights still compare)
+    train_run_with("full", NULL, "--set train.test_checkpoint=last", 0);
+    {   // its test metrics are those of the last weights: eval of last.safetensors agrees
+        char *sum = output("out"), args[1024];
+        snprintf(args, sizeof args, "eval %s/cfg.yaml --ckpt %s/runs/full/last.safetensors", g_dir,
+                 g_dir);
+        ck_assert_int_eq(ssmkit(NULL, args), 0);
+        char *ev = output("out");
+        ck_assert_msg(fabs(cf_json_number(ev, "loss") - cf_json_number(sum, "test_loss")) < 1e-5,
+                      "test_checkpoint last: summary %s, eval of last %s", sum, ev);
+        free(ev);
+        free(sum);
+    }
     // SIGKILL in the middle of epoch 2 (1080 samples / 32 = 33 steps per
     // epoch): the last checkpoint is at step 42 (every 7), so the resumed run
     // redoes 3 steps.
