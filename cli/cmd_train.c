@@ -55,7 +55,8 @@ int cmd_train(int argc, char **argv) {
     }
     ssm_error err = {0};
     ssm_config cfg;
-    if (cli_load_config(&cfg, &a, &err))
+    ssm_device device;
+    if (cli_load_config(&cfg, &a, &err) || cli_open_device(&cfg, &device, &err))
         return cli_fail("train", &err);
     cli_apply_threads(&cfg);
 
