@@ -299,6 +299,7 @@ void mamba_stack_free(mamba_stack *s) {
         return;
     free(s->lp);
     free(s->acts);
+    free(s->cu_acts);
     free(s);
 }
 

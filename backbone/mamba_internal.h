@@ -54,6 +54,34 @@ typedef struct {
     real *ws;                    // scan workspaces: plan_threads of ws_slot, or one for plan_threads
 } mamba_scratch;
 
+// The GPU plan (backbone/cuda/, mamba_stack_plan_cuda): device pointers into a device
+// arena, sizes for cu_B_max. Layouts differ from the CPU's where the batched GPU passes want
+// it (docs/backbone.md, "The backbone on GPU"): xz and y are token-major, and x_proj's output
+// is three contiguous blocks (dt, B, C) so that the scan reads B and C as [B, 1, N, L].
+typedef struct {
+    real *res, *normed;                // [B, L, D] residual stream entering the norm, norm output
+    real *mean, *rstd;                 // [B * L] (mean only for LayerNorm)
+    real *xz;                          // [B, L, 2E] in_proj output, token-major: x cols, z cols
+    real *y;                           // [B, L, E] merged branch outputs (pre-gate), token-major
+    real *xdbl[MAMBA_MAX_BRANCHES];    // dt [B_max, R, L], then Bm [B_max, N, L], Cm [B_max, N, L]
+    real *cstates[MAMBA_MAX_BRANCHES]; // [B, E, n_chunks, N] scan checkpoints
+} mamba_cuda_layer_acts;
+
+typedef struct {
+    real *A;                    // [K, E, N] -exp(A_log) of the current layer's branches
+    real *xg, *xc, *delta, *ys; // [B, E, L] channel-first, scan order (ys: dys, then dxg)
+    real *mix;                  // [B, L, D] mixer output (forward) / dnormed (backward)
+    real *g;                    // [B, L, E] gate output / dg / dy (backward, in place)
+    real *dres;                 // [B, L, D] gradient of the residual stream
+    real *dxz;                  // [B, L, 2E]
+    real *dxc, *ddelta;         // [B, E, L]
+    real *dxdbl;                // the xdbl block layout: ddt, dBm, dCm
+    real *dA;                   // [E, N]
+    real *wpart;                // [B, P*E + E*R] per-sample x_proj / dt_proj weight gradients
+    real *ws;                   // scan backward workspace (ws_floats)
+    size_t ws_floats;
+} mamba_cuda_scratch;
+
 struct mamba_stack {
     mamba_config cfg;            // resolved (dt_rank filled in)
     int64_t D, E, N, R, P, dc, K, n_layers; // P = R + 2N
@@ -72,6 +100,13 @@ struct mamba_stack {
     real *res_out;               // [B, L, D] residual after the last layer (input of norm_f)
     real *mean_f, *rstd_f;       // [B * L]
     mamba_scratch sc;
+    // GPU plan (zeroed until mamba_stack_plan_cuda; the CPU plan does not touch it)
+    int64_t cu_B_max, cu_L;
+    int cu_planned;                   // a real (non-measuring) CUDA plan pass completed
+    mamba_cuda_layer_acts *cu_acts;   // [n_layers], host array of device pointers (freed by
+                                      // mamba_stack_free; the memory is the caller's arena)
+    real *cu_res_out, *cu_mean_f, *cu_rstd_f; // [B, L, D], [B * L], [B * L]
+    mamba_cuda_scratch cu;
 };
 
 // perm of branch k of layer i: [B, L]

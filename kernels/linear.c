@@ -1,4 +1,5 @@
-// defines: gemm, gemm_threads_init, linear_forward, linear_backward (see linear.h)
+// defines: gemm, gemm_threads_init, gemm_strided_batched, linear_forward, linear_backward
+//          (see linear.h)
 // GEMM is OpenBLAS (threaded by us, see gemm); the bias reduction is ours, written so that every output
 // element is summed in the same order whatever the thread count.
 #include "kernels/linear.h"
@@ -84,6 +85,14 @@ void gemm(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K
             blas(C + lo, A, transB ? B + lo * ldb : B + lo, M, hi - lo, K, transA, transB, alpha,
                  beta, lda, ldb, N);
     }
+}
+
+void gemm_strided_batched(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K,
+                          int transA, int transB, real alpha, real beta, int64_t batch,
+                          int64_t strideA, int64_t strideB, int64_t strideC) {
+    for (int64_t i = 0; i < batch; i++)
+        gemm(C + i * strideC, A + i * strideA, B + i * strideB, M, N, K, transA, transB, alpha,
+             beta);
 }
 
 void linear_forward(real *out, const real *inp, const real *weight, const real *bias, int64_t N,

@@ -1,4 +1,4 @@
-// defines: gemm, gemm_threads_init, linear_forward, linear_backward
+// defines: gemm, gemm_threads_init, gemm_strided_batched, linear_forward, linear_backward
 // Dense layers through BLAS (sgemm, or dgemm in the double build). Row-major.
 // Backward accumulates (+=) into every gradient; callers zero them.
 #pragma once
@@ -13,6 +13,13 @@
 // GEMMs from their own parallel loops). It sets OpenBLAS to one thread.
 void gemm(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int transA,
           int transB, real alpha, real beta);
+
+// `batch` independent GEMMs: C + i*strideC = alpha op(A + i*strideA) op(B + i*strideB)
+// + beta C + i*strideC, each as gemm above (a stride of 0 shares that operand, e.g. one
+// weight applied to every sample). The reference of gemm_strided_batched_cuda.
+void gemm_strided_batched(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K,
+                          int transA, int transB, real alpha, real beta, int64_t batch,
+                          int64_t strideA, int64_t strideB, int64_t strideC);
 
 // Sets OpenBLAS to one thread (gemm's threads are OpenMP's). gemm does it on
 // every call made outside a parallel region; a caller that runs gemm from

@@ -1,5 +1,5 @@
-// defines: gemm_cuda, linear_forward_cuda, linear_backward_cuda, gemm_bf16_cuda,
-//          linear_forward_bf16, linear_backward_bf16 (see linear.h)
+// defines: gemm_cuda, gemm_strided_batched_cuda, linear_forward_cuda, linear_backward_cuda,
+//          gemm_bf16_cuda, linear_forward_bf16, linear_backward_bf16 (see linear.h)
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/device_util.cuh"
@@ -30,6 +30,36 @@ extern "C" ssm_code gemm_cuda(real *C, const real *A, const real *B, int64_t M, 
     CUBLAS_CHECK(cublasSgemm(h, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
                              transA ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha,
                              B, ldb, A, lda, &beta, C, (int)N));
+    return SSM_OK;
+}
+
+extern "C" ssm_code gemm_strided_batched_cuda(real *C, const real *A, const real *B, int64_t M,
+                                              int64_t N, int64_t K, int transA, int transB,
+                                              real alpha, real beta, int64_t batch,
+                                              int64_t strideA, int64_t strideB,
+                                              int64_t strideC) {
+    ssm_code rc = check_dims("gemm_strided_batched_cuda", M, N, K);
+    if (rc != SSM_OK)
+        return rc;
+    cu_bad_shape(batch < 0 || batch > 0x7fffffff || strideA < 0 || strideB < 0 || strideC < 0,
+                 "gemm_strided_batched_cuda: batch = %lld (in [0, 2^31)), strides %lld, %lld, "
+                 "%lld (each >= 0)",
+                 (long long)batch, (long long)strideA, (long long)strideB, (long long)strideC);
+    if (M == 0 || N == 0 || batch == 0)
+        return SSM_OK;
+    cublasHandle_t h;
+    if ((rc = ssm_cublas_handle(&h)) != SSM_OK)
+        return rc;
+    int lda = (int)(transA ? M : K), ldb = (int)(transB ? K : N);
+    if (lda < 1)
+        lda = 1;
+    if (ldb < 1)
+        ldb = 1;
+    CUBLAS_CHECK(cublasSgemmStridedBatched(h, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                           transA ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M,
+                                           (int)K, &alpha, B, ldb, (long long)strideB, A, lda,
+                                           (long long)strideA, &beta, C, (int)N,
+                                           (long long)strideC, (int)batch));
     return SSM_OK;
 }
 

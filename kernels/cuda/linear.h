@@ -1,5 +1,5 @@
-// defines: gemm_cuda, linear_forward_cuda, linear_backward_cuda, gemm_bf16_cuda,
-//          linear_forward_bf16, linear_backward_bf16
+// defines: gemm_cuda, gemm_strided_batched_cuda, linear_forward_cuda, linear_backward_cuda,
+//          gemm_bf16_cuda, linear_forward_bf16, linear_backward_bf16
 // CUDA twins of kernels/linear.h through cuBLAS (the per-thread handle of common.h), with
 // the same row-major convention and arguments (device pointers) and an ssm_code result.
 // Row-major C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T, so no
@@ -27,6 +27,15 @@ extern "C" {
 // C [M, N] = alpha op(A) op(B) + beta C; A [M, K] ([K, M] if transA), B [K, N] ([N, K] if transB)
 ssm_code gemm_cuda(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K,
                    int transA, int transB, real alpha, real beta);
+// `batch` GEMMs in one cuBLAS call (cublasSgemmStridedBatched): matrix i of C, A, B starts
+// at i * strideC, i * strideA, i * strideB elements; a stride of 0 shares the operand (one
+// weight for every sample). Leading dimensions are the packed row-major ones, as gemm_cuda's,
+// so a block of consecutive rows of a larger row-major matrix is a valid operand. Twin of
+// gemm_strided_batched (kernels/linear.h). batch must be below 2^31.
+ssm_code gemm_strided_batched_cuda(real *C, const real *A, const real *B, int64_t M, int64_t N,
+                                   int64_t K, int transA, int transB, real alpha, real beta,
+                                   int64_t batch, int64_t strideA, int64_t strideB,
+                                   int64_t strideC);
 // out [N, OC], inp [N, IC], weight [OC, IC], bias [OC] or NULL
 ssm_code linear_forward_cuda(real *out, const real *inp, const real *weight, const real *bias,
                              int64_t N, int64_t IC, int64_t OC);

@@ -1,0 +1,244 @@
+// defines: mamba_stack_plan_cuda, mamba_stack_forward_cuda, mamba_stack_backward_cuda
+// The residual stack of backbone/stack.c on one GPU (contract: backbone/mamba_cuda.h).
+// Same math; the residual add is fused into the next norm (kernels/cuda/norm.h):
+//   layer 0:   res_0 = in, normed_0 = norm_0(res_0)              (one pass)
+//   layer i:   mix_i = mixer_i(normed_i)
+//              res_{i+1} = res_i + mix_i, normed_{i+1} = norm(res_{i+1})   (one pass)
+//   the last:  res_n = res_{n-1} + mix, out = norm_f(res_n)       (one pass)
+// Backward: dres = norm_f'(dout); per layer (last first) the mixer's input gradient
+// dnormed, then dres += norm_i'(dnormed) in place (the residual's gradient reaches res_i
+// directly); layer 0 adds norm_0'(dnormed) + dres straight into din (the fused residual
+// backward), so din gets one pass.
+//
+// No host<->device copy and no synchronization: every call is queued on the default stream.
+// The only host reads are the schedule (a host array) and the plan.
+#include <string.h>
+
+#include "backbone/cuda/mixer_cuda.h"
+#include "backbone/mamba_cuda.h"
+#include "backbone/mamba_internal.h"
+#include "kernels/cuda/activation.h"
+#include "kernels/cuda/common.h"
+#include "kernels/cuda/conv1d.h"
+#include "kernels/cuda/norm.h"
+#include "kernels/cuda/scan.h"
+
+// A failed twin recorded its message in the per-thread CUDA error: move it into err.
+static ssm_code took(ssm_code rc, ssm_error *err) {
+    if (rc == SSM_OK)
+        return rc;
+    ssm_code t = ssm_cuda_take_error(err);
+    if (t == SSM_OK)
+        return ssm_fail(err, rc, "mamba (cuda): a device call failed with %s and no message",
+                        ssm_code_name(rc));
+    return t;
+}
+#define TRY_DEV(call)                                                                     \
+    do {                                                                                  \
+        ssm_code rc_ = (call);                                                            \
+        if (rc_ != SSM_OK)                                                                \
+            return took(rc_, err);                                                        \
+    } while (0)
+
+ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L,
+                               ssm_error *err) {
+    if (sizeof(real) != sizeof(float))
+        return ssm_fail(err, SSM_EINVAL, "mamba plan (cuda): built with double reals; the GPU "
+                                         "backbone is fp32");
+    if (B_max < 1 || L < 1 || B_max > 65535)
+        return ssm_fail(err, SSM_EINVAL,
+                        "mamba plan (cuda): B_max %lld, L %lld: each must be >= 1, and B_max "
+                        "<= 65535 (grid limit of the scan and layout kernels)",
+                        (long long)B_max, (long long)L);
+    if (s->cfg.scan_chunk > SCAN_CUDA_MAX_BWD_CHUNK)
+        return ssm_fail(err, SSM_EINVAL,
+                        "mamba plan (cuda): scan_chunk %lld, but the CUDA scan backward re-runs "
+                        "one chunk per tile and needs scan_chunk <= %d (set backbone.scan_chunk)",
+                        (long long)s->cfg.scan_chunk, SCAN_CUDA_MAX_BWD_CHUNK);
+    if (s->dc > CONV1D_CUDA_MAX_K)
+        return ssm_fail(err, SSM_EINVAL, "mamba plan (cuda): d_conv %lld, at most %d",
+                        (long long)s->dc, CONV1D_CUDA_MAX_K);
+    const int measuring = ssm_arena_measuring(a);
+    if (!s->cu_acts) {
+        s->cu_acts = calloc((size_t)s->n_layers, sizeof *s->cu_acts);
+        if (!s->cu_acts)
+            return ssm_fail(err, SSM_ENOMEM, "mamba plan (cuda): out of memory");
+    }
+    s->B_max = s->cu_B_max = B_max;
+    s->L = s->cu_L = L;
+    s->n_chunks = (L + s->cfg.scan_chunk - 1) / s->cfg.scan_chunk;
+    s->cu_planned = 0;
+    const int64_t B = B_max, D = s->D, E = s->E, N = s->N, P = s->P, R = s->R, K = s->K;
+    const size_t BLD = (size_t)(B * L * D), BEL = (size_t)(B * E * L);
+    int missing = 0;
+#define TAKE(ptr, n)                                                     \
+    do {                                                                 \
+        (ptr) = ssm_arena_take(a, (size_t)(n) * sizeof(real));           \
+        missing |= !measuring && (ptr) == NULL;                          \
+    } while (0)
+    for (int64_t i = 0; i < s->n_layers; i++) {
+        mamba_cuda_layer_acts *t = &s->cu_acts[i];
+        memset(t, 0, sizeof *t);
+        TAKE(t->res, BLD);
+        TAKE(t->normed, BLD);
+        if (s->cfg.norm == MAMBA_NORM_LAYER)
+            TAKE(t->mean, B * L);
+        TAKE(t->rstd, B * L);
+        TAKE(t->xz, 2 * BEL);
+        TAKE(t->y, BEL);
+        for (int k = 0; k < K; k++) {
+            TAKE(t->xdbl[k], B * P * L);
+            TAKE(t->cstates[k], B * E * s->n_chunks * N);
+        }
+    }
+    TAKE(s->cu_res_out, BLD);
+    s->cu_mean_f = NULL;
+    if (s->cfg.norm == MAMBA_NORM_LAYER)
+        TAKE(s->cu_mean_f, B * L);
+    TAKE(s->cu_rstd_f, B * L);
+    mamba_cuda_scratch *c = &s->cu;
+    TAKE(c->A, K * E * N);
+    TAKE(c->xg, BEL);
+    TAKE(c->xc, BEL);
+    TAKE(c->delta, BEL);
+    TAKE(c->ys, BEL);
+    TAKE(c->mix, BLD);
+    TAKE(c->g, BEL);
+    TAKE(c->dres, BLD);
+    TAKE(c->dxz, 2 * BEL);
+    TAKE(c->dxc, BEL);
+    TAKE(c->ddelta, BEL);
+    TAKE(c->dxdbl, B * P * L);
+    TAKE(c->dA, E * N);
+    TAKE(c->wpart, B * (P * E + E * R));
+    // The scan picks its kernel (and so its workspace) from the batch it gets: size for the
+    // largest over every batch a call may bring.
+    c->ws_floats = 0;
+    for (int64_t b = 1; b <= B_max; b++) {
+        scan_shape ss = {.B = b, .D = E, .L = L, .N = N, .G = 1, .chunk = s->cfg.scan_chunk,
+                         .delta_softplus = 1};
+        size_t w = selective_scan_workspace_size_cuda(&ss);
+        if (w > c->ws_floats)
+            c->ws_floats = w;
+    }
+    TAKE(c->ws, c->ws_floats);
+#undef TAKE
+    if (missing)
+        return ssm_fail(err, SSM_ENOMEM,
+                        "mamba plan (cuda): the device arena (%zu bytes) is smaller than the "
+                        "measured plan; plan in measure mode, ssm_arena_commit_cuda, then plan "
+                        "again with the same calls",
+                        a->capacity);
+    s->cu_planned = !measuring;
+    return SSM_OK;
+}
+
+static ssm_code check_call(const mamba_stack *s, const mamba_orders *o, int64_t B,
+                           const char *who, ssm_error *err) {
+    if (!s->cu_planned)
+        return ssm_fail(err, SSM_EINVAL, "%s: the stack has no CUDA plan (mamba_stack_plan_cuda "
+                                         "in measure mode, ssm_arena_commit_cuda, plan again)",
+                        who);
+    if (s->L != s->cu_L || s->B_max != s->cu_B_max)
+        return ssm_fail(err, SSM_EINVAL,
+                        "%s: the stack was planned again (L %lld, B_max %lld) after its CUDA "
+                        "plan (L %lld, B_max %lld); a stack is planned for one device",
+                        who, (long long)s->L, (long long)s->B_max, (long long)s->cu_L,
+                        (long long)s->cu_B_max);
+    if (B < 1 || B > s->cu_B_max)
+        return ssm_fail(err, SSM_EINVAL, "%s: batch %lld, planned for 1..%lld", who,
+                        (long long)B, (long long)s->cu_B_max);
+    if (!o || !o->perm || o->count < 1 || (!o->schedule && o->count < s->K))
+        return ssm_fail(err, SSM_EINVAL,
+                        "%s: scan orders missing or too few (need a device perm, count >= 1, "
+                        "and count >= %lld branches without a schedule)",
+                        who, (long long)s->K);
+    return SSM_OK;
+}
+
+// norm(res) with res = inp + resid written to res_out (resid NULL: res_out = inp)
+static ssm_code norm_res_fwd(const mamba_stack *s, const ssm_params *p, real *out, real *res_out,
+                             real *mean, real *rstd, const real *inp, const real *resid, size_t w,
+                             size_t bias, int64_t rows) {
+    const real eps = (real)s->cfg.norm_eps;
+    if (s->cfg.norm == MAMBA_NORM_LAYER)
+        return layernorm_residual_forward_cuda(out, res_out, mean, rstd, inp, resid,
+                                               ssm_params_data(p, w), ssm_params_data(p, bias),
+                                               rows, s->D, eps);
+    return rmsnorm_residual_forward_cuda(out, res_out, rstd, inp, resid, ssm_params_data(p, w),
+                                         rows, s->D, eps);
+}
+
+ssm_code mamba_stack_forward_cuda(mamba_stack *s, const ssm_params *p, real *out, const real *in,
+                                  const mamba_orders *orders, int64_t B, ssm_error *err) {
+    SSM_TRY(check_call(s, orders, B, "mamba_stack_forward_cuda", err));
+    const int64_t rows = B * s->L, n = s->n_layers;
+    mamba_cuda_layer_acts *A0 = &s->cu_acts[0];
+    TRY_DEV(norm_res_fwd(s, p, A0->normed, A0->res, A0->mean, A0->rstd, in, NULL,
+                         s->lp[0].norm_w, s->lp[0].norm_b, rows));
+    for (int64_t i = 0; i < n; i++) {
+        const mamba_cuda_layer_acts *t = &s->cu_acts[i];
+        TRY_DEV(mamba_mixer_forward_cuda(s, p, i, s->cu.mix, t->normed, orders, B));
+        if (i + 1 < n) {
+            mamba_cuda_layer_acts *nx = &s->cu_acts[i + 1];
+            TRY_DEV(norm_res_fwd(s, p, nx->normed, nx->res, nx->mean, nx->rstd, s->cu.mix,
+                                 t->res, s->lp[i + 1].norm_w, s->lp[i + 1].norm_b, rows));
+        } else if (s->cfg.final_norm) {
+            TRY_DEV(norm_res_fwd(s, p, out, s->cu_res_out, s->cu_mean_f, s->cu_rstd_f,
+                                 s->cu.mix, t->res, s->normf_w, s->normf_b, rows));
+        } else {
+            TRY_DEV(add_forward_cuda(out, s->cu.mix, t->res, rows * s->D));
+        }
+    }
+    return SSM_OK;
+}
+
+ssm_code mamba_stack_backward_cuda(mamba_stack *s, ssm_params *p, real *din, const real *dout,
+                                   const mamba_orders *orders, int64_t B, ssm_error *err) {
+    SSM_TRY(check_call(s, orders, B, "mamba_stack_backward_cuda", err));
+    const int64_t rows = B * s->L, D = s->D;
+    const int ln = s->cfg.norm == MAMBA_NORM_LAYER;
+    real *dres = s->cu.dres, *dnormed = s->cu.mix; // [B, L, D]; mix is free in the backward
+    const size_t bytes = (size_t)(rows * D) * sizeof(real);
+    if (s->cfg.final_norm) {
+        cudaError_t e = cudaMemsetAsync(dres, 0, bytes, 0);
+        if (e != cudaSuccess)
+            return took(ssm_cuda_fail(__FILE__, __LINE__, "cudaMemsetAsync(dres)", e), err);
+        if (ln)
+            TRY_DEV(layernorm_backward_cuda(dres, ssm_params_grad(p, s->normf_w),
+                                            ssm_params_grad(p, s->normf_b), dout, s->cu_res_out,
+                                            ssm_params_data(p, s->normf_w), s->cu_mean_f,
+                                            s->cu_rstd_f, rows, D));
+        else
+            TRY_DEV(rmsnorm_backward_cuda(dres, ssm_params_grad(p, s->normf_w), dout,
+                                          s->cu_res_out, ssm_params_data(p, s->normf_w),
+                                          s->cu_rstd_f, rows, D));
+    } else {
+        cudaError_t e = cudaMemcpyAsync(dres, dout, bytes, cudaMemcpyDeviceToDevice, 0);
+        if (e != cudaSuccess)
+            return took(ssm_cuda_fail(__FILE__, __LINE__, "cudaMemcpyAsync(dres <- dout)", e),
+                        err);
+    }
+    for (int64_t i = s->n_layers - 1; i >= 0; i--) {
+        const mamba_cuda_layer_acts *t = &s->cu_acts[i];
+        const mamba_layer_params *lp = &s->lp[i];
+        real *dw = ssm_params_grad(p, lp->norm_w), *db = ln ? ssm_params_grad(p, lp->norm_b) : NULL;
+        const real *w = ssm_params_data(p, lp->norm_w);
+        TRY_DEV(mamba_mixer_backward_cuda(s, p, i, dnormed, dres, t->normed, orders, B));
+        if (i > 0) { // dres += norm_i'(dnormed)
+            if (ln)
+                TRY_DEV(layernorm_backward_cuda(dres, dw, db, dnormed, t->res, w, t->mean,
+                                                t->rstd, rows, D));
+            else
+                TRY_DEV(rmsnorm_backward_cuda(dres, dw, dnormed, t->res, w, t->rstd, rows, D));
+        } else { // din += norm_0'(dnormed) + dres
+            if (ln)
+                TRY_DEV(layernorm_residual_backward_cuda(din, NULL, dw, db, dnormed, dres,
+                                                         t->res, w, t->mean, t->rstd, rows, D));
+            else
+                TRY_DEV(rmsnorm_residual_backward_cuda(din, NULL, dw, dnormed, dres, t->res, w,
+                                                       t->rstd, rows, D));
+        }
+    }
+    return SSM_OK;
+}
