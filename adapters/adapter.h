@@ -4,7 +4,9 @@
 //          ssm_adapter_find, ssm_adapter_lookup, ssm_adapter_list, ssm_adapter_registry,
 //          ssm_adapter_create, ssm_adapter_init_params, ssm_adapter_plan,
 //          ssm_adapter_forward, ssm_adapter_backward, ssm_adapter_free,
-//          ssm_adapter_broadcast_orders, ssm_init_trunc_normal, ssm_cls_position_name
+//          ssm_adapter_broadcast_orders, ssm_init_trunc_normal, ssm_cls_position_name,
+//          ssm_adapter_has_cuda, ssm_adapter_plan_cuda, ssm_adapter_forward_cuda,
+//          ssm_adapter_backward_cuda
 // Adapters (DESIGN.md "Adapters (pluggable)"): an adapter turns one modality's
 // raw input x [B, <per-sample shape>] into token sequences for the backbone:
 // S = n_seqs sequences of L tokens per sample, tokens [B*S, L, D] (sample b's
@@ -26,6 +28,9 @@
 //   ssm_adapter_plan        twice: arena measuring, then after ssm_arena_commit
 //   ssm_adapter_forward / ssm_adapter_backward   per step
 //   ssm_adapter_free
+// On one GPU (run.device: cuda) plan/forward/backward are replaced by their
+// optional CUDA twins (plan_cuda, forward_cuda, backward_cuda); an adapter that
+// leaves them NULL runs on the CPU only, and the _cuda calls below refuse it by name.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -115,6 +120,15 @@ typedef struct {
     // forward's scratch (it may recompute from x).
     void (*backward)(ssm_adapter *a, ssm_params *p, const real *dtokens, const real *x, int64_t B);
     void (*free_impl)(ssm_adapter *a); // frees a->impl (may be NULL)
+    // ---- optional CUDA path (NULL: none; filled only in a CUDA=1 build) ----
+    // The twins of plan / forward / backward: a device arena (core/cuda/device.h),
+    // p a device mirror of the parameter table, and device arrays tokens, orders,
+    // x, dtokens. No host<->device copy inside forward or backward.
+    ssm_code (*plan_cuda)(ssm_adapter *a, ssm_arena *dev_arena, int64_t B_max, ssm_error *err);
+    ssm_code (*forward_cuda)(ssm_adapter *a, const ssm_params *p, real *tokens, int32_t *orders,
+                             const real *x, int64_t B, ssm_error *err);
+    ssm_code (*backward_cuda)(ssm_adapter *a, ssm_params *p, const real *dtokens, const real *x,
+                              int64_t B, ssm_error *err);
 } ssm_adapter_vtable;
 
 struct ssm_adapter {
@@ -160,6 +174,15 @@ ssm_code ssm_adapter_forward(ssm_adapter *a, const ssm_params *p, real *tokens, 
 void ssm_adapter_backward(ssm_adapter *a, ssm_params *p, const real *dtokens, const real *x,
                           int64_t B);
 void ssm_adapter_free(ssm_adapter *a);
+
+// ---- the CUDA path (the calls dispatch; the device code is the adapter's) -----
+int ssm_adapter_has_cuda(const ssm_adapter *a); // all three CUDA entries present
+// SSM_EDEVICE "adapter X has no CUDA path ..." when the adapter has none.
+ssm_code ssm_adapter_plan_cuda(ssm_adapter *a, ssm_arena *dev_arena, int64_t B_max, ssm_error *err);
+ssm_code ssm_adapter_forward_cuda(ssm_adapter *a, const ssm_params *p, real *tokens,
+                                  int32_t *orders, const real *x, int64_t B, ssm_error *err);
+ssm_code ssm_adapter_backward_cuda(ssm_adapter *a, ssm_params *p, const real *dtokens,
+                                   const real *x, int64_t B, ssm_error *err);
 
 // ---- helpers for adapter (and head) authors ---------------------------------
 

@@ -33,7 +33,13 @@
 #include <string.h>
 
 #include "adapters/adapter.h"
+#include "core/device_select.h"
 #include "kernels/linear.h"
+#if SSM_HAVE_CUDA
+#include "adapters/cuda/patches.h"
+#include "core/cuda/try.h"
+#include "kernels/cuda/linear.h"
+#endif
 
 #define ADAPTER_NAME "image_patches"
 #define DEFAULT_PATCH 16
@@ -53,6 +59,7 @@ typedef struct {
     int32_t *base;           // [n_orders, L] the orders, identical for every sample
     real *cols;              // [B_max * P, K] im2col of the batch (arena)
     real *emb;               // [B_max * P, D] patch embeddings; reused as their gradient (arena)
+    int32_t *dev_base;       // [n_orders, L] base on the device (CUDA plan only)
 } image_patches;
 
 // Position of patch k (row-major) in the token layout.
@@ -287,6 +294,55 @@ static void ip_backward(ssm_adapter *a, ssm_params *p, const real *dtokens, cons
                     ip->cols, ssm_params_data(p, ip->w_idx), B * P, ip->K, D);
 }
 
+#if SSM_HAVE_CUDA
+// The CUDA path: the same steps as ip_forward / ip_backward on device arrays. The
+// orders do not depend on the content, so their base is uploaded once at plan time
+// and broadcast on the device per batch.
+static ssm_code ip_plan_cuda(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ssm_error *err) {
+    image_patches *ip = a->impl;
+    SSM_TRY(ip_plan(a, arena, B_max, err));
+    size_t bytes = (size_t)a->n_orders * (size_t)a->seq_len * sizeof(int32_t);
+    ip->dev_base = ssm_arena_take(arena, bytes);
+    if (!ssm_arena_measuring(arena))
+        SSM_CUDA_TRY(ssm_cuda_upload(ip->dev_base, ip->base, bytes), err);
+    return SSM_OK;
+}
+
+static ssm_code ip_forward_cuda(ssm_adapter *a, const ssm_params *p, real *tokens, int32_t *orders,
+                                const real *x, int64_t B, ssm_error *err) {
+    image_patches *ip = a->impl;
+    if (!ip->cols || !ip->emb || !ip->dev_base)
+        return ssm_fail(err, SSM_EINVAL, "%s: CUDA forward before the device arena was committed",
+                        ADAPTER_NAME);
+    int64_t D = a->d_model, L = a->seq_len, P = ip->P, c = a->cls_index;
+    SSM_CUDA_TRY(patchify_forward_cuda(ip->cols, x, B, ip->C, ip->H, ip->W, ip->p, ip->s, ip->gh,
+                                       ip->gw), err);
+    SSM_CUDA_TRY(linear_forward_cuda(ip->emb, ip->cols, ssm_params_data(p, ip->w_idx),
+                                     ssm_params_data(p, ip->b_idx), B * P, ip->K, D), err);
+    const real *cls = c >= 0 ? ssm_params_data(p, ip->cls_idx) : NULL;
+    SSM_CUDA_TRY(patch_tokens_forward_cuda(tokens, ip->emb, ssm_params_data(p, ip->pos_idx), cls, B,
+                                           P, L, D, c), err);
+    if (orders)
+        SSM_CUDA_TRY(orders_broadcast_cuda(orders, ip->dev_base, a->n_orders, B, L), err);
+    return SSM_OK;
+}
+
+static ssm_code ip_backward_cuda(ssm_adapter *a, ssm_params *p, const real *dtokens, const real *x,
+                                 int64_t B, ssm_error *err) {
+    image_patches *ip = a->impl;
+    int64_t D = a->d_model, L = a->seq_len, P = ip->P, c = a->cls_index;
+    real *dcls = c >= 0 ? ssm_params_grad(p, ip->cls_idx) : NULL;
+    SSM_CUDA_TRY(patch_tokens_backward_cuda(ip->emb, ssm_params_grad(p, ip->pos_idx), dcls, dtokens,
+                                            B, P, L, D, c), err);
+    SSM_CUDA_TRY(patchify_forward_cuda(ip->cols, x, B, ip->C, ip->H, ip->W, ip->p, ip->s, ip->gh,
+                                       ip->gw), err);
+    SSM_CUDA_TRY(linear_backward_cuda(NULL, ssm_params_grad(p, ip->w_idx),
+                                      ssm_params_grad(p, ip->b_idx), ip->emb, ip->cols,
+                                      ssm_params_data(p, ip->w_idx), B * P, ip->K, D), err);
+    return SSM_OK;
+}
+#endif
+
 static void ip_free(ssm_adapter *a) {
     image_patches *ip = a->impl;
     if (ip)
@@ -305,4 +361,9 @@ const ssm_adapter_vtable ssm_adapter_image_patches = {
     .forward = ip_forward,
     .backward = ip_backward,
     .free_impl = ip_free,
+#if SSM_HAVE_CUDA
+    .plan_cuda = ip_plan_cuda,
+    .forward_cuda = ip_forward_cuda,
+    .backward_cuda = ip_backward_cuda,
+#endif
 };

@@ -199,6 +199,43 @@ void ssm_adapter_backward(ssm_adapter *a, ssm_params *p, const real *dtokens, co
     a->vt->backward(a, p, dtokens, x, B);
 }
 
+int ssm_adapter_has_cuda(const ssm_adapter *a) {
+    return a->vt->plan_cuda && a->vt->forward_cuda && a->vt->backward_cuda;
+}
+
+static ssm_code no_cuda(const ssm_adapter *a, ssm_error *err) {
+    return ssm_fail(err, SSM_EDEVICE,
+                    "adapter %s has no CUDA path (run.device: cuda): set run.device: cpu",
+                    a->vt->name);
+}
+
+ssm_code ssm_adapter_plan_cuda(ssm_adapter *a, ssm_arena *dev_arena, int64_t B_max, ssm_error *err) {
+    if (!ssm_adapter_has_cuda(a))
+        return no_cuda(a, err);
+    if (B_max <= 0)
+        return ssm_fail(err, SSM_EINVAL, "%s: planned batch size %lld, expected > 0", a->vt->name,
+                        (long long)B_max);
+    a->B_max = B_max;
+    return a->vt->plan_cuda(a, dev_arena, B_max, err);
+}
+
+ssm_code ssm_adapter_forward_cuda(ssm_adapter *a, const ssm_params *p, real *tokens,
+                                  int32_t *orders, const real *x, int64_t B, ssm_error *err) {
+    if (!ssm_adapter_has_cuda(a))
+        return no_cuda(a, err);
+    if (B < 1 || B > a->B_max)
+        return ssm_fail(err, SSM_EINVAL, "%s: batch of %lld, planned for 1..%lld", a->vt->name,
+                        (long long)B, (long long)a->B_max);
+    return a->vt->forward_cuda(a, p, tokens, orders, x, B, err);
+}
+
+ssm_code ssm_adapter_backward_cuda(ssm_adapter *a, ssm_params *p, const real *dtokens,
+                                   const real *x, int64_t B, ssm_error *err) {
+    if (!ssm_adapter_has_cuda(a))
+        return no_cuda(a, err);
+    return a->vt->backward_cuda(a, p, dtokens, x, B, err);
+}
+
 void ssm_adapter_free(ssm_adapter *a) {
     if (!a)
         return;

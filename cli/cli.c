@@ -76,18 +76,16 @@ int cli_fail(const char *cmd, const ssm_error *err) {
 
 ssm_code cli_load_config(ssm_config *c, const cli_args *a, ssm_error *err) {
     SSM_TRY(ssm_config_resolve(c, a->config, a->sets, a->n_sets, err));
-    // The CUDA kernels exist and are tested against the CPU ones, but the
-    // model does not run on them yet: refuse rather than silently use the CPU.
-    if (strcmp(c->run.device, "cpu") != 0)
-        return ssm_fail(err, SSM_ECONFIG,
-                        "%s: run.device: '%s' is not available yet: models train and evaluate on the "
-                        "CPU only in this version (set run.device: cpu)",
-                        a->config, c->run.device);
     if (c->run.precision != SSM_PREC_FP32)
         return ssm_fail(err, SSM_ECONFIG,
-                        "%s: run.precision: bf16 needs run.device: cuda, which is not available yet "
-                        "(set run.precision: fp32)", a->config);
+                        "%s: run.precision: bf16 is not available yet: models train in fp32 on the CPU "
+                        "and on a GPU (set run.precision: fp32)", a->config);
     return SSM_OK;
+}
+
+ssm_code cli_open_device(const ssm_config *c, ssm_device *d, ssm_error *err) {
+    SSM_TRY(ssm_device_parse(d, c->run.device, err));
+    return ssm_device_open(d, err);
 }
 
 void cli_apply_threads(const ssm_config *c) {
@@ -112,8 +110,7 @@ ssm_code cli_model_spec(classify_model_spec *s, const ssm_config *c, int64_t C, 
     s->B_max = batch;
     s->label_smoothing = c->task.label_smoothing;
     s->seed = (uint64_t)c->run.seed;
-    (void)err;
-    return SSM_OK;
+    return ssm_device_parse(&s->device, c->run.device, err);
 }
 
 ssm_code cli_mkdirs(const char *path, ssm_error *err) {

@@ -1,5 +1,5 @@
 // defines: cli_args, cli_parse, cli_fail, cli_load_config, cli_apply_threads,
-//          cli_model_spec, cli_mkdirs, cli_data, cli_data_open, cli_data_close,
+//          cli_model_spec, cli_open_device, cli_mkdirs, cli_data, cli_data_open, cli_data_close,
 //          cli_data_metadata, cmd_train, cmd_eval, cmd_predict, cmd_info, cmd_check_grad
 // Shared plumbing of the ssmkit subcommands. Only cli/ prints errors and
 // chooses exit codes (DESIGN.md invariant 7): 0 ok, 1 runtime/data error,
@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/device_select.h"
 #include "core/error.h"
 #include "core/metadata.h"
 #include "datasets/image_data.h"
@@ -45,6 +46,11 @@ int cli_fail(const char *cmd, const ssm_error *err);
 
 // Defaults + file + --set overrides + cross-key checks.
 ssm_code cli_load_config(ssm_config *c, const cli_args *a, ssm_error *err);
+
+// run.device: parses it and checks it can be used (a CPU-only build, or no GPU:
+// SSM_EDEVICE with the reason), making a GPU current. Commands that compute call it
+// right after cli_load_config, so the refusal comes before any data is read.
+ssm_code cli_open_device(const ssm_config *c, ssm_device *d, ssm_error *err);
 
 // run.threads: OpenMP and OpenBLAS thread counts (0 = leave all cores).
 void cli_apply_threads(const ssm_config *c);

@@ -69,6 +69,8 @@ int cmd_check_grad(int argc, char **argv) {
     if (cli_load_config(&cfg, &a, &err))
         return cli_fail("check-grad", &err);
     cli_apply_threads(&cfg);
+    // Finite differences in double precision: a CPU computation, whatever run.device says.
+    snprintf(cfg.run.device, sizeof cfg.run.device, "cpu");
     const int64_t B = 2;
     cfg.data.batch_size = B;
     cfg.data.num_workers = 0;

@@ -25,7 +25,8 @@ int cmd_eval(int argc, char **argv) {
         return 2;
     }
     ssm_config cfg;
-    if (cli_load_config(&cfg, &a, &err))
+    ssm_device device;
+    if (cli_load_config(&cfg, &a, &err) || cli_open_device(&cfg, &device, &err))
         return cli_fail("eval", &err);
     cli_apply_threads(&cfg);
     const char *split = a.split ? a.split : "test";
@@ -37,7 +38,7 @@ int cmd_eval(int argc, char **argv) {
     int64_t batch = cfg.data.eval_batch_size > 0 ? cfg.data.eval_batch_size : cfg.data.batch_size;
     ssm_code code = task_create(&task, &cfg, &data.info, batch, &err);
     if (!code)
-        code = ssm_checkpoint_load(a.ckpt, task->params, 0, NULL, &err);
+        code = task_load_checkpoint(task, a.ckpt, 0, NULL, &err);
     if (!code && !want_test && !data.val)
         code = ssm_fail(&err, SSM_ECONFIG, "--split val: data.val_fraction is 0, there is no validation split");
     task_metrics m;

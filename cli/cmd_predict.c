@@ -8,6 +8,9 @@
 #include "core/checkpoint.h"
 #include "datasets/augment.h"
 #include "datasets/png.h"
+#if SSM_HAVE_CUDA
+#include "core/cuda/device.h"
+#endif
 
 static const char *USAGE = "ssmkit predict CONFIG --ckpt FILE [--top K] [--set k=v]... INPUT.png...";
 
@@ -67,15 +70,20 @@ static ssm_code predict(const cli_args *a, const ssm_config *cfg, ssm_error *err
     if (!rc) rc = cli_model_spec(&spec, cfg, C, H, W, n, err);
     if (!rc) rc = classify_model_build(&model, &spec, err);
     if (!rc) rc = ssm_checkpoint_load(a->ckpt, &model.params, 0, NULL, err);
+#if SSM_HAVE_CUDA
+    if (!rc && model.device.kind == SSM_DEVICE_CUDA) // the host table is the master: upload it
+        rc = ssm_params_cuda_upload(&model.dparams, &model.params, err);
+#endif
     for (int64_t i = 0; !rc && i < n; i++) {
         real *xi = x + i * C * H * W;
         rc = ssm_png_read(a->inputs[i], xi, C, H, W, SSM_RESIZE_BILINEAR, NULL, NULL, err);
         if (!rc)
             ssm_image_normalize(xi, mean, sd, C, H * W);
     }
-    if (!rc) rc = classify_model_forward(&model, x, n, err);
+    const real *logits = NULL;
+    if (!rc) rc = classify_model_predict(&model, x, n, &logits, err);
     for (int64_t i = 0; !rc && i < n; i++) {
-        const real *lg = model.logits + i * model.V;
+        const real *lg = logits + i * model.V;
         double mx = -INFINITY, z = 0;
         for (int64_t v = 0; v < model.V; v++)
             mx = fmax(mx, lg[v]);
@@ -119,7 +127,8 @@ int cmd_predict(int argc, char **argv) {
     }
     ssm_error err = {0};
     ssm_config cfg;
-    if (cli_load_config(&cfg, &a, &err))
+    ssm_device device;
+    if (cli_load_config(&cfg, &a, &err) || cli_open_device(&cfg, &device, &err))
         return cli_fail("predict", &err);
     cli_apply_threads(&cfg);
     return predict(&a, &cfg, &err) ? cli_fail("predict", &err) : 0;

@@ -55,7 +55,8 @@ int cmd_train(int argc, char **argv) {
     }
     ssm_error err = {0};
     ssm_config cfg;
-    if (cli_load_config(&cfg, &a, &err))
+    ssm_device device;
+    if (cli_load_config(&cfg, &a, &err) || cli_open_device(&cfg, &device, &err))
         return cli_fail("train", &err);
     cli_apply_threads(&cfg);
 
@@ -95,10 +96,11 @@ int cmd_train(int argc, char **argv) {
         code = err.code ? err.code : SSM_ENOMEM;
     if (!code) {
         const ssm_trunk *tr = task->trunk;
+        char dn[32];
         ssm_info("model: %zu parameters, %lld sequence(s) of %lld tokens of %lld per sample, %d "
-                 "branches, %lld layers",
+                 "branches, %lld layers, on %s",
                  task->params->total, (long long)tr->S, (long long)tr->L, (long long)tr->D,
-                 tr->n_branches, (long long)tr->n_layers);
+                 tr->n_branches, (long long)tr->n_layers, ssm_device_name(&device, dn, sizeof dn));
         ssm_info("run folder: %s", run_dir);
         const char *kill = getenv("SSMKIT_DEBUG_KILL_AT_STEP");
         ssm_metadata extra;

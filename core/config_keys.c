@@ -191,7 +191,9 @@ const ssm_config_key ssm_config_keys[] = {
     STR("run.dir", run.dir, SSM_KEY_EXPAND, NULL, "any path; ${VAR} expanded", "runs",
         "Parent folder of run folders."),
     INT("run.seed", run.seed, 0, BIG, "0", "Seed of every random choice."),
-    STR("run.device", run.device, 0, check_device, "cpu, cuda, cuda:N", "cpu", "Where to compute."),
+    STR("run.device", run.device, 0, check_device, "cpu, cuda, cuda:N", "cpu",
+        "Where to compute: the CPU, or one GPU (cuda = cuda:0; a `make CUDA=1` build; the "
+        "classify task with image_patches)."),
     ENUM("run.precision", run.precision, precision_names, "fp32",
          "Compute precision (parameters and optimizer state stay fp32)."),
     INT("run.threads", run.threads, 0, 4096, "0", "CPU threads; 0 = all cores."),

@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include "kernels/loss.h"
+#if SSM_HAVE_CUDA
+#include "tasks/cuda/classify.h"
+#endif
 
-static ssm_code plan(classify_model *m, ssm_error *err) {
-    ssm_arena *a = &m->arena;
+static int on_cuda(const classify_model *m) { return m->device.kind == SSM_DEVICE_CUDA; }
+
+ssm_code classify_model_plan_head(classify_model *m, ssm_arena *a, ssm_error *err) {
     int64_t B = m->B_max, V = m->V;
-    SSM_TRY(trunk_plan(&m->trunk, a, err));
     m->logits = ssm_arena_take(a, (size_t)B * V * sizeof(real));
     m->probs = ssm_arena_take(a, (size_t)B * V * sizeof(real));
     m->dlogits = ssm_arena_take(a, (size_t)B * V * sizeof(real));
@@ -27,18 +30,33 @@ static ssm_code plan(classify_model *m, ssm_error *err) {
     return SSM_OK;
 }
 
+static ssm_code plan(classify_model *m, ssm_error *err) {
+    SSM_TRY(trunk_plan(&m->trunk, &m->arena, err));
+    SSM_TRY(classify_model_plan_head(m, &m->arena, err));
+    m->h_logits = m->logits;
+    m->h_probs = m->probs;
+    m->h_losses = m->losses;
+    return SSM_OK;
+}
+
 ssm_code classify_model_build(classify_model *m, const classify_model_spec *spec, ssm_error *err) {
     memset(m, 0, sizeof *m);
     ssm_params_init(&m->params);
     ssm_arena_init(&m->arena);
+    ssm_arena_init(&m->darena);
     if (spec->num_classes < 2)
         return ssm_fail(err, SSM_ECONFIG, "task.num_classes is %lld, expected >= 2",
                         (long long)spec->num_classes);
     if (spec->B_max < 1)
         return ssm_fail(err, SSM_ECONFIG, "batch size is %lld, expected >= 1", (long long)spec->B_max);
+    SSM_TRY(ssm_device_open(&spec->device, err)); // a CPU-only build refuses CUDA here
+    m->device = spec->device;
     m->B_max = spec->B_max;
     m->V = spec->num_classes;
     m->smoothing = spec->label_smoothing;
+    m->in_numel = 1;
+    for (int i = 0; i < spec->input.ndim; i++)
+        m->in_numel *= spec->input.dims[i];
     ssm_trunk_spec ts = {.adapter = spec->adapter, .adapter_opt = spec->adapter_opt,
                          .input = spec->input, .backbone = spec->backbone};
     SSM_TRY(trunk_declare(&m->trunk, &ts, m->B_max, &m->params, err));
@@ -62,13 +80,33 @@ ssm_code classify_model_build(classify_model *m, const classify_model_spec *spec
     class_head_init_params(&m->head, &m->params, &rng);
     ssm_rng_free(&rng);
 
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        return classify_model_setup_cuda(m, err);
+#endif
     SSM_TRY(plan(m, err)); // measure
     SSM_TRY(ssm_arena_commit(&m->arena, err));
     SSM_TRY(plan(m, err)); // hand out
     return SSM_OK;
 }
 
+ssm_params *classify_model_params(classify_model *m) {
+    return on_cuda(m) ? &m->dparams : &m->params;
+}
+
+ssm_code classify_check_labels(const int32_t *labels, int64_t B, int64_t V, ssm_error *err) {
+    for (int64_t i = 0; i < B; i++)
+        if (labels[i] < 0 || labels[i] >= V)
+            return ssm_fail(err, SSM_EDATA, "label %d of batch sample %lld is outside [0, %lld)",
+                            labels[i], (long long)i, (long long)V);
+    return SSM_OK;
+}
+
 ssm_code classify_model_forward(classify_model *m, const real *x, int64_t B, ssm_error *err) {
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        return classify_model_forward_cuda(m, x, B, err);
+#endif
     SSM_TRY(trunk_forward(&m->trunk, &m->params, x, B, err));
     class_head_forward(&m->head, &m->params, m->logits, m->feats, B, m->L);
     return SSM_OK;
@@ -76,10 +114,11 @@ ssm_code classify_model_forward(classify_model *m, const real *x, int64_t B, ssm
 
 ssm_code classify_model_loss_and_grad(classify_model *m, const real *x, const int32_t *labels,
                                       int64_t B, double *loss, ssm_error *err) {
-    for (int64_t i = 0; i < B; i++)
-        if (labels[i] < 0 || labels[i] >= m->V)
-            return ssm_fail(err, SSM_EDATA, "label %d of batch sample %lld is outside [0, %lld)",
-                            labels[i], (long long)i, (long long)m->V);
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        return classify_model_loss_and_grad_cuda(m, x, labels, B, loss, err);
+#endif
+    SSM_TRY(classify_check_labels(labels, B, m->V, err));
     SSM_TRY(classify_model_forward(m, x, B, err));
     cross_entropy_forward(m->losses, m->probs, m->logits, labels, B, m->V, (real)m->smoothing);
     double sum = 0;
@@ -102,7 +141,41 @@ ssm_code classify_model_loss_and_grad(classify_model *m, const real *x, const in
     return SSM_OK;
 }
 
+ssm_code classify_model_batch_in(classify_model *m, const real *x_host, const int32_t *y_host,
+                                 int64_t B, const real **x, const int32_t **y, ssm_error *err) {
+    if (B < 1 || B > m->B_max)
+        return ssm_fail(err, SSM_EINVAL, "batch of %lld, the model was planned for 1..%lld",
+                        (long long)B, (long long)m->B_max);
+    if (y_host)
+        SSM_TRY(classify_check_labels(y_host, B, m->V, err));
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        return classify_model_upload_cuda(m, x_host, y_host, B, x, y, err);
+#endif
+    *x = x_host;
+    if (y)
+        *y = y_host;
+    return SSM_OK;
+}
+
+ssm_code classify_model_predict(classify_model *m, const real *x_host, int64_t B,
+                                const real **logits, ssm_error *err) {
+    const real *x = NULL;
+    SSM_TRY(classify_model_batch_in(m, x_host, NULL, B, &x, NULL, err));
+    SSM_TRY(classify_model_forward(m, x, B, err));
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        SSM_TRY(classify_model_logits_to_host(m, B, err));
+#endif
+    *logits = m->h_logits;
+    return SSM_OK;
+}
+
 void classify_model_free(classify_model *m) {
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        classify_model_free_cuda(m); // before the host table: the mirror shares its items
+#endif
     trunk_free(&m->trunk);
     ssm_arena_free(&m->arena);
     ssm_params_free(&m->params);

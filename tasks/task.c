@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checkpoint.h"
+
 void task_metrics_set(task_metrics *m, const char *key, double v) {
     for (int i = 0; i < m->n; i++)
         if (!strcmp(m->key[i], key)) {
@@ -96,6 +98,17 @@ ssm_code task_create(ssm_task **out, const ssm_config *c, const task_data_info *
     ssm_trunk_spec ts;
     task_trunk_spec_from_config(&ts, c, &d->input);
     ssm_code rc;
+    ssm_device dev;
+    rc = ssm_device_parse(&dev, c->run.device, err);
+    if (!rc && dev.kind != SSM_DEVICE_CPU && c->task.name != SSM_TASK_CLASSIFY)
+        rc = ssm_fail(err, SSM_ECONFIG,
+                      "run.device: %s: task %s has no CUDA path yet (only classify runs on a GPU); "
+                      "set run.device: cpu", c->run.device,
+                      c->task.name == SSM_TASK_FORECAST ? "forecast" : "(this task)");
+    if (rc) {
+        free(t);
+        return rc;
+    }
     if (c->task.name == SSM_TASK_CLASSIFY) {
         om->kind = 0;
         if (d->num_classes > 0 && d->num_classes != c->task.num_classes) {
@@ -108,7 +121,7 @@ ssm_code task_create(ssm_task **out, const ssm_config *c, const task_data_info *
                                  .num_classes = c->task.num_classes,
                                  .mean_pool = c->task.pool == SSM_POOL_MEAN, .B_max = B_max,
                                  .label_smoothing = c->task.label_smoothing,
-                                 .seed = (uint64_t)c->run.seed};
+                                 .seed = (uint64_t)c->run.seed, .device = dev};
         rc = classify_model_build(&om->cm, &s, err);
         if (!rc)
             rc = task_classify_wrap(t, &om->cm, d->class_names, err);
@@ -138,6 +151,18 @@ ssm_code task_create(ssm_task **out, const ssm_config *c, const task_data_info *
     }
     *out = t;
     return SSM_OK;
+}
+
+ssm_code task_load_checkpoint(ssm_task *t, const char *path, unsigned flags, ssm_metadata *meta,
+                              ssm_error *err) {
+    SSM_TRY(ssm_checkpoint_load(path, t->params, flags, meta, err));
+    return t->dev->to_device(t->work, t->params, err);
+}
+
+ssm_code task_save_checkpoint(ssm_task *t, const char *path, unsigned flags,
+                              const ssm_metadata *meta, ssm_error *err) {
+    SSM_TRY(t->dev->to_host(t->params, t->work, err));
+    return ssm_checkpoint_save(path, t->params, flags, meta, err);
 }
 
 void task_release(ssm_task *t) {

@@ -1,6 +1,7 @@
 // defines: ssm_task, ssm_task_vtable, task_metrics, task_metrics_set, task_metrics_get,
 //          task_data_info, task_create, task_free, task_trunk_spec_from_config,
-//          task_release, task_classify_wrap, task_forecast_wrap, TASK_MAX_METRICS
+//          task_release, task_classify_wrap, task_forecast_wrap, TASK_MAX_METRICS,
+//          task_load_checkpoint, task_save_checkpoint
 // A task is what the training loop (tasks/train.h) needs to know of a model:
 // a loss and its gradient on one batch, an evaluation pass that returns named
 // metrics, which metric picks the best checkpoint (and whether lower is
@@ -20,10 +21,12 @@
 #include "adapters/adapter.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/metadata.h"
 #include "core/params.h"
 #include "datasets/batch.h"
 #include "tasks/classify_model.h"
 #include "tasks/forecast_model.h"
+#include "tasks/train_device.h"
 #include "tasks/trunk.h"
 
 #define TASK_MAX_METRICS 12
@@ -44,8 +47,8 @@ typedef struct ssm_task ssm_task;
 
 typedef struct {
     const char *name;
-    // Forward, loss, backward on one batch: zeroes and fills t->params->grad;
-    // *loss is the batch's mean training loss.
+    // Forward, loss, backward on one batch (b is on the host; the task moves it to
+    // its device): zeroes and fills t->work->grad; *loss is the batch's mean training loss.
     ssm_code (*loss_and_grad)(ssm_task *t, const ssm_batch *b, double *loss, ssm_error *err);
     // One pass over bt from its position to the end of the epoch; *out is reset first.
     ssm_code (*evaluate)(ssm_task *t, ssm_batcher *bt, task_metrics *out, ssm_error *err);
@@ -56,7 +59,10 @@ typedef struct {
 
 struct ssm_task {
     const ssm_task_vtable *vt;
-    ssm_params *params;         // the model's flat parameters (the loop optimises them)
+    ssm_params *params;         // the model's flat parameters on the host: the checkpoints' master
+    ssm_params *work;           // the parameters a step updates: params itself on the CPU, its
+                                // device mirror on a GPU
+    const train_device *dev;    // clipping, AdamW and the copies for work (tasks/train_device.h)
     const ssm_trunk *trunk;     // for the log line: tokens, width, branches, layers
     const char *primary;        // validation metric that picks best.safetensors
     int lower_is_better;
@@ -81,6 +87,13 @@ ssm_code task_create(ssm_task **out, const ssm_config *c, const task_data_info *
                      ssm_error *err);
 void task_free(ssm_task *t); // frees the task and the model it built
 void task_release(ssm_task *t); // frees a wrapped task's own state (not the model)
+
+// ssm_checkpoint_load into t->params, then onto the task's device (t->work).
+ssm_code task_load_checkpoint(ssm_task *t, const char *path, unsigned flags, ssm_metadata *meta,
+                              ssm_error *err);
+// The task's device (t->work) to t->params, then ssm_checkpoint_save.
+ssm_code task_save_checkpoint(ssm_task *t, const char *path, unsigned flags,
+                              const ssm_metadata *meta, ssm_error *err);
 
 // A task (caller's struct) around a model the caller owns; task_release frees
 // the task's own state, not the model. class_names may be NULL; out_std may

@@ -19,7 +19,10 @@ static ssm_code ct_loss_and_grad(ssm_task *t, const ssm_batch *b, double *loss, 
     classify_task *c = t->impl;
     if (!b->y)
         return ssm_fail(err, SSM_EDATA, "classify: the batch has no labels");
-    return classify_model_loss_and_grad(c->m, b->x, b->y, b->B, loss, err);
+    const real *x;
+    const int32_t *y;
+    SSM_TRY(classify_model_batch_in(c->m, b->x, b->y, b->B, &x, &y, err));
+    return classify_model_loss_and_grad(c->m, x, y, b->B, loss, err);
 }
 
 static ssm_code ct_evaluate(ssm_task *t, ssm_batcher *bt, task_metrics *out, ssm_error *err) {
@@ -75,6 +78,8 @@ ssm_code task_classify_wrap(ssm_task *t, classify_model *m, const char *const *c
     }
     t->vt = &classify_vt;
     t->params = &m->params;
+    t->work = classify_model_params(m);
+    t->dev = train_device_get(&m->device);
     t->trunk = &m->trunk;
     t->primary = "accuracy";
     t->lower_is_better = 0;

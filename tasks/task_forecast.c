@@ -83,6 +83,8 @@ ssm_code task_forecast_wrap(ssm_task *t, forecast_model *m, const double *out_st
     }
     t->vt = &forecast_vt;
     t->params = &m->params;
+    t->work = &m->params;
+    t->dev = &train_device_cpu;
     t->trunk = &m->trunk;
     t->primary = m->mae ? "mae" : "mse";
     t->lower_is_better = 1;

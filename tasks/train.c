@@ -8,7 +8,6 @@
 
 #include "core/checkpoint.h"
 #include "core/log.h"
-#include "kernels/optim.h"
 #include "tasks/progress.h"
 #include "tasks/runlog.h"
 #include "tasks/tensorboard.h"
@@ -17,24 +16,12 @@
 #define META_OFFSET "offset"       // position inside the epoch the run stopped in
 #define META_BAD_EVALS "bad_evals" // evaluations since the best one (patience)
 
-// One AdamW step over the flat buffer, tensor by tensor so that the no-decay
-// flag is honoured.
-static void optimizer_step(ssm_params *p, const ssm_optim_config *oc, double lr, int64_t t) {
-    for (size_t i = 0; i < p->count; i++) {
-        const ssm_param_info *it = &p->items[i];
-        double wd = (it->flags & SSM_PARAM_NO_DECAY) ? 0.0 : oc->weight_decay;
-        adamw_update(p->data + it->offset, p->grad + it->offset, p->m + it->offset,
-                     p->v + it->offset, (int64_t)it->numel, (float)lr, (float)oc->beta1,
-                     (float)oc->beta2, (float)oc->eps, (float)wd, t);
-    }
-}
-
 typedef struct {
     int64_t step, epoch, offset, best_step, bad_evals;
     double best;
 } loop_state;
 
-static ssm_code save_checkpoint(const char *path, const ssm_task *t, const train_options *o,
+static ssm_code save_checkpoint(const char *path, ssm_task *t, const train_options *o,
                                 const loop_state *st, unsigned flags, ssm_error *err) {
     ssm_metadata meta;
     ssm_metadata_init(&meta);
@@ -48,7 +35,7 @@ static ssm_code save_checkpoint(const char *path, const ssm_task *t, const train
     if (!rc) rc = ssm_metadata_set_int(&meta, SSM_META_BEST_STEP, st->best_step, err);
     if (!rc) rc = ssm_metadata_set_int(&meta, META_BAD_EVALS, st->bad_evals, err);
     if (!rc) rc = ssm_metadata_set(&meta, SSM_META_VERSION, "0.1.0", err);
-    if (!rc) rc = ssm_checkpoint_save(path, t->params, flags, &meta, err);
+    if (!rc) rc = task_save_checkpoint(t, path, flags, &meta, err);
     ssm_metadata_free(&meta);
     return rc;
 }
@@ -56,7 +43,7 @@ static ssm_code save_checkpoint(const char *path, const ssm_task *t, const train
 static ssm_code load_state(const char *path, ssm_task *t, loop_state *st, ssm_error *err) {
     ssm_metadata meta;
     ssm_metadata_init(&meta);
-    ssm_code rc = ssm_checkpoint_load(path, t->params, SSM_CKPT_OPTIMIZER, &meta, err);
+    ssm_code rc = task_load_checkpoint(t, path, SSM_CKPT_OPTIMIZER, &meta, err);
     if (!rc) rc = ssm_metadata_get_int(&meta, SSM_META_STEP, &st->step, err);
     if (!rc) rc = ssm_metadata_get_int(&meta, SSM_META_EPOCH, &st->epoch, err);
     if (!rc) rc = ssm_metadata_get_int(&meta, META_OFFSET, &st->offset, err);
@@ -121,7 +108,7 @@ static ssm_code run_test(ssm_task *t, ssm_batcher *test, const train_options *o,
     FILE *f = use_last ? NULL : fopen(path, "rb");
     if (f) {
         fclose(f);
-        SSM_TRY(ssm_checkpoint_load(path, t->params, 0, NULL, err));
+        SSM_TRY(task_load_checkpoint(t, path, 0, NULL, err));
     }
     SSM_TRY(t->vt->evaluate(t, test, &r->test, err));
     log_eval(rl, "test", st, &r->test);
@@ -194,7 +181,7 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
         }
     }
 
-    ssm_params *params = t->params;
+    ssm_params *params = t->work; // the step's parameters: on the task's device
     ssm_code rc = SSM_OK;
     double t0 = progress_now();
     int64_t samples = 0;
@@ -216,9 +203,9 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
                                  (long long)st.epoch + 1);
                 goto out;
             }
-            int64_t n = (int64_t)params->total;
-            double gnorm = cfg->optim.grad_clip > 0 ? grad_clip(params->grad, n, cfg->optim.grad_clip)
-                                                    : grad_global_norm(params->grad, n);
+            double gnorm;
+            if ((rc = t->dev->clip(params, cfg->optim.grad_clip, &gnorm, err)))
+                goto out;
             if (!isfinite(gnorm)) {
                 rc = ssm_fail(err, SSM_EDATA,
                               "step %lld: gradient norm is %g: training diverged (lower optim.lr, "
@@ -226,7 +213,8 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
                 goto out;
             }
             double lr = lr_schedule_at(&sched, st.step);
-            optimizer_step(params, &cfg->optim, lr, st.step + 1);
+            if ((rc = t->dev->adamw(params, &cfg->optim, lr, st.step + 1, err)))
+                goto out;
             st.step++;
             samples += b->B;
             progress_update(&pr, loss, lr, b->B);

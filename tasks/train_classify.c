@@ -16,12 +16,14 @@ ssm_code evaluate_classify(classify_model *m, ssm_batcher *bt, class_metrics *cm
         SSM_TRY(ssm_batcher_next(bt, &b, err));
         if (!b)
             break;
-        SSM_TRY(classify_model_forward(m, b->x, b->B, err));
-        cross_entropy_forward(m->losses, m->probs, m->logits, b->y, b->B, m->V, 0);
+        // On a GPU the logits come down per batch; the loss and metrics are the host's.
+        const real *logits;
+        SSM_TRY(classify_model_predict(m, b->x, b->B, &logits, err));
+        cross_entropy_forward(m->h_losses, m->h_probs, logits, b->y, b->B, m->V, 0);
         for (int64_t i = 0; i < b->B; i++)
-            sum += m->losses[i];
+            sum += m->h_losses[i];
         n += b->B;
-        SSM_TRY(class_metrics_add(cm, m->logits, b->y, b->B, err));
+        SSM_TRY(class_metrics_add(cm, logits, b->y, b->B, err));
     }
     *loss = n ? sum / (double)n : NAN;
     return SSM_OK;

@@ -1,13 +1,14 @@
 // defines: the adapter -> backbone trunk (see trunk.h)
 #include "tasks/trunk.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 // Branch k of layer i scans order (i*K + k) mod n_orders: with as many orders
 // as branches every layer uses them all (Vim); with more orders than branches
 // the layers cycle through them (PCM's changing xyz orders, VMamba-style
 // alternation).
-static void fill_schedule(int32_t *schedule, int64_t n_layers, int K, int n_orders) {
+void trunk_fill_schedule(int32_t *schedule, int64_t n_layers, int K, int n_orders) {
     for (int64_t i = 0; i < n_layers; i++)
         for (int k = 0; k < K; k++)
             schedule[i * K + k] = (int32_t)((i * K + k) % n_orders);
@@ -57,7 +58,7 @@ ssm_code trunk_plan(ssm_trunk *t, ssm_arena *a, ssm_error *err) {
     SSM_TRY(ssm_adapter_plan(t->adapter, a, t->B_max, err));
     SSM_TRY(mamba_stack_plan(t->stack, a, N, t->L, err));
     if (!ssm_arena_measuring(a))
-        fill_schedule(t->schedule, t->n_layers, t->n_branches, t->adapter->n_orders);
+        trunk_fill_schedule(t->schedule, t->n_layers, t->n_branches, t->adapter->n_orders);
     return SSM_OK;
 }
 
@@ -86,5 +87,6 @@ void trunk_free(ssm_trunk *t) {
         ssm_adapter_free(t->adapter);
     if (t->stack)
         mamba_stack_free(t->stack);
+    free(t->host_schedule);
     memset(t, 0, sizeof *t);
 }

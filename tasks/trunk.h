@@ -1,5 +1,5 @@
 // defines: ssm_trunk, ssm_trunk_spec, trunk_declare, trunk_init_params, trunk_plan,
-//          trunk_forward, trunk_backward, trunk_free
+//          trunk_forward, trunk_backward, trunk_free, trunk_fill_schedule
 // The part every model shares: adapter -> Mamba backbone. A model (classify,
 // forecast, ...) puts its head on top of `feats`. Handles the adapter's
 // sequences per sample (S = n_seqs): the backbone runs on B*S sequences of L
@@ -33,6 +33,8 @@ typedef struct {
     real *feats;       // [B_max*S, L, D] backbone output
     real *dfeats;      // [B_max*S, L, D] the head accumulates the gradient here (caller zeroes)
     real *dtokens;     // [B_max*S, L, D]
+    int32_t *host_schedule; // [n_layers, K] owned: the schedule of a trunk planned on a GPU
+                            // (the backbone reads it on the host; tasks/cuda/trunk.h)
 } ssm_trunk;
 
 // Creates the adapter and declares the backbone in p (before ssm_params_finalize).
@@ -49,3 +51,5 @@ ssm_code trunk_forward(ssm_trunk *t, const ssm_params *p, const real *x, int64_t
 // Uses the activations of the last trunk_forward (on the same x).
 void trunk_backward(ssm_trunk *t, ssm_params *p, const real *x, int64_t B);
 void trunk_free(ssm_trunk *t);
+// schedule [n_layers, K]: branch k of layer i scans order (i*K + k) mod n_orders.
+void trunk_fill_schedule(int32_t *schedule, int64_t n_layers, int K, int n_orders);

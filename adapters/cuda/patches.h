@@ -1,0 +1,36 @@
+// defines: patchify_forward_cuda, patch_tokens_forward_cuda, patch_tokens_backward_cuda,
+//          orders_broadcast_cuda
+// Device kernels of the image_patches adapter (adapters/image_patches.c, built with
+// CUDA=1): the im2col of p x p patches, the assembly of tokens from patch embeddings,
+// learned positions and the class token, its backward, and the broadcast of
+// content-independent scan orders. Device pointers; ssm_code results as in
+// kernels/cuda/common.h. Reductions run in a fixed order (no atomics).
+#pragma once
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/real.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// cols [B*gh*gw, C*p*p] from x [B, C, H, W]: row b*P + gi*gw + gj holds the patch at
+// (gi*s, gj*s), columns in the weight's [C, p, p] order (as the CPU im2col).
+ssm_code patchify_forward_cuda(real *cols, const real *x, int64_t B, int64_t C, int64_t H,
+                               int64_t W, int64_t p, int64_t s, int64_t gh, int64_t gw);
+// tokens [B, L, D]: position l is the class token cls [D] (l == c) or patch
+// emb [B, P, D] row l - (c >= 0 && l > c), plus pos [L, D]. c = -1: no class token.
+ssm_code patch_tokens_forward_cuda(real *tokens, const real *emb, const real *pos, const real *cls,
+                                   int64_t B, int64_t P, int64_t L, int64_t D, int64_t c);
+// demb [B, P, D] = the patch rows of dtokens [B, L, D] (overwritten);
+// dpos [L, D] += sum over b; dcls [D] += sum over b of the class token row (c >= 0).
+ssm_code patch_tokens_backward_cuda(real *demb, real *dpos, real *dcls, const real *dtokens,
+                                    int64_t B, int64_t P, int64_t L, int64_t D, int64_t c);
+// orders [n_orders, B, L] = base [n_orders, L] for every sample.
+ssm_code orders_broadcast_cuda(int32_t *orders, const int32_t *base, int n_orders, int64_t B,
+                               int64_t L);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,199 @@
+// defines: main (bench/train: a classification training step on one GPU)
+// Prints, per model shape: samples/s of a whole training step (upload of the batch,
+// forward, loss, backward, clipping, AdamW), the device memory the model holds,
+// the model's matmul FLOPs per sample (forward + backward = 3x the forward's), the
+// achieved FLOP rate, and its fraction of a cuBLAS fp32 GEMM rate measured in the same
+// run (a 4096^3 product, and the shape of the model's widest GEMM, in_proj).
+//   fmnist_gpu: configs/image/fashion_mnist_gpu.yaml's shape
+//   vim_tiny:   Vim-Tiny, 224x224x3 inputs, 16x16 patches + class token, d_model 192,
+//               24 bidirectional layers, batch 128
+// Times: host clock around N steps after a warm-up; every step synchronizes once (the
+// loss comes down), so the per-step median is a true wall time. Memory: cudaMemGetInfo
+// before the model is built and after the steps (everything is allocated at build
+// time: parameters and their gradient / moments, the activation arena, cuBLAS and scan
+// workspaces), so "held" is also the peak. Needs CUDA=1 and a GPU; prints why otherwise.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/device_select.h"
+#include "tasks/classify_model.h"
+#include "tasks/train_device.h"
+
+#if SSM_HAVE_CUDA
+#include "kernels/cuda/common.h"
+#include "kernels/cuda/linear.h"
+
+typedef struct {
+    const char *name;
+    int64_t C, H, W, patch, d_model, n_layers, batch, classes;
+    ssm_cls_position cls;
+    int mean_pool;
+} shape;
+
+static const shape SHAPES[] = {
+    {"fmnist_gpu", 1, 28, 28, 4, 192, 8, 256, 10, SSM_CLS_NONE, 1},
+    {"vim_tiny", 3, 224, 224, 16, 192, 24, 128, 1000, SSM_CLS_MIDDLE, 0},
+};
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Forward matmul FLOPs of one sample (2 per multiply-add): patch embedding, per layer
+// in_proj, out_proj and per branch x_proj, dt_proj, then the head.
+static double forward_flops(const shape *s, const mamba_config *bc, int64_t L, int64_t P, int K) {
+    double D = (double)s->d_model, E = (double)(bc->expand * s->d_model), N = (double)bc->d_state;
+    double R = (double)(bc->dt_rank ? bc->dt_rank : (s->d_model + 15) / 16);
+    double patch = 2.0 * P * (double)(s->C * s->patch * s->patch) * D;
+    double layer = 2.0 * L * D * 2 * E + 2.0 * L * E * D + K * (2.0 * L * E * (R + 2 * N) + 2.0 * L * R * E);
+    return patch + (double)s->n_layers * layer + 2.0 * D * (double)s->classes;
+}
+
+// Median time of a GEMM C[M,N] = A[M,K] B[K,N] (fp32, cuBLAS), in seconds.
+static double gemm_seconds(int64_t M, int64_t N, int64_t K) {
+    float *A, *B, *C;
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc((void **)&A, (size_t)(M * K) * 4, "bench"));
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc((void **)&B, (size_t)(K * N) * 4, "bench"));
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc((void **)&C, (size_t)(M * N) * 4, "bench"));
+    float *h = malloc((size_t)(M * K > K * N ? M * K : K * N) * 4);
+    for (int64_t i = 0; i < (M * K > K * N ? M * K : K * N); i++)
+        h[i] = (float)((i * 2654435761u) % 1000) / 1000.f - 0.5f; // not zeros
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(A, h, (size_t)(M * K) * 4));
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(B, h, (size_t)(K * N) * 4));
+    free(h);
+    cudaEvent_t e0, e1;
+    CUDA_CHECK_ABORT(cudaEventCreate(&e0));
+    CUDA_CHECK_ABORT(cudaEventCreate(&e1));
+    double t[15];
+    for (int r = -3; r < 15; r++) {
+        CUDA_CHECK_ABORT(cudaEventRecord(e0, 0));
+        SSM_CUDA_ABORT_ON_ERROR(gemm_cuda(C, A, B, M, N, K, 0, 0, 1.f, 0.f));
+        CUDA_CHECK_ABORT(cudaEventRecord(e1, 0));
+        CUDA_CHECK_ABORT(cudaEventSynchronize(e1));
+        float ms;
+        CUDA_CHECK_ABORT(cudaEventElapsedTime(&ms, e0, e1));
+        if (r >= 0)
+            t[r] = ms * 1e-3;
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    ssm_cuda_free(A);
+    ssm_cuda_free(B);
+    ssm_cuda_free(C);
+    return median(t, 15);
+}
+
+static int run_shape(const shape *s, double gemm_rate, int steps) {
+    classify_model_spec spec = {0};
+    spec.adapter = "image_patches";
+    ssm_adapter_options_defaults(&spec.adapter_opt);
+    spec.adapter_opt.patch_size = s->patch;
+    spec.adapter_opt.cls_token = s->cls;
+    spec.input = (ssm_input_shape){3, {s->C, s->H, s->W}};
+    mamba_config_defaults(&spec.backbone);
+    spec.backbone.d_model = s->d_model;
+    spec.backbone.n_layers = s->n_layers;
+    spec.num_classes = s->classes;
+    spec.mean_pool = s->mean_pool;
+    spec.B_max = s->batch;
+    spec.label_smoothing = 0.1;
+    spec.seed = 1;
+    spec.device.kind = SSM_DEVICE_CUDA;
+    size_t free0, free1, total;
+    CUDA_CHECK_ABORT(cudaMemGetInfo(&free0, &total));
+    classify_model m;
+    ssm_error err = {0};
+    if (classify_model_build(&m, &spec, &err)) {
+        fprintf(stderr, "%s: %s\n", s->name, err.msg);
+        return 1;
+    }
+    int64_t n_in = s->batch * s->C * s->H * s->W;
+    real *x = malloc((size_t)n_in * sizeof(real));
+    int32_t *y = malloc((size_t)s->batch * sizeof(int32_t));
+    for (int64_t i = 0; i < n_in; i++)
+        x[i] = (real)((i * 2654435761u) % 2000) / 1000.f - 1.f;
+    for (int64_t i = 0; i < s->batch; i++)
+        y[i] = (int32_t)(i % s->classes);
+    const train_device *dev = train_device_get(&m.device);
+    ssm_optim_config oc = {.lr = 1e-4, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.05};
+    double *t = malloc((size_t)steps * sizeof *t), loss = 0, gnorm = 0;
+    for (int r = -3; r < steps; r++) {
+        double t0 = now();
+        const real *dx;
+        const int32_t *dy;
+        ssm_code rc = classify_model_batch_in(&m, x, y, s->batch, &dx, &dy, &err);
+        if (!rc) rc = classify_model_loss_and_grad(&m, dx, dy, s->batch, &loss, &err);
+        if (!rc) rc = dev->clip(&m.dparams, 1.0, &gnorm, &err);
+        if (!rc) rc = dev->adamw(&m.dparams, &oc, oc.lr, r + 4, &err);
+        if (rc) {
+            fprintf(stderr, "%s: %s\n", s->name, err.msg);
+            return 1;
+        }
+        if (r >= 0)
+            t[r] = now() - t0;
+    }
+    CUDA_CHECK_ABORT(cudaDeviceSynchronize());
+    CUDA_CHECK_ABORT(cudaMemGetInfo(&free1, &total));
+    double step = median(t, steps);
+    int64_t P = m.adapter->seq_len - (m.adapter->cls_index >= 0);
+    double f = 3.0 * forward_flops(s, mamba_stack_get_config(m.stack), m.adapter->seq_len, P,
+                                   m.n_branches);
+    double rate = f * (double)s->batch / step;
+    printf("| %-10s | %4lld | %3lld | %5lld | %9.1f | %7.2f | %9.0f | %6.2f | %5.1f%% | %7.0f | %7.0f |\n",
+           s->name, (long long)s->batch, (long long)m.adapter->seq_len, (long long)s->n_layers,
+           (double)s->batch / step, step * 1e3, (double)(free0 - free1) / (1 << 20), f / 1e9,
+           100.0 * rate / gemm_rate, (double)m.params.total * 4 / (1 << 20) * 4,
+           (double)m.darena.capacity / (1 << 20));
+    fprintf(stderr, "%s: loss %.4f grad norm %.4f after %d steps\n", s->name, loss, gnorm, steps + 3);
+    free(t);
+    free(x);
+    free(y);
+    classify_model_free(&m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int steps = argc > 1 ? atoi(argv[1]) : 20;
+    ssm_device d = {SSM_DEVICE_CUDA, 0};
+    ssm_error err = {0};
+    if (ssm_device_open(&d, &err)) {
+        printf("bench/train: %s\n", err.msg);
+        return 0;
+    }
+    double g4096 = gemm_seconds(4096, 4096, 4096);
+    double big = 2.0 * 4096 * 4096 * 4096 / g4096;
+    // The in_proj of vim_tiny: [128*197, 192] x [192, 768]
+    double gin = gemm_seconds(128 * 197, 768, 192);
+    double inproj = 2.0 * 128 * 197 * 768 * 192 / gin;
+    printf("cuBLAS fp32 GEMM: 4096^3 %.1f TFLOP/s; in_proj shape (25216 x 768 x 192) %.1f TFLOP/s\n",
+           big / 1e12, inproj / 1e12);
+    printf("model GFLOP/sample = matmul FLOPs of forward + backward (3x forward); %% GEMM = achieved "
+           "model FLOP/s over the 4096^3 cuBLAS rate\n\n");
+    printf("| shape      | batch |   L | layers | samples/s | ms/step | held MiB | GFLOP/sample | %% GEMM | params+grad+m+v MiB | arena MiB |\n");
+    printf("|------------|------:|----:|-------:|----------:|--------:|---------:|-------------:|-------:|--------:|--------:|\n");
+    int rc = 0;
+    for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++)
+        rc |= run_shape(&SHAPES[i], big, steps);
+    return rc;
+}
+#else
+int main(void) {
+    printf("bench/train: needs a CUDA build (make CUDA=1 B=build-cuda bench)\n");
+    return 0;
+}
+#endif

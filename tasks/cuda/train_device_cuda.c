@@ -1,0 +1,55 @@
+// defines: train_device_cuda (see tasks/train_device.h)
+// The loop's device operations on one GPU: clipping and AdamW over the device
+// mirror, with the two copies the loop needs around checkpoints.
+#include "core/cuda/device.h"
+#include "core/cuda/try.h"
+#include "kernels/cuda/optim.h"
+#include "tasks/train_device.h"
+
+// The norm comes down to the host (a logged scalar): grad_clip_cuda synchronizes.
+static ssm_code cuda_clip(ssm_params *p, double max_norm, double *norm, ssm_error *err) {
+    int64_t n = (int64_t)p->total;
+    if (max_norm > 0)
+        SSM_CUDA_TRY(grad_clip_cuda(norm, p->grad, n, max_norm), err);
+    else
+        SSM_CUDA_TRY(grad_global_norm_cuda(norm, p->grad, n), err);
+    return SSM_OK;
+}
+
+// AdamW is elementwise: a run of adjacent tensors with the same decay is one launch
+// (the same numbers as tensor by tensor, fewer launches).
+static ssm_code cuda_adamw(ssm_params *p, const ssm_optim_config *oc, double lr, int64_t t,
+                           ssm_error *err) {
+    size_t i = 0;
+    while (i < p->count) {
+        unsigned nd = p->items[i].flags & SSM_PARAM_NO_DECAY;
+        size_t off = p->items[i].offset, n = 0, j = i;
+        while (j < p->count && (p->items[j].flags & SSM_PARAM_NO_DECAY) == nd &&
+               p->items[j].offset == off + n) {
+            n += p->items[j].numel;
+            j++;
+        }
+        double wd = nd ? 0.0 : oc->weight_decay;
+        SSM_CUDA_TRY(adamw_update_cuda(p->data + off, p->grad + off, p->m + off, p->v + off,
+                                       (int64_t)n, (float)lr, (float)oc->beta1, (float)oc->beta2,
+                                       (float)oc->eps, (float)wd, t), err);
+        i = j;
+    }
+    return SSM_OK;
+}
+
+static ssm_code cuda_to_host(ssm_params *host, const ssm_params *work, ssm_error *err) {
+    return ssm_params_cuda_download(host, work, 0, err);
+}
+
+static ssm_code cuda_to_device(ssm_params *work, const ssm_params *host, ssm_error *err) {
+    return ssm_params_cuda_upload(work, host, err);
+}
+
+const train_device train_device_cuda = {
+    .name = "cuda",
+    .clip = cuda_clip,
+    .adamw = cuda_adamw,
+    .to_host = cuda_to_host,
+    .to_device = cuda_to_device,
+};

@@ -1,0 +1,44 @@
+// defines: the trunk on one GPU (see trunk.h)
+#include "tasks/cuda/trunk.h"
+
+#include <stdlib.h>
+
+#include "backbone/mamba_cuda.h"
+#include "core/cuda/try.h"
+
+ssm_code trunk_plan_cuda(ssm_trunk *t, ssm_arena *a, ssm_error *err) {
+    int64_t N = t->B_max * t->S;
+    size_t ntok = (size_t)N * t->L * t->D * sizeof(real);
+    if (!ssm_adapter_has_cuda(t->adapter))
+        return ssm_fail(err, SSM_EDEVICE,
+                        "adapter %s has no CUDA path (run.device: cuda): set run.device: cpu",
+                        t->adapter->vt->name);
+    t->orders = ssm_arena_take(a, (size_t)t->adapter->n_orders * N * t->L * sizeof(int32_t));
+    t->tokens = ssm_arena_take(a, ntok);
+    t->feats = ssm_arena_take(a, ntok);
+    t->dfeats = ssm_arena_take(a, ntok);
+    t->dtokens = ssm_arena_take(a, ntok);
+    if (!t->host_schedule) {
+        t->host_schedule = malloc((size_t)t->n_layers * t->n_branches * sizeof(int32_t) + 1);
+        if (!t->host_schedule)
+            return ssm_fail(err, SSM_ENOMEM, "out of memory for the scan schedule");
+        trunk_fill_schedule(t->host_schedule, t->n_layers, t->n_branches, t->adapter->n_orders);
+    }
+    t->schedule = t->host_schedule;
+    SSM_TRY(ssm_adapter_plan_cuda(t->adapter, a, t->B_max, err));
+    return mamba_stack_plan_cuda(t->stack, a, N, t->L, err);
+}
+
+ssm_code trunk_forward_cuda(ssm_trunk *t, const ssm_params *p, const real *x, int64_t B,
+                            ssm_error *err) {
+    SSM_TRY(ssm_adapter_forward_cuda(t->adapter, p, t->tokens, t->orders, x, B, err));
+    mamba_orders o = {.count = t->adapter->n_orders, .perm = t->orders, .schedule = t->schedule};
+    return mamba_stack_forward_cuda(t->stack, p, t->feats, t->tokens, &o, B * t->S, err);
+}
+
+ssm_code trunk_backward_cuda(ssm_trunk *t, ssm_params *p, const real *x, int64_t B, ssm_error *err) {
+    SSM_CUDA_TRY(ssm_cuda_zero(t->dtokens, (size_t)B * t->S * t->L * t->D * sizeof(real)), err);
+    mamba_orders o = {.count = t->adapter->n_orders, .perm = t->orders, .schedule = t->schedule};
+    SSM_TRY(mamba_stack_backward_cuda(t->stack, p, t->dtokens, t->dfeats, &o, B * t->S, err));
+    return ssm_adapter_backward_cuda(t->adapter, p, t->dtokens, x, B, err);
+}
