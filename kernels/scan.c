@@ -13,14 +13,21 @@
 // padding (u = 0, A = 0: their state stays 0 and nothing is written back).
 //
 // Backward: the work item is (batch b, group g, block k of the group's
-// channels). For each lane block of the item, and each chunk from last to
-// first, it recomputes the chunk's states and exp(dt*A) from the chunk
-// checkpoint, then sweeps the chunk in reverse carrying dh. The chunk's dB and
-// dC, summed over the lane block's channels, are added to dB/dC directly when
-// the item is the whole group (K = 1), else to the item's own [L, N] partial
-// buffer; partials are summed in block order at the end. dA, dD, ddelta_bias
-// are kept per (b, d) and summed over b in order. No atomics; the result
-// depends on the thread count only through K (same thread count -> same bits).
+// channels). For each chunk from last to first, and each lane block of the
+// item, it recomputes the chunk's states and exp(dt*A) from the chunk
+// checkpoint, then sweeps the chunk in reverse carrying dh (kept per lane
+// block across chunks). States go in register groups of SCAN_NG (h, dh, dA
+// live in registers). dB and dC of the chunk are summed over the item's lane
+// blocks as vectors, then over the lanes once per chunk, and added to dB/dC
+// directly when the item is the whole group (K = 1), else to the item's own
+// [L, N] partial buffer; partials are summed in block order at the end. dA,
+// dD, ddelta_bias are kept per (b, d) and summed over b in order. No atomics;
+// the result depends on the thread count only through K (same thread count
+// -> same bits).
+//
+// exp(dt*A) is computed as 2^(dt * A*log2(e)) (v_exp2 in cpu_vec.h): A is
+// scaled once per lane block. The [rows x t] <-> [t x rows] tile moves use
+// 16x16 in-register transposes where whole blocks fit.
 #include "kernels/scan.h"
 
 #include <math.h>
