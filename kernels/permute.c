@@ -3,42 +3,79 @@
 // One thread owns a whole row (b, c), so the indexed writes of the backward
 // never race even if a perm row were not a permutation. The kernels trust
 // perm: every entry must lie in [0, L) (the producer of an order checks it).
+// A reversed row (Vim's second direction) is found once per sample and moved
+// by a plain reversed loop, which vectorizes; the indexed loop does not.
 #include "kernels/permute.h"
 
 #include "kernels/cpu_math.h"
 
+// 1 when perm[l] = L-1-l for every l
+static int is_reverse(const int32_t *perm, int64_t L) {
+    for (int64_t l = 0; l < L; l++)
+        if (perm[l] != L - 1 - l)
+            return 0;
+    return 1;
+}
+
+// rev[b] = is_reverse(perm row b), for the first min(B, 64) samples (0 after)
+static uint64_t reverse_rows(const int32_t *perm, int64_t B, int64_t L) {
+    uint64_t m = 0;
+    for (int64_t b = 0; b < B && b < 64; b++)
+        if (is_reverse(perm + b * L, L))
+            m |= (uint64_t)1 << b;
+    return m;
+}
+#define IS_REV(m, b) ((b) < 64 && (((m) >> (b)) & 1))
+
 void gather_tokens_forward(real *out, const real *inp, const int32_t *perm, int64_t B, int64_t C,
                            int64_t L) {
+    const uint64_t rev = reverse_rows(perm, B, L);
 #pragma omp parallel for schedule(static) if (B * C * L >= R_PAR_MIN)
     for (int64_t row = 0; row < B * C; row++) {
         const int32_t *p = perm + (row / C) * L; // [L]
         const real *in = inp + row * L;         // [L]
         real *o = out + row * L;                // [L]
-        for (int64_t l = 0; l < L; l++)
-            o[l] = in[p[l]];
+        if (IS_REV(rev, row / C))
+            for (int64_t l = 0; l < L; l++)
+                o[l] = in[L - 1 - l];
+        else
+            for (int64_t l = 0; l < L; l++)
+                o[l] = in[p[l]];
     }
 }
 
 void gather_tokens_backward(real *dinp, const real *dout, const int32_t *perm, int64_t B,
                             int64_t C, int64_t L) {
+    const uint64_t rev = reverse_rows(perm, B, L);
 #pragma omp parallel for schedule(static) if (B * C * L >= R_PAR_MIN)
     for (int64_t row = 0; row < B * C; row++) {
         const int32_t *p = perm + (row / C) * L;
         const real *d = dout + row * L;
         real *di = dinp + row * L;
-        for (int64_t l = 0; l < L; l++)
-            di[p[l]] += d[l];
+        if (IS_REV(rev, row / C))
+            for (int64_t l = 0; l < L; l++)
+                di[l] += d[L - 1 - l];
+        else
+            for (int64_t l = 0; l < L; l++)
+                di[p[l]] += d[l];
     }
 }
 
 void scatter_tokens_forward(real *out, const real *inp, const int32_t *perm, int64_t B, int64_t C,
                             int64_t L, real alpha, int accumulate) {
+    const uint64_t rev = reverse_rows(perm, B, L);
 #pragma omp parallel for schedule(static) if (B * C * L >= R_PAR_MIN)
     for (int64_t row = 0; row < B * C; row++) {
         const int32_t *p = perm + (row / C) * L;
         const real *in = inp + row * L;
         real *o = out + row * L;
-        if (accumulate)
+        if (IS_REV(rev, row / C) && accumulate)
+            for (int64_t l = 0; l < L; l++)
+                o[l] += alpha * in[L - 1 - l];
+        else if (IS_REV(rev, row / C))
+            for (int64_t l = 0; l < L; l++)
+                o[l] = alpha * in[L - 1 - l];
+        else if (accumulate)
             for (int64_t l = 0; l < L; l++)
                 o[p[l]] += alpha * in[l];
         else
@@ -49,13 +86,18 @@ void scatter_tokens_forward(real *out, const real *inp, const int32_t *perm, int
 
 void scatter_tokens_backward(real *dinp, const real *dout, const int32_t *perm, int64_t B,
                              int64_t C, int64_t L, real alpha) {
+    const uint64_t rev = reverse_rows(perm, B, L);
 #pragma omp parallel for schedule(static) if (B * C * L >= R_PAR_MIN)
     for (int64_t row = 0; row < B * C; row++) {
         const int32_t *p = perm + (row / C) * L;
         const real *d = dout + row * L;
         real *di = dinp + row * L;
-        for (int64_t l = 0; l < L; l++)
-            di[l] += alpha * d[p[l]];
+        if (IS_REV(rev, row / C))
+            for (int64_t l = 0; l < L; l++)
+                di[l] += alpha * d[L - 1 - l];
+        else
+            for (int64_t l = 0; l < L; l++)
+                di[l] += alpha * d[p[l]];
     }
 }
 

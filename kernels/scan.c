@@ -13,14 +13,21 @@
 // padding (u = 0, A = 0: their state stays 0 and nothing is written back).
 //
 // Backward: the work item is (batch b, group g, block k of the group's
-// channels). For each lane block of the item, and each chunk from last to
-// first, it recomputes the chunk's states and exp(dt*A) from the chunk
-// checkpoint, then sweeps the chunk in reverse carrying dh. The chunk's dB and
-// dC, summed over the lane block's channels, are added to dB/dC directly when
-// the item is the whole group (K = 1), else to the item's own [L, N] partial
-// buffer; partials are summed in block order at the end. dA, dD, ddelta_bias
-// are kept per (b, d) and summed over b in order. No atomics; the result
-// depends on the thread count only through K (same thread count -> same bits).
+// channels). For each chunk from last to first, and each lane block of the
+// item, it recomputes the chunk's states and exp(dt*A) from the chunk
+// checkpoint, then sweeps the chunk in reverse carrying dh (kept per lane
+// block across chunks). States go in register groups of SCAN_NG (h, dh, dA
+// live in registers). dB and dC of the chunk are summed over the item's lane
+// blocks as vectors, then over the lanes once per chunk, and added to dB/dC
+// directly when the item is the whole group (K = 1), else to the item's own
+// [L, N] partial buffer; partials are summed in block order at the end. dA,
+// dD, ddelta_bias are kept per (b, d) and summed over b in order. No atomics;
+// the result depends on the thread count only through K (same thread count
+// -> same bits).
+//
+// exp(dt*A) is computed as 2^(dt * A*log2(e)) (v_exp2 in cpu_vec.h): A is
+// scaled once per lane block. The [rows x t] <-> [t x rows] tile moves use
+// 16x16 in-register transposes where whole blocks fit.
 #include "kernels/scan.h"
 
 #include <math.h>
@@ -28,8 +35,9 @@
 #include <string.h>
 
 #include "kernels/cpu_math.h"
+#include "kernels/cpu_vec.h"
 
-#define SCAN_W (64 / (int)sizeof(real)) // channels per lane block: 16 float, 8 double
+#define SCAN_W V_W // channels per lane block (one vector): 16 float, 8 double
 #define SCAN_FWD_TILE 64                // forward time tile (steps)
 #define SCAN_ALIGN 16                   // workspace sub-buffers start on multiples of 16 reals
 #define SOFTPLUS_LINEAR 20              // softplus(x) = x above this, as torch and mamba_ssm do
@@ -58,11 +66,16 @@ static void scan_dt(real *dt, real *sp, const real *x, int64_t n, int softplus) 
 
 // tile[i*W + w] = rows[w*L + i] (+ add[w]) for w < nw, i < tl; 0 in padding
 // lanes. rows: channel w's row starts w*L after rows (a [.., L] tensor).
+// Whole W x W blocks go through an in-register transpose (cpu_vec.h).
 static void gather_rows(real *restrict tile, const real *restrict rows, const real *add, int64_t L,
                         int64_t nw, int64_t tl) {
+    int64_t i0 = 0;
+    if (nw == SCAN_W)
+        for (; i0 + SCAN_W <= tl; i0 += SCAN_W)
+            v_tile_from_rows(tile + i0 * SCAN_W, rows + i0, L, add);
     for (int64_t w = 0; w < nw; w++) {
         const real a = add ? add[w] : 0;
-        for (int64_t i = 0; i < tl; i++)
+        for (int64_t i = i0; i < tl; i++)
             tile[i * SCAN_W + w] = rows[w * L + i] + a;
     }
     for (int64_t w = nw; w < SCAN_W; w++)
@@ -70,20 +83,17 @@ static void gather_rows(real *restrict tile, const real *restrict rows, const re
             tile[i * SCAN_W + w] = 0;
 }
 
-// rows[w*L + i] = tile[i*W + w] for w < nw, i < tl
+// rows[w*L + i] = tile[i*W + w] (accumulate: +=) for w < nw, i < tl
 static void scatter_rows(real *restrict rows, const real *restrict tile, int64_t L, int64_t nw,
-                         int64_t tl) {
+                         int64_t tl, int accumulate) {
+    int64_t i0 = 0;
+    if (nw == SCAN_W)
+        for (; i0 + SCAN_W <= tl; i0 += SCAN_W)
+            v_rows_from_tile(rows + i0, L, tile + i0 * SCAN_W, accumulate);
     for (int64_t w = 0; w < nw; w++)
-        for (int64_t i = 0; i < tl; i++)
-            rows[w * L + i] = tile[i * SCAN_W + w];
-}
-
-// rows[w*L + i] += tile[i*W + w] for w < nw, i < tl
-static void scatter_add_rows(real *restrict rows, const real *restrict tile, int64_t L, int64_t nw,
-                             int64_t tl) {
-    for (int64_t w = 0; w < nw; w++)
-        for (int64_t i = 0; i < tl; i++)
-            rows[w * L + i] += tile[i * SCAN_W + w];
+        for (int64_t i = i0; i < tl; i++)
+            rows[w * L + i] = accumulate ? rows[w * L + i] + tile[i * SCAN_W + w]
+                                         : tile[i * SCAN_W + w];
 }
 
 // Asks for the [nw, tl] piece of rows (row stride L) ahead of use: the
@@ -101,15 +111,44 @@ static void prefetch_rows(const real *rows, int64_t L, int64_t nw, int64_t tl, i
         }
 }
 
-// At[n*W + w] = A[(d0 + w)*N + n]; 0 in padding lanes (exp(dt*0) = 1, harmless)
-static void gather_A(real *At, const real *A, int64_t d0, int64_t nw, int64_t N) {
+// At[n*W + w] = scale * A[(d0 + w)*N + n]; 0 in padding lanes (exp(dt*0) = 1,
+// harmless). scale = log2(e) gives the base-2 exponents that v_exp2 takes.
+static void gather_A(real *At, const real *A, int64_t d0, int64_t nw, int64_t N, real scale) {
     for (int64_t n = 0; n < N; n++)
         for (int64_t w = 0; w < SCAN_W; w++)
-            At[n * SCAN_W + w] = w < nw ? A[(d0 + w) * N + n] : 0;
+            At[n * SCAN_W + w] = w < nw ? scale * A[(d0 + w) * N + n] : 0;
 }
+#define SCAN_LOG2E ((real)1.44269504088896340736)
 
 size_t selective_scan_chunk_states_size(const scan_shape *s) {
     return (size_t)s->B * (size_t)s->D * (size_t)scan_n_chunks(s) * (size_t)s->N;
+}
+
+#define SCAN_NG 8 // states per register group (forward, recompute, reverse sweep)
+
+// Forward of one lane block over a tile for the states [g0, g0 + ng), their
+// h in registers: h_io [N, W] in and out, yt [tl, W] += C.h; A2 = A*log2(e).
+// Bc, Cc: B and C rows at the tile start ([N, L] layout).
+static inline void fwd_group(real *restrict h_io, real *restrict yt, const real *dt, const real *ut,
+                             const real *A2, const real *Bc, const real *Cc, int64_t L, int64_t g0,
+                             const int64_t ng, int64_t tl) {
+    enum { W = SCAN_W };
+    vr h[SCAN_NG];
+    for (int64_t n = 0; n < ng; n++)
+        h[n] = v_ld(h_io + (g0 + n) * W);
+    for (int64_t i = 0; i < tl; i++) {
+        const vr dtv = v_ld(dt + i * W), dtu = v_mul(dtv, v_ld(ut + i * W));
+        vr y = v_ld(yt + i * W);
+#pragma GCC unroll 8
+        for (int64_t n = 0; n < ng; n++) {
+            const vr a = v_exp2(v_mul(dtv, v_ld(A2 + (g0 + n) * W)));
+            h[n] = v_fma(a, h[n], v_mul(dtu, v_set1(Bc[(g0 + n) * L + i])));
+            y = v_fma(v_set1(Cc[(g0 + n) * L + i]), h[n], y);
+        }
+        v_st(yt + i * W, y);
+    }
+    for (int64_t n = 0; n < ng; n++)
+        v_st(h_io + (g0 + n) * W, h[n]);
 }
 
 // ---------------------------------------------------------------- forward
@@ -129,7 +168,7 @@ void selective_scan_forward(real *out, real *last_state, real *chunk_states, con
         const real *Bg = Bm + (b * G + g) * N * L, *Cg = Cm + (b * G + g) * N * L;
         real At[N * W], h[N * W]; // [N, W]: A of the lane block, running state
         real dt[T * W], ut[T * W], yt[T * W], zt[T * W], Dv[W]; // [T, W] tiles
-        gather_A(At, A, d0, nw, N);
+        gather_A(At, A, d0, nw, N, SCAN_LOG2E); // exp(dt*A) = 2^(dt * A*log2(e))
         memset(h, 0, sizeof h);
         for (int64_t w = 0; w < W; w++)
             Dv[w] = Dskip && w < nw ? Dskip[d0 + w] : 0;
@@ -145,31 +184,22 @@ void selective_scan_forward(real *out, real *last_state, real *chunk_states, con
             gather_rows(yt, delta + row, delta_bias ? delta_bias + d0 : NULL, L, nw, tl);
             scan_dt(dt, NULL, yt, tl * W, s->delta_softplus);
             gather_rows(ut, u + row, NULL, L, nw, tl);
-            for (int64_t i = 0; i < tl; i++) {
-                const real *dti = dt + i * W, *ui = ut + i * W;
-                real y[W], dtu[W];
-                for (int w = 0; w < W; w++) {
-                    y[w] = Dv[w] * ui[w];
-                    dtu[w] = dti[w] * ui[w];
-                }
-                for (int64_t n = 0; n < N; n++) {
-                    const real bn = Bg[n * L + t0 + i], cn = Cg[n * L + t0 + i];
-                    real *hn = h + n * W;
-                    const real *An = At + n * W;
-#pragma omp simd
-                    for (int w = 0; w < W; w++) {
-                        hn[w] = r_fma(r_fexp(dti[w] * An[w]), hn[w], dtu[w] * bn);
-                        y[w] = r_fma(cn, hn[w], y[w]);
-                    }
-                }
-                memcpy(yt + i * W, y, sizeof y);
+            const vr Dvv = v_ld(Dv);
+            for (int64_t i = 0; i < tl; i++)
+                v_st(yt + i * W, v_mul(Dvv, v_ld(ut + i * W)));
+            for (int64_t g0 = 0; g0 < N; g0 += SCAN_NG) {
+                const int64_t ng = min64(SCAN_NG, N - g0);
+                if (ng == SCAN_NG)
+                    fwd_group(h, yt, dt, ut, At, Bg + t0, Cg + t0, L, g0, SCAN_NG, tl);
+                else
+                    fwd_group(h, yt, dt, ut, At, Bg + t0, Cg + t0, L, g0, ng, tl);
             }
             if (z) { // out = y * silu(z)
                 gather_rows(zt, z + row, NULL, L, nw, tl);
                 for (int64_t i = 0; i < tl * W; i++)
                     yt[i] = yt[i] * zt[i] / (1 + r_fexp(-zt[i]));
             }
-            scatter_rows(out + row, yt, L, nw, tl);
+            scatter_rows(out + row, yt, L, nw, tl, 0);
             t0 += tl;
         }
         if (last_state)
@@ -219,9 +249,9 @@ static bwd_plan plan_backward(const scan_shape *s, int n_threads) {
     const size_t NW = round_up((size_t)(N * W));
     p.per_thread = 3 * cNW                                 // exp(dt*A), dB, dC: [cl, N, W]
                    + round_up((size_t)((p.cl + 1) * N * W)) // h before/after each step
-                   + 7 * cW                                // dt, sp, u, dy, z, du, ddelta: [cl, W]
-                   + 3 * NW                                // A, dh, dA: [N, W]
-                   + 2 * round_up((size_t)W);              // dD, ddelta_bias: [W]
+                   + 10 * cW // dt, sp, u, dout, z, y/dy, du, ddelta, sum B, sum A: [cl, W]
+                   + 4 * (size_t)p.nlb * NW  // A, A*log2(e), dh, dA per lane block: [nlb, N, W]
+                   + 2 * round_up((size_t)(p.nlb * W)); // dD, ddelta_bias: [nlb, W]
     size_t off = 0;
     p.off_dA = off;
     off += round_up((size_t)(B * D * N));
@@ -250,15 +280,108 @@ static void lane_sum_tile(real *dst_nl, real *dst_ln, const real *tile, int64_t 
                           int64_t t0, int64_t tl) {
     for (int64_t i = 0; i < tl; i++)
         for (int64_t n = 0; n < N; n++) {
-            const real *v = tile + (i * N + n) * SCAN_W;
-            real acc = 0;
-            for (int w = 0; w < SCAN_W; w++)
-                acc += v[w];
+            const real acc = v_hsum(v_ld(tile + (i * N + n) * SCAN_W));
             if (dst_nl)
                 dst_nl[n * L + t0 + i] += acc;
             else
                 dst_ln[i * N + n] += acc;
         }
+}
+
+// The pieces of one lane block's rows that the next (lane block, chunk) of
+// the backward reads and writes: rows = (b*D + d)*L + t0.
+static void prefetch_block(const real *u, const real *delta, const real *dout, const real *z,
+                           const real *du, const real *ddelta, const real *dz, int64_t rows,
+                           int64_t L, int64_t nw, int64_t tl) {
+    prefetch_rows(delta + rows, L, nw, tl, 0);
+    prefetch_rows(u + rows, L, nw, tl, 0);
+    prefetch_rows(dout + rows, L, nw, tl, 0);
+    prefetch_rows(du + rows, L, nw, tl, 1);
+    prefetch_rows(ddelta + rows, L, nw, tl, 1);
+    if (z)
+        prefetch_rows(z + rows, L, nw, tl, 0);
+    if (dz)
+        prefetch_rows(dz + rows, L, nw, tl, 1);
+}
+
+
+// Recompute of one lane block over a chunk for the states [g0, g0 + ng):
+// from h before the chunk (hb[0]), stores a = exp(dt*A) (ab) and h after each
+// step (hb[i + 1]), with A2 = A*log2(e); with_y: yt += C.h (the gate needs y), else dCv += dy h
+// (dy known). Bc, Cc: B and C rows at the chunk start ([N, L] layout).
+static inline void bwd_recompute(real *restrict ab, real *restrict hb, real *restrict yt,
+                                 real *restrict dCv, const real *dt, const real *ut,
+                                 const real *dy, const real *A2, const real *Bc, const real *Cc,
+                                 int64_t L, int64_t N, int64_t g0, const int64_t ng, int64_t tl,
+                                 const int with_y) {
+    enum { W = SCAN_W };
+    vr h[SCAN_NG];
+    for (int64_t n = 0; n < ng; n++)
+        h[n] = v_ld(hb + (g0 + n) * W);
+    for (int64_t i = 0; i < tl; i++) {
+        const vr dtv = v_ld(dt + i * W), dtu = v_mul(dtv, v_ld(ut + i * W));
+        const vr dyv = with_y ? v_zero() : v_ld(dy + i * W);
+        vr y = with_y ? v_ld(yt + i * W) : v_zero();
+        const size_t o = (size_t)((i * N + g0) * W);
+#pragma GCC unroll 8
+        for (int64_t n = 0; n < ng; n++) {
+            const vr a = v_exp2(v_mul(dtv, v_ld(A2 + (g0 + n) * W)));
+            h[n] = v_fma(a, h[n], v_mul(dtu, v_set1(Bc[(g0 + n) * L + i])));
+            v_st(ab + o + n * W, a);
+            v_st(hb + o + (N + n) * W, h[n]);
+            if (with_y)
+                y = v_fma(v_set1(Cc[(g0 + n) * L + i]), h[n], y);
+            else
+                v_st(dCv + o + n * W, v_fma(dyv, h[n], v_ld(dCv + o + n * W)));
+        }
+        if (with_y)
+            v_st(yt + i * W, y);
+    }
+}
+
+// Reverse sweep of one lane block over a chunk for the states [g0, g0 + ng):
+// carries dh and dA (dh_io, dA_io: [N, W], in and out), adds dB of each step
+// into dBv and the step's sums over these states of gh*B and ga*A into sBt,
+// sAt (first group: stores them).
+static inline void bwd_reverse(real *restrict dBv, real *restrict sBt, real *restrict sAt,
+                               real *restrict dh_io, real *restrict dA_io, const real *ab,
+                               const real *hb, const real *dt, const real *ut, const real *dy,
+                               const real *At, const real *Bc, const real *Cc, int64_t L,
+                               int64_t N, int64_t g0, const int64_t ng, int64_t tl, int first) {
+    enum { W = SCAN_W };
+    vr dh[SCAN_NG], dAv[SCAN_NG];
+    for (int64_t n = 0; n < ng; n++) {
+        dh[n] = v_ld(dh_io + (g0 + n) * W);
+        dAv[n] = v_ld(dA_io + (g0 + n) * W);
+    }
+    for (int64_t i = tl - 1; i >= 0; i--) {
+        const vr dtv = v_ld(dt + i * W), dyv = v_ld(dy + i * W);
+        const vr dtu = v_mul(dtv, v_ld(ut + i * W));
+        vr sumB = v_zero(), sumA = v_zero();
+        const size_t o = (size_t)((i * N + g0) * W);
+#pragma GCC unroll 8
+        for (int64_t n = 0; n < ng; n++) {
+            const vr a = v_ld(ab + o + n * W);
+            const vr gh = v_fma(dyv, v_set1(Cc[(g0 + n) * L + i]), dh[n]); // dL/dh_t
+            v_st(dBv + o + n * W, v_fma(gh, dtu, v_ld(dBv + o + n * W)));
+            sumB = v_fma(gh, v_set1(Bc[(g0 + n) * L + i]), sumB);
+            const vr ga = v_mul(v_mul(gh, v_ld(hb + o + n * W)), a); // dL/d(dt*A[n]) at step t
+            dAv[n] = v_fma(ga, dtv, dAv[n]);
+            sumA = v_fma(ga, v_ld(At + (g0 + n) * W), sumA);
+            dh[n] = v_mul(gh, a);
+        }
+        if (first) {
+            v_st(sBt + i * W, sumB);
+            v_st(sAt + i * W, sumA);
+        } else {
+            v_st(sBt + i * W, v_add(v_ld(sBt + i * W), sumB));
+            v_st(sAt + i * W, v_add(v_ld(sAt + i * W), sumA));
+        }
+    }
+    for (int64_t n = 0; n < ng; n++) {
+        v_st(dh_io + (g0 + n) * W, dh[n]);
+        v_st(dA_io + (g0 + n) * W, dAv[n]);
+    }
 }
 
 void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *dCm, real *dDskip,
@@ -278,26 +401,31 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
     real *part_dA = workspace + p.off_dA, *part_dD = workspace + p.off_dD;
     real *part_dbias = workspace + p.off_dbias;
     real *part_dB = workspace + p.off_dB, *part_dC = workspace + p.off_dC;
+    if (!z)
+        dz = NULL;
 
 #pragma omp parallel num_threads(n_threads)
     {
         // per-thread scratch, disjoint by construction (hence restrict)
         real *restrict ab = workspace + p.off_threads + (size_t)omp_get_thread_num() * p.per_thread;
-        real *restrict dBv = ab + cNW;  // [cl, N, W] exp(dt*A); dB, dC of the lane block
+        real *restrict dBv = ab + cNW;  // [cl, N, W] exp(dt*A); dB, dC summed over lane blocks
         real *restrict dCv = dBv + cNW; //
         real *restrict hb = dCv + cNW;  // [cl + 1, N, W]: hb[i] = h before step i
         real *restrict dt = hb + round_up((size_t)((cl + 1) * N * W)); // [cl, W] tiles
-        real *restrict sp = dt + cW, *restrict ut = sp + cW, *restrict dy = ut + cW;
-        real *restrict zt = dy + cW, *restrict t1 = zt + cW, *restrict t2 = t1 + cW;
-        real *restrict At = t2 + cW;                                 // [N, W]
-        real *restrict dh = At + NW, *restrict dAacc = dh + NW;      // [N, W]
-        real *restrict dDacc = dAacc + NW;                           // [W]
-        real *restrict dbacc = dDacc + round_up((size_t)W);          // [W]
+        real *restrict sp = dt + cW, *restrict ut = sp + cW, *restrict dot = ut + cW;
+        real *restrict zt = dot + cW, *restrict yt = zt + cW, *restrict dut = yt + cW;
+        real *restrict gxt = dut + cW, *restrict sBt = gxt + cW, *restrict sAt = sBt + cW;
+        real *restrict Ats = sAt + cW;                                // [nlb, N, W]
+        real *restrict A2s = Ats + p.nlb * NW;                        // [nlb, N, W]
+        real *restrict dhs = A2s + p.nlb * NW, *restrict dAs = dhs + p.nlb * NW;
+        real *restrict dDs = dAs + p.nlb * NW;                        // [nlb, W]
+        real *restrict dbs = dDs + round_up((size_t)(p.nlb * W));     // [nlb, W]
 
 #pragma omp for schedule(dynamic, 1)
         for (int64_t item = 0; item < B * G * K; item++) {
             const int64_t b = item / (G * K), g = (item / K) % G, k = item % K, bg = b * G + g;
             const int64_t d0 = g * Dg + k * p.blk, d1 = min64(d0 + p.blk, (g + 1) * Dg);
+            const int64_t nlb = (d1 - d0 + W - 1) / W;
             const real *Bg = Bm + bg * N * L, *Cg = Cm + bg * N * L;
             real *pdB = K > 1 ? part_dB + (size_t)(bg * K + k) * L * N : NULL; // [L, N]
             real *pdC = K > 1 ? part_dC + (size_t)(bg * K + k) * L * N : NULL;
@@ -305,139 +433,127 @@ void selective_scan_backward(real *du, real *ddelta, real *dA, real *dBm, real *
                 memset(pdB, 0, sizeof(real) * (size_t)(L * N));
                 memset(pdC, 0, sizeof(real) * (size_t)(L * N));
             }
-            // lane blocks outer, chunks inner: each lane block walks its 16 rows
-            // back to front, so the next chunk's pieces can be prefetched
-            for (int64_t dl = d0; dl < d1; dl += W) {
-                const int64_t nw = min64(W, d1 - dl);
-                real Dv[W];
-                for (int w = 0; w < W; w++)
-                    Dv[w] = Dskip && w < nw ? Dskip[dl + w] : 0;
-                gather_A(At, A, dl, nw, N);
-                memset(dh, 0, sizeof(real) * NW);
-                memset(dAacc, 0, sizeof(real) * NW);
-                memset(dDacc, 0, sizeof(real) * W);
-                memset(dbacc, 0, sizeof(real) * W);
-                for (int64_t c = nc - 1; c >= 0; c--) {
-                    const int64_t t0 = c * chunk, tl = min64(chunk, L - t0);
+            for (int64_t j = 0; j < nlb; j++) {
+                gather_A(Ats + j * NW, A, d0 + j * W, min64(W, d1 - d0 - j * W), N, 1);
+                gather_A(A2s + j * NW, A, d0 + j * W, min64(W, d1 - d0 - j * W), N, SCAN_LOG2E);
+            }
+            memset(dhs, 0, sizeof(real) * (size_t)nlb * NW);
+            memset(dAs, 0, sizeof(real) * (size_t)nlb * NW);
+            memset(dDs, 0, sizeof(real) * (size_t)(nlb * W));
+            memset(dbs, 0, sizeof(real) * (size_t)(nlb * W));
+            // chunks outer, lane blocks inner: the chunk's dB and dC are summed
+            // over the lane blocks as vectors, and over the lanes once per chunk
+            for (int64_t c = nc - 1; c >= 0; c--) {
+                const int64_t t0 = c * chunk, tl = min64(chunk, L - t0);
+                memset(dBv, 0, sizeof(real) * (size_t)(tl * N * W));
+                memset(dCv, 0, sizeof(real) * (size_t)(tl * N * W));
+                for (int64_t j = 0; j < nlb; j++) {
+                    const int64_t dl = d0 + j * W, nw = min64(W, d1 - dl);
                     const int64_t row = (b * D + dl) * L + t0;
-                    if (c > 0) { // the previous chunk's pieces of every [B, D, L] operand
-                        const int64_t pr = row - chunk;
-                        prefetch_rows(delta + pr, L, nw, chunk, 0);
-                        prefetch_rows(u + pr, L, nw, chunk, 0);
-                        prefetch_rows(dout + pr, L, nw, chunk, 0);
-                        prefetch_rows(du + pr, L, nw, chunk, 1);
-                        prefetch_rows(ddelta + pr, L, nw, chunk, 1);
-                        if (z) {
-                            prefetch_rows(z + pr, L, nw, chunk, 0);
-                            if (dz)
-                                prefetch_rows(dz + pr, L, nw, chunk, 1);
-                        }
-                    }
-                    gather_rows(t1, delta + row, delta_bias ? delta_bias + dl : NULL, L, nw, tl);
-                    scan_dt(dt, sp, t1, tl * W, s->delta_softplus);
+                    const real *At = Ats + j * NW, *A2 = A2s + j * NW;
+                    real *dh = dhs + j * NW, *dAacc = dAs + j * NW;
+                    if (j + 1 < nlb) // the next lane block, same chunk
+                        prefetch_block(u, delta, dout, z, du, ddelta, dz, row + W * L, L,
+                                       min64(W, d1 - dl - W), tl);
+                    else if (c > 0) // the first lane block of the previous chunk
+                        prefetch_block(u, delta, dout, z, du, ddelta, dz,
+                                       (b * D + d0) * L + t0 - chunk, L, min64(W, d1 - d0), chunk);
+                    real Dv[W];
+                    for (int w = 0; w < W; w++)
+                        Dv[w] = Dskip && w < nw ? Dskip[dl + w] : 0;
+                    gather_rows(dut, delta + row, delta_bias ? delta_bias + dl : NULL, L, nw, tl);
+                    scan_dt(dt, sp, dut, tl * W, s->delta_softplus);
                     gather_rows(ut, u + row, NULL, L, nw, tl);
+                    gather_rows(dot, dout + row, NULL, L, nw, tl);
 
-                    // recompute h, exp(dt*A) and y over the chunk from its checkpoint
+                    // recompute h and exp(dt*A) over the chunk from its checkpoint,
+                    // SCAN_NG states at a time (their h in registers); with the gate
+                    // y too, else dC right away (dy = dout is known)
                     memset(hb, 0, sizeof(real) * (size_t)(N * W));
                     for (int64_t w = 0; w < nw; w++)
                         for (int64_t n = 0; n < N; n++)
                             hb[n * W + w] = chunk_states[((b * D + dl + w) * nc + c) * N + n];
-                    for (int64_t i = 0; i < tl; i++) {
-                        const real *dti = dt + i * W, *ui = ut + i * W;
-                        real y[W], dtu[W];
-                        for (int w = 0; w < W; w++) {
-                            y[w] = Dv[w] * ui[w];
-                            dtu[w] = dti[w] * ui[w];
-                        }
-                        for (int64_t n = 0; n < N; n++) {
-                            const real bn = Bg[n * L + t0 + i], cn = Cg[n * L + t0 + i];
-                            const real *An = At + n * W, *hp = hb + (i * N + n) * W;
-                            real *ai = ab + (i * N + n) * W, *hn = hb + ((i + 1) * N + n) * W;
-#pragma omp simd
-                            for (int w = 0; w < W; w++) {
-                                ai[w] = r_fexp(dti[w] * An[w]);
-                                hn[w] = r_fma(ai[w], hp[w], dtu[w] * bn);
-                                y[w] = r_fma(cn, hn[w], y[w]);
-                            }
-                        }
-                        memcpy(dy + i * W, y, sizeof y); // y for now; dy below
+                    const vr Dvv = v_ld(Dv);
+                    if (z)
+                        for (int64_t i = 0; i < tl; i++)
+                            v_st(yt + i * W, v_mul(Dvv, v_ld(ut + i * W)));
+                    for (int64_t g0 = 0; g0 < N; g0 += SCAN_NG) {
+                        const int64_t ng = min64(SCAN_NG, N - g0);
+                        if (ng == SCAN_NG && z)
+                            bwd_recompute(ab, hb, yt, NULL, dt, ut, NULL, A2, Bg + t0, Cg + t0, L, N, g0, SCAN_NG, tl, 1);
+                        else if (ng == SCAN_NG)
+                            bwd_recompute(ab, hb, NULL, dCv, dt, ut, dot, A2, Bg + t0, Cg + t0, L, N, g0, SCAN_NG, tl, 0);
+                        else
+                            bwd_recompute(ab, hb, z ? yt : NULL, z ? NULL : dCv, dt, ut, z ? NULL : dot, A2,
+                                          Bg + t0, Cg + t0, L, N, g0, ng, tl, z != NULL);
                     }
 
                     // out = y * silu(z): dy = dout * silu(z), dz = dout * y * silu'(z)
-                    gather_rows(t1, dout + row, NULL, L, nw, tl);
+                    const real *dy = dot;
                     if (z) {
                         gather_rows(zt, z + row, NULL, L, nw, tl);
                         for (int64_t i = 0; i < tl * W; i++) {
                             const real sg = 1 / (1 + r_fexp(-zt[i]));
-                            t2[i] = t1[i] * dy[i] * sg * (1 + zt[i] * (1 - sg));
-                            dy[i] = t1[i] * zt[i] * sg;
+                            gxt[i] = dot[i] * yt[i] * sg * (1 + zt[i] * (1 - sg));
+                            yt[i] = dot[i] * zt[i] * sg;
                         }
                         if (dz)
-                            scatter_add_rows(dz + row, t2, L, nw, tl);
-                    } else {
-                        memcpy(dy, t1, sizeof(real) * (size_t)(tl * W));
-                    }
-
-                    // reverse sweep; dh enters holding dL/dh after the chunk's last step
-                    for (int64_t i = tl - 1; i >= 0; i--) {
-                        const real *dti = dt + i * W, *ui = ut + i * W, *dyi = dy + i * W;
-                        real sumB[W], sumA[W], dtu[W];
-                        for (int w = 0; w < W; w++) {
-                            sumB[w] = sumA[w] = 0;
-                            dtu[w] = dti[w] * ui[w];
-                        }
-                        for (int64_t n = 0; n < N; n++) {
-                            const real bn = Bg[n * L + t0 + i], cn = Cg[n * L + t0 + i];
-                            const size_t o = (size_t)(i * N + n) * W;
-                            const real *An = At + n * W, *hp = hb + o, *hn = hb + o + N * W;
-                            const real *ai = ab + o;
-                            real *dBi = dBv + o, *dCi = dCv + o, *dhn = dh + n * W;
-                            real *dAn = dAacc + n * W;
-#pragma omp simd
-                            for (int w = 0; w < W; w++) {
-                                const real gh = r_fma(dyi[w], cn, dhn[w]); // dL/dh_t
-                                dCi[w] = dyi[w] * hn[w]; // each (i, n) once: no zeroing
-                                dBi[w] = gh * dtu[w];
-                                sumB[w] = r_fma(gh, bn, sumB[w]);
-                                const real ga = gh * hp[w] * ai[w]; // dL/d(dt*A[n]) at step t
-                                dAn[w] = r_fma(ga, dti[w], dAn[w]);
-                                sumA[w] = r_fma(ga, An[w], sumA[w]);
-                                dhn[w] = gh * ai[w];
+                            scatter_rows(dz + row, gxt, L, nw, tl, 1);
+                        dy = yt;
+                        for (int64_t i = 0; i < tl; i++) { // dC now that dy is known
+                            const vr dyv = v_ld(dy + i * W);
+                            for (int64_t n = 0; n < N; n++) {
+                                const size_t o = (size_t)((i * N + n) * W);
+                                v_st(dCv + o, v_fma(dyv, v_ld(hb + o + N * W), v_ld(dCv + o)));
                             }
                         }
-                        real *dui = t1 + i * W, *gxi = t2 + i * W;
-                        const real *spi = sp + i * W;
-                        for (int w = 0; w < W; w++) {
-                            dui[w] = dyi[w] * Dv[w] + dti[w] * sumB[w];
-                            gxi[w] = (ui[w] * sumB[w] + sumA[w]) * spi[w]; // dL/d(delta + bias)
-                        }
                     }
-                    for (int64_t i = 0; i < tl; i++) // dD, ddelta_bias of the chunk
-                        for (int w = 0; w < W; w++) {
-                            dDacc[w] += dy[i * W + w] * ut[i * W + w];
-                            dbacc[w] += t2[i * W + w];
-                        }
-                    scatter_add_rows(du + row, t1, L, nw, tl);
-                    scatter_add_rows(ddelta + row, t2, L, nw, tl);
-                    // dB, dC summed over the lane block's channels; with one block
-                    // per group (K = 1) no other item touches dB[b, g]: add directly
-                    if (K == 1) {
-                        if (dBm)
-                            lane_sum_tile(dBm + bg * N * L, NULL, dBv, N, L, t0, tl);
-                        if (dCm)
-                            lane_sum_tile(dCm + bg * N * L, NULL, dCv, N, L, t0, tl);
-                    } else {
-                        lane_sum_tile(NULL, pdB + t0 * N, dBv, N, L, t0, tl);
-                        lane_sum_tile(NULL, pdC + t0 * N, dCv, N, L, t0, tl);
+
+                    // reverse sweep, SCAN_NG states at a time (dh and dA in registers);
+                    // the sums over n for du and ddelta are collected in sBt, sAt
+                    for (int64_t g0 = 0; g0 < N; g0 += SCAN_NG) {
+                        const int64_t ng = min64(SCAN_NG, N - g0);
+                        if (ng == SCAN_NG)
+                            bwd_reverse(dBv, sBt, sAt, dh, dAacc, ab, hb, dt, ut, dy, At, Bg + t0,
+                                        Cg + t0, L, N, g0, SCAN_NG, tl, g0 == 0);
+                        else
+                            bwd_reverse(dBv, sBt, sAt, dh, dAacc, ab, hb, dt, ut, dy, At, Bg + t0,
+                                        Cg + t0, L, N, g0, ng, tl, g0 == 0);
                     }
+                    vr dDv = v_ld(dDs + j * W), dbv = v_ld(dbs + j * W);
+                    for (int64_t i = tl - 1; i >= 0; i--) {
+                        const vr dtv = v_ld(dt + i * W), uv = v_ld(ut + i * W);
+                        const vr dyv = v_ld(dy + i * W), sumB = v_ld(sBt + i * W);
+                        v_st(dut + i * W, v_fma(dyv, Dvv, v_mul(dtv, sumB)));
+                        // dL/d(delta + bias)
+                        const vr gx = v_mul(v_fma(uv, sumB, v_ld(sAt + i * W)), v_ld(sp + i * W));
+                        v_st(gxt + i * W, gx);
+                        dDv = v_fma(dyv, uv, dDv);
+                        dbv = v_add(dbv, gx);
+                    }
+                    v_st(dDs + j * W, dDv);
+                    v_st(dbs + j * W, dbv);
+                    scatter_rows(du + row, dut, L, nw, tl, 1);
+                    scatter_rows(ddelta + row, gxt, L, nw, tl, 1);
                 }
-                for (int64_t w = 0; w < nw; w++) {
-                    const int64_t d = dl + w;
-                    for (int64_t n = 0; n < N; n++)
-                        part_dA[(b * D + d) * N + n] = dAacc[n * W + w];
-                    part_dD[b * D + d] = dDacc[w];
-                    part_dbias[b * D + d] = dbacc[w];
+                // dB, dC summed over the block's channels; with one block per
+                // group (K = 1) no other item touches dB[b, g]: add directly
+                if (K == 1) {
+                    if (dBm)
+                        lane_sum_tile(dBm + bg * N * L, NULL, dBv, N, L, t0, tl);
+                    if (dCm)
+                        lane_sum_tile(dCm + bg * N * L, NULL, dCv, N, L, t0, tl);
+                } else {
+                    lane_sum_tile(NULL, pdB + t0 * N, dBv, N, L, t0, tl);
+                    lane_sum_tile(NULL, pdC + t0 * N, dCv, N, L, t0, tl);
                 }
+            }
+            for (int64_t d = d0; d < d1; d++) {
+                const int64_t j = (d - d0) / W, w = (d - d0) % W;
+                for (int64_t n = 0; n < N; n++)
+                    part_dA[(b * D + d) * N + n] = dAs[j * NW + n * W + w];
+                part_dD[b * D + d] = dDs[j * W + w];
+                part_dbias[b * D + d] = dbs[j * W + w];
             }
         }
         // implicit barrier: every partial is written
