@@ -77,6 +77,7 @@ int cmd_check_grad(int argc, char **argv) {
     cfg.data.shuffle = false;
     cfg.data.augment.random_crop_padding = 0;
     cfg.data.augment.hflip = false;
+    cfg.data.augment.random_erasing = 0;
     cli_data data;
     if (cli_data_open(&data, &cfg, 0, &err))
         return cli_fail("check-grad", &err);

@@ -45,6 +45,7 @@ typedef enum { SSM_PROGRESS_AUTO = 0, SSM_PROGRESS_BAR, SSM_PROGRESS_PLAIN, SSM_
 
 typedef struct {
     int64_t random_crop_padding; // pad by p then crop back at a random offset; 0 = off
+    double random_erasing;       // probability of erasing one random rectangle; 0 = off
     bool hflip;                  // random horizontal flip
     bool normalize;              // standardize with training-set statistics
 } ssm_augment_config;

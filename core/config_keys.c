@@ -98,6 +98,8 @@ const ssm_config_key ssm_config_keys[] = {
     INT("data.augment.random_crop_padding", data.augment.random_crop_padding, 0, 64, "0",
         "Images: pad by this many pixels, then crop back at a random offset; 0 = off."),
     BOOL("data.augment.hflip", data.augment.hflip, "false", "Images: random horizontal flip."),
+    FLT("data.augment.random_erasing", data.augment.random_erasing, 0, 1, 0, "0",
+        "Images: probability of erasing one random rectangle (2-40% of the area, aspect 0.3-3.3) to 0 after normalisation; 0 = off."),
     BOOL("data.augment.normalize", data.augment.normalize, "true",
          "Standardize inputs with training-set statistics (images per channel, series per variate)."),
     INT("data.lookback", data.lookback, 1, MILLION, "96", "Series: input window length."),

@@ -43,6 +43,7 @@ static const cyaml_strval_t progress_sv[] = {SV("auto", SSM_PROGRESS_AUTO), SV("
 
 static const cyaml_schema_field_t augment_fields[] = {
     CYAML_FIELD_INT("random_crop_padding", OPT, ssm_augment_config, random_crop_padding),
+    CYAML_FIELD_FLOAT("random_erasing", OPT, ssm_augment_config, random_erasing),
     CYAML_FIELD_BOOL("hflip", OPT, ssm_augment_config, hflip),
     CYAML_FIELD_BOOL("normalize", OPT, ssm_augment_config, normalize),
     CYAML_FIELD_END};

@@ -15,10 +15,37 @@ uint64_t ssm_augment_key(uint64_t seed, int64_t epoch, int64_t sample) {
     return ssm_seed_derive(k, (uint64_t)sample);
 }
 
-ssm_augment_choice ssm_augment_choose(const ssm_augment *a, uint64_t key) {
+// A uniform double in [0, 1) from 53 bits of draw `i` of the key.
+static double unit(uint64_t key, uint64_t i) {
+    return (double)(ssm_seed_derive(key, i) >> 11) * 0x1.0p-53;
+}
+
+// torchvision's RandomErasing: up to 10 tries of an area fraction in
+// [0.02, 0.4] and a log-uniform aspect in [0.3, 3.3] until the rectangle fits.
+static void choose_erase(ssm_augment_choice *ch, const ssm_augment *a, uint64_t key, int64_t H,
+                         int64_t W) {
+    if (a->erase_p <= 0 || unit(key, 3) >= a->erase_p)
+        return;
+    const double area = (double)(H * W), lo = log(0.3), hi = log(3.3);
+    for (uint64_t t = 0; t < 10; t++) {
+        double target = area * (0.02 + 0.38 * unit(key, 4 + 4 * t));
+        double aspect = exp(lo + (hi - lo) * unit(key, 5 + 4 * t));
+        int64_t h = (int64_t)llround(sqrt(target * aspect));
+        int64_t w = (int64_t)llround(sqrt(target / aspect));
+        if (h < 1 || w < 1 || h >= H || w >= W)
+            continue;
+        ch->eh = h;
+        ch->ew = w;
+        ch->ey = (int64_t)(ssm_seed_derive(key, 6 + 4 * t) % (uint64_t)(H - h + 1));
+        ch->ex = (int64_t)(ssm_seed_derive(key, 7 + 4 * t) % (uint64_t)(W - w + 1));
+        return;
+    }
+}
+
+ssm_augment_choice ssm_augment_choose(const ssm_augment *a, uint64_t key, int64_t H, int64_t W) {
     // Each choice draws its own 64-bit value from the key; modulo bias over
     // 2*pad+1 (a handful of values) is below 1e-17, far under anything visible.
-    ssm_augment_choice ch = {0, 0, 0};
+    ssm_augment_choice ch = {0, 0, 0, 0, 0, 0, 0};
     if (a->pad > 0) {
         uint64_t span = (uint64_t)(2 * a->pad + 1);
         ch.dy = (int64_t)(ssm_seed_derive(key, 0) % span);
@@ -26,6 +53,7 @@ ssm_augment_choice ssm_augment_choose(const ssm_augment *a, uint64_t key) {
     }
     if (a->hflip)
         ch.flip = (int)(ssm_seed_derive(key, 2) >> 63);
+    choose_erase(&ch, a, key, H, W);
     return ch;
 }
 
@@ -93,6 +121,9 @@ void ssm_augment_apply(real *out, const uint8_t *in, const ssm_augment *a,
         ssm_image_hflip(out, out, C, H, W);
     if (a->normalize)
         ssm_image_normalize(out, a->mean, a->std, C, HW);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t y = ch.ey; y < ch.ey + ch.eh; y++)
+            memset(out + c * HW + y * W + ch.ex, 0, (size_t)ch.ew * sizeof *out);
 }
 
 // Source coordinate of output pixel i under half-pixel centres.

@@ -17,26 +17,31 @@ typedef struct {
     int64_t pad;                  // random crop of HxW from the image zero-padded by `pad` on
                                   // every side (0 = off), as torchvision RandomCrop(padding=pad)
     int hflip;                    // random horizontal flip with probability 1/2 (0 = off)
+    double erase_p;               // probability of random erasing (Zhong et al. 2017, as
+                                  // torchvision RandomErasing(scale=(0.02, 0.4), ratio=(0.3, 3.3),
+                                  // value=0) after normalisation); 0 = off
     int normalize;                // x = (p/255 - mean[c]) / std[c] (0: x = p/255)
     real mean[SSM_IMAGE_MAX_C];   // [C] per-channel mean of p/255
     real std[SSM_IMAGE_MAX_C];    // [C] per-channel standard deviation of p/255
 } ssm_augment;
 
 // The random choices for one sample: crop offset in the padded image
-// (0..2*pad each) and whether to flip.
+// (0..2*pad each), whether to flip, and the erased rectangle (eh = 0: none).
 typedef struct {
     int64_t dy, dx;
     int flip;
+    int64_t ey, ex, eh, ew;
 } ssm_augment_choice;
 
 // The sample's random key: derived from (seed, epoch, sample id) by splitmix64
 // (ssm_seed_derive), so independent of the order samples are processed in.
 uint64_t ssm_augment_key(uint64_t seed, int64_t epoch, int64_t sample);
-ssm_augment_choice ssm_augment_choose(const ssm_augment *a, uint64_t key);
+// H, W: the image size (the erased rectangle must fit in it).
+ssm_augment_choice ssm_augment_choose(const ssm_augment *a, uint64_t key, int64_t H, int64_t W);
 
 // out [C, H, W] = augment(in [C, H, W] bytes) for the given choice: crop with
 // zero padding (padding is black, i.e. pixel 0, before normalisation, as in
-// torchvision), then flip, then normalise.
+// torchvision), then flip, then normalise, then erase (set the rectangle to 0 in every channel).
 void ssm_augment_apply(real *out, const uint8_t *in, const ssm_augment *a,
                        ssm_augment_choice ch, int64_t C, int64_t H, int64_t W);
 

@@ -244,7 +244,7 @@ static ssm_code image_get(void *ctx, int64_t id, uint64_t key, real *x, int32_t 
     if (id < 0 || id >= ds->n)
         return ssm_fail(err, SSM_EINVAL, "sample %" PRId64 " outside 0..%" PRId64, id, ds->n - 1);
     int64_t chw = ds->C * ds->H * ds->W;
-    ssm_augment_apply(x, ds->pixels + id * chw, &s->aug, ssm_augment_choose(&s->aug, key), ds->C,
+    ssm_augment_apply(x, ds->pixels + id * chw, &s->aug, ssm_augment_choose(&s->aug, key, ds->H, ds->W), ds->C,
                       ds->H, ds->W);
     if (y)
         *y = ds->labels[id];

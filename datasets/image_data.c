@@ -61,7 +61,7 @@ ssm_code image_data_open(image_data *d, const ssm_data_config *dc, uint64_t seed
     double mean[SSM_IMAGE_MAX_C] = {0}, sd[SSM_IMAGE_MAX_C] = {0};
     rc = ssm_image_dataset_stats(&d->train_ds, train_ids, d->n_train, mean, sd, err);
     ssm_augment train_aug = {.pad = dc->augment.random_crop_padding, .hflip = dc->augment.hflip,
-                             .normalize = dc->augment.normalize};
+                             .erase_p = dc->augment.random_erasing, .normalize = dc->augment.normalize};
     for (int64_t c = 0; c < d->C; c++) {
         d->mean[c] = mean[c];
         d->std[c] = sd[c] > 1e-12 ? sd[c] : 1.0;
@@ -71,6 +71,7 @@ ssm_code image_data_open(image_data *d, const ssm_data_config *dc, uint64_t seed
     ssm_augment plain = train_aug;
     plain.pad = 0;
     plain.hflip = 0;
+    plain.erase_p = 0;
     int64_t eval_batch = dc->eval_batch_size > 0 ? dc->eval_batch_size : dc->batch_size;
     int prefetch = dc->num_workers > 0;
     if (!rc)

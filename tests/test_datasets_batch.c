@@ -162,7 +162,7 @@ START_TEST(augment_properties) {
     int flips = 0, seen_dy[5] = {0}, seen_dx[5] = {0};
     for (int64_t s = 0; s < 2000; s++) {
         uint64_t k = ssm_augment_key(7, 3, s);
-        ssm_augment_choice c1 = ssm_augment_choose(&aug, k), c2 = ssm_augment_choose(&aug, k);
+        ssm_augment_choice c1 = ssm_augment_choose(&aug, k, H, W), c2 = ssm_augment_choose(&aug, k, H, W);
         ck_assert(c1.dy == c2.dy && c1.dx == c2.dx && c1.flip == c2.flip);
         ck_assert(c1.dy >= 0 && c1.dy <= 4 && c1.dx >= 0 && c1.dx <= 4);
         seen_dy[c1.dy]++;
@@ -194,6 +194,52 @@ START_TEST(augment_properties) {
                 double want = (p - aug.mean[c]) / aug.std[c];
                 ck_assert_double_eq_tol(a[(c * H + y) * W + x], want, 1e-5);
             }
+}
+END_TEST
+
+// Random erasing: chosen with probability p, the rectangle fits the image with
+// torchvision's area and aspect bounds, and apply zeroes exactly it (every
+// channel) after normalising, leaving every other pixel as without erasing.
+START_TEST(random_erasing_properties) {
+    enum { C = 2, H = 28, W = 28 };
+    ssm_augment aug = {.erase_p = 0.5, .normalize = 1};
+    aug.mean[0] = 0.3f, aug.mean[1] = 0.6f;
+    aug.std[0] = 0.2f, aug.std[1] = 0.5f;
+    ssm_augment off = aug;
+    off.erase_p = 0;
+    uint64_t st = 17;
+    uint8_t px[C * H * W];
+    for (int i = 0; i < C * H * W; i++)
+        px[i] = (uint8_t)(1 + tu_uniform(&st) * 255); // never 0: zeros come from erasing
+    real with[C * H * W], without[C * H * W];
+    int erased = 0;
+    double min_frac = 1, max_frac = 0;
+    for (int64_t s = 0; s < 2000; s++) {
+        uint64_t k = ssm_augment_key(5, 1, s);
+        ssm_augment_choice ch = ssm_augment_choose(&aug, k, H, W);
+        ssm_augment_choice c0 = ssm_augment_choose(&off, k, H, W);
+        ck_assert_int_eq(c0.eh, 0);
+        if (ch.eh == 0)
+            continue;
+        erased++;
+        ck_assert(ch.ew >= 1 && ch.ey >= 0 && ch.ex >= 0 && ch.ey + ch.eh <= H && ch.ex + ch.ew <= W);
+        double frac = (double)(ch.eh * ch.ew) / (H * W), aspect = (double)ch.eh / ch.ew;
+        min_frac = frac < min_frac ? frac : min_frac;
+        max_frac = frac > max_frac ? frac : max_frac;
+        ck_assert_msg(frac > 0.01 && frac < 0.45 && aspect > 0.2 && aspect < 5,
+                      "rectangle %lldx%lld", (long long)ch.eh, (long long)ch.ew);
+        ssm_augment_apply(with, px, &aug, ch, C, H, W);
+        ssm_augment_apply(without, px, &aug, c0, C, H, W);
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    int i = (c * H + y) * W + x;
+                    int in = y >= ch.ey && y < ch.ey + ch.eh && x >= ch.ex && x < ch.ex + ch.ew;
+                    ck_assert(in ? with[i] == 0 : with[i] == without[i]);
+                }
+    }
+    ck_assert_msg(erased > 900 && erased < 1100, "erased %d of 2000 at p = 0.5", erased);
+    ck_assert(min_frac < 0.05 && max_frac > 0.3); // the area range is used
 }
 END_TEST
 
@@ -475,6 +521,7 @@ int main(void) {
     tcase_add_test(tc, split_sizes_determinism_stratification);
     tcase_add_test(tc, stats_match_naive_two_pass);
     tcase_add_test(tc, augment_properties);
+    tcase_add_test(tc, random_erasing_properties);
     tcase_add_test(tc, resize_nearest_and_bilinear);
     tcase_add_test(tc, shuffle_is_permutation_and_changes_per_epoch);
     tcase_add_test(tc, prefetch_is_bitwise_identical_and_resume_is_exact);
