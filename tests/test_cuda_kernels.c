@@ -118,15 +118,22 @@ static void conv_case(int64_t B, int64_t C, int64_t L, int64_t K, int silu, int 
     cmp_inc("conv bwd dw", g_dw, c_dw, i_dw, C * K, 0, TOL32);
     cmp_inc("conv bwd dbias", g_db, c_db, i_db, C, 0, TOL32);
     // deterministic: the same increment again from the same start gives the same bits
-    real *h_dw = host(g_dw, C * K, 0);
+    real *h_dw = host(g_dw, C * K, 0), *h_db = host(g_db, C, 0);
     OK(ssm_cuda_upload(g_dw, i_dw, 4 * C * K));
     OK(conv1d_causal_backward_cuda(NULL, g_dw, NULL, gd, gx, gw, gb, B, C, L, K, silu));
     same_bits("conv dw", g_dw, h_dw, C * K);
+    OK(ssm_cuda_upload(g_db, i_db, 4 * C));
+    OK(conv1d_causal_backward_cuda(NULL, NULL, g_db, gd, gx, gw, gb, B, C, L, K, silu));
+    same_bits("conv dbias", g_db, h_db, C);
+    // dx alone (no reduction launched) gives the same increment
+    OK(ssm_cuda_upload(g_dx, i_dx, 4 * n));
+    OK(conv1d_causal_backward_cuda(g_dx, NULL, NULL, gd, gx, gw, gb, B, C, L, K, silu));
+    cmp_inc("conv bwd dx (alone)", g_dx, c_dx, i_dx, n, 0, TOL32);
     void *ds[] = {gx, gw, gd, gb, gout, g_dx, g_dw, g_db};
     for (int i = 0; i < 8; i++)
         ssm_cuda_free(ds[i]);
-    real *hs[] = {x, w, dout, bias, ref, i_dx, i_dw, i_db, c_dx, c_dw, c_db, h_dw};
-    for (int i = 0; i < 12; i++)
+    real *hs[] = {x, w, dout, bias, ref, i_dx, i_dw, i_db, c_dx, c_dw, c_db, h_dw, h_db};
+    for (int i = 0; i < 13; i++)
         free(hs[i]);
 }
 START_TEST(conv1d_mamba) { conv_case(2, 37, 601, 4, 1, 1, 201); }
@@ -134,6 +141,22 @@ END_TEST
 START_TEST(conv1d_wide_filter) { conv_case(3, 5, 9, 11, 0, 0, 202); } // K > L, K > 8 taps
 END_TEST
 START_TEST(conv1d_long_silu_nobias) { conv_case(1, 3, 1000, 3, 1, 0, 203); }
+END_TEST
+// The kernels cut each channel's flattened B x L steps into chunks of 1024 (at most 256 blocks
+// a channel, each looping over its chunks): chunk edges inside rows, rows shorter and longer
+// than a chunk, B*L an exact multiple of a chunk, one-step rows, and more chunks than blocks.
+START_TEST(conv1d_vim_tiny) { conv_case(128, 384, 197, 4, 1, 1, 204); }
+END_TEST
+START_TEST(conv1d_chunk_edges) {
+    conv_case(7, 3, 197, 4, 1, 1, 205);  // rows straddle chunk edges
+    conv_case(4, 2, 256, 4, 1, 1, 206);  // B*L = 1024: one full chunk
+    conv_case(5, 2, 2049, 4, 0, 1, 207); // rows longer than two chunks
+    conv_case(33, 3, 1, 4, 1, 1, 208);   // L = 1: every tap but the last reaches before t = 0
+    conv_case(9, 4, 3, 5, 1, 0, 209);    // K > L, generic K
+    conv_case(6, 3, 700, 11, 1, 1, 210); // generic K in two tap passes, chunks inside rows
+}
+END_TEST
+START_TEST(conv1d_more_chunks_than_blocks) { conv_case(3, 2, 100003, 4, 1, 1, 211); }
 END_TEST
 
 // --- permute ------------------------------------------------------------------------------------
@@ -300,6 +323,20 @@ START_TEST(norm_ln_residual) { norm_case(1, 1, 1, 45, 77, 405); }
 END_TEST
 START_TEST(norm_rms_residual_null) { norm_case(0, 2, 0, 9, 31, 406); }
 END_TEST
+// The weight-gradient column sum: one pass up to 256 rows, else row tiles of about 64 rows
+// (at most 1024 tiles, fewer for wide rows) and a second pass over the tiles.
+START_TEST(norm_vim_tiny) {
+    norm_case(0, 1, 0, 25216, 192, 407); // RMSNorm + residual, B*L x d_model of Vim-Tiny
+    norm_case(1, 0, 1, 25216, 192, 408);
+}
+END_TEST
+START_TEST(norm_row_tiles) {
+    norm_case(0, 0, 0, 256, 40, 409);   // the last one-pass size
+    norm_case(1, 0, 1, 257, 40, 410);   // the first two-pass size
+    norm_case(1, 0, 1, 70001, 5, 411);  // tile count capped at 1024, a short last tile
+    norm_case(0, 0, 0, 6001, 3001, 412); // wide rows: tile count capped lower (87)
+}
+END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
@@ -320,6 +357,9 @@ int main(void) {
     tcase_add_test(tc, conv1d_mamba);
     tcase_add_test(tc, conv1d_wide_filter);
     tcase_add_test(tc, conv1d_long_silu_nobias);
+    tcase_add_test(tc, conv1d_vim_tiny);
+    tcase_add_test(tc, conv1d_chunk_edges);
+    tcase_add_test(tc, conv1d_more_chunks_than_blocks);
     tcase_add_test(tc, permute_all);
     tcase_add_test(tc, norm_rms);
     tcase_add_test(tc, norm_ln);
@@ -327,6 +367,8 @@ int main(void) {
     tcase_add_test(tc, norm_rms_residual);
     tcase_add_test(tc, norm_ln_residual);
     tcase_add_test(tc, norm_rms_residual_null);
+    tcase_add_test(tc, norm_vim_tiny);
+    tcase_add_test(tc, norm_row_tiles);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite

@@ -1,6 +1,6 @@
 // defines: ssm_cuda_fail, ssm_cublas_fail, ssm_cuda_failf, ssm_cuda_take_error,
 //          ssm_cuda_device_count, ssm_cuda_alloc, ssm_cuda_free, ssm_cuda_upload,
-//          ssm_cuda_download, ssm_cuda_sync, ssm_cublas_handle
+//          ssm_cuda_download, ssm_cuda_sync, ssm_cublas_handle, ssm_cuda_scratch
 // The error bookkeeping and allocation helpers behind kernels/cuda/common.h.
 #include "kernels/cuda/common.h"
 
@@ -163,5 +163,27 @@ extern "C" ssm_code ssm_cublas_handle(cublasHandle_t *h) {
     if (!g_cublas)
         CUBLAS_CHECK(cublasCreate(&g_cublas));
     *h = g_cublas;
+    return SSM_OK;
+}
+
+static thread_local void *g_scratch[SSM_SCRATCH_COUNT];
+static thread_local size_t g_scratch_bytes[SSM_SCRATCH_COUNT];
+
+extern "C" ssm_code ssm_cuda_scratch(void **p, size_t bytes, ssm_scratch_slot slot) {
+    *p = NULL;
+    if ((int)slot < 0 || slot >= SSM_SCRATCH_COUNT)
+        return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
+                              "ssm_cuda_scratch: slot %d (expected 0..%d)", (int)slot,
+                              SSM_SCRATCH_COUNT - 1);
+    if (bytes > g_scratch_bytes[slot]) {
+        ssm_cuda_free(g_scratch[slot]);
+        g_scratch[slot] = NULL, g_scratch_bytes[slot] = 0;
+        size_t grow = bytes + bytes / 4; // headroom: a slightly larger shape reuses it
+        ssm_code c = ssm_cuda_alloc(&g_scratch[slot], grow, "reduction partial sums (scratch)");
+        if (c != SSM_OK)
+            return c;
+        g_scratch_bytes[slot] = grow;
+    }
+    *p = g_scratch[slot];
     return SSM_OK;
 }

@@ -1,7 +1,8 @@
 // defines: CUDA_CHECK, CUBLAS_CHECK, CUDA_LAUNCH_CHECK, SSM_CUDA_ABORT_ON_ERROR, CUDA_CHECK_ABORT,
 //          ssm_cuda_fail, ssm_cublas_fail, ssm_cuda_take_error, ssm_cuda_device_count,
 //          ssm_cuda_alloc, ssm_cuda_free, ssm_cuda_upload, ssm_cuda_download, ssm_cuda_sync,
-//          ssm_cublas_handle, ssm_bf16, ssm_bf16_from_float, ssm_bf16_to_float
+//          ssm_cublas_handle, ssm_cuda_scratch, ssm_scratch_slot, ssm_bf16, ssm_bf16_from_float,
+//          ssm_bf16_to_float
 // Shared pieces of the CUDA twins (kernels/cuda/*.cu), usable from C and C++.
 //
 // Error policy (DESIGN.md invariant 7, errors are values):
@@ -57,6 +58,15 @@ ssm_code ssm_cuda_sync(void);
 
 // One cuBLAS handle per host thread, created on first use (on the current device).
 ssm_code ssm_cublas_handle(cublasHandle_t *h);
+
+// Device scratch for the partial sums between the two launches of a fixed-order reduction
+// (the twins keep their CPU signatures, so they cannot take a workspace argument). One buffer
+// per slot and host thread, allocated on first use, grown when a larger request comes (the
+// cudaFree of the old one waits for the device, so no queued kernel still reads it) and kept
+// for the thread's life. Slots keep two users from sharing a buffer; every user runs on the
+// legacy default stream, so successive calls through one slot are ordered.
+typedef enum { SSM_SCRATCH_CONV1D, SSM_SCRATCH_COLSUM, SSM_SCRATCH_COUNT } ssm_scratch_slot;
+ssm_code ssm_cuda_scratch(void **p, size_t bytes, ssm_scratch_slot slot);
 
 #ifdef __cplusplus
 }

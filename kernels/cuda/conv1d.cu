@@ -1,119 +1,325 @@
 // defines: conv1d_causal_forward_cuda, conv1d_causal_backward_cuda (see conv1d.h)
+// Both passes see one channel's B rows of L steps as one flattened sequence f = b*L + t and
+// cut it into chunks of CHUNK steps. Block (c, p) takes chunks p, p + gridDim.y, ... of
+// channel c (a fixed assignment) and stages x with its halo in shared memory: every load is
+// coalesced, short rows (Vim: L = 197) waste no threads, and the grid has C x parts blocks
+// instead of the C that one block per channel gave (the v1 kernels, kept in
+// bench/conv_norm_cuda.cu). Staging ignores row starts; a tap that would reach across one is
+// masked by t instead. Each thread issues all its loads of a chunk (x, dout, dx) before its
+// first barrier, so they are in flight together: the kernel is bound by memory, not by
+// latency (v2, the same layout with one load in flight per thread, ran at a quarter of a
+// copy's bandwidth). Index arithmetic is 32-bit where B*L allows, and (b, t) = divmod(f, L)
+// goes through a double reciprocal instead of an integer divide.
+// Backward dw/dbias: each block sums its chunks' terms in a fixed thread order and a fixed
+// warp tree into part[c][p][K+1] (scratch, kernels/cuda/common.h ssm_cuda_scratch), then
+// k_conv_sum_parts adds the parts of (c, k) in ascending p: no atomics, the same bits on
+// every run for a given shape.
 #include "kernels/cuda/conv1d.h"
 #include "kernels/cuda/device_util.cuh"
 
-#define TILE 256 // steps of one row per backward tile (= threads per block)
-#define TAPS 8   // dw taps accumulated in registers per pass (K = 4: one pass)
+#define THREADS 256
+#define PER 4                   // steps per thread per chunk
+#define CHUNK (THREADS * PER)   // flattened steps per chunk
+#define TAPS 8                  // dw taps accumulated in registers per pass (generic K)
+#define MAX_PARTS 256           // backward blocks per channel: bounds the scratch and pass 2
 
-// Forward: one thread per output (b, c, t); the K inputs come through L1.
-__global__ void k_conv_fwd(float *out, const float *x, const float *w, const float *bias,
-                           int64_t C, int64_t L, int K, int silu, int64_t n) {
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t row = i / L, t = i - row * L, c = row % C;
-        const float *xr = x + row * L, *wc = w + c * K;
-        float acc = bias ? bias[c] : 0.f;
-        int64_t k0 = (K - 1) - t;
-        for (int64_t k = k0 > 0 ? k0 : 0; k < K; k++)
-            acc += wc[k] * xr[t - (K - 1) + k];
-        out[i] = silu ? cu_silu(acc) : acc;
+// (b, t) of flattened step f >= 0: b = f / L. 32-bit: through a double reciprocal (exact to
+// within one for f < 2^31, then corrected), a few instructions where an integer divide
+// costs about 25; 64-bit: the divide.
+template <typename I>
+__device__ __forceinline__ void row_of(I f, I L, double rL, I *b, I *t) {
+    I q, r;
+    if (sizeof(I) == 4) {
+        q = (I)((double)f * rL);
+        r = f - q * L;
+        if (r < 0)
+            q--, r += L;
+        else if (r >= L)
+            q++, r -= L;
+    } else {
+        q = f / L, r = f - q * L;
+    }
+    *b = q, *t = r;
+}
+
+// xs[j] = x at flattened step f0 + j of channel c (0 outside [0, BL)), j < n. All of a
+// thread's loads are issued before its first shared-memory store, so PER + 1 are in flight
+// at once (a load-store loop keeps one).
+template <typename I>
+__device__ __forceinline__ void stage_x(float *xs, const float *__restrict__ x, I f0, int n,
+                                        I BL, I L, double rL, int64_t C, int64_t c) {
+    float v[PER + 1];
+#pragma unroll
+    for (int r = 0; r <= PER; r++) {
+        int j = threadIdx.x + r * THREADS;
+        I f = f0 + j, b, t;
+        v[r] = 0.f;
+        if (j < n && f >= 0 && f < BL) {
+            row_of(f, L, rL, &b, &t);
+            v[r] = __ldg(x + ((int64_t)b * C + c) * L + t);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r <= PER; r++) {
+        int j = threadIdx.x + r * THREADS;
+        if (j < n)
+            xs[j] = v[r];
+    }
+    for (int j = threadIdx.x + (PER + 1) * THREADS; j < n; j += THREADS) { // K > 129 only
+        I f = f0 + j, b, t;
+        float u = 0.f;
+        if (f >= 0 && f < BL) {
+            row_of(f, L, rL, &b, &t);
+            u = x[((int64_t)b * C + c) * L + t];
+        }
+        xs[j] = u;
     }
 }
 
-// Backward: block = channel c. For each pass (taps [k0, k0+TAPS)), each batch row and each
-// tile of TILE steps starting at t0:
-//   xs[j]  = x[t0 - (K-1) + j],           j < TILE + 2(K-1)   (0 outside [0, L))
-//   dps[j] = dpre at t0 + j,              j < TILE + K - 1    (0 at or after L)
-//   dx[t0+i] += sum_k w[k] dps[i + (K-1) - k]            (first pass only)
-//   dw[k]    += sum_i dps[i] xs[i + k],  dbias += sum_i dps[i]
-__global__ void k_conv_bwd(float *dx, float *dw, float *dbias, const float *dout, const float *x,
-                           const float *w, const float *bias, int64_t B, int64_t C, int64_t L,
-                           int K, int silu) {
+// Pre-activation at step t of a row: bias + sum_k w[k] x[t - (K-1) + k], taps before the row
+// start skipped; xw[k] = x at t - (K-1) + k. The order (bias, then k ascending) is the CPU's.
+template <typename I, int KC>
+__device__ __forceinline__ float pre_at(const float *xw, const float *ws, float b, I t, int K) {
+    float acc = b;
+    I k0 = (I)(K - 1) - t;
+    if (KC) {
+#pragma unroll
+        for (int k = 0; k < KC; k++)
+            if ((I)k >= k0)
+                acc += ws[k] * xw[k];
+    } else {
+        for (int k = k0 > 0 ? (int)k0 : 0; k < K; k++)
+            acc += ws[k] * xw[k];
+    }
+    return acc;
+}
+
+// KC: the filter width when known at compile time (4, Mamba's), else 0 (K at run time).
+// rL = 1.0 / L.
+template <typename I, int KC>
+__global__ void __launch_bounds__(THREADS)
+    k_conv_fwd(float *__restrict__ out, const float *__restrict__ x, const float *__restrict__ w,
+               const float *__restrict__ bias, I BL, int64_t C, I L, double rL, int Kr, int silu,
+               I nchunks) {
+    const int K = KC ? KC : Kr;
     extern __shared__ float sm[];
-    float *ws = sm;                       // [K]
-    float *xs = ws + K;                   // [TILE + 2(K-1)]
-    float *dps = xs + TILE + 2 * (K - 1); // [TILE + K - 1]
-    __shared__ float red[32];
+    float *ws = sm, *xs = sm + K; // [K], [CHUNK + K - 1]: x at i0 - (K-1) + j
     int64_t c = blockIdx.x;
-    int tid = threadIdx.x;
-    for (int k = tid; k < K; k += TILE)
+    for (int k = threadIdx.x; k < K; k += THREADS)
         ws[k] = w[c * K + k];
     float b = bias ? bias[c] : 0.f;
-    float db = 0.f;
-    for (int k0 = 0; k0 < K; k0 += TAPS) {
-        int first = k0 == 0;
-        if (!first && !dw)
-            break;
-        float acc[TAPS];
+    for (I p = blockIdx.y; p < nchunks; p += gridDim.y) {
+        I i0 = p * CHUNK;
+        __syncthreads(); // ws written; the previous chunk's readers are done
+        stage_x(xs, x, i0 - (K - 1), CHUNK + K - 1, BL, L, rL, C, c);
+        __syncthreads();
 #pragma unroll
-        for (int j = 0; j < TAPS; j++)
-            acc[j] = 0.f;
-        for (int64_t bb = 0; bb < B; bb++) {
-            const float *xr = x + (bb * C + c) * L, *dr = dout + (bb * C + c) * L;
-            float *dxr = dx ? dx + (bb * C + c) * L : NULL;
-            for (int64_t t0 = 0; t0 < L; t0 += TILE) {
-                __syncthreads(); // the previous tile's readers are done
-                for (int j = tid; j < TILE + 2 * (K - 1); j += TILE) {
-                    int64_t p = t0 - (K - 1) + j;
-                    xs[j] = p >= 0 && p < L ? xr[p] : 0.f;
-                }
-                __syncthreads();
-                for (int j = tid; j < TILE + K - 1; j += TILE) {
-                    int64_t t = t0 + j;
-                    float d = 0.f;
-                    if (t < L) {
-                        d = dr[t];
-                        if (silu) {
-                            float pre = b;
-                            for (int k = 0; k < K; k++)
-                                pre += ws[k] * xs[j + k];
-                            d *= cu_silu_grad(pre);
-                        }
-                    }
-                    dps[j] = d;
-                }
-                __syncthreads();
-                int64_t t = t0 + tid;
-                if (t < L) {
-                    float d = dps[tid];
-                    if (first) {
-                        db += d;
-                        if (dxr) {
-                            float s = 0.f;
-                            for (int k = 0; k < K; k++)
-                                s += ws[k] * dps[tid + (K - 1) - k];
-                            dxr[t] += s;
-                        }
-                    }
-                    if (dw) {
-#pragma unroll
-                        for (int j = 0; j < TAPS; j++)
-                            if (k0 + j < K)
-                                acc[j] += d * xs[tid + k0 + j];
-                    }
-                }
-            }
-        }
-        if (dw) {
-#pragma unroll
-            for (int j = 0; j < TAPS; j++) {
-                float s = cu_block_sum(acc[j], red);
-                if (tid == 0 && k0 + j < K)
-                    dw[c * K + k0 + j] += s;
+        for (int r = 0; r < PER; r++) {
+            int i = threadIdx.x + r * THREADS;
+            I f = i0 + i, bb, t;
+            if (f < BL) {
+                row_of(f, L, rL, &bb, &t);
+                float acc = pre_at<I, KC>(xs + i, ws, b, t, K);
+                out[((int64_t)bb * C + c) * L + t] = silu ? cu_silu(acc) : acc;
             }
         }
     }
-    if (dbias) {
-        float s = cu_block_sum(db, red);
-        if (tid == 0)
+}
+
+// dpre = dout * silu'(pre) at step t (dout itself without SiLU)
+template <typename I, int KC>
+__device__ __forceinline__ float dpre_at(float g, const float *xw, const float *ws, float b, I t,
+                                         int K, int silu) {
+    return silu ? g * cu_silu_grad(pre_at<I, KC>(xw, ws, b, t, K)) : g;
+}
+
+// For each chunk (i0 = first flattened step):
+//   xs[j]  = x at i0 - (K-1) + j,  j < CHUNK + 2(K-1)
+//   dps[j] = dpre at i0 + j,       j < CHUNK + K - 1    (0 at or after B*L)
+//   dx[i0+i] += sum_k w[k] dps[i + (K-1) - k]  over taps whose step stays in the row
+//   dw[k]    += sum_i dps[i] xs[i + k]         over taps at or after the row start
+//   dbias    += sum_i dps[i]
+// A thread's dout and dx values are loaded with the chunk's x, before the first barrier: all
+// its loads are in flight together. Generic K > TAPS: dw in passes of TAPS taps (re-staging
+// the chunks; dx in the first pass).
+template <typename I, int KC>
+__global__ void __launch_bounds__(THREADS)
+    k_conv_bwd(float *__restrict__ dx, float *__restrict__ part, const float *__restrict__ dout,
+               const float *__restrict__ x, const float *__restrict__ w,
+               const float *__restrict__ bias, I BL, int64_t C, I L, double rL, int Kr, int silu,
+               I nchunks, int sums) {
+    const int K = KC ? KC : Kr;
+    constexpr int NT = KC ? KC : TAPS; // taps per pass
+    extern __shared__ float sm[];
+    float *ws = sm;                        // [K]
+    float *xs = ws + K;                    // [CHUNK + 2(K-1)]
+    float *dps = xs + CHUNK + 2 * (K - 1); // [CHUNK + K - 1]
+    __shared__ float red[THREADS / 32][NT + 1];
+    int64_t c = blockIdx.x;
+    int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    for (int k = tid; k < K; k += THREADS)
+        ws[k] = w[c * K + k];
+    float b = bias ? bias[c] : 0.f;
+    float db = 0.f;
+    for (int k0 = 0; k0 < K; k0 += NT) {
+        int first = k0 == 0;
+        if (!first && !sums)
+            break;
+        float acc[NT];
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+            acc[j] = 0.f;
+        for (I p = blockIdx.y; p < nchunks; p += gridDim.y) {
+            I i0 = p * CHUNK;
+            I tr[PER];
+            int64_t off[PER];
+            float g[PER], dx0[PER];
+#pragma unroll
+            for (int r = 0; r < PER; r++) {
+                I f = i0 + tid + r * THREADS, bb, t;
+                tr[r] = -1, off[r] = 0, g[r] = 0.f, dx0[r] = 0.f;
+                if (f < BL) {
+                    row_of(f, L, rL, &bb, &t);
+                    tr[r] = t, off[r] = ((int64_t)bb * C + c) * L + t;
+                    g[r] = __ldg(dout + off[r]);
+                    if (dx && first)
+                        dx0[r] = dx[off[r]];
+                }
+            }
+            __syncthreads(); // ws written; the previous chunk's readers are done
+            stage_x(xs, x, i0 - (K - 1), CHUNK + 2 * (K - 1), BL, L, rL, C, c);
+            __syncthreads();
+#pragma unroll
+            for (int r = 0; r < PER; r++) {
+                int j = tid + r * THREADS;
+                dps[j] = tr[r] >= 0 ? dpre_at<I, KC>(g[r], xs + j, ws, b, tr[r], K, silu) : 0.f;
+            }
+            for (int j = CHUNK + tid; j < CHUNK + K - 1; j += THREADS) { // halo: next steps
+                I f = i0 + j, bb, t;
+                float d = 0.f;
+                if (f < BL) {
+                    row_of(f, L, rL, &bb, &t);
+                    d = dpre_at<I, KC>(__ldg(dout + ((int64_t)bb * C + c) * L + t), xs + j, ws,
+                                       b, t, K, silu);
+                }
+                dps[j] = d;
+            }
+            __syncthreads();
+#pragma unroll
+            for (int r = 0; r < PER; r++) {
+                I t = tr[r];
+                if (t < 0)
+                    continue;
+                int i = tid + r * THREADS;
+                float d = dps[i];
+                if (first) {
+                    db += d;
+                    if (dx) {
+                        I rest = L - t; // steps t.. of this row: dps beyond them is another row
+                        int kfirst = rest < (I)K ? K - (int)rest : 0;
+                        float s = 0.f;
+                        if (KC) {
+#pragma unroll
+                            for (int k = 0; k < KC; k++)
+                                if (k >= kfirst)
+                                    s += ws[k] * dps[i + (K - 1) - k];
+                        } else {
+                            for (int k = kfirst; k < K; k++)
+                                s += ws[k] * dps[i + (K - 1) - k];
+                        }
+                        dx[off[r]] = dx0[r] + s;
+                    }
+                }
+                if (sums) {
+                    I kmin = (I)(K - 1) - t; // taps below reach before the row start
+#pragma unroll
+                    for (int j = 0; j < NT; j++)
+                        if (k0 + j < K && (I)(k0 + j) >= kmin)
+                            acc[j] += d * xs[i + k0 + j];
+                }
+            }
+        }
+        if (sums) {
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+                float v = cu_warp_sum(acc[j]);
+                if (lane == 0)
+                    red[warp][j] = v;
+            }
+            float v = cu_warp_sum(db);
+            if (lane == 0)
+                red[warp][NT] = v;
+            __syncthreads();
+            int k = tid < NT ? k0 + tid : K; // slot K: dbias
+            if (tid <= NT && k <= K && (tid < NT ? k < K : first)) {
+                float s = 0.f;
+                for (int wi = 0; wi < THREADS / 32; wi++)
+                    s += red[wi][tid];
+                part[(c * gridDim.y + blockIdx.y) * (K + 1) + k] = s;
+            }
+            __syncthreads(); // red is reused by the next pass
+        }
+    }
+}
+
+// dw[c, k] += sum_p part[c][p][k], dbias[c] += sum_p part[c][p][K], p ascending
+__global__ void k_conv_sum_parts(float *dw, float *dbias, const float *part, int64_t C, int K,
+                                 int nparts) {
+    int64_t n = C * (K + 1);
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t c = i / (K + 1);
+        int k = (int)(i - c * (K + 1));
+        const float *pp = part + c * nparts * (K + 1) + k;
+        float s = 0.f;
+        for (int p = 0; p < nparts; p++)
+            s += pp[(int64_t)p * (K + 1)];
+        if (k < K) {
+            if (dw)
+                dw[c * K + k] += s;
+        } else if (dbias) {
             dbias[c] += s;
+        }
     }
 }
 
 static ssm_code check_shape(const char *name, int64_t B, int64_t C, int64_t L, int64_t K) {
-    cu_bad_shape(B < 0 || C < 0 || L < 0 || K < 1 || K > CONV1D_CUDA_MAX_K || C > 0x7fffffff,
+    cu_bad_shape(B < 0 || C < 0 || L < 0 || K < 1 || K > CONV1D_CUDA_MAX_K || C > 0x7fffffff ||
+                     (L > 0 && B > INT64_MAX / 4 / L),
                  "%s: B = %lld, C = %lld, L = %lld, K = %lld (K must be in [1, %d])", name,
                  (long long)B, (long long)C, (long long)L, (long long)K, CONV1D_CUDA_MAX_K);
+    return SSM_OK;
+}
+
+// 32-bit flattened indices when every step, halo included, fits
+static int fits32(int64_t BL, int64_t K) { return BL + CHUNK + 2 * K < 0x7fffffff; }
+
+template <typename I, int KC>
+static ssm_code launch_fwd(float *out, const float *x, const float *w, const float *bias,
+                           int64_t BL, int64_t C, int64_t L, int K, int silu) {
+    int64_t nch = (BL + CHUNK - 1) / CHUNK;
+    unsigned gy = (unsigned)(nch < 65535 ? nch : 65535);
+    size_t shmem = sizeof(float) * (K + CHUNK + K - 1);
+    k_conv_fwd<I, KC><<<dim3((unsigned)C, gy), THREADS, shmem>>>(out, x, w, bias, (I)BL, C,
+                                                                 (I)L, 1.0 / (double)L, K, silu,
+                                                                 (I)nch);
+    CUDA_LAUNCH_CHECK("k_conv_fwd");
+    return SSM_OK;
+}
+
+template <typename I, int KC>
+static ssm_code launch_bwd(float *dx, float *part, int nparts, const float *dout,
+                           const float *x, const float *w, const float *bias, int64_t BL,
+                           int64_t C, int64_t L, int K, int silu) {
+    int64_t nch = (BL + CHUNK - 1) / CHUNK;
+    size_t shmem = sizeof(float) * (K + CHUNK + 2 * (K - 1) + CHUNK + K - 1);
+    if (shmem > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(k_conv_bwd<I, KC>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shmem));
+    k_conv_bwd<I, KC><<<dim3((unsigned)C, (unsigned)nparts), THREADS, shmem>>>(
+        dx, part, dout, x, w, bias, (I)BL, C, (I)L, 1.0 / (double)L, K, silu, (I)nch,
+        part != NULL);
+    CUDA_LAUNCH_CHECK("k_conv_bwd");
     return SSM_OK;
 }
 
@@ -121,12 +327,14 @@ extern "C" ssm_code conv1d_causal_forward_cuda(real *out, const real *x, const r
                                                const real *bias, int64_t B, int64_t C,
                                                int64_t L, int64_t K, int silu) {
     ssm_code rc = check_shape("conv1d_causal_forward_cuda", B, C, L, K);
-    int64_t n = B * C * L;
-    if (rc != SSM_OK || n == 0)
+    int64_t BL = B * L;
+    if (rc != SSM_OK || BL == 0 || C == 0)
         return rc;
-    k_conv_fwd<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(out, x, w, bias, C, L, (int)K, silu, n);
-    CUDA_LAUNCH_CHECK("k_conv_fwd");
-    return SSM_OK;
+    int k = (int)K;
+    if (fits32(BL, K))
+        return K == 4 ? launch_fwd<int32_t, 4>(out, x, w, bias, BL, C, L, k, silu)
+                      : launch_fwd<int32_t, 0>(out, x, w, bias, BL, C, L, k, silu);
+    return launch_fwd<int64_t, 0>(out, x, w, bias, BL, C, L, k, silu);
 }
 
 extern "C" ssm_code conv1d_causal_backward_cuda(real *dx, real *dw, real *dbias,
@@ -134,14 +342,28 @@ extern "C" ssm_code conv1d_causal_backward_cuda(real *dx, real *dw, real *dbias,
                                                 const real *bias, int64_t B, int64_t C,
                                                 int64_t L, int64_t K, int silu) {
     ssm_code rc = check_shape("conv1d_causal_backward_cuda", B, C, L, K);
-    if (rc != SSM_OK || C == 0 || (!dx && !dw && !dbias))
+    int64_t BL = B * L;
+    if (rc != SSM_OK || C == 0 || BL == 0 || (!dx && !dw && !dbias))
         return rc;
-    size_t shmem = sizeof(float) * (K + TILE + 2 * (K - 1) + TILE + K - 1);
-    if (shmem > 48 * 1024)
-        CUDA_CHECK(cudaFuncSetAttribute(k_conv_bwd, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        (int)shmem));
-    k_conv_bwd<<<(unsigned)C, TILE, shmem>>>(dx, dw, dbias, dout, x, w, bias, B, C, L, (int)K,
-                                             silu);
-    CUDA_LAUNCH_CHECK("k_conv_bwd");
+    int64_t nch = (BL + CHUNK - 1) / CHUNK;
+    int nparts = (int)(nch < MAX_PARTS ? nch : MAX_PARTS);
+    float *part = NULL;
+    if (dw || dbias) {
+        rc = ssm_cuda_scratch((void **)&part, sizeof(float) * C * nparts * (K + 1),
+                              SSM_SCRATCH_CONV1D);
+        if (rc != SSM_OK)
+            return rc;
+    }
+    int k = (int)K;
+    if (fits32(BL, K))
+        rc = K == 4 ? launch_bwd<int32_t, 4>(dx, part, nparts, dout, x, w, bias, BL, C, L, k, silu)
+                    : launch_bwd<int32_t, 0>(dx, part, nparts, dout, x, w, bias, BL, C, L, k, silu);
+    else
+        rc = launch_bwd<int64_t, 0>(dx, part, nparts, dout, x, w, bias, BL, C, L, k, silu);
+    if (rc != SSM_OK || !part)
+        return rc;
+    k_conv_sum_parts<<<cu_blocks(C * (K + 1), CU_THREADS), CU_THREADS>>>(dw, dbias, part, C, k,
+                                                                         nparts);
+    CUDA_LAUNCH_CHECK("k_conv_sum_parts");
     return SSM_OK;
 }

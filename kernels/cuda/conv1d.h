@@ -1,9 +1,11 @@
 // defines: conv1d_causal_forward_cuda, conv1d_causal_backward_cuda, CONV1D_CUDA_MAX_K
 // CUDA twins of kernels/conv1d.h (causal depthwise conv with optional fused SiLU): the same
 // arguments (device pointers) and an ssm_code result. K <= CONV1D_CUDA_MAX_K (Mamba uses 4).
-// The backward runs one block per channel: dx, and dw[c,:], dbias[c] summed over (b, t) by
-// a fixed thread layout and a fixed-order block reduction: no atomics, the same bits on
-// every run. Backward += into dx, dw, dbias (each may be NULL).
+// Both passes run blocks over (channel, chunks of the flattened batch x time); the backward's
+// dw[c,:], dbias[c] are summed per block in a fixed thread layout and tree, then over the
+// blocks in ascending order (partials in the per-thread scratch, ssm_cuda_scratch): no
+// atomics, the same bits on every run for a given shape. Backward += into dx, dw, dbias
+// (each may be NULL).
 #pragma once
 #include <stdint.h>
 

@@ -147,9 +147,9 @@ static ssm_code norm_bwd(const char *name, float *dinp, float *dresid, float *dw
     }
     if (dweight || dbias) {
         NormCols<LN> f = {dout, x, mean, rstd, C};
-        cu_colsum_kernel<<<(unsigned)((C + 31) / 32), dim3(32, 32)>>>(dweight, LN ? dbias : NULL,
-                                                                      N, C, f);
-        CUDA_LAUNCH_CHECK(name);
+        rc = cu_colsum(dweight, LN ? dbias : NULL, N, C, f);
+        if (rc != SSM_OK)
+            return rc;
     }
     return SSM_OK;
 }

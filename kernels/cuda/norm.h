@@ -9,8 +9,8 @@
 // which reads inp and residual once and writes residual_out and out in one pass.
 //
 // Row statistics are fp32 here (double on the CPU), one warp per row. dweight/dbias are
-// summed per column in a fixed order (kernels/cuda/device_util.cuh, cu_colsum_kernel): no
-// atomics, the same bits on every run. Backward += into every gradient; each may be NULL.
+// summed per column in a fixed order (kernels/cuda/device_util.cuh, cu_colsum: row tiles,
+// then the tiles' partials in ascending order): no atomics, the same bits on every run. Backward += into every gradient; each may be NULL.
 #pragma once
 #include <stdint.h>
 
