@@ -356,8 +356,11 @@ static ssm_code ip_backward_cuda(ssm_adapter *a, ssm_params *p, const real *dtok
         SSM_CUDA_TRY(cast_f32_to_bf16_cuda(ip->demb_h, ip->emb, B * P * D), err);
         SSM_CUDA_TRY(patchify_forward_bf16_cuda(cols_h, x, B, ip->C, ip->H, ip->W, ip->p, ip->s,
                                                 ip->gh, ip->gw), err);
-        SSM_CUDA_TRY(linear_backward_bf16(NULL, ssm_params_grad(p, ip->w_idx),
-                                          ssm_params_grad(p, ip->b_idx), ip->demb_h, cols_h,
+        // the bias gradient from the fp32 demb (no rounding in a column sum with cancellation)
+        SSM_CUDA_TRY(linear_backward_cuda(NULL, NULL, ssm_params_grad(p, ip->b_idx), ip->emb, NULL,
+                                          NULL, B * P, ip->K, D), err);
+        SSM_CUDA_TRY(linear_backward_bf16(NULL, ssm_params_grad(p, ip->w_idx), NULL, ip->demb_h,
+                                          cols_h,
                                           ssm_params_data_bf16(p, ip->w_idx), B * P, ip->K, D),
                      err);
         return SSM_OK;

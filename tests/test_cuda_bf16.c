@@ -146,12 +146,14 @@ static void backbone_case(mamba_config cfg, int64_t B_max, int64_t B, int64_t L,
         double r = tu_rel_err(decl.grad + it->offset, n.p.grad + it->offset, it->numel);
         if (!(r <= worst))
             worst = r, wn = it->name;
-        ck_assert_msg(r < TOL_BF16, "bf16 gradient of %s: rel err %.3g", it->name, r);
+        if (!(r < TOL_BF16))
+            printf("    over the bar: %s rel err %.3g\n", it->name, r);
     }
     printf("  bf16 backbone K=%d %s B=%lld/%lld L=%lld layers=%lld: rel err out %.2e, din %.2e, "
            "worst gradient %.2e (%s)\n",
            cfg.n_branches, cfg.norm == MAMBA_NORM_LAYER ? "LN" : "RMS", (long long)B,
            (long long)B_max, (long long)L, (long long)cfg.n_layers, eo, ed, worst, wn);
+    ck_assert_msg(worst < TOL_BF16, "bf16 gradient of %s: rel err %.3g", wn, worst);
     free(gout), free(gdin), free(out), free(din), free(perm), free(in), free(dout);
     ssm_cuda_free(perm_d), ssm_cuda_free(in_d), ssm_cuda_free(dout_d), ssm_cuda_free(out_d);
     ssm_cuda_free(din_d);
@@ -247,12 +249,14 @@ START_TEST(model_step_bf16_matches_cpu) {
         double r = rel(gpu.params.grad + it->offset, cpu.params.grad + it->offset, it->numel);
         if (!(r <= worst))
             worst = r, wn = it->name;
-        ck_assert_msg(r < TOL_BF16, "bf16 gradient of %s: relative error %.3e", it->name, r);
+        if (!(r < TOL_BF16))
+            printf("    over the bar: %s rel err %.3g\n", it->name, r);
     }
     printf("[bf16 model, %s] loss cpu %.7f gpu %.7f (rel %.2e); %zu gradients, worst relative "
            "error %.2e (%s)\n",
            mean_pool ? "mean pool, layernorm" : "cls pool, rms", lc, lg, lerr, cpu.params.count,
            worst, wn);
+    ck_assert_msg(worst < TOL_BF16, "bf16 gradient of %s: relative error %.3e", wn, worst);
 
     // An AdamW step updates the fp32 master and refreshes the bf16 shadow from it.
     ssm_optim_config oc = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,

@@ -39,10 +39,12 @@ ssm_code class_head_backward_cuda(class_head *h, ssm_params *p, real *dtokens, c
         SSM_CUDA_TRY(cast_f32_to_bf16_cuda(h->dlogits_h, dlogits, B * V), err);
         // dpooled [B, D] fp32 = dlogits [B, V] @ W [V, D]
         SSM_CUDA_TRY(gemm_bf16_cuda(h->dpooled, 1, h->dlogits_h, W, B, D, V, 0, 0, 1.f, 0.f), err);
-        SSM_CUDA_TRY(linear_backward_bf16(NULL, ssm_params_grad(p, h->w_idx),
-                                          ssm_params_grad(p, h->b_idx), h->dlogits_h, h->pooled_h,
-                                          W, B, D, V),
+        SSM_CUDA_TRY(linear_backward_bf16(NULL, ssm_params_grad(p, h->w_idx), NULL, h->dlogits_h,
+                                          h->pooled_h, W, B, D, V),
                      err);
+        SSM_CUDA_TRY(linear_backward_cuda(NULL, NULL, ssm_params_grad(p, h->b_idx), dlogits, NULL,
+                                          NULL, B, D, V),
+                     err); // the bias gradient from the fp32 dlogits
         SSM_CUDA_TRY(pool_tokens_backward_cuda(dtokens, h->dpooled, h->cls_index, B, L, D), err);
         return SSM_OK;
     }
