@@ -146,6 +146,8 @@ struct ssm_adapter {
     // indices, so that a head can invert the normalisation on its outputs
     // (a forecast head de-normalises its forecast; see adapters/revin.h).
     struct ssm_revin *inorm;
+    int bf16;          // mixed precision (run.precision: bf16), set before plan_cuda: the CUDA
+                       // path may run its GEMMs in bf16 from p->data_bf16 (core/cuda/device.h)
     void *impl;        // the adapter's own state
 };
 

@@ -38,6 +38,8 @@
 #if SSM_HAVE_CUDA
 #include "adapters/cuda/patches.h"
 #include "core/cuda/try.h"
+#include "core/cuda/device.h"
+#include "kernels/cuda/cast.h"
 #include "kernels/cuda/linear.h"
 #endif
 
@@ -60,6 +62,8 @@ typedef struct {
     real *cols;              // [B_max * P, K] im2col of the batch (arena)
     real *emb;               // [B_max * P, D] patch embeddings; reused as their gradient (arena)
     int32_t *dev_base;       // [n_orders, L] base on the device (CUDA plan only)
+    void *demb_h;            // [B_max * P, D] bf16 patch-embedding gradient (CUDA, a->bf16);
+                             // the bf16 cols [B_max * P, K] live in the first half of cols
 } image_patches;
 
 // Position of patch k (row-major) in the token layout.
@@ -303,6 +307,7 @@ static ssm_code ip_plan_cuda(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ss
     SSM_TRY(ip_plan(a, arena, B_max, err));
     size_t bytes = (size_t)a->n_orders * (size_t)a->seq_len * sizeof(int32_t);
     ip->dev_base = ssm_arena_take(arena, bytes);
+    ip->demb_h = a->bf16 ? ssm_arena_take(arena, (size_t)(B_max * ip->P * a->d_model) * 2) : NULL;
     if (!ssm_arena_measuring(arena))
         SSM_CUDA_TRY(ssm_cuda_upload(ip->dev_base, ip->base, bytes), err);
     return SSM_OK;
@@ -315,10 +320,22 @@ static ssm_code ip_forward_cuda(ssm_adapter *a, const ssm_params *p, real *token
         return ssm_fail(err, SSM_EINVAL, "%s: CUDA forward before the device arena was committed",
                         ADAPTER_NAME);
     int64_t D = a->d_model, L = a->seq_len, P = ip->P, c = a->cls_index;
-    SSM_CUDA_TRY(patchify_forward_cuda(ip->cols, x, B, ip->C, ip->H, ip->W, ip->p, ip->s, ip->gh,
-                                       ip->gw), err);
-    SSM_CUDA_TRY(linear_forward_cuda(ip->emb, ip->cols, ssm_params_data(p, ip->w_idx),
-                                     ssm_params_data(p, ip->b_idx), B * P, ip->K, D), err);
+    if (a->bf16) { // autocast's patch embedding: bf16 cols and weight, fp32 tokens
+        if (!p->data_bf16)
+            return ssm_fail(err, SSM_EINVAL, "%s: bf16 plan but no bf16 weight shadow",
+                            ADAPTER_NAME);
+        ssm_bf16 *cols_h = (ssm_bf16 *)ip->cols;
+        SSM_CUDA_TRY(patchify_forward_bf16_cuda(cols_h, x, B, ip->C, ip->H, ip->W, ip->p, ip->s,
+                                                ip->gh, ip->gw), err);
+        SSM_CUDA_TRY(linear_forward_bf16_f32(ip->emb, cols_h, ssm_params_data_bf16(p, ip->w_idx),
+                                             ssm_params_data(p, ip->b_idx), B * P, ip->K, D),
+                     err);
+    } else {
+        SSM_CUDA_TRY(patchify_forward_cuda(ip->cols, x, B, ip->C, ip->H, ip->W, ip->p, ip->s,
+                                           ip->gh, ip->gw), err);
+        SSM_CUDA_TRY(linear_forward_cuda(ip->emb, ip->cols, ssm_params_data(p, ip->w_idx),
+                                         ssm_params_data(p, ip->b_idx), B * P, ip->K, D), err);
+    }
     const real *cls = c >= 0 ? ssm_params_data(p, ip->cls_idx) : NULL;
     SSM_CUDA_TRY(patch_tokens_forward_cuda(tokens, ip->emb, ssm_params_data(p, ip->pos_idx), cls, B,
                                            P, L, D, c), err);
@@ -334,6 +351,20 @@ static ssm_code ip_backward_cuda(ssm_adapter *a, ssm_params *p, const real *dtok
     real *dcls = c >= 0 ? ssm_params_grad(p, ip->cls_idx) : NULL;
     SSM_CUDA_TRY(patch_tokens_backward_cuda(ip->emb, ssm_params_grad(p, ip->pos_idx), dcls, dtokens,
                                             B, P, L, D, c), err);
+    if (a->bf16) { // fp32 weight and bias gradients from bf16 operands
+        ssm_bf16 *cols_h = (ssm_bf16 *)ip->cols;
+        SSM_CUDA_TRY(cast_f32_to_bf16_cuda(ip->demb_h, ip->emb, B * P * D), err);
+        SSM_CUDA_TRY(patchify_forward_bf16_cuda(cols_h, x, B, ip->C, ip->H, ip->W, ip->p, ip->s,
+                                                ip->gh, ip->gw), err);
+        // the bias gradient from the fp32 demb (no rounding in a column sum with cancellation)
+        SSM_CUDA_TRY(linear_backward_cuda(NULL, NULL, ssm_params_grad(p, ip->b_idx), ip->emb, NULL,
+                                          NULL, B * P, ip->K, D), err);
+        SSM_CUDA_TRY(linear_backward_bf16(NULL, ssm_params_grad(p, ip->w_idx), NULL, ip->demb_h,
+                                          cols_h,
+                                          ssm_params_data_bf16(p, ip->w_idx), B * P, ip->K, D),
+                     err);
+        return SSM_OK;
+    }
     SSM_CUDA_TRY(patchify_forward_cuda(ip->cols, x, B, ip->C, ip->H, ip->W, ip->p, ip->s, ip->gh,
                                        ip->gw), err);
     SSM_CUDA_TRY(linear_backward_cuda(NULL, ssm_params_grad(p, ip->w_idx),

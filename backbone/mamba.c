@@ -225,6 +225,11 @@ ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L
     if (B_max < 1 || L < 1)
         return ssm_fail(err, SSM_EINVAL, "mamba plan: B_max %lld, L %lld: each must be >= 1",
                         (long long)B_max, (long long)L);
+    if (s->cfg.precision != MAMBA_FP32)
+        return ssm_fail(err, SSM_EINVAL,
+                        "mamba plan: precision bf16 (run.precision: bf16) is mixed precision on "
+                        "a GPU only (run.device: cuda); the CPU backbone runs in fp32 (set "
+                        "run.precision: fp32)");
     const int measuring = ssm_arena_measuring(a);
     s->B_max = B_max;
     s->L = L;
@@ -300,6 +305,7 @@ void mamba_stack_free(mamba_stack *s) {
     free(s->lp);
     free(s->acts);
     free(s->cu_acts);
+    free(s->bf_acts);
     free(s);
 }
 

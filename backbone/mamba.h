@@ -20,6 +20,9 @@
 
 typedef enum { MAMBA_NORM_RMS = 0, MAMBA_NORM_LAYER } mamba_norm_kind;
 typedef enum { MAMBA_MERGE_MEAN = 0, MAMBA_MERGE_SUM } mamba_merge_kind;
+// fp32 everywhere, or mixed precision on a GPU (run.precision: bf16): bf16 GEMMs and scan,
+// fp32 master weights, norms and residual stream (docs/backbone.md, "bf16 mixed precision").
+typedef enum { MAMBA_FP32 = 0, MAMBA_BF16 } mamba_precision;
 
 #define MAMBA_MAX_BRANCHES 8
 
@@ -37,6 +40,9 @@ typedef struct {
     mamba_merge_kind merge;               // mean by default
     int64_t scan_chunk;                   // checkpoint interval of the scan backward, default 64
     int final_norm;                       // apply norm_f at the end, default 1
+    mamba_precision precision;            // MAMBA_FP32 (default); MAMBA_BF16 needs the GPU plan
+                                          // (mamba_stack_plan refuses it) and a bf16 shadow of
+                                          // the weights (core/cuda/device.h)
 } mamba_config;
 
 void mamba_config_defaults(mamba_config *c); // fills the mamba_ssm defaults above

@@ -82,6 +82,29 @@ typedef struct {
     size_t ws_floats;
 } mamba_cuda_scratch;
 
+// The bf16 plan (cfg.precision MAMBA_BF16; the table in docs/backbone.md, "bf16 mixed
+// precision"). uint16_t is the storage of ssm_bf16 (kernels/cuda/common.h). Of the fp32 plan
+// above only these stay: res, mean, rstd, cstates per layer (normed points at the shared
+// normed32 for every layer); A, xg, xc, mix, dres, dxc, dA, wpart, ws of the scratch.
+typedef struct {
+    uint16_t *normed;                  // [B, L, D] bf16 norm output: in_proj's input (and dW_in's)
+    uint16_t *xz;                      // [B, L, 2E]
+    uint16_t *y;                       // [B, L, E]
+    uint16_t *xdbl[MAMBA_MAX_BRANCHES]; // dt, Bm, Cm blocks, as in the fp32 plan
+} mamba_bf16_layer_acts;
+
+typedef struct {
+    real *normed32;             // [B, L, D] a norm's fp32 output before its cast (any layer)
+    real *dxg;                  // [B, E, L] fp32 gradient of the conv input
+    real *dBC;                  // [2, B_max, N, L] fp32 dBm, dCm from the scan backward
+    uint16_t *xc, *delta, *ys;  // [B, E, L] scan u (= SiLU(conv)), delta, scan out / dys
+    uint16_t *g;                // [B, L, E] gate output / dg / dy
+    uint16_t *dxz;              // [B, L, 2E]
+    uint16_t *dxc, *ddelta;     // [B, E, L] the scan's du, ddelta
+    uint16_t *dxdbl;            // the xdbl block layout: ddt, dBm, dCm
+    uint16_t *dout;             // [B, L, D] the mixer's output gradient
+} mamba_bf16_scratch;
+
 struct mamba_stack {
     mamba_config cfg;            // resolved (dt_rank filled in)
     int64_t D, E, N, R, P, dc, K, n_layers; // P = R + 2N
@@ -107,6 +130,8 @@ struct mamba_stack {
                                       // mamba_stack_free; the memory is the caller's arena)
     real *cu_res_out, *cu_mean_f, *cu_rstd_f; // [B, L, D], [B * L], [B * L]
     mamba_cuda_scratch cu;
+    mamba_bf16_layer_acts *bf_acts; // [n_layers] bf16 plan only (host array, device pointers)
+    mamba_bf16_scratch bf;
 };
 
 // perm of branch k of layer i: [B, L]

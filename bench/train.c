@@ -3,7 +3,10 @@
 // forward, loss, backward, clipping, AdamW), the device memory the model holds,
 // the model's matmul FLOPs per sample (forward + backward = 3x the forward's), the
 // achieved FLOP rate, and its fraction of a cuBLAS fp32 GEMM rate measured in the same
-// run (a 4096^3 product, and the shape of the model's widest GEMM, in_proj).
+// run (a 4096^3 product, and the shape of the model's widest GEMM, in_proj). Every shape runs
+// twice, run.precision fp32 and bf16 (mixed precision: docs/backbone.md), side by side; the
+// % columns are the model's FLOP rate over the 4096^3 cuBLAS fp32 and bf16 (fp32
+// accumulation, cublasGemmEx) rates of the same run.
 //   fmnist_gpu: configs/image/fashion_mnist_gpu.yaml's shape
 //   vim_tiny:   Vim-Tiny, 224x224x3 inputs, 16x16 patches + class token, d_model 192,
 //               24 bidirectional layers, batch 128
@@ -64,25 +67,35 @@ static double forward_flops(const shape *s, const mamba_config *bc, int64_t L, i
     return patch + (double)s->n_layers * layer + 2.0 * D * (double)s->classes;
 }
 
-// Median time of a GEMM C[M,N] = A[M,K] B[K,N] (fp32, cuBLAS), in seconds.
-static double gemm_seconds(int64_t M, int64_t N, int64_t K) {
-    float *A, *B, *C;
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc((void **)&A, (size_t)(M * K) * 4, "bench"));
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc((void **)&B, (size_t)(K * N) * 4, "bench"));
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc((void **)&C, (size_t)(M * N) * 4, "bench"));
-    float *h = malloc((size_t)(M * K > K * N ? M * K : K * N) * 4);
-    for (int64_t i = 0; i < (M * K > K * N ? M * K : K * N); i++)
+// Median time of a GEMM C[M,N] = A[M,K] B[K,N] (cuBLAS; fp32, or bf16 in and out with fp32
+// accumulation), in seconds.
+static double gemm_seconds(int64_t M, int64_t N, int64_t K, int bf16) {
+    const size_t el = bf16 ? 2 : 4;
+    void *A, *B, *C;
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&A, (size_t)(M * K) * el, "bench"));
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&B, (size_t)(K * N) * el, "bench"));
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&C, (size_t)(M * N) * el, "bench"));
+    int64_t nh = M * K > K * N ? M * K : K * N;
+    float *h = malloc((size_t)nh * 4);
+    ssm_bf16 *hb = malloc((size_t)nh * 2);
+    for (int64_t i = 0; i < nh; i++) {
         h[i] = (float)((i * 2654435761u) % 1000) / 1000.f - 0.5f; // not zeros
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(A, h, (size_t)(M * K) * 4));
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(B, h, (size_t)(K * N) * 4));
+        hb[i] = ssm_bf16_from_float(h[i]);
+    }
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(A, bf16 ? (void *)hb : (void *)h, (size_t)(M * K) * el));
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(B, bf16 ? (void *)hb : (void *)h, (size_t)(K * N) * el));
     free(h);
+    free(hb);
     cudaEvent_t e0, e1;
     CUDA_CHECK_ABORT(cudaEventCreate(&e0));
     CUDA_CHECK_ABORT(cudaEventCreate(&e1));
     double t[15];
     for (int r = -3; r < 15; r++) {
         CUDA_CHECK_ABORT(cudaEventRecord(e0, 0));
-        SSM_CUDA_ABORT_ON_ERROR(gemm_cuda(C, A, B, M, N, K, 0, 0, 1.f, 0.f));
+        if (bf16)
+            SSM_CUDA_ABORT_ON_ERROR(gemm_bf16_cuda(C, 0, A, B, M, N, K, 0, 0, 1.f, 0.f));
+        else
+            SSM_CUDA_ABORT_ON_ERROR(gemm_cuda(C, A, B, M, N, K, 0, 0, 1.f, 0.f));
         CUDA_CHECK_ABORT(cudaEventRecord(e1, 0));
         CUDA_CHECK_ABORT(cudaEventSynchronize(e1));
         float ms;
@@ -98,7 +111,7 @@ static double gemm_seconds(int64_t M, int64_t N, int64_t K) {
     return median(t, 15);
 }
 
-static int run_shape(const shape *s, double gemm_rate, int steps) {
+static int run_shape(const shape *s, int bf16, double rate32, double rate16, int steps) {
     classify_model_spec spec = {0};
     spec.adapter = "image_patches";
     ssm_adapter_options_defaults(&spec.adapter_opt);
@@ -108,6 +121,7 @@ static int run_shape(const shape *s, double gemm_rate, int steps) {
     mamba_config_defaults(&spec.backbone);
     spec.backbone.d_model = s->d_model;
     spec.backbone.n_layers = s->n_layers;
+    spec.backbone.precision = bf16 ? MAMBA_BF16 : MAMBA_FP32;
     spec.num_classes = s->classes;
     spec.mean_pool = s->mean_pool;
     spec.B_max = s->batch;
@@ -154,10 +168,13 @@ static int run_shape(const shape *s, double gemm_rate, int steps) {
     double f = 3.0 * forward_flops(s, mamba_stack_get_config(m.stack), m.adapter->seq_len, P,
                                    m.n_branches);
     double rate = f * (double)s->batch / step;
-    printf("| %-10s | %4lld | %3lld | %5lld | %9.1f | %7.2f | %9.0f | %6.2f | %5.1f%% | %7.0f | %7.0f |\n",
-           s->name, (long long)s->batch, (long long)m.adapter->seq_len, (long long)s->n_layers,
-           (double)s->batch / step, step * 1e3, (double)(free0 - free1) / (1 << 20), f / 1e9,
-           100.0 * rate / gemm_rate, (double)m.params.total * 4 / (1 << 20) * 4,
+    printf("| %-10s | %-4s | %4lld | %3lld | %5lld | %9.1f | %7.2f | %9.0f | %6.2f | %5.1f%% | "
+           "%5.1f%% | %7.0f | %7.0f |\n",
+           s->name, bf16 ? "bf16" : "fp32", (long long)s->batch, (long long)m.adapter->seq_len,
+           (long long)s->n_layers, (double)s->batch / step, step * 1e3,
+           (double)(free0 - free1) / (1 << 20), f / 1e9, 100.0 * rate / rate32,
+           100.0 * rate / rate16,
+           (double)m.params.total * (4 * 4 + (bf16 ? 2 : 0)) / (1 << 20),
            (double)m.darena.capacity / (1 << 20));
     fprintf(stderr, "%s: loss %.4f grad norm %.4f after %d steps\n", s->name, loss, gnorm, steps + 3);
     free(t);
@@ -175,20 +192,23 @@ int main(int argc, char **argv) {
         printf("bench/train: %s\n", err.msg);
         return 0;
     }
-    double g4096 = gemm_seconds(4096, 4096, 4096);
-    double big = 2.0 * 4096 * 4096 * 4096 / g4096;
-    // The in_proj of vim_tiny: [128*197, 192] x [192, 768]
-    double gin = gemm_seconds(128 * 197, 768, 192);
-    double inproj = 2.0 * 128 * 197 * 768 * 192 / gin;
-    printf("cuBLAS fp32 GEMM: 4096^3 %.1f TFLOP/s; in_proj shape (25216 x 768 x 192) %.1f TFLOP/s\n",
-           big / 1e12, inproj / 1e12);
-    printf("model GFLOP/sample = matmul FLOPs of forward + backward (3x forward); %% GEMM = achieved "
-           "model FLOP/s over the 4096^3 cuBLAS rate\n\n");
-    printf("| shape      | batch |   L | layers | samples/s | ms/step | held MiB | GFLOP/sample | %% GEMM | params+grad+m+v MiB | arena MiB |\n");
-    printf("|------------|------:|----:|-------:|----------:|--------:|---------:|-------------:|-------:|--------:|--------:|\n");
+    double rate[2];
+    for (int bf = 0; bf < 2; bf++) {
+        double big = 2.0 * 4096 * 4096 * 4096 / gemm_seconds(4096, 4096, 4096, bf);
+        // The in_proj of vim_tiny: [128*197, 192] x [192, 768]
+        double inproj = 2.0 * 128 * 197 * 768 * 192 / gemm_seconds(128 * 197, 768, 192, bf);
+        printf("cuBLAS %s GEMM: 4096^3 %.1f TFLOP/s; in_proj shape (25216 x 768 x 192) %.1f "
+               "TFLOP/s\n", bf ? "bf16 (fp32 accumulation)" : "fp32", big / 1e12, inproj / 1e12);
+        rate[bf] = big;
+    }
+    printf("model GFLOP/sample = matmul FLOPs of forward + backward (3x forward); %% fp32 / %% bf16 "
+           "GEMM = achieved model FLOP/s over the 4096^3 cuBLAS fp32 / bf16 rate\n\n");
+    printf("| shape      | prec | batch |   L | layers | samples/s | ms/step | held MiB | GFLOP/sample | %% fp32 GEMM | %% bf16 GEMM | params MiB | arena MiB |\n");
+    printf("|------------|------|------:|----:|-------:|----------:|--------:|---------:|-------------:|-------:|-------:|--------:|--------:|\n");
     int rc = 0;
     for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++)
-        rc |= run_shape(&SHAPES[i], big, steps);
+        for (int bf = 0; bf < 2; bf++)
+            rc |= run_shape(&SHAPES[i], bf, rate[0], rate[1], steps);
     return rc;
 }
 #else

@@ -76,10 +76,11 @@ int cli_fail(const char *cmd, const ssm_error *err) {
 
 ssm_code cli_load_config(ssm_config *c, const cli_args *a, ssm_error *err) {
     SSM_TRY(ssm_config_resolve(c, a->config, a->sets, a->n_sets, err));
-    if (c->run.precision != SSM_PREC_FP32)
+    if (c->run.precision != SSM_PREC_FP32 && strncmp(c->run.device, "cuda", 4) != 0)
         return ssm_fail(err, SSM_ECONFIG,
-                        "%s: run.precision: bf16 is not available yet: models train in fp32 on the CPU "
-                        "and on a GPU (set run.precision: fp32)", a->config);
+                        "%s: run.precision: bf16 is mixed precision on a GPU only (run.device: "
+                        "cuda); on the CPU (run.device: %s) models train in fp32 (set "
+                        "run.precision: fp32)", a->config, c->run.device);
     return SSM_OK;
 }
 

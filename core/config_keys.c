@@ -197,7 +197,8 @@ const ssm_config_key ssm_config_keys[] = {
         "Where to compute: the CPU, or one GPU (cuda = cuda:0; a `make CUDA=1` build; the "
         "classify task with image_patches)."),
     ENUM("run.precision", run.precision, precision_names, "fp32",
-         "Compute precision (parameters and optimizer state stay fp32)."),
+         "Compute precision (parameters and optimizer state stay fp32); bf16 = mixed "
+         "precision on a GPU (run.device: cuda), refused on the CPU."),
     INT("run.threads", run.threads, 0, 4096, "0", "CPU threads; 0 = all cores."),
     BOOL("run.tensorboard", run.tensorboard, "true", "Write a TensorBoard event file."),
     ENUM("run.progress", run.progress, progress_names, "auto",

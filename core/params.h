@@ -38,6 +38,8 @@ typedef struct {
     real *data;   // [total] values
     real *grad;   // [total] gradients (backward accumulates with +=)
     real *m, *v;  // [total] AdamW first and second moments
+    void *data_bf16; // [total] bf16 shadow of data on a GPU in mixed precision (run.precision:
+                     // bf16), else NULL; core/cuda/device.h owns and refreshes it
 } ssm_params;
 
 void ssm_params_init(ssm_params *p);

@@ -49,6 +49,10 @@ ssm_code classify_model_build(classify_model *m, const classify_model_spec *spec
                         (long long)spec->num_classes);
     if (spec->B_max < 1)
         return ssm_fail(err, SSM_ECONFIG, "batch size is %lld, expected >= 1", (long long)spec->B_max);
+    if (spec->backbone.precision != MAMBA_FP32 && spec->device.kind != SSM_DEVICE_CUDA)
+        return ssm_fail(err, SSM_ECONFIG,
+                        "run.precision: bf16 is mixed precision on a GPU (run.device: cuda); on "
+                        "the CPU models train in fp32 (set run.precision: fp32)");
     SSM_TRY(ssm_device_open(&spec->device, err)); // a CPU-only build refuses CUDA here
     m->device = spec->device;
     m->B_max = spec->B_max;
@@ -72,6 +76,7 @@ ssm_code classify_model_build(classify_model *m, const classify_model_spec *spec
                         "adapter %s makes %lld sequences per sample: pool by the mean (task.pool: mean)",
                         spec->adapter, (long long)m->trunk.S);
     SSM_TRY(class_head_declare(&m->head, &m->params, "", m->D, m->V, cls, err));
+    m->head.bf16 = spec->backbone.precision == MAMBA_BF16;
     SSM_TRY(ssm_params_finalize(&m->params, err));
 
     ssm_rng rng;

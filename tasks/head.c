@@ -82,6 +82,11 @@ ssm_code class_head_plan(class_head *h, ssm_arena *a, int64_t B_max, ssm_error *
     h->B_max = B_max;
     h->pooled = ssm_arena_take(a, (size_t)(B_max * h->d_model) * sizeof(real));
     h->dpooled = ssm_arena_take(a, (size_t)(B_max * h->d_model) * sizeof(real));
+    h->pooled_h = h->dlogits_h = NULL;
+    if (h->bf16) { // 2-byte elements
+        h->pooled_h = ssm_arena_take(a, (size_t)(B_max * h->d_model) * 2);
+        h->dlogits_h = ssm_arena_take(a, (size_t)(B_max * h->num_classes) * 2);
+    }
     return SSM_OK;
 }
 

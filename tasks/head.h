@@ -30,6 +30,11 @@ typedef struct {
     int64_t B_max;
     real *pooled;  // [B_max, D] (arena): recomputed in backward
     real *dpooled; // [B_max, D] (arena)
+    // mixed precision on a GPU (run.precision: bf16; set before the plan): the linear layer
+    // in bf16 from p->data_bf16, fp32 logits (tasks/cuda/head_cuda.c)
+    int bf16;
+    void *pooled_h;  // [B_max, D] bf16 (arena, bf16 only)
+    void *dlogits_h; // [B_max, V] bf16 (arena, bf16 only)
 } class_head;
 
 // Declares <prefix>head.weight and <prefix>head.bias ("" prefix: Vim's names).

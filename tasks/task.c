@@ -79,6 +79,7 @@ void task_trunk_spec_from_config(ssm_trunk_spec *s, const ssm_config *c, const s
     b->merge = c->backbone.merge == SSM_MERGE_SUM ? MAMBA_MERGE_SUM : MAMBA_MERGE_MEAN;
     b->scan_chunk = c->backbone.scan_chunk;
     b->final_norm = c->backbone.final_norm;
+    b->precision = c->run.precision == SSM_PREC_BF16 ? MAMBA_BF16 : MAMBA_FP32;
 }
 
 // The owned model behind a task made by task_create.

@@ -25,6 +25,7 @@ ssm_code trunk_declare(ssm_trunk *t, const ssm_trunk_spec *spec, int64_t B_max, 
     t->n_layers = bc.n_layers;
     SSM_TRY(ssm_adapter_create(&t->adapter, spec->adapter, &spec->adapter_opt, &spec->input, t->D, p,
                                "", err));
+    t->adapter->bf16 = bc.precision == MAMBA_BF16; // read by the adapter's CUDA plan
     t->L = t->adapter->seq_len;
     t->S = t->adapter->n_seqs;
     if (t->adapter->n_orders < 1)

@@ -1,4 +1,6 @@
 // defines: the image_patches device kernels (see patches.h)
+#include <cuda_bf16.h>
+
 #include "adapters/cuda/patches.h"
 #include "kernels/cuda/device_util.cuh"
 
@@ -6,7 +8,14 @@
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                \
          i += (int64_t)gridDim.x * blockDim.x)
 
-__global__ static void patchify_kernel(float *cols, const float *x, int64_t B, int64_t C,
+template <typename T> __device__ __forceinline__ T to_col(float v);
+template <> __device__ __forceinline__ float to_col<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 to_col<__nv_bfloat16>(float v) {
+    return __float2bfloat16(v);
+}
+
+template <typename T>
+__global__ static void patchify_kernel(T *cols, const float *x, int64_t B, int64_t C,
                                        int64_t H, int64_t W, int64_t p, int64_t s, int64_t gw,
                                        int64_t P) {
     int64_t K = C * p * p, n = B * P * K;
@@ -14,7 +23,7 @@ __global__ static void patchify_kernel(float *cols, const float *x, int64_t B, i
         int64_t row = i / K, k = i % K;
         int64_t b = row / P, q = row % P, gi = q / gw, gj = q % gw;
         int64_t c = k / (p * p), ki = (k / p) % p, kj = k % p;
-        cols[i] = x[((b * C + c) * H + gi * s + ki) * W + gj * s + kj];
+        cols[i] = to_col<T>(x[((b * C + c) * H + gi * s + ki) * W + gj * s + kj]);
     }
 }
 
@@ -29,6 +38,21 @@ extern "C" ssm_code patchify_forward_cuda(real *cols, const real *x, int64_t B, 
         return SSM_OK;
     patchify_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(cols, x, B, C, H, W, p, s, gw, gh * gw);
     CUDA_LAUNCH_CHECK("patchify_kernel");
+    return SSM_OK;
+}
+
+extern "C" ssm_code patchify_forward_bf16_cuda(ssm_bf16 *cols, const real *x, int64_t B,
+                                               int64_t C, int64_t H, int64_t W, int64_t p,
+                                               int64_t s, int64_t gh, int64_t gw) {
+    cu_bad_shape(B < 0 || C < 1 || p < 1 || s < 1 || gh < 1 || gw < 1,
+                 "patchify_forward_bf16_cuda: bad shape B=%lld C=%lld p=%lld s=%lld",
+                 (long long)B, (long long)C, (long long)p, (long long)s);
+    int64_t n = B * gh * gw * C * p * p;
+    if (n == 0)
+        return SSM_OK;
+    patchify_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>((__nv_bfloat16 *)cols, x, B, C, H,
+                                                               W, p, s, gw, gh * gw);
+    CUDA_LAUNCH_CHECK("patchify_kernel (bf16)");
     return SSM_OK;
 }
 

@@ -1,4 +1,4 @@
-// defines: patchify_forward_cuda, patch_tokens_forward_cuda, patch_tokens_backward_cuda,
+// defines: patchify_forward_cuda, patchify_forward_bf16_cuda, patch_tokens_forward_cuda, patch_tokens_backward_cuda,
 //          orders_broadcast_cuda
 // Device kernels of the image_patches adapter (adapters/image_patches.c, built with
 // CUDA=1): the im2col of p x p patches, the assembly of tokens from patch embeddings,
@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/real.h"
+#include "kernels/cuda/common.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -19,6 +20,9 @@ extern "C" {
 // (gi*s, gj*s), columns in the weight's [C, p, p] order (as the CPU im2col).
 ssm_code patchify_forward_cuda(real *cols, const real *x, int64_t B, int64_t C, int64_t H,
                                int64_t W, int64_t p, int64_t s, int64_t gh, int64_t gw);
+// The same with bf16 cols (mixed precision: the patch embedding's GEMM input).
+ssm_code patchify_forward_bf16_cuda(ssm_bf16 *cols, const real *x, int64_t B, int64_t C, int64_t H,
+                                    int64_t W, int64_t p, int64_t s, int64_t gh, int64_t gw);
 // tokens [B, L, D]: position l is the class token cls [D] (l == c) or patch
 // emb [B, P, D] row l - (c >= 0 && l > c), plus pos [L, D]. c = -1: no class token.
 ssm_code patch_tokens_forward_cuda(real *tokens, const real *emb, const real *pos, const real *cls,

@@ -10,6 +10,9 @@
 // directly); layer 0 adds norm_0'(dnormed) + dres straight into din (the fused residual
 // backward), so din gets one pass.
 //
+// bf16 (cfg.precision MAMBA_BF16): the same stack; the norms and the residual stream stay
+// fp32, the mixers run mixer_bf16.c (which casts its normed input to bf16 itself).
+//
 // No host<->device copy and no synchronization: every call is queued on the default stream.
 // The only host reads are the schedule (a host array) and the plan.
 #include <string.h>
@@ -68,6 +71,12 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
     s->L = s->cu_L = L;
     s->n_chunks = (L + s->cfg.scan_chunk - 1) / s->cfg.scan_chunk;
     s->cu_planned = 0;
+    const int bf = s->cfg.precision == MAMBA_BF16;
+    if (bf && !s->bf_acts) {
+        s->bf_acts = calloc((size_t)s->n_layers, sizeof *s->bf_acts);
+        if (!s->bf_acts)
+            return ssm_fail(err, SSM_ENOMEM, "mamba plan (cuda): out of memory");
+    }
     const int64_t B = B_max, D = s->D, E = s->E, N = s->N, P = s->P, R = s->R, K = s->K;
     const size_t BLD = (size_t)(B * L * D), BEL = (size_t)(B * E * L);
     int missing = 0;
@@ -76,18 +85,41 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
         (ptr) = ssm_arena_take(a, (size_t)(n) * sizeof(real));           \
         missing |= !measuring && (ptr) == NULL;                          \
     } while (0)
+#define TAKE_H(ptr, n) /* bf16 elements */                               \
+    do {                                                                 \
+        (ptr) = ssm_arena_take(a, (size_t)(n) * sizeof(uint16_t));       \
+        missing |= !measuring && (ptr) == NULL;                          \
+    } while (0)
+    // The fp32 plan takes exactly what it took before bf16 existed, in the same order; the bf16
+    // plan takes the bf16 twins (TAKE_H) in the fp32 ones' places and its extras at the end.
+    mamba_bf16_scratch *h = &s->bf;
+    memset(h, 0, sizeof *h);
     for (int64_t i = 0; i < s->n_layers; i++) {
         mamba_cuda_layer_acts *t = &s->cu_acts[i];
+        mamba_bf16_layer_acts *th = bf ? &s->bf_acts[i] : NULL;
         memset(t, 0, sizeof *t);
+        if (th)
+            memset(th, 0, sizeof *th);
         TAKE(t->res, BLD);
-        TAKE(t->normed, BLD);
+        if (bf)
+            TAKE_H(th->normed, BLD); // t->normed: the shared normed32, set below
+        else
+            TAKE(t->normed, BLD);
         if (s->cfg.norm == MAMBA_NORM_LAYER)
             TAKE(t->mean, B * L);
         TAKE(t->rstd, B * L);
-        TAKE(t->xz, 2 * BEL);
-        TAKE(t->y, BEL);
+        if (bf) {
+            TAKE_H(th->xz, 2 * BEL);
+            TAKE_H(th->y, BEL);
+        } else {
+            TAKE(t->xz, 2 * BEL);
+            TAKE(t->y, BEL);
+        }
         for (int k = 0; k < K; k++) {
-            TAKE(t->xdbl[k], B * P * L);
+            if (bf)
+                TAKE_H(th->xdbl[k], B * P * L);
+            else
+                TAKE(t->xdbl[k], B * P * L);
             TAKE(t->cstates[k], B * E * s->n_chunks * N);
         }
     }
@@ -97,18 +129,35 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
         TAKE(s->cu_mean_f, B * L);
     TAKE(s->cu_rstd_f, B * L);
     mamba_cuda_scratch *c = &s->cu;
+    memset(c, 0, sizeof *c);
     TAKE(c->A, K * E * N);
     TAKE(c->xg, BEL);
     TAKE(c->xc, BEL);
-    TAKE(c->delta, BEL);
-    TAKE(c->ys, BEL);
+    if (bf) {
+        TAKE_H(h->delta, BEL);
+        TAKE_H(h->ys, BEL);
+    } else {
+        TAKE(c->delta, BEL);
+        TAKE(c->ys, BEL);
+    }
     TAKE(c->mix, BLD);
-    TAKE(c->g, BEL);
+    if (bf)
+        TAKE_H(h->g, BEL);
+    else
+        TAKE(c->g, BEL);
     TAKE(c->dres, BLD);
-    TAKE(c->dxz, 2 * BEL);
+    if (bf)
+        TAKE_H(h->dxz, 2 * BEL);
+    else
+        TAKE(c->dxz, 2 * BEL);
     TAKE(c->dxc, BEL);
-    TAKE(c->ddelta, BEL);
-    TAKE(c->dxdbl, B * P * L);
+    if (bf) {
+        TAKE_H(h->ddelta, BEL);
+        TAKE_H(h->dxdbl, B * P * L);
+    } else {
+        TAKE(c->ddelta, BEL);
+        TAKE(c->dxdbl, B * P * L);
+    }
     TAKE(c->dA, E * N);
     TAKE(c->wpart, B * (P * E + E * R));
     // The scan picks its kernel (and so its workspace) from the batch it gets: size for the
@@ -122,7 +171,18 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
             c->ws_floats = w;
     }
     TAKE(c->ws, c->ws_floats);
+    if (bf) {
+        TAKE(h->normed32, BLD);
+        TAKE(h->dxg, BEL);
+        TAKE(h->dBC, 2 * B * N * L);
+        TAKE_H(h->xc, BEL);
+        TAKE_H(h->dxc, BEL);
+        TAKE_H(h->dout, BLD);
+        for (int64_t i = 0; i < s->n_layers; i++)
+            s->cu_acts[i].normed = h->normed32;
+    }
 #undef TAKE
+#undef TAKE_H
     if (missing)
         return ssm_fail(err, SSM_ENOMEM,
                         "mamba plan (cuda): the device arena (%zu bytes) is smaller than the "
@@ -133,8 +193,8 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
     return SSM_OK;
 }
 
-static ssm_code check_call(const mamba_stack *s, const mamba_orders *o, int64_t B,
-                           const char *who, ssm_error *err) {
+static ssm_code check_call(const mamba_stack *s, const ssm_params *p, const mamba_orders *o,
+                           int64_t B, const char *who, ssm_error *err) {
     if (!s->cu_planned)
         return ssm_fail(err, SSM_EINVAL, "%s: the stack has no CUDA plan (mamba_stack_plan_cuda "
                                          "in measure mode, ssm_arena_commit_cuda, plan again)",
@@ -148,6 +208,9 @@ static ssm_code check_call(const mamba_stack *s, const mamba_orders *o, int64_t 
     if (B < 1 || B > s->cu_B_max)
         return ssm_fail(err, SSM_EINVAL, "%s: batch %lld, planned for 1..%lld", who,
                         (long long)B, (long long)s->cu_B_max);
+    if (s->cfg.precision == MAMBA_BF16 && !p->data_bf16)
+        return ssm_fail(err, SSM_EINVAL, "%s: bf16 stack but the parameters have no bf16 shadow "
+                                         "(ssm_params_cuda_shadow_bf16)", who);
     if (!o || !o->perm || o->count < 1 || (!o->schedule && o->count < s->K))
         return ssm_fail(err, SSM_EINVAL,
                         "%s: scan orders missing or too few (need a device perm, count >= 1, "
@@ -171,14 +234,17 @@ static ssm_code norm_res_fwd(const mamba_stack *s, const ssm_params *p, real *ou
 
 ssm_code mamba_stack_forward_cuda(mamba_stack *s, const ssm_params *p, real *out, const real *in,
                                   const mamba_orders *orders, int64_t B, ssm_error *err) {
-    SSM_TRY(check_call(s, orders, B, "mamba_stack_forward_cuda", err));
+    SSM_TRY(check_call(s, p, orders, B, "mamba_stack_forward_cuda", err));
     const int64_t rows = B * s->L, n = s->n_layers;
     mamba_cuda_layer_acts *A0 = &s->cu_acts[0];
     TRY_DEV(norm_res_fwd(s, p, A0->normed, A0->res, A0->mean, A0->rstd, in, NULL,
                          s->lp[0].norm_w, s->lp[0].norm_b, rows));
     for (int64_t i = 0; i < n; i++) {
         const mamba_cuda_layer_acts *t = &s->cu_acts[i];
-        TRY_DEV(mamba_mixer_forward_cuda(s, p, i, s->cu.mix, t->normed, orders, B));
+        if (s->cfg.precision == MAMBA_BF16)
+            TRY_DEV(mamba_mixer_forward_bf16(s, p, i, s->cu.mix, t->normed, orders, B));
+        else
+            TRY_DEV(mamba_mixer_forward_cuda(s, p, i, s->cu.mix, t->normed, orders, B));
         if (i + 1 < n) {
             mamba_cuda_layer_acts *nx = &s->cu_acts[i + 1];
             TRY_DEV(norm_res_fwd(s, p, nx->normed, nx->res, nx->mean, nx->rstd, s->cu.mix,
@@ -195,7 +261,7 @@ ssm_code mamba_stack_forward_cuda(mamba_stack *s, const ssm_params *p, real *out
 
 ssm_code mamba_stack_backward_cuda(mamba_stack *s, ssm_params *p, real *din, const real *dout,
                                    const mamba_orders *orders, int64_t B, ssm_error *err) {
-    SSM_TRY(check_call(s, orders, B, "mamba_stack_backward_cuda", err));
+    SSM_TRY(check_call(s, p, orders, B, "mamba_stack_backward_cuda", err));
     const int64_t rows = B * s->L, D = s->D;
     const int ln = s->cfg.norm == MAMBA_NORM_LAYER;
     real *dres = s->cu.dres, *dnormed = s->cu.mix; // [B, L, D]; mix is free in the backward
@@ -224,7 +290,10 @@ ssm_code mamba_stack_backward_cuda(mamba_stack *s, ssm_params *p, real *din, con
         const mamba_layer_params *lp = &s->lp[i];
         real *dw = ssm_params_grad(p, lp->norm_w), *db = ln ? ssm_params_grad(p, lp->norm_b) : NULL;
         const real *w = ssm_params_data(p, lp->norm_w);
-        TRY_DEV(mamba_mixer_backward_cuda(s, p, i, dnormed, dres, t->normed, orders, B));
+        if (s->cfg.precision == MAMBA_BF16)
+            TRY_DEV(mamba_mixer_backward_bf16(s, p, i, dnormed, dres, orders, B));
+        else
+            TRY_DEV(mamba_mixer_backward_cuda(s, p, i, dnormed, dres, t->normed, orders, B));
         if (i > 0) { // dres += norm_i'(dnormed)
             if (ln)
                 TRY_DEV(layernorm_backward_cuda(dres, dw, db, dnormed, t->res, w, t->mean,

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "kernels/cuda/cast.h"
 #include "kernels/cuda/common.h"
 
 // The message recorded by a failed ssm_cuda_* call goes into err.
@@ -44,6 +45,8 @@ ssm_code ssm_params_cuda_upload(ssm_params *dev, const ssm_params *host, ssm_err
         c = take(ssm_cuda_upload(dev->m, host->m, bytes), err);
     if (c == SSM_OK)
         c = take(ssm_cuda_upload(dev->v, host->v, bytes), err);
+    if (c == SSM_OK)
+        c = ssm_params_cuda_refresh_bf16(dev, err);
     return c;
 }
 
@@ -68,6 +71,7 @@ void ssm_params_cuda_free(ssm_params *dev) {
     ssm_cuda_free(dev->grad);
     ssm_cuda_free(dev->m);
     ssm_cuda_free(dev->v);
+    ssm_cuda_free(dev->data_bf16);
     memset(dev, 0, sizeof *dev); // the items table belongs to the host table
 }
 
@@ -86,4 +90,21 @@ ssm_code ssm_arena_commit_cuda(ssm_arena *a, ssm_error *err) {
 void ssm_arena_free_cuda(ssm_arena *a) {
     ssm_cuda_free(a->base);
     memset(a, 0, sizeof *a);
+}
+
+ssm_code ssm_params_cuda_shadow_bf16(ssm_params *dev, ssm_error *err) {
+    if (!dev->data)
+        return ssm_fail(err, SSM_EINVAL, "bf16 shadow of a parameter table with no device mirror");
+    if (!dev->data_bf16) {
+        size_t bytes = (dev->total ? dev->total : 1) * sizeof(ssm_bf16);
+        SSM_TRY(take(ssm_cuda_alloc(&dev->data_bf16, bytes, "bf16 shadow of the parameters"),
+                     err));
+    }
+    return ssm_params_cuda_refresh_bf16(dev, err);
+}
+
+ssm_code ssm_params_cuda_refresh_bf16(ssm_params *dev, ssm_error *err) {
+    if (!dev->data_bf16)
+        return SSM_OK;
+    return take(cast_f32_to_bf16_cuda(dev->data_bf16, dev->data, (int64_t)dev->total), err);
 }

@@ -1,5 +1,6 @@
 // defines: gemm_cuda, gemm_strided_batched_cuda, linear_forward_cuda, linear_backward_cuda,
-//          gemm_bf16_cuda, linear_forward_bf16, linear_backward_bf16 (see linear.h)
+//          gemm_bf16_cuda, gemm_strided_batched_bf16_cuda, linear_forward_bf16,
+//          linear_forward_bf16_f32, linear_backward_bf16 (see linear.h)
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/device_util.cuh"
@@ -85,6 +86,36 @@ extern "C" ssm_code gemm_bf16_cuda(void *C, int c_fp32, const ssm_bf16 *A, const
     return SSM_OK;
 }
 
+extern "C" ssm_code gemm_strided_batched_bf16_cuda(void *C, int c_fp32, const ssm_bf16 *A,
+                                                   const ssm_bf16 *B, int64_t M, int64_t N,
+                                                   int64_t K, int transA, int transB, float alpha,
+                                                   float beta, int64_t batch, int64_t strideA,
+                                                   int64_t strideB, int64_t strideC) {
+    ssm_code rc = check_dims("gemm_strided_batched_bf16_cuda", M, N, K);
+    if (rc != SSM_OK)
+        return rc;
+    cu_bad_shape(batch < 0 || batch > 0x7fffffff || strideA < 0 || strideB < 0 || strideC < 0,
+                 "gemm_strided_batched_bf16_cuda: batch = %lld (in [0, 2^31)), strides %lld, "
+                 "%lld, %lld (each >= 0)",
+                 (long long)batch, (long long)strideA, (long long)strideB, (long long)strideC);
+    if (M == 0 || N == 0 || batch == 0)
+        return SSM_OK;
+    cublasHandle_t h;
+    if ((rc = ssm_cublas_handle(&h)) != SSM_OK)
+        return rc;
+    int lda = (int)(transA ? M : K), ldb = (int)(transB ? K : N);
+    if (lda < 1)
+        lda = 1;
+    if (ldb < 1)
+        ldb = 1;
+    CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+        h, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M,
+        (int)K, &alpha, B, CUDA_R_16BF, ldb, (long long)strideB, A, CUDA_R_16BF, lda,
+        (long long)strideA, &beta, C, c_fp32 ? CUDA_R_32F : CUDA_R_16BF, (int)N,
+        (long long)strideC, (int)batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return SSM_OK;
+}
+
 // out[n, o] = bias[o]: the GEMM then adds to it (beta = 1), one pass fewer than a bias add.
 template <typename T> __device__ __forceinline__ T from_f(float v);
 template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
@@ -157,6 +188,17 @@ extern "C" ssm_code linear_forward_bf16(ssm_bf16 *out, const ssm_bf16 *inp,
     if (bias && (rc = bias_fill((__nv_bfloat16 *)out, bias, N, OC)) != SSM_OK)
         return rc;
     return gemm_bf16_cuda(out, 0, inp, weight, N, OC, IC, 0, 1, 1.f, bias ? 1.f : 0.f);
+}
+
+extern "C" ssm_code linear_forward_bf16_f32(float *out, const ssm_bf16 *inp,
+                                            const ssm_bf16 *weight, const float *bias, int64_t N,
+                                            int64_t IC, int64_t OC) {
+    ssm_code rc = check_dims("linear_forward_bf16_f32", N, OC, IC);
+    if (rc != SSM_OK)
+        return rc;
+    if (bias && (rc = bias_fill(out, bias, N, OC)) != SSM_OK)
+        return rc;
+    return gemm_bf16_cuda(out, 1, inp, weight, N, OC, IC, 0, 1, 1.f, bias ? 1.f : 0.f);
 }
 
 extern "C" ssm_code linear_backward_bf16(ssm_bf16 *dinp, float *dweight, float *dbias,

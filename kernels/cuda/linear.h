@@ -1,5 +1,6 @@
 // defines: gemm_cuda, gemm_strided_batched_cuda, linear_forward_cuda, linear_backward_cuda,
-//          gemm_bf16_cuda, linear_forward_bf16, linear_backward_bf16
+//          gemm_bf16_cuda, gemm_strided_batched_bf16_cuda, linear_forward_bf16,
+//          linear_forward_bf16_f32, linear_backward_bf16
 // CUDA twins of kernels/linear.h through cuBLAS (the per-thread handle of common.h), with
 // the same row-major convention and arguments (device pointers) and an ssm_code result.
 // Row-major C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T, so no
@@ -46,9 +47,19 @@ ssm_code linear_backward_cuda(real *dinp, real *dweight, real *dbias, const real
 // The bf16 GEMM: A, B bf16; C bf16 (c_fp32 = 0) or fp32 (c_fp32 = 1); fp32 accumulation.
 ssm_code gemm_bf16_cuda(void *C, int c_fp32, const ssm_bf16 *A, const ssm_bf16 *B, int64_t M,
                         int64_t N, int64_t K, int transA, int transB, float alpha, float beta);
+// gemm_strided_batched_cuda in bf16: A, B bf16, C bf16 or fp32 (c_fp32), fp32 accumulation
+// (cublasGemmStridedBatchedEx); strides in elements, 0 shares the operand.
+ssm_code gemm_strided_batched_bf16_cuda(void *C, int c_fp32, const ssm_bf16 *A, const ssm_bf16 *B,
+                                        int64_t M, int64_t N, int64_t K, int transA, int transB,
+                                        float alpha, float beta, int64_t batch, int64_t strideA,
+                                        int64_t strideB, int64_t strideC);
 // out [N, OC] bf16, inp [N, IC] bf16, weight [OC, IC] bf16, bias [OC] fp32 or NULL
 ssm_code linear_forward_bf16(ssm_bf16 *out, const ssm_bf16 *inp, const ssm_bf16 *weight,
                              const float *bias, int64_t N, int64_t IC, int64_t OC);
+// The same with an fp32 out [N, OC] (autocast's linear feeding an fp32 consumer: the residual
+// stream, the loss): no bf16 rounding of the output.
+ssm_code linear_forward_bf16_f32(float *out, const ssm_bf16 *inp, const ssm_bf16 *weight,
+                                 const float *bias, int64_t N, int64_t IC, int64_t OC);
 // dinp [N, IC] bf16 +=, dweight [OC, IC] fp32 +=, dbias [OC] fp32 += (each may be NULL)
 ssm_code linear_backward_bf16(ssm_bf16 *dinp, float *dweight, float *dbias, const ssm_bf16 *dout,
                               const ssm_bf16 *inp, const ssm_bf16 *weight, int64_t N, int64_t IC,

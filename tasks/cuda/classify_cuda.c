@@ -23,6 +23,8 @@ static ssm_code plan_cuda(classify_model *m, ssm_error *err) {
 
 ssm_code classify_model_setup_cuda(classify_model *m, ssm_error *err) {
     SSM_TRY(ssm_params_cuda_mirror(&m->dparams, &m->params, err));
+    if (m->head.bf16) // mixed precision: the bf16 shadow the GEMMs read (core/cuda/device.h)
+        SSM_TRY(ssm_params_cuda_shadow_bf16(&m->dparams, err));
     SSM_TRY(plan_cuda(m, err)); // measure
     SSM_TRY(ssm_arena_commit_cuda(&m->darena, err));
     SSM_TRY(plan_cuda(m, err)); // hand out

@@ -35,7 +35,8 @@ static ssm_code cuda_adamw(ssm_params *p, const ssm_optim_config *oc, double lr,
                                        (float)oc->eps, (float)wd, t), err);
         i = j;
     }
-    return SSM_OK;
+    // mixed precision: the bf16 shadow follows the updated master (one pass; no-op in fp32)
+    return ssm_params_cuda_refresh_bf16(p, err);
 }
 
 static ssm_code cuda_to_host(ssm_params *host, const ssm_params *work, ssm_error *err) {
