@@ -36,6 +36,7 @@ typedef enum { SSM_MERGE_MEAN = 0, SSM_MERGE_SUM } ssm_merge_kind;
 typedef enum { SSM_TASK_CLASSIFY = 0, SSM_TASK_FORECAST, SSM_TASK_MIL, SSM_TASK_SEGMENT } ssm_task_name;
 typedef enum { SSM_LOSS_AUTO = 0, SSM_LOSS_CE, SSM_LOSS_MSE, SSM_LOSS_MAE } ssm_loss_kind;
 typedef enum { SSM_POOL_MEAN = 0, SSM_POOL_CLS, SSM_POOL_LAST } ssm_pool_kind;
+typedef enum { SSM_TTA_NONE = 0, SSM_TTA_HFLIP } ssm_tta_kind;
 typedef enum { SSM_OPTIM_ADAMW = 0 } ssm_optim_name;
 typedef enum { SSM_SCHED_COSINE = 0, SSM_SCHED_CONSTANT, SSM_SCHED_LINEAR } ssm_schedule;
 // Which weights the final test evaluation uses: best validation checkpoint or the last step.
@@ -95,6 +96,7 @@ typedef struct {
     double label_smoothing;
     ssm_loss_kind loss;          // auto = ce for classify/mil/segment, mse for forecast
     ssm_pool_kind pool;
+    ssm_tta_kind tta;            // classify evaluation: test-time augmentation
 } ssm_task_config;
 
 typedef struct {

@@ -18,6 +18,7 @@ static const char *const merge_names[] = {"mean", "sum", NULL};
 static const char *const task_names[] = {"classify", "forecast", "mil", "segment", NULL};
 static const char *const loss_names[] = {"auto", "ce", "mse", "mae", NULL};
 static const char *const pool_names[] = {"mean", "cls", "last", NULL};
+static const char *const tta_names[] = {"none", "hflip", NULL};
 static const char *const optim_names[] = {"adamw", NULL};
 static const char *const schedule_names[] = {"cosine", "constant", "linear", NULL};
 static const char *const test_checkpoint_names[] = {"best", "last", NULL};
@@ -157,6 +158,8 @@ const ssm_config_key ssm_config_keys[] = {
          "Loss; auto = ce for classify, mil, segment and mse for forecast."),
     ENUM("task.pool", task.pool, pool_names, "mean",
          "Sequence pooling before the head: mean of tokens, the class token, or the last token."),
+    ENUM("task.tta", task.tta, tta_names, "none",
+         "Classify evaluation: hflip averages the logits of each image and its mirror (validation, test, eval)."),
     // --- optim
     ENUM("optim.name", optim.name, optim_names, "adamw", "Optimizer."),
     FLT("optim.lr", optim.lr, 0, 10, SSM_KEY_MIN_OPEN, "0.001", "Peak learning rate."),

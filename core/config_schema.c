@@ -30,6 +30,7 @@ static const cyaml_strval_t loss_sv[] = {SV("auto", SSM_LOSS_AUTO), SV("ce", SSM
                                          SV("mse", SSM_LOSS_MSE), SV("mae", SSM_LOSS_MAE)};
 static const cyaml_strval_t pool_sv[] = {SV("mean", SSM_POOL_MEAN), SV("cls", SSM_POOL_CLS),
                                          SV("last", SSM_POOL_LAST)};
+static const cyaml_strval_t tta_sv[] = {SV("none", SSM_TTA_NONE), SV("hflip", SSM_TTA_HFLIP)};
 static const cyaml_strval_t optim_sv[] = {SV("adamw", SSM_OPTIM_ADAMW)};
 static const cyaml_strval_t test_checkpoint_sv[] = {SV("best", SSM_TEST_BEST),
                                                      SV("last", SSM_TEST_LAST)};
@@ -105,6 +106,7 @@ static const cyaml_schema_field_t task_fields[] = {
     CYAML_FIELD_FLOAT("label_smoothing", OPT, ssm_task_config, label_smoothing),
     CYAML_FIELD_ENUM("loss", ESTRICT, ssm_task_config, loss, loss_sv, NSV(loss_sv)),
     CYAML_FIELD_ENUM("pool", ESTRICT, ssm_task_config, pool, pool_sv, NSV(pool_sv)),
+    CYAML_FIELD_ENUM("tta", ESTRICT, ssm_task_config, tta, tta_sv, NSV(tta_sv)),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t optim_fields[] = {

@@ -126,6 +126,8 @@ ssm_code task_create(ssm_task **out, const ssm_config *c, const task_data_info *
         rc = classify_model_build(&om->cm, &s, err);
         if (!rc)
             rc = task_classify_wrap(t, &om->cm, d->class_names, err);
+        if (!rc && c->task.tta == SSM_TTA_HFLIP)
+            rc = task_classify_set_tta(t, 1, &ts.input, err);
     } else if (c->task.name == SSM_TASK_FORECAST) {
         om->kind = 1;
         if (d->horizon < 1 || d->out_vars < 1) {

@@ -1,6 +1,6 @@
 // defines: ssm_task, ssm_task_vtable, task_metrics, task_metrics_set, task_metrics_get,
 //          task_data_info, task_create, task_free, task_trunk_spec_from_config,
-//          task_release, task_classify_wrap, task_forecast_wrap, TASK_MAX_METRICS,
+//          task_release, task_classify_wrap, task_classify_set_tta, task_forecast_wrap, TASK_MAX_METRICS,
 //          task_load_checkpoint, task_save_checkpoint
 // A task is what the training loop (tasks/train.h) needs to know of a model:
 // a loss and its gradient on one batch, an evaluation pass that returns named
@@ -98,6 +98,9 @@ ssm_code task_save_checkpoint(ssm_task *t, const char *path, unsigned flags,
 // A task (caller's struct) around a model the caller owns; task_release frees
 // the task's own state, not the model. class_names may be NULL; out_std may
 // be NULL (then the original scale is the standardised one).
+// task.tta for a classify task (after task_classify_wrap): hflip averages the logits
+// of each image and its mirror in evaluate; images only (SSM_ECONFIG otherwise).
+ssm_code task_classify_set_tta(ssm_task *t, int hflip, const ssm_input_shape *in, ssm_error *err);
 ssm_code task_classify_wrap(ssm_task *t, classify_model *m, const char *const *class_names,
                             ssm_error *err);
 ssm_code task_forecast_wrap(ssm_task *t, forecast_model *m, const double *out_std, ssm_error *err);

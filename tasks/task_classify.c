@@ -13,6 +13,7 @@ typedef struct {
     classify_model *m;
     const char *const *class_names;
     class_metrics cm; // the last evaluation's counts
+    classify_tta tta; // test-time augmentation of evaluate (task.tta)
 } classify_task;
 
 static ssm_code ct_loss_and_grad(ssm_task *t, const ssm_batch *b, double *loss, ssm_error *err) {
@@ -30,7 +31,7 @@ static ssm_code ct_evaluate(ssm_task *t, ssm_batcher *bt, task_metrics *out, ssm
     memset(out, 0, sizeof *out);
     class_metrics_reset(&c->cm);
     double loss;
-    SSM_TRY(evaluate_classify(c->m, bt, &c->cm, &loss, err));
+    SSM_TRY(evaluate_classify(c->m, &c->tta, bt, &c->cm, &loss, err));
     out->samples = *c->cm.n;
     task_metrics_set(out, "loss", loss);
     task_metrics_set(out, "accuracy", class_metrics_accuracy(&c->cm));
@@ -51,6 +52,7 @@ static void ct_free(ssm_task *t) {
     if (!c)
         return;
     class_metrics_free(&c->cm);
+    classify_tta_free(&c->tta);
     free(c);
     t->impl = NULL;
 }
@@ -85,4 +87,10 @@ ssm_code task_classify_wrap(ssm_task *t, classify_model *m, const char *const *c
     t->lower_is_better = 0;
     t->impl = c;
     return SSM_OK;
+}
+
+ssm_code task_classify_set_tta(ssm_task *t, int hflip, const ssm_input_shape *in, ssm_error *err) {
+    classify_task *c = t->impl;
+    classify_tta_free(&c->tta);
+    return classify_tta_init(&c->tta, hflip, in, c->m->B_max, c->m->V, err);
 }

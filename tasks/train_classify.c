@@ -7,8 +7,8 @@
 #include "kernels/loss.h"
 #include "tasks/task.h"
 
-ssm_code evaluate_classify(classify_model *m, ssm_batcher *bt, class_metrics *cm, double *loss,
-                           ssm_error *err) {
+ssm_code evaluate_classify(classify_model *m, classify_tta *tta, ssm_batcher *bt,
+                           class_metrics *cm, double *loss, ssm_error *err) {
     double sum = 0;
     int64_t n = 0;
     for (;;) {
@@ -18,7 +18,7 @@ ssm_code evaluate_classify(classify_model *m, ssm_batcher *bt, class_metrics *cm
             break;
         // On a GPU the logits come down per batch; the loss and metrics are the host's.
         const real *logits;
-        SSM_TRY(classify_model_predict(m, b->x, b->B, &logits, err));
+        SSM_TRY(classify_predict_tta(m, tta, b->x, b->B, &logits, err));
         cross_entropy_forward(m->h_losses, m->h_probs, logits, b->y, b->B, m->V, 0);
         for (int64_t i = 0; i < b->B; i++)
             sum += m->h_losses[i];

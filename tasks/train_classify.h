@@ -10,6 +10,7 @@
 #include "core/metadata.h"
 #include "datasets/batch.h"
 #include "tasks/classify_model.h"
+#include "tasks/classify_tta.h"
 #include "tasks/metrics.h"
 #include "tasks/train.h"
 
@@ -27,6 +28,6 @@ ssm_code train_classify(classify_model *m, ssm_batcher *train, ssm_batcher *val,
 
 // One pass over bt (from its current position to the end of the epoch):
 // metrics accumulate into cm (reset by the caller); *loss is the mean CE
-// without smoothing.
-ssm_code evaluate_classify(classify_model *m, ssm_batcher *bt, class_metrics *cm, double *loss,
-                           ssm_error *err);
+// without smoothing. tta (tasks/classify_tta.h) may be NULL: plain predictions.
+ssm_code evaluate_classify(classify_model *m, classify_tta *tta, ssm_batcher *bt,
+                           class_metrics *cm, double *loss, ssm_error *err);

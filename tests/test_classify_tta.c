@@ -1,0 +1,96 @@
+// Check suite: test-time augmentation of the classify evaluation (tasks/classify_tta.h).
+// With hflip the logits must be the mean of the model's logits on the batch and on the
+// batch mirrored by hand here (naive index math, not ssm_image_hflip); without it they
+// must be the plain logits; non-image inputs are refused.
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tasks/classify_tta.h"
+#include "tests/util/testutil.h"
+
+enum { C_ = 2, H_ = 8, W_ = 6, V_ = 4, B_ = 3 };
+
+static void build(classify_model *m) {
+    classify_model_spec s;
+    memset(&s, 0, sizeof s);
+    s.adapter = "image_patches";
+    ssm_adapter_options_defaults(&s.adapter_opt);
+    s.adapter_opt.patch_size = 2;
+    s.adapter_opt.cls_token = SSM_CLS_NONE;
+    s.input = (ssm_input_shape){3, {C_, H_, W_}};
+    mamba_config_defaults(&s.backbone);
+    s.backbone.d_model = 8;
+    s.backbone.n_layers = 1;
+    s.backbone.d_state = 4;
+    s.num_classes = V_;
+    s.mean_pool = 1;
+    s.B_max = B_;
+    s.seed = 5;
+    ssm_error e;
+    ck_assert_msg(classify_model_build(m, &s, &e) == SSM_OK, "%s", e.msg);
+}
+
+START_TEST(hflip_averages_the_logits_of_the_mirror) {
+    classify_model m;
+    build(&m);
+    const int64_t n = C_ * H_ * W_;
+    real x[B_ * C_ * H_ * W_], xf[B_ * C_ * H_ * W_];
+    uint64_t st = 3;
+    tu_fill_uniform(x, (size_t)(B_ * n), -1, 1, &st);
+    for (int b = 0; b < B_; b++)
+        for (int c = 0; c < C_; c++)
+            for (int y = 0; y < H_; y++)
+                for (int xx = 0; xx < W_; xx++)
+                    xf[((b * C_ + c) * H_ + y) * W_ + xx] = x[((b * C_ + c) * H_ + y) * W_ + W_ - 1 - xx];
+    ssm_error e;
+    const real *lg;
+    real plain[B_ * V_], mirror[B_ * V_];
+    ck_assert(classify_model_predict(&m, x, B_, &lg, &e) == SSM_OK);
+    memcpy(plain, lg, sizeof plain);
+    ck_assert(classify_model_predict(&m, xf, B_, &lg, &e) == SSM_OK);
+    memcpy(mirror, lg, sizeof mirror);
+    double diff = 0;
+    for (int i = 0; i < B_ * V_; i++)
+        diff += fabs((double)plain[i] - mirror[i]);
+    ck_assert_msg(diff > 1e-4, "the mirror gives the same logits: the test could not fail");
+
+    ssm_input_shape in = {3, {C_, H_, W_}};
+    classify_tta t;
+    ck_assert(classify_tta_init(&t, 1, &in, B_, V_, &e) == SSM_OK);
+    ck_assert(classify_predict_tta(&m, &t, x, B_, &lg, &e) == SSM_OK);
+    for (int i = 0; i < B_ * V_; i++)
+        ck_assert_msg(fabs((double)lg[i] - 0.5 * ((double)plain[i] + mirror[i])) < 1e-6,
+                      "logit %d: %g, want %g", i, (double)lg[i], 0.5 * (plain[i] + mirror[i]));
+    classify_tta_free(&t);
+
+    ck_assert(classify_tta_init(&t, 0, &in, B_, V_, &e) == SSM_OK); // off: plain logits
+    ck_assert(classify_predict_tta(&m, &t, x, B_, &lg, &e) == SSM_OK);
+    ck_assert(memcmp(lg, plain, sizeof plain) == 0);
+    classify_tta_free(&t);
+    classify_model_free(&m);
+}
+END_TEST
+
+START_TEST(hflip_refuses_non_images) {
+    ssm_input_shape series = {2, {96, 7}};
+    classify_tta t;
+    ssm_error e;
+    ck_assert_int_eq(classify_tta_init(&t, 1, &series, 4, 3, &e), SSM_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "task.tta"));
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("classify_tta");
+    TCase *tc = tcase_create("tta");
+    tcase_add_test(tc, hflip_averages_the_logits_of_the_mirror);
+    tcase_add_test(tc, hflip_refuses_non_images);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
