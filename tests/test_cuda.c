@@ -278,6 +278,10 @@ START_TEST(scan_bf16_split) { scan_case(4, 2304, 197, 16, 1, 32, O_ALL, 1, 22); 
 END_TEST
 START_TEST(scan_bf16_split_n8) { scan_case(8, 2304, 72, 8, 1, 16, O_SOFTPLUS | O_Z, 1, 23); }
 END_TEST
+// v5 (scan_pipe.cuh, cp.async-staged forward; B, C staged in the backward): bf16, N = 16,
+// L a multiple of 16 with a partial last chunk
+START_TEST(scan_bf16_pipe) { scan_case(4, 2304, 208, 16, 1, 64, O_ALL, 1, 24); }
+END_TEST
 
 START_TEST(scan_refuses_bad_shapes) {
     ssm_cuda_take_error(NULL);
@@ -327,6 +331,7 @@ int main(void) {
     tcase_add_test(tc, scan_fp32_split);
     tcase_add_test(tc, scan_bf16_split);
     tcase_add_test(tc, scan_bf16_split_n8);
+    tcase_add_test(tc, scan_bf16_pipe);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite

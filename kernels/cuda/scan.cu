@@ -7,6 +7,7 @@
 #include "kernels/cuda/scan.h"
 
 #include "kernels/cuda/scan_kernels.cuh"
+#include "kernels/cuda/scan_pipe.cuh"
 #include "kernels/cuda/scan_split.cuh"
 
 // Lanes per channel in the backward: the smallest P with P*SCAN_ITEMS >= chunk.
@@ -109,6 +110,28 @@ template <typename T, int P> static ssm_code launch_fwd_split(const ScanArgs &a)
     return SSM_OK;
 }
 
+// v5: the cp.async-staged state-split forward (scan_pipe.cuh), 16-step tiles.
+template <typename T, int P> static ssm_code launch_fwd_pipe(const ScanArgs &a) {
+    dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
+    constexpr int smem = scan_fwd_pipe_smem_bytes<T, P, SCAN_ITEMS>();
+    if (smem > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(scan_fwd_pipe_kernel<T, P, SCAN_ITEMS>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    scan_fwd_pipe_kernel<T, P, SCAN_ITEMS><<<grid, SCAN_THREADS, smem>>>(a);
+    CUDA_LAUNCH_CHECK("scan_fwd_pipe_kernel");
+    return SSM_OK;
+}
+
+// The pipelined forward copies 16-byte pieces of every row: rows and pointers aligned.
+static bool rows_aligned(const scan_shape *s, size_t elem, const void *const *ptrs, int n) {
+    if ((s->L * (int64_t)elem) % 16 || s->L >= (1 << 30))
+        return false;
+    for (int i = 0; i < n; i++)
+        if ((uintptr_t)ptrs[i] % 16)
+            return false;
+    return true;
+}
+
 template <typename T>
 static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, const void *u,
                              const void *delta, const float *A, const void *Bm, const void *Cm,
@@ -122,8 +145,18 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
     // The state-split forward won only at short sequences (H100, bf16: 0.216 against 0.309 ms
     // at B=128 D=384 L=197; 0.204 / 0.199 at L=1024; 0.771 / 0.753 at L=4096): see
     // docs/cuda-scan-notes.md, v4.
-    const int Ps = s->L < 1024 ? split_lanes(s) : 0;
-    const int P = Ps ? Ps : fwd_lanes(s);
+    // v5 (cp.async staging, scan_pipe.cuh) only where it was verified against v4b and the CPU:
+    // bf16, N = 16 (P = 4), aligned rows, L a multiple of the tile. On the first device run
+    // fp32 P=4 and bf16 P=2 with tails (L % 16 != 0) gave wrong outputs (rel err 0.14-0.31,
+    // cause not found: docs/cuda-scan-notes.md, v5); else v4b at short sequences and the
+    // time-split kernel at long ones.
+    const void *ptrs[] = {out, u, delta, Bm, Cm, z};
+    const int Pp = sizeof(T) == 2 && s->L % SCAN_ITEMS == 0 &&
+                           rows_aligned(s, sizeof(T), ptrs, z ? 6 : 5) && split_lanes(s) == 4
+                       ? 4
+                       : 0;
+    const int Ps = !Pp && s->L < 1024 ? split_lanes(s) : 0;
+    const int P = Pp ? Pp : Ps ? Ps : fwd_lanes(s);
     ScanArgs a = make_args(s, P);
     a.out = out;
     a.last_state = last_state;
@@ -136,6 +169,8 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
     a.Dskip = Dskip;
     a.z = z;
     a.delta_bias = delta_bias;
+    if (Pp == 4)
+        return launch_fwd_pipe<T, 4>(a);
     switch (Ps) {
     case 1: return launch_fwd_split<T, 1>(a);
     case 2: return launch_fwd_split<T, 2>(a);
@@ -165,13 +200,16 @@ template <typename T, int P> static ssm_code launch_bwd(const ScanArgs &a) {
 
 // Steps per sub-tile of the state-split backward (docs/cuda-scan-notes.md, v4).
 #define SCAN_SPLIT_SUB 8
+// bf16: B, C of each chunk staged in shared memory (v5); fp32 stays on v4b (the staging
+// would cost the third block per multiprocessor).
 template <typename T, int P> static ssm_code launch_bwd_split(const ScanArgs &a) {
+    constexpr bool STAGEBC = sizeof(T) == 2;
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
-    size_t smem = (size_t)scan_bwd_split_smem_floats<P, SCAN_SPLIT_SUB>() * sizeof(float);
+    size_t smem = (size_t)scan_bwd_split_smem_bytes<T, P, SCAN_SPLIT_SUB, STAGEBC>();
     if (smem > 48 * 1024)
-        CUDA_CHECK(cudaFuncSetAttribute(scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB>,
+        CUDA_CHECK(cudaFuncSetAttribute(scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB, STAGEBC>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB><<<grid, SCAN_THREADS, smem>>>(a);
+    scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB, STAGEBC><<<grid, SCAN_THREADS, smem>>>(a);
     CUDA_LAUNCH_CHECK("scan_bwd_split_kernel");
     return SSM_OK;
 }

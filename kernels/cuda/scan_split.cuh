@@ -64,6 +64,37 @@ __device__ __forceinline__ void split_load(float (&v)[M], const T *p, int lim) {
     }
 }
 
+// M consecutive values of T from shared memory (p 16-byte aligned when M * sizeof(T) is a
+// multiple of 16: the staged layouts guarantee it).
+template <typename T, int M>
+__device__ __forceinline__ void split_smem_read(float (&v)[M], const T *p) {
+    if ((M * sizeof(T)) % 16 == 0) {
+        constexpr int PER = 16 / sizeof(T);
+#pragma unroll
+        for (int k = 0; k < (int)(M * sizeof(T)) / 16; k++) {
+            const uint4 raw = reinterpret_cast<const uint4 *>(p)[k];
+            const T *e = reinterpret_cast<const T *>(&raw);
+#pragma unroll
+            for (int j = 0; j < PER; j++)
+                v[k * PER + j] = scan_ld(e + j);
+        }
+    } else if ((M * sizeof(T)) % 8 == 0) {
+        constexpr int PER = 8 / sizeof(T);
+#pragma unroll
+        for (int k = 0; k < (int)(M * sizeof(T)) / 8; k++) {
+            const uint2 raw = reinterpret_cast<const uint2 *>(p)[k];
+            const T *e = reinterpret_cast<const T *>(&raw);
+#pragma unroll
+            for (int j = 0; j < PER; j++)
+                v[k * PER + j] = scan_ld(e + j);
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < M; j++)
+            v[j] = scan_ld(p + j);
+    }
+}
+
 // --- forward ------------------------------------------------------------------------------
 // grid (nblk, G, B) with nblk = ceil(dpg / (SCAN_THREADS / P)); no shared memory.
 // TS steps per tile (16: the lanes' loads of B, C are 16-byte vectors).
@@ -214,8 +245,22 @@ template <int P, int SUB> __host__ __device__ inline int64_t scan_bwd_split_smem
            + (SCAN_CUDA_MAX_BWD_CHUNK / SUB) * SCAN_THREADS * SCAN_SPLIT_NS // sub-tile states
            + 2 * CPB * SPLIT_CH_STRIDE;                            // dt, dt*u
 }
+// v5 (STAGEBC): B, C of the chunk in shared memory as T, [B|C][row][SPLIT_BC_STRIDE], state
+// n = 4 seg + k in row k P + seg; the row stride of 64 steps + 16 bytes puts the P lanes'
+// 16-byte reads of one sub-tile in distinct banks. bf16, P = 4: 4.5 KB more (74.9 KB), still
+// three blocks per multiprocessor; fp32 would need 8.5 KB and drop to two (the host keeps
+// fp32 on STAGEBC = false).
+template <typename T> __host__ __device__ constexpr int split_bc_stride() {
+    return SCAN_CUDA_MAX_BWD_CHUNK + 16 / (int)sizeof(T);
+}
+template <typename T, int P, int SUB, bool STAGEBC>
+__host__ __device__ inline int64_t scan_bwd_split_smem_bytes() {
+    return scan_bwd_split_smem_floats<P, SUB>() * 4 +
+           (STAGEBC ? 2 * SCAN_SPLIT_NS * P * split_bc_stride<T>() * (int64_t)sizeof(T) : 0);
+}
 
-template <typename T, int P, int SUB>
+// STAGEBC = false is v4b, kept for fp32 and as the lab's previous version (issue 4).
+template <typename T, int P, int SUB, bool STAGEBC = false>
 __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split_kernel(ScanArgs a) {
     constexpr int CPB = SCAN_THREADS / P, NS = SCAN_SPLIT_NS, Q = SUB / P;
     constexpr int RS = split_red_stride<P, SUB>(), NQ = SUB / 4;
@@ -227,6 +272,8 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
     const int tid = threadIdx.x, chl = tid / P, seg = tid % P;
     float *my_dt = s_dt + chl * SPLIT_CH_STRIDE;                   // [CPB][68]
     float *my_dtu = my_dt + CPB * SPLIT_CH_STRIDE;
+    constexpr int BCS = split_bc_stride<T>(), NB = SCAN_SPLIT_NS * P;
+    T *s_bc = reinterpret_cast<T *>(s_dt + 2 * CPB * SPLIT_CH_STRIDE); // [2][NB][BCS]
     const int64_t dl = (int64_t)blockIdx.x * CPB + chl;
     const bool valid = dl < a.dpg;
     const int64_t g = blockIdx.y, b = blockIdx.z, N = a.N, L = a.L;
@@ -260,6 +307,41 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
         const int nsub = (tlen + SUB - 1) / SUB;
         // 0. dt, dt*u of the chunk (zero past its end: identity steps)
         __syncwarp();
+        if (STAGEBC) { // B, C of the chunk: in flight during step 0's DRAM trip
+            const T *Bg = (const T *)a.Bm + (b * a.G + g) * N * L;
+            const T *Cg = (const T *)a.Cm + (b * a.G + g) * N * L;
+            constexpr int E = 16 / (int)sizeof(T), CR = SCAN_CUDA_MAX_BWD_CHUNK / E;
+            const int cols = nsub * SUB;
+            // (the last sub-tile's reads ended before the two barriers closing it)
+            if (vec_ok && (ts0 * (int64_t)sizeof(T)) % 16 == 0) {
+                for (int idx = tid; idx < 2 * NB * CR; idx += SCAN_THREADS) {
+                    const int r = idx / CR, c = (idx % CR) * E, rr = r % NB;
+                    if (c >= cols)
+                        continue;
+                    const int n = (rr % P) * SCAN_SPLIT_NS + rr / P;
+                    const T *src = (r < NB ? Bg : Cg) + n * L + ts0;
+                    if (c + E <= tlen) { // whole piece in range: asynchronous copy
+                        const unsigned sa =
+                            (unsigned)__cvta_generic_to_shared(s_bc + r * BCS + c);
+                        asm volatile("cp.async.ca.shared.global [%0], [%1], 16;\n" ::"r"(sa),
+                                     "l"(src + c)
+                                     : "memory");
+                    } else { // the chunk's end: plain loads, zero past it (no src-size fill)
+#pragma unroll
+                        for (int e = 0; e < E; e++)
+                            s_bc[r * BCS + c + e] = c + e < tlen ? src[c + e] : T(0.f);
+                    }
+                }
+                asm volatile("cp.async.commit_group;\n" ::: "memory");
+            } else {
+                for (int idx = tid; idx < 2 * NB * SCAN_CUDA_MAX_BWD_CHUNK; idx += SCAN_THREADS) {
+                    const int r = idx / SCAN_CUDA_MAX_BWD_CHUNK, c = idx % SCAN_CUDA_MAX_BWD_CHUNK;
+                    const int rr = r % NB, n = (rr % P) * SCAN_SPLIT_NS + rr / P;
+                    if (c < cols)
+                        s_bc[r * BCS + c] = c < tlen ? (r < NB ? Bg : Cg)[n * L + ts0 + c] : T(0.f);
+                }
+            }
+        }
         constexpr int JP = SCAN_CUDA_MAX_BWD_CHUNK / P < 16 ? SCAN_CUDA_MAX_BWD_CHUNK / P : 16;
         for (int j0 = 0; j0 < nsub * SUB; j0 += JP * P) { // JP loads in flight at once
             float dv[JP], uv[JP];
@@ -282,6 +364,10 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
             }
         }
         __syncwarp();
+        if (STAGEBC) {
+            asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+            __syncthreads(); // every thread's pieces of B, C have landed
+        }
         // A. states at the sub-tile starts
         {
             float h[NS];
@@ -298,7 +384,10 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
                     float bk[NS][SUB];
 #pragma unroll
                     for (int k = 0; k < NS; k++)
-                        split_load<T, SUB, FULL>(bk[k], Bm + k * L + t0, SUB);
+                        if (STAGEBC)
+                            split_smem_read<T, SUB>(bk[k], s_bc + (k * P + seg) * BCS + sc * SUB);
+                        else
+                            split_load<T, SUB, FULL>(bk[k], Bm + k * L + t0, SUB);
 #pragma unroll
                     for (int i = 0; i < SUB; i++) {
                         const float dti = my_dt[sc * SUB + i], dtui = my_dtu[sc * SUB + i];
@@ -341,8 +430,14 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
                 float bk[NS][SUB], ck[NS][SUB], hs[SUB][NS];
 #pragma unroll
                 for (int k = 0; k < NS; k++) {
-                    split_load<T, SUB, FULL>(bk[k], Bm + k * L + t0, lim);
-                    split_load<T, SUB, FULL>(ck[k], Cm + k * L + t0, lim);
+                    if (STAGEBC) { // zero past the chunk's end, as split_load past lim
+                        const T *sb = s_bc + (k * P + seg) * BCS + sc * SUB;
+                        split_smem_read<T, SUB>(bk[k], sb);
+                        split_smem_read<T, SUB>(ck[k], sb + NB * BCS);
+                    } else {
+                        split_load<T, SUB, FULL>(bk[k], Bm + k * L + t0, lim);
+                        split_load<T, SUB, FULL>(ck[k], Cm + k * L + t0, lim);
+                    }
                 }
                 // B. forward over the sub-tile: h_t and y_t
                 {
@@ -398,6 +493,20 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
 #pragma unroll
                 for (int iq = NQ - 1; iq >= 0; iq--) {
                     float vb[NS][4], vc[NS][4];
+                    if (STAGEBC) // re-read this quad's B, C: phase B's copies die early
+#pragma unroll
+                        for (int k = 0; k < NS; k++) {
+                            const T *sb = s_bc + (k * P + seg) * BCS + sc * SUB + iq * 4;
+                            float q4[4];
+                            split_smem_read<T, 4>(q4, sb);
+#pragma unroll
+                            for (int e = 0; e < 4; e++)
+                                bk[k][iq * 4 + e] = q4[e];
+                            split_smem_read<T, 4>(q4, sb + NB * BCS);
+#pragma unroll
+                            for (int e = 0; e < 4; e++)
+                                ck[k][iq * 4 + e] = q4[e];
+                        }
 #pragma unroll
                     for (int i4 = 3; i4 >= 0; i4--) {
                         const int i = iq * 4 + i4;
@@ -457,7 +566,7 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
                         }
                 }
             };
-            if (vec_ok && lim == SUB)
+            if (STAGEBC || (vec_ok && lim == SUB)) // (staged: both paths read shared memory)
                 body(std::true_type{});
             else
                 body(std::false_type{});
