@@ -14,6 +14,7 @@
 #include "kernels/cuda/scan_kernels.cuh"
 #include "kernels/cuda/scan_pipe.cuh"
 #include "kernels/cuda/scan_split.cuh"
+#include "kernels/cuda/scan_split_bwd.cuh"
 
 #define CK(x) SSM_CUDA_ABORT_ON_ERROR(x)
 typedef __nv_bfloat16 bf;

@@ -9,6 +9,7 @@
 #include "kernels/cuda/scan_kernels.cuh"
 #include "kernels/cuda/scan_pipe.cuh"
 #include "kernels/cuda/scan_split.cuh"
+#include "kernels/cuda/scan_split_bwd.cuh"
 
 // Lanes per channel in the backward: the smallest P with P*SCAN_ITEMS >= chunk.
 static int bwd_lanes(int64_t chunk) {
