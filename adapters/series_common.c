@@ -1,4 +1,5 @@
-// defines: series_adapter_orders, series_adapter_revin_options (see series_common.h)
+// defines: series_adapter_orders, series_adapter_revin_options, series_adapter_check_input
+//          (see series_common.h)
 #include "adapters/series_common.h"
 
 #include <stdio.h>
@@ -44,5 +45,21 @@ ssm_code series_adapter_revin_options(const ssm_adapter_options *opt, const char
     SSM_TRY(flag(opt, adapter, "revin_affine", affine, err));
     if (*affine && !*revin)
         return ssm_fail(err, SSM_ECONFIG, "%s: revin_affine = 1 needs revin = 1", adapter);
+    return SSM_OK;
+}
+
+ssm_code series_adapter_check_input(const ssm_adapter_options *opt, const ssm_input_shape *in,
+                                    const char *adapter, ssm_error *err) {
+    static const char *const known[] = {"revin", "revin_affine", NULL};
+    SSM_TRY(ssm_adapter_check_options(opt, adapter, known, err));
+    if (in->ndim != 2 || in->dims[0] < 1 || in->dims[1] < 1) {
+        char s[96];
+        ssm_shape_str(s, sizeof s, in->ndim, in->dims);
+        return ssm_fail(err, SSM_EINVAL, "%s: input sample shape %s, expected [lookback, variates]",
+                        adapter, s);
+    }
+    if (opt->cls_token != SSM_CLS_DEFAULT && opt->cls_token != SSM_CLS_NONE)
+        return ssm_fail(err, SSM_ECONFIG, "%s: cls_token = %s, only none is supported (pool by mean)",
+                        adapter, ssm_cls_position_name(opt->cls_token));
     return SSM_OK;
 }

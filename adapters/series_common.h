@@ -1,4 +1,4 @@
-// defines: series_adapter_orders, series_adapter_revin_options
+// defines: series_adapter_orders, series_adapter_revin_options, series_adapter_check_input
 // What the two time-series adapters (series_variate.c, series_patch.c) share:
 // their scan orders over a token sequence that has no second dimension
 // (forward = the identity, also accepted as "row", the config's default;
@@ -13,6 +13,11 @@
 // caller frees) from opt->orders (default: forward, reverse).
 ssm_code series_adapter_orders(ssm_adapter *a, const ssm_adapter_options *opt, int64_t L,
                                int32_t **base, const char *adapter, ssm_error *err);
+
+// The checks both series adapters make at create: only the extra options revin and
+// revin_affine, a [lookback, variates] sample shape, no class token (they pool by mean).
+ssm_code series_adapter_check_input(const ssm_adapter_options *opt, const ssm_input_shape *in,
+                                    const char *adapter, ssm_error *err);
 
 // Reads the extra options "revin" and "revin_affine" (0 or 1; default 0).
 ssm_code series_adapter_revin_options(const ssm_adapter_options *opt, const char *adapter,

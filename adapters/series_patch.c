@@ -40,17 +40,7 @@ typedef struct {
 
 static ssm_code sp_create(ssm_adapter *a, const ssm_adapter_options *opt, const ssm_input_shape *in,
                           ssm_params *p, const char *prefix, ssm_error *err) {
-    static const char *const known[] = {"revin", "revin_affine", NULL};
-    SSM_TRY(ssm_adapter_check_options(opt, ADAPTER_NAME, known, err));
-    if (in->ndim != 2 || in->dims[0] < 1 || in->dims[1] < 1) {
-        char s[96];
-        ssm_shape_str(s, sizeof s, in->ndim, in->dims);
-        return ssm_fail(err, SSM_EINVAL, "%s: input sample shape %s, expected [lookback, variates]",
-                        ADAPTER_NAME, s);
-    }
-    if (opt->cls_token != SSM_CLS_DEFAULT && opt->cls_token != SSM_CLS_NONE)
-        return ssm_fail(err, SSM_ECONFIG, "%s: cls_token = %s, only none is supported (pool by mean)",
-                        ADAPTER_NAME, ssm_cls_position_name(opt->cls_token));
+    SSM_TRY(series_adapter_check_input(opt, in, ADAPTER_NAME, err));
     series_patch *sp = calloc(1, sizeof *sp);
     if (!sp)
         return ssm_fail(err, SSM_ENOMEM, "%s: out of memory", ADAPTER_NAME);
