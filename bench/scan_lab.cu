@@ -89,15 +89,18 @@ template <int P> static void fwd_split_variant(ScanArgs a, const bf *ref, int64_
 }
 
 // v5: the cp.async-staged state-split forward, TS-step tiles
-template <int P, int TS> static void fwd_pipe_variant(ScanArgs a, const bf *ref, int64_t BDL) {
+// NB: v6 (branch-free softplus and gate); false: v5
+template <int P, int TS, bool NB = true>
+static void fwd_pipe_variant(ScanArgs a, const bf *ref, int64_t BDL) {
     a.nblk = (a.dpg + SCAN_THREADS / P - 1) / (SCAN_THREADS / P);
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     constexpr int smem = scan_fwd_pipe_smem_bytes<bf, P, TS>();
     if (smem > 48 * 1024)
-        CUDA_CHECK_ABORT(cudaFuncSetAttribute(scan_fwd_pipe_kernel<bf, P, TS>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+        CUDA_CHECK_ABORT(cudaFuncSetAttribute(scan_fwd_pipe_kernel<bf, P, TS, NB>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     CUDA_CHECK_ABORT(cudaMemset(a.out, 0xFF, BDL * 2));
-    float ms = median_ms([&] { scan_fwd_pipe_kernel<bf, P, TS><<<grid, SCAN_THREADS, smem>>>(a); }, 20);
-    printf("fwd pipe (v5) P=%d TS=%d (smem %d KB): %.3f ms  rel err vs library %.2g\n", P, TS,
+    float ms = median_ms([&] { scan_fwd_pipe_kernel<bf, P, TS, NB><<<grid, SCAN_THREADS, smem>>>(a); }, 20);
+    printf("fwd pipe (%s) P=%d TS=%d (smem %d KB): %.3f ms  rel err vs library %.2g\n",
+           NB ? "v6" : "v5", P, TS,
            smem / 1024, ms, rel_err_bf((const bf *)a.out, ref, BDL));
 }
 
@@ -159,9 +162,10 @@ int main(int argc, char **argv) {
     fwd_variant<4>(a, ref, BDL);
     if (N == 16) {
         fwd_split_variant<4>(a, ref, BDL);    // v4b
-        fwd_pipe_variant<4, 16>(a, ref, BDL); // v5, the library's choice
-        fwd_pipe_variant<4, 32>(a, ref, BDL);
-        fwd_pipe_variant<4, 16>(a, ref, BDL); // the same again: the spread between runs
+        fwd_pipe_variant<4, 16, false>(a, ref, BDL); // v5
+        fwd_pipe_variant<4, 16, true>(a, ref, BDL);  // v6, the library's choice
+        fwd_pipe_variant<4, 16, false>(a, ref, BDL); // both again: the spread between runs
+        fwd_pipe_variant<4, 16, true>(a, ref, BDL);
     } else if (N == 8) { // diagnosis: v5 at P=2 against the library (v4b there)
         fwd_split_variant<2>(a, ref, BDL);
         fwd_pipe_variant<2, 16>(a, ref, BDL);

@@ -1,5 +1,5 @@
 // defines: scan_fwd_pipe_kernel, scan_fwd_pipe_smem_bytes, scan_cp16, scan_cp_commit,
-//          scan_cp_wait, scan_smem_read, SCAN_PIPE_STAGES
+//          scan_cp_wait, scan_smem_read, scan_softplus_nb, scan_silu_nb, SCAN_PIPE_STAGES
 // v5 of the state-split forward (docs/cuda-scan-notes.md): the same work split as
 // scan_fwd_split_kernel (P lanes of a channel own 4 states each and run them sequentially
 // over time), but every input of a tile (B, C of the group, delta, u, z of the warp's
@@ -101,6 +101,44 @@ __device__ __forceinline__ void scan_vec_store(T *p, const float (&v)[M]) {
     }
 }
 
+// v6: softplus and the z gate without branches. scan_softplus's log1pf and the IEEE
+// reciprocal of scan_sigmoid each end a basic block (special-case branches), so the four
+// values of a lane's quarter tile ran one after another (a serial ~30-op polynomial each).
+// scan_softplus_nb is log1pf's own fast path, op for op (CUDA 12's sequence, read from the
+// PTX: same constants, same rounding), which is exact for e = exp(x) in [0, 2^128); its
+// special cases (e infinite or NaN, or <= -1) cannot occur for x <= 20, and NaN x returns x as
+// before. Bit-identical to scan_softplus (checked against v5 in the lab).
+__device__ __forceinline__ float scan_softplus_nb(float x) {
+    const float e = __expf(x);
+    const int ex = (__float_as_int(__fadd_rz(e, 1.f)) - 0x3f400000) & (int)0xff800000;
+    const float m = __int_as_float(__float_as_int(e) - ex);
+    const float s = __int_as_float(0x40800000 - ex);
+    const float t = fmaf(0.25f, s, -1.f) + m;
+    float p = fmaf(__int_as_float(0xBD39BF78), t, __int_as_float(0x3DD80012));
+    p = fmaf(p, t, __int_as_float(0xBE0778E0));
+    p = fmaf(p, t, __int_as_float(0x3E146475));
+    p = fmaf(p, t, __int_as_float(0xBE2A68DD));
+    p = fmaf(p, t, __int_as_float(0x3E4CAF9E));
+    p = fmaf(p, t, __int_as_float(0xBE800042));
+    p = fmaf(p, t, __int_as_float(0x3EAAAAE6));
+    p = fmaf(p, t, __int_as_float(0xBF000000));
+    const float q = t * p;
+    float r = fmaf(q, t, t);
+    r = fmaf((float)ex * __int_as_float(0x34000000), __int_as_float(0x3F317218), r);
+    r = e == 0.f ? -0.f : r; // log1pf's sign rule at 0
+    return x <= 20.f ? r : x;
+}
+// z * sigmoid(z) with the reciprocal's fast path only (MUFU.RCP and one Newton step: what
+// rcp.rn does for a normal d; d = 1 + exp(-z) is >= 1, and infinite only for z < -88).
+__device__ __forceinline__ float scan_silu_nb(float zv) {
+    const float d = 1.f + __expf(-zv);
+    float r;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(d));
+    r = fmaf(fmaf(-d, r, 1.f), r, r);
+    r = d == __int_as_float(0x7f800000) ? 0.f : r;
+    return zv * r;
+}
+
 // Per warp and stage: rows of TS steps, [B: N][C: N][delta: CW][u: CW][z: CW] with CW = 32/P
 // channels per warp. State n = 4 seg + k of B, C sits in row k P + seg: the P lanes of a
 // channel then read adjacent rows (no bank conflicts on their 16-byte reads).
@@ -117,7 +155,8 @@ template <typename T, int P, int TS> __host__ __device__ constexpr int scan_fwd_
 
 // grid (nblk, G, B) as scan_fwd_split_kernel; dynamic shared memory scan_fwd_pipe_smem_bytes.
 // Rows are indexed with int (the host checks L < 2^30).
-template <typename T, int P, int TS>
+// NB: v6 (branch-free softplus and gate, above); false: v5, kept for the lab's comparison.
+template <typename T, int P, int TS, bool NB = true>
 __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_pipe_kernel(ScanArgs a) {
     using LY = ScanPipeLayout<T, P, TS>;
     constexpr int CPB = SCAN_THREADS / P, NS = SCAN_SPLIT_NS, Q = TS / P, N = LY::N;
@@ -215,7 +254,12 @@ __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_pipe_kernel(ScanArgs
 #pragma unroll
         for (int j = 0; j < Q; j++) {
             float v = dq[j] + bias;
-            v = a.softplus ? scan_softplus(v) : v;
+            if (NB) {
+                const float sp = scan_softplus_nb(v);
+                v = a.softplus ? sp : v;
+            } else {
+                v = a.softplus ? scan_softplus(v) : v;
+            }
             dq[j] = j < qlim ? v : 0.f; // dt = 0 past L: a = 1, b = 0, the identity step
             dtuq[j] = dq[j] * uq[j];
         }
@@ -262,7 +306,7 @@ __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_pipe_kernel(ScanArgs
             for (int j = 0; j < Q; j++) {
                 o[j] = fmaf(Dd, uq[j], y[j]);
                 if (z)
-                    o[j] *= zq[j] * scan_sigmoid(zq[j]);
+                    o[j] *= NB ? scan_silu_nb(zq[j]) : zq[j] * scan_sigmoid(zq[j]);
             }
         }
         __syncwarp(); // every lane is done with this buffer before it is staged again
