@@ -13,6 +13,25 @@ static ssm_code check_dims(const char *name, int64_t M, int64_t N, int64_t K) {
     return SSM_OK;
 }
 
+static ssm_code check_batch(const char *name, int64_t batch, int64_t strideA, int64_t strideB,
+                            int64_t strideC) {
+    cu_bad_shape(batch < 0 || batch > 0x7fffffff || strideA < 0 || strideB < 0 || strideC < 0,
+                 "%s: batch = %lld (in [0, 2^31)), strides %lld, %lld, %lld (each >= 0)", name,
+                 (long long)batch, (long long)strideA, (long long)strideB, (long long)strideC);
+    return SSM_OK;
+}
+
+// Leading dimensions of the row-major A and B (cuBLAS wants >= 1 even when K = 0).
+static void leading_dims(int64_t M, int64_t N, int64_t K, int transA, int transB, int *lda,
+                         int *ldb) {
+    *lda = (int)(transA ? M : K);
+    *ldb = (int)(transB ? K : N);
+    if (*lda < 1)
+        *lda = 1;
+    if (*ldb < 1)
+        *ldb = 1;
+}
+
 // Row-major [M,N] = op(A) op(B)  <=>  column-major [N,M] = op'(B) op'(A), where the stored
 // row-major B read column-major is already B^T (so op' = op, with the row-major leading dims).
 extern "C" ssm_code gemm_cuda(real *C, const real *A, const real *B, int64_t M, int64_t N,
@@ -23,11 +42,8 @@ extern "C" ssm_code gemm_cuda(real *C, const real *A, const real *B, int64_t M, 
     cublasHandle_t h;
     if ((rc = ssm_cublas_handle(&h)) != SSM_OK)
         return rc;
-    int lda = (int)(transA ? M : K), ldb = (int)(transB ? K : N);
-    if (lda < 1)
-        lda = 1;
-    if (ldb < 1)
-        ldb = 1;
+    int lda, ldb;
+    leading_dims(M, N, K, transA, transB, &lda, &ldb);
     CUBLAS_CHECK(cublasSgemm(h, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
                              transA ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha,
                              B, ldb, A, lda, &beta, C, (int)N));
@@ -42,20 +58,16 @@ extern "C" ssm_code gemm_strided_batched_cuda(real *C, const real *A, const real
     ssm_code rc = check_dims("gemm_strided_batched_cuda", M, N, K);
     if (rc != SSM_OK)
         return rc;
-    cu_bad_shape(batch < 0 || batch > 0x7fffffff || strideA < 0 || strideB < 0 || strideC < 0,
-                 "gemm_strided_batched_cuda: batch = %lld (in [0, 2^31)), strides %lld, %lld, "
-                 "%lld (each >= 0)",
-                 (long long)batch, (long long)strideA, (long long)strideB, (long long)strideC);
+    if ((rc = check_batch("gemm_strided_batched_cuda", batch, strideA, strideB, strideC)) !=
+        SSM_OK)
+        return rc;
     if (M == 0 || N == 0 || batch == 0)
         return SSM_OK;
     cublasHandle_t h;
     if ((rc = ssm_cublas_handle(&h)) != SSM_OK)
         return rc;
-    int lda = (int)(transA ? M : K), ldb = (int)(transB ? K : N);
-    if (lda < 1)
-        lda = 1;
-    if (ldb < 1)
-        ldb = 1;
+    int lda, ldb;
+    leading_dims(M, N, K, transA, transB, &lda, &ldb);
     CUBLAS_CHECK(cublasSgemmStridedBatched(h, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
                                            transA ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M,
                                            (int)K, &alpha, B, ldb, (long long)strideB, A, lda,
@@ -73,11 +85,8 @@ extern "C" ssm_code gemm_bf16_cuda(void *C, int c_fp32, const ssm_bf16 *A, const
     cublasHandle_t h;
     if ((rc = ssm_cublas_handle(&h)) != SSM_OK)
         return rc;
-    int lda = (int)(transA ? M : K), ldb = (int)(transB ? K : N);
-    if (lda < 1)
-        lda = 1;
-    if (ldb < 1)
-        ldb = 1;
+    int lda, ldb;
+    leading_dims(M, N, K, transA, transB, &lda, &ldb);
     CUBLAS_CHECK(cublasGemmEx(h, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
                               transA ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha,
                               B, CUDA_R_16BF, ldb, A, CUDA_R_16BF, lda, &beta, C,
@@ -94,20 +103,16 @@ extern "C" ssm_code gemm_strided_batched_bf16_cuda(void *C, int c_fp32, const ss
     ssm_code rc = check_dims("gemm_strided_batched_bf16_cuda", M, N, K);
     if (rc != SSM_OK)
         return rc;
-    cu_bad_shape(batch < 0 || batch > 0x7fffffff || strideA < 0 || strideB < 0 || strideC < 0,
-                 "gemm_strided_batched_bf16_cuda: batch = %lld (in [0, 2^31)), strides %lld, "
-                 "%lld, %lld (each >= 0)",
-                 (long long)batch, (long long)strideA, (long long)strideB, (long long)strideC);
+    if ((rc = check_batch("gemm_strided_batched_bf16_cuda", batch, strideA, strideB,
+                          strideC)) != SSM_OK)
+        return rc;
     if (M == 0 || N == 0 || batch == 0)
         return SSM_OK;
     cublasHandle_t h;
     if ((rc = ssm_cublas_handle(&h)) != SSM_OK)
         return rc;
-    int lda = (int)(transA ? M : K), ldb = (int)(transB ? K : N);
-    if (lda < 1)
-        lda = 1;
-    if (ldb < 1)
-        ldb = 1;
+    int lda, ldb;
+    leading_dims(M, N, K, transA, transB, &lda, &ldb);
     CUBLAS_CHECK(cublasGemmStridedBatchedEx(
         h, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M,
         (int)K, &alpha, B, CUDA_R_16BF, ldb, (long long)strideB, A, CUDA_R_16BF, lda,
