@@ -7,9 +7,20 @@
 
 CC      ?= gcc
 NVCC    ?= nvcc
-ARCH    ?= -march=native
+MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
+# The binary runs on any CPU of its architecture: baseline code everywhere,
+# and the hot kernels (CPU_VARIANT_SRC) compiled once more per vector ISA and
+# chosen at run time (kernels/cpu_dispatch.h). ARCH=-march=native still works
+# for a build that only has to run here.
+ifneq ($(filter x86_64%,$(MACHINE)),)
+ARCH    ?= -march=x86-64 -mtune=generic
+CPU_VARIANTS ?= generic avx2 avx512
+else
+ARCH    ?=
+CPU_VARIANTS ?= generic
+endif
 OPT     ?= -O3
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fopenmp -Wall -Wextra -Wno-unused-parameter \
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fopenmp -fno-trapping-math -Wall -Wextra -Wno-unused-parameter \
            -Wshadow -Wno-sign-compare -I. $(EXTRA_CFLAGS)
 BLAS_INC := $(shell pkg-config --cflags openblas 2>/dev/null)
 CFLAGS  += $(BLAS_INC)
@@ -18,7 +29,17 @@ LDLIBS  := -fopenmp $(shell pkg-config --libs openblas 2>/dev/null || echo -lope
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 
 LIB_DIRS := core kernels backbone adapters tasks datasets
-LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+# The kernels built per CPU variant; kernels/cpu_kernels.def lists their functions.
+CPU_VARIANT_SRC := kernels/activation.c kernels/conv1d.c kernels/norm.c kernels/permute.c \
+                   kernels/scan.c
+LIB_SRC  := $(filter-out $(CPU_VARIANT_SRC),$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+VFLAGS_generic :=
+VFLAGS_avx2    := -mavx2 -mfma
+VFLAGS_avx512  := -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mprefer-vector-width=512
+# the double build (gradient checks) has the portable vector layer only
+DBL_VARIANTS := generic
+variant_objs = $(foreach v,$(2),$(CPU_VARIANT_SRC:%.c=$(1)/%.$(v).o))
+cpu_have = $(foreach v,$(filter-out generic,$(1)),-DSSM_CPU_HAVE_$(shell echo $(v) | tr a-z A-Z))
 CLI_SRC  := $(wildcard cli/*.c)
 TEST_UTIL_SRC := $(wildcard tests/util/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -26,9 +47,9 @@ GRAD_SRC := $(wildcard tests/grad_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 
 B := build
-OBJ     := $(LIB_SRC:%.c=$(B)/obj/%.o)
-DBL_OBJ := $(LIB_SRC:%.c=$(B)/dbl/obj/%.o)
-SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/obj/%.o)
+OBJ     := $(LIB_SRC:%.c=$(B)/obj/%.o) $(call variant_objs,$(B)/obj,$(CPU_VARIANTS))
+DBL_OBJ := $(LIB_SRC:%.c=$(B)/dbl/obj/%.o) $(call variant_objs,$(B)/dbl/obj,$(DBL_VARIANTS))
+SAN_OBJ := $(LIB_SRC:%.c=$(B)/san/obj/%.o) $(call variant_objs,$(B)/san/obj,$(CPU_VARIANTS))
 
 # --- CUDA (optional) --------------------------------------------------------
 ifeq ($(CUDA),1)
@@ -58,27 +79,44 @@ probe:
 
 $(B)/libssmkit.a: $(OBJ)
 	@mkdir -p $(@D)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(B)/dbl/libssmkit.a: $(DBL_OBJ)
 	@mkdir -p $(@D)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 $(B)/san/libssmkit.a: $(SAN_OBJ)
 	@mkdir -p $(@D)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(EXTRA_DEFS) -MMD -MP -c $< -o $@
+# One CPU variant of a hot kernel file: compiled with the variant's ISA flags,
+# then every global it defines renamed NAME -> NAME_<variant>; the dispatcher
+# (kernels/cpu_dispatch.c) defines the public NAME and calls the chosen one.
+define variant_rule
+$(1)/%.$(3).o: %.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $(2) $$(VFLAGS_$(3)) -MMD -MP -MT $$@ -MF $$(@:.o=.d) -c $$< -o $$@.raw
+	nm -g --defined-only $$@.raw | awk '{print $$$$3, $$$$3 "_$(3)"}' > $$@.syms
+	objcopy --redefine-syms=$$@.syms $$@.raw $$@ && rm -f $$@.raw $$@.syms
+endef
+$(foreach v,generic avx2 avx512,$(eval $(call variant_rule,$(B)/obj,,$(v))) \
+  $(eval $(call variant_rule,$(B)/dbl/obj,-DSSM_DOUBLE,$(v))) \
+  $(eval $(call variant_rule,$(B)/san/obj,$$(SANFLAGS),$(v))))
+# the dispatcher knows which variants each library flavour carries
+$(B)/obj/kernels/cpu_dispatch.o: EXTRA_DEFS = $(call cpu_have,$(CPU_VARIANTS))
+$(B)/san/obj/kernels/cpu_dispatch.o: EXTRA_DEFS = $(call cpu_have,$(CPU_VARIANTS))
+$(B)/dbl/obj/kernels/cpu_dispatch.o: EXTRA_DEFS = $(call cpu_have,$(DBL_VARIANTS))
 $(B)/obj/%.o: %.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 $(B)/dbl/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DSSM_DOUBLE -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) -DSSM_DOUBLE $(EXTRA_DEFS) -MMD -MP -c $< -o $@
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 $(B)/san/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(SANFLAGS) $(EXTRA_DEFS) -MMD -MP -c $< -o $@
 
 $(B)/ssmkit: $(CLI_SRC:%.c=$(B)/obj/%.o) $(B)/libssmkit.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

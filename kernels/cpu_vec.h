@@ -1,23 +1,30 @@
 // defines: vr, V_W, v_ld, v_st, v_set1, v_zero, v_add, v_mul, v_fma, v_exp, v_exp2, v_hsum,
-//          v_tile_from_rows, v_rows_from_tile
-// One 64-byte vector of reals (16 float or 8 double) for the CPU kernels
-// that vectorize across channels (kernels/scan.c; private to kernels/*.c).
-// With AVX-512 in the float build it is a __m512 and the operations are
-// single instructions; otherwise a struct of V_W reals with loops the
-// compiler unrolls (the double build, which the gradient checks use, and
-// machines without AVX-512). Both compute the same math per lane, so the
-// kernels have one algorithm and one set of tests.
+//          v_tile_from_rows, v_rows_from_tile, V_ISA
+// One vector of reals for the CPU kernels that vectorize across channels
+// (kernels/scan.c; private to kernels/*.c). Written once per instruction set
+// behind this small interface; which one a file gets is decided by the flags
+// it is compiled with, and the Makefile compiles the hot kernels once per CPU
+// variant (kernels/cpu_dispatch.h picks one at run time):
+//   AVX-512 (float): __m512, 16 lanes, single instructions (roundscale, scalef)
+//   AVX2+FMA (float): __m256, 8 lanes; 2^k built in the exponent bits
+//   portable: a struct of V_W reals with per-lane loops the compiler unrolls
+//     and vectorizes for whatever the target has (SSE2 on baseline x86-64,
+//     NEON on aarch64: no intrinsics, so another ISA is a compile flag away);
+//     also the double build, which the gradient checks use.
+// All compute the same math per lane (the same polynomials), so the kernels
+// have one algorithm and one set of tests; V_W differs (16, 8, 16), which
+// changes only how channels are grouped, never what a lane computes.
 #pragma once
 #include <stdint.h>
 #include <string.h>
 
 #include "kernels/cpu_math.h"
 
-#define V_W (64 / (int)sizeof(real))
-
 #if defined(__AVX512F__) && !REAL_IS_DOUBLE
 #include <immintrin.h>
 #define V_AVX512 1
+#define V_ISA "avx512"
+#define V_W 16
 typedef __m512 vr;
 static inline vr v_ld(const real *p) { return _mm512_loadu_ps(p); }
 static inline void v_st(real *p, vr a) { _mm512_storeu_ps(p, a); }
@@ -120,7 +127,125 @@ static inline void v_rows_from_tile(real *restrict rows, int64_t ld, const real 
                          accumulate ? _mm512_add_ps(_mm512_loadu_ps(rows + w * ld), r[w]) : r[w]);
 }
 
+#elif defined(__AVX2__) && defined(__FMA__) && !REAL_IS_DOUBLE
+#include <immintrin.h>
+#define V_AVX2 1
+#define V_ISA "avx2"
+#define V_W 8
+typedef __m256 vr;
+static inline vr v_ld(const real *p) { return _mm256_loadu_ps(p); }
+static inline void v_st(real *p, vr a) { _mm256_storeu_ps(p, a); }
+static inline vr v_set1(real a) { return _mm256_set1_ps(a); }
+static inline vr v_zero(void) { return _mm256_setzero_ps(); }
+static inline vr v_add(vr a, vr b) { return _mm256_add_ps(a, b); }
+static inline vr v_mul(vr a, vr b) { return _mm256_mul_ps(a, b); }
+static inline vr v_fma(vr a, vr b, vr c) { return _mm256_fmadd_ps(a, b, c); } // a*b + c
+static inline real v_hsum(vr a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 2^k for integral k in [-127, 127] (as floats): the bits (k + 127) << 23;
+// k = -127 gives +0, which is how results below 2^-126 flush to zero here.
+static inline __m256 v_pow2i(__m256 k) {
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+}
+
+// r_fexp of every lane, the same steps and constants as the scalar (so the
+// same bits): k = round(x / ln2), Cody-Waite reduction, the degree-7
+// polynomial, 2^k in the exponent bits; lanes below -87 give 0, NaN
+// propagates (max/min return the second operand on NaN, so x goes second).
+static inline vr v_exp(vr x) {
+    __m256 xc = _mm256_max_ps(_mm256_set1_ps(-87.0f), x);
+    xc = _mm256_min_ps(_mm256_set1_ps(88.0f), xc);
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 nk = _mm256_sub_ps(_mm256_setzero_ps(), k);
+    const __m256 r = _mm256_fmadd_ps(nk, _mm256_set1_ps(1.428606765330187e-06f),
+                                     _mm256_fmadd_ps(nk, _mm256_set1_ps(0.693145751953125f), xc));
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256 e = _mm256_mul_ps(p, v_pow2i(k));
+    const __m256 low = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ); // NaN: not low
+    return _mm256_andnot_ps(low, e);
+}
+
+// 2^x of every lane (the scan's base-2 exponents): the same degree-6
+// polynomial as the AVX-512 version on r = x - round(x); x is clamped to
+// [-127, 127] first, so arguments below -126 give 0 instead of a denormal
+// (AVX-512's scalef keeps denormals: a difference below 1.2e-38 absolute).
+static inline vr v_exp2(vr x) {
+    __m256 xc = _mm256_max_ps(_mm256_set1_ps(-127.0f), x);
+    xc = _mm256_min_ps(_mm256_set1_ps(127.0f), xc);
+    const __m256 k = _mm256_round_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r = _mm256_sub_ps(xc, k);
+    __m256 p = _mm256_set1_ps(1.546144469856913e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3400428177615838e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(9.618056678524637e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.550327226670302e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.24022650922288757f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.6931472067028326f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    return _mm256_mul_ps(p, v_pow2i(k));
+}
+
+// In-register transpose of an 8 x 8 block: r[i] lane j <-> r[j] lane i.
+static inline void v_transpose8(__m256 r[8]) {
+    __m256 t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int j = 0; j < 2; j++) {
+            r[i + 2 * j] = _mm256_shuffle_ps(t[i + j], t[i + j + 2], _MM_SHUFFLE(1, 0, 1, 0));
+            r[i + 2 * j + 1] = _mm256_shuffle_ps(t[i + j], t[i + j + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        }
+    for (int j = 0; j < 4; j++) {
+        t[j] = _mm256_permute2f128_ps(r[j], r[j + 4], 0x20);
+        t[j + 4] = _mm256_permute2f128_ps(r[j], r[j + 4], 0x31);
+    }
+    for (int j = 0; j < 8; j++)
+        r[j] = t[j];
+}
+
+// tile[i*8 + w] = rows[w*ld + i] + add[w] for i, w < 8 (add may be NULL)
+static inline void v_tile_from_rows(real *restrict tile, const real *restrict rows, int64_t ld,
+                                    const real *add) {
+    __m256 r[8];
+    for (int w = 0; w < 8; w++)
+        r[w] = _mm256_loadu_ps(rows + w * ld);
+    v_transpose8(r);
+    const __m256 a = add ? _mm256_loadu_ps(add) : _mm256_setzero_ps();
+    for (int i = 0; i < 8; i++)
+        _mm256_storeu_ps(tile + i * 8, add ? _mm256_add_ps(r[i], a) : r[i]);
+}
+
+// rows[w*ld + i] (+)= tile[i*8 + w] for i, w < 8
+static inline void v_rows_from_tile(real *restrict rows, int64_t ld, const real *restrict tile,
+                                    int accumulate) {
+    __m256 r[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(tile + i * 8);
+    v_transpose8(r);
+    for (int w = 0; w < 8; w++)
+        _mm256_storeu_ps(rows + w * ld,
+                         accumulate ? _mm256_add_ps(_mm256_loadu_ps(rows + w * ld), r[w]) : r[w]);
+}
+
 #else // portable: V_W lanes in a struct, per-lane loops
+
+#define V_ISA "portable"
+#define V_W (64 / (int)sizeof(real))
 
 typedef struct {
     real v[V_W];

@@ -1,5 +1,5 @@
 // defines: selective_scan_forward, selective_scan_backward,
-//          selective_scan_chunk_states_size, selective_scan_workspace_size
+//          selective_scan_chunk_states_size, selective_scan_variant_workspace_size
 // CPU reference of the selective scan (semantics in kernels/scan.h).
 //
 // Vectorized across channels. Channels of one group share B[n, t] and
@@ -47,8 +47,10 @@ static inline size_t round_up(size_t n) { return (n + SCAN_ALIGN - 1) / SCAN_ALI
 
 // x[i] holds delta + bias; writes dt[i] = softplus?(x[i]) and, when sp is not
 // NULL, sp[i] = d dt / d x. softplus(x) = max(x, 0) + log1p(exp(-|x|)) keeps
-// full relative precision for very negative x. Flat loop: vectorizes.
-static void scan_dt(real *dt, real *sp, const real *x, int64_t n, int softplus) {
+// full relative precision for very negative x. Flat loops with no branch on
+// sp inside (a conditional store keeps AVX2 from vectorizing): they vectorize.
+static void scan_dt(real *restrict dt, real *restrict sp, const real *restrict x, int64_t n,
+                    int softplus) {
     if (!softplus) {
         memcpy(dt, x, sizeof(real) * (size_t)n);
         if (sp)
@@ -56,12 +58,19 @@ static void scan_dt(real *dt, real *sp, const real *x, int64_t n, int softplus) 
                 sp[i] = 1;
         return;
     }
+    // both sides of each select are computed (no division under a branch),
+    // so that targets without masked stores (AVX2) if-convert the loops
     for (int64_t i = 0; i < n; i++) {
-        const real xi = x[i], e = r_fexp(-fabs(xi));
-        dt[i] = xi > SOFTPLUS_LINEAR ? xi : (xi > 0 ? xi : 0) + r_log1p_01(e);
-        if (sp) // sigmoid(x) from the same e
-            sp[i] = xi > SOFTPLUS_LINEAR ? 1 : (xi > 0 ? 1 : e) / (1 + e);
+        const real xi = x[i], e = r_fexp(xi < 0 ? xi : -xi);
+        const real soft = (xi > 0 ? xi : 0) + r_log1p_01(e);
+        dt[i] = xi > SOFTPLUS_LINEAR ? xi : soft;
     }
+    if (sp)
+        for (int64_t i = 0; i < n; i++) { // sigmoid(x) from e = exp(-|x|)
+            const real xi = x[i], e = r_fexp(xi < 0 ? xi : -xi);
+            const real sig = (xi > 0 ? 1 : e) / (1 + e);
+            sp[i] = xi > SOFTPLUS_LINEAR ? 1 : sig;
+        }
 }
 
 // tile[i*W + w] = rows[w*L + i] (+ add[w]) for w < nw, i < tl; 0 in padding
@@ -124,7 +133,9 @@ size_t selective_scan_chunk_states_size(const scan_shape *s) {
     return (size_t)s->B * (size_t)s->D * (size_t)scan_n_chunks(s) * (size_t)s->N;
 }
 
+#ifndef SCAN_NG
 #define SCAN_NG 8 // states per register group (forward, recompute, reverse sweep)
+#endif
 
 // Forward of one lane block over a tile for the states [g0, g0 + ng), their
 // h in registers: h_io [N, W] in and out, yt [tl, W] += C.h; A2 = A*log2(e).
@@ -270,7 +281,7 @@ static bwd_plan plan_backward(const scan_shape *s, int n_threads) {
     return p;
 }
 
-size_t selective_scan_workspace_size(const scan_shape *s, int n_threads) {
+size_t selective_scan_variant_workspace_size(const scan_shape *s, int n_threads) {
     return plan_backward(s, n_threads).total;
 }
 

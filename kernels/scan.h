@@ -30,6 +30,8 @@ size_t selective_scan_chunk_states_size(const scan_shape *s);
 // Elements of scratch the backward needs (per-thread recompute buffers and
 // per-batch partial sums that keep reductions deterministic).
 size_t selective_scan_workspace_size(const scan_shape *s, int n_threads);
+// The active CPU variant's own size (kernels/cpu_dispatch.c takes the largest).
+size_t selective_scan_variant_workspace_size(const scan_shape *s, int n_threads);
 
 // out          [B, D, L]
 // last_state   [B, D, N] or NULL: h after the last step
