@@ -60,9 +60,16 @@ CU_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/cuda/*.cu))
 CU_OBJ  := $(CU_SRC:%.cu=$(B)/obj/%.o)
 CU_HOST_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/cuda/*.c))
 CU_OBJ  += $(CU_HOST_SRC:%.c=$(B)/obj/%.o)
-CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90
+# Fat binaries: SASS for Ampere (A100 sm_80, A10/RTX 30 sm_86), Ada (L4/L40/RTX 40
+# sm_89) and Hopper (H100/H200/GH200 sm_90), plus compute_90 PTX that newer GPUs
+# JIT-compile. CUDA_ARCH='-gencode arch=compute_90,code=sm_90' builds one (faster).
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86 \
+             -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
+# what `ssmkit info` and the no-kernel-image error name
+CUDA_ARCH_NAMES := $(shell echo '$(CUDA_ARCH)' | grep -o 'code=[a-z_0-9]*' | sed 's/code=//' | tr '\n' ' ' | sed 's/ $$//')
 NVCCFLAGS := -O3 -std=c++17 $(CUDA_ARCH) -I. -Xcompiler -fopenmp,-Wall -lineinfo $(EXTRA_NVCCFLAGS)
-CFLAGS  += -DSSM_CUDA -I$(CUDA_HOME)/include
+CFLAGS  += -DSSM_CUDA -DSSM_CUDA_ARCHS='"$(CUDA_ARCH_NAMES)"' -I$(CUDA_HOME)/include
 LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart -lcublas -lcublasLt -lstdc++
 OBJ     += $(CU_OBJ)
 endif
@@ -140,7 +147,7 @@ $(B)/san/tests/%: tests/%.c $(TEST_UTIL_SRC) $(B)/san/libssmkit.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TEST_UTIL_SRC) $(B)/san/libssmkit.a $(CHECK_LIBS) $(LDLIBS)
 
 test: $(B)/ssmkit $(B)/ssmkit-f64 $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN)
-	@SSMKIT_BIN=$(B)/ssmkit tests/run_suites.sh $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN)
+	@SSMKIT_BIN=$(B)/ssmkit VARIANT_SUITES="$(TEST_BIN)" tests/run_suites.sh $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN)
 
 test-float: $(TEST_BIN)
 	@tests/run_suites.sh $(TEST_BIN)

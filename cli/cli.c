@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "kernels/cpu_dispatch.h"
+#include "kernels/linear.h"
 
-void openblas_set_num_threads(int num_threads); // from OpenBLAS (cblas.h declares it too)
+char *openblas_get_corename(void); // from OpenBLAS (cblas.h declares it too)
 
 static int usage_error(const char *usage, const char *fmt, const char *arg) {
     fprintf(stderr, "ssmkit: ");
@@ -90,10 +92,15 @@ ssm_code cli_open_device(const ssm_config *c, ssm_device *d, ssm_error *err) {
 }
 
 void cli_apply_threads(const ssm_config *c) {
-    if (c->run.threads > 0) {
+    if (c->run.threads > 0)
         omp_set_num_threads((int)c->run.threads);
-        openblas_set_num_threads((int)c->run.threads);
-    }
+    // OpenBLAS runs single-threaded inside gemm's own OpenMP split
+    // (kernels/linear.c): two thread pools on the same cores oversubscribe them
+    gemm_threads_init();
+    char cpu[256];
+    ssm_cpu_describe(cpu, sizeof cpu);
+    ssm_info("cpu: %s; %d threads; OpenBLAS %s", cpu, omp_get_max_threads(),
+             openblas_get_corename());
 }
 
 ssm_code cli_model_spec(classify_model_spec *s, const ssm_config *c, int64_t C, int64_t H,

@@ -52,7 +52,9 @@ ssm_code cli_load_config(ssm_config *c, const cli_args *a, ssm_error *err);
 // right after cli_load_config, so the refusal comes before any data is read.
 ssm_code cli_open_device(const ssm_config *c, ssm_device *d, ssm_error *err);
 
-// run.threads: OpenMP and OpenBLAS thread counts (0 = leave all cores).
+// run.threads: the OpenMP thread count (0 = every core this process may use);
+// OpenBLAS is kept at one thread (gemm splits over OpenMP). Logs the CPU
+// kernel variant, the thread count and OpenBLAS's kernel: a run's first line.
 void cli_apply_threads(const ssm_config *c);
 
 // The classification model a config describes, for inputs of shape [C, H, W].

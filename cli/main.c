@@ -7,6 +7,7 @@
 #include "adapters/adapter.h"
 #include "cli/cli.h"
 #include "core/config.h"
+#include "kernels/cpu_dispatch.h"
 
 static void usage(FILE *f) {
     char adapters[512];
@@ -21,9 +22,12 @@ static void usage(FILE *f) {
             "  eval CONFIG --ckpt FILE [--split val|test]       metrics of a checkpoint, one JSON line\n"
             "  predict CONFIG --ckpt FILE INPUT.png...          classify images\n"
             "  check-grad CONFIG                                finite-difference check of every gradient\n"
-            "  info FILE.safetensors                            tensors and metadata of a checkpoint\n"
+            "  info [FILE.safetensors]                          a checkpoint's tensors and metadata;\n"
+            "                                                   alone: CPU kernels, threads, GPUs\n"
             "  config-keys                                      every config key (Markdown)\n"
             "  version                                          version and build options\n"
+            "\n"
+            "environment: SSMKIT_CPU=generic|avx2|avx512 forces a CPU kernel variant\n"
             "\n"
             "adapters: %s\n",
             adapters);
@@ -48,6 +52,11 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    ssm_error err = {0};
+    if (ssm_cpu_select_env(&err)) { // a variant the CPU lacks would die of SIGILL later
+        fprintf(stderr, "ssmkit: error: %s\n", err.msg);
+        return 2;
+    }
     int n = argc - 2;
     char **rest = argv + 2;
     if (!strcmp(cmd, "train")) return cmd_train(n, rest);

@@ -41,6 +41,14 @@ ssm_code ssm_device_open(const ssm_device *d, ssm_error *err) {
 #endif
 }
 
+void ssm_device_describe_gpus(char *buf, size_t cap) {
+#if SSM_HAVE_CUDA
+    ssm_cuda_describe(buf, cap);
+#else
+    snprintf(buf, cap, "not in this build (make CUDA=1)");
+#endif
+}
+
 const char *ssm_device_name(const ssm_device *d, char *buf, size_t n) {
     if (d->kind == SSM_DEVICE_CPU)
         snprintf(buf, n, "cpu");

@@ -1,5 +1,5 @@
 // defines: ssm_device, ssm_device_kind, ssm_device_parse, ssm_device_open, ssm_device_name,
-//          SSM_HAVE_CUDA
+//          ssm_device_describe_gpus, SSM_HAVE_CUDA
 // Where a model computes (run.device): the CPU, or one CUDA GPU. Parsing and the
 // availability checks live here, in plain C, so that a CPU-only build refuses
 // `run.device: cuda` with a clear message instead of failing to link.
@@ -30,5 +30,7 @@ ssm_code ssm_device_parse(ssm_device *d, const char *s, ssm_error *err);
 // the CPU always; CUDA only in a build with CUDA=1 (else SSM_EDEVICE "built without
 // CUDA"), with a device present (else "no CUDA device was found") and index < count.
 ssm_code ssm_device_open(const ssm_device *d, ssm_error *err);
+// The CUDA side of `ssmkit info`: architectures built, devices seen (or "not in this build").
+void ssm_device_describe_gpus(char *buf, size_t cap);
 // "cpu", "cuda:0", ... into buf.
 const char *ssm_device_name(const ssm_device *d, char *buf, size_t n);

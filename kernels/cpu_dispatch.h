@@ -9,7 +9,8 @@
 // At load the best variant the CPU supports is selected, or the one the
 // SSMKIT_CPU environment variable names (generic | avx2 | avx512 | auto);
 // an unknown or unsupported name leaves the best one selected and is reported
-// by ssm_cpu_select_env, which the CLI calls first (and exits on). The choice
+// by ssm_cpu_select_env, which the CLI calls first (and exits on). The double
+// build (gradient checks) has the generic variant only and ignores SSMKIT_CPU. The choice
 // is process-wide: change it only outside parallel regions and between steps
 // (tests compare variants this way).
 #pragma once

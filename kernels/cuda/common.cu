@@ -1,5 +1,5 @@
 // defines: ssm_cuda_fail, ssm_cublas_fail, ssm_cuda_failf, ssm_cuda_take_error,
-//          ssm_cuda_device_count, ssm_cuda_alloc, ssm_cuda_free, ssm_cuda_upload,
+//          ssm_cuda_device_count, ssm_cuda_has_kernel_image, ssm_cuda_alloc, ssm_cuda_free, ssm_cuda_upload,
 //          ssm_cuda_download, ssm_cuda_sync, ssm_cublas_handle, ssm_cuda_scratch
 // The error bookkeeping and allocation helpers behind kernels/cuda/common.h.
 #include "kernels/cuda/common.h"
@@ -102,6 +102,19 @@ extern "C" ssm_code ssm_cuda_take_error(ssm_error *e) {
     g_last.code = SSM_OK;
     g_last.msg[0] = 0;
     return c;
+}
+
+// Does this binary carry code the current GPU can run (SASS for its compute
+// capability, or PTX it can JIT)? Asked of a trivial kernel, before any real launch.
+__global__ static void ssm_probe_kernel(void) {}
+extern "C" int ssm_cuda_has_kernel_image(void) {
+    cudaFuncAttributes attr;
+    const cudaError_t e = cudaFuncGetAttributes(&attr, ssm_probe_kernel);
+    if (e != cudaSuccess) {
+        cudaGetLastError(); // an answer, not a sticky failure
+        return 0;
+    }
+    return 1;
 }
 
 extern "C" int ssm_cuda_device_count(void) {

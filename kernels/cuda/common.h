@@ -1,5 +1,5 @@
 // defines: CUDA_CHECK, CUBLAS_CHECK, CUDA_LAUNCH_CHECK, SSM_CUDA_ABORT_ON_ERROR, CUDA_CHECK_ABORT,
-//          ssm_cuda_fail, ssm_cublas_fail, ssm_cuda_take_error, ssm_cuda_device_count,
+//          ssm_cuda_fail, ssm_cublas_fail, ssm_cuda_take_error, ssm_cuda_device_count, ssm_cuda_has_kernel_image,
 //          ssm_cuda_alloc, ssm_cuda_free, ssm_cuda_upload, ssm_cuda_download, ssm_cuda_sync,
 //          ssm_cublas_handle, ssm_cuda_scratch, ssm_scratch_slot, ssm_bf16, ssm_bf16_from_float,
 //          ssm_bf16_to_float
@@ -48,6 +48,8 @@ ssm_code ssm_cuda_take_error(ssm_error *e);
 // Number of usable devices; 0 when the driver or the device is absent (never an error: tests
 // use it to skip).
 int ssm_cuda_device_count(void);
+// 1 when this build has code (SASS or JIT-able PTX) for the current device.
+int ssm_cuda_has_kernel_image(void);
 
 // cudaMalloc with the size and purpose in the message on failure (what = "scan workspace").
 ssm_code ssm_cuda_alloc(void **p, size_t bytes, const char *what);
