@@ -44,7 +44,7 @@ CLI_SRC  := $(wildcard cli/*.c)
 TEST_UTIL_SRC := $(wildcard tests/util/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 GRAD_SRC := $(wildcard tests/grad_*.c)
-BENCH_SRC := $(wildcard bench/*.c)
+BENCH_SRC := $(filter-out bench/exp_cpu.c,$(wildcard bench/*.c))
 
 B := build
 OBJ     := $(LIB_SRC:%.c=$(B)/obj/%.o) $(call variant_objs,$(B)/obj,$(CPU_VARIANTS))
@@ -162,6 +162,14 @@ ifeq ($(CUDA),1)
 # bench/*.cu: compiled by the .cu rule above, linked like the C benchmarks
 BENCH_BIN += $(patsubst bench/%.cu,$(B)/bench/%,$(wildcard bench/*.cu))
 endif
+# exp_cpu: the vector exp/exp2 per ISA, beside SLEEF's when libsleef-dev is installed
+ifneq ($(filter x86_64%,$(MACHINE)),)
+BENCH_BIN += $(B)/bench/exp_cpu_avx2 $(B)/bench/exp_cpu_avx512
+endif
+SLEEF_FLAGS := $(shell pkg-config --exists sleef 2>/dev/null && echo -DSSM_HAVE_SLEEF $$(pkg-config --cflags --libs sleef))
+$(B)/bench/exp_cpu_%: bench/exp_cpu.c kernels/cpu_vec.h kernels/cpu_math.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(VFLAGS_$*) -o $@ $< $(SLEEF_FLAGS) -lm
 bench: $(BENCH_BIN)
 $(B)/bench/%: bench/%.c $(B)/libssmkit.a
 	@mkdir -p $(@D)

@@ -5,6 +5,8 @@
 // atomics (bitwise the same for any thread count).
 #include "kernels/conv1d.h"
 
+#include <string.h>
+
 #include "kernels/cpu_math.h"
 
 // Taps of dw accumulated in double at once; wider filters take more passes
@@ -27,10 +29,13 @@ static inline real conv_pre(const real *x, const real *w, real b, int64_t t, int
 // a polynomial exp in float).
 #define K4_TILE 256
 
-// xt[j] = x[t0 - 3 + j] for j < tl + 3, 0 before the start of the row
+// xt[j] = x[t0 - 3 + j] for j < tl + 3, 0 before the start of the row; only
+// the first three can fall before it, so the rest is one copy (a per-element
+// test was a scalar loop, a real cost on the short rows of image models)
 static inline void k4_window(real *xt, const real *x, int64_t t0, int64_t tl) {
-    for (int64_t j = 0; j < tl + 3; j++)
+    for (int64_t j = 0; j < 3; j++)
         xt[j] = t0 - 3 + j >= 0 ? x[t0 - 3 + j] : 0;
+    memcpy(xt + 3, x + t0, sizeof(real) * (size_t)tl);
 }
 
 // pre[i] = bias + sum_k w[k] xt[i + k]: the generic loop's order of additions
