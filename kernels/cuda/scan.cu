@@ -42,6 +42,28 @@ static int split_lanes(const scan_shape *s) {
     return s->B * s->D * P >= num_sms() * 256 ? P : 0;
 }
 
+// The most dynamic shared memory one block of the current GPU may opt into: 227 KB on
+// sm_90, 163 KB on sm_80, 99 KB on sm_86 and sm_89 (fat binaries run on all of them).
+static int64_t smem_optin(void) {
+    int dev = 0, bytes = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return 99 * 1024; // the smallest of the architectures built
+    }
+    return bytes;
+}
+
+static int64_t fwd_smem_bytes(int P, int64_t N) {
+    switch (P) {
+    case 2: return scan_fwd_smem_floats<2>(N) * (int64_t)sizeof(float);
+    case 4: return scan_fwd_smem_floats<4>(N) * (int64_t)sizeof(float);
+    case 8: return scan_fwd_smem_floats<8>(N) * (int64_t)sizeof(float);
+    case 16: return scan_fwd_smem_floats<16>(N) * (int64_t)sizeof(float);
+    default: return scan_fwd_smem_floats<32>(N) * (int64_t)sizeof(float);
+    }
+}
+
 static int fwd_lanes(const scan_shape *s) {
     const int64_t sms = num_sms();
     int P = 2;
@@ -49,7 +71,23 @@ static int fwd_lanes(const scan_shape *s) {
         P *= 2;
     while (P > 2 && (int64_t)(P / 2) * SCAN_ITEMS >= s->L)
         P /= 2;
+    // fewer lanes need less shared memory: large N on a GPU with 99 KB a block (sm_86/89)
+    const int64_t optin = smem_optin();
+    while (P > 2 && fwd_smem_bytes(P, s->N) > optin)
+        P /= 2;
     return P;
+}
+
+// A clear refusal where even the smallest tiling of a kernel needs more shared memory than
+// the GPU gives one block (the launch would fail with "invalid argument").
+static ssm_code check_smem(size_t need, const char *kernel, int64_t N) {
+    const int64_t optin = smem_optin();
+    if ((int64_t)need <= optin)
+        return SSM_OK;
+    return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
+                          "%s: d_state N=%lld needs %zu bytes of shared memory a block, and this "
+                          "GPU allows %lld; use a smaller d_state (mamba_ssm's default is 16)",
+                          kernel, (long long)N, need, (long long)optin);
 }
 
 static ssm_code check_shape(const scan_shape *s, const char *who) {
@@ -93,6 +131,7 @@ extern "C" size_t selective_scan_workspace_size_cuda(const scan_shape *s) {
 template <typename T, int P, bool CKMID> static ssm_code launch_fwd_(const ScanArgs &a) {
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     size_t smem = (size_t)scan_fwd_smem_floats<P>(a.N) * sizeof(float);
+    SSM_TRY(check_smem(smem, "scan_fwd_kernel", a.N));
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(scan_fwd_kernel<T, P, 1, CKMID>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -115,6 +154,7 @@ template <typename T, int P> static ssm_code launch_fwd_split(const ScanArgs &a)
 template <typename T, int P> static ssm_code launch_fwd_pipe(const ScanArgs &a) {
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     constexpr int smem = scan_fwd_pipe_smem_bytes<T, P, SCAN_ITEMS>();
+    SSM_TRY(check_smem(smem, "scan_fwd_pipe_kernel", a.N));
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(scan_fwd_pipe_kernel<T, P, SCAN_ITEMS>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
@@ -191,6 +231,7 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
 template <typename T, int P> static ssm_code launch_bwd(const ScanArgs &a) {
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     size_t smem = (size_t)scan_bwd_smem_floats<P>(a.N) * sizeof(float);
+    SSM_TRY(check_smem(smem, "scan_bwd_kernel", a.N));
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(scan_bwd_kernel<T, P>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
@@ -207,6 +248,7 @@ template <typename T, int P> static ssm_code launch_bwd_split(const ScanArgs &a)
     constexpr bool STAGEBC = sizeof(T) == 2;
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     size_t smem = (size_t)scan_bwd_split_smem_bytes<T, P, SCAN_SPLIT_SUB, STAGEBC>();
+    SSM_TRY(check_smem(smem, "scan_bwd_split_kernel", a.N));
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB, STAGEBC>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
