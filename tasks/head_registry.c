@@ -1,5 +1,6 @@
 // defines: the head registry and the calls on a head (see head_registry.h)
 #include "tasks/head_registry.h"
+#include "core/registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,19 +25,11 @@ const ssm_head_vtable *const *ssm_head_registry(size_t *count) {
 }
 
 const ssm_head_vtable *ssm_head_find(const char *name) {
-    for (size_t i = 0; name && i < N_REGISTRY; i++)
-        if (strcmp(registry[i]->name, name) == 0)
-            return registry[i];
-    return NULL;
+    return ssm_registry_find((const void *const *)registry, N_REGISTRY, name);
 }
 
 void ssm_head_list(char *buf, size_t n) {
-    if (n == 0)
-        return;
-    buf[0] = 0;
-    size_t used = 0;
-    for (size_t i = 0; i < N_REGISTRY && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, i ? ", %s" : "%s", registry[i]->name);
+    ssm_registry_list((const void *const *)registry, N_REGISTRY, buf, n);
 }
 
 ssm_code ssm_head_lookup(const char *name, const ssm_head_vtable **out, ssm_error *err) {

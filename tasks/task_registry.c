@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tasks/task_registry.h"
+#include "core/registry.h"
 
 // ---- the registry: ONE line per task ------------------------------------------------
 // X(name) expects `const ssm_task_vtable ssm_task_<name>` defined in tasks/task_<name>.c.
@@ -24,19 +25,11 @@ const ssm_task_vtable *const *task_registry(size_t *count) {
 }
 
 const ssm_task_vtable *task_find(const char *name) {
-    for (size_t i = 0; name && i < N_REGISTRY; i++)
-        if (strcmp(registry[i]->name, name) == 0)
-            return registry[i];
-    return NULL;
+    return ssm_registry_find((const void *const *)registry, N_REGISTRY, name);
 }
 
 void task_list(char *buf, size_t n) {
-    if (n == 0)
-        return;
-    buf[0] = 0;
-    size_t used = 0;
-    for (size_t i = 0; i < N_REGISTRY && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, i ? ", %s" : "%s", registry[i]->name);
+    ssm_registry_list((const void *const *)registry, N_REGISTRY, buf, n);
 }
 
 ssm_code task_lookup(const char *name, const ssm_task_vtable **out, ssm_error *err) {
