@@ -13,6 +13,7 @@
 #include "kernels/linear.h"
 #include "tasks/head.h"
 #include "tasks/pool.h"
+#include "core/device_select.h" // SSM_HAVE_CUDA
 #if SSM_HAVE_CUDA
 #include "core/cuda/device.h"
 #include "core/cuda/try.h"

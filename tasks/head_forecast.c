@@ -23,6 +23,7 @@
 #include "adapters/revin.h"
 #include "kernels/linear.h"
 #include "tasks/head.h"
+#include "core/device_select.h" // SSM_HAVE_CUDA
 #if SSM_HAVE_CUDA
 #include "core/cuda/try.h"
 #include "kernels/cuda/linear.h"

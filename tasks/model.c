@@ -11,16 +11,6 @@
 
 static int on_cuda(const ssm_model *m) { return m->device.kind == SSM_DEVICE_CUDA; }
 
-ssm_code model_plan_arrays(ssm_model *m, ssm_arena *a, ssm_error *err) {
-    size_t nk = (size_t)m->B_max * m->K * sizeof(real);
-    m->out = ssm_arena_take(a, nk);
-    m->dout = ssm_arena_take(a, nk);
-    m->probs = m->loss.kind == LOSS_CE ? ssm_arena_take(a, nk) : NULL;
-    m->losses = ssm_arena_take(a, nk);
-    m->dloss = ssm_arena_take(a, (size_t)m->B_max * m->K * sizeof(real));
-    return on_cuda(m) ? ssm_head_plan_cuda(m->head, a, m->B_max, err)
-                      : ssm_head_plan(m->head, a, m->B_max, err);
-}
 
 static ssm_code plan(ssm_model *m, ssm_error *err) {
     SSM_TRY(trunk_plan(&m->trunk, &m->arena, err));

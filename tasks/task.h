@@ -20,7 +20,7 @@
 // Layers of tasks/ (each calls only the ones below it; docs/design.md):
 //   train.c, task_run.c, task_registry.c the loop, the calls on a task, the registry
 //   task_<name>.c, classify_tta.c        the tasks
-//   model.c (+ cuda/model_cuda.c)        trunk + head + loss, on either device
+//   model.c, cuda/model_cuda.c, model_arrays.c   trunk + head + loss, on either device
 //   head_<name>.c, head_registry.c, loss.c   the heads and the losses
 //   trunk.c, pool.c, metrics.c, ...      what they are built from
 #pragma once
