@@ -1,5 +1,6 @@
 // defines: the adapter registry and the calling wrappers (see adapter.h)
 #include "adapters/adapter.h"
+#include "core/registry.h"
 
 #include <errno.h>
 #include <math.h>
@@ -27,21 +28,11 @@ const ssm_adapter_vtable *const *ssm_adapter_registry(size_t *count) {
 }
 
 const ssm_adapter_vtable *ssm_adapter_find(const char *name) {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; i < N_REGISTRY; i++)
-        if (strcmp(registry[i]->name, name) == 0)
-            return registry[i];
-    return NULL;
+    return ssm_registry_find((const void *const *)registry, N_REGISTRY, name);
 }
 
 void ssm_adapter_list(char *buf, size_t n) {
-    if (n == 0)
-        return;
-    buf[0] = 0;
-    size_t used = 0;
-    for (size_t i = 0; i < N_REGISTRY && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, i ? ", %s" : "%s", registry[i]->name);
+    ssm_registry_list((const void *const *)registry, N_REGISTRY, buf, n);
 }
 
 ssm_code ssm_adapter_lookup(const char *name, const ssm_adapter_vtable **out, ssm_error *err) {

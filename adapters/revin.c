@@ -1,9 +1,16 @@
 // defines: reversible instance normalisation (see revin.h)
 #include "adapters/revin.h"
 
+#include "core/device_select.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#if SSM_HAVE_CUDA
+#include "adapters/cuda/series.h"
+#include "core/cuda/try.h"
+#endif
 
 ssm_code ssm_revin_declare(ssm_revin *r, ssm_params *p, const char *prefix, int64_t T, int64_t V,
                            int affine, ssm_error *err) {
@@ -136,3 +143,45 @@ void ssm_revin_denorm_backward(const ssm_revin *r, ssm_params *p, real *dyn, con
                 ssm_params_grad(p, r->w_idx)[v] -= g * (yn[i] - c[v]) * inv * inv;
             }
 }
+
+#if SSM_HAVE_CUDA
+static const real *affine_w(const ssm_revin *r, const ssm_params *p) {
+    return r->affine ? ssm_params_data(p, r->w_idx) : NULL;
+}
+static const real *affine_c(const ssm_revin *r, const ssm_params *p) {
+    return r->affine ? ssm_params_data(p, r->c_idx) : NULL;
+}
+
+ssm_code ssm_revin_norm_forward_cuda(ssm_revin *r, const ssm_params *p, real *xn, const real *x,
+                                     int64_t B, ssm_error *err) {
+    SSM_CUDA_TRY(revin_norm_forward_cuda(xn, r->mean, r->std, x, affine_w(r, p), affine_c(r, p), B,
+                                         r->T, r->V), err);
+    return SSM_OK;
+}
+
+ssm_code ssm_revin_norm_backward_cuda(const ssm_revin *r, ssm_params *p, const real *dxn,
+                                      const real *x, int64_t B, ssm_error *err) {
+    if (!r->affine)
+        return SSM_OK;
+    SSM_CUDA_TRY(revin_norm_backward_cuda(ssm_params_grad(p, r->w_idx), ssm_params_grad(p, r->c_idx),
+                                          dxn, x, B, r->T, r->V), err);
+    return SSM_OK;
+}
+
+ssm_code ssm_revin_denorm_forward_cuda(const ssm_revin *r, const ssm_params *p, real *y,
+                                       const real *yn, int64_t B, int64_t H, ssm_error *err) {
+    SSM_CUDA_TRY(revin_denorm_forward_cuda(y, yn, r->mean, r->std, affine_w(r, p), affine_c(r, p),
+                                           B, H, r->V), err);
+    return SSM_OK;
+}
+
+ssm_code ssm_revin_denorm_backward_cuda(const ssm_revin *r, ssm_params *p, real *dyn,
+                                        const real *dy, const real *yn, int64_t B, int64_t H,
+                                        ssm_error *err) {
+    real *dw = r->affine ? ssm_params_grad(p, r->w_idx) : NULL;
+    real *dc = r->affine ? ssm_params_grad(p, r->c_idx) : NULL;
+    SSM_CUDA_TRY(revin_denorm_backward_cuda(dyn, dw, dc, dy, yn, r->std, affine_w(r, p),
+                                            affine_c(r, p), B, H, r->V), err);
+    return SSM_OK;
+}
+#endif

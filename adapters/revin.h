@@ -1,6 +1,8 @@
 // defines: ssm_revin, ssm_revin_declare, ssm_revin_init_params, ssm_revin_plan,
 //          ssm_revin_stats, ssm_revin_norm_forward, ssm_revin_norm_backward,
-//          ssm_revin_denorm_forward, ssm_revin_denorm_backward, SSM_REVIN_EPS
+//          ssm_revin_denorm_forward, ssm_revin_denorm_backward, SSM_REVIN_EPS,
+//          ssm_revin_norm_forward_cuda, ssm_revin_norm_backward_cuda,
+//          ssm_revin_denorm_forward_cuda, ssm_revin_denorm_backward_cuda
 // Reversible instance normalisation (RevIN, Kim et al. 2022; the `Normalize`
 // layer of Time-Series-Library / PatchTST / S-Mamba's `use_norm`): each
 // sample's each variate is standardised by its own statistics over the
@@ -62,3 +64,16 @@ void ssm_revin_denorm_forward(const ssm_revin *r, const ssm_params *p, real *y, 
 // dyn [B, H, V] += dy * dy/dyn; affine gradients += (statistics of the last forward).
 void ssm_revin_denorm_backward(const ssm_revin *r, ssm_params *p, real *dyn, const real *dy,
                                const real *yn, int64_t B, int64_t H);
+
+// ---- on one GPU (CUDA=1 builds only; adapters/cuda/series.cu) ------------------------
+// The twins of the four calls above, with r planned in a device arena (mean, std device
+// arrays) and p the device mirror of the parameter table.
+ssm_code ssm_revin_norm_forward_cuda(ssm_revin *r, const ssm_params *p, real *xn, const real *x,
+                                     int64_t B, ssm_error *err);
+ssm_code ssm_revin_norm_backward_cuda(const ssm_revin *r, ssm_params *p, const real *dxn,
+                                      const real *x, int64_t B, ssm_error *err);
+ssm_code ssm_revin_denorm_forward_cuda(const ssm_revin *r, const ssm_params *p, real *y,
+                                       const real *yn, int64_t B, int64_t H, ssm_error *err);
+ssm_code ssm_revin_denorm_backward_cuda(const ssm_revin *r, ssm_params *p, real *dyn,
+                                        const real *dy, const real *yn, int64_t B, int64_t H,
+                                        ssm_error *err);

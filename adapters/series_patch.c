@@ -23,6 +23,13 @@
 #include "adapters/revin.h"
 #include "adapters/series_common.h"
 #include "kernels/linear.h"
+#include "core/device_select.h" // SSM_HAVE_CUDA
+#if SSM_HAVE_CUDA
+#include "adapters/cuda/patches.h"
+#include "adapters/cuda/series.h"
+#include "core/cuda/try.h"
+#include "kernels/cuda/linear.h"
+#endif
 
 #define ADAPTER_NAME "series_patch"
 #define DEFAULT_PATCH 16
@@ -36,6 +43,8 @@ typedef struct {
     real *xn;      // [B_max, T, V] RevIN output; reused for its gradient (arena; when revin)
     real *cols;    // [B_max * V * P, p] the patches (arena)
     real *dcols;   // [B_max * V * P, p] their gradient (arena; when affine)
+    int32_t *dev_base; // [n_orders, P] the orders' base on the device (CUDA plan)
+    real *demb;    // [B_max * V * P, D] the embedding's gradient (CUDA plan)
 } series_patch;
 
 static ssm_code sp_create(ssm_adapter *a, const ssm_adapter_options *opt, const ssm_input_shape *in,
@@ -192,6 +201,71 @@ static void sp_backward(ssm_adapter *a, ssm_params *p, const real *dtokens, cons
     ssm_revin_norm_backward(&sp->rv, p, sp->xn, x, B);
 }
 
+#if SSM_HAVE_CUDA
+// The CUDA path: the same steps on device arrays, fp32. The input is not scanned for NaN
+// on the device: a non-finite value shows as a non-finite loss, which the step refuses.
+static ssm_code sp_plan_cuda(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ssm_error *err) {
+    series_patch *sp = a->impl;
+    SSM_TRY(sp_plan(a, arena, B_max, err));
+    size_t bytes = (size_t)a->n_orders * (size_t)sp->P * sizeof(int32_t);
+    sp->dev_base = ssm_arena_take(arena, bytes);
+    sp->demb = ssm_arena_take(arena, (size_t)(B_max * sp->V * sp->P * a->d_model) * sizeof(real));
+    if (!ssm_arena_measuring(arena))
+        SSM_CUDA_TRY(ssm_cuda_upload(sp->dev_base, sp->base, bytes), err);
+    return SSM_OK;
+}
+
+static ssm_code prepare_cuda(ssm_adapter *a, const ssm_params *p, const real *x, int64_t B,
+                             ssm_error *err) {
+    series_patch *sp = a->impl;
+    const real *src = x;
+    if (sp->revin) {
+        SSM_TRY(ssm_revin_norm_forward_cuda(&sp->rv, p, sp->xn, x, B, err));
+        src = sp->xn;
+    }
+    SSM_CUDA_TRY(series_patchify_cuda(sp->cols, src, B, sp->T, sp->V, sp->P, sp->p, sp->s), err);
+    return SSM_OK;
+}
+
+static ssm_code sp_forward_cuda(ssm_adapter *a, const ssm_params *p, real *tokens, int32_t *orders,
+                                const real *x, int64_t B, ssm_error *err) {
+    series_patch *sp = a->impl;
+    int64_t V = sp->V, P = sp->P, D = a->d_model;
+    if (!sp->cols || !sp->dev_base)
+        return ssm_fail(err, SSM_EINVAL, "%s: CUDA forward before the device arena was committed",
+                        ADAPTER_NAME);
+    SSM_TRY(prepare_cuda(a, p, x, B, err));
+    SSM_CUDA_TRY(linear_forward_cuda(tokens, sp->cols, ssm_params_data(p, sp->w_idx),
+                                     ssm_params_data(p, sp->b_idx), B * V * P, sp->p, D), err);
+    // + positions, in place (elementwise): image_patches' assembly without a class token
+    SSM_CUDA_TRY(patch_tokens_forward_cuda(tokens, tokens, ssm_params_data(p, sp->pos_idx), NULL,
+                                           B * V, P, P, D, -1), err);
+    if (orders)
+        SSM_CUDA_TRY(orders_broadcast_cuda(orders, sp->dev_base, a->n_orders, B * V, P), err);
+    return SSM_OK;
+}
+
+static ssm_code sp_backward_cuda(ssm_adapter *a, ssm_params *p, const real *dtokens, const real *x,
+                                 int64_t B, ssm_error *err) {
+    series_patch *sp = a->impl;
+    int64_t T = sp->T, V = sp->V, P = sp->P, D = a->d_model;
+    SSM_CUDA_TRY(patch_tokens_backward_cuda(sp->demb, ssm_params_grad(p, sp->pos_idx), NULL,
+                                            dtokens, B * V, P, P, D, -1), err);
+    SSM_TRY(prepare_cuda(a, p, x, B, err)); // recomputed: independent of the last forward
+    size_t ncol = (size_t)B * V * P * sp->p;
+    if (sp->affine)
+        SSM_CUDA_TRY(ssm_cuda_zero(sp->dcols, ncol * sizeof(real)), err);
+    SSM_CUDA_TRY(linear_backward_cuda(sp->affine ? sp->dcols : NULL, ssm_params_grad(p, sp->w_idx),
+                                      ssm_params_grad(p, sp->b_idx), sp->demb, sp->cols,
+                                      ssm_params_data(p, sp->w_idx), B * V * P, sp->p, D), err);
+    if (!sp->affine)
+        return SSM_OK;
+    SSM_CUDA_TRY(ssm_cuda_zero(sp->xn, (size_t)B * T * V * sizeof(real)), err);
+    SSM_CUDA_TRY(series_patchify_backward_cuda(sp->xn, sp->dcols, B, T, V, P, sp->p, sp->s), err);
+    return ssm_revin_norm_backward_cuda(&sp->rv, p, sp->xn, x, B, err);
+}
+#endif
+
 static void sp_free(ssm_adapter *a) {
     series_patch *sp = a->impl;
     if (sp)
@@ -211,4 +285,9 @@ const ssm_adapter_vtable ssm_adapter_series_patch = {
     .forward = sp_forward,
     .backward = sp_backward,
     .free_impl = sp_free,
+#if SSM_HAVE_CUDA
+    .plan_cuda = sp_plan_cuda,
+    .forward_cuda = sp_forward_cuda,
+    .backward_cuda = sp_backward_cuda,
+#endif
 };

@@ -23,6 +23,13 @@
 #include "adapters/revin.h"
 #include "adapters/series_common.h"
 #include "kernels/linear.h"
+#include "core/device_select.h" // SSM_HAVE_CUDA
+#if SSM_HAVE_CUDA
+#include "adapters/cuda/patches.h"
+#include "adapters/cuda/series.h"
+#include "core/cuda/try.h"
+#include "kernels/cuda/linear.h"
+#endif
 
 #define ADAPTER_NAME "series_variate"
 
@@ -35,6 +42,7 @@ typedef struct {
     real *xn;      // [B_max, T, V] RevIN output (arena; when revin)
     real *xt;      // [B_max * V, T] the windows variate-major (arena)
     real *dxt;     // [B_max * V, T] their gradient (arena; when affine)
+    int32_t *dev_base; // [n_orders, V] the orders' base on the device (CUDA plan)
 } series_variate;
 
 static ssm_code sv_create(ssm_adapter *a, const ssm_adapter_options *opt, const ssm_input_shape *in,
@@ -147,6 +155,65 @@ static void sv_backward(ssm_adapter *a, ssm_params *p, const real *dtokens, cons
     ssm_revin_norm_backward(&sv->rv, p, sv->xn, x, B);
 }
 
+#if SSM_HAVE_CUDA
+// The CUDA path: the same steps on device arrays, fp32 (the embedding is one small GEMM,
+// also in mixed precision). The input is not scanned for NaN on the device: a
+// non-finite value shows as a non-finite loss, which the step refuses.
+static ssm_code sv_plan_cuda(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ssm_error *err) {
+    series_variate *sv = a->impl;
+    SSM_TRY(sv_plan(a, arena, B_max, err));
+    size_t bytes = (size_t)a->n_orders * (size_t)sv->V * sizeof(int32_t);
+    sv->dev_base = ssm_arena_take(arena, bytes);
+    if (!ssm_arena_measuring(arena))
+        SSM_CUDA_TRY(ssm_cuda_upload(sv->dev_base, sv->base, bytes), err);
+    return SSM_OK;
+}
+
+static ssm_code prepare_cuda(ssm_adapter *a, const ssm_params *p, const real *x, int64_t B,
+                             ssm_error *err) {
+    series_variate *sv = a->impl;
+    const real *src = x;
+    if (sv->revin) {
+        SSM_TRY(ssm_revin_norm_forward_cuda(&sv->rv, p, sv->xn, x, B, err));
+        src = sv->xn;
+    }
+    SSM_CUDA_TRY(series_swap_last2_cuda(sv->xt, src, B, sv->T, sv->V), err);
+    return SSM_OK;
+}
+
+static ssm_code sv_forward_cuda(ssm_adapter *a, const ssm_params *p, real *tokens, int32_t *orders,
+                                const real *x, int64_t B, ssm_error *err) {
+    series_variate *sv = a->impl;
+    if (!sv->xt || !sv->dev_base)
+        return ssm_fail(err, SSM_EINVAL, "%s: CUDA forward before the device arena was committed",
+                        ADAPTER_NAME);
+    SSM_TRY(prepare_cuda(a, p, x, B, err));
+    SSM_CUDA_TRY(linear_forward_cuda(tokens, sv->xt, ssm_params_data(p, sv->w_idx),
+                                     ssm_params_data(p, sv->b_idx), B * sv->V, sv->T, a->d_model),
+                 err);
+    if (orders)
+        SSM_CUDA_TRY(orders_broadcast_cuda(orders, sv->dev_base, a->n_orders, B, sv->V), err);
+    return SSM_OK;
+}
+
+static ssm_code sv_backward_cuda(ssm_adapter *a, ssm_params *p, const real *dtokens, const real *x,
+                                 int64_t B, ssm_error *err) {
+    series_variate *sv = a->impl;
+    int64_t T = sv->T, V = sv->V;
+    SSM_TRY(prepare_cuda(a, p, x, B, err)); // recomputed: independent of the last forward
+    if (sv->affine)
+        SSM_CUDA_TRY(ssm_cuda_zero(sv->dxt, (size_t)B * V * T * sizeof(real)), err);
+    SSM_CUDA_TRY(linear_backward_cuda(sv->affine ? sv->dxt : NULL, ssm_params_grad(p, sv->w_idx),
+                                      ssm_params_grad(p, sv->b_idx), dtokens, sv->xt,
+                                      ssm_params_data(p, sv->w_idx), B * V, T, a->d_model),
+                 err);
+    if (!sv->affine)
+        return SSM_OK;
+    SSM_CUDA_TRY(series_swap_last2_cuda(sv->xn, sv->dxt, B, V, T), err); // dxn [B, T, V]
+    return ssm_revin_norm_backward_cuda(&sv->rv, p, sv->xn, x, B, err);
+}
+#endif
+
 static void sv_free(ssm_adapter *a) {
     series_variate *sv = a->impl;
     if (sv)
@@ -165,4 +232,9 @@ const ssm_adapter_vtable ssm_adapter_series_variate = {
     .forward = sv_forward,
     .backward = sv_backward,
     .free_impl = sv_free,
+#if SSM_HAVE_CUDA
+    .plan_cuda = sv_plan_cuda,
+    .forward_cuda = sv_forward_cuda,
+    .backward_cuda = sv_backward_cuda,
+#endif
 };

@@ -77,7 +77,7 @@ int cli_fail(const char *cmd, const ssm_error *err) {
 }
 
 ssm_code cli_load_config(ssm_config *c, const cli_args *a, ssm_error *err) {
-    SSM_TRY(ssm_config_resolve(c, a->config, a->sets, a->n_sets, err));
+    SSM_TRY(ssm_config_resolve_checked(c, a->config, a->sets, a->n_sets, task_check_config, err));
     if (c->run.precision != SSM_PREC_FP32 && strncmp(c->run.device, "cuda", 4) != 0)
         return ssm_fail(err, SSM_ECONFIG,
                         "%s: run.precision: bf16 is mixed precision on a GPU only (run.device: "
@@ -101,24 +101,6 @@ void cli_apply_threads(const ssm_config *c) {
     ssm_cpu_describe(cpu, sizeof cpu);
     ssm_info("cpu: %s; %d threads; OpenBLAS %s", cpu, omp_get_max_threads(),
              openblas_get_corename());
-}
-
-ssm_code cli_model_spec(classify_model_spec *s, const ssm_config *c, int64_t C, int64_t H,
-                        int64_t W, int64_t batch, ssm_error *err) {
-    memset(s, 0, sizeof *s);
-    ssm_input_shape in = {.ndim = 3, .dims = {C, H, W}};
-    ssm_trunk_spec ts;
-    task_trunk_spec_from_config(&ts, c, &in);
-    s->adapter = ts.adapter;
-    s->adapter_opt = ts.adapter_opt;
-    s->input = ts.input;
-    s->backbone = ts.backbone;
-    s->num_classes = c->task.num_classes;
-    s->mean_pool = c->task.pool == SSM_POOL_MEAN;
-    s->B_max = batch;
-    s->label_smoothing = c->task.label_smoothing;
-    s->seed = (uint64_t)c->run.seed;
-    return ssm_device_parse(&s->device, c->run.device, err);
 }
 
 ssm_code cli_mkdirs(const char *path, ssm_error *err) {

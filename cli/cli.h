@@ -1,5 +1,5 @@
 // defines: cli_args, cli_parse, cli_fail, cli_load_config, cli_apply_threads,
-//          cli_model_spec, cli_open_device, cli_mkdirs, cli_data, cli_data_open, cli_data_close,
+//          cli_open_device, cli_mkdirs, cli_data, cli_data_open, cli_data_close,
 //          cli_data_metadata, cmd_train, cmd_eval, cmd_predict, cmd_info, cmd_check_grad
 // Shared plumbing of the ssmkit subcommands. Only cli/ prints errors and
 // chooses exit codes (DESIGN.md invariant 7): 0 ok, 1 runtime/data error,
@@ -13,8 +13,7 @@
 #include "core/metadata.h"
 #include "datasets/image_data.h"
 #include "datasets/series_data.h"
-#include "tasks/classify_model.h"
-#include "tasks/task.h"
+#include "tasks/task_run.h"
 
 #define CLI_MAX_SETS 64
 #define CLI_MAX_INPUTS 256
@@ -56,10 +55,6 @@ ssm_code cli_open_device(const ssm_config *c, ssm_device *d, ssm_error *err);
 // OpenBLAS is kept at one thread (gemm splits over OpenMP). Logs the CPU
 // kernel variant, the thread count and OpenBLAS's kernel: a run's first line.
 void cli_apply_threads(const ssm_config *c);
-
-// The classification model a config describes, for inputs of shape [C, H, W].
-ssm_code cli_model_spec(classify_model_spec *s, const ssm_config *c, int64_t C, int64_t H,
-                        int64_t W, int64_t batch, ssm_error *err);
 
 // The data a config names (data.name): an image recipe (datasets/image_data.h)
 // or a series recipe (datasets/series_data.h), with the batchers and what the

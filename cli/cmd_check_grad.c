@@ -47,7 +47,7 @@ typedef struct {
 static double loss_at(fd_ctx *c) {
     ssm_error err;
     double loss = NAN;
-    if (c->t->vt->loss_and_grad(c->t, c->b, &loss, &err))
+    if (task_loss_and_grad(c->t, c->b, &loss, &err))
         return NAN;
     return loss;
 }
@@ -87,7 +87,7 @@ int cmd_check_grad(int argc, char **argv) {
     if (!code) code = ssm_batcher_next(data.train, &b, &err);
     if (!code && !b) code = ssm_fail(&err, SSM_EDATA, "the training split is empty");
     double base = NAN;
-    if (!code) code = task->vt->loss_and_grad(task, b, &base, &err);
+    if (!code) code = task_loss_and_grad(task, b, &base, &err);
     if (code) {
         task_free(task);
         cli_data_close(&data);

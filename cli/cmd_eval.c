@@ -4,7 +4,7 @@
 
 #include "cli/cli.h"
 #include "core/checkpoint.h"
-#include "tasks/task.h"
+#include "tasks/task_run.h"
 
 static const char *USAGE = "ssmkit eval CONFIG --ckpt FILE [--split val|test] [--set k=v]...";
 
@@ -16,7 +16,7 @@ int cmd_eval(int argc, char **argv) {
     if (a.help) {
         printf("%s\n\nEvaluates a checkpoint on the validation or test split (default test) and\n"
                "prints one JSON line: split, samples, then the task's metrics (classify: loss,\n"
-               "accuracy, top5, macro_f1; forecast: loss, mse, mae, mse_orig, mae_orig).\n", USAGE);
+               "accuracy, top5, macro_f1; forecast and regress: loss, mse, mae, mse_orig, mae_orig).\n", USAGE);
         return 0;
     }
     ssm_error err = {0};
@@ -43,7 +43,7 @@ int cmd_eval(int argc, char **argv) {
         code = ssm_fail(&err, SSM_ECONFIG, "--split val: data.val_fraction is 0, there is no validation split");
     task_metrics m;
     if (!code)
-        code = task->vt->evaluate(task, want_test ? data.test : data.val, &m, &err);
+        code = task_evaluate(task, want_test ? data.test : data.val, &m, &err);
     if (!code) {
         printf("{\"split\":\"%s\",\"samples\":%lld", split, (long long)m.samples);
         for (int i = 0; i < m.n; i++)

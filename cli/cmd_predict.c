@@ -1,5 +1,4 @@
 // defines: cmd_predict (ssmkit predict CONFIG --ckpt FILE INPUT.png...)
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,31 +7,23 @@
 #include "core/checkpoint.h"
 #include "datasets/augment.h"
 #include "datasets/png.h"
-#if SSM_HAVE_CUDA
-#include "core/cuda/device.h"
-#endif
 
 static const char *USAGE = "ssmkit predict CONFIG --ckpt FILE [--top K] [--set k=v]... INPUT.png...";
 
-// The k-th line of a newline-separated list, into out.
-static void nth_line(char *out, size_t n, const char *lines, int64_t k) {
-    const char *s = lines;
-    for (int64_t i = 0; s && i < k; i++) {
-        s = strchr(s, '\n');
-        if (s)
-            s++;
+// names [k] <- the lines of a newline-separated list, in place (at most k).
+static void split_lines(char *lines, const char **names, int64_t k) {
+    for (int64_t i = 0; i < k; i++) {
+        names[i] = lines && *lines ? lines : NULL;
+        char *nl = lines ? strchr(lines, '\n') : NULL;
+        if (nl)
+            *nl = 0;
+        lines = nl ? nl + 1 : NULL;
     }
-    if (!s || !*s) {
-        snprintf(out, n, "%lld", (long long)k);
-        return;
-    }
-    size_t len = strcspn(s, "\n");
-    snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), s);
 }
 
+// The task the config names, on images of the checkpoint's size; each input's line is
+// the file name and the task's predict_line (classify: the top K classes).
 static ssm_code predict(const cli_args *a, const ssm_config *cfg, ssm_error *err) {
-    ssm_metadata meta;
-    ssm_metadata_init(&meta);
     ssm_ckpt_info info;
     SSM_TRY(ssm_checkpoint_inspect(a->ckpt, &info, err));
     int64_t C = 0, H = 0, W = 0;
@@ -55,57 +46,41 @@ static ssm_code predict(const cli_args *a, const ssm_config *cfg, ssm_error *err
     ssm_ckpt_info_free(&info);
     if (rc) {
         free(names_copy);
-        return ssm_error_prefix(err, "%s: not a checkpoint written by `ssmkit train`: ", a->ckpt);
+        return ssm_error_prefix(err, "%s: not a checkpoint of images written by `ssmkit train` "
+                                "(predict reads PNG images): ", a->ckpt);
     }
     if (C < 1 || C > SSM_IMAGE_MAX_C) {
         free(names_copy);
         return ssm_fail(err, SSM_EFORMAT, "%s: data_channels %lld, expected 1..%d", a->ckpt,
                         (long long)C, SSM_IMAGE_MAX_C);
     }
-    int64_t n = a->n_inputs;
-    classify_model model = {0};
-    classify_model_spec spec;
+    int64_t n = a->n_inputs, V = cfg->task.num_classes;
+    const char **class_names = calloc((size_t)(V > 0 ? V : 1), sizeof *class_names);
+    split_lines(names_copy, class_names, V);
+    task_data_info d = {.input = {3, {C, H, W}}, .class_names = class_names};
+    ssm_task *task = NULL;
     real *x = malloc((size_t)n * C * H * W * sizeof(real));
-    rc = x ? SSM_OK : ssm_fail(err, SSM_ENOMEM, "out of memory for %lld images", (long long)n);
-    if (!rc) rc = cli_model_spec(&spec, cfg, C, H, W, n, err);
-    if (!rc) rc = classify_model_build(&model, &spec, err);
-    if (!rc) rc = ssm_checkpoint_load(a->ckpt, &model.params, 0, NULL, err);
-#if SSM_HAVE_CUDA
-    if (!rc && model.device.kind == SSM_DEVICE_CUDA) // the host table is the master: upload it
-        rc = ssm_params_cuda_upload(&model.dparams, &model.params, err);
-#endif
+    rc = x && class_names ? SSM_OK : ssm_fail(err, SSM_ENOMEM, "out of memory for %lld images",
+                                              (long long)n);
+    if (!rc) rc = task_create(&task, cfg, &d, n, err);
+    if (!rc) rc = task_load_checkpoint(task, a->ckpt, 0, NULL, err);
     for (int64_t i = 0; !rc && i < n; i++) {
         real *xi = x + i * C * H * W;
         rc = ssm_png_read(a->inputs[i], xi, C, H, W, SSM_RESIZE_BILINEAR, NULL, NULL, err);
         if (!rc)
             ssm_image_normalize(xi, mean, sd, C, H * W);
     }
-    const real *logits = NULL;
-    if (!rc) rc = classify_model_predict(&model, x, n, &logits, err);
+    const real *out = NULL;
+    if (!rc) rc = model_predict(&task->model, x, n, &out, err);
     for (int64_t i = 0; !rc && i < n; i++) {
-        const real *lg = logits + i * model.V;
-        double mx = -INFINITY, z = 0;
-        for (int64_t v = 0; v < model.V; v++)
-            mx = fmax(mx, lg[v]);
-        for (int64_t v = 0; v < model.V; v++)
-            z += exp(lg[v] - mx);
         printf("%s", a->inputs[i]);
-        int used[256] = {0};
-        for (int k = 0; k < a->top && k < model.V && k < 256; k++) {
-            int64_t best = -1;
-            for (int64_t v = 0; v < model.V && v < 256; v++)
-                if (!used[v] && (best < 0 || lg[v] > lg[best]))
-                    best = v;
-            used[best] = 1;
-            char name[128];
-            nth_line(name, sizeof name, names_copy, best);
-            printf("\t%s %.4f", name, exp(lg[best] - mx) / z);
-        }
+        task->vt->predict_line(task, stdout, out + i * task->model.K, a->top);
         printf("\n");
     }
+    task_free(task);
+    free(class_names);
     free(names_copy);
     free(x);
-    classify_model_free(&model);
     return rc;
 }
 

@@ -7,7 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
-#include "tasks/task.h"
+#include "tasks/task_run.h"
 #include "tasks/train.h"
 
 static const char *USAGE = "ssmkit train CONFIG [--set section.key=value]... [--resume RUN_DIR]";
@@ -107,7 +107,7 @@ int cmd_train(int argc, char **argv) {
         ssm_metadata_init(&extra);
         code = cli_data_metadata(&extra, &data, &err);
         train_options o = {.cfg = &cfg, .run_dir = run_dir, .config_yaml = yaml,
-                           .resume = a.resume != NULL, .class_names = data.info.class_names,
+                           .resume = a.resume != NULL,
                            .extra_meta = &extra, .kill_at_step = kill ? atoll(kill) : 0};
         train_result r;
         if (!code)

@@ -296,7 +296,6 @@ ssm_code ssm_config_load(ssm_config *c, const char *path, ssm_error *err) {
 // Cross-key checks; *key = the first key named by a failed rule.
 static ssm_code validate_impl(const ssm_config *c, const char **key, ssm_error *err) {
     const ssm_task_config *t = &c->task;
-    bool classes = t->name != SSM_TASK_FORECAST;
 #define RULE(cond, k, ...)                                                                         \
     if (!(cond)) {                                                                                 \
         *key = k;                                                                                  \
@@ -310,14 +309,6 @@ static ssm_code validate_impl(const ssm_config *c, const char **key, ssm_error *
     RULE(c->backbone.dt_min <= c->backbone.dt_max, "backbone.dt_min",
          "backbone.dt_min (%g) must be <= backbone.dt_max (%g)", c->backbone.dt_min,
          c->backbone.dt_max);
-    RULE(!classes || t->num_classes >= 2, "task.num_classes",
-         "task.num_classes is %lld, task.name %s needs at least 2", (long long)t->num_classes,
-         t->name == SSM_TASK_CLASSIFY ? "classify" : t->name == SSM_TASK_MIL ? "mil" : "segment");
-    RULE(!classes || t->loss == SSM_LOSS_AUTO || t->loss == SSM_LOSS_CE, "task.loss",
-         "task.loss must be auto or ce for a classification task (task.name), got %s",
-         t->loss == SSM_LOSS_MSE ? "mse" : "mae");
-    RULE(classes || t->loss != SSM_LOSS_CE, "task.loss",
-         "task.loss ce does not apply to task.name forecast; use auto, mse or mae");
     RULE(t->pool != SSM_POOL_CLS || c->adapter.cls_token != SSM_CFG_CLS_NONE, "task.pool",
          "task.pool cls needs a class token: set adapter.cls_token to head or middle");
     RULE(c->backbone.n_branches <= (int64_t)c->adapter.orders_count, "backbone.n_branches",
@@ -334,6 +325,11 @@ ssm_code ssm_config_validate(const ssm_config *c, ssm_error *err) {
 
 ssm_code ssm_config_resolve(ssm_config *c, const char *path, const char *const *sets, int n,
                             ssm_error *err) {
+    return ssm_config_resolve_checked(c, path, sets, n, NULL, err);
+}
+
+ssm_code ssm_config_resolve_checked(ssm_config *c, const char *path, const char *const *sets,
+                                    int n, ssm_config_check_fn check, ssm_error *err) {
     int lines[ssm_config_nkeys];
     memset(lines, 0, sizeof lines);
     ssm_config tmp;
@@ -351,6 +347,8 @@ ssm_code ssm_config_resolve(ssm_config *c, const char *path, const char *const *
     }
     const char *key = NULL;
     ssm_code rc = validate_impl(&tmp, &key, err);
+    if (rc == SSM_OK && check)
+        rc = check(&tmp, &key, err);
     if (rc != SSM_OK) {
         const ssm_config_key *k = key ? ssm_config_key_find(key) : NULL;
         if (path && k && lines[key_index(k)])

@@ -33,7 +33,6 @@ typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_feature
 typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
 typedef enum { SSM_NORM_RMS = 0, SSM_NORM_LAYER } ssm_norm_kind;
 typedef enum { SSM_MERGE_MEAN = 0, SSM_MERGE_SUM } ssm_merge_kind;
-typedef enum { SSM_TASK_CLASSIFY = 0, SSM_TASK_FORECAST, SSM_TASK_MIL, SSM_TASK_SEGMENT } ssm_task_name;
 typedef enum { SSM_LOSS_AUTO = 0, SSM_LOSS_CE, SSM_LOSS_MSE, SSM_LOSS_MAE } ssm_loss_kind;
 typedef enum { SSM_POOL_MEAN = 0, SSM_POOL_CLS, SSM_POOL_LAST } ssm_pool_kind;
 typedef enum { SSM_TTA_NONE = 0, SSM_TTA_HFLIP } ssm_tta_kind;
@@ -91,7 +90,8 @@ typedef struct {
 } ssm_backbone_config;
 
 typedef struct {
-    ssm_task_name name;
+    char name[SSM_CFG_NAME_MAX]; // registry name (tasks/task_registry.c), checked by the
+                                 // caller's ssm_config_check_fn (cli: task_check_config)
     int64_t num_classes;
     double label_smoothing;
     ssm_loss_kind loss;          // auto = ce for classify/mil/segment, mse for forecast
@@ -155,8 +155,10 @@ ssm_code ssm_config_load(ssm_config *c, const char *path, ssm_error *err);
 // (lists: "[a, b]" or "a,b"). On error *c is unchanged.
 ssm_code ssm_config_set(ssm_config *c, const char *assignment, ssm_error *err);
 
-// Cross-key checks (min_lr <= lr, pool: cls needs a class token, task/loss
-// agreement, dt_min < dt_max, one warmup, ...). The message names the keys.
+// Cross-key checks (min_lr <= lr, pool: cls needs a class token, dt_min < dt_max,
+// one warmup, ...). The message names the keys. The checks of the keys a task
+// reads (task.num_classes for classify, task.loss, ...) are the task's own: a
+// ssm_config_check_fn given to ssm_config_resolve_checked.
 ssm_code ssm_config_validate(const ssm_config *c, ssm_error *err);
 
 // The usual sequence for a command line: defaults, load `path` (if non-NULL),
@@ -167,6 +169,14 @@ ssm_code ssm_config_resolve(ssm_config *c, const char *path, const char *const *
 
 // The resolved config as YAML; loading it gives a config equal to *c.
 // Returns a malloc'd string (caller frees) or NULL with err filled.
+// A check of the layer above core (registries: task.name is a registered task, that
+// task's keys agree): SSM_OK, or an error with *key = the key to blame, so that the
+// message gets that key's file:line like every other config error.
+typedef ssm_code (*ssm_config_check_fn)(const ssm_config *c, const char **key, ssm_error *err);
+// ssm_config_resolve, then check (may be NULL) on the validated config.
+ssm_code ssm_config_resolve_checked(ssm_config *c, const char *path, const char *const *sets,
+                                    int n, ssm_config_check_fn check, ssm_error *err);
+
 char *ssm_config_to_yaml_string(const ssm_config *c, ssm_error *err);
 // Writes the same text to path atomically (temp file, fsync, rename).
 ssm_code ssm_config_write(const ssm_config *c, const char *path, ssm_error *err);

@@ -15,7 +15,6 @@ static const char *const features_names[] = {"M", "S", "MS", NULL};
 static const char *const cls_names[] = {"none", "head", "middle", NULL};
 static const char *const norm_names[] = {"rms", "layer", NULL};
 static const char *const merge_names[] = {"mean", "sum", NULL};
-static const char *const task_names[] = {"classify", "forecast", "mil", "segment", NULL};
 static const char *const loss_names[] = {"auto", "ce", "mse", "mae", NULL};
 static const char *const pool_names[] = {"mean", "cls", "last", NULL};
 static const char *const tta_names[] = {"none", "hflip", NULL};
@@ -149,7 +148,8 @@ const ssm_config_key ssm_config_keys[] = {
         "Checkpoint interval of the scan's backward (memory vs recompute)."),
     BOOL("backbone.final_norm", backbone.final_norm, "true", "Apply a final norm after the last block."),
     // --- task
-    ENUM("task.name", task.name, task_names, "classify", "Head, loss and metrics."),
+    STR("task.name", task.name, 0, check_ident, "a registered task (classify, forecast, regress)",
+        "classify", "The task: its head, loss, metrics and reports, by its registry name."),
     INT("task.num_classes", task.num_classes, 0, MILLION, "10",
         "Classes (classify, mil, segment; at least 2 there); unused by forecast."),
     FLT("task.label_smoothing", task.label_smoothing, 0, 1, SSM_KEY_MAX_OPEN, "0",

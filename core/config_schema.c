@@ -23,9 +23,6 @@ static const cyaml_strval_t cls_sv[] = {SV("none", SSM_CFG_CLS_NONE), SV("head",
                                         SV("middle", SSM_CFG_CLS_MIDDLE)};
 static const cyaml_strval_t norm_sv[] = {SV("rms", SSM_NORM_RMS), SV("layer", SSM_NORM_LAYER)};
 static const cyaml_strval_t merge_sv[] = {SV("mean", SSM_MERGE_MEAN), SV("sum", SSM_MERGE_SUM)};
-static const cyaml_strval_t task_sv[] = {SV("classify", SSM_TASK_CLASSIFY),
-                                         SV("forecast", SSM_TASK_FORECAST), SV("mil", SSM_TASK_MIL),
-                                         SV("segment", SSM_TASK_SEGMENT)};
 static const cyaml_strval_t loss_sv[] = {SV("auto", SSM_LOSS_AUTO), SV("ce", SSM_LOSS_CE),
                                          SV("mse", SSM_LOSS_MSE), SV("mae", SSM_LOSS_MAE)};
 static const cyaml_strval_t pool_sv[] = {SV("mean", SSM_POOL_MEAN), SV("cls", SSM_POOL_CLS),
@@ -101,7 +98,7 @@ static const cyaml_schema_field_t backbone_fields[] = {
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t task_fields[] = {
-    CYAML_FIELD_ENUM("name", ESTRICT, ssm_task_config, name, task_sv, NSV(task_sv)),
+    CYAML_FIELD_STRING("name", OPT, ssm_task_config, name, 0),
     CYAML_FIELD_INT("num_classes", OPT, ssm_task_config, num_classes),
     CYAML_FIELD_FLOAT("label_smoothing", OPT, ssm_task_config, label_smoothing),
     CYAML_FIELD_ENUM("loss", ESTRICT, ssm_task_config, loss, loss_sv, NSV(loss_sv)),

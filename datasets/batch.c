@@ -63,7 +63,18 @@ ssm_code ssm_batch_alloc(ssm_batch *b, int64_t capacity, int x_ndim, const int64
     return SSM_OK;
 }
 
+ssm_code ssm_batch_alloc_extra(ssm_batch *b, int with_tokens, int with_weight, ssm_error *err) {
+    if (with_tokens && !b->y_tokens &&
+        !(b->y_tokens = malloc((size_t)(b->capacity * b->shape[1]) * sizeof *b->y_tokens)))
+        return ssm_fail(err, SSM_ENOMEM, "cannot allocate the token labels of a batch");
+    if (with_weight && !b->weight && !(b->weight = malloc((size_t)b->capacity * sizeof *b->weight)))
+        return ssm_fail(err, SSM_ENOMEM, "cannot allocate the weights of a batch");
+    return SSM_OK;
+}
+
 void ssm_batch_free(ssm_batch *b) {
+    free(b->y_tokens);
+    free(b->weight);
     free(b->x);
     free(b->y);
     free(b->y_dense);
@@ -134,6 +145,12 @@ ssm_code ssm_batcher_init(ssm_batcher *bt, const ssm_sample_source *src, const i
     for (int s = 0; s < 2; s++) {
         rc = ssm_batch_alloc(&bt->slot[s].batch, opts->batch_size, src->x_ndim, src->x_shape,
                              src->has_y, src->dense_ndim, src->dense_shape, src->has_length, err);
+        if (rc == SSM_OK && (src->has_tokens || src->has_weight) && !src->get_extra)
+            rc = ssm_fail(err, SSM_EINVAL, "a sample source with token labels or weights needs "
+                                           "get_extra");
+        if (rc == SSM_OK)
+            rc = ssm_batch_alloc_extra(&bt->slot[s].batch, src->has_tokens, src->has_weight, err);
+        bt->slot[s].batch.dense_kind = src->dense_kind;
         if (rc != SSM_OK)
             goto fail;
     }
@@ -194,6 +211,9 @@ ssm_code ssm_batcher_produce(ssm_batcher *bt, ssm_batch_slot *slot) {
         slot->rc = src->get(src->ctx, id, ssm_augment_key(bt->opts.seed, e, id), b->x + k * xn,
                             b->y ? b->y + k : NULL, b->y_dense ? b->y_dense + k * dn : NULL,
                             b->length ? b->length + k : NULL, &slot->err);
+        if (slot->rc == SSM_OK && src->get_extra)
+            slot->rc = src->get_extra(src->ctx, id, b->y_tokens ? b->y_tokens + k * b->shape[1] : NULL,
+                                      b->weight ? b->weight + k : NULL, &slot->err);
         if (slot->rc != SSM_OK) {
             ssm_error_prefix(&slot->err, "epoch %" PRId64 ", batch at offset %" PRId64 ": ", e,
                              off);

@@ -1,7 +1,7 @@
 // defines: ssm_batch, ssm_batch_alloc, ssm_batch_free, ssm_sample_source, ssm_batcher,
 //          ssm_batcher_opts, ssm_batcher_init, ssm_batcher_next, ssm_batcher_tell,
 //          ssm_batcher_seek, ssm_batcher_batches_per_epoch, ssm_batcher_free,
-//          ssm_epoch_order, SSM_BATCH_MAX_DIMS
+//          ssm_epoch_order, SSM_BATCH_MAX_DIMS, ssm_dense_kind, ssm_batch_alloc_extra
 // The batch the rest of ssmkit consumes, and the batcher that makes batches
 // from any sample source (an in-memory image dataset today; time-series
 // windows or bags of features later, through the same struct).
@@ -20,6 +20,22 @@
 
 #define SSM_BATCH_MAX_DIMS 5 // rank of x including the batch dimension
 
+// What y_dense holds, so that a task can refuse data that does not fit its loss.
+typedef enum {
+    SSM_DENSE_VALUES = 0, // real-valued targets: forecast horizons [H, V], regression values
+    SSM_DENSE_PROBS,      // a distribution over classes [V] (soft labels, mixup): rows sum to 1
+    SSM_DENSE_MULTI_HOT,  // 0/1 per class [V] (multi-label)
+} ssm_dense_kind;
+
+// One batch. Everything a task of today or of the planned ones (MIL bags, audio clips,
+// multi-label, per-point segmentation) reads:
+//   inputs     x, dense [B, shape[1..]]; ragged inputs (bags of 30..100,000 instances,
+//              clips of any length) are padded to the longest along dim 1, with each
+//              sample's true `length` (the backbone's variable-length scan reads it as
+//              offsets; planned, see docs/design.md "Variable length")
+//   targets    y (a class index), y_dense (dense_kind: real values, soft or multi-hot
+//              labels), y_tokens (a class per position along dim 1: segmentation)
+//   weights    weight (per sample, e.g. class re-balancing), optional
 typedef struct {
     int64_t B;                          // samples in this batch (== shape[0], <= capacity)
     int64_t capacity;                   // samples the buffers hold
@@ -30,7 +46,11 @@ typedef struct {
     int dense_ndim;                     // rank of y_dense including B (0: no dense targets)
     int64_t dense_shape[SSM_BATCH_MAX_DIMS]; // y_dense: e.g. [B, H, V] forecast targets
     real *y_dense;                      // [B, dense_shape[1..dense_ndim)] or NULL
-    int64_t *length;                    // [B] valid length along x's dim 1 (ragged bags), or NULL
+    ssm_dense_kind dense_kind;          // what y_dense holds
+    int32_t *y_tokens;                  // [B, shape[1]] a class per position (-1: none,
+                                        // padding), or NULL
+    real *weight;                       // [B] sample weights, or NULL (all 1)
+    int64_t *length;                    // [B] valid length along x's dim 1 (ragged), or NULL
     int64_t *index;                     // [B] sample ids in the source
     int64_t epoch;                      // epoch this batch belongs to
     int64_t offset;                     // position of its first sample in the epoch's order
@@ -42,6 +62,9 @@ typedef struct {
 ssm_code ssm_batch_alloc(ssm_batch *b, int64_t capacity, int x_ndim, const int64_t *x_shape,
                          int with_y, int dense_ndim, const int64_t *dense_shape, int with_length,
                          ssm_error *err);
+// The optional arrays of the tasks to come: y_tokens [capacity, x_shape[0]] when
+// with_tokens, weight [capacity] when with_weight (after ssm_batch_alloc).
+ssm_code ssm_batch_alloc_extra(ssm_batch *b, int with_tokens, int with_weight, ssm_error *err);
 void ssm_batch_free(ssm_batch *b);
 
 // Where samples come from. `get` writes one sample: x [x_shape], and when the
@@ -60,6 +83,12 @@ typedef struct {
     int has_length;
     ssm_code (*get)(void *ctx, int64_t id, uint64_t key, real *x, int32_t *y, real *y_dense,
                     int64_t *length, ssm_error *err);
+    ssm_dense_kind dense_kind;               // what y_dense holds (default: real values)
+    // Optional, for sources that declare them: per-position labels y_tokens [x_shape[0]]
+    // (has_tokens) and the sample's weight (has_weight); called after get, same thread.
+    int has_tokens, has_weight;
+    ssm_code (*get_extra)(void *ctx, int64_t id, int32_t *y_tokens, real *weight,
+                          ssm_error *err);
     void (*free)(void *ctx); // called by ssm_batcher_free (may be NULL)
 } ssm_sample_source;
 

@@ -35,20 +35,20 @@ void classify_tta_free(classify_tta *t) {
     memset(t, 0, sizeof *t);
 }
 
-ssm_code classify_predict_tta(classify_model *m, classify_tta *t, const real *x_host, int64_t B,
+ssm_code classify_predict_tta(ssm_model *m, classify_tta *t, const real *x_host, int64_t B,
                               const real **logits, ssm_error *err) {
     if (!t || !t->hflip)
-        return classify_model_predict(m, x_host, B, logits, err);
+        return model_predict(m, x_host, B, logits, err);
     if (B > t->B_max)
         return ssm_fail(err, SSM_EINVAL, "task.tta: batch of %lld above the planned %lld",
                         (long long)B, (long long)t->B_max);
     const real *lg;
-    SSM_TRY(classify_model_predict(m, x_host, B, &lg, err));
+    SSM_TRY(model_predict(m, x_host, B, &lg, err));
     memcpy(t->logits, lg, (size_t)(B * t->V) * sizeof(real));
     const int64_t n = t->C * t->H * t->W;
     for (int64_t b = 0; b < B; b++)
         ssm_image_hflip(t->x_flip + b * n, x_host + b * n, t->C, t->H, t->W);
-    SSM_TRY(classify_model_predict(m, t->x_flip, B, &lg, err));
+    SSM_TRY(model_predict(m, t->x_flip, B, &lg, err));
     for (int64_t i = 0; i < B * t->V; i++)
         t->logits[i] = (real)0.5 * (t->logits[i] + lg[i]);
     *logits = t->logits;

@@ -8,7 +8,7 @@
 
 #include "adapters/adapter.h"
 #include "core/error.h"
-#include "tasks/classify_model.h"
+#include "tasks/model.h"
 
 typedef struct {
     int hflip;          // 0: plain predictions
@@ -23,7 +23,7 @@ ssm_code classify_tta_init(classify_tta *t, int hflip, const ssm_input_shape *in
                            int64_t V, ssm_error *err);
 void classify_tta_free(classify_tta *t);
 
-// Host x [B, C, H, W] in, *logits [B, V] out (host): classify_model_predict, and
+// Host x [B, C, H, W] in, *logits [B, V] out (host): model_predict, and
 // with hflip the mean of the logits of x and of x mirrored.
-ssm_code classify_predict_tta(classify_model *m, classify_tta *t, const real *x_host, int64_t B,
+ssm_code classify_predict_tta(ssm_model *m, classify_tta *t, const real *x_host, int64_t B,
                               const real **logits, ssm_error *err);

@@ -1,54 +1,94 @@
-// defines: pool_tokens_forward, pool_tokens_backward, class_head, class_head_declare,
-//          class_head_init_params, class_head_plan, class_head_forward, class_head_backward
-// The classification head (Vim's): pool the backbone's output tokens [B, L, D]
-// (already final-normed by the backbone) to one vector per sample — the class
-// token's position when the adapter has one, else the mean over all L tokens —
-// then a linear layer head.weight [num_classes, D], head.bias [num_classes]
-// to logits [B, num_classes].
+// defines: ssm_head, ssm_head_vtable, ssm_head_options, ssm_head_input, ssm_head_pool
+// Heads (pluggable, like adapters: adapters/adapter.h): a head turns the backbone's
+// output features into the model's outputs, one block of `out_numel` values per
+// sample, laid out as the task's targets are (logits [V], a forecast [H, Vout], a
+// value [K]). It owns parameters in the flat table and knows nothing of losses or
+// metrics (the task picks the loss; tasks/loss.h).
+//
+//   feats [B*S, L, D] (sample b's S*L tokens contiguous)  --head-->  out [B, out_numel]
+//
+// Adding a head = one .c file that defines `const ssm_head_vtable ssm_head_<name>`
+// + one line in tasks/head_registry.c. docs/adding-a-task.md walks through one.
+// This header is what a head implements; the registry and the calls on a head (with
+// the device checks) are tasks/head_registry.h, the layer above the heads.
+//
+// Lifecycle (mirrors the adapter's): create (declare parameters, before
+// ssm_params_finalize), init_params, plan (twice: measure, then after commit),
+// forward / backward per step, free. On one GPU plan/forward/backward are
+// replaced by the optional CUDA twins; a head without them is refused by name.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
+#include "adapters/adapter.h"
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/params.h"
 #include "core/real.h"
 #include "core/rng.h"
 
-// out[b, :] = cls_index >= 0 ? inp[b, cls_index, :] : mean_l inp[b, l, :]
-// out [B, D], inp [B, L, D]
-void pool_tokens_forward(real *out, const real *inp, int64_t cls_index, int64_t B, int64_t L,
-                         int64_t D);
-// dinp += the pooling's transpose applied to dout [B, D]; dinp [B, L, D]
-void pool_tokens_backward(real *dinp, const real *dout, int64_t cls_index, int64_t B, int64_t L,
-                          int64_t D);
+struct ssm_revin; // adapters/revin.h
+
+// How a per-sample head reduces a sample's tokens to one vector.
+typedef enum { SSM_HEAD_POOL_MEAN = 0, SSM_HEAD_POOL_CLS, SSM_HEAD_POOL_LAST } ssm_head_pool;
+
+// What a head may be asked for (the task fills it from the config and the data).
+// A field a head does not use is ignored by it; 0 means "not set".
+typedef struct {
+    int64_t num_classes; // class head: V
+    ssm_head_pool pool;  // class / regress head: how to pool a sample's tokens
+    int64_t horizon;     // forecast head: H steps
+    int64_t out_vars;    // forecast / regress head: target columns (the last of the input's)
+    int64_t outputs;     // regress head: values per sample
+} ssm_head_options;
+
+// What the trunk (tasks/trunk.h) hands a head.
+typedef struct {
+    const char *adapter;           // its name, for messages
+    ssm_input_shape input;         // one sample's input shape
+    int64_t S, L, D;               // sequences per sample, tokens per sequence, width
+    int64_t cls_index;             // the adapter's class token in [0, L), or -1
+    const struct ssm_revin *inorm; // the adapter's instance normalisation, or NULL
+} ssm_head_input;
+
+typedef struct ssm_head ssm_head;
 
 typedef struct {
-    int64_t d_model;     // D
-    int64_t num_classes; // V
-    int64_t cls_index;   // pooled position, -1 = mean pooling (adapter's cls_index)
-    size_t w_idx, b_idx; // head.weight [V, D], head.bias [V]
-    int64_t B_max;
-    real *pooled;  // [B_max, D] (arena): recomputed in backward
-    real *dpooled; // [B_max, D] (arena)
-    // mixed precision on a GPU (run.precision: bf16; set before the plan): the linear layer
-    // in bf16 from p->data_bf16, fp32 logits (tasks/cuda/head_cuda.c)
-    int bf16;
-    void *pooled_h;  // [B_max, D] bf16 (arena, bf16 only)
-    void *dlogits_h; // [B_max, V] bf16 (arena, bf16 only)
-} class_head;
+    const char *name;    // registry key (a task names its head by it)
+    const char *summary; // one line for listings
+    // Validates options against the trunk, sets h->out_numel, declares parameters
+    // under prefix ("" gives the reference names: head.weight, ...). `h` is zeroed by
+    // the caller with h->vt set; state goes in h->impl (freed by free_impl, also when
+    // create fails half-way).
+    ssm_code (*create)(ssm_head *h, const ssm_head_options *opt, const ssm_head_input *in,
+                       ssm_params *p, const char *prefix, ssm_error *err);
+    void (*init_params)(ssm_head *h, ssm_params *p, ssm_rng *rng); // after finalize; fixed order
+    // Scratch for batches up to B_max (called twice, same takes in the same order).
+    ssm_code (*plan)(ssm_head *h, ssm_arena *a, int64_t B_max, ssm_error *err);
+    // out [B, out_numel] from feats [B*S, L, D].
+    ssm_code (*forward)(ssm_head *h, const ssm_params *p, real *out, const real *feats, int64_t B,
+                        ssm_error *err);
+    // dfeats [B*S, L, D] += d out / d feats applied to dout [B, out_numel]; parameter
+    // gradients += into p->grad. Follows the forward of the same batch (as the trunk's
+    // backward does): it may read what that forward left in the head's scratch.
+    ssm_code (*backward)(ssm_head *h, ssm_params *p, real *dfeats, const real *dout,
+                         const real *feats, int64_t B, ssm_error *err);
+    void (*free_impl)(ssm_head *h);
+    // ---- optional CUDA path (NULL: none; filled only in a CUDA=1 build) ----
+    // The twins of plan / forward / backward over a device arena, the device mirror of
+    // the parameter table and device arrays. No host<->device copy inside.
+    ssm_code (*plan_cuda)(ssm_head *h, ssm_arena *dev_arena, int64_t B_max, ssm_error *err);
+    ssm_code (*forward_cuda)(ssm_head *h, const ssm_params *p, real *out, const real *feats,
+                             int64_t B, ssm_error *err);
+    ssm_code (*backward_cuda)(ssm_head *h, ssm_params *p, real *dfeats, const real *dout,
+                              const real *feats, int64_t B, ssm_error *err);
+} ssm_head_vtable;
 
-// Declares <prefix>head.weight and <prefix>head.bias ("" prefix: Vim's names).
-ssm_code class_head_declare(class_head *h, ssm_params *p, const char *prefix, int64_t d_model,
-                            int64_t num_classes, int64_t cls_index, ssm_error *err);
-// Vim's init: weight trunc_normal(std=.02), bias 0.
-void class_head_init_params(class_head *h, ssm_params *p, ssm_rng *rng);
-// Call in measure mode and again after ssm_arena_commit.
-ssm_code class_head_plan(class_head *h, ssm_arena *a, int64_t B_max, ssm_error *err);
-
-// logits [B, V], tokens [B, L, D]; B <= B_max (checked by the caller's plan).
-void class_head_forward(class_head *h, const ssm_params *p, real *logits, const real *tokens,
-                        int64_t B, int64_t L);
-// dtokens [B, L, D] += gradient from dlogits [B, V]; head gradients += into p->grad.
-// Recomputes the pooling from tokens (no state from the forward).
-void class_head_backward(class_head *h, ssm_params *p, real *dtokens, const real *dlogits,
-                         const real *tokens, int64_t B, int64_t L);
+struct ssm_head {
+    const ssm_head_vtable *vt;
+    int64_t out_numel; // outputs per sample (create sets it)
+    int64_t B_max;     // as planned
+    int bf16;          // mixed precision on a GPU (set before plan_cuda); a head may ignore it
+    ssm_head_input in; // the trunk it sits on
+    void *impl;
+};

@@ -199,3 +199,67 @@ ssm_code class_metrics_write_confusion_csv(const class_metrics *m, const char *p
     free(tmp);
     return SSM_OK;
 }
+
+void task_metrics_set(task_metrics *m, const char *key, double v) {
+    for (int i = 0; i < m->n; i++)
+        if (!strcmp(m->key[i], key)) {
+            m->value[i] = v;
+            return;
+        }
+    if (m->n == TASK_MAX_METRICS)
+        return;
+    snprintf(m->key[m->n], TASK_METRIC_KEY_MAX, "%s", key);
+    m->value[m->n++] = v;
+}
+
+double task_metrics_get(const task_metrics *m, const char *key) {
+    for (int i = 0; i < m->n; i++)
+        if (!strcmp(m->key[i], key))
+            return m->value[i];
+    return NAN;
+}
+
+ssm_code value_metrics_init(value_metrics *v, int64_t K, const double *std, ssm_error *err) {
+    memset(v, 0, sizeof *v);
+    v->K = K;
+    if (!std)
+        return SSM_OK;
+    v->std = malloc((size_t)K * sizeof *v->std);
+    if (!v->std)
+        return ssm_fail(err, SSM_ENOMEM, "out of memory");
+    memcpy(v->std, std, (size_t)K * sizeof *v->std);
+    return SSM_OK;
+}
+
+void value_metrics_free(value_metrics *v) {
+    free(v->std);
+    memset(v, 0, sizeof *v);
+}
+
+void value_metrics_reset(value_metrics *v) {
+    v->sse = v->sae = v->sse_orig = v->sae_orig = 0;
+    v->rows = 0;
+}
+
+void value_metrics_add(value_metrics *v, const real *pred, const real *y, int64_t rows) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < v->K; j++) {
+            double d = (double)pred[r * v->K + j] - (double)y[r * v->K + j];
+            double s = v->std ? v->std[j] : 1.0;
+            v->sse += d * d;
+            v->sae += fabs(d);
+            v->sse_orig += d * d * s * s;
+            v->sae_orig += fabs(d) * s;
+        }
+    v->rows += rows;
+}
+
+void value_metrics_report(const value_metrics *v, int mae_loss, task_metrics *out) {
+    double cnt = (double)v->rows * (double)v->K;
+    double mse = v->rows ? v->sse / cnt : NAN, mae = v->rows ? v->sae / cnt : NAN;
+    task_metrics_set(out, "loss", mae_loss ? mae : mse);
+    task_metrics_set(out, "mse", mse);
+    task_metrics_set(out, "mae", mae);
+    task_metrics_set(out, "mse_orig", v->rows ? v->sse_orig / cnt : NAN);
+    task_metrics_set(out, "mae_orig", v->rows ? v->sae_orig / cnt : NAN);
+}

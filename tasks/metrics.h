@@ -1,7 +1,10 @@
 // defines: class_metrics, class_metrics_init, class_metrics_free, class_metrics_reset,
 //          class_metrics_add, class_metrics_add_predictions, class_metrics_merge,
 //          class_metrics_accuracy, class_metrics_topk_accuracy, class_metrics_macro_f1,
-//          class_metrics_per_class_accuracy, class_metrics_write_confusion_csv
+//          class_metrics_per_class_accuracy, class_metrics_write_confusion_csv,
+//          task_metrics, task_metrics_set, task_metrics_get, TASK_MAX_METRICS,
+//          value_metrics, value_metrics_init, value_metrics_free, value_metrics_reset,
+//          value_metrics_add, value_metrics_report
 // Classification metrics, accumulated over batches as int64 counts (so that
 // ranks can sum them with one all-reduce of `counts`, and an epoch of any
 // size never loses precision):
@@ -59,3 +62,39 @@ void class_metrics_per_class_accuracy(const class_metrics *m, double *out);
 // and renamed, so an existing file is never left half-written.
 ssm_code class_metrics_write_confusion_csv(const class_metrics *m, const char *path,
                                            const char *const *names, ssm_error *err);
+
+// ---- named metrics, as a task reports them (metrics.jsonl, the summary line) ------
+
+#define TASK_MAX_METRICS 12
+#define TASK_METRIC_KEY_MAX 24
+
+typedef struct {
+    int n;
+    char key[TASK_MAX_METRICS][TASK_METRIC_KEY_MAX];
+    double value[TASK_MAX_METRICS];
+    int64_t samples; // samples evaluated
+} task_metrics;
+
+// Sets key (adds it at the end the first time; order = order of metrics.jsonl).
+void task_metrics_set(task_metrics *m, const char *key, double v);
+double task_metrics_get(const task_metrics *m, const char *key); // NaN when absent
+
+// ---- errors of real-valued predictions (forecast, regress) --------------------------
+// Sums over the rows of pred and y [rows, K] of the squared and absolute errors on the
+// dataset's (standardised) scale and on the original scale (column j's error times
+// std[j], the dataset's scaler: its mean cancels in a difference), in double.
+
+typedef struct {
+    int64_t K;      // values per row
+    double *std;    // [K] owned copy, or NULL (the original scale is the standardised one)
+    double sse, sae, sse_orig, sae_orig;
+    int64_t rows;
+} value_metrics;
+
+ssm_code value_metrics_init(value_metrics *v, int64_t K, const double *std, ssm_error *err);
+void value_metrics_free(value_metrics *v);
+void value_metrics_reset(value_metrics *v);
+void value_metrics_add(value_metrics *v, const real *pred, const real *y, int64_t rows);
+// loss (the criterion: mae when mae_loss, else mse), mse, mae, mse_orig, mae_orig:
+// means over rows x K (NaN when empty).
+void value_metrics_report(const value_metrics *v, int mae_loss, task_metrics *out);

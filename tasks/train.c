@@ -110,7 +110,7 @@ static ssm_code run_test(ssm_task *t, ssm_batcher *test, const train_options *o,
         fclose(f);
         SSM_TRY(task_load_checkpoint(t, path, 0, NULL, err));
     }
-    SSM_TRY(t->vt->evaluate(t, test, &r->test, err));
+    SSM_TRY(task_evaluate(t, test, &r->test, err));
     log_eval(rl, "test", st, &r->test);
     print_metrics(use_last ? "test (last step):" : "test (best checkpoint):", &r->test, "");
     return t->vt->test_report ? t->vt->test_report(t, o->run_dir, err) : SSM_OK;
@@ -118,7 +118,7 @@ static ssm_code run_test(ssm_task *t, ssm_batcher *test, const train_options *o,
 
 static ssm_code validate(ssm_task *t, ssm_batcher *val, loop_state *st, run_logs *rl,
                          train_result *r, int *improved, ssm_error *err) {
-    SSM_TRY(t->vt->evaluate(t, val, &r->val, err));
+    SSM_TRY(task_evaluate(t, val, &r->val, err));
     log_eval(rl, "val", st, &r->val);
     double v = task_metrics_get(&r->val, t->primary);
     *improved = isnan(st->best) || (t->lower_is_better ? !(v >= st->best) : !(v <= st->best));
@@ -198,7 +198,7 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
             if (!b)
                 break;
             double loss;
-            if ((rc = t->vt->loss_and_grad(t, b, &loss, err))) {
+            if ((rc = task_loss_and_grad(t, b, &loss, err))) {
                 ssm_error_prefix(err, "step %lld (epoch %lld): ", (long long)st.step + 1,
                                  (long long)st.epoch + 1);
                 goto out;

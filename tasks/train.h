@@ -1,5 +1,5 @@
 // defines: train_options, train_result, train_run
-// The training loop of every task (DESIGN.md "Tasks"): AdamW with decoupled
+// The training loop of every task and device (docs/tasks.md): AdamW with decoupled
 // weight decay (none on tensors flagged no-decay: norms, biases, A_log, D,
 // positions, class tokens, RevIN), linear warmup then cosine, global-norm
 // clipping, evaluation on validation every train.eval_every_epochs, best/last
@@ -16,14 +16,13 @@
 #include "core/error.h"
 #include "core/metadata.h"
 #include "datasets/batch.h"
-#include "tasks/task.h"
+#include "tasks/task_run.h"
 
 typedef struct {
     const ssm_config *cfg;       // resolved config
     const char *run_dir;         // exists; receives metrics.jsonl, checkpoints, task reports
     const char *config_yaml;     // stored in checkpoint metadata
     int resume;                  // continue from run_dir/last.safetensors
-    const char *const *class_names; // classify only (train_classify passes it to its task)
     const ssm_metadata *extra_meta; // copied into every checkpoint (data statistics, class names)
     int64_t kill_at_step;        // testing aid: raise SIGKILL right after this step (0 = off)
 } train_options;

@@ -1,6 +1,6 @@
 // Check suite (double build): gradients of the time-series adapters
-// (series_variate, series_patch, with and without RevIN and its affine), the
-// forecast head with RevIN's de-normalisation, and whole forecast models
+// (series_variate, series_patch, with and without RevIN and its affine) and
+// whole forecast models (the forecast head alone: tests/grad_heads.c)
 // (adapter -> Mamba -> head -> RevIN -> MSE), against central finite
 // differences, for every element of every adapter/head parameter.
 //
@@ -27,8 +27,7 @@
 #include "adapters/revin.h"
 #include "core/arena.h"
 #include "core/params.h"
-#include "tasks/forecast_head.h"
-#include "tasks/forecast_model.h"
+#include "tasks/model.h"
 #include "tests/util/testutil.h"
 
 #if !REAL_IS_DOUBLE
@@ -131,88 +130,12 @@ END_TEST
 START_TEST(patch_grad_revin_affine) { check_adapter("series_patch", 1, 1); }
 END_TEST
 
-// ---- forecast head + RevIN de-normalisation + loss ------------------------------
-
-typedef struct {
-    forecast_head *h;
-    ssm_revin *rv;
-    ssm_params *p;
-    const real *feats, *y;
-    real *yn, *pred, *tmp;
-    int64_t B, Vout;
-    int mae;
-} head_ctx;
-
-static double head_loss(void *vctx) {
-    head_ctx *c = vctx;
-    forecast_head_forward(c->h, c->p, c->yn, c->tmp, c->feats, c->B);
-    ssm_revin_denorm_forward(c->rv, c->p, c->pred, c->yn, c->B, c->h->H);
-    return forecast_loss_forward(c->pred, c->y, c->B, c->h->H, c->h->G, c->Vout, c->mae);
-}
-
-static void check_head(int mae) {
-    const int64_t B = 3, G = 3, F = 5, H = 4, T = 6, Vout = 2;
-    ssm_params p;
-    ssm_params_init(&p);
-    ssm_error e = {0};
-    forecast_head h;
-    ssm_revin rv;
-    ck_assert_int_eq(forecast_head_declare(&h, &p, "", G, F, H, &e), SSM_OK);
-    ck_assert_int_eq(ssm_revin_declare(&rv, &p, "", T, G, 1, &e), SSM_OK);
-    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
-    uint64_t st = 5 + (uint64_t)mae;
-    tu_fill_uniform(p.data, p.total, -1, 1, &st);
-    real *w = ssm_params_data(&p, rv.w_idx);
-    for (int64_t v = 0; v < G; v++)
-        w[v] = (real)(0.7 + 0.2 * v);
-    ssm_arena ar;
-    ssm_arena_init(&ar);
-    ssm_revin_plan(&rv, &ar, B);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ssm_revin_plan(&rv, &ar, B);
-    // statistics of some window (the adapter's job in a model)
-    real x[B * T * G], xn[B * T * G];
-    tu_fill_uniform(x, (size_t)(B * T * G), -3, 5, &st);
-    ssm_revin_norm_forward(&rv, &p, xn, x, B);
-    real feats[B * G * F], y[B * H * Vout], yn[B * H * G], pred[B * H * G], tmp[B * G * H];
-    real dpred[B * H * G], dyn[B * H * G], dfeats[B * G * F];
-    tu_fill_uniform(feats, (size_t)(B * G * F), -1, 1, &st);
-    tu_fill_uniform(y, (size_t)(B * H * Vout), -2, 2, &st);
-    head_ctx ctx = {&h, &rv, &p, feats, y, yn, pred, tmp, B, Vout, mae};
-    head_loss(&ctx);
-    ssm_params_zero_grad(&p);
-    memset(dpred, 0, sizeof dpred);
-    memset(dyn, 0, sizeof dyn);
-    memset(dfeats, 0, sizeof dfeats);
-    forecast_loss_backward(dpred, pred, y, B, H, G, Vout, mae);
-    ssm_revin_denorm_backward(&rv, &p, dyn, dpred, yn, B, H);
-    forecast_head_backward(&h, &p, dfeats, tmp, dyn, feats, B);
-    for (size_t i = 0; i < p.count; i++) {
-        size_t worst;
-        double err = tu_fd_check(ssm_params_data(&p, i), ssm_params_grad(&p, i), p.items[i].numel,
-                                 head_loss, &ctx, FD_H, FLOOR, 100000, &worst);
-        ck_assert_msg(err < 1e-7, "mae %d: %s[%zu] relative error %g", mae, p.items[i].name, worst,
-                      err);
-    }
-    // and the gradient w.r.t. the features (what the backbone receives)
-    size_t worst;
-    double err = tu_fd_check(feats, dfeats, (size_t)(B * G * F), head_loss, &ctx, FD_H, FLOOR,
-                             100000, &worst);
-    ck_assert_msg(err < 1e-7, "mae %d: feats[%zu] relative error %g", mae, worst, err);
-    ssm_arena_free(&ar);
-    ssm_params_free(&p);
-}
-
-START_TEST(head_grad_mse) { check_head(0); }
-END_TEST
-START_TEST(head_grad_mae) { check_head(1); } // random values: no |d| = 0 kink within h
-END_TEST
-
 // ---- whole forecast models -------------------------------------------------------
 
 typedef struct {
-    forecast_model *m;
-    const real *x, *y;
+    ssm_model *m;
+    const real *x;
+    ssm_targets y;
     int64_t B;
 } model_ctx;
 
@@ -220,14 +143,15 @@ static double model_loss(void *vctx) {
     model_ctx *c = vctx;
     ssm_error e;
     double loss;
-    ck_assert_int_eq(forecast_model_loss_and_grad(c->m, c->x, c->y, c->B, &loss, &e), SSM_OK);
+    ck_assert_int_eq(model_loss_and_grad(c->m, c->x, &c->y, c->B, &loss, &e), SSM_OK);
     return loss;
 }
 
 static void check_model(const char *adapter, int affine, int64_t out_vars) {
     const int64_t B = 2, T = 12, V = 3, H = 5;
-    forecast_model_spec s;
+    ssm_model_spec s;
     memset(&s, 0, sizeof s);
+    s.head = "forecast";
     s.trunk.adapter = adapter;
     ssm_adapter_options_defaults(&s.trunk.adapter_opt);
     s.trunk.adapter_opt.patch_size = 4;
@@ -244,18 +168,19 @@ static void check_model(const char *adapter, int affine, int64_t out_vars) {
     s.trunk.backbone.d_model = 6;
     s.trunk.backbone.n_layers = 1;
     s.trunk.backbone.d_state = 3;
-    s.horizon = H;
-    s.out_vars = out_vars;
+    s.head_opt.horizon = H;
+    s.head_opt.out_vars = out_vars;
+    s.loss.kind = LOSS_MSE;
     s.B_max = B;
     s.seed = 3;
-    forecast_model m;
+    ssm_model m;
     ssm_error e = {0};
-    ck_assert_msg(forecast_model_build(&m, &s, &e) == SSM_OK, "%s", e.msg);
+    ck_assert_msg(model_build(&m, &s, &e) == SSM_OK, "%s", e.msg);
     uint64_t st = 11;
     real x[B * T * V], y[B * H * V];
     tu_fill_uniform(x, (size_t)(B * T * V), -1, 2, &st);
     tu_fill_uniform(y, (size_t)(B * H * out_vars), -1, 1, &st);
-    model_ctx ctx = {&m, x, y, B};
+    model_ctx ctx = {&m, x, {.values = y}, B};
     model_loss(&ctx);
     real *g = malloc(m.params.total * sizeof(real));
     memcpy(g, m.params.grad, m.params.total * sizeof(real));
@@ -267,7 +192,7 @@ static void check_model(const char *adapter, int affine, int64_t out_vars) {
                       m.params.items[i].name, worst, err);
     }
     free(g);
-    forecast_model_free(&m);
+    model_free(&m);
 }
 
 START_TEST(model_variate_grad) { check_model("series_variate", 1, 3); }
@@ -286,8 +211,6 @@ int main(void) {
     tcase_add_test(tc, variate_grad_revin_affine);
     tcase_add_test(tc, patch_grad);
     tcase_add_test(tc, patch_grad_revin_affine);
-    tcase_add_test(tc, head_grad_mse);
-    tcase_add_test(tc, head_grad_mae);
     tcase_add_test(tc, model_variate_grad);
     tcase_add_test(tc, model_variate_grad_ms);
     tcase_add_test(tc, model_patch_grad);

@@ -12,7 +12,7 @@
 #include "adapters/adapter.h"
 #include "core/arena.h"
 #include "core/params.h"
-#include "tasks/head.h"
+#include "tasks/pool.h"
 #include "tasks/metrics.h"
 #include "tests/util/testutil.h"
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks/classify_model.h"
 #include "tasks/classify_tta.h"
 #include "tests/util/testutil.h"
 
@@ -47,9 +48,9 @@ START_TEST(hflip_averages_the_logits_of_the_mirror) {
     ssm_error e;
     const real *lg;
     real plain[B_ * V_], mirror[B_ * V_];
-    ck_assert(classify_model_predict(&m, x, B_, &lg, &e) == SSM_OK);
+    ck_assert(model_predict(&m, x, B_, &lg, &e) == SSM_OK);
     memcpy(plain, lg, sizeof plain);
-    ck_assert(classify_model_predict(&m, xf, B_, &lg, &e) == SSM_OK);
+    ck_assert(model_predict(&m, xf, B_, &lg, &e) == SSM_OK);
     memcpy(mirror, lg, sizeof mirror);
     double diff = 0;
     for (int i = 0; i < B_ * V_; i++)

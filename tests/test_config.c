@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/config_keys.h"
+#include "tasks/task_run.h"
 
 static char tmpdir[256];
 
@@ -128,7 +129,7 @@ START_TEST(valid_file_loads) {
     ck_assert_int_eq(c.backbone.norm, SSM_NORM_LAYER);
     ck_assert(c.backbone.norm_eps == 1e-6);
     ck_assert(!c.backbone.final_norm);
-    ck_assert_int_eq(c.task.name, SSM_TASK_FORECAST);
+    ck_assert_str_eq(c.task.name, "forecast");
     ck_assert_int_eq(c.task.loss, SSM_LOSS_MAE);
     ck_assert(c.optim.lr == 0.0005);
     ck_assert_int_eq(c.optim.schedule, SSM_SCHED_CONSTANT);
@@ -197,7 +198,6 @@ static const bad_case bad_cases[] = {
     {"too many workers", "data:\n  num_workers: 17\n", 2, {"data.num_workers", "[0, 16]", NULL}},
     {"bad enum", "data:\n  name: cifar\n", 2,
      {"data.name", "'cifar'", "fashion_mnist, mnist, idx, ett, csv, ucr"}},
-    {"bad enum task", "\ntask:\n  name: detect\n", 3, {"task.name", "classify, forecast, mil, segment", NULL}},
     {"bad device", "run:\n  device: tpu\n", 2, {"run.device", "cpu, cuda, cuda:N", NULL}},
     {"bad order name", "adapter:\n  orders: [row, Bad!]\n", 2, {"adapter.orders[1]", "Bad!", NULL}},
     {"too many orders", "adapter:\n  orders: [a, b, c, d, e, f, g, h, i]\n", 2,
@@ -259,7 +259,7 @@ START_TEST(set_overrides_with_checks) {
     ck_assert_int_eq(ssm_config_set(&c, "data.augment.hflip=true", &e), SSM_OK);
     ck_assert(c.data.augment.hflip);
     ck_assert_int_eq(ssm_config_set(&c, "task.name=mil", &e), SSM_OK);
-    ck_assert_int_eq(c.task.name, SSM_TASK_MIL);
+    ck_assert_str_eq(c.task.name, "mil");
     ck_assert_int_eq(ssm_config_set(&c, "adapter.orders=[row, reverse, col]", &e), SSM_OK);
     ck_assert_int_eq(c.adapter.orders_count, 3);
     ck_assert_str_eq(c.adapter.orders[2], "col");
@@ -391,14 +391,17 @@ START_TEST(cross_key_checks_name_keys_and_lines) {
     d.optim.min_lr = 0.01; // above lr 1e-3
     ck_assert_int_eq(ssm_config_validate(&d, &e), SSM_ECONFIG);
     ck_assert(strstr(e.msg, "optim.min_lr") && strstr(e.msg, "optim.lr"));
+    // The keys of a task are checked by the task (tasks/task.h), through the hook.
+    const char *key = NULL;
     ssm_config_defaults(&d);
-    d.task.name = SSM_TASK_FORECAST;
+    snprintf(d.task.name, sizeof d.task.name, "forecast");
     d.task.loss = SSM_LOSS_CE;
-    ck_assert_int_eq(ssm_config_validate(&d, &e), SSM_ECONFIG);
-    ck_assert(strstr(e.msg, "task.loss"));
+    ck_assert_int_eq(ssm_config_validate(&d, &e), SSM_OK);
+    ck_assert_int_eq(task_check_config(&d, &key, &e), SSM_ECONFIG);
+    ck_assert(strstr(e.msg, "task.loss") && !strcmp(key, "task.loss"));
     ssm_config_defaults(&d);
     d.task.num_classes = 1;
-    ck_assert_int_eq(ssm_config_validate(&d, &e), SSM_ECONFIG);
+    ck_assert_int_eq(task_check_config(&d, &key, &e), SSM_ECONFIG);
     ck_assert(strstr(e.msg, "task.num_classes"));
     ssm_config_defaults(&d);
     d.optim.warmup_steps = 10;
@@ -412,6 +415,31 @@ START_TEST(cross_key_checks_name_keys_and_lines) {
     const char *bad[] = {"train.epochs=0"};
     ck_assert_int_eq(ssm_config_resolve(&c, NULL, bad, 1, &e), SSM_ECONFIG);
     ck_assert(strstr(e.msg, "--set") && strstr(e.msg, "train.epochs"));
+}
+END_TEST
+
+// task.name is a registry name: an unknown one lists the registered tasks, and the
+// failure carries the file:line of task.name like any other config error.
+START_TEST(task_name_checked_by_the_registry) {
+    char path[512];
+    fixture(path, sizeof path, "task.yaml", "data:\n  batch_size: 8\n\ntask:\n  name: detect\n");
+    ssm_config c;
+    ssm_error e = {0};
+    ck_assert_int_eq(ssm_config_resolve(&c, path, NULL, 0, &e), SSM_OK); // core alone: a name
+    ck_assert_int_eq(ssm_config_resolve_checked(&c, path, NULL, 0, task_check_config, &e),
+                     SSM_ECONFIG);
+    char at[600];
+    snprintf(at, sizeof at, "%s:5:", path);
+    ck_assert_msg(strstr(e.msg, at) && strstr(e.msg, "'detect'") &&
+                  strstr(e.msg, "known: classify, forecast, regress"), "%s", e.msg);
+    fixture(path, sizeof path, "task2.yaml", "task:\n  name: regress\n  loss: ce\n");
+    ck_assert_int_eq(ssm_config_resolve_checked(&c, path, NULL, 0, task_check_config, &e),
+                     SSM_ECONFIG);
+    snprintf(at, sizeof at, "%s:3:", path);
+    ck_assert_msg(strstr(e.msg, at) && strstr(e.msg, "task.loss"), "%s", e.msg);
+    const char *fix[] = {"task.name=forecast", "task.loss=mae"};
+    ck_assert_msg(ssm_config_resolve_checked(&c, path, fix, 2, task_check_config, &e) == SSM_OK,
+                  "%s", e.msg);
 }
 END_TEST
 
@@ -454,6 +482,7 @@ int main(void) {
     tcase_add_test(tc, write_then_load_round_trip);
     tcase_add_test(tc, variables_expanded);
     tcase_add_test(tc, cross_key_checks_name_keys_and_lines);
+    tcase_add_test(tc, task_name_checked_by_the_registry);
     tcase_add_test(tc, docs_list_every_key);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

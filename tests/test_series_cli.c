@@ -143,6 +143,51 @@ START_TEST(forecast_resume_is_exact) {
 }
 END_TEST
 
+// The worked example task (docs/adding-a-task.md): check-grad through the regress head,
+// then train + eval on the generated series, whose target column (at horizon 8) a
+// model must predict better than the window's last value does (persistence).
+START_TEST(regress_check_grad_train_eval) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s-f64 check-grad configs/series/etth1_regress_ot.yaml %s "
+             "--set data.path=%s", bin, SMALL, csv);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, out);
+    ck_assert_ptr_nonnull(strstr(out, ": ok"));
+    snprintf(cmd, sizeof cmd,
+             "%s train configs/series/etth1_regress_ot.yaml --set data.name=csv --set data.path=%s "
+             "--set data.lookback=24 "
+             "--set data.horizon=8 --set backbone.d_model=16 --set backbone.n_layers=1 "
+             "--set train.epochs=12 --set train.patience=0 --set optim.lr=3e-3 "
+             "--set optim.warmup_steps=10 --set data.batch_size=16 --set data.num_workers=0 "
+             "--set run.dir=%s --set run.name=r", bin, csv, fx_dir);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, out);
+    const char *m = strstr(out, "\"test_mse\":");
+    ck_assert_msg(m && strstr(out, "\"best_val_mse\":") && strstr(out, "\"test_mae_orig\":"), "%s",
+                  out);
+    double mse = atof(m + 11);
+    // persistence on the test windows: OT(t + 8) = OT(t), from the generator above (OT =
+    // sin(t/3) cos(t/11)), on the dataset's scale (standardised by the training rows)
+    double s1 = 0, s2 = 0, sse = 0;
+    int n = 0;
+    for (int t = 0; t < 280; t++) { // the training rows: the scaler
+        double v = sin(t / 3.0) * cos(t / 11.0);
+        s1 += v, s2 += v * v;
+    }
+    double sd = sqrt(s2 / 280 - (s1 / 280) * (s1 / 280));
+    for (int t = 319; t + 8 < 400; t++, n++) { // the last input row of each test window
+        double d = (sin((t + 8) / 3.0) * cos((t + 8) / 11.0) - sin(t / 3.0) * cos(t / 11.0)) / sd;
+        sse += d * d;
+    }
+    fprintf(stderr, "regress: test MSE %.4f, persistence %.4f\n", mse, sse / n);
+    ck_assert_msg(mse < 0.5 * sse / n, "test MSE %g is not below half of persistence's %g", mse,
+                  sse / n);
+    snprintf(cmd, sizeof cmd, "%s eval configs/series/etth1_regress_ot.yaml --set data.name=csv --set data.path=%s "
+             "--set data.lookback=24 --set data.horizon=8 --set backbone.d_model=16 "
+             "--set backbone.n_layers=1 --ckpt %s/r/best.safetensors", bin, csv, fx_dir);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, out);
+    ck_assert_msg(strstr(out, "\"mse\":") && strstr(out, "\"samples\":"), "%s", out);
+}
+END_TEST
+
 START_TEST(ucr_classification) {
     // two classes: a rising and a falling ramp of length 32 with some wobble
     char train[512], test[512], buf[40000];
@@ -184,6 +229,7 @@ int main(void) {
     tcase_add_test(tc, check_grad_real_etth1);
     tcase_add_test(tc, forecast_train_then_eval);
     tcase_add_test(tc, forecast_resume_is_exact);
+    tcase_add_test(tc, regress_check_grad_train_eval);
     tcase_add_test(tc, ucr_classification);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -15,8 +15,8 @@
 #include "adapters/revin.h"
 #include "core/config.h"
 #include "datasets/series_data.h"
-#include "tasks/forecast_head.h"
-#include "tasks/task.h"
+#include "tasks/loss.h"
+#include "tasks/task_run.h"
 #include "tasks/train.h"
 #include "tests/series_fixture.h"
 
@@ -81,21 +81,33 @@ START_TEST(revin_round_trip) {
 END_TEST
 
 START_TEST(forecast_loss_and_metrics_hand_computed) {
-    // B = 1, H = 2, G = 2 variates, Vout = 1 target (the last column, MS)
-    real pred[4] = {9, 1, 9, 3}, y[2] = {2, 1}; // errors -1 and 2 (column 0 is not a target)
-    ck_assert(fabs(forecast_loss_forward(pred, y, 1, 2, 2, 1, 0) - 2.5) < 1e-12); // (1 + 4) / 2
-    ck_assert(fabs(forecast_loss_forward(pred, y, 1, 2, 2, 1, 1) - 1.5) < 1e-12); // (1 + 2) / 2
-    real d[4] = {0};
-    forecast_loss_backward(d, pred, y, 1, 2, 2, 1, 0); // 2 * err / n
-    ck_assert(d[0] == 0 && d[2] == 0);
-    ck_assert(fabs(d[1] + 1) < 1e-7 && fabs(d[3] - 2) < 1e-7);
+    // B = 1, H = 2, Vout = 1 target: the forecast head's output is the target column only
+    real pred[2] = {1, 3}, y[2] = {2, 1}, losses[2]; // errors -1 and 2
+    ssm_targets t = {.values = y};
+    loss_spec mse = {LOSS_MSE, 0}, mae = {LOSS_MAE, 0};
+    double l;
+    loss_forward(&mse, &l, losses, NULL, pred, &t, 1, 2);
+    ck_assert(fabs(l - 2.5) < 1e-12); // (1 + 4) / 2
+    loss_forward(&mae, &l, losses, NULL, pred, &t, 1, 2);
+    ck_assert(fabs(l - 1.5) < 1e-12); // (1 + 2) / 2
+    real d[2] = {0}, dl[1];
+    loss_backward(&mse, d, dl, NULL, pred, &t, 1, 2); // 2 * err / n
+    ck_assert(fabs(d[0] + 1) < 1e-7 && fabs(d[1] - 2) < 1e-7);
     memset(d, 0, sizeof d);
-    forecast_loss_backward(d, pred, y, 1, 2, 2, 1, 1); // sign(err) / n
-    ck_assert(fabs(d[1] + 0.5) < 1e-7 && fabs(d[3] - 0.5) < 1e-7);
-    double sse = 0, sae = 0, sso = 0, sao = 0, sd[1] = {2};
-    forecast_errors(&sse, &sae, &sso, &sao, pred, y, sd, 1, 2, 2, 1);
-    ck_assert(fabs(sse - 5) < 1e-12 && fabs(sae - 3) < 1e-12);
-    ck_assert(fabs(sso - 20) < 1e-12 && fabs(sao - 6) < 1e-12); // errors in original units: -2, 4
+    loss_backward(&mae, d, dl, NULL, pred, &t, 1, 2); // sign(err) / n
+    ck_assert(fabs(d[0] + 0.5) < 1e-7 && fabs(d[1] - 0.5) < 1e-7);
+    value_metrics vm;
+    double sd[1] = {2};
+    ssm_error e;
+    ck_assert_int_eq(value_metrics_init(&vm, 1, sd, &e), SSM_OK);
+    value_metrics_add(&vm, pred, y, 2);
+    ck_assert(fabs(vm.sse - 5) < 1e-12 && fabs(vm.sae - 3) < 1e-12);
+    ck_assert(fabs(vm.sse_orig - 20) < 1e-12 && fabs(vm.sae_orig - 6) < 1e-12); // in units: -2, 4
+    task_metrics m = {0};
+    value_metrics_report(&vm, 0, &m);
+    ck_assert(fabs(task_metrics_get(&m, "mse") - 2.5) < 1e-12);
+    ck_assert(fabs(task_metrics_get(&m, "mae_orig") - 3) < 1e-12);
+    value_metrics_free(&vm);
 }
 END_TEST
 
@@ -251,7 +263,7 @@ START_TEST(end_to_end_beats_repeat_last) {
     c.adapter.orders_count = 2;
     c.backbone.d_model = 16;
     c.backbone.n_layers = 1;
-    c.task.name = SSM_TASK_FORECAST;
+    snprintf(c.task.name, sizeof c.task.name, "forecast");
     c.task.loss = SSM_LOSS_MSE;
     c.optim.lr = 3e-3;
     c.optim.weight_decay = 0;

@@ -90,3 +90,87 @@ extern "C" ssm_code sum_double_cuda(double *out, const real *x, int64_t n) {
     CUDA_LAUNCH_CHECK("sum_double_kernel");
     return SSM_OK;
 }
+
+__global__ static void swap_last2_kernel(float *out, const float *in, int64_t B, int64_t X,
+                                         int64_t Y) {
+    GRID_STRIDE(i, B * X * Y) { // i indexes out [B, Y, X]: writes coalesced
+        int64_t x = i % X, y = (i / X) % Y, b = i / (X * Y);
+        out[i] = in[(b * X + x) * Y + y];
+    }
+}
+
+extern "C" ssm_code swap_last2_cuda(real *out, const real *in, int64_t B, int64_t X, int64_t Y) {
+    cu_bad_shape(B < 0 || X < 1 || Y < 1, "swap_last2_cuda: B=%lld X=%lld Y=%lld", (long long)B,
+                 (long long)X, (long long)Y);
+    if (B == 0)
+        return SSM_OK;
+    swap_last2_kernel<<<cu_blocks(B * X * Y, CU_THREADS), CU_THREADS>>>(out, in, B, X, Y);
+    CUDA_LAUNCH_CHECK("swap_last2_kernel");
+    return SSM_OK;
+}
+
+__global__ static void columns_kernel(float *out, const float *in, int64_t rows, int64_t G,
+                                      int64_t first, int64_t K, int scatter) {
+    GRID_STRIDE(i, rows * K) {
+        int64_t r = i / K, j = i % K;
+        if (scatter)
+            out[r * G + first + j] += in[i];
+        else
+            out[i] = in[r * G + first + j];
+    }
+}
+
+static ssm_code columns(float *out, const float *in, int64_t rows, int64_t G, int64_t first,
+                        int64_t K, int scatter) {
+    cu_bad_shape(rows < 0 || K < 1 || first < 0 || first + K > G, "columns_%s_cuda: rows=%lld "
+                 "G=%lld first=%lld K=%lld", scatter ? "scatter_add" : "gather", (long long)rows,
+                 (long long)G, (long long)first, (long long)K);
+    if (rows == 0)
+        return SSM_OK;
+    columns_kernel<<<cu_blocks(rows * K, CU_THREADS), CU_THREADS>>>(out, in, rows, G, first, K,
+                                                                    scatter);
+    CUDA_LAUNCH_CHECK("columns_kernel");
+    return SSM_OK;
+}
+
+extern "C" ssm_code columns_gather_cuda(real *out, const real *in, int64_t rows, int64_t G,
+                                        int64_t first, int64_t K) {
+    return columns(out, in, rows, G, first, K, 0);
+}
+
+extern "C" ssm_code columns_scatter_add_cuda(real *out, const real *in, int64_t rows, int64_t G,
+                                             int64_t first, int64_t K) {
+    return columns(out, in, rows, G, first, K, 1);
+}
+
+__global__ static void mae_fwd_kernel(float *losses, const float *p, const float *t, int64_t n) {
+    GRID_STRIDE(i, n) losses[i] = fabsf(p[i] - t[i]);
+}
+
+__global__ static void mae_bwd_kernel(float *dp, const float *dl, const float *p, const float *t,
+                                      int64_t n) {
+    GRID_STRIDE(i, n) {
+        float d = p[i] - t[i];
+        dp[i] += d > 0.f ? dl[i] : d < 0.f ? -dl[i] : 0.f;
+    }
+}
+
+extern "C" ssm_code mae_forward_cuda(real *losses, const real *pred, const real *target,
+                                     int64_t n) {
+    cu_bad_shape(n < 0, "mae_forward_cuda: n=%lld", (long long)n);
+    if (n == 0)
+        return SSM_OK;
+    mae_fwd_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(losses, pred, target, n);
+    CUDA_LAUNCH_CHECK("mae_fwd_kernel");
+    return SSM_OK;
+}
+
+extern "C" ssm_code mae_backward_cuda(real *dpred, const real *dloss, const real *pred,
+                                      const real *target, int64_t n) {
+    cu_bad_shape(n < 0, "mae_backward_cuda: n=%lld", (long long)n);
+    if (n == 0)
+        return SSM_OK;
+    mae_bwd_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(dpred, dloss, pred, target, n);
+    CUDA_LAUNCH_CHECK("mae_bwd_kernel");
+    return SSM_OK;
+}

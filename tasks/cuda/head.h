@@ -1,22 +1,21 @@
 // defines: pool_tokens_forward_cuda, pool_tokens_backward_cuda, fill_cuda, sum_double_cuda,
-//          class_head_forward_cuda, class_head_backward_cuda
-// The classification head (tasks/head.h) on one GPU: the pooling kernels, two small
-// helpers of the loss (a fill and a fixed-order sum), and the head's forward and
-// backward with device pointers (p a device mirror of the parameter table).
-// Kernel entry points report errors as kernels/cuda/common.h says; the class_head_*
-// twins fill err.
+//          swap_last2_cuda, columns_gather_cuda, columns_scatter_add_cuda, mae_forward_cuda,
+//          mae_backward_cuda
+// Device kernels of the heads (tasks/head_*.c) and of the losses (tasks/cuda/loss_cuda.c),
+// built with CUDA=1: the pooling of a sample's tokens, the forecast head's transposes and
+// target-column selection, the mean absolute error, and two small helpers (a fill and a
+// fixed-order sum). Device pointers; errors as kernels/cuda/common.h says.
 #pragma once
 #include <stdint.h>
 
 #include "core/error.h"
-#include "core/params.h"
 #include "core/real.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-// As pool_tokens_forward / _backward (tasks/head.h), device arrays. The mean sums
+// As pool_tokens_forward / _backward (tasks/pool.h), device arrays. The mean sums
 // over l in ascending order, as the CPU does. Backward +=.
 ssm_code pool_tokens_forward_cuda(real *out, const real *inp, int64_t cls_index, int64_t B,
                                   int64_t L, int64_t D);
@@ -26,16 +25,19 @@ ssm_code pool_tokens_backward_cuda(real *dinp, const real *dout, int64_t cls_ind
 ssm_code fill_cuda(real *x, real v, int64_t n);
 // *out (device double) = sum of x[0..n) in double, in one fixed order (one block).
 ssm_code sum_double_cuda(double *out, const real *x, int64_t n);
+// out [B, Y, X] = in [B, X, Y] with the last two axes swapped.
+ssm_code swap_last2_cuda(real *out, const real *in, int64_t B, int64_t X, int64_t Y);
+// out [rows, K] = in [rows, G] columns first..first+K-1.
+ssm_code columns_gather_cuda(real *out, const real *in, int64_t rows, int64_t G, int64_t first,
+                             int64_t K);
+// out [rows, G] columns first..first+K-1 += in [rows, K].
+ssm_code columns_scatter_add_cuda(real *out, const real *in, int64_t rows, int64_t G,
+                                  int64_t first, int64_t K);
+// losses[i] = |pred[i] - target[i]|; dpred[i] += dloss[i] * sign(pred[i] - target[i]) (0 at 0).
+ssm_code mae_forward_cuda(real *losses, const real *pred, const real *target, int64_t n);
+ssm_code mae_backward_cuda(real *dpred, const real *dloss, const real *pred, const real *target,
+                           int64_t n);
 
 #ifdef __cplusplus
 }
-
-#else
-#include "tasks/head.h"
-
-// The twins of class_head_forward / class_head_backward (same arguments, device arrays).
-ssm_code class_head_forward_cuda(class_head *h, const ssm_params *p, real *logits,
-                                 const real *tokens, int64_t B, int64_t L, ssm_error *err);
-ssm_code class_head_backward_cuda(class_head *h, ssm_params *p, real *dtokens, const real *dlogits,
-                                  const real *tokens, int64_t B, int64_t L, ssm_error *err);
 #endif

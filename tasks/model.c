@@ -1,0 +1,140 @@
+// defines: the one model of every task (see model.h)
+#include "tasks/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if SSM_HAVE_CUDA
+#include "tasks/cuda/model.h"
+#endif
+
+static int on_cuda(const ssm_model *m) { return m->device.kind == SSM_DEVICE_CUDA; }
+
+
+static ssm_code plan(ssm_model *m, ssm_error *err) {
+    SSM_TRY(trunk_plan(&m->trunk, &m->arena, err));
+    SSM_TRY(model_plan_arrays(m, &m->arena, err));
+    m->h_out = m->out;
+    return SSM_OK;
+}
+
+ssm_code model_build(ssm_model *m, const ssm_model_spec *spec, ssm_error *err) {
+    memset(m, 0, sizeof *m);
+    ssm_params_init(&m->params);
+    ssm_arena_init(&m->arena);
+    ssm_arena_init(&m->darena);
+    if (spec->B_max < 1)
+        return ssm_fail(err, SSM_ECONFIG, "batch size is %lld, expected >= 1", (long long)spec->B_max);
+    if (spec->trunk.backbone.precision != MAMBA_FP32 && spec->device.kind != SSM_DEVICE_CUDA)
+        return ssm_fail(err, SSM_ECONFIG,
+                        "run.precision: bf16 is mixed precision on a GPU (run.device: cuda); on "
+                        "the CPU models train in fp32 (set run.precision: fp32)");
+    SSM_TRY(ssm_device_open(&spec->device, err)); // a CPU-only build refuses CUDA here
+    m->device = spec->device;
+    m->B_max = spec->B_max;
+    m->loss = spec->loss;
+    m->in_numel = 1;
+    for (int i = 0; i < spec->trunk.input.ndim; i++)
+        m->in_numel *= spec->trunk.input.dims[i];
+    SSM_TRY(trunk_declare(&m->trunk, &spec->trunk, m->B_max, &m->params, err));
+    m->adapter = m->trunk.adapter;
+    m->stack = m->trunk.stack;
+    m->n_branches = m->trunk.n_branches;
+    ssm_head_input hi = {.adapter = spec->trunk.adapter, .input = spec->trunk.input,
+                         .S = m->trunk.S, .L = m->trunk.L, .D = m->trunk.D,
+                         .cls_index = m->adapter->cls_index, .inorm = m->adapter->inorm};
+    SSM_TRY(ssm_head_create(&m->head, spec->head, &spec->head_opt, &hi, &m->params, "", err));
+    m->head->bf16 = spec->trunk.backbone.precision == MAMBA_BF16;
+    m->K = m->head->out_numel;
+    SSM_TRY(ssm_params_finalize(&m->params, err));
+
+    ssm_rng rng;
+    SSM_TRY(ssm_rng_init(&rng, spec->seed, err));
+    trunk_init_params(&m->trunk, &m->params, &rng);
+    ssm_head_init_params(m->head, &m->params, &rng);
+    ssm_rng_free(&rng);
+
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        return model_setup_cuda(m, err);
+#endif
+    SSM_TRY(plan(m, err)); // measure
+    SSM_TRY(ssm_arena_commit(&m->arena, err));
+    return plan(m, err); // hand out
+}
+
+ssm_params *model_params(ssm_model *m) { return on_cuda(m) ? &m->dparams : &m->params; }
+
+ssm_code model_batch_in(ssm_model *m, const real *x_host, const ssm_targets *t_host, int64_t B,
+                        const real **x, ssm_targets *t, ssm_error *err) {
+    if (B < 1 || B > m->B_max)
+        return ssm_fail(err, SSM_EINVAL, "batch of %lld, the model was planned for 1..%lld",
+                        (long long)B, (long long)m->B_max);
+    if (t_host)
+        SSM_TRY(loss_check_targets(&m->loss, t_host, B, m->K, err));
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        return model_upload_cuda(m, x_host, t_host, B, x, t, err);
+#endif
+    *x = x_host;
+    if (t)
+        *t = t_host ? *t_host : (ssm_targets){0};
+    return SSM_OK;
+}
+
+ssm_code model_forward(ssm_model *m, const real *x, int64_t B, ssm_error *err) {
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        return model_forward_cuda(m, x, B, err);
+#endif
+    SSM_TRY(trunk_forward(&m->trunk, &m->params, x, B, err));
+    return ssm_head_forward(m->head, &m->params, m->out, m->trunk.feats, B, err);
+}
+
+ssm_code model_loss_and_grad(ssm_model *m, const real *x, const ssm_targets *t, int64_t B,
+                             double *loss, ssm_error *err) {
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        return model_loss_and_grad_cuda(m, x, t, B, loss, err);
+#endif
+    SSM_TRY(loss_check_targets(&m->loss, t, B, m->K, err));
+    SSM_TRY(model_forward(m, x, B, err));
+    loss_forward(&m->loss, loss, m->losses, m->probs, m->out, t, B, m->K);
+    if (!isfinite(*loss))
+        return ssm_fail(err, SSM_EDATA, "loss is %g (not finite): lower optim.lr or check the data",
+                        *loss);
+    ssm_params_zero_grad(&m->params);
+    const ssm_trunk *tr = &m->trunk;
+    memset(m->dout, 0, (size_t)B * m->K * sizeof(real));
+    memset(tr->dfeats, 0, (size_t)B * tr->S * tr->L * tr->D * sizeof(real));
+    loss_backward(&m->loss, m->dout, m->dloss, m->probs, m->out, t, B, m->K);
+    SSM_TRY(ssm_head_backward(m->head, &m->params, tr->dfeats, m->dout, tr->feats, B, err));
+    trunk_backward(&m->trunk, &m->params, x, B);
+    return SSM_OK;
+}
+
+ssm_code model_predict(ssm_model *m, const real *x_host, int64_t B, const real **out,
+                       ssm_error *err) {
+    const real *x = NULL;
+    SSM_TRY(model_batch_in(m, x_host, NULL, B, &x, NULL, err));
+    SSM_TRY(model_forward(m, x, B, err));
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        SSM_TRY(model_out_to_host_cuda(m, B, err));
+#endif
+    *out = m->h_out;
+    return SSM_OK;
+}
+
+void model_free(ssm_model *m) {
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        model_free_cuda(m); // before the host table: the mirror shares its items
+#endif
+    ssm_head_free(m->head);
+    trunk_free(&m->trunk);
+    ssm_arena_free(&m->arena);
+    ssm_params_free(&m->params);
+    memset(m, 0, sizeof *m);
+}
