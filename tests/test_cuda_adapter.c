@@ -20,6 +20,7 @@
 #include "core/cuda/device.h"
 #include "kernels/cuda/common.h"
 #include "adapters/revin.h"
+#include "kernels/cuda/loss.h"
 #include "tasks/cuda/head.h"
 #include "tasks/head_registry.h"
 #else

@@ -1,5 +1,5 @@
 // defines: cross_entropy_forward_cuda, cross_entropy_backward_cuda, mse_forward_cuda,
-//          mse_backward_cuda (see loss.h)
+//          mse_backward_cuda, mae_forward_cuda, mae_backward_cuda (see loss.h)
 // Cross-entropy: one block per row (max, then sum of exp and of logits, fixed-order block
 // reductions); the backward is elementwise over [N, V].
 #include "kernels/cuda/device_util.cuh"
@@ -107,5 +107,38 @@ extern "C" ssm_code mse_backward_cuda(real *dpred, const real *dloss, const real
         return SSM_OK;
     k_mse_bwd<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(dpred, dloss, pred, target, n);
     CUDA_LAUNCH_CHECK("k_mse_bwd");
+    return SSM_OK;
+}
+
+// MAE (the forecast task's task.loss: mae): the MSE kernels with |d| and sign(d).
+__global__ static void mae_fwd_kernel(float *losses, const float *p, const float *t, int64_t n) {
+    GRID_STRIDE(i, n) losses[i] = fabsf(p[i] - t[i]);
+}
+
+__global__ static void mae_bwd_kernel(float *dp, const float *dl, const float *p, const float *t,
+                                      int64_t n) {
+    GRID_STRIDE(i, n) {
+        float d = p[i] - t[i];
+        dp[i] += d > 0.f ? dl[i] : d < 0.f ? -dl[i] : 0.f;
+    }
+}
+
+extern "C" ssm_code mae_forward_cuda(real *losses, const real *pred, const real *target,
+                                     int64_t n) {
+    cu_bad_shape(n < 0, "mae_forward_cuda: n=%lld", (long long)n);
+    if (n == 0)
+        return SSM_OK;
+    mae_fwd_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(losses, pred, target, n);
+    CUDA_LAUNCH_CHECK("mae_fwd_kernel");
+    return SSM_OK;
+}
+
+extern "C" ssm_code mae_backward_cuda(real *dpred, const real *dloss, const real *pred,
+                                      const real *target, int64_t n) {
+    cu_bad_shape(n < 0, "mae_backward_cuda: n=%lld", (long long)n);
+    if (n == 0)
+        return SSM_OK;
+    mae_bwd_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(dpred, dloss, pred, target, n);
+    CUDA_LAUNCH_CHECK("mae_bwd_kernel");
     return SSM_OK;
 }

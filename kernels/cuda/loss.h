@@ -1,5 +1,5 @@
 // defines: cross_entropy_forward_cuda, cross_entropy_backward_cuda, mse_forward_cuda,
-//          mse_backward_cuda
+//          mse_backward_cuda, mae_forward_cuda, mae_backward_cuda
 // CUDA twins of kernels/loss.h (same arguments, device pointers, ssm_code result). As on the
 // CPU, a target outside [0, V) gives a NaN loss and a backward that leaves its row alone.
 // The row statistics are fp32 here (double on the CPU): max-subtracted, so no overflow.
@@ -22,6 +22,10 @@ ssm_code cross_entropy_backward_cuda(real *dlogits, const real *dloss, const rea
                                      real smoothing);
 ssm_code mse_forward_cuda(real *losses, const real *pred, const real *target, int64_t n);
 ssm_code mse_backward_cuda(real *dpred, const real *dloss, const real *pred, const real *target,
+                           int64_t n);
+// losses[i] = |pred[i] - target[i]|; dpred[i] += dloss[i] * sign(pred[i] - target[i]) (0 at 0).
+ssm_code mae_forward_cuda(real *losses, const real *pred, const real *target, int64_t n);
+ssm_code mae_backward_cuda(real *dpred, const real *dloss, const real *pred, const real *target,
                            int64_t n);
 
 #ifdef __cplusplus

@@ -1,9 +1,8 @@
 // defines: pool_tokens_forward_cuda, pool_tokens_backward_cuda, fill_cuda, sum_double_cuda,
-//          swap_last2_cuda, columns_gather_cuda, columns_scatter_add_cuda, mae_forward_cuda,
-//          mae_backward_cuda
+//          swap_last2_cuda, columns_gather_cuda, columns_scatter_add_cuda
 // Device kernels of the heads (tasks/head_*.c) and of the losses (tasks/cuda/loss_cuda.c),
 // built with CUDA=1: the pooling of a sample's tokens, the forecast head's transposes and
-// target-column selection, the mean absolute error, and two small helpers (a fill and a
+// target-column selection, and two small helpers (a fill and a
 // fixed-order sum). Device pointers; errors as kernels/cuda/common.h says.
 #pragma once
 #include <stdint.h>
@@ -33,10 +32,6 @@ ssm_code columns_gather_cuda(real *out, const real *in, int64_t rows, int64_t G,
 // out [rows, G] columns first..first+K-1 += in [rows, K].
 ssm_code columns_scatter_add_cuda(real *out, const real *in, int64_t rows, int64_t G,
                                   int64_t first, int64_t K);
-// losses[i] = |pred[i] - target[i]|; dpred[i] += dloss[i] * sign(pred[i] - target[i]) (0 at 0).
-ssm_code mae_forward_cuda(real *losses, const real *pred, const real *target, int64_t n);
-ssm_code mae_backward_cuda(real *dpred, const real *dloss, const real *pred, const real *target,
-                           int64_t n);
 
 #ifdef __cplusplus
 }
