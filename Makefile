@@ -31,6 +31,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 LIB_DIRS := core kernels backbone adapters tasks datasets
 # The kernels built per CPU variant; kernels/cpu_kernels.def lists their functions.
 CPU_VARIANT_SRC := kernels/activation.c kernels/conv1d.c kernels/norm.c kernels/permute.c \
+                   kernels/scan_backward.c \
                    kernels/scan.c
 LIB_SRC  := $(filter-out $(CPU_VARIANT_SRC),$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 VFLAGS_generic :=

@@ -1,0 +1,144 @@
+// Check suite: the forecast and regress heads over the series adapters (RevIN with its
+// affine; MSE and MAE) on one GPU against the same model on the CPU: one whole step
+// (loss within 1e-5, every gradient by name within 1e-4 relative, outputs within 1e-5).
+// Built without CUDA=1 (or as the sanitized / double build), or without a GPU, it skips.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tasks/model.h"
+#include "tests/util/testutil.h"
+
+#if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
+#define HAVE_CUDA 1
+#include "core/cuda/device.h"
+#include "kernels/cuda/common.h"
+#else
+#define HAVE_CUDA 0
+#endif
+
+#if HAVE_CUDA
+enum { BATCH = 6 };
+
+
+typedef struct {
+    const char *name, *adapter, *head;
+    int affine;
+    loss_kind loss;
+    int64_t out_vars;
+} series_variant;
+
+static const series_variant SERIES[] = {
+    {"variate + RevIN affine -> forecast, MSE", "series_variate", "forecast", 1, LOSS_MSE, 3},
+    {"patch + RevIN affine -> forecast, MAE (MS)", "series_patch", "forecast", 1, LOSS_MAE, 1},
+    {"variate + RevIN -> regress, MSE", "series_variate", "regress", 0, LOSS_MSE, 1},
+    {"patch + RevIN affine -> regress, MSE (M)", "series_patch", "regress", 1, LOSS_MSE, 3},
+};
+enum { ST_ = 24, SV_ = 3, SH_ = 6 };
+
+static void series_spec(ssm_model_spec *s, const series_variant *v, ssm_device_kind kind) {
+    memset(s, 0, sizeof *s);
+    s->trunk.adapter = v->adapter;
+    ssm_adapter_options *o = &s->trunk.adapter_opt;
+    ssm_adapter_options_defaults(o);
+    o->patch_size = 8;
+    o->stride = 4;
+    snprintf(o->extra[o->n_extra].key, SSM_ADAPTER_NAME_MAX, "revin");
+    snprintf(o->extra[o->n_extra++].value, SSM_ADAPTER_VALUE_MAX, "1");
+    if (v->affine) {
+        snprintf(o->extra[o->n_extra].key, SSM_ADAPTER_NAME_MAX, "revin_affine");
+        snprintf(o->extra[o->n_extra++].value, SSM_ADAPTER_VALUE_MAX, "1");
+    }
+    s->trunk.input = (ssm_input_shape){2, {ST_, SV_}};
+    mamba_config_defaults(&s->trunk.backbone);
+    s->trunk.backbone.d_model = 16;
+    s->trunk.backbone.n_layers = 2;
+    s->trunk.backbone.d_state = 8;
+    s->trunk.backbone.scan_chunk = 4;
+    s->head = v->head;
+    s->head_opt.horizon = SH_;
+    s->head_opt.out_vars = v->out_vars;
+    s->head_opt.outputs = v->out_vars;
+    s->loss.kind = v->loss;
+    s->B_max = BATCH + 2;
+    s->seed = 21;
+    s->device.kind = kind;
+}
+
+START_TEST(series_step_matches_cpu) {
+    const series_variant *v = &SERIES[_i];
+    ssm_model cpu, gpu;
+    ssm_model_spec s;
+    ssm_error e = {0};
+    series_spec(&s, v, SSM_DEVICE_CPU);
+    ck_assert_msg(model_build(&cpu, &s, &e) == SSM_OK, "%s", e.msg);
+    series_spec(&s, v, SSM_DEVICE_CUDA);
+    ck_assert_msg(model_build(&gpu, &s, &e) == SSM_OK, "%s", e.msg);
+    ck_assert(!memcmp(cpu.params.data, gpu.params.data, cpu.params.total * sizeof(real)));
+    // RevIN's affine away from its init (1, 0), so that its gradients are not special
+    ssm_params *hp[2] = {&cpu.params, &gpu.params};
+    for (int d = 0; d < 2; d++)
+        for (size_t i = 0; i < hp[d]->count; i++)
+            if (strstr(hp[d]->items[i].name, "revin.")) {
+                uint64_t st = 5 + i;
+                tu_fill_uniform(ssm_params_data(hp[d], i), hp[d]->items[i].numel, 0.6, 1.4, &st);
+            }
+    ck_assert(ssm_params_cuda_upload(&gpu.dparams, &gpu.params, &e) == SSM_OK);
+    size_t nx = (size_t)BATCH * ST_ * SV_, ny = (size_t)BATCH * cpu.K;
+    real *x = malloc(nx * sizeof(real)), *y = malloc(ny * sizeof(real));
+    uint64_t st = 77 + (uint64_t)_i;
+    tu_fill_uniform(x, nx, -2, 3, &st);
+    tu_fill_uniform(y, ny, -1, 1, &st);
+    ssm_targets th = {.values = y}, td;
+    double lc, lg;
+    ck_assert_msg(model_loss_and_grad(&cpu, x, &th, BATCH, &lc, &e) == SSM_OK, "%s", e.msg);
+    CUDA_CHECK_ABORT(cudaMemset(gpu.dparams.grad, 0xFF, gpu.dparams.total * sizeof(real)));
+    const real *xd;
+    ck_assert_msg(model_batch_in(&gpu, x, &th, BATCH, &xd, &td, &e) == SSM_OK, "%s", e.msg);
+    ck_assert_msg(model_loss_and_grad(&gpu, xd, &td, BATCH, &lg, &e) == SSM_OK, "%s", e.msg);
+    ck_assert(ssm_params_cuda_download(&gpu.params, &gpu.dparams, 1, &e) == SSM_OK);
+    printf("[%s] loss cpu %.7f gpu %.7f\n", v->name, lc, lg);
+    ck_assert_msg(fabs(lg - lc) <= 1e-5 * fabs(lc), "[%s] loss: cpu %.8f gpu %.8f", v->name, lc, lg);
+    for (size_t i = 0; i < cpu.params.count; i++) {
+        const ssm_param_info *it = &cpu.params.items[i];
+        double r = tu_rel_err(gpu.params.grad + it->offset, cpu.params.grad + it->offset, it->numel);
+        ck_assert_msg(r < 1e-4, "[%s] gradient of %s: relative error %.3e", v->name, it->name, r);
+    }
+    const real *og;
+    ck_assert_msg(model_predict(&gpu, x, BATCH, &og, &e) == SSM_OK, "%s", e.msg);
+    ck_assert_msg(model_forward(&cpu, x, BATCH, &e) == SSM_OK, "%s", e.msg);
+    double r = tu_rel_err(og, cpu.out, ny);
+    ck_assert_msg(r < 1e-5, "[%s] outputs: relative error %.3e", v->name, r);
+    free(x);
+    free(y);
+    model_free(&cpu);
+    model_free(&gpu);
+}
+END_TEST
+
+#endif // HAVE_CUDA
+
+int main(void) {
+#if HAVE_CUDA
+    if (ssm_cuda_device_count() == 0) {
+        printf("test_cuda_series: skipped (no CUDA device)\n");
+        return 0;
+    }
+    Suite *su = suite_create("cuda_series");
+    TCase *tg = tcase_create("gpu");
+    tcase_set_timeout(tg, 300);
+    tcase_add_loop_test(tg, series_step_matches_cpu, 0, (int)(sizeof SERIES / sizeof SERIES[0]));
+    suite_add_tcase(su, tg);
+    SRunner *sr = srunner_create(su);
+    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+#else
+    printf("test_cuda_series: skipped (built without CUDA=1, or a sanitizer/double build)\n");
+    return 0;
+#endif
+}
