@@ -10,12 +10,17 @@
 # order swapped every round, so that a change in machine load hits both sides.
 # Each run: WARMUP untimed steps, then ITERS timed steps (forward + backward, no
 # optimizer). The table: "min" = the fastest step over all rounds, "median" = the
-# median of the rounds' median steps; the ratio is torch / ssmkit.
+# median of the rounds' median steps, "cpu" = the median of the rounds' process CPU
+# time per step (all threads: what other jobs on the machine disturb least); the
+# ratios are torch / ssmkit.
 # SEQ_THREADS="2" also times mambapy's sequential scan (pscan=False) once at each
 # thread count listed (SEQ_WARMUP, SEQ_ITERS; a step takes a minute or more).
+# First (CHECK=1, the default) the two sides run one step on the same parameters
+# and inputs (backbone -step -dump, torch_mamba_cpu.py -check) and the largest
+# differences are printed: both compute the same function.
 # The environment passes through to both sides (SSMKIT_CPU, if set, is printed).
 # Knobs (environment): THREADS ("2 1"), ROUNDS (3), WARMUP (3), ITERS (10),
-# PYTHON (python3), BENCH (build/bench/backbone), SEQ_THREADS (""), SEQ_WARMUP (1),
+# CHECK (1), PYTHON (python3), BENCH (build/bench/backbone), SEQ_THREADS (""), SEQ_WARMUP (1),
 # SEQ_ITERS (2), LOG (a temp file: every raw "step" line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +34,7 @@ BENCH=${BENCH:-build/bench/backbone}
 SEQ_THREADS=${SEQ_THREADS:-}
 SEQ_WARMUP=${SEQ_WARMUP:-1}
 SEQ_ITERS=${SEQ_ITERS:-2}
+CHECK=${CHECK:-1}
 LOG=${LOG:-$(mktemp /tmp/compare_torch_cpu.XXXXXX)}
 SHAPE=(-B 8 -L 196 -d 192 -N 16 -layers 4)
 
@@ -45,7 +51,8 @@ fi
 flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
 has() { case " ${flags#*:} " in *" $1 "*) echo yes ;; *) echo no ;; esac; }
 echo "# date: $(date)"
-echo "# cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores online;" \
+fam=$(grep -m1 '^cpu family' /proc/cpuinfo | sed 's/.*: *//'); mod=$(grep -m1 '^model[[:space:]]*:' /proc/cpuinfo | sed 's/.*: *//')
+echo "# cpu: $(lscpu | sed -n 's/^Model name: *//p') (family $fam, model $mod), $(nproc) cores online;" \
      "/proc/cpuinfo flags: avx512f $(has avx512f), avx2 $(has avx2), fma $(has fma)"
 echo "# SSMKIT_CPU: ${SSMKIT_CPU-(not set)}"
 echo "# ssmkit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (modified tree)'), $BENCH"
@@ -59,6 +66,13 @@ run_torch() {
     OMP_NUM_THREADS=$1 "$PYTHON" bench/torch_mamba_cpu.py "${SHAPE[@]}" -threads "$1" -pscan "$2" \
         -warmup "$3" -iters "$4" 2>/dev/null | grep '^step' | tee -a "$LOG"
 }
+
+if [ "$CHECK" = 1 ]; then
+    dump=$(mktemp -d /tmp/compare_torch_cpu.XXXXXX)
+    "$BENCH" "${SHAPE[@]}" -step -warmup 0 -iters 1 -dump "$dump/vim" > /dev/null
+    "$PYTHON" bench/torch_mamba_cpu.py "${SHAPE[@]}" -check "$dump/vim" | sed -n 's/^check [^:]*: /# same function? /p'
+    rm -rf "$dump"
+fi
 
 for t in $THREADS; do
     for r in $(seq 1 "$ROUNDS"); do
@@ -88,15 +102,19 @@ function median(list,   n, v, i, j, x) {
     t = kv("threads"); k = t SUBSEP impl
     if (!(k in n)) { n[k] = 0; mn[k] = 1e30; order[++no] = k }
     n[k]++; meds[k] = meds[k] " " kv("median_ms"); params[k] = kv("params"); B = kv("B")
+    cpus[k] = cpus[k] " " kv("cpu_ms")
     if (kv("min_ms") + 0 < mn[k]) mn[k] = kv("min_ms") + 0
 }
 END {
-    print "| threads | implementation | params | runs | min ms/step | median ms/step | samples/s (median) | torch / ssmkit (min) | torch / ssmkit (median) |"
-    print "|---|---|---|---|---|---|---|---|---|"
+    print "| threads | implementation | params | runs | min ms/step | median ms/step | samples/s (median) | cpu ms/step | torch / ssmkit (min) | torch / ssmkit (median) | torch / ssmkit (cpu) |"
+    print "|---|---|---|---|---|---|---|---|---|---|---|"
     for (i = 1; i <= no; i++) {
         k = order[i]; split(k, p, SUBSEP); md = median(meds[k]); s = p[1] SUBSEP "ssmkit"
-        rmin = rmed = "-"
-        if (p[2] != "ssmkit" && (s in n)) { rmin = sprintf("%.1fx", mn[k] / mn[s]); rmed = sprintf("%.1fx", md / median(meds[s])) }
-        printf "| %s | %s | %s | %d | %.1f | %.1f | %.1f | %s | %s |\n", p[1], p[2], params[k], n[k], mn[k], md, 1000 * B / md, rmin, rmed
+        cp = median(cpus[k]); rmin = rmed = rcpu = "-"
+        if (p[2] != "ssmkit" && (s in n)) {
+            rmin = sprintf("%.1fx", mn[k] / mn[s]); rmed = sprintf("%.1fx", md / median(meds[s]))
+            if (cp > 0 && median(cpus[s]) > 0) rcpu = sprintf("%.1fx", cp / median(cpus[s]))
+        }
+        printf "| %s | %s | %s | %d | %.1f | %.1f | %.1f | %s | %s | %s | %s |\n", p[1], p[2], params[k], n[k], mn[k], md, 1000 * B / md, (cp > 0 ? sprintf("%.1f", cp) : "-"), rmin, rmed, rcpu
     }
 }' "$LOG"
