@@ -13,6 +13,7 @@
 //
 // usage: backbone [-B 8] [-L 196,784,4096] [-d 192,384] [-N 16] [-layers 4] [-reps R]
 //                 [-no-stack] [-no-block] [-no-job] [-job-only]
+//                 [-step [-warmup 3] [-iters 10] [-dump PREFIX]]
 // The first rows are the default job's shape (configs/image/fashion_mnist.yaml:
 // B 64, L 16 = 7x7 patches of a 28x28 image, d_model 96, 4 layers) at N 8 and
 // 16, then the grid (each d_model x L x N, one block and a stack).
@@ -24,6 +25,18 @@
 // the OpenMP wait policy is passive and OpenBLAS runs single-threaded).
 // "cpu of SGEMM" is the training step's GFLOP per CPU-second over SGEMM's
 // GFLOP per CPU-second: the load-robust form of "of SGEMM".
+//
+// -step: the comparison mode of bench/compare_torch_cpu.sh (against PyTorch +
+// mambapy, bench/torch_mamba_cpu.py, which prints the same line): for each
+// d_model x L x N of the grid, the stack only (-layers, final norm included), no
+// SGEMM and no forward-only timing; `warmup` training steps (forward +
+// backward with d input, no optimizer), then `iters` steps timed one by one;
+// prints one "step ..." line with the parameter count, the min and median
+// step time (samples/s from the median) and the process CPU time per timed step
+// (all threads; the figure that other jobs on the machine disturb least). -dump PREFIX (one shape) first writes
+// the initial parameters (PREFIX.safetensors), one step's output and d input
+// (PREFIX.out.f32, PREFIX.din.f32: raw float32 [B, L, D]) and its parameter
+// gradients (PREFIX.grad.safetensors), for torch_mamba_cpu.py -check PREFIX.
 //
 // Threads: the kernels use OpenMP and GEMM uses OpenBLAS's own pthread pool
 // (Debian's default libopenblas0-pthread). With libgomp's default (active)
@@ -41,6 +54,7 @@
 #include <unistd.h>
 
 #include "backbone/mamba.h"
+#include "core/checkpoint.h"
 
 static int parse_list(const char *s, int64_t *out, int max) {
     int n = 0;
@@ -89,6 +103,9 @@ static double fwd_flops(const mamba_config *c, int64_t B, int64_t L) {
 
 typedef struct {
     double fwd_s, train_s; // seconds per call (best repetition)
+    double step_min_s, step_med_s; // -step: min and median of the timed steps
+    double step_cpu_s;             // -step: process CPU seconds per timed step (mean)
+    size_t n_params;               // elements over all parameter tensors (no padding)
     double train_cpu_s;    // process CPU seconds per forward+backward (mean)
     size_t arena_bytes;
 } result;
@@ -99,8 +116,54 @@ static double cpu_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int write_f32(const char *prefix, const char *ext, const real *x, size_t n) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s%s", prefix, ext);
+    FILE *f = fopen(path, "wb");
+    int ok = f != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        const float v = (float)x[i];
+        ok = fwrite(&v, sizeof v, 1, f) == 1;
+    }
+    if (f)
+        ok = !fclose(f) && ok;
+    if (!ok)
+        fprintf(stderr, "bench: cannot write %s\n", path);
+    return !ok;
+}
+
+// -dump: parameters, then one step (fresh zero gradients) and its results.
+static int dump_step(const char *prefix, mamba_stack *s, ssm_params *p, real *out, real *din,
+                     const real *in, const real *dout, const mamba_orders *o, int64_t B, size_t n) {
+    char path[1024];
+    ssm_error e = {0};
+    snprintf(path, sizeof path, "%s.safetensors", prefix);
+    if (ssm_checkpoint_save(path, p, 0, NULL, &e))
+        return fprintf(stderr, "bench: %s\n", e.msg), 1;
+    memset(din, 0, n * sizeof(real));
+    mamba_stack_forward(s, p, out, in, o, B);
+    mamba_stack_backward(s, p, din, dout, o, B);
+    if (write_f32(prefix, ".out.f32", out, n) || write_f32(prefix, ".din.f32", din, n))
+        return 1;
+    real *t = p->data; // the gradients saved under the parameters' names
+    p->data = p->grad;
+    snprintf(path, sizeof path, "%s.grad.safetensors", prefix);
+    ssm_code c = ssm_checkpoint_save(path, p, 0, NULL, &e);
+    p->data = t;
+    if (c)
+        return fprintf(stderr, "bench: %s\n", e.msg), 1;
+    return 0;
+}
+
+// step_iters > 0: the -step mode (step_warmup untimed steps, then step_iters
+// timed ones into r->step_*); otherwise the table's measurements.
 static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t L, int64_t N,
-               int reps_arg, double *flops) {
+               int reps_arg, double *flops, int step_warmup, int step_iters, const char *dump) {
     mamba_config c;
     mamba_config_defaults(&c);
     c.d_model = d_model;
@@ -122,6 +185,9 @@ static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t 
     }
     mamba_stack_init_params(s, &p, &rng);
     ssm_rng_free(&rng);
+    r->n_params = 0;
+    for (size_t i = 0; i < p.count; i++)
+        r->n_params += p.items[i].numel;
     *flops = fwd_flops(mamba_stack_get_config(s), B, L);
     const size_t n = (size_t)(B * L * d_model);
     real *in = malloc(n * sizeof(real)), *out = malloc(n * sizeof(real));
@@ -132,6 +198,27 @@ static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t 
     mamba_order_identity(perm, B, L);
     mamba_order_reverse(perm + B * L, B, L);
     mamba_orders o = {.count = 2, .perm = perm};
+    if (step_iters > 0) {
+        if (dump && dump_step(dump, s, &p, out, din, in, dout, &o, B, n))
+            return 1;
+        double *ts = malloc(sizeof(double) * step_iters), c0 = 0;
+        for (int i = 0; i < step_warmup + step_iters; i++) {
+            if (i == step_warmup)
+                c0 = cpu_seconds();
+            double t0 = omp_get_wtime();
+            mamba_stack_forward(s, &p, out, in, &o, B);
+            mamba_stack_backward(s, &p, din, dout, &o, B);
+            if (i >= step_warmup)
+                ts[i - step_warmup] = omp_get_wtime() - t0;
+        }
+        r->step_cpu_s = (cpu_seconds() - c0) / step_iters;
+        qsort(ts, step_iters, sizeof(double), cmp_double);
+        r->step_min_s = ts[0];
+        r->step_med_s = step_iters % 2 ? ts[step_iters / 2]
+                                       : 0.5 * (ts[step_iters / 2 - 1] + ts[step_iters / 2]);
+        free(ts);
+        goto done;
+    }
     // warm-up (also sizes the repetitions)
     double t0 = omp_get_wtime();
     mamba_stack_forward(s, &p, out, in, &o, B);
@@ -158,6 +245,7 @@ static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t 
         r->train_s = t < r->train_s ? t : r->train_s;
     }
     r->train_cpu_s = (cpu_seconds() - c0) / reps;
+done:
     r->arena_bytes = a.peak;
     free(in), free(out), free(din), free(dout), free(perm);
     mamba_stack_free(s);
@@ -173,6 +261,8 @@ int main(int argc, char **argv) {
     }
     int64_t Ls[8] = {196, 784, 4096}, ds[8] = {192, 384}, Ns[8] = {16};
     int nL = 3, nd = 2, nN = 1, reps = 0, do_block = 1, do_stack = 1, do_job = 1, do_grid = 1;
+    int do_step = 0, warmup = 3, iters = 10;
+    const char *dump = NULL;
     int64_t B = 8, layers = 4;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-L") && i + 1 < argc)
@@ -195,11 +285,43 @@ int main(int argc, char **argv) {
             do_job = 0;
         else if (!strcmp(argv[i], "-job-only"))
             do_grid = 0;
+        else if (!strcmp(argv[i], "-step"))
+            do_step = 1;
+        else if (!strcmp(argv[i], "-warmup") && i + 1 < argc)
+            warmup = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-iters") && i + 1 < argc)
+            iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-dump") && i + 1 < argc)
+            dump = argv[++i];
         else {
             fprintf(stderr, "usage: %s [-B 8] [-L 196,784,4096] [-d 192,384] [-N 16] [-layers 4] "
-                            "[-reps R] [-no-stack] [-no-block] [-no-job] [-job-only]\n", argv[0]);
+                            "[-reps R] [-no-stack] [-no-block] [-no-job] [-job-only] "
+                            "[-step [-warmup 3] [-iters 10] [-dump PREFIX]]\n", argv[0]);
             return 2;
         }
+    }
+    if (do_step) {
+        if (iters < 1 || warmup < 0) {
+            fprintf(stderr, "backbone: -iters %d, -warmup %d: need iters >= 1, warmup >= 0\n", iters,
+                    warmup);
+            return 2;
+        }
+        for (int di = 0; di < nd; di++)
+            for (int li = 0; li < nL; li++)
+                for (int ni = 0; ni < nN; ni++) {
+                    result r;
+                    double f;
+                    if (run(&r, ds[di], layers, B, Ls[li], Ns[ni], 0, &f, warmup, iters, dump))
+                        return 1;
+                    printf("step impl=ssmkit B=%lld d=%lld L=%lld N=%lld layers=%lld K=2 threads=%d "
+                           "params=%zu warmup=%d iters=%d min_ms=%.1f median_ms=%.1f "
+                           "samples_per_s=%.1f cpu_ms=%.1f\n",
+                           (long long)B, (long long)ds[di], (long long)Ls[li], (long long)Ns[ni],
+                           (long long)layers, omp_get_max_threads(), r.n_params, warmup, iters,
+                           r.step_min_s * 1e3, r.step_med_s * 1e3, (double)B / r.step_med_s, r.step_cpu_s * 1e3);
+                    fflush(stdout);
+                }
+        return 0;
     }
     double peak_cpu, peak = sgemm_gflops(&peak_cpu);
     printf("CPU backbone, %d threads (OMP_WAIT_POLICY=%s), bidirectional (K=2), expand 2, "
@@ -230,7 +352,7 @@ int main(int argc, char **argv) {
         const shape *c = &cases[ci];
         result r;
         double f;
-        if (run(&r, c->d, c->layers, c->B, c->L, c->N, reps, &f))
+        if (run(&r, c->d, c->layers, c->B, c->L, c->N, reps, &f, 0, 0, NULL))
             return 1;
         double tok = (double)(c->B * c->L);
         double g_f = f / r.fwd_s * 1e-9, g_t = 3 * f / r.train_s * 1e-9;
