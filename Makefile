@@ -180,7 +180,7 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libssmkit.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 DEPS := build-essential pkg-config libopenblas-dev libgsl-dev libcyaml-dev libyaml-dev check \
-        libsubunit-dev libpng-dev libsndfile1-dev zlib1g-dev
+        libsubunit-dev libpng-dev libsndfile1-dev zlib1g-dev libhdf5-dev
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \

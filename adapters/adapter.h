@@ -37,6 +37,7 @@
 
 #include "core/arena.h"
 #include "core/error.h"
+#include "core/packing.h"
 #include "core/params.h"
 #include "core/real.h"
 #include "core/rng.h"
@@ -148,6 +149,14 @@ struct ssm_adapter {
     struct ssm_revin *inorm;
     int bf16;          // mixed precision (run.precision: bf16), set before plan_cuda: the CUDA
                        // path may run its GEMMs in bf16 from p->data_bf16 (core/cuda/device.h)
+    // Ragged input (DESIGN.md "Variable length"): create sets ragged = 1 when every sample
+    // is a variable number of tokens (a bag of instances, a clip of any length). Then x is
+    // packed [pack->total, <token shape>] (the input shape is ONE token's: [F]), tokens are
+    // [pack->total, D], orders [n_orders, 1, pack->total] (each maps every sequence onto
+    // itself), and seq_len is the most tokens a batch may hold (plan for it); S is 1.
+    // The trunk sets `pack` before every forward and backward (NULL for dense adapters).
+    int ragged;
+    const ssm_packing *pack;
     void *impl;        // the adapter's own state
 };
 

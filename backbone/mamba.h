@@ -2,7 +2,8 @@
 //          mamba_stack_declare, mamba_stack_init_params, mamba_stack_plan,
 //          mamba_stack_forward, mamba_stack_backward, mamba_stack_free,
 //          mamba_stack_get_config, mamba_orders_check, mamba_order_identity,
-//          mamba_order_reverse
+//          mamba_order_reverse, mamba_stack_forward_packed, mamba_stack_backward_packed,
+//          mamba_orders_check_packed, mamba_order_identity_packed, mamba_order_reverse_packed
 // The Mamba backbone: n_layers pre-norm residual blocks, each with a Mamba
 // mixer that runs K scan orders ("branches", Vim's v2 layout: own conv1d,
 // x_proj, dt_proj, A_log, D per branch; shared in_proj and out_proj), merged
@@ -14,6 +15,7 @@
 
 #include "core/arena.h"
 #include "core/error.h"
+#include "core/packing.h"
 #include "core/params.h"
 #include "core/real.h"
 #include "core/rng.h"
@@ -102,6 +104,27 @@ const mamba_config *mamba_stack_get_config(const mamba_stack *s);
 // without a schedule). Names the order, sample and position at fault.
 ssm_code mamba_orders_check(const mamba_stack *s, const mamba_orders *o, int64_t B,
                             ssm_error *err);
+
+// ---- packed (ragged) batches: core/packing.h ----------------------------------
+// One row of pk->total <= L tokens holding pk->n sequences back to back (plan the stack
+// with B_max >= 1 and L = the most tokens a batch may hold, data.max_tokens). in/out/din/
+// dout are [total, D]; orders->perm is [count, 1, total] and every perm row maps each
+// sequence onto itself. The conv window and the scan state restart at every offset, in
+// every branch and order: the result for a sequence equals the result of that sequence
+// run alone (tests/test_backbone_packed.c states the bar). Memory and time scale with
+// total, not with n * the longest sequence.
+void mamba_stack_forward_packed(mamba_stack *s, const ssm_params *p, real *out, const real *in,
+                                const mamba_orders *orders, const ssm_packing *pk);
+void mamba_stack_backward_packed(mamba_stack *s, ssm_params *p, real *din, const real *dout,
+                                 const mamba_orders *orders, const ssm_packing *pk);
+// As mamba_orders_check, for a packed row: perm rows of length pk->total, each a
+// permutation that keeps every sequence's positions within it (names order, sequence,
+// position at fault), and pk itself valid for the plan (ssm_packing_check).
+ssm_code mamba_orders_check_packed(const mamba_stack *s, const mamba_orders *o,
+                                   const ssm_packing *pk, ssm_error *err);
+// identity / reverse within each sequence of a packed row: perm [pk->total].
+void mamba_order_identity_packed(int32_t *perm, const ssm_packing *pk);
+void mamba_order_reverse_packed(int32_t *perm, const ssm_packing *pk);
 
 // Helpers for common orders: identity and reverse for every sample.
 void mamba_order_identity(int32_t *perm, int64_t B, int64_t L);

@@ -1,4 +1,5 @@
-// defines: mamba_stack_plan_cuda, mamba_stack_forward_cuda, mamba_stack_backward_cuda
+// defines: mamba_stack_plan_cuda, mamba_stack_forward_cuda, mamba_stack_backward_cuda,
+//          mamba_stack_forward_packed_cuda, mamba_stack_backward_packed_cuda
 // The backbone on one GPU (built with CUDA=1; implemented in backbone/cuda/): the
 // same stack (mamba_stack_declare / mamba_stack_init_params on the host table) run
 // with device pointers. The CUDA twins of mamba_stack_plan / _forward / _backward:
@@ -26,3 +27,11 @@ ssm_code mamba_stack_forward_cuda(mamba_stack *s, const ssm_params *p, real *out
                                   const mamba_orders *orders, int64_t B, ssm_error *err);
 ssm_code mamba_stack_backward_cuda(mamba_stack *s, ssm_params *p, real *din, const real *dout,
                                    const mamba_orders *orders, int64_t B, ssm_error *err);
+// Packed (ragged) rows, as mamba_stack_forward_packed / _backward_packed: pk->d_offsets
+// (device) is what the kernels read, pk->offsets and pk->total (host) size the launches.
+ssm_code mamba_stack_forward_packed_cuda(mamba_stack *s, const ssm_params *p, real *out,
+                                         const real *in, const mamba_orders *orders,
+                                         const ssm_packing *pk, ssm_error *err);
+ssm_code mamba_stack_backward_packed_cuda(mamba_stack *s, ssm_params *p, real *din,
+                                          const real *dout, const mamba_orders *orders,
+                                          const ssm_packing *pk, ssm_error *err);

@@ -54,6 +54,13 @@ typedef struct {
     int64_t *index;                     // [B] sample ids in the source
     int64_t epoch;                      // epoch this batch belongs to
     int64_t offset;                     // position of its first sample in the epoch's order
+    // Ragged batches (a source with `ragged`, core/packing.h): the samples' tokens are
+    // packed without padding: x is [tokens, <token shape>] (shape[0] = tokens, the rest
+    // the source's x_shape), sample b is rows offsets[b] .. offsets[b+1] (length[b] =
+    // their count); y_tokens, when present, is [tokens]. NULL / 0 for dense batches.
+    int64_t *offsets;                   // [capacity + 1]
+    int64_t tokens;                     // offsets[B]
+    int64_t max_tokens;                 // rows x holds (the batcher's max_tokens)
 } ssm_batch;
 
 // Allocates buffers for `capacity` samples of per-sample shape x_shape[x_ndim]
@@ -90,6 +97,11 @@ typedef struct {
     ssm_code (*get_extra)(void *ctx, int64_t id, int32_t *y_tokens, real *weight,
                           ssm_error *err);
     void (*free)(void *ctx); // called by ssm_batcher_free (may be NULL)
+    // Ragged sources (bags, clips): x_shape is ONE token's shape and a sample is count()
+    // tokens; get writes them all at x (count * prod(x_shape) values) and sets *length.
+    // count is pure in (id, key) (a source that crops or samples a bag draws from key).
+    int ragged;
+    int64_t (*count)(void *ctx, int64_t id, uint64_t key);
 } ssm_sample_source;
 
 typedef struct {
@@ -98,6 +110,15 @@ typedef struct {
     int drop_last;   // 1: the last, partial batch of an epoch is skipped
     uint64_t seed;   // drives shuffling and augmentation keys
     int prefetch;    // 1: a background thread prepares the next batch
+    // Ragged sources: the rows of x a batch holds. A batch ends early (fewer than
+    // batch_size samples) when the next sample would overflow it, so a batch never holds
+    // more; a single sample longer than max_tokens is an error naming it and the limit.
+    // 0: the sum of the batch_size longest samples (exact worst case, computed at init).
+    int64_t max_tokens;
+    // Optional sampling weights [n_ids] (CLAM's class-balanced sampler): an epoch is n
+    // draws with replacement, probability proportional to the weight, seeded by (seed,
+    // epoch). NULL: a permutation (shuffle) or the ids in order.
+    const double *sample_weights;
 } ssm_batcher_opts;
 
 // A slot is one batch buffer: the caller holds one while the prefetch thread

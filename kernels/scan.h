@@ -21,6 +21,12 @@ typedef struct {
     int64_t B, D, L, N, G; // batch, channels (d_inner), length, state size, B/C groups
     int64_t chunk;         // checkpoint interval along L (e.g. 64); must be >= 1
     int delta_softplus;    // apply softplus to delta + delta_bias
+    // Packed sequences (core/packing.h): NULL = every row is one sequence. Else every row
+    // b is n_segs sequences [seg_offsets[i], seg_offsets[i+1]) with seg_offsets[0] = 0 and
+    // seg_offsets[n_segs] = L: h restarts from 0 at each (and no gradient crosses one).
+    // A host array for the CPU kernels, a device array for the CUDA twins.
+    const int64_t *seg_offsets;
+    int64_t n_segs;
 } scan_shape;
 
 static inline int64_t scan_n_chunks(const scan_shape *s) { return (s->L + s->chunk - 1) / s->chunk; }

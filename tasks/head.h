@@ -23,6 +23,7 @@
 #include "adapters/adapter.h"
 #include "core/arena.h"
 #include "core/error.h"
+#include "core/packing.h"
 #include "core/params.h"
 #include "core/real.h"
 #include "core/rng.h"
@@ -82,6 +83,10 @@ typedef struct {
                              int64_t B, ssm_error *err);
     ssm_code (*backward_cuda)(ssm_head *h, ssm_params *p, real *dfeats, const real *dout,
                               const real *feats, int64_t B, ssm_error *err);
+    // 1: the head reads packed features (a ragged trunk: feats [pack->total, D], sample b's
+    // tokens pack->offsets[b] .. offsets[b+1]); a head without it is refused on a ragged
+    // trunk by name.
+    int ragged;
 } ssm_head_vtable;
 
 struct ssm_head {
@@ -90,5 +95,7 @@ struct ssm_head {
     int64_t B_max;     // as planned
     int bf16;          // mixed precision on a GPU (set before plan_cuda); a head may ignore it
     ssm_head_input in; // the trunk it sits on
+    const ssm_packing *pack; // the packing of the batch in flight (ragged trunks; set by the
+                             // model before every forward and backward), else NULL
     void *impl;
 };
