@@ -52,6 +52,8 @@ int cli_parse(cli_args *a, int argc, char **argv, unsigned allowed, const char *
         TAKE("--split", CLI_SPLIT, a->split = val)
         TAKE("--top", CLI_TOP, a->top = atoi(val))
         TAKE("--tolerance", CLI_TOL, a->tolerance = atof(val))
+        TAKE("--folds", CLI_FOLDS, a->folds = atoi(val))
+        TAKE("--repeats", CLI_FOLDS, a->repeats = atoi(val))
 #undef TAKE
         if (s[0] == '-' && s[1])
             return usage_error(usage, "unknown option '%s'", s);
@@ -66,6 +68,8 @@ int cli_parse(cli_args *a, int argc, char **argv, unsigned allowed, const char *
         return usage_error(usage, "%s", "missing the CONFIG argument");
     if (a->split && strcmp(a->split, "val") && strcmp(a->split, "test"))
         return usage_error(usage, "--split must be val or test, not '%s'", a->split);
+    if ((allowed & CLI_FOLDS) && (a->folds < 0 || a->folds == 1 || a->repeats < 0))
+        return usage_error(usage, "%s", "--folds must be >= 2 and --repeats >= 1");
     if ((allowed & CLI_TOP) && a->top < 1)
         return usage_error(usage, "%s", "--top must be >= 1");
     return 0;

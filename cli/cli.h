@@ -1,6 +1,7 @@
 // defines: cli_args, cli_parse, cli_fail, cli_load_config, cli_apply_threads,
 //          cli_open_device, cli_mkdirs, cli_data, cli_data_open, cli_data_close,
-//          cli_data_metadata, cmd_train, cmd_eval, cmd_predict, cmd_info, cmd_check_grad
+//          cli_data_metadata, cli_train_config, cmd_train, cmd_eval, cmd_predict, cmd_info, cmd_check_grad,
+//          cmd_cv
 // Shared plumbing of the ssmkit subcommands. Only cli/ prints errors and
 // chooses exit codes (DESIGN.md invariant 7): 0 ok, 1 runtime/data error,
 // 2 usage or config error.
@@ -14,6 +15,7 @@
 #include "datasets/image_data.h"
 #include "datasets/series_data.h"
 #include "tasks/task_run.h"
+#include "tasks/train.h"
 
 #define CLI_MAX_SETS 64
 #define CLI_MAX_INPUTS 256
@@ -29,12 +31,13 @@ typedef struct {
     int n_inputs;
     int top;                             // --top K (predict)
     double tolerance;                    // --tolerance (check-grad)
+    int folds, repeats;                  // --folds K, --repeats R (cv; 0 = the config's)
     int help;
 } cli_args;
 
 // Flags each command accepts, as a set of bits.
 enum { CLI_SET = 1, CLI_RESUME = 2, CLI_CKPT = 4, CLI_SPLIT = 8, CLI_INPUTS = 16, CLI_TOP = 32,
-       CLI_TOL = 64 };
+       CLI_TOL = 64, CLI_FOLDS = 128 };
 
 // Parses argv after the command name; refuses flags outside `allowed`.
 // Returns 0, or 2 after printing the problem and the usage line.
@@ -82,8 +85,18 @@ ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *d, ssm_error *err);
 // mkdir -p
 ssm_code cli_mkdirs(const char *path, ssm_error *err);
 
+// One training run of cfg into run_dir, as `ssmkit train` does (and `cv` per fold);
+// *primary = the task's primary metric name. quiet: no model/run-folder lines.
+ssm_code cli_train_config(const ssm_config *cfg, const ssm_device *device, const char *run_dir,
+                          int resume, train_result *r, const char **primary, int quiet,
+                          ssm_error *err);
+
+// run.dir/run.name, or run.dir/<config file name without extension>.
+void cli_run_dir(char *out, size_t n, const ssm_config *cfg, const char *config_path);
+
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_check_grad(int argc, char **argv);
+int cmd_cv(int argc, char **argv);

@@ -1,4 +1,5 @@
-// defines: cmd_train (ssmkit train CONFIG [--set k=v]... [--resume RUN_DIR])
+// defines: cmd_train (ssmkit train CONFIG [--set k=v]... [--resume RUN_DIR]), cli_train_config,
+//          cli_run_dir
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +24,17 @@ static void help(void) {
            USAGE);
 }
 
+static void default_run_name(char *out, size_t n, const char *config_path);
+
+void cli_run_dir(char *out, size_t n, const ssm_config *cfg, const char *config_path) {
+    char name[SSM_CFG_NAME_MAX];
+    if (cfg->run.name[0])
+        snprintf(name, sizeof name, "%s", cfg->run.name);
+    else
+        default_run_name(name, sizeof name, config_path);
+    snprintf(out, n, "%s/%s", cfg->run.dir, name);
+}
+
 static void default_run_name(char *out, size_t n, const char *config_path) {
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", config_path);
@@ -35,14 +47,71 @@ static void default_run_name(char *out, size_t n, const char *config_path) {
 
 // One JSON line: run, steps, epochs, best_val_<primary metric>, test_<metric>
 // for every test metric, train_seconds, samples_per_s, stopped_early.
-static void print_summary(const char *run_dir, const ssm_task *t, const train_result *r) {
+static void print_summary(const char *run_dir, const char *primary, const train_result *r) {
     printf("{\"run\":\"%s\",\"steps\":%lld,\"epochs\":%lld,\"best_val_%s\":%.6g", run_dir,
-           (long long)r->steps, (long long)r->epochs_done, t->primary, r->best_val);
+           (long long)r->steps, (long long)r->epochs_done, primary, r->best_val);
     for (int i = 0; i < r->test.n; i++)
         printf(",\"test_%s\":%.6g", r->test.key[i], r->test.value[i]);
     printf(",\"train_seconds\":%.1f,\"samples_per_s\":%.1f,\"stopped_early\":%s}\n",
            r->train_seconds, r->samples_per_second, r->stopped_early ? "true" : "false");
     fflush(stdout);
+}
+
+// Trains cfg into run_dir (created; resume: continue the run there) and evaluates on
+// the test split. *primary receives the task's primary metric name (static storage).
+ssm_code cli_train_config(const ssm_config *cfg_in, const ssm_device *device, const char *run_dir,
+                          int resume, train_result *r, const char **primary, int quiet,
+                          ssm_error *err) {
+    ssm_config cfg_copy = *cfg_in;
+    ssm_config *cfgp = &cfg_copy;
+    cli_data data;
+    ssm_task *task = NULL;
+    char *yaml = NULL;
+    ssm_code code = cli_data_open(&data, cfgp, 1, err);
+    if (code)
+        return code;
+    int64_t B_max = cfgp->data.batch_size > cfgp->data.eval_batch_size ? cfgp->data.batch_size
+                                                                       : cfgp->data.eval_batch_size;
+    code = task_create(&task, cfgp, &data.info, B_max, err);
+    if (!code)
+        code = cli_mkdirs(run_dir, err);
+    if (!code) {
+        char path[3 * SSM_CFG_PATH_MAX];
+        snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+        code = ssm_config_write(cfgp, path, err);
+    }
+    if (!code)
+        yaml = ssm_config_to_yaml_string(cfgp, err);
+    if (!code && !yaml)
+        code = err->code ? err->code : SSM_ENOMEM;
+    if (!code) {
+        const ssm_trunk *tr = task->trunk;
+        char dn[32];
+        if (!quiet) {
+            ssm_info("model: %zu parameters, %lld sequence(s) of %lld tokens of %lld per "
+                     "sample, %d branches, %lld layers, on %s",
+                     task->params->total, (long long)tr->S, (long long)tr->L, (long long)tr->D,
+                     tr->n_branches, (long long)tr->n_layers,
+                     ssm_device_name(device, dn, sizeof dn));
+            ssm_info("run folder: %s", run_dir);
+        }
+        const char *kill = getenv("SSMKIT_DEBUG_KILL_AT_STEP");
+        ssm_metadata extra;
+        ssm_metadata_init(&extra);
+        code = cli_data_metadata(&extra, &data, err);
+        train_options o = {.cfg = cfgp, .run_dir = run_dir, .config_yaml = yaml,
+                           .resume = resume,
+                           .extra_meta = &extra, .kill_at_step = kill ? atoll(kill) : 0};
+        if (!code)
+            code = train_run(task, data.train, data.val, data.test, &o, r, err);
+        if (!code && primary)
+            *primary = task->primary;
+        ssm_metadata_free(&extra);
+    }
+    free(yaml);
+    task_free(task);
+    cli_data_close(&data);
+    return code;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -66,58 +135,14 @@ int cmd_train(int argc, char **argv) {
     if (a.resume) {
         snprintf(run_dir, sizeof run_dir, "%s", a.resume);
     } else {
-        char name[SSM_CFG_NAME_MAX];
-        if (cfg.run.name[0])
-            snprintf(name, sizeof name, "%s", cfg.run.name);
-        else
-            default_run_name(name, sizeof name, a.config);
-        snprintf(run_dir, sizeof run_dir, "%s/%s", cfg.run.dir, name);
+        cli_run_dir(run_dir, sizeof run_dir, &cfg, a.config);
     }
 
-    cli_data data;
-    ssm_task *task = NULL;
-    char *yaml = NULL;
-    ssm_code code = cli_data_open(&data, &cfg, 1, &err);
-    if (code)
-        return cli_fail("train", &err);
-    int64_t B_max = cfg.data.batch_size > cfg.data.eval_batch_size ? cfg.data.batch_size
-                                                                   : cfg.data.eval_batch_size;
-    code = task_create(&task, &cfg, &data.info, B_max, &err);
+    train_result r;
+    const char *primary = NULL;
+    ssm_code code = cli_train_config(&cfg, &device, run_dir, a.resume != NULL, &r, &primary, 0,
+                                     &err);
     if (!code)
-        code = cli_mkdirs(run_dir, &err);
-    if (!code) {
-        char path[3 * SSM_CFG_PATH_MAX];
-        snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-        code = ssm_config_write(&cfg, path, &err);
-    }
-    if (!code)
-        yaml = ssm_config_to_yaml_string(&cfg, &err);
-    if (!code && !yaml)
-        code = err.code ? err.code : SSM_ENOMEM;
-    if (!code) {
-        const ssm_trunk *tr = task->trunk;
-        char dn[32];
-        ssm_info("model: %zu parameters, %lld sequence(s) of %lld tokens of %lld per sample, %d "
-                 "branches, %lld layers, on %s",
-                 task->params->total, (long long)tr->S, (long long)tr->L, (long long)tr->D,
-                 tr->n_branches, (long long)tr->n_layers, ssm_device_name(&device, dn, sizeof dn));
-        ssm_info("run folder: %s", run_dir);
-        const char *kill = getenv("SSMKIT_DEBUG_KILL_AT_STEP");
-        ssm_metadata extra;
-        ssm_metadata_init(&extra);
-        code = cli_data_metadata(&extra, &data, &err);
-        train_options o = {.cfg = &cfg, .run_dir = run_dir, .config_yaml = yaml,
-                           .resume = a.resume != NULL,
-                           .extra_meta = &extra, .kill_at_step = kill ? atoll(kill) : 0};
-        train_result r;
-        if (!code)
-            code = train_run(task, data.train, data.val, data.test, &o, &r, &err);
-        if (!code)
-            print_summary(run_dir, task, &r);
-        ssm_metadata_free(&extra);
-    }
-    free(yaml);
-    task_free(task);
-    cli_data_close(&data);
+        print_summary(run_dir, primary, &r);
     return code ? cli_fail("train", &err) : 0;
 }

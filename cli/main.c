@@ -21,6 +21,7 @@ static void usage(FILE *f) {
             "  train CONFIG [--set k=v]... [--resume RUN_DIR]   train and evaluate\n"
             "  eval CONFIG --ckpt FILE [--split val|test]       metrics of a checkpoint, one JSON line\n"
             "  predict CONFIG --ckpt FILE INPUT.png...          classify images\n"
+            "  cv CONFIG [--folds K] [--repeats R] [--set k=v]...  cross-validation: one model per fold\n"
             "  check-grad CONFIG                                finite-difference check of every gradient\n"
             "  info [FILE.safetensors]                          a checkpoint's tensors and metadata;\n"
             "                                                   alone: CPU kernels, threads, GPUs\n"
@@ -63,6 +64,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(n, rest);
     if (!strcmp(cmd, "predict")) return cmd_predict(n, rest);
     if (!strcmp(cmd, "check-grad")) return cmd_check_grad(n, rest);
+    if (!strcmp(cmd, "cv")) return cmd_cv(n, rest);
     if (!strcmp(cmd, "info")) return cmd_info(n, rest);
     if (!strcmp(cmd, "config-keys")) {
         ssm_config_write_reference(stdout);

@@ -34,7 +34,8 @@ typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_
 typedef enum { SSM_NORM_RMS = 0, SSM_NORM_LAYER } ssm_norm_kind;
 typedef enum { SSM_MERGE_MEAN = 0, SSM_MERGE_SUM } ssm_merge_kind;
 typedef enum { SSM_LOSS_AUTO = 0, SSM_LOSS_CE, SSM_LOSS_MSE, SSM_LOSS_MAE } ssm_loss_kind;
-typedef enum { SSM_POOL_MEAN = 0, SSM_POOL_CLS, SSM_POOL_LAST } ssm_pool_kind;
+typedef enum { SSM_POOL_MEAN = 0, SSM_POOL_CLS, SSM_POOL_LAST, SSM_POOL_ATTENTION, SSM_POOL_GATED,
+               SSM_POOL_MAX } ssm_pool_kind;
 typedef enum { SSM_TTA_NONE = 0, SSM_TTA_HFLIP } ssm_tta_kind;
 typedef enum { SSM_OPTIM_ADAMW = 0 } ssm_optim_name;
 typedef enum { SSM_SCHED_COSINE = 0, SSM_SCHED_CONSTANT, SSM_SCHED_LINEAR } ssm_schedule;
@@ -96,6 +97,7 @@ typedef struct {
     double label_smoothing;
     ssm_loss_kind loss;          // auto = ce for classify/mil/segment, mse for forecast
     ssm_pool_kind pool;
+    int64_t attn_dim;            // mil: attention pooling's hidden size
     ssm_tta_kind tta;            // classify evaluation: test-time augmentation
 } ssm_task_config;
 

@@ -16,7 +16,7 @@ static const char *const cls_names[] = {"none", "head", "middle", NULL};
 static const char *const norm_names[] = {"rms", "layer", NULL};
 static const char *const merge_names[] = {"mean", "sum", NULL};
 static const char *const loss_names[] = {"auto", "ce", "mse", "mae", NULL};
-static const char *const pool_names[] = {"mean", "cls", "last", NULL};
+static const char *const pool_names[] = {"mean", "cls", "last", "attention", "gated", "max", NULL};
 static const char *const tta_names[] = {"none", "hflip", NULL};
 static const char *const optim_names[] = {"adamw", NULL};
 static const char *const schedule_names[] = {"cosine", "constant", "linear", NULL};
@@ -157,7 +157,10 @@ const ssm_config_key ssm_config_keys[] = {
     ENUM("task.loss", task.loss, loss_names, "auto",
          "Loss; auto = ce for classify, mil, segment and mse for forecast."),
     ENUM("task.pool", task.pool, pool_names, "mean",
-         "Sequence pooling before the head: mean of tokens, the class token, or the last token."),
+         "Sequence pooling before the head: mean of tokens, the class token, the last token; "
+         "mil also: attention, gated (ABMIL attention pooling), max."),
+    INT("task.attn_dim", task.attn_dim, 1, MILLION, "128",
+        "mil: hidden size of the attention pooling (task.pool attention, gated)."),
     ENUM("task.tta", task.tta, tta_names, "none",
          "Classify evaluation: hflip averages the logits of each image and its mirror (validation, test, eval)."),
     // --- optim

@@ -34,6 +34,7 @@ ssm_code model_build(ssm_model *m, const ssm_model_spec *spec, ssm_error *err) {
     m->device = spec->device;
     m->B_max = spec->B_max;
     m->loss = spec->loss;
+    m->seed = spec->seed;
     m->in_numel = 1;
     for (int i = 0; i < spec->trunk.input.ndim; i++)
         m->in_numel *= spec->trunk.input.dims[i];
@@ -45,6 +46,13 @@ ssm_code model_build(ssm_model *m, const ssm_model_spec *spec, ssm_error *err) {
                          .S = m->trunk.S, .L = m->trunk.L, .D = m->trunk.D,
                          .cls_index = m->adapter->cls_index, .inorm = m->adapter->inorm};
     SSM_TRY(ssm_head_create(&m->head, spec->head, &spec->head_opt, &hi, &m->params, "", err));
+    if (m->trunk.ragged != (m->head->vt->ragged != 0))
+        return ssm_fail(err, SSM_ECONFIG,
+                        m->trunk.ragged ? "head %s cannot read the packed bags of adapter %s: "
+                                          "pick a head for variable-length samples (bag)"
+                                        : "head %s reads packed variable-length samples; adapter "
+                                          "%s gives fixed-length ones",
+                        spec->head, spec->trunk.adapter);
     m->head->bf16 = spec->trunk.backbone.precision == MAMBA_BF16;
     m->K = m->head->out_numel;
     SSM_TRY(ssm_params_finalize(&m->params, err));
@@ -66,6 +74,20 @@ ssm_code model_build(ssm_model *m, const ssm_model_spec *spec, ssm_error *err) {
 
 ssm_params *model_params(ssm_model *m) { return on_cuda(m) ? &m->dparams : &m->params; }
 
+ssm_code model_set_packing(ssm_model *m, const int64_t *offsets, int64_t B, uint64_t key,
+                           ssm_error *err) {
+    SSM_TRY(trunk_set_packing(&m->trunk, offsets, B, key, err));
+    m->head->pack = &m->trunk.tpack;
+    return SSM_OK;
+}
+
+#if SSM_HAVE_CUDA
+// Rows of x for a batch of B: B samples, or the packed rows of a ragged one.
+static int64_t x_rows(const ssm_model *m, int64_t B) {
+    return m->trunk.ragged ? m->trunk.xpack.total : B;
+}
+#endif
+
 ssm_code model_batch_in(ssm_model *m, const real *x_host, const ssm_targets *t_host, int64_t B,
                         const real **x, ssm_targets *t, ssm_error *err) {
     if (B < 1 || B > m->B_max)
@@ -73,9 +95,13 @@ ssm_code model_batch_in(ssm_model *m, const real *x_host, const ssm_targets *t_h
                         (long long)B, (long long)m->B_max);
     if (t_host)
         SSM_TRY(loss_check_targets(&m->loss, t_host, B, m->K, err));
+    if (m->trunk.ragged && m->trunk.xpack.n != B)
+        return ssm_fail(err, SSM_EINVAL, "ragged model: the packing of a batch of %lld is set "
+                        "(model_set_packing), the batch has %lld", (long long)m->trunk.xpack.n,
+                        (long long)B);
 #if SSM_HAVE_CUDA
     if (on_cuda(m))
-        return model_upload_cuda(m, x_host, t_host, B, x, t, err);
+        return model_upload_cuda(m, x_host, x_rows(m, B), t_host, B, x, t, err);
 #endif
     *x = x_host;
     if (t)
@@ -107,7 +133,7 @@ ssm_code model_loss_and_grad(ssm_model *m, const real *x, const ssm_targets *t, 
     ssm_params_zero_grad(&m->params);
     const ssm_trunk *tr = &m->trunk;
     memset(m->dout, 0, (size_t)B * m->K * sizeof(real));
-    memset(tr->dfeats, 0, (size_t)B * tr->S * tr->L * tr->D * sizeof(real));
+    memset(tr->dfeats, 0, (size_t)trunk_tokens(tr, B) * tr->D * sizeof(real));
     loss_backward(&m->loss, m->dout, m->dloss, m->probs, m->out, t, B, m->K);
     SSM_TRY(ssm_head_backward(m->head, &m->params, tr->dfeats, m->dout, tr->feats, B, err));
     trunk_backward(&m->trunk, &m->params, x, B);

@@ -1,5 +1,5 @@
 // defines: model_build, model_params, model_batch_in, model_forward, model_loss_and_grad,
-//          model_predict, model_free (the types: tasks/model_arrays.h)
+//          model_predict, model_free, model_set_packing (the types: tasks/model_arrays.h)
 // The one model of every task: trunk (adapter -> Mamba backbone, tasks/trunk.h) + a head
 // from the registry (tasks/head.h) + the loss the task picked (tasks/loss.h). It owns
 // the flat parameter table and the activation arena, both sized once when it is built
@@ -28,7 +28,13 @@ void model_free(ssm_model *m);
 // The parameters a step reads and updates: &m->params on the CPU, &m->dparams on CUDA.
 ssm_params *model_params(ssm_model *m);
 
-// A host batch onto the model's device: x [B, <input>] and the targets (t_host may be
+// Ragged models (a ragged adapter: bags, clips): the packing of the next batch, before
+// model_batch_in / model_predict: sample b is rows offsets[b] .. offsets[b+1] of x
+// (offsets [B+1] on the host, copied), key the batch's random key. A dense model refuses it.
+ssm_code model_set_packing(ssm_model *m, const int64_t *offsets, int64_t B, uint64_t key,
+                           ssm_error *err);
+
+// A host batch onto the model's device: x [B, <input>] (ragged: [total, <token>]) and the targets (t_host may be
 // NULL: prediction), checked on the host (loss_check_targets). *x and *t receive what
 // to hand to forward / loss_and_grad (the host pointers themselves on the CPU).
 ssm_code model_batch_in(ssm_model *m, const real *x_host, const ssm_targets *t_host, int64_t B,

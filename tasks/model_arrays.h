@@ -31,7 +31,8 @@ typedef struct {
     ssm_head *head;
     loss_spec loss;
     int64_t B_max, K;   // K: outputs per sample (head->out_numel)
-    int64_t in_numel;   // elements of one input sample
+    int64_t in_numel;   // elements of one input sample (ragged: of one token/instance)
+    uint64_t seed;      // the spec's: batch keys of ragged batches derive from it
     ssm_device device;
     ssm_params dparams; // CUDA: device mirror of params
     ssm_arena darena;   // CUDA: device activations

@@ -12,6 +12,9 @@
 //             mse_orig, mae_orig; primary mse (or mae), lower
 //   regress   (tasks/task_regress.c) head regress, loss mse; loss, mse, mae,
 //             mse_orig, mae_orig; primary mse, lower
+//   mil       (tasks/task_mil.c) head bag, loss ce; loss, accuracy, balanced_accuracy,
+//             macro_f1, auc; primary loss, lower; report predictions_test.csv,
+//             attention_test.csv
 // Adding a task = one tasks/task_<name>.c with a `const ssm_task_vtable
 // ssm_task_<name>` + one line in tasks/task_registry.c (docs/adding-a-task.md).
 // This header is what a task implements; the calls on a task (the registry,
@@ -45,6 +48,8 @@ typedef struct {
     const char *const *class_names; // [num_classes] or NULL (confusion CSV header, predict)
     int64_t horizon, out_vars;      // series windows: H and target columns (the last out_vars of V)
     const double *out_std;          // [out_vars] the scaler's std of the targets, or NULL
+    const char *const *test_sample_names; // names of the test source's samples by id (MIL
+                                          // bags: slide ids), or NULL
 } task_data_info;
 
 typedef struct ssm_task ssm_task;

@@ -23,6 +23,11 @@ typedef struct {
 } classify_task;
 
 static ssm_code ct_check_config(const ssm_config *c, const char **key, ssm_error *err) {
+    if (c->task.pool > SSM_POOL_LAST) {
+        *key = "task.pool";
+        return ssm_fail(err, SSM_ECONFIG, "task.pool attention, gated and max pool bags: they "
+                        "are for task.name mil; classify takes mean, cls or last");
+    }
     const ssm_task_config *t = &c->task;
     if (t->num_classes < 2) {
         *key = "task.num_classes";

@@ -11,7 +11,8 @@
 #define SSM_TASKS(X) \
     X(classify) \
     X(forecast) \
-    X(regress)
+    X(regress) \
+    X(mil)
 
 #define SSM_TASK_DECLARE(n) extern const ssm_task_vtable ssm_task_##n;
 #define SSM_TASK_ENTRY(n) &ssm_task_##n,

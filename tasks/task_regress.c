@@ -19,6 +19,11 @@ typedef struct {
 } regress_task;
 
 static ssm_code rt_check_config(const ssm_config *c, const char **key, ssm_error *err) {
+    if (c->task.pool > SSM_POOL_LAST) {
+        *key = "task.pool";
+        return ssm_fail(err, SSM_ECONFIG, "task.pool attention, gated and max pool bags: they "
+                        "are for task.name mil; regress takes mean, cls or last");
+    }
     if (c->task.loss == SSM_LOSS_CE) {
         *key = "task.loss";
         return ssm_fail(err, SSM_ECONFIG, "task.loss ce does not apply to task.name regress; use "

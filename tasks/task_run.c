@@ -1,5 +1,6 @@
 // defines: task_trunk_spec_from_config, task_create, task_free, task_loss_and_grad,
-//          task_evaluate, task_load_checkpoint, task_save_checkpoint (see task_run.h)
+//          task_evaluate, task_load_checkpoint, task_save_checkpoint, task_batch_layout
+//          (see task_run.h)
 // The calls every task shares, above the tasks themselves: they reach a task through
 // its vtable, and the model through tasks/model.h.
 #include "tasks/task_run.h"
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "core/checkpoint.h"
+#include "datasets/augment.h"
 
 static ssm_cls_position cls_from_config(ssm_cls_token t) {
     switch (t) {
@@ -108,9 +110,20 @@ void task_free(ssm_task *t) {
     free(t);
 }
 
+ssm_code task_batch_layout(ssm_task *t, const ssm_batch *b, ssm_error *err) {
+    if (!b->offsets)
+        return t->model.trunk.ragged
+                   ? ssm_fail(err, SSM_EINVAL, "adapter %s needs a ragged (packed) batch; the "
+                              "data gave a dense one", t->model.adapter->vt->name)
+                   : SSM_OK;
+    return model_set_packing(&t->model, b->offsets, b->B,
+                             ssm_augment_key(t->model.seed, b->epoch, b->offset), err);
+}
+
 ssm_code task_loss_and_grad(ssm_task *t, const ssm_batch *b, double *loss, ssm_error *err) {
     ssm_targets th, td;
     const real *x;
+    SSM_TRY(task_batch_layout(t, b, err));
     SSM_TRY(t->vt->targets(t, b, &th, err));
     SSM_TRY(model_batch_in(&t->model, b->x, &th, b->B, &x, &td, err));
     return model_loss_and_grad(&t->model, x, &td, b->B, loss, err);
@@ -125,6 +138,7 @@ ssm_code task_evaluate(ssm_task *t, ssm_batcher *bt, task_metrics *out, ssm_erro
         SSM_TRY(ssm_batcher_next(bt, &b, err));
         if (!b)
             break;
+        SSM_TRY(task_batch_layout(t, b, err));
         SSM_TRY(t->vt->eval_batch(t, b, err));
         n += b->B;
     }

@@ -1,4 +1,4 @@
-// defines: task_trunk_spec_from_config, task_create, task_free, task_loss_and_grad,
+// defines: task_trunk_spec_from_config, task_create, task_free, task_loss_and_grad, task_batch_layout,
 //          task_evaluate, task_load_checkpoint, task_save_checkpoint
 // The calls on a task (tasks/task.h), for the training loop and the CLI (with the
 // registry, tasks/task_registry.h): what every task shares (tasks/task_run.c:
@@ -26,6 +26,10 @@ void task_free(ssm_task *t); // the task and its model
 
 // One training step's forward, loss and backward on a host batch (moved to the model's
 // device): zeroes and fills t->work->grad; *loss is the batch's training loss.
+// A ragged batch's packing onto the model (model_set_packing, keyed by the batch's epoch
+// and position); a dense batch: nothing (refused by a ragged model). task_loss_and_grad and
+// task_evaluate call it; other callers of model_predict on a batch (predict) call it first.
+ssm_code task_batch_layout(ssm_task *t, const ssm_batch *b, ssm_error *err);
 ssm_code task_loss_and_grad(ssm_task *t, const ssm_batch *b, double *loss, ssm_error *err);
 // One pass over bt from its position to the end of the epoch; *out is reset first.
 ssm_code task_evaluate(ssm_task *t, ssm_batcher *bt, task_metrics *out, ssm_error *err);

@@ -28,6 +28,18 @@ ssm_code trunk_declare(ssm_trunk *t, const ssm_trunk_spec *spec, int64_t B_max, 
     t->adapter->bf16 = bc.precision == MAMBA_BF16; // read by the adapter's CUDA plan
     t->L = t->adapter->seq_len;
     t->S = t->adapter->n_seqs;
+    if (t->adapter->ragged) {
+        if (t->S != 1 || t->adapter->ragged_extra < 0 || t->adapter->ragged_extra > 1)
+            return ssm_fail(err, SSM_EINVAL, "adapter %s: a ragged adapter has 1 sequence per "
+                            "sample and adds 0 or 1 tokens to each", spec->adapter);
+        t->ragged = 1;
+        t->extra = t->adapter->ragged_extra;
+        t->L = t->adapter->seq_len + B_max * t->extra; // the token budget of one packed row
+        t->x_off = malloc((size_t)(B_max + 1) * sizeof *t->x_off);
+        t->tok_off = malloc((size_t)(B_max + 1) * sizeof *t->tok_off);
+        if (!t->x_off || !t->tok_off)
+            return ssm_fail(err, SSM_ENOMEM, "out of memory for the batch offsets");
+    }
     if (t->adapter->n_orders < 1)
         return ssm_fail(err, SSM_ECONFIG, "adapter %s provides no scan order", spec->adapter);
     if (bc.n_branches == 0)
@@ -47,8 +59,36 @@ void trunk_init_params(ssm_trunk *t, ssm_params *p, ssm_rng *rng) {
     mamba_stack_init_params(t->stack, p, rng);
 }
 
+ssm_code trunk_set_packing(ssm_trunk *t, const int64_t *offsets, int64_t B, uint64_t key,
+                           ssm_error *err) {
+    if (!t->ragged)
+        return ssm_fail(err, SSM_EINVAL, "adapter %s takes dense batches, not packed ones",
+                        t->adapter->vt->name);
+    if (B < 1 || B > t->B_max)
+        return ssm_fail(err, SSM_EINVAL, "batch of %lld, the model was planned for 1..%lld",
+                        (long long)B, (long long)t->B_max);
+    for (int64_t b = 0; b <= B; b++) {
+        t->x_off[b] = offsets[b];
+        t->tok_off[b] = offsets[b] + b * t->extra;
+    }
+    t->xpack = (ssm_packing){.n = B, .total = offsets[B], .offsets = t->x_off,
+                             .d_offsets = t->d_x_off, .key = key};
+    t->tpack = (ssm_packing){.n = B, .total = t->tok_off[B], .offsets = t->tok_off,
+                             .d_offsets = t->d_tok_off, .key = key};
+    ssm_code rc = ssm_packing_check(&t->xpack, t->adapter->seq_len, err);
+    if (rc)
+        return ssm_error_prefix(err, "adapter %s (raise data.max_tokens, or crop bags with "
+                                "data.max_instances): ", t->adapter->vt->name);
+    return SSM_OK;
+}
+
+int64_t trunk_tokens(const ssm_trunk *t, int64_t B) {
+    return t->ragged ? t->tpack.total : B * t->S * t->L;
+}
+
 ssm_code trunk_plan(ssm_trunk *t, ssm_arena *a, ssm_error *err) {
-    int64_t N = t->B_max * t->S; // sequences the backbone sees
+    // A ragged trunk is one packed row of up to L tokens; the adapter plans its own budget.
+    int64_t N = t->ragged ? 1 : t->B_max * t->S; // sequences the backbone sees
     size_t ntok = (size_t)N * t->L * t->D * sizeof(real);
     t->orders = ssm_arena_take(a, (size_t)t->adapter->n_orders * N * t->L * sizeof(int32_t));
     t->schedule = ssm_arena_take(a, (size_t)t->n_layers * t->n_branches * sizeof(int32_t));
@@ -69,6 +109,17 @@ static mamba_orders orders_of(const ssm_trunk *t) {
 }
 
 ssm_code trunk_forward(ssm_trunk *t, const ssm_params *p, const real *x, int64_t B, ssm_error *err) {
+    if (t->ragged) {
+        if (t->xpack.n != B)
+            return ssm_fail(err, SSM_EINVAL, "packed batch of %lld samples set, %lld given",
+                            (long long)t->xpack.n, (long long)B);
+        t->adapter->pack = &t->xpack;
+        SSM_TRY(ssm_adapter_forward(t->adapter, p, t->tokens, t->orders, x, B, err));
+        mamba_orders o = orders_of(t);
+        SSM_TRY(mamba_orders_check_packed(t->stack, &o, &t->tpack, err));
+        mamba_stack_forward_packed(t->stack, p, t->feats, t->tokens, &o, &t->tpack);
+        return SSM_OK;
+    }
     SSM_TRY(ssm_adapter_forward(t->adapter, p, t->tokens, t->orders, x, B, err));
     // The adapter wrote the orders as [n_orders, B*S, L] for this B, as mamba_orders reads them.
     mamba_orders o = orders_of(t);
@@ -77,8 +128,14 @@ ssm_code trunk_forward(ssm_trunk *t, const ssm_params *p, const real *x, int64_t
 }
 
 void trunk_backward(ssm_trunk *t, ssm_params *p, const real *x, int64_t B) {
-    memset(t->dtokens, 0, (size_t)B * t->S * t->L * t->D * sizeof(real));
+    memset(t->dtokens, 0, (size_t)trunk_tokens(t, B) * t->D * sizeof(real));
     mamba_orders o = orders_of(t);
+    if (t->ragged) {
+        t->adapter->pack = &t->xpack;
+        mamba_stack_backward_packed(t->stack, p, t->dtokens, t->dfeats, &o, &t->tpack);
+        ssm_adapter_backward(t->adapter, p, t->dtokens, x, B);
+        return;
+    }
     mamba_stack_backward(t->stack, p, t->dtokens, t->dfeats, &o, B * t->S);
     ssm_adapter_backward(t->adapter, p, t->dtokens, x, B);
 }
@@ -89,5 +146,7 @@ void trunk_free(ssm_trunk *t) {
     if (t->stack)
         mamba_stack_free(t->stack);
     free(t->host_schedule);
+    free(t->x_off);
+    free(t->tok_off);
     memset(t, 0, sizeof *t);
 }

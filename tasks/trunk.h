@@ -1,15 +1,24 @@
 // defines: ssm_trunk, ssm_trunk_spec, trunk_declare, trunk_init_params, trunk_plan,
-//          trunk_forward, trunk_backward, trunk_free, trunk_fill_schedule
+//          trunk_forward, trunk_backward, trunk_free, trunk_fill_schedule, trunk_set_packing,
+//          trunk_tokens
 // The part every model shares: adapter -> Mamba backbone. A model (classify,
 // forecast, ...) puts its head on top of `feats`. Handles the adapter's
 // sequences per sample (S = n_seqs): the backbone runs on B*S sequences of L
 // tokens, and one sample's features are the contiguous block [S*L, D].
+//
+// A ragged adapter (adapter->ragged: bags, clips of any length) makes a ragged trunk:
+// each batch is packed (core/packing.h), set by trunk_set_packing before the forward.
+// x is [xpack.total, <token shape>] (instances), tokens and feats are [tpack.total, D]
+// where the token packing adds the adapter's ragged_extra tokens (a class token) to each
+// sequence; the backbone runs one packed row (mamba_stack_forward_packed), planned for
+// T_max = adapter->seq_len + B_max * ragged_extra tokens.
 #pragma once
 #include <stdint.h>
 
 #include "adapters/adapter.h"
 #include "backbone/mamba.h"
 #include "core/arena.h"
+#include "core/packing.h"
 #include "core/params.h"
 #include "core/rng.h"
 
@@ -35,6 +44,12 @@ typedef struct {
     real *dtokens;     // [B_max*S, L, D]
     int32_t *host_schedule; // [n_layers, K] owned: the schedule of a trunk planned on a GPU
                             // (the backbone reads it on the host; tasks/cuda/trunk.h)
+    // ragged trunks only (ragged = 1; L is then T_max and S is 1)
+    int ragged;
+    int64_t extra;          // the adapter's tokens added per sequence (ragged_extra)
+    int64_t *x_off, *tok_off;       // [B_max + 1] owned host offsets of the batch in flight
+    int64_t *d_x_off, *d_tok_off;   // [B_max + 1] their device copies (CUDA plan, arena)
+    ssm_packing xpack, tpack;       // instances (the adapter's x) and tokens (backbone, head)
 } ssm_trunk;
 
 // Creates the adapter and declares the backbone in p (before ssm_params_finalize).
@@ -51,5 +66,13 @@ ssm_code trunk_forward(ssm_trunk *t, const ssm_params *p, const real *x, int64_t
 // Uses the activations of the last trunk_forward (on the same x).
 void trunk_backward(ssm_trunk *t, ssm_params *p, const real *x, int64_t B);
 void trunk_free(ssm_trunk *t);
+// Ragged trunks: the batch in flight has B samples, sample b being instances
+// offsets[b] .. offsets[b+1] of x (offsets [B+1], copied); key is its random key
+// (orders that shuffle). Checks the plan's budget and names the limit when it is exceeded.
+// On a GPU the model uploads x_off / tok_off afterwards (tasks/cuda/trunk.h).
+ssm_code trunk_set_packing(ssm_trunk *t, const int64_t *offsets, int64_t B, uint64_t key,
+                           ssm_error *err);
+// Tokens of a batch of B samples: B*S*L, or tpack.total on a ragged trunk.
+int64_t trunk_tokens(const ssm_trunk *t, int64_t B);
 // schedule [n_layers, K]: branch k of layer i scans order (i*K + k) mod n_orders.
 void trunk_fill_schedule(int32_t *schedule, int64_t n_layers, int K, int n_orders);

@@ -13,9 +13,11 @@ ssm_code model_setup_cuda(ssm_model *m, ssm_error *err);
 ssm_code model_forward_cuda(ssm_model *m, const real *x, int64_t B, ssm_error *err);
 ssm_code model_loss_and_grad_cuda(ssm_model *m, const real *x, const ssm_targets *t, int64_t B,
                                   double *loss, ssm_error *err);
-// x_host [B, in_numel] -> m->x_in; the host targets (or NULL) -> m->cls_in / m->val_in.
-ssm_code model_upload_cuda(ssm_model *m, const real *x_host, const ssm_targets *t_host, int64_t B,
-                           const real **x, ssm_targets *t, ssm_error *err);
+// x_host [rows, in_numel] -> m->x_in (rows = B, or the packed rows of a ragged batch, whose
+// offsets go up too); the host targets (or NULL) -> m->cls_in / m->val_in.
+ssm_code model_upload_cuda(ssm_model *m, const real *x_host, int64_t rows,
+                           const ssm_targets *t_host, int64_t B, const real **x, ssm_targets *t,
+                           ssm_error *err);
 // m->out [B, K] -> m->h_out (synchronizes).
 ssm_code model_out_to_host_cuda(ssm_model *m, int64_t B, ssm_error *err);
 void model_free_cuda(ssm_model *m);

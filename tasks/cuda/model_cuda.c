@@ -15,7 +15,9 @@ static ssm_code plan_cuda(ssm_model *m, ssm_error *err) {
     ssm_arena *a = &m->darena;
     SSM_TRY(trunk_plan_cuda(&m->trunk, a, err));
     SSM_TRY(model_plan_arrays(m, a, err)); // the head's plan_cuda (refused by name without)
-    m->x_in = ssm_arena_take(a, (size_t)m->B_max * m->in_numel * sizeof(real));
+    // rows of x a batch may hold: B_max samples, or a ragged adapter's instance budget
+    int64_t rows = m->trunk.ragged ? m->adapter->seq_len : m->B_max;
+    m->x_in = ssm_arena_take(a, (size_t)rows * m->in_numel * sizeof(real));
     m->cls_in = ssm_arena_take(a, (size_t)m->B_max * sizeof(int32_t));
     m->val_in = ssm_arena_take(a, (size_t)m->B_max * m->K * sizeof(real));
     m->loss_sum = ssm_arena_take(a, sizeof(double));
@@ -90,7 +92,7 @@ ssm_code model_loss_and_grad_cuda(ssm_model *m, const real *x, const ssm_targets
     SSM_TRY(loss_forward_cuda(&m->loss, m->loss_sum, m->losses, m->probs, m->out, t, B, m->K, err));
     SSM_CUDA_TRY(ssm_cuda_zero(p->grad, p->total * sizeof(real)), err);
     SSM_CUDA_TRY(ssm_cuda_zero(m->dout, (size_t)B * m->K * sizeof(real)), err);
-    SSM_CUDA_TRY(ssm_cuda_zero(tr->dfeats, (size_t)B * tr->S * tr->L * tr->D * sizeof(real)), err);
+    SSM_CUDA_TRY(ssm_cuda_zero(tr->dfeats, (size_t)trunk_tokens(tr, B) * tr->D * sizeof(real)), err);
     SSM_TRY(loss_backward_cuda(&m->loss, m->dout, m->dloss, m->probs, m->out, t, B, m->K, err));
     SSM_TRY(ssm_head_backward_cuda(m->head, p, tr->dfeats, m->dout, tr->feats, B, err));
     SSM_TRY(trunk_backward_cuda(&m->trunk, p, x, B, err));
@@ -105,9 +107,12 @@ ssm_code model_loss_and_grad_cuda(ssm_model *m, const real *x, const ssm_targets
     return SSM_OK;
 }
 
-ssm_code model_upload_cuda(ssm_model *m, const real *x_host, const ssm_targets *t_host, int64_t B,
-                           const real **x, ssm_targets *t, ssm_error *err) {
-    SSM_CUDA_TRY(ssm_cuda_upload(m->x_in, x_host, (size_t)B * m->in_numel * sizeof(real)), err);
+ssm_code model_upload_cuda(ssm_model *m, const real *x_host, int64_t rows,
+                           const ssm_targets *t_host, int64_t B, const real **x, ssm_targets *t,
+                           ssm_error *err) {
+    SSM_CUDA_TRY(ssm_cuda_upload(m->x_in, x_host, (size_t)rows * m->in_numel * sizeof(real)), err);
+    if (m->trunk.ragged)
+        SSM_TRY(trunk_upload_packing_cuda(&m->trunk, err));
     *x = m->x_in;
     if (!t)
         return SSM_OK;

@@ -7,7 +7,7 @@
 #include "core/cuda/try.h"
 
 ssm_code trunk_plan_cuda(ssm_trunk *t, ssm_arena *a, ssm_error *err) {
-    int64_t N = t->B_max * t->S;
+    int64_t N = t->ragged ? 1 : t->B_max * t->S; // a ragged trunk: one packed row (trunk.h)
     size_t ntok = (size_t)N * t->L * t->D * sizeof(real);
     if (!ssm_adapter_has_cuda(t->adapter))
         return ssm_fail(err, SSM_EDEVICE,
@@ -25,20 +25,51 @@ ssm_code trunk_plan_cuda(ssm_trunk *t, ssm_arena *a, ssm_error *err) {
         trunk_fill_schedule(t->host_schedule, t->n_layers, t->n_branches, t->adapter->n_orders);
     }
     t->schedule = t->host_schedule;
+    if (t->ragged) {
+        t->d_x_off = ssm_arena_take(a, (size_t)(t->B_max + 1) * sizeof(int64_t));
+        t->d_tok_off = ssm_arena_take(a, (size_t)(t->B_max + 1) * sizeof(int64_t));
+    }
     SSM_TRY(ssm_adapter_plan_cuda(t->adapter, a, t->B_max, err));
     return mamba_stack_plan_cuda(t->stack, a, N, t->L, err);
 }
 
+ssm_code trunk_upload_packing_cuda(ssm_trunk *t, ssm_error *err) {
+    size_t n = (size_t)(t->xpack.n + 1) * sizeof(int64_t);
+    SSM_CUDA_TRY(ssm_cuda_upload(t->d_x_off, t->x_off, n), err);
+    SSM_CUDA_TRY(ssm_cuda_upload(t->d_tok_off, t->tok_off, n), err);
+    t->xpack.d_offsets = t->d_x_off;
+    t->tpack.d_offsets = t->d_tok_off;
+    return SSM_OK;
+}
+
 ssm_code trunk_forward_cuda(ssm_trunk *t, const ssm_params *p, const real *x, int64_t B,
                             ssm_error *err) {
+    if (t->ragged) {
+        if (t->xpack.n != B || !t->xpack.d_offsets)
+            return ssm_fail(err, SSM_EINVAL, "packed batch of %lld samples set (uploaded: %s), "
+                            "%lld given", (long long)t->xpack.n,
+                            t->xpack.d_offsets ? "yes" : "no", (long long)B);
+        t->adapter->pack = &t->xpack;
+        SSM_TRY(ssm_adapter_forward_cuda(t->adapter, p, t->tokens, t->orders, x, B, err));
+        mamba_orders o = {.count = t->adapter->n_orders, .perm = t->orders,
+                          .schedule = t->schedule};
+        return mamba_stack_forward_packed_cuda(t->stack, p, t->feats, t->tokens, &o, &t->tpack,
+                                               err);
+    }
     SSM_TRY(ssm_adapter_forward_cuda(t->adapter, p, t->tokens, t->orders, x, B, err));
     mamba_orders o = {.count = t->adapter->n_orders, .perm = t->orders, .schedule = t->schedule};
     return mamba_stack_forward_cuda(t->stack, p, t->feats, t->tokens, &o, B * t->S, err);
 }
 
 ssm_code trunk_backward_cuda(ssm_trunk *t, ssm_params *p, const real *x, int64_t B, ssm_error *err) {
-    SSM_CUDA_TRY(ssm_cuda_zero(t->dtokens, (size_t)B * t->S * t->L * t->D * sizeof(real)), err);
+    SSM_CUDA_TRY(ssm_cuda_zero(t->dtokens, (size_t)trunk_tokens(t, B) * t->D * sizeof(real)), err);
     mamba_orders o = {.count = t->adapter->n_orders, .perm = t->orders, .schedule = t->schedule};
+    if (t->ragged) {
+        t->adapter->pack = &t->xpack;
+        SSM_TRY(mamba_stack_backward_packed_cuda(t->stack, p, t->dtokens, t->dfeats, &o,
+                                                 &t->tpack, err));
+        return ssm_adapter_backward_cuda(t->adapter, p, t->dtokens, x, B, err);
+    }
     SSM_TRY(mamba_stack_backward_cuda(t->stack, p, t->dtokens, t->dfeats, &o, B * t->S, err));
     return ssm_adapter_backward_cuda(t->adapter, p, t->dtokens, x, B, err);
 }
