@@ -159,6 +159,14 @@ struct ssm_adapter {
     int64_t ragged_extra; // tokens a ragged adapter adds per sequence: 0, or 1 for a class
                           // token FIRST in each; token offsets = offsets[b] + b * ragged_extra
     const ssm_packing *pack;
+    // Tokens a ragged adapter adds to every sequence: 0, or 1 for a class token placed FIRST
+    // in each sequence (then cls_index = 0, the position within every sequence). `pack` is
+    // the packing of x's rows (instances); the token row is packed with offsets_tok[b] =
+    // offsets[b] + b * ragged_extra (the trunk derives it and hands it to the backbone and
+    // the head), so tokens are [pack->total + n * ragged_extra, D] and so are the orders'
+    // rows; seq_len counts x's rows, and the trunk plans the token row for seq_len + B_max *
+    // ragged_extra tokens (the L it gives the backbone and the head).
+    int64_t ragged_extra;
     void *impl;        // the adapter's own state
 };
 

@@ -14,7 +14,8 @@
 #define SSM_ADAPTERS(X) \
     X(image_patches) \
     X(series_variate) \
-    X(series_patch)
+    X(series_patch) \
+    X(bag_features)
 
 #define SSM_ADAPTER_DECLARE(n) extern const ssm_adapter_vtable ssm_adapter_##n;
 #define SSM_ADAPTER_ENTRY(n) &ssm_adapter_##n,

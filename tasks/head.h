@@ -33,6 +33,17 @@ struct ssm_revin; // adapters/revin.h
 // How a per-sample head reduces a sample's tokens to one vector.
 typedef enum { SSM_HEAD_POOL_MEAN = 0, SSM_HEAD_POOL_CLS, SSM_HEAD_POOL_LAST } ssm_head_pool;
 
+// How the bag head (tasks/head_bag.h) reduces a bag's tokens to one vector: ABMIL's
+// attention and gated attention (Ilse et al. 2018), the mean, the maximum per feature, or
+// the class token (the first token of every sequence; the adapter's ragged_extra = 1).
+typedef enum {
+    SSM_BAG_POOL_ATTENTION = 0,
+    SSM_BAG_POOL_GATED,
+    SSM_BAG_POOL_MEAN,
+    SSM_BAG_POOL_MAX,
+    SSM_BAG_POOL_CLS
+} ssm_bag_pool;
+
 // What a head may be asked for (the task fills it from the config and the data).
 // A field a head does not use is ignored by it; 0 means "not set".
 typedef struct {
@@ -41,6 +52,8 @@ typedef struct {
     int64_t horizon;     // forecast head: H steps
     int64_t out_vars;    // forecast / regress head: target columns (the last of the input's)
     int64_t outputs;     // regress head: values per sample
+    ssm_bag_pool bag_pool; // bag head: how to pool a bag (0 = attention)
+    int64_t attn_dim;      // bag head: the attention's hidden size (0 = 128)
 } ssm_head_options;
 
 // What the trunk (tasks/trunk.h) hands a head.
@@ -48,7 +61,10 @@ typedef struct {
     const char *adapter;           // its name, for messages
     ssm_input_shape input;         // one sample's input shape
     int64_t S, L, D;               // sequences per sample, tokens per sequence, width
-    int64_t cls_index;             // the adapter's class token in [0, L), or -1
+                                   // (ragged trunk: S = 1, L = the most tokens a packed
+                                   // batch may hold, class tokens included)
+    int64_t cls_index;             // the adapter's class token in [0, L), or -1 (ragged
+                                   // trunk: 0 when every sequence starts with one)
     const struct ssm_revin *inorm; // the adapter's instance normalisation, or NULL
 } ssm_head_input;
 

@@ -11,7 +11,8 @@
 #define SSM_HEADS(X) \
     X(class) \
     X(forecast) \
-    X(regress)
+    X(regress) \
+    X(bag)
 
 #define SSM_HEAD_DECLARE(n) extern const ssm_head_vtable ssm_head_##n;
 #define SSM_HEAD_ENTRY(n) &ssm_head_##n,

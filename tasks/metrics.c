@@ -137,6 +137,23 @@ void class_metrics_per_class_accuracy(const class_metrics *m, double *out) {
     }
 }
 
+double class_metrics_balanced_accuracy(const class_metrics *m) {
+    if (*m->n == 0)
+        return NAN;
+    int64_t V = m->num_classes, present = 0;
+    double sum = 0;
+    for (int64_t c = 0; c < V; c++) {
+        int64_t row = 0;
+        for (int64_t j = 0; j < V; j++)
+            row += m->confusion[c * V + j];
+        if (row == 0)
+            continue; // not a label: not part of the average
+        sum += (double)m->confusion[c * V + c] / (double)row;
+        present++;
+    }
+    return sum / (double)present;
+}
+
 // A CSV field: quoted (with "" for ") when it holds a comma, quote or newline.
 static void put_field(FILE *f, const char *s) {
     if (!strpbrk(s, ",\"\r\n")) {
@@ -262,4 +279,144 @@ void value_metrics_report(const value_metrics *v, int mae_loss, task_metrics *ou
     task_metrics_set(out, "mae", mae);
     task_metrics_set(out, "mse_orig", v->rows ? v->sse_orig / cnt : NAN);
     task_metrics_set(out, "mae_orig", v->rows ? v->sae_orig / cnt : NAN);
+}
+
+// ---- ROC AUC ---------------------------------------------------------------------------
+
+typedef struct {
+    double score;
+    uint8_t positive;
+} ranked;
+
+static int by_score(const void *pa, const void *pb) {
+    double a = ((const ranked *)pa)->score, b = ((const ranked *)pb)->score;
+    return (a > b) - (a < b);
+}
+
+double roc_auc_binary(const double *score, const uint8_t *positive, int64_t n) {
+    int64_t npos = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(score[i]))
+            return NAN;
+        npos += positive[i] != 0;
+    }
+    if (npos == 0 || npos == n)
+        return NAN;
+    ranked *r = malloc((size_t)n * sizeof *r);
+    if (!r)
+        return NAN;
+    for (int64_t i = 0; i < n; i++)
+        r[i] = (ranked){score[i], positive[i] != 0};
+    qsort(r, (size_t)n, sizeof *r, by_score);
+    // the positives' rank sum, ties at their average rank (ranks from 1)
+    double rank_sum = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i, pos = 0;
+        while (j < n && r[j].score == r[i].score)
+            pos += r[j++].positive;
+        rank_sum += (double)pos * ((double)(i + 1) + (double)j) / 2;
+        i = j;
+    }
+    free(r);
+    double nneg = (double)(n - npos);
+    return (rank_sum - (double)npos * ((double)npos + 1) / 2) / ((double)npos * nneg);
+}
+
+double roc_auc_ovr_macro(const double *prob, const int32_t *labels, int64_t n, int64_t V) {
+    double *col = malloc((size_t)(n ? n : 1) * sizeof *col);
+    uint8_t *pos = malloc((size_t)(n ? n : 1));
+    double sum = 0;
+    int64_t defined = 0;
+    for (int64_t c = 0; col && pos && c < V; c++) {
+        for (int64_t i = 0; i < n; i++) {
+            col[i] = prob[i * V + c];
+            pos[i] = labels[i] == c;
+        }
+        double auc = roc_auc_binary(col, pos, n);
+        if (!isnan(auc)) {
+            sum += auc;
+            defined++;
+        }
+    }
+    free(col);
+    free(pos);
+    return defined ? sum / (double)defined : NAN;
+}
+
+ssm_code score_metrics_init(score_metrics *s, int64_t num_classes, ssm_error *err) {
+    memset(s, 0, sizeof *s);
+    if (num_classes < 2 || num_classes > (1 << 20))
+        return ssm_fail(err, SSM_EINVAL, "metrics: AUC over %lld classes, expected 2..%d",
+                        (long long)num_classes, 1 << 20);
+    s->V = num_classes;
+    return SSM_OK;
+}
+
+void score_metrics_free(score_metrics *s) {
+    free(s->prob);
+    free(s->labels);
+    memset(s, 0, sizeof *s);
+}
+
+void score_metrics_reset(score_metrics *s) { s->n = 0; }
+
+ssm_code score_metrics_add(score_metrics *s, const real *logits, const int32_t *labels,
+                           int64_t B, ssm_error *err) {
+    int64_t V = s->V;
+    for (int64_t b = 0; b < B; b++) {
+        if (labels[b] < 0 || labels[b] >= V)
+            return ssm_fail(err, SSM_EDATA, "metrics: sample %lld of the batch has label %d, "
+                            "expected 0..%lld", (long long)b, labels[b], (long long)V - 1);
+        for (int64_t j = 0; j < V; j++)
+            if (isnan(logits[b * V + j]))
+                return ssm_fail(err, SSM_EDATA, "metrics: sample %lld of the batch has a NaN "
+                                "logit (class %lld)", (long long)b, (long long)j);
+    }
+    if (s->n + B > s->cap) {
+        int64_t cap = s->cap ? s->cap : 64;
+        while (cap < s->n + B)
+            cap *= 2;
+        double *prob = realloc(s->prob, (size_t)(cap * V) * sizeof *prob);
+        if (prob)
+            s->prob = prob;
+        int32_t *lab = prob ? realloc(s->labels, (size_t)cap * sizeof *lab) : NULL;
+        if (!prob || !lab)
+            return ssm_fail(err, SSM_ENOMEM, "metrics: out of memory keeping %lld scores",
+                            (long long)(s->n + B));
+        s->labels = lab;
+        s->cap = cap;
+    }
+    for (int64_t b = 0; b < B; b++) {
+        const real *z = logits + b * V;
+        double *p = s->prob + (s->n + b) * V, m = z[0], sum = 0;
+        for (int64_t j = 1; j < V; j++)
+            m = z[j] > m ? z[j] : m;
+        for (int64_t j = 0; j < V; j++)
+            sum += p[j] = exp((double)z[j] - m);
+        for (int64_t j = 0; j < V; j++)
+            p[j] /= sum;
+        s->labels[s->n + b] = labels[b];
+    }
+    s->n += B;
+    return SSM_OK;
+}
+
+double score_metrics_auc(const score_metrics *s) {
+    if (s->n == 0)
+        return NAN;
+    if (s->V > 2)
+        return roc_auc_ovr_macro(s->prob, s->labels, s->n, s->V);
+    double *p1 = malloc((size_t)s->n * sizeof *p1);
+    uint8_t *pos = malloc((size_t)s->n);
+    double auc = NAN;
+    if (p1 && pos) {
+        for (int64_t i = 0; i < s->n; i++) {
+            p1[i] = s->prob[i * 2 + 1];
+            pos[i] = s->labels[i] == 1;
+        }
+        auc = roc_auc_binary(p1, pos, s->n);
+    }
+    free(p1);
+    free(pos);
+    return auc;
 }

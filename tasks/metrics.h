@@ -4,7 +4,9 @@
 //          class_metrics_per_class_accuracy, class_metrics_write_confusion_csv,
 //          task_metrics, task_metrics_set, task_metrics_get, TASK_MAX_METRICS,
 //          value_metrics, value_metrics_init, value_metrics_free, value_metrics_reset,
-//          value_metrics_add, value_metrics_report
+//          value_metrics_add, value_metrics_report, class_metrics_balanced_accuracy,
+//          roc_auc_binary, roc_auc_ovr_macro, score_metrics, score_metrics_init,
+//          score_metrics_free, score_metrics_reset, score_metrics_add, score_metrics_auc
 // Classification metrics, accumulated over batches as int64 counts (so that
 // ranks can sum them with one all-reduce of `counts`, and an epoch of any
 // size never loses precision):
@@ -55,6 +57,9 @@ double class_metrics_topk_accuracy(const class_metrics *m); // NaN when n = 0
 double class_metrics_macro_f1(const class_metrics *m);
 // out [V]: TP / (samples of that class), NaN for a class with no samples.
 void class_metrics_per_class_accuracy(const class_metrics *m, double *out);
+// The mean over classes of recall, over the classes that occur as a label (scikit-learn's
+// balanced_accuracy_score: a class only predicted is left out). NaN when n = 0.
+double class_metrics_balanced_accuracy(const class_metrics *m);
 
 // Writes the confusion matrix as CSV: a header "true\pred,<name0>,...", then
 // one row per true class "<name>,c0,c1,...". names [V] may be NULL (class
@@ -98,3 +103,37 @@ void value_metrics_add(value_metrics *v, const real *pred, const real *y, int64_
 // loss (the criterion: mae when mae_loss, else mse), mse, mae, mse_orig, mae_orig:
 // means over rows x K (NaN when empty).
 void value_metrics_report(const value_metrics *v, int mae_loss, task_metrics *out);
+
+// ---- ranking metrics: ROC AUC (MIL bags, CLAM's report) -----------------------------
+// The area under the ROC curve of scores for a binary labelling, as the Mann-Whitney
+// statistic: P(a positive scores above a negative) + P(they tie) / 2, with tied scores given
+// their average rank (equal to scikit-learn's roc_auc_score, trapezoids over tied
+// thresholds). positive[i] != 0 marks the positives. NaN when the labels hold only one side
+// or a score is NaN. Needs O(n) scratch (allocated; NaN when out of memory).
+double roc_auc_binary(const double *score, const uint8_t *positive, int64_t n);
+// One-vs-rest macro AUC as CLAM reports it (core_utils.summary): for every class c, the
+// binary AUC of prob[:, c] with label == c as the positives; the mean over the classes whose
+// AUC is defined. A class absent from the labels (or the only one present) has none and is
+// left out, as CLAM's nanmean does (scikit-learn's roc_auc_score(multi_class='ovr',
+// average='macro') refuses such labels; with every class present the two agree).
+// prob [n, V]; NaN when no class has an AUC.
+double roc_auc_ovr_macro(const double *prob, const int32_t *labels, int64_t n, int64_t V);
+
+// Class probabilities (softmax of the logits, in double) and labels kept over an
+// evaluation, for the AUC (a rank statistic needs every score, not counts).
+typedef struct {
+    int64_t V, n, cap;
+    double *prob;    // [cap, V]
+    int32_t *labels; // [cap]
+} score_metrics;
+
+ssm_code score_metrics_init(score_metrics *s, int64_t num_classes, ssm_error *err);
+void score_metrics_free(score_metrics *s);
+void score_metrics_reset(score_metrics *s);
+// Adds logits [B, V] and labels [B]; a label outside [0, V) or a NaN logit -> SSM_EDATA
+// naming the sample (nothing of the batch is kept then).
+ssm_code score_metrics_add(score_metrics *s, const real *logits, const int32_t *labels,
+                           int64_t B, ssm_error *err);
+// V = 2: roc_auc_binary of the class-1 probability (CLAM's binary AUC); else
+// roc_auc_ovr_macro. NaN when undefined.
+double score_metrics_auc(const score_metrics *s);

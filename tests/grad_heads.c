@@ -152,6 +152,8 @@ START_TEST(every_registered_head) {
         ck_assert_ptr_eq(ssm_head_find(reg[r]->name), reg[r]);
         ck_assert(reg[r]->create && reg[r]->init_params && reg[r]->plan && reg[r]->forward &&
                   reg[r]->backward && reg[r]->free_impl && reg[r]->summary);
+        if (reg[r]->ragged) // heads over packed bags: tests/grad_bag.c
+            continue;
         for (size_t c = 0; c < N_CASES; c++)
             if (!strcmp(CASES[c].head, reg[r]->name)) {
                 check_case(&CASES[c], 17 + c);
