@@ -156,8 +156,6 @@ struct ssm_adapter {
     // itself), and seq_len is the most tokens a batch may hold (plan for it); S is 1.
     // The trunk sets `pack` before every forward and backward (NULL for dense adapters).
     int ragged;
-    int64_t ragged_extra; // tokens a ragged adapter adds per sequence: 0, or 1 for a class
-                          // token FIRST in each; token offsets = offsets[b] + b * ragged_extra
     const ssm_packing *pack;
     // Tokens a ragged adapter adds to every sequence: 0, or 1 for a class token placed FIRST
     // in each sequence (then cls_index = 0, the position within every sequence). `pack` is

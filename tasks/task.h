@@ -50,6 +50,10 @@ typedef struct {
     const double *out_std;          // [out_vars] the scaler's std of the targets, or NULL
     const char *const *test_sample_names; // names of the test source's samples by id (MIL
                                           // bags: slide ids), or NULL
+    // Ragged data (bags): the rows of x a batch may hold (the batchers' max_tokens, resolved
+    // from the data), handed to the ragged adapter as its option max_tokens; 0 for dense data.
+    int64_t max_tokens;
+    int coords;                     // each instance ends with 2 patch coordinates (option coords)
 } task_data_info;
 
 typedef struct ssm_task ssm_task;

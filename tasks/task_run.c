@@ -78,6 +78,13 @@ ssm_code task_create(ssm_task **out, const ssm_config *c, const task_data_info *
         SSM_TRY(vt->check_config(c, &key, err));
     ssm_model_spec s = {.B_max = B_max, .seed = (uint64_t)c->run.seed};
     task_trunk_spec_from_config(&s.trunk, c, &d->input);
+    if (d->max_tokens > 0) { // ragged data: the token budget and the coordinates are the data's
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)d->max_tokens);
+        add_extra(&s.trunk.adapter_opt, "max_tokens", v);
+        if (d->coords)
+            add_extra(&s.trunk.adapter_opt, "coords", "1");
+    }
     SSM_TRY(ssm_device_parse(&s.device, c->run.device, err));
     SSM_TRY(vt->configure(&s, c, d, err));
     ssm_task *t = calloc(1, sizeof *t);
