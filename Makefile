@@ -25,7 +25,7 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fopenmp -fno-trapping-math 
 BLAS_INC := $(shell pkg-config --cflags openblas 2>/dev/null)
 CFLAGS  += $(BLAS_INC)
 LDLIBS  := -fopenmp $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) \
-           -lcyaml -lyaml -lgsl -lgslcblas -lpng -lsndfile -lz -lpthread -lm
+           -lcyaml -lyaml -lgsl -lgslcblas -lpng -lsndfile -lsoxr -lfftw3 -lz -lpthread -lm
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 
 LIB_DIRS := core kernels backbone adapters tasks datasets
@@ -172,6 +172,8 @@ $(B)/bench/exp_cpu_%: bench/exp_cpu.c kernels/cpu_vec.h kernels/cpu_math.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(VFLAGS_$*) -o $@ $< $(SLEEF_FLAGS) -lm
 bench: $(BENCH_BIN)
+# bench/fbank times FFTW's float transform beside the double one the library uses
+$(B)/bench/fbank: LDLIBS += -lfftw3f
 $(B)/bench/%: bench/%.c $(B)/libssmkit.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libssmkit.a $(LDLIBS)
@@ -180,7 +182,7 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libssmkit.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 DEPS := build-essential pkg-config libopenblas-dev libgsl-dev libcyaml-dev libyaml-dev check \
-        libsubunit-dev libpng-dev libsndfile1-dev zlib1g-dev libhdf5-dev
+        libsubunit-dev libpng-dev libsndfile1-dev libsoxr-dev libfftw3-dev zlib1g-dev libhdf5-dev
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
