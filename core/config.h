@@ -64,6 +64,8 @@ typedef struct {
     int64_t lookback, horizon, stride; // series windows: input length, output length, step
     char target[SSM_CFG_NAME_MAX];     // series target column (features S or MS)
     ssm_features features;
+    // Cross-validation (cli/cmd_cv.c sets them per run; the same keys as the mildata branch)
+    int64_t folds, fold, repeat, repeats; // K, the fold tested, this repeat, repeats of K-fold
 } ssm_data_config;
 
 typedef struct {

@@ -109,6 +109,14 @@ const ssm_config_key ssm_config_keys[] = {
         "Series: target column for features S and MS."),
     ENUM("data.features", data.features, features_names, "M",
          "Series: M = all variates in and out, S = target only, MS = all in, target out."),
+    // cross-validation (ssmkit cv sets data.fold and data.repeat per run)
+    INT("data.folds", data.folds, 2, MILLION, "10", "Cross-validation: folds (ssmkit cv)."),
+    INT("data.fold", data.fold, 0, MILLION, "0",
+        "Cross-validation: the fold tested, 0..folds-1 (esc50: the CSV's fold fold+1)."),
+    INT("data.repeat", data.repeat, 0, MILLION, "0",
+        "Cross-validation: the repeat (each repeat deals the folds anew)."),
+    INT("data.repeats", data.repeats, 1, 1000, "1",
+        "Cross-validation: repeats of the whole K-fold split (ssmkit cv)."),
     // --- adapter
     STR("adapter.name", adapter.name, 0, check_ident, "a registered adapter", "image_patches",
         "Modality adapter, by its registry name (checked against the registry when the model is "
