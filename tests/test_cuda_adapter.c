@@ -1,4 +1,4 @@
-// Check suite: the CUDA twins of every adapter (image_patches; series_variate and
+// Check suite: the CUDA twins of every adapter (image_patches, audio_patches; series_variate and
 // series_patch with and without RevIN and its affine) and of every registered head (class,
 // forecast with RevIN's inversion, regress) against their CPU versions, on fresh random
 // inputs and parameters: tokens and scan orders of the forward, every parameter gradient of
@@ -103,6 +103,25 @@ static void series_case(ad_case *ac, int i) {
     }
 }
 
+// audio_patches: the shared patch code through the transposed [mel, frames] view, with
+// per-axis strides (AST overlap on one axis) and both token orders.
+static void audio_case(ad_case *ac, int i) {
+    memset(ac, 0, sizeof *ac);
+    ssm_adapter_options_defaults(&ac->o);
+    ac->adapter = "audio_patches";
+    ac->in = (ssm_input_shape){2, {37, 20}}; // frames, mel
+    ac->o.patch_size = 6;
+    ac->o.cls_token = i ? SSM_CLS_HEAD : SSM_CLS_MIDDLE;
+    ac->o.n_orders = 2;
+    snprintf(ac->o.orders[0], SSM_ADAPTER_NAME_MAX, "%s", i ? "time" : "freq");
+    snprintf(ac->o.orders[1], SSM_ADAPTER_NAME_MAX, "%s", i ? "time_reverse" : "freq_reverse");
+    snprintf(ac->o.extra[0].key, SSM_ADAPTER_NAME_MAX, "fstride");
+    snprintf(ac->o.extra[0].value, SSM_ADAPTER_VALUE_MAX, "%d", i ? 6 : 4);
+    snprintf(ac->o.extra[1].key, SSM_ADAPTER_NAME_MAX, "tstride");
+    snprintf(ac->o.extra[1].value, SSM_ADAPTER_VALUE_MAX, "%d", i ? 3 : 5);
+    ac->o.n_extra = 2;
+}
+
 static void check_adapter(const ad_case *c, uint64_t seed) {
     const int64_t D = 24, B = 5;
     ssm_params p;
@@ -185,6 +204,13 @@ START_TEST(image_patches_matches_cpu) {
     ad_case c;
     image_case(&c, _i);
     check_adapter(&c, 1000 + (uint64_t)_i);
+}
+END_TEST
+
+START_TEST(audio_patches_matches_cpu) {
+    ad_case c;
+    audio_case(&c, _i);
+    check_adapter(&c, 1500 + (uint64_t)_i);
 }
 END_TEST
 
@@ -357,6 +383,7 @@ int main(void) {
     TCase *tc = tcase_create("adapter_head");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, image_patches_matches_cpu, 0, 3);
+    tcase_add_loop_test(tc, audio_patches_matches_cpu, 0, 2);
     tcase_add_loop_test(tc, series_adapters_match_cpu, 0, 4);
     tcase_add_loop_test(tc, every_head_matches_cpu, 0, (int)N_HD);
     tcase_add_test(tc, head_helpers_match_cpu);
