@@ -12,6 +12,7 @@
 #include "core/device_select.h"
 #include "core/error.h"
 #include "core/metadata.h"
+#include "datasets/audio_data.h"
 #include "datasets/image_data.h"
 #include "datasets/series_data.h"
 #include "tasks/task_run.h"
@@ -63,9 +64,11 @@ void cli_apply_threads(const ssm_config *c);
 // or a series recipe (datasets/series_data.h), with the batchers and what the
 // task needs to know of it. Holds batchers: never copy or move it once open.
 typedef struct {
-    int series;        // which of the two below is open
+    int series;        // which of the three below is open
+    int audio;         // an audio recipe (datasets/audio_data.h)
     image_data img;
     series_data ser;
+    audio_data aud;
     ssm_batcher *train, *val, *test; // val NULL without validation, test NULL unless test_too
     task_data_info info;
 } cli_data;
@@ -78,7 +81,8 @@ void cli_data_close(cli_data *d);
 // Images: data_channels, data_height, data_width, data_mean.<c>, data_std.<c>,
 // class_names (one per line). Series: data_lookback, data_variates,
 // data_horizon, data_out_variates, data_mean.<j>, data_std.<j> (the scaler of
-// each input column, forecasting) or class_names (UCR).
+// each input column, forecasting) or class_names (UCR). Audio: data_frames, data_mel,
+// data_sample_rate, data_mean.0, data_std.0 (the log-mel normalisation), class_names.
 #define CLI_META_CLASS_NAMES "class_names"
 ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *d, ssm_error *err);
 
