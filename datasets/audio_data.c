@@ -128,9 +128,8 @@ static ssm_code make_batcher(ssm_batcher *bt, const ssm_audio_source_opts *o, co
     return ssm_batcher_init(bt, &src, ids, n, &bo, err);
 }
 
-ssm_code audio_data_open(audio_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
-                         ssm_error *err) {
-    memset(d, 0, sizeof *d);
+static ssm_code open_data(audio_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
+                          ssm_error *err) {
     if (!audio_data_is_audio(dc))
         return ssm_fail(err, SSM_ECONFIG, "data.name: not an audio data set");
     ssm_fbank_opts fo;
@@ -209,6 +208,15 @@ ssm_code audio_data_open(audio_data *d, const ssm_data_config *dc, uint64_t seed
              val_split == 2 ? " (the test split)" : "", (long long)d->n_test, d->num_classes,
              (long long)d->T, (long long)d->F, d->sample_rate);
     return SSM_OK;
+}
+
+ssm_code audio_data_open(audio_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
+                         ssm_error *err) {
+    memset(d, 0, sizeof *d);
+    ssm_code rc = open_data(d, dc, seed, test_too, err);
+    if (rc)
+        audio_data_close(d); // nothing half-open is left behind
+    return rc;
 }
 
 void audio_data_close(audio_data *d) {

@@ -55,7 +55,8 @@ int audio_data_is_audio(const ssm_data_config *dc);
 // The front end's options from data.sample_rate and data.fbank.*.
 void audio_data_fbank_opts(ssm_fbank_opts *o, const ssm_data_config *dc);
 
-// test_too = 0 skips the test split's batcher (training-only uses, check-grad).
+// test_too = 0 skips the test split's batcher (training-only uses, check-grad). On error
+// everything opened so far is closed again (*d is zeroed).
 ssm_code audio_data_open(audio_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
                          ssm_error *err);
 void audio_data_close(audio_data *d);
