@@ -83,7 +83,8 @@ static ssm_code folds(mil_data *d, const ssm_data_config *dc, uint64_t seed, ssm
                                 ssm_seed_derive(seed, 103), err);
 }
 
-static ssm_code open_bags(mil_data *d, const ssm_data_config *dc, uint64_t seed, ssm_error *err) {
+static ssm_code open_bags(mil_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
+                         ssm_error *err) {
     if (dc->name == SSM_DATA_MUSK) {
         if (!d->path[0])
             return ssm_fail(err, SSM_ECONFIG, "data.path: empty; data.name musk needs the CSV "
@@ -114,13 +115,15 @@ static ssm_code open_bags(mil_data *d, const ssm_data_config *dc, uint64_t seed,
                               "set data.path): ");
     if (rc)
         return rc;
-    fo.test = 1;
-    fo.num_bags = dc->num_test_bags;
-    fo.seed = ssm_seed_derive(seed, 105);
-    SSM_TRY(mil_fmnist_open(&d->test_bags, &fo, err));
     d->own_test = 1;
+    if (test_too) { // the test images are read only when the test split is asked for
+        fo.test = 1;
+        fo.num_bags = dc->num_test_bags;
+        fo.seed = ssm_seed_derive(seed, 105);
+        SSM_TRY(mil_fmnist_open(&d->test_bags, &fo, err));
+    }
     int64_t *all = malloc((size_t)d->bags.n * sizeof *all);
-    d->split.test = malloc((size_t)d->test_bags.n * sizeof *d->split.test);
+    d->split.test = malloc((size_t)(d->test_bags.n + 1) * sizeof *d->split.test);
     if (!all || !d->split.test) {
         free(all);
         return ssm_fail(err, SSM_ENOMEM, "out of memory");
@@ -143,7 +146,7 @@ ssm_code mil_data_open(mil_data *d, const ssm_data_config *dc, uint64_t seed, in
     if (!mil_data_is_mil(dc))
         return ssm_fail(err, SSM_ECONFIG, "data.name: not a MIL dataset (musk, clam, fmnist_bags)");
     snprintf(d->path, sizeof d->path, "%s", dc->path);
-    ssm_code rc = open_bags(d, dc, seed, err);
+    ssm_code rc = open_bags(d, dc, seed, test_too, err);
     if (rc == SSM_OK && d->split.n_train < 1)
         rc = ssm_fail(err, SSM_EDATA, "%s: no training bags in this split", d->bags.what);
     if (rc == SSM_OK && dc->augment.normalize && dc->name == SSM_DATA_MUSK) {

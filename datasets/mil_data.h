@@ -59,7 +59,7 @@ typedef struct {
 int mil_data_is_mil(const ssm_data_config *dc);
 
 // seed: run.seed (folds, bags, shuffles and crops derive from it). test_too = 0 skips the
-// test batcher. On error everything is freed (mil_data_close is still safe).
+// test batcher (and, for fmnist_bags, the test images: n_test is then 0). On error everything is freed (mil_data_close is still safe).
 ssm_code mil_data_open(mil_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
                        ssm_error *err);
 void mil_data_close(mil_data *d);

@@ -312,6 +312,10 @@ START_TEST(fmnist_bags_recipe) {
     }
     mil_epoch_free(&ep);
     mil_data_close(&d);
+    ck_assert_int_eq(mil_data_open(&d, &c.data, 0, 0, &e), SSM_OK); // training only
+    ck_assert_int_eq(d.n_test, 0);
+    ck_assert_int_eq(d.test_bags.n, 0);
+    mil_data_close(&d);
 }
 END_TEST
 
