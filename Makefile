@@ -27,6 +27,9 @@ CFLAGS  += $(BLAS_INC)
 LDLIBS  := -fopenmp $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) \
            -lcyaml -lyaml -lgsl -lgslcblas -lpng -lsndfile -lsoxr -lfftw3 -lz -lpthread -lm
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
+# libhdf5 (CLAM's h5 feature files, datasets/mil_clam.c): Debian's serial flavour
+CFLAGS  += $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
+LDLIBS  += $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5_serial)
 
 LIB_DIRS := core kernels backbone adapters tasks datasets
 # The kernels built per CPU variant; kernels/cpu_kernels.def lists their functions.
@@ -83,6 +86,7 @@ probe:
 	@test -f /usr/include/cyaml/cyaml.h && echo "✓ libcyaml" || echo "✗ libcyaml (make deps)"
 	@test -f /usr/include/gsl/gsl_rng.h && echo "✓ GSL" || echo "✗ GSL (make deps)"
 	@pkg-config --exists check 2>/dev/null && echo "✓ Check" || echo "✗ Check (make deps; needed by make test)"
+	@pkg-config --exists hdf5 2>/dev/null && echo "✓ libhdf5" || echo "✗ libhdf5 (make deps)"
 	@command -v $(NVCC) >/dev/null 2>&1 && echo "✓ nvcc (make CUDA=1 builds the CUDA twins)" || echo "✗ nvcc (CPU only)"
 
 $(B)/libssmkit.a: $(OBJ)

@@ -28,7 +28,9 @@
 
 // Enum values are ints whose order matches the names in the key table.
 typedef enum { SSM_DATA_FASHION_MNIST = 0, SSM_DATA_MNIST, SSM_DATA_IDX, SSM_DATA_ETT,
-               SSM_DATA_CSV, SSM_DATA_UCR } ssm_data_name;
+               SSM_DATA_CSV, SSM_DATA_UCR, SSM_DATA_MUSK, SSM_DATA_CLAM,
+               SSM_DATA_FMNIST_BAGS } ssm_data_name;
+typedef enum { SSM_SAMPLING_RANDOM = 0, SSM_SAMPLING_FIRST } ssm_instance_sampling;
 typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_features;
 typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
 typedef enum { SSM_NORM_RMS = 0, SSM_NORM_LAYER } ssm_norm_kind;
@@ -64,6 +66,19 @@ typedef struct {
     int64_t lookback, horizon, stride; // series windows: input length, output length, step
     char target[SSM_CFG_NAME_MAX];     // series target column (features S or MS)
     ssm_features features;
+    // MIL bags (musk, clam, fmnist_bags: datasets/mil_data.h)
+    int64_t max_tokens;                // instances a batch holds, 0 = the exact worst case
+    int64_t max_instances;             // crop longer bags to this many, 0 = never
+    ssm_instance_sampling instance_sampling; // which instances a crop keeps
+    bool weighted_sampling;            // class-balanced draws of training bags (CLAM)
+    char label_map[SSM_CFG_PATH_MAX];  // clam: "name:class,name:class", "" = sorted names
+    char features_dir[SSM_CFG_PATH_MAX]; // clam: folder holding h5_files/, "" = the CSV's
+    char splits_dir[SSM_CFG_PATH_MAX]; // clam: folder of splits_<k>.csv, "" = seeded folds
+    bool coords;                       // clam: tokens carry their 2 patch coordinates
+    int64_t folds, fold, repeat;       // cross-validation: K, this fold, this repeat
+    int64_t bag_target_class;          // fmnist_bags: a bag is positive if it holds this class
+    int64_t num_bags, num_test_bags;   // fmnist_bags: training and test bags
+    double bag_mean_len, bag_std_len;  // fmnist_bags: bag length ~ round(N(mean, std)), >= 1
 } ssm_data_config;
 
 typedef struct {

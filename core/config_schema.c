@@ -16,7 +16,11 @@
 static const cyaml_strval_t data_sv[] = {SV("fashion_mnist", SSM_DATA_FASHION_MNIST),
                                          SV("mnist", SSM_DATA_MNIST), SV("idx", SSM_DATA_IDX),
                                          SV("ett", SSM_DATA_ETT), SV("csv", SSM_DATA_CSV),
-                                         SV("ucr", SSM_DATA_UCR)};
+                                         SV("ucr", SSM_DATA_UCR), SV("musk", SSM_DATA_MUSK),
+                                         SV("clam", SSM_DATA_CLAM),
+                                         SV("fmnist_bags", SSM_DATA_FMNIST_BAGS)};
+static const cyaml_strval_t sampling_sv[] = {SV("random", SSM_SAMPLING_RANDOM),
+                                             SV("first", SSM_SAMPLING_FIRST)};
 static const cyaml_strval_t features_sv[] = {SV("M", SSM_FEATURES_M), SV("S", SSM_FEATURES_S),
                                              SV("MS", SSM_FEATURES_MS)};
 static const cyaml_strval_t cls_sv[] = {SV("none", SSM_CFG_CLS_NONE), SV("head", SSM_CFG_CLS_HEAD),
@@ -61,6 +65,23 @@ static const cyaml_schema_field_t data_fields[] = {
     CYAML_FIELD_INT("stride", OPT, ssm_data_config, stride),
     CYAML_FIELD_STRING("target", OPT, ssm_data_config, target, 0),
     CYAML_FIELD_ENUM("features", ESTRICT, ssm_data_config, features, features_sv, NSV(features_sv)),
+    CYAML_FIELD_INT("max_tokens", OPT, ssm_data_config, max_tokens),
+    CYAML_FIELD_INT("max_instances", OPT, ssm_data_config, max_instances),
+    CYAML_FIELD_ENUM("instance_sampling", ESTRICT, ssm_data_config, instance_sampling, sampling_sv,
+                     NSV(sampling_sv)),
+    CYAML_FIELD_BOOL("weighted_sampling", OPT, ssm_data_config, weighted_sampling),
+    CYAML_FIELD_STRING("label_map", OPT, ssm_data_config, label_map, 0),
+    CYAML_FIELD_STRING("features_dir", OPT, ssm_data_config, features_dir, 0),
+    CYAML_FIELD_STRING("splits_dir", OPT, ssm_data_config, splits_dir, 0),
+    CYAML_FIELD_BOOL("coords", OPT, ssm_data_config, coords),
+    CYAML_FIELD_INT("folds", OPT, ssm_data_config, folds),
+    CYAML_FIELD_INT("fold", OPT, ssm_data_config, fold),
+    CYAML_FIELD_INT("repeat", OPT, ssm_data_config, repeat),
+    CYAML_FIELD_INT("bag_target_class", OPT, ssm_data_config, bag_target_class),
+    CYAML_FIELD_INT("num_bags", OPT, ssm_data_config, num_bags),
+    CYAML_FIELD_INT("num_test_bags", OPT, ssm_data_config, num_test_bags),
+    CYAML_FIELD_FLOAT("bag_mean_len", OPT, ssm_data_config, bag_mean_len),
+    CYAML_FIELD_FLOAT("bag_std_len", OPT, ssm_data_config, bag_std_len),
     CYAML_FIELD_END};
 
 // One scan-order name: a char[SSM_CFG_ORDER_MAX] stored in place.
