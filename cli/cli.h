@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/metadata.h"
 #include "datasets/image_data.h"
+#include "datasets/mil_data.h"
 #include "datasets/series_data.h"
 #include "tasks/task_run.h"
 #include "tasks/train.h"
@@ -59,13 +60,15 @@ ssm_code cli_open_device(const ssm_config *c, ssm_device *d, ssm_error *err);
 // kernel variant, the thread count and OpenBLAS's kernel: a run's first line.
 void cli_apply_threads(const ssm_config *c);
 
-// The data a config names (data.name): an image recipe (datasets/image_data.h)
-// or a series recipe (datasets/series_data.h), with the batchers and what the
+// The data a config names (data.name): an image recipe (datasets/image_data.h),
+// a series recipe (datasets/series_data.h) or a MIL recipe (datasets/mil_data.h), with the batchers and what the
 // task needs to know of it. Holds batchers: never copy or move it once open.
 typedef struct {
-    int series;        // which of the two below is open
+    int series;        // which of the three below is open: series, mil, else images
+    int mil;
     image_data img;
     series_data ser;
+    mil_data bags;     // MIL bags (ragged batches)
     ssm_batcher *train, *val, *test; // val NULL without validation, test NULL unless test_too
     task_data_info info;
 } cli_data;

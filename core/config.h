@@ -76,6 +76,7 @@ typedef struct {
     char splits_dir[SSM_CFG_PATH_MAX]; // clam: folder of splits_<k>.csv, "" = seeded folds
     bool coords;                       // clam: tokens carry their 2 patch coordinates
     int64_t folds, fold, repeat;       // cross-validation: K, this fold, this repeat
+    int64_t repeats;                   // `ssmkit cv`: repeats of the K-fold split
     int64_t bag_target_class;          // fmnist_bags: a bag is positive if it holds this class
     int64_t num_bags, num_test_bags;   // fmnist_bags: training and test bags
     double bag_mean_len, bag_std_len;  // fmnist_bags: bag length ~ round(N(mean, std)), >= 1

@@ -138,6 +138,8 @@ const ssm_config_key ssm_config_keys[] = {
         "Bags: the fold tested (0..folds-1; clam with data.splits_dir: splits_<fold>.csv)."),
     INT("data.repeat", data.repeat, 0, MILLION, "0",
         "Bags: the repeat of the cross-validation (each repeat deals the folds anew)."),
+    INT("data.repeats", data.repeats, 1, 1000, "1",
+        "Bags: `ssmkit cv` repeats the K-fold split this many times (fresh seeded folds)."),
     INT("data.bag_target_class", data.bag_target_class, 0, 9, "9",
         "fmnist_bags: a bag is positive when it holds an image of this class."),
     INT("data.num_bags", data.num_bags, 1, MILLION, "200", "fmnist_bags: training bags."),

@@ -30,7 +30,9 @@ static const cyaml_strval_t merge_sv[] = {SV("mean", SSM_MERGE_MEAN), SV("sum", 
 static const cyaml_strval_t loss_sv[] = {SV("auto", SSM_LOSS_AUTO), SV("ce", SSM_LOSS_CE),
                                          SV("mse", SSM_LOSS_MSE), SV("mae", SSM_LOSS_MAE)};
 static const cyaml_strval_t pool_sv[] = {SV("mean", SSM_POOL_MEAN), SV("cls", SSM_POOL_CLS),
-                                         SV("last", SSM_POOL_LAST)};
+                                         SV("last", SSM_POOL_LAST),
+                                         SV("attention", SSM_POOL_ATTENTION),
+                                         SV("gated", SSM_POOL_GATED), SV("max", SSM_POOL_MAX)};
 static const cyaml_strval_t tta_sv[] = {SV("none", SSM_TTA_NONE), SV("hflip", SSM_TTA_HFLIP)};
 static const cyaml_strval_t optim_sv[] = {SV("adamw", SSM_OPTIM_ADAMW)};
 static const cyaml_strval_t test_checkpoint_sv[] = {SV("best", SSM_TEST_BEST),
@@ -77,6 +79,7 @@ static const cyaml_schema_field_t data_fields[] = {
     CYAML_FIELD_INT("folds", OPT, ssm_data_config, folds),
     CYAML_FIELD_INT("fold", OPT, ssm_data_config, fold),
     CYAML_FIELD_INT("repeat", OPT, ssm_data_config, repeat),
+    CYAML_FIELD_INT("repeats", OPT, ssm_data_config, repeats),
     CYAML_FIELD_INT("bag_target_class", OPT, ssm_data_config, bag_target_class),
     CYAML_FIELD_INT("num_bags", OPT, ssm_data_config, num_bags),
     CYAML_FIELD_INT("num_test_bags", OPT, ssm_data_config, num_test_bags),
@@ -124,6 +127,7 @@ static const cyaml_schema_field_t task_fields[] = {
     CYAML_FIELD_FLOAT("label_smoothing", OPT, ssm_task_config, label_smoothing),
     CYAML_FIELD_ENUM("loss", ESTRICT, ssm_task_config, loss, loss_sv, NSV(loss_sv)),
     CYAML_FIELD_ENUM("pool", ESTRICT, ssm_task_config, pool, pool_sv, NSV(pool_sv)),
+    CYAML_FIELD_INT("attn_dim", OPT, ssm_task_config, attn_dim),
     CYAML_FIELD_ENUM("tta", ESTRICT, ssm_task_config, tta, tta_sv, NSV(tta_sv)),
     CYAML_FIELD_END};
 
