@@ -9,8 +9,8 @@
 // Bars, norm-wise relative ||packed - alone|| / ||alone||: 1e-5 for fp32 outputs and
 // per-step gradients. The packed run is not bit-identical to the alone one: a sequence
 // starts at another step of a tile, so the lanes' products and the tile carries associate in
-// another order (fp32 rounding, a few ulps a step; measured on an H100: see the printed
-// lines). 5e-5 for the sums over steps (dA, dD, ddelta_bias, dw, dbias), which add the same
+// another order (fp32 rounding, a few ulps a step; each case prints its errors). 5e-5 for
+// the sums over steps (dA, dD, ddelta_bias, dw, dbias), which add the same
 // terms in another order (as tests/test_cuda_backbone.c). bf16: 1e-2 (one bf16 rounding
 // that flips by an ulp is 2^-8 relative). Lengths 1 and 2 (shorter than the conv window),
 // starts on and off the 16-step lane segments and the checkpoint chunks, B = 2 rows with
