@@ -27,6 +27,9 @@ CFLAGS  += $(BLAS_INC)
 LDLIBS  := -fopenmp $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) \
            -lcyaml -lyaml -lgsl -lgslcblas -lpng -lsndfile -lsoxr -lfftw3 -lz -lpthread -lm
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
+# libhdf5 (CLAM's h5 feature files, datasets/mil_clam.c): Debian's serial flavour
+CFLAGS  += $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
+LDLIBS  += $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5_serial)
 
 LIB_DIRS := core kernels backbone adapters tasks datasets
 # The kernels built per CPU variant; kernels/cpu_kernels.def lists their functions.
@@ -43,7 +46,10 @@ variant_objs = $(foreach v,$(2),$(CPU_VARIANT_SRC:%.c=$(1)/%.$(v).o))
 cpu_have = $(foreach v,$(filter-out generic,$(1)),-DSSM_CPU_HAVE_$(shell echo $(v) | tr a-z A-Z))
 CLI_SRC  := $(wildcard cli/*.c)
 TEST_UTIL_SRC := $(wildcard tests/util/*.c)
-TEST_SRC := $(wildcard tests/test_*.c)
+# Suites that link only once another branch is merged (each says why in its header): drop
+# them from this list then. test_cuda_backbone_packed_cpu.c: the CPU packed backbone.
+PENDING_TESTS := tests/test_cuda_backbone_packed_cpu.c
+TEST_SRC := $(filter-out $(PENDING_TESTS),$(wildcard tests/test_*.c))
 GRAD_SRC := $(wildcard tests/grad_*.c)
 BENCH_SRC := $(filter-out bench/exp_cpu.c,$(wildcard bench/*.c))
 
@@ -83,6 +89,7 @@ probe:
 	@test -f /usr/include/cyaml/cyaml.h && echo "✓ libcyaml" || echo "✗ libcyaml (make deps)"
 	@test -f /usr/include/gsl/gsl_rng.h && echo "✓ GSL" || echo "✗ GSL (make deps)"
 	@pkg-config --exists check 2>/dev/null && echo "✓ Check" || echo "✗ Check (make deps; needed by make test)"
+	@pkg-config --exists hdf5 2>/dev/null && echo "✓ libhdf5" || echo "✗ libhdf5 (make deps)"
 	@command -v $(NVCC) >/dev/null 2>&1 && echo "✓ nvcc (make CUDA=1 builds the CUDA twins)" || echo "✗ nvcc (CPU only)"
 
 $(B)/libssmkit.a: $(OBJ)

@@ -28,7 +28,12 @@ ssm_code mamba_stack_forward_cuda(mamba_stack *s, const ssm_params *p, real *out
 ssm_code mamba_stack_backward_cuda(mamba_stack *s, ssm_params *p, real *din, const real *dout,
                                    const mamba_orders *orders, int64_t B, ssm_error *err);
 // Packed (ragged) rows, as mamba_stack_forward_packed / _backward_packed: pk->d_offsets
-// (device) is what the kernels read, pk->offsets and pk->total (host) size the launches.
+// (device) is what the kernels read, pk->offsets and pk->total (host) size the launches
+// and are checked (ssm_packing_check) against the plan: total <= B_max * L tokens (the
+// arena's B_max rows of L). in/out/din/dout [total, D], orders->perm a device array
+// [count, 1, total]. fp32 and bf16 (MAMBA_BF16) alike. The result for each sequence equals
+// that sequence run alone through mamba_stack_forward_cuda / _backward_cuda (B = 1,
+// L = its length) to fp32 rounding (tests/test_cuda_backbone_packed.c states the bar).
 ssm_code mamba_stack_forward_packed_cuda(mamba_stack *s, const ssm_params *p, real *out,
                                          const real *in, const mamba_orders *orders,
                                          const ssm_packing *pk, ssm_error *err);

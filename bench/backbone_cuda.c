@@ -223,7 +223,9 @@ static void parts_step(void *p) {
     switch (c->op) {
     case F_INPROJ: CK(linear_forward_cuda(c->xz, c->normed, c->W_in, NULL, rows, D, 2 * E)); break;
     case F_TOK2CHAN: CK(tokens_to_channels_cuda(c->xg, c->xz, c->perm, B, E, L, 2 * E, 1)); break;
-    case F_CONV: CK(conv1d_causal_forward_cuda(c->xc, c->xg, c->cw, c->cb, B, E, L, c->dc, 1)); break;
+    case F_CONV:
+        CK(conv1d_causal_forward_cuda(c->xc, c->xg, c->cw, c->cb, B, E, L, c->dc, 1, NULL, 0));
+        break;
     case F_XPROJ:
         CK(gemm_strided_batched_cuda(c->dt, c->W_x, c->xc, R, L, E, 0, 0, 1, 0, B, 0, E * L, R * L));
         CK(gemm_strided_batched_cuda(c->Bm, c->W_x + R * E, c->xc, N, L, E, 0, 0, 1, 0, B, 0,
@@ -284,7 +286,7 @@ static void parts_step(void *p) {
     }
     case B_CONV:
         CK(conv1d_causal_backward_cuda(c->ys, c->gw, c->gb, c->dxc, c->xg, c->cw, c->cb, B, E, L,
-                                       c->dc, 1));
+                                       c->dc, 1, NULL, 0));
         break;
     case B_CHAN2TOK: CK(channels_to_tokens_cuda(c->dxz, c->ys, c->perm, B, E, L, 2 * E, 1, 1)); break;
     case B_INPROJ:

@@ -262,10 +262,10 @@ int main(int argc, char **argv) {
         float *x = rand_dev(n, -2, 2), *w = rand_dev(C * K, -0.5f, 0.5f), *b = rand_dev(C, -0.5f, 0.5f);
         float *dout = rand_dev(n, -1, 1), *out1 = rand_dev(n, -1, 1), *out2 = rand_dev(n, -1, 1);
         conv_fwd_v1(out1, x, w, b, B, C, L, (int)K);
-        CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1));
+        CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1, NULL, 0));
         std::vector<float> h1 = to_host(out1, n), h2 = to_host(out2, n);
         CUDA_CHECK_ABORT(cudaMemset(out2, 0xFF, n * 4));
-        CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1));
+        CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1, NULL, 0));
         check("conv fwd v3", rel_err(h2, h1), 1e-6, to_host(out2, n) == h2);
         CUDA_CHECK_ABORT(cudaMemset(out2, 0xFF, n * 4));
         lab_v2::conv_fwd(out2, x, w, b, B, C, L, (int)K);
@@ -275,13 +275,13 @@ int main(int argc, char **argv) {
         float *dx1 = copy_dev(dx0, n), *dw1 = copy_dev(dw0, C * K), *db1 = copy_dev(db0, C);
         float *dx2 = copy_dev(dx0, n), *dw2 = copy_dev(dw0, C * K), *db2 = copy_dev(db0, C);
         conv_bwd_v1(dx1, dw1, db1, dout, x, w, b, B, C, L, (int)K);
-        CK(conv1d_causal_backward_cuda(dx2, dw2, db2, dout, x, w, b, B, C, L, K, 1));
+        CK(conv1d_causal_backward_cuda(dx2, dw2, db2, dout, x, w, b, B, C, L, K, 1, NULL, 0));
         std::vector<float> gx2 = to_host(dx2, n), gw2 = to_host(dw2, C * K), gb2 = to_host(db2, C);
         std::vector<float> hx1 = to_host(dx1, n), hw1 = to_host(dw1, C * K), hb1 = to_host(db1, C);
         check("conv bwd dx v3", rel_err(gx2, hx1), 1e-6, true);
         CUDA_CHECK_ABORT(cudaMemcpy(dw2, dw0, C * K * 4, cudaMemcpyDeviceToDevice));
         CUDA_CHECK_ABORT(cudaMemcpy(db2, db0, C * 4, cudaMemcpyDeviceToDevice));
-        CK(conv1d_causal_backward_cuda(NULL, dw2, db2, dout, x, w, b, B, C, L, K, 1));
+        CK(conv1d_causal_backward_cuda(NULL, dw2, db2, dout, x, w, b, B, C, L, K, 1, NULL, 0));
         check("conv bwd dw v3", rel_err(gw2, hw1), 1e-5, to_host(dw2, C * K) == gw2);
         check("conv bwd dbias v3", rel_err(gb2, hb1), 1e-5, to_host(db2, C) == gb2);
         float *part;
@@ -300,7 +300,7 @@ int main(int argc, char **argv) {
             Row f = {"conv1d fwd [128,384,197] K4",
                      median_ms([&] { conv_fwd_v1(out1, x, w, b, B, C, L, (int)K); }, warm, reps),
                      median_ms([&] { lab_v2::conv_fwd(out2, x, w, b, B, C, L, (int)K); }, warm, reps),
-                     median_ms([&] { CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1)); },
+                     median_ms([&] { CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1, NULL, 0)); },
                                warm, reps),
                      fb};
             Row g = {"conv1d bwd [128,384,197] K4",
@@ -310,7 +310,7 @@ int main(int argc, char **argv) {
                          lab_v2::conv_bwd(dx2, dw2, db2, part, dout, x, w, b, B, C, L, (int)K);
                      }, warm, reps),
                      median_ms([&] {
-                         CK(conv1d_causal_backward_cuda(dx2, dw2, db2, dout, x, w, b, B, C, L, K, 1));
+                         CK(conv1d_causal_backward_cuda(dx2, dw2, db2, dout, x, w, b, B, C, L, K, 1, NULL, 0));
                      }, warm, reps),
                      bb};
             printf("  round %d: fwd v1 %.4f v2 %.4f v3 %.4f ms; bwd v1 %.4f v2 %.4f v3 %.4f ms\n",

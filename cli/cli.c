@@ -147,6 +147,25 @@ ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error
         }
         return SSM_OK;
     }
+    if (mil_data_is_mil(&c->data)) {
+        d->mil = 1;
+        mil_data *m = &d->bags;
+        SSM_TRY(mil_data_open(m, &c->data, (uint64_t)c->run.seed, test_too, err));
+        d->train = &m->train;
+        d->val = m->has_val ? &m->val : NULL;
+        d->test = test_too ? &m->test : NULL;
+        in->input.ndim = 1;
+        in->input.dims[0] = m->token;
+        in->num_classes = m->num_classes;
+        in->class_names = (const char *const *)m->class_names;
+        in->coords = m->has_coords;
+        for (int i = 0; i < 3; i++) // the model plans for the largest of the three batchers
+            if (m->max_tokens[i] > in->max_tokens)
+                in->max_tokens = m->max_tokens[i];
+        const mil_bags *tb = mil_data_bags(m, 2);
+        in->test_sample_names = tb ? (const char *const *)tb->names : NULL;
+        return SSM_OK;
+    }
     if (audio_data_is_audio(&c->data)) {
         d->audio = 1;
         audio_data *a = &d->aud;
@@ -175,6 +194,8 @@ ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error
 void cli_data_close(cli_data *d) {
     if (d->series)
         series_data_close(&d->ser);
+    else if (d->mil)
+        mil_data_close(&d->bags);
     else if (d->audio)
         audio_data_close(&d->aud);
     else
@@ -211,6 +232,12 @@ ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) 
             SSM_TRY(ssm_metadata_set_double(m, key, s->ds.std[col], err));
         }
         return SSM_OK;
+    }
+    if (cd->mil) {
+        SSM_TRY(ssm_metadata_set_int(m, "data_features", cd->bags.F, err));
+        SSM_TRY(ssm_metadata_set_int(m, "data_token", cd->bags.token, err));
+        return class_names_meta(m, (const char *const *)cd->bags.class_names,
+                                cd->bags.num_classes, err);
     }
     if (cd->audio) {
         const audio_data *a = &cd->aud;

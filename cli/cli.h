@@ -1,7 +1,7 @@
 // defines: cli_args, cli_parse, cli_fail, cli_load_config, cli_apply_threads,
 //          cli_open_device, cli_mkdirs, cli_data, cli_data_open, cli_data_close,
 //          cli_data_metadata, cli_train_config, cmd_train, cmd_eval, cmd_predict, cmd_info, cmd_check_grad,
-//          cmd_cv
+//          cmd_cv, cmd_synth_bags
 // Shared plumbing of the ssmkit subcommands. Only cli/ prints errors and
 // chooses exit codes (DESIGN.md invariant 7): 0 ok, 1 runtime/data error,
 // 2 usage or config error.
@@ -14,6 +14,7 @@
 #include "core/metadata.h"
 #include "datasets/audio_data.h"
 #include "datasets/image_data.h"
+#include "datasets/mil_data.h"
 #include "datasets/series_data.h"
 #include "tasks/task_run.h"
 #include "tasks/train.h"
@@ -60,15 +61,18 @@ ssm_code cli_open_device(const ssm_config *c, ssm_device *d, ssm_error *err);
 // kernel variant, the thread count and OpenBLAS's kernel: a run's first line.
 void cli_apply_threads(const ssm_config *c);
 
-// The data a config names (data.name): an image recipe (datasets/image_data.h)
-// or a series recipe (datasets/series_data.h), with the batchers and what the
+// The data a config names (data.name): an image recipe (datasets/image_data.h),
+// a series recipe (datasets/series_data.h), a MIL recipe (datasets/mil_data.h) or an
+// audio recipe (datasets/audio_data.h), with the batchers and what the
 // task needs to know of it. Holds batchers: never copy or move it once open.
 typedef struct {
-    int series;        // which of the three below is open
-    int audio;         // an audio recipe (datasets/audio_data.h)
+    int series;        // which recipe is open: series, mil, audio, else images
+    int mil;
+    int audio;
     image_data img;
     series_data ser;
-    audio_data aud;
+    mil_data bags;     // MIL bags (ragged batches)
+    audio_data aud;    // audio clips (datasets/audio_data.h)
     ssm_batcher *train, *val, *test; // val NULL without validation, test NULL unless test_too
     task_data_info info;
 } cli_data;
@@ -104,3 +108,4 @@ int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_check_grad(int argc, char **argv);
 int cmd_cv(int argc, char **argv);
+int cmd_synth_bags(int argc, char **argv);

@@ -28,8 +28,10 @@
 
 // Enum values are ints whose order matches the names in the key table.
 typedef enum { SSM_DATA_FASHION_MNIST = 0, SSM_DATA_MNIST, SSM_DATA_IDX, SSM_DATA_ETT,
-               SSM_DATA_CSV, SSM_DATA_UCR,
+               SSM_DATA_CSV, SSM_DATA_UCR, SSM_DATA_MUSK, SSM_DATA_CLAM,
+               SSM_DATA_FMNIST_BAGS,
                SSM_DATA_SPEECH_COMMANDS, SSM_DATA_ESC50, SSM_DATA_AUDIO_FOLDER } ssm_data_name;
+typedef enum { SSM_SAMPLING_RANDOM = 0, SSM_SAMPLING_FIRST } ssm_instance_sampling;
 // audio: Speech Commands' protocols; the fbank windows in datasets/fbank.h's order
 typedef enum { SSM_LABELS_ALL = 0, SSM_LABELS_KEYWORDS12 } ssm_label_set;
 typedef enum { SSM_WINDOW_HANNING = 0, SSM_WINDOW_POVEY, SSM_WINDOW_HAMMING, SSM_WINDOW_RECTANGULAR,
@@ -90,14 +92,26 @@ typedef struct {
     int64_t lookback, horizon, stride; // series windows: input length, output length, step
     char target[SSM_CFG_NAME_MAX];     // series target column (features S or MS)
     ssm_features features;
+    // MIL bags (musk, clam, fmnist_bags: datasets/mil_data.h)
+    int64_t max_tokens;                // instances a batch holds, 0 = the exact worst case
+    int64_t max_instances;             // crop longer bags to this many, 0 = never
+    ssm_instance_sampling instance_sampling; // which instances a crop keeps
+    bool weighted_sampling;            // class-balanced draws of training bags (CLAM)
+    char label_map[SSM_CFG_PATH_MAX];  // clam: "name:class,name:class", "" = sorted names
+    char features_dir[SSM_CFG_PATH_MAX]; // clam: folder holding h5_files/, "" = the CSV's
+    char splits_dir[SSM_CFG_PATH_MAX]; // clam: folder of splits_<k>.csv, "" = seeded folds
+    bool coords;                       // clam: tokens carry their 2 patch coordinates
+    int64_t folds, fold, repeat;       // cross-validation: K, this fold, this repeat
+    int64_t repeats;                   // `ssmkit cv`: repeats of the K-fold split
+    int64_t bag_target_class;          // fmnist_bags: a bag is positive if it holds this class
+    int64_t num_bags, num_test_bags;   // fmnist_bags: training and test bags
+    double bag_mean_len, bag_std_len;  // fmnist_bags: bag length ~ round(N(mean, std)), >= 1
     // audio (speech_commands, esc50, audio_folder: datasets/audio_data.h)
     int64_t sample_rate;               // Hz the clips are resampled to
     int64_t target_frames;             // fbank frames per clip (cut or padded)
     ssm_label_set label_set;           // speech_commands: all words or the 12-class protocol
     double audio_mean, audio_std;      // normalisation; audio_std 0 = from the training set
     ssm_fbank_config fbank;
-    // Cross-validation (cli/cmd_cv.c sets them per run; the same keys as the mildata branch)
-    int64_t folds, fold, repeat, repeats; // K, the fold tested, this repeat, repeats of K-fold
 } ssm_data_config;
 
 typedef struct {

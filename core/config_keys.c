@@ -11,7 +11,9 @@
 #include <string.h>
 
 static const char *const data_names[] = {"fashion_mnist", "mnist", "idx", "ett", "csv", "ucr",
+                                         "musk", "clam", "fmnist_bags",
                                          "speech_commands", "esc50", "audio_folder", NULL};
+static const char *const sampling_names[] = {"random", "first", NULL};
 static const char *const label_set_names[] = {"all", "keywords12", NULL};
 static const char *const window_names[] = {"hanning", "povey", "hamming", "rectangular", "blackman",
                                            NULL};
@@ -136,6 +138,44 @@ const ssm_config_key ssm_config_keys[] = {
         "Series: target column for features S and MS."),
     ENUM("data.features", data.features, features_names, "M",
          "Series: M = all variates in and out, S = target only, MS = all in, target out."),
+    INT("data.max_tokens", data.max_tokens, 0, BIG, "0",
+        "Bags: instances one batch holds (a batch ends early rather than overflow; a longer "
+        "bag is refused); 0 = the exact worst case of the split (its batch_size longest bags)."),
+    INT("data.max_instances", data.max_instances, 0, BIG, "0",
+        "Bags: crop a longer bag to this many instances (data.instance_sampling); 0 = never."),
+    ENUM("data.instance_sampling", data.instance_sampling, sampling_names, "random",
+         "Bags: which instances a crop keeps: random (seeded per bag and epoch, in bag order) "
+         "or the first ones."),
+    BOOL("data.weighted_sampling", data.weighted_sampling, "false",
+         "Bags: draw training bags with replacement, each class equally often (CLAM's "
+         "weighted sampler)."),
+    STR("data.label_map", data.label_map, 0, NULL, "name:class pairs", "",
+        "clam: label names to classes, `normal:0,tumor:1` (several names may share a class); "
+        "empty = the sorted distinct names are classes 0, 1, ..."),
+    STR("data.features_dir", data.features_dir, SSM_KEY_EXPAND, NULL, "any path; ${VAR} expanded",
+        "", "clam: the folder holding h5_files/; empty = the folder of the dataset CSV (data.path)."),
+    STR("data.splits_dir", data.splits_dir, SSM_KEY_EXPAND, NULL, "any path; ${VAR} expanded", "",
+        "clam: the folder of CLAM's splits_<k>.csv (data.fold picks k); empty = seeded "
+        "stratified folds (data.folds)."),
+    BOOL("data.coords", data.coords, "false",
+         "clam: each token carries its patch's 2 coordinates after the features (for coordinate "
+         "scan orders; the adapter does not embed them)."),
+    INT("data.folds", data.folds, 2, MILLION, "10", "Bags: folds of the cross-validation."),
+    INT("data.fold", data.fold, 0, MILLION, "0",
+        "Bags: the fold tested (0..folds-1; clam with data.splits_dir: splits_<fold>.csv); esc50: "
+        "the test split is the CSV's fold data.fold + 1."),
+    INT("data.repeat", data.repeat, 0, MILLION, "0",
+        "Bags: the repeat of the cross-validation (each repeat deals the folds anew)."),
+    INT("data.repeats", data.repeats, 1, 1000, "1",
+        "Bags: `ssmkit cv` repeats the K-fold split this many times (fresh seeded folds)."),
+    INT("data.bag_target_class", data.bag_target_class, 0, 9, "9",
+        "fmnist_bags: a bag is positive when it holds an image of this class."),
+    INT("data.num_bags", data.num_bags, 1, MILLION, "200", "fmnist_bags: training bags."),
+    INT("data.num_test_bags", data.num_test_bags, 1, MILLION, "1000", "fmnist_bags: test bags."),
+    FLT("data.bag_mean_len", data.bag_mean_len, 1, 1e6, 0, "10",
+        "fmnist_bags: mean bag length."),
+    FLT("data.bag_std_len", data.bag_std_len, 0, 1e6, 0, "2",
+        "fmnist_bags: standard deviation of the bag length (lengths are rounded, at least 1)."),
     // --- data: audio (datasets/audio_data.h, datasets/fbank.h)
     INT("data.sample_rate", data.sample_rate, 1000, 384000, "16000",
         "Audio: clips are resampled to this rate (libsoxr)."),
@@ -173,14 +213,6 @@ const ssm_config_key ssm_config_keys[] = {
     BOOL("data.fbank.snip_edges", data.fbank.snip_edges, "true",
          "Audio: frames lie inside the clip, 1 + (N - window) / hop of them (false: Kaldi's "
          "mirrored edges)."),
-    // cross-validation (ssmkit cv sets data.fold and data.repeat per run)
-    INT("data.folds", data.folds, 2, MILLION, "10", "Cross-validation: folds (ssmkit cv)."),
-    INT("data.fold", data.fold, 0, MILLION, "0",
-        "Cross-validation: the fold tested, 0..folds-1 (esc50: the CSV's fold fold+1)."),
-    INT("data.repeat", data.repeat, 0, MILLION, "0",
-        "Cross-validation: the repeat (each repeat deals the folds anew)."),
-    INT("data.repeats", data.repeats, 1, 1000, "1",
-        "Cross-validation: repeats of the whole K-fold split (ssmkit cv)."),
     // --- adapter
     STR("adapter.name", adapter.name, 0, check_ident, "a registered adapter", "image_patches",
         "Modality adapter, by its registry name (checked against the registry when the model is "

@@ -16,10 +16,14 @@
 static const cyaml_strval_t data_sv[] = {SV("fashion_mnist", SSM_DATA_FASHION_MNIST),
                                          SV("mnist", SSM_DATA_MNIST), SV("idx", SSM_DATA_IDX),
                                          SV("ett", SSM_DATA_ETT), SV("csv", SSM_DATA_CSV),
-                                         SV("ucr", SSM_DATA_UCR),
+                                         SV("ucr", SSM_DATA_UCR), SV("musk", SSM_DATA_MUSK),
+                                         SV("clam", SSM_DATA_CLAM),
+                                         SV("fmnist_bags", SSM_DATA_FMNIST_BAGS),
                                          SV("speech_commands", SSM_DATA_SPEECH_COMMANDS),
                                          SV("esc50", SSM_DATA_ESC50),
                                          SV("audio_folder", SSM_DATA_AUDIO_FOLDER)};
+static const cyaml_strval_t sampling_sv[] = {SV("random", SSM_SAMPLING_RANDOM),
+                                             SV("first", SSM_SAMPLING_FIRST)};
 static const cyaml_strval_t label_set_sv[] = {SV("all", SSM_LABELS_ALL),
                                               SV("keywords12", SSM_LABELS_KEYWORDS12)};
 static const cyaml_strval_t window_sv[] = {SV("hanning", SSM_WINDOW_HANNING),
@@ -97,6 +101,15 @@ static const cyaml_schema_field_t data_fields[] = {
     CYAML_FIELD_INT("stride", OPT, ssm_data_config, stride),
     CYAML_FIELD_STRING("target", OPT, ssm_data_config, target, 0),
     CYAML_FIELD_ENUM("features", ESTRICT, ssm_data_config, features, features_sv, NSV(features_sv)),
+    CYAML_FIELD_INT("max_tokens", OPT, ssm_data_config, max_tokens),
+    CYAML_FIELD_INT("max_instances", OPT, ssm_data_config, max_instances),
+    CYAML_FIELD_ENUM("instance_sampling", ESTRICT, ssm_data_config, instance_sampling, sampling_sv,
+                     NSV(sampling_sv)),
+    CYAML_FIELD_BOOL("weighted_sampling", OPT, ssm_data_config, weighted_sampling),
+    CYAML_FIELD_STRING("label_map", OPT, ssm_data_config, label_map, 0),
+    CYAML_FIELD_STRING("features_dir", OPT, ssm_data_config, features_dir, 0),
+    CYAML_FIELD_STRING("splits_dir", OPT, ssm_data_config, splits_dir, 0),
+    CYAML_FIELD_BOOL("coords", OPT, ssm_data_config, coords),
     CYAML_FIELD_INT("sample_rate", OPT, ssm_data_config, sample_rate),
     CYAML_FIELD_INT("target_frames", OPT, ssm_data_config, target_frames),
     CYAML_FIELD_ENUM("label_set", ESTRICT, ssm_data_config, label_set, label_set_sv,
@@ -108,6 +121,11 @@ static const cyaml_schema_field_t data_fields[] = {
     CYAML_FIELD_INT("fold", OPT, ssm_data_config, fold),
     CYAML_FIELD_INT("repeat", OPT, ssm_data_config, repeat),
     CYAML_FIELD_INT("repeats", OPT, ssm_data_config, repeats),
+    CYAML_FIELD_INT("bag_target_class", OPT, ssm_data_config, bag_target_class),
+    CYAML_FIELD_INT("num_bags", OPT, ssm_data_config, num_bags),
+    CYAML_FIELD_INT("num_test_bags", OPT, ssm_data_config, num_test_bags),
+    CYAML_FIELD_FLOAT("bag_mean_len", OPT, ssm_data_config, bag_mean_len),
+    CYAML_FIELD_FLOAT("bag_std_len", OPT, ssm_data_config, bag_std_len),
     CYAML_FIELD_END};
 
 // One scan-order name: a char[SSM_CFG_ORDER_MAX] stored in place.

@@ -1,7 +1,9 @@
-// defines: ssm_batch_alloc, ssm_batch_free, the batcher (see batch.h), ssm_batcher_produce
+// defines: ssm_batch_alloc, ssm_batch_alloc_ragged, ssm_batch_free, the batcher (see batch.h),
+//          ssm_weighted_order, ssm_batcher_produce
 #include "datasets/batch.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 
 // Keeps the shuffling's random stream apart from the augmentation's.
 #define SHUFFLE_STREAM 0x73687566ull // "shuf"
+#define WEIGHT_STREAM 0x77656967ull  // "weig": weighted draws, apart from the shuffles
 
 static int64_t numel(int ndim, const int64_t *shape) {
     int64_t m = 1;
@@ -19,9 +22,10 @@ static int64_t numel(int ndim, const int64_t *shape) {
     return m;
 }
 
-ssm_code ssm_batch_alloc(ssm_batch *b, int64_t capacity, int x_ndim, const int64_t *x_shape,
-                         int with_y, int dense_ndim, const int64_t *dense_shape, int with_length,
-                         ssm_error *err) {
+// x_rows: samples (dense) or tokens (ragged) that x holds.
+static ssm_code batch_alloc(ssm_batch *b, int64_t capacity, int64_t x_rows, int x_ndim,
+                            const int64_t *x_shape, int with_y, int dense_ndim,
+                            const int64_t *dense_shape, int with_length, ssm_error *err) {
     memset(b, 0, sizeof *b);
     if (capacity <= 0)
         return ssm_fail(err, SSM_EINVAL, "batch capacity %" PRId64 ": expected >= 1", capacity);
@@ -42,7 +46,7 @@ ssm_code ssm_batch_alloc(ssm_batch *b, int64_t capacity, int x_ndim, const int64
     b->capacity = capacity;
     b->ndim = x_ndim + 1;
     memcpy(b->shape + 1, x_shape, (size_t)x_ndim * sizeof *x_shape);
-    b->x = malloc((size_t)(capacity * numel(x_ndim, x_shape)) * sizeof *b->x);
+    b->x = malloc((size_t)(x_rows * numel(x_ndim, x_shape)) * sizeof *b->x);
     b->index = malloc((size_t)capacity * sizeof *b->index);
     int ok = b->x && b->index;
     if (with_y)
@@ -63,9 +67,36 @@ ssm_code ssm_batch_alloc(ssm_batch *b, int64_t capacity, int x_ndim, const int64
     return SSM_OK;
 }
 
+ssm_code ssm_batch_alloc(ssm_batch *b, int64_t capacity, int x_ndim, const int64_t *x_shape,
+                         int with_y, int dense_ndim, const int64_t *dense_shape, int with_length,
+                         ssm_error *err) {
+    return batch_alloc(b, capacity, capacity, x_ndim, x_shape, with_y, dense_ndim, dense_shape,
+                       with_length, err);
+}
+
+ssm_code ssm_batch_alloc_ragged(ssm_batch *b, int64_t capacity, int64_t max_tokens, int x_ndim,
+                                const int64_t *x_shape, int with_y, int dense_ndim,
+                                const int64_t *dense_shape, ssm_error *err) {
+    if (max_tokens <= 0) {
+        memset(b, 0, sizeof *b);
+        return ssm_fail(err, SSM_EINVAL, "ragged batch of %" PRId64 " tokens: expected >= 1",
+                        max_tokens);
+    }
+    SSM_TRY(batch_alloc(b, capacity, max_tokens, x_ndim, x_shape, with_y, dense_ndim, dense_shape,
+                        1, err));
+    b->max_tokens = max_tokens;
+    if (!(b->offsets = calloc((size_t)capacity + 1, sizeof *b->offsets))) {
+        ssm_batch_free(b);
+        return ssm_fail(err, SSM_ENOMEM, "cannot allocate the offsets of a batch of %" PRId64
+                        " samples", capacity);
+    }
+    return SSM_OK;
+}
+
 ssm_code ssm_batch_alloc_extra(ssm_batch *b, int with_tokens, int with_weight, ssm_error *err) {
+    int64_t positions = b->offsets ? b->max_tokens : b->capacity * b->shape[1];
     if (with_tokens && !b->y_tokens &&
-        !(b->y_tokens = malloc((size_t)(b->capacity * b->shape[1]) * sizeof *b->y_tokens)))
+        !(b->y_tokens = malloc((size_t)positions * sizeof *b->y_tokens)))
         return ssm_fail(err, SSM_ENOMEM, "cannot allocate the token labels of a batch");
     if (with_weight && !b->weight && !(b->weight = malloc((size_t)b->capacity * sizeof *b->weight)))
         return ssm_fail(err, SSM_ENOMEM, "cannot allocate the weights of a batch");
@@ -80,6 +111,7 @@ void ssm_batch_free(ssm_batch *b) {
     free(b->y_dense);
     free(b->length);
     free(b->index);
+    free(b->offsets);
     memset(b, 0, sizeof *b);
 }
 
@@ -93,6 +125,122 @@ ssm_code ssm_epoch_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch
                                              (uint64_t)epoch), err));
     ssm_rng_shuffle(&r, order, (size_t)n);
     ssm_rng_free(&r);
+    return SSM_OK;
+}
+
+ssm_code ssm_weighted_order(int64_t *order, const double *cum, int64_t n, uint64_t seed,
+                            int64_t epoch, ssm_error *err) {
+    ssm_rng r;
+    SSM_TRY(ssm_rng_init(&r, ssm_seed_derive(ssm_seed_derive(seed, WEIGHT_STREAM),
+                                             (uint64_t)epoch), err));
+    double total = cum[n - 1];
+    for (int64_t i = 0; i < n; i++) {
+        double u = ssm_rng_uniform(&r) * total;
+        if (u >= total) // u * total can round up to total
+            u = nextafter(total, 0);
+        // the first position whose running sum exceeds u: a zero weight is never drawn
+        int64_t lo = 0, hi = n - 1;
+        while (lo < hi) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (cum[mid] > u)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        order[i] = lo;
+    }
+    ssm_rng_free(&r);
+    return SSM_OK;
+}
+
+// Puts epoch e's order into bt->order (positions into bt->ids), unless it is there.
+static ssm_code ensure_order(ssm_batcher *bt, int64_t e, ssm_error *err) {
+    if (bt->order_epoch == e)
+        return SSM_OK;
+    if (bt->cum)
+        SSM_TRY(ssm_weighted_order(bt->order, bt->cum, bt->n, bt->opts.seed, e, err));
+    else if (bt->opts.shuffle)
+        SSM_TRY(ssm_epoch_order(bt->order, bt->n, bt->opts.seed, e, err));
+    else
+        for (int64_t i = 0; i < bt->n; i++)
+            bt->order[i] = i;
+    bt->order_epoch = e;
+    return SSM_OK;
+}
+
+static ssm_code too_long(ssm_error *err, int64_t id, int64_t count, int64_t max_tokens) {
+    if (count < 1)
+        return ssm_fail(err, SSM_EDATA, "sample %" PRId64 " has %" PRId64 " tokens: expected >= 1",
+                        id, count);
+    return ssm_fail(err, SSM_EDATA,
+                    "sample %" PRId64 " has %" PRId64 " tokens, more than the %" PRId64
+                    " a batch holds (data.max_tokens): raise data.max_tokens, or crop long "
+                    "samples with data.max_instances",
+                    id, count, max_tokens);
+}
+
+// Ragged: how many samples from position `off` of epoch e's order (in bt->order) fit
+// in max_tokens, at most batch_size; their counts go to len[] (may be NULL).
+static ssm_code ragged_fit(ssm_batcher *bt, int64_t e, int64_t off, int64_t *len, int64_t *take,
+                           ssm_error *err) {
+    const ssm_sample_source *src = &bt->src;
+    int64_t k = 0, tokens = 0, max = bt->opts.max_tokens;
+    while (k < bt->opts.batch_size && off + k < bt->n) {
+        int64_t id = bt->ids[bt->order[off + k]];
+        int64_t c = src->count(src->ctx, id, ssm_augment_key(bt->opts.seed, e, id));
+        if (c < 1 || c > max)
+            return too_long(err, id, c, max);
+        if (tokens + c > max)
+            break; // the batch ends early; this sample starts the next one
+        if (len)
+            len[k] = c;
+        tokens += c;
+        k++;
+    }
+    *take = k;
+    return SSM_OK;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x < y) - (x > y);
+}
+
+// Ragged: resolves max_tokens (0 = the exact worst case), refuses a sample that can
+// never fit, and counts the batches of epoch 0.
+static ssm_code plan_ragged(ssm_batcher *bt, ssm_error *err) {
+    const ssm_sample_source *src = &bt->src;
+    int64_t n = bt->n, bs = bt->opts.batch_size < n ? bt->opts.batch_size : n;
+    int64_t *len = malloc((size_t)n * sizeof *len);
+    if (!len)
+        return ssm_fail(err, SSM_ENOMEM, "cannot allocate %" PRId64 " sample lengths", n);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t id = bt->ids[i];
+        len[i] = src->count(src->ctx, id, ssm_augment_key(bt->opts.seed, 0, id));
+        if (len[i] < 1 || (bt->opts.max_tokens > 0 && len[i] > bt->opts.max_tokens)) {
+            ssm_code rc = too_long(err, id, len[i], bt->opts.max_tokens);
+            free(len);
+            return rc;
+        }
+    }
+    if (bt->opts.max_tokens <= 0) {
+        qsort(len, (size_t)n, sizeof *len, cmp_desc);
+        int64_t worst = 0;
+        for (int64_t i = 0; i < bs; i++) // with replacement, the longest may fill a batch
+            worst += bt->cum ? len[0] : len[i];
+        bt->opts.max_tokens = worst;
+    }
+    free(len);
+    SSM_TRY(ensure_order(bt, 0, err));
+    int64_t off = 0, batches = 0, take = 0;
+    while (off < n) {
+        SSM_TRY(ragged_fit(bt, 0, off, NULL, &take, err));
+        if (bt->opts.drop_last && take < bt->opts.batch_size && off + take == n)
+            break;
+        batches++;
+        off += take;
+    }
+    bt->ragged_batches = batches;
     return SSM_OK;
 }
 
@@ -142,9 +290,45 @@ ssm_code ssm_batcher_init(ssm_batcher *bt, const ssm_sample_source *src, const i
             goto fail;
         }
     }
+    if (opts->sample_weights) {
+        bt->opts.sample_weights = NULL; // not kept: the caller's array may go; bt->cum is ours
+        if (!(bt->cum = malloc((size_t)bt->n * sizeof *bt->cum))) {
+            rc = ssm_fail(err, SSM_ENOMEM, "cannot allocate %" PRId64 " sample weights", bt->n);
+            goto fail;
+        }
+        double acc = 0;
+        for (int64_t i = 0; i < bt->n; i++) {
+            double w = opts->sample_weights[i];
+            if (!isfinite(w) || w < 0) {
+                rc = ssm_fail(err, SSM_EINVAL,
+                              "sampling weight %g of sample %" PRId64 " (position %" PRId64
+                              "): expected a finite weight >= 0", w, bt->ids[i], i);
+                goto fail;
+            }
+            bt->cum[i] = acc += w;
+        }
+        if (!(acc > 0)) {
+            rc = ssm_fail(err, SSM_EINVAL, "the sampling weights of the split sum to %g: expected > 0",
+                          acc);
+            goto fail;
+        }
+    }
+    if (src->ragged) {
+        if (!src->count) {
+            rc = ssm_fail(err, SSM_EINVAL, "a ragged sample source needs count");
+            goto fail;
+        }
+        if ((rc = plan_ragged(bt, err)))
+            goto fail;
+    }
     for (int s = 0; s < 2; s++) {
-        rc = ssm_batch_alloc(&bt->slot[s].batch, opts->batch_size, src->x_ndim, src->x_shape,
-                             src->has_y, src->dense_ndim, src->dense_shape, src->has_length, err);
+        rc = src->ragged
+                 ? ssm_batch_alloc_ragged(&bt->slot[s].batch, opts->batch_size, bt->opts.max_tokens,
+                                          src->x_ndim, src->x_shape, src->has_y, src->dense_ndim,
+                                          src->dense_shape, err)
+                 : ssm_batch_alloc(&bt->slot[s].batch, opts->batch_size, src->x_ndim, src->x_shape,
+                                   src->has_y, src->dense_ndim, src->dense_shape, src->has_length,
+                                   err);
         if (rc == SSM_OK && (src->has_tokens || src->has_weight) && !src->get_extra)
             rc = ssm_fail(err, SSM_EINVAL, "a sample source with token labels or weights needs "
                                            "get_extra");
@@ -166,6 +350,8 @@ void ssm_batcher_free(ssm_batcher *bt) {
         ssm_batch_free(&bt->slot[s].batch);
     free(bt->ids);
     free(bt->order);
+    free(bt->cum);
+    bt->cum = NULL;
     if (bt->src.free)
         bt->src.free(bt->src.ctx);
     bt->src.free = NULL;
@@ -175,6 +361,8 @@ void ssm_batcher_free(ssm_batcher *bt) {
 }
 
 int64_t ssm_batcher_batches_per_epoch(const ssm_batcher *bt) {
+    if (bt->src.ragged)
+        return bt->ragged_batches;
     int64_t bs = bt->opts.batch_size;
     return bt->opts.drop_last ? bt->n / bs : (bt->n + bs - 1) / bs;
 }
@@ -182,45 +370,62 @@ int64_t ssm_batcher_batches_per_epoch(const ssm_batcher *bt) {
 ssm_code ssm_batcher_produce(ssm_batcher *bt, ssm_batch_slot *slot) {
     int64_t e = bt->p_epoch, off = bt->p_offset, bs = bt->opts.batch_size;
     int64_t take = bt->n - off < bs ? bt->n - off : bs;
-    slot->rc = SSM_OK;
-    slot->end = 0;
-    if (take <= 0 || (bt->opts.drop_last && take < bs)) {
-        slot->end = 1;
-        slot->batch.B = 0;
-        bt->p_epoch = slot->next_epoch = e + 1;
-        bt->p_offset = slot->next_offset = 0;
-        return SSM_OK;
-    }
-    if (bt->order_epoch != e) {
-        if (bt->opts.shuffle) {
-            slot->rc = ssm_epoch_order(bt->order, bt->n, bt->opts.seed, e, &slot->err);
-            if (slot->rc != SSM_OK)
-                return slot->rc;
-        } else {
-            for (int64_t i = 0; i < bt->n; i++)
-                bt->order[i] = i;
-        }
-        bt->order_epoch = e;
-    }
     ssm_batch *b = &slot->batch;
     const ssm_sample_source *src = &bt->src;
-    int64_t xn = numel(src->x_ndim, src->x_shape), dn = numel(src->dense_ndim, src->dense_shape);
-    for (int64_t k = 0; k < take; k++) {
-        int64_t id = bt->ids[bt->order[off + k]];
-        b->index[k] = id;
-        slot->rc = src->get(src->ctx, id, ssm_augment_key(bt->opts.seed, e, id), b->x + k * xn,
-                            b->y ? b->y + k : NULL, b->y_dense ? b->y_dense + k * dn : NULL,
-                            b->length ? b->length + k : NULL, &slot->err);
-        if (slot->rc == SSM_OK && src->get_extra)
-            slot->rc = src->get_extra(src->ctx, id, b->y_tokens ? b->y_tokens + k * b->shape[1] : NULL,
-                                      b->weight ? b->weight + k : NULL, &slot->err);
+    slot->rc = SSM_OK;
+    slot->end = 0;
+    if (take > 0) {
+        slot->rc = ensure_order(bt, e, &slot->err);
+        if (slot->rc == SSM_OK && src->ragged) // ragged: fewer when max_tokens is reached
+            slot->rc = ragged_fit(bt, e, off, b->length, &take, &slot->err);
         if (slot->rc != SSM_OK) {
             ssm_error_prefix(&slot->err, "epoch %" PRId64 ", batch at offset %" PRId64 ": ", e,
                              off);
             return slot->rc;
         }
     }
-    b->B = b->shape[0] = take;
+    if (take <= 0 || (bt->opts.drop_last && take < bs && off + take == bt->n)) {
+        slot->end = 1;
+        b->B = 0;
+        bt->p_epoch = slot->next_epoch = e + 1;
+        bt->p_offset = slot->next_offset = 0;
+        return SSM_OK;
+    }
+    // per sample (dense) or per token (ragged)
+    int64_t xn = numel(src->x_ndim, src->x_shape), dn = numel(src->dense_ndim, src->dense_shape);
+    int64_t tokens = 0;
+    if (src->ragged)
+        b->offsets[0] = 0;
+    for (int64_t k = 0; k < take; k++) {
+        int64_t id = bt->ids[bt->order[off + k]];
+        int64_t want = src->ragged ? b->length[k] : 0;
+        int64_t row = src->ragged ? tokens : k; // x's first row for this sample
+        b->index[k] = id;
+        slot->rc = src->get(src->ctx, id, ssm_augment_key(bt->opts.seed, e, id), b->x + row * xn,
+                            b->y ? b->y + k : NULL, b->y_dense ? b->y_dense + k * dn : NULL,
+                            b->length ? b->length + k : NULL, &slot->err);
+        if (slot->rc == SSM_OK && src->ragged && b->length[k] != want)
+            slot->rc = ssm_fail(&slot->err, SSM_EINVAL,
+                                "sample %" PRId64 ": the source wrote %" PRId64
+                                " tokens, its count said %" PRId64, id, b->length[k], want);
+        if (slot->rc == SSM_OK && src->get_extra) {
+            int32_t *yt = !b->y_tokens ? NULL
+                          : src->ragged ? b->y_tokens + tokens
+                                        : b->y_tokens + k * b->shape[1];
+            slot->rc = src->get_extra(src->ctx, id, yt, b->weight ? b->weight + k : NULL,
+                                      &slot->err);
+        }
+        if (slot->rc != SSM_OK) {
+            ssm_error_prefix(&slot->err, "epoch %" PRId64 ", batch at offset %" PRId64 ": ", e,
+                             off);
+            return slot->rc;
+        }
+        if (src->ragged)
+            b->offsets[k + 1] = tokens += want;
+    }
+    b->B = take;
+    b->shape[0] = src->ragged ? tokens : take;
+    b->tokens = tokens;
     if (b->dense_ndim)
         b->dense_shape[0] = take;
     b->epoch = e;

@@ -1,7 +1,8 @@
 // defines: ssm_batch, ssm_batch_alloc, ssm_batch_free, ssm_sample_source, ssm_batcher,
 //          ssm_batcher_opts, ssm_batcher_init, ssm_batcher_next, ssm_batcher_tell,
 //          ssm_batcher_seek, ssm_batcher_batches_per_epoch, ssm_batcher_free,
-//          ssm_epoch_order, SSM_BATCH_MAX_DIMS, ssm_dense_kind, ssm_batch_alloc_extra
+//          ssm_epoch_order, SSM_BATCH_MAX_DIMS, ssm_dense_kind, ssm_batch_alloc_extra,
+//          ssm_batch_alloc_ragged, ssm_weighted_order
 // The batch the rest of ssmkit consumes, and the batcher that makes batches
 // from any sample source (an in-memory image dataset today; time-series
 // windows or bags of features later, through the same struct).
@@ -29,10 +30,9 @@ typedef enum {
 
 // One batch. Everything a task of today or of the planned ones (MIL bags, audio clips,
 // multi-label, per-point segmentation) reads:
-//   inputs     x, dense [B, shape[1..]]; ragged inputs (bags of 30..100,000 instances,
-//              clips of any length) are padded to the longest along dim 1, with each
-//              sample's true `length` (the backbone's variable-length scan reads it as
-//              offsets; planned, see docs/design.md "Variable length")
+//   inputs     x, dense [B, shape[1..]] (a padded sample may give its true `length`
+//              along dim 1); ragged inputs (bags of 30..100,000 instances, clips of any
+//              length) are packed without padding, see "Ragged batches" below
 //   targets    y (a class index), y_dense (dense_kind: real values, soft or multi-hot
 //              labels), y_tokens (a class per position along dim 1: segmentation)
 //   weights    weight (per sample, e.g. class re-balancing), optional
@@ -71,7 +71,13 @@ ssm_code ssm_batch_alloc(ssm_batch *b, int64_t capacity, int x_ndim, const int64
                          ssm_error *err);
 // The optional arrays of the tasks to come: y_tokens [capacity, x_shape[0]] when
 // with_tokens, weight [capacity] when with_weight (after ssm_batch_alloc).
+// For a ragged batch y_tokens is [max_tokens].
 ssm_code ssm_batch_alloc_extra(ssm_batch *b, int with_tokens, int with_weight, ssm_error *err);
+// A ragged batch: x [max_tokens, token shape x_shape[x_ndim]], offsets [capacity + 1] and
+// length [capacity] always, y [capacity] when with_y, y_dense [capacity, dense_shape].
+ssm_code ssm_batch_alloc_ragged(ssm_batch *b, int64_t capacity, int64_t max_tokens, int x_ndim,
+                                const int64_t *x_shape, int with_y, int dense_ndim,
+                                const int64_t *dense_shape, ssm_error *err);
 void ssm_batch_free(ssm_batch *b);
 
 // Where samples come from. `get` writes one sample: x [x_shape], and when the
@@ -98,8 +104,12 @@ typedef struct {
                           ssm_error *err);
     void (*free)(void *ctx); // called by ssm_batcher_free (may be NULL)
     // Ragged sources (bags, clips): x_shape is ONE token's shape and a sample is count()
-    // tokens; get writes them all at x (count * prod(x_shape) values) and sets *length.
+    // tokens; get writes them all at x (count * prod(x_shape) values) and sets *length
+    // (the batcher refuses a length other than count); get_extra writes y_tokens [count].
     // count is pure in (id, key) (a source that crops or samples a bag draws from key).
+    // The batcher calls count for every split id at init (with the keys of epoch 0) to
+    // plan max_tokens and to refuse a sample that can never fit; a source whose count
+    // varies with the key should be given an explicit max_tokens.
     int ragged;
     int64_t (*count)(void *ctx, int64_t id, uint64_t key);
 } ssm_sample_source;
@@ -113,11 +123,17 @@ typedef struct {
     // Ragged sources: the rows of x a batch holds. A batch ends early (fewer than
     // batch_size samples) when the next sample would overflow it, so a batch never holds
     // more; a single sample longer than max_tokens is an error naming it and the limit.
-    // 0: the sum of the batch_size longest samples (exact worst case, computed at init).
+    // 0: the sum of the batch_size longest samples (exact worst case, computed at init;
+    // with sample_weights a sample may repeat in a batch: batch_size times the longest).
+    // ssm_batcher_init writes the value it resolved into bt->opts.max_tokens.
+    // drop_last on a ragged source skips an epoch's final batch when it holds fewer than
+    // batch_size samples because the epoch ran out (batches ended early by max_tokens stay).
     int64_t max_tokens;
     // Optional sampling weights [n_ids] (CLAM's class-balanced sampler): an epoch is n
     // draws with replacement, probability proportional to the weight, seeded by (seed,
-    // epoch). NULL: a permutation (shuffle) or the ids in order.
+    // epoch) (ssm_weighted_order); shuffle is then irrelevant. Copied at init. Weights
+    // must be finite and >= 0 with a positive sum. NULL: a permutation (shuffle) or the
+    // ids in order.
     const double *sample_weights;
 } ssm_batcher_opts;
 
@@ -146,6 +162,8 @@ typedef struct {
     int take;               // next slot the caller takes / the producer fills
     int fill;
     ssm_code failed;        // sticky error once the producer failed
+    double *cum;            // [n] cumulative sample_weights (owned copy), or NULL
+    int64_t ragged_batches; // ragged: batches of epoch 0 (see batches_per_epoch)
     ssm_error failed_err;
     // prefetch thread
     int running, stop;
@@ -174,7 +192,15 @@ void ssm_batcher_tell(const ssm_batcher *bt, int64_t *epoch, int64_t *offset);
 // offset in [0, n]; seeking discards anything prefetched.
 ssm_code ssm_batcher_seek(ssm_batcher *bt, int64_t epoch, int64_t offset, ssm_error *err);
 
+// Dense sources: ceil(n / batch_size) (floor with drop_last). Ragged sources: the number
+// of batches of epoch 0 (computed at init); a shuffled epoch packs differently, so other
+// epochs may have a few batches more or fewer (schedules use it as an estimate).
 int64_t ssm_batcher_batches_per_epoch(const ssm_batcher *bt);
 
 // The permutation of 0..n-1 used as epoch `epoch`'s order for `seed` (pure).
 ssm_code ssm_epoch_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch, ssm_error *err);
+// Epoch `epoch`'s order under sampling weights: n draws with replacement of positions
+// 0..n-1, position i with probability (cum[i] - cum[i-1]) / cum[n-1] (cum: the running
+// sum of the weights). Pure in (cum, seed, epoch).
+ssm_code ssm_weighted_order(int64_t *order, const double *cum, int64_t n, uint64_t seed,
+                            int64_t epoch, ssm_error *err);

@@ -107,27 +107,27 @@ static void conv_case(int64_t B, int64_t C, int64_t L, int64_t K, int silu, int 
     conv1d_causal_forward(ref, x, w, bias, B, C, L, K, silu);
     real *gx = dev(x, n, 0), *gw = dev(w, C * K, 0), *gd = dev(dout, n, 0);
     real *gb = bias ? dev(bias, C, 0) : NULL, *gout = poisoned(n, 0);
-    OK(conv1d_causal_forward_cuda(gout, gx, gw, gb, B, C, L, K, silu));
+    OK(conv1d_causal_forward_cuda(gout, gx, gw, gb, B, C, L, K, silu, NULL, 0));
     cmp("conv fwd", gout, ref, n, 0, TOL32);
     real *i_dx = hfill(n, -1, 1, &st), *i_dw = hfill(C * K, -1, 1, &st), *i_db = hfill(C, -1, 1, &st);
     real *c_dx = hcopy(i_dx, n), *c_dw = hcopy(i_dw, C * K), *c_db = hcopy(i_db, C);
     conv1d_causal_backward(c_dx, c_dw, c_db, dout, x, w, bias, B, C, L, K, silu);
     real *g_dx = dev(i_dx, n, 0), *g_dw = dev(i_dw, C * K, 0), *g_db = dev(i_db, C, 0);
-    OK(conv1d_causal_backward_cuda(g_dx, g_dw, g_db, gd, gx, gw, gb, B, C, L, K, silu));
+    OK(conv1d_causal_backward_cuda(g_dx, g_dw, g_db, gd, gx, gw, gb, B, C, L, K, silu, NULL, 0));
     cmp_inc("conv bwd dx", g_dx, c_dx, i_dx, n, 0, TOL32);
     cmp_inc("conv bwd dw", g_dw, c_dw, i_dw, C * K, 0, TOL32);
     cmp_inc("conv bwd dbias", g_db, c_db, i_db, C, 0, TOL32);
     // deterministic: the same increment again from the same start gives the same bits
     real *h_dw = host(g_dw, C * K, 0), *h_db = host(g_db, C, 0);
     OK(ssm_cuda_upload(g_dw, i_dw, 4 * C * K));
-    OK(conv1d_causal_backward_cuda(NULL, g_dw, NULL, gd, gx, gw, gb, B, C, L, K, silu));
+    OK(conv1d_causal_backward_cuda(NULL, g_dw, NULL, gd, gx, gw, gb, B, C, L, K, silu, NULL, 0));
     same_bits("conv dw", g_dw, h_dw, C * K);
     OK(ssm_cuda_upload(g_db, i_db, 4 * C));
-    OK(conv1d_causal_backward_cuda(NULL, NULL, g_db, gd, gx, gw, gb, B, C, L, K, silu));
+    OK(conv1d_causal_backward_cuda(NULL, NULL, g_db, gd, gx, gw, gb, B, C, L, K, silu, NULL, 0));
     same_bits("conv dbias", g_db, h_db, C);
     // dx alone (no reduction launched) gives the same increment
     OK(ssm_cuda_upload(g_dx, i_dx, 4 * n));
-    OK(conv1d_causal_backward_cuda(g_dx, NULL, NULL, gd, gx, gw, gb, B, C, L, K, silu));
+    OK(conv1d_causal_backward_cuda(g_dx, NULL, NULL, gd, gx, gw, gb, B, C, L, K, silu, NULL, 0));
     cmp_inc("conv bwd dx (alone)", g_dx, c_dx, i_dx, n, 0, TOL32);
     void *ds[] = {gx, gw, gd, gb, gout, g_dx, g_dw, g_db};
     for (int i = 0; i < 8; i++)

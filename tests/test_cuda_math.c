@@ -205,7 +205,7 @@ END_TEST
 START_TEST(refuses_bad_shapes) {
     ssm_cuda_take_error(NULL);
     void *p = (void *)16;
-    ck_assert_int_eq(conv1d_causal_forward_cuda(p, p, p, NULL, 1, 1, 4, 0, 1), SSM_EINVAL);
+    ck_assert_int_eq(conv1d_causal_forward_cuda(p, p, p, NULL, 1, 1, 4, 0, 1, NULL, 0), SSM_EINVAL);
     ssm_error e;
     ck_assert_int_eq(ssm_cuda_take_error(&e), SSM_EINVAL);
     ck_assert_ptr_nonnull(strstr(e.msg, "K"));

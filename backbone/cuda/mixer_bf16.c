@@ -11,7 +11,8 @@
 // bf16, the scan's fp32 dB/dC -> bf16 before the x_proj backward, du -> fp32 before the conv
 // backward). Outputs that feed fp32 consumers are written in fp32 straight from the fp32
 // accumulator: out_proj's output (the residual stream), the mixer's input gradient, and the
-// weight gradients.
+// weight gradients. The extent of every step is the call's (mamba_cuda_call), packed rows
+// included, as in mixer_cuda.c.
 #include "backbone/cuda/mixer_cuda.h"
 
 #include "backbone/cuda/mixer_kernels.h"
@@ -45,7 +46,7 @@ typedef struct {
 
 // The blocks of a bf16 xdbl (or dxdbl): offsets for B_max, as in the fp32 plan.
 static xdbl_h blocks(const mamba_stack *s, uint16_t *base) {
-    const int64_t Bx = s->cu_B_max, L = s->L;
+    const int64_t Bx = s->cu_B_max, L = s->cu_L;
     return (xdbl_h){base, base + Bx * s->R * L, base + Bx * (s->R + s->N) * L};
 }
 
@@ -54,8 +55,8 @@ static const ssm_bf16 *W(const ssm_params *p, size_t idx) { return ssm_params_da
 // As branch_inputs of mixer_cuda.c: A_k (fp32), xg (fp32, the conv's input), xc = SiLU(conv)
 // in fp32 and its bf16 copy (the scan's u and x_proj's input), delta (bf16) = W_dt @ dt.
 static ssm_code branch_inputs(mamba_stack *s, const ssm_params *p, int64_t layer, int k,
-                              const int32_t *perm, int64_t B, int store_xdbl) {
-    const int64_t E = s->E, L = s->L, N = s->N, R = s->R;
+                              const int32_t *perm, const mamba_cuda_call *cl, int store_xdbl) {
+    const int64_t E = s->E, B = cl->B, L = cl->L, N = s->N, R = s->R;
     const mamba_branch_params *bp = &s->lp[layer].br[k];
     const mamba_cuda_scratch *c = &s->cu;
     const mamba_bf16_scratch *h = &s->bf;
@@ -63,7 +64,8 @@ static ssm_code branch_inputs(mamba_stack *s, const ssm_params *p, int64_t layer
     TRY(neg_exp_cuda(c->A + k * E * N, ssm_params_data(p, bp->A_log), E * N));
     TRY(tokens_to_channels_bf16_cuda(c->xg, 1, s->bf_acts[layer].xz, perm, B, E, L, 2 * E, 1.f));
     TRY(conv1d_causal_forward_cuda(c->xc, c->xg, ssm_params_data(p, bp->conv_w),
-                                   ssm_params_data(p, bp->conv_b), B, E, L, s->dc, 1));
+                                   ssm_params_data(p, bp->conv_b), B, E, L, s->dc, 1, cl->seg,
+                                   cl->n_segs));
     TRY(cast_f32_to_bf16_cuda(h->xc, c->xc, B * E * L));
     if (store_xdbl) {
         const ssm_bf16 *W_x = W(p, bp->xproj_w);
@@ -78,26 +80,28 @@ static ssm_code branch_inputs(mamba_stack *s, const ssm_params *p, int64_t layer
                                           0.f, B, 0, R * L, E * L);
 }
 
-static scan_shape shape(const mamba_stack *s, int64_t B) {
-    return (scan_shape){.B = B, .D = s->E, .L = s->L, .N = s->N, .G = 1,
-                        .chunk = s->cfg.scan_chunk, .delta_softplus = 1};
+static scan_shape shape(const mamba_stack *s, const mamba_cuda_call *cl) {
+    return (scan_shape){.B = cl->B, .D = s->E, .L = cl->L, .N = s->N, .G = 1,
+                        .chunk = s->cfg.scan_chunk, .delta_softplus = 1,
+                        .seg_offsets = cl->seg, .n_segs = cl->n_segs};
 }
 
 ssm_code mamba_mixer_forward_bf16(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
-                                  const real *in, const mamba_orders *o, int64_t B) {
-    const int64_t D = s->D, E = s->E, L = s->L, N = s->N, rows = B * L;
+                                  const real *in, const mamba_orders *o,
+                                  const mamba_cuda_call *cl) {
+    const int64_t D = s->D, E = s->E, B = cl->B, L = cl->L, N = s->N, rows = B * L;
     const mamba_bf16_layer_acts *th = &s->bf_acts[layer];
     const mamba_cuda_layer_acts *t = &s->cu_acts[layer];
     const mamba_cuda_scratch *c = &s->cu;
     const mamba_bf16_scratch *h = &s->bf;
-    const scan_shape ss = shape(s, B);
+    const scan_shape ss = shape(s, cl);
     // xz [B*L, 2E] bf16 = bf16(in) [B*L, D] @ W_in^T
     TRY(cast_f32_to_bf16_cuda(th->normed, in, rows * D));
     TRY(linear_forward_bf16(th->xz, th->normed, W(p, s->lp[layer].in_w), NULL, rows, D, 2 * E));
     for (int k = 0; k < s->K; k++) {
         const mamba_branch_params *bp = &s->lp[layer].br[k];
-        const int32_t *perm = mamba_order_perm(s, o, layer, k, B);
-        TRY(branch_inputs(s, p, layer, k, perm, B, 1));
+        const int32_t *perm = mamba_cuda_perm(s, o, layer, k, cl);
+        TRY(branch_inputs(s, p, layer, k, perm, cl, 1));
         xdbl_h xd = blocks(s, th->xdbl[k]);
         TRY(selective_scan_forward_bf16(h->ys, NULL, t->cstates[k], h->xc, h->delta,
                                         c->A + k * E * N, xd.Bm, xd.Cm, ssm_params_data(p, bp->D),
@@ -112,21 +116,21 @@ ssm_code mamba_mixer_forward_bf16(mamba_stack *s, const ssm_params *p, int64_t l
 
 // As branch_backward of mixer_cuda.c, from dy (bf16, token-major, in h->g).
 static ssm_code branch_backward(mamba_stack *s, ssm_params *p, int64_t layer, int k,
-                                const int32_t *perm, int64_t B) {
-    const int64_t E = s->E, L = s->L, N = s->N, R = s->R, P = s->P;
+                                const int32_t *perm, const mamba_cuda_call *cl) {
+    const int64_t E = s->E, B = cl->B, L = cl->L, N = s->N, R = s->R, P = s->P;
     const size_t EL = (size_t)(B * E * L), NL = (size_t)(B * N * L);
     const mamba_branch_params *bp = &s->lp[layer].br[k];
     const mamba_cuda_layer_acts *t = &s->cu_acts[layer];
     const mamba_cuda_scratch *c = &s->cu;
     const mamba_bf16_scratch *h = &s->bf;
-    const scan_shape ss = shape(s, B);
+    const scan_shape ss = shape(s, cl);
     const xdbl_h xd = blocks(s, s->bf_acts[layer].xdbl[k]), dxd = blocks(s, h->dxdbl);
     const ssm_bf16 *W_x = W(p, bp->xproj_w), *W_dt = W(p, bp->dt_w);
     const real *A = c->A + k * E * N;
     real *dBm = h->dBC, *dCm = h->dBC + NL;
     ssm_bf16 *dys = h->ys;
     TRY(tokens_to_channels_bf16_cuda(dys, 0, h->g, perm, B, E, L, E, merge_alpha(s)));
-    TRY(branch_inputs(s, p, layer, k, perm, B, 0));
+    TRY(branch_inputs(s, p, layer, k, perm, cl, 0));
     TRY(zero(h->dxc, EL * sizeof(ssm_bf16)));
     TRY(zero(h->ddelta, EL * sizeof(ssm_bf16)));
     TRY(zero(h->dBC, 2 * NL * sizeof(real)));
@@ -161,13 +165,14 @@ static ssm_code branch_backward(mamba_stack *s, ssm_params *p, int64_t layer, in
     TRY(conv1d_causal_backward_cuda(h->dxg, ssm_params_grad(p, bp->conv_w),
                                     ssm_params_grad(p, bp->conv_b), c->dxc, c->xg,
                                     ssm_params_data(p, bp->conv_w), ssm_params_data(p, bp->conv_b),
-                                    B, E, L, s->dc, 1));
+                                    B, E, L, s->dc, 1, cl->seg, cl->n_segs));
     return channels_to_tokens_bf16_cuda(h->dxz, h->dxg, 1, perm, B, E, L, 2 * E, 1.f, k > 0);
 }
 
 ssm_code mamba_mixer_backward_bf16(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
-                                   const real *dout, const mamba_orders *o, int64_t B) {
-    const int64_t D = s->D, E = s->E, rows = B * s->L;
+                                   const real *dout, const mamba_orders *o,
+                                   const mamba_cuda_call *cl) {
+    const int64_t D = s->D, E = s->E, rows = cl->B * cl->L;
     const mamba_layer_params *lp = &s->lp[layer];
     const mamba_bf16_layer_acts *th = &s->bf_acts[layer];
     const mamba_bf16_scratch *h = &s->bf;
@@ -180,7 +185,7 @@ ssm_code mamba_mixer_backward_bf16(mamba_stack *s, ssm_params *p, int64_t layer,
     TRY(gemm_bf16_cuda(h->g, 0, h->dout, W_out, rows, E, D, 0, 0, 1.f, 0.f));
     TRY(gate_tokens_backward_bf16_cuda(h->g, h->dxz, h->g, th->y, th->xz, rows, E));
     for (int k = 0; k < s->K; k++)
-        TRY(branch_backward(s, p, layer, k, mamba_order_perm(s, o, layer, k, B), B));
+        TRY(branch_backward(s, p, layer, k, mamba_cuda_perm(s, o, layer, k, cl), cl));
     // in_proj: dW_in [2E, D] += dxz^T @ normed (fp32); din [B*L, D] = dxz @ W_in (fp32)
     TRY(gemm_bf16_cuda(ssm_params_grad(p, lp->in_w), 1, h->dxz, th->normed, 2 * E, D, rows, 1, 0,
                        1.f, 1.f));

@@ -18,6 +18,12 @@
 // the batch in ascending order (batch_sum_add_cuda): deterministic, no atomics.
 //
 // Everything runs on the default stream in order; nothing synchronizes or copies to the host.
+//
+// Every step reads its extent from the call (mamba_cuda_call: B rows of L tokens), not from
+// the plan. A packed call (B = 1, L = pk->total, the offsets in cl->seg) runs exactly the
+// dense steps on that one row: the projections, the gate and the layout kernels are per
+// token, and the per-sample GEMMs see one sample; only the conv and the scan look across
+// tokens, and they take the offsets (the window and the state restart at each).
 #include "backbone/cuda/mixer_cuda.h"
 
 #include "backbone/cuda/mixer_kernels.h"
@@ -49,7 +55,7 @@ typedef struct {
 } xdbl_blocks;
 
 static xdbl_blocks blocks(const mamba_stack *s, real *base) {
-    const int64_t Bx = s->cu_B_max, L = s->L;
+    const int64_t Bx = s->cu_B_max, L = s->cu_L; // planned sizes: any call's blocks fit
     return (xdbl_blocks){base, base + Bx * s->R * L, base + Bx * (s->R + s->N) * L};
 }
 
@@ -58,15 +64,16 @@ static xdbl_blocks blocks(const mamba_stack *s, real *base) {
 // first). The backward calls it with store_xdbl = 0: xc is reproduced bit for bit (same
 // kernels, same inputs), so the stored dt, B, C still match it.
 static ssm_code branch_inputs(mamba_stack *s, const ssm_params *p, int64_t layer, int k,
-                              const int32_t *perm, int64_t B, int store_xdbl) {
-    const int64_t E = s->E, L = s->L, N = s->N, R = s->R;
+                              const int32_t *perm, const mamba_cuda_call *cl, int store_xdbl) {
+    const int64_t E = s->E, B = cl->B, L = cl->L, N = s->N, R = s->R;
     const mamba_branch_params *bp = &s->lp[layer].br[k];
     const mamba_cuda_scratch *c = &s->cu;
     xdbl_blocks xd = blocks(s, s->cu_acts[layer].xdbl[k]);
     TRY(neg_exp_cuda(c->A + k * E * N, ssm_params_data(p, bp->A_log), E * N));
     TRY(tokens_to_channels_cuda(c->xg, s->cu_acts[layer].xz, perm, B, E, L, 2 * E, 1));
     TRY(conv1d_causal_forward_cuda(c->xc, c->xg, ssm_params_data(p, bp->conv_w),
-                                   ssm_params_data(p, bp->conv_b), B, E, L, s->dc, 1));
+                                   ssm_params_data(p, bp->conv_b), B, E, L, s->dc, 1, cl->seg,
+                                   cl->n_segs));
     if (store_xdbl) {
         // dt [R, L], Bm [N, L], Cm [N, L] = rows of W_x [P, E] @ u [E, L], per sample
         const real *W_x = ssm_params_data(p, bp->xproj_w);
@@ -82,24 +89,26 @@ static ssm_code branch_inputs(mamba_stack *s, const ssm_params *p, int64_t layer
                                      0, 1, 0, B, 0, R * L, E * L);
 }
 
-static scan_shape shape(const mamba_stack *s, int64_t B) {
-    return (scan_shape){.B = B, .D = s->E, .L = s->L, .N = s->N, .G = 1,
-                        .chunk = s->cfg.scan_chunk, .delta_softplus = 1};
+static scan_shape shape(const mamba_stack *s, const mamba_cuda_call *cl) {
+    return (scan_shape){.B = cl->B, .D = s->E, .L = cl->L, .N = s->N, .G = 1,
+                        .chunk = s->cfg.scan_chunk, .delta_softplus = 1,
+                        .seg_offsets = cl->seg, .n_segs = cl->n_segs};
 }
 
 ssm_code mamba_mixer_forward_cuda(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
-                                  const real *in, const mamba_orders *o, int64_t B) {
-    const int64_t D = s->D, E = s->E, L = s->L, N = s->N, rows = B * L;
+                                  const real *in, const mamba_orders *o,
+                                  const mamba_cuda_call *cl) {
+    const int64_t D = s->D, E = s->E, B = cl->B, L = cl->L, N = s->N, rows = B * L;
     const mamba_cuda_layer_acts *t = &s->cu_acts[layer];
     const mamba_cuda_scratch *c = &s->cu;
-    const scan_shape ss = shape(s, B);
+    const scan_shape ss = shape(s, cl);
     // xz [B*L, 2E] = in [B*L, D] @ W_in^T
     TRY(linear_forward_cuda(t->xz, in, ssm_params_data(p, s->lp[layer].in_w), NULL, rows, D,
                             2 * E));
     for (int k = 0; k < s->K; k++) {
         const mamba_branch_params *bp = &s->lp[layer].br[k];
-        const int32_t *perm = mamba_order_perm(s, o, layer, k, B);
-        TRY(branch_inputs(s, p, layer, k, perm, B, 1));
+        const int32_t *perm = mamba_cuda_perm(s, o, layer, k, cl);
+        TRY(branch_inputs(s, p, layer, k, perm, cl, 1));
         xdbl_blocks xd = blocks(s, t->xdbl[k]);
         TRY(selective_scan_forward_cuda(c->ys, NULL, t->cstates[k], c->xc, c->delta,
                                         c->A + k * E * N, xd.Bm, xd.Cm,
@@ -119,20 +128,20 @@ ssm_code mamba_mixer_forward_cuda(mamba_stack *s, const ssm_params *p, int64_t l
 // scan backward, the x_proj / dt_proj / conv backward, and put dx into the x columns of dxz
 // (written by branch 0, added by the others: no zeroing pass).
 static ssm_code branch_backward(mamba_stack *s, ssm_params *p, int64_t layer, int k,
-                                const int32_t *perm, int64_t B) {
-    const int64_t E = s->E, L = s->L, N = s->N, R = s->R, P = s->P;
+                                const int32_t *perm, const mamba_cuda_call *cl) {
+    const int64_t E = s->E, B = cl->B, L = cl->L, N = s->N, R = s->R, P = s->P;
     const size_t EL = (size_t)(B * E * L);
     const mamba_branch_params *bp = &s->lp[layer].br[k];
     const mamba_cuda_layer_acts *t = &s->cu_acts[layer];
     const mamba_cuda_scratch *c = &s->cu;
-    const scan_shape ss = shape(s, B);
+    const scan_shape ss = shape(s, cl);
     const xdbl_blocks xd = blocks(s, t->xdbl[k]), dxd = blocks(s, c->dxdbl);
     const real *W_x = ssm_params_data(p, bp->xproj_w), *W_dt = ssm_params_data(p, bp->dt_w);
     const real *A = c->A + k * E * N;
     real *dys = c->ys;
     // dys [B, E, L] = alpha * dy at this order's positions (scatter_tokens_backward)
     TRY(tokens_to_channels_cuda(dys, c->g, perm, B, E, L, E, merge_alpha(s)));
-    TRY(branch_inputs(s, p, layer, k, perm, B, 0));
+    TRY(branch_inputs(s, p, layer, k, perm, cl, 0));
     // the scan backward adds (+=) into all of these
     TRY(zero(c->dxc, EL));
     TRY(zero(c->ddelta, EL));
@@ -171,14 +180,14 @@ static ssm_code branch_backward(mamba_stack *s, ssm_params *p, int64_t layer, in
     TRY(conv1d_causal_backward_cuda(dxg, ssm_params_grad(p, bp->conv_w),
                                     ssm_params_grad(p, bp->conv_b), c->dxc, c->xg,
                                     ssm_params_data(p, bp->conv_w), ssm_params_data(p, bp->conv_b),
-                                    B, E, L, s->dc, 1));
+                                    B, E, L, s->dc, 1, cl->seg, cl->n_segs));
     return channels_to_tokens_cuda(c->dxz, dxg, perm, B, E, L, 2 * E, 1, k > 0);
 }
 
 ssm_code mamba_mixer_backward_cuda(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
                                    const real *dout, const real *in, const mamba_orders *o,
-                                   int64_t B) {
-    const int64_t D = s->D, E = s->E, rows = B * s->L;
+                                   const mamba_cuda_call *cl) {
+    const int64_t D = s->D, E = s->E, rows = cl->B * cl->L;
     const mamba_layer_params *lp = &s->lp[layer];
     const mamba_cuda_layer_acts *t = &s->cu_acts[layer];
     const mamba_cuda_scratch *c = &s->cu;
@@ -191,7 +200,7 @@ ssm_code mamba_mixer_backward_cuda(mamba_stack *s, ssm_params *p, int64_t layer,
     // dy (in place of dg) and dz (the z columns of dxz)
     TRY(gate_tokens_backward_cuda(c->g, c->dxz, c->g, t->y, t->xz, rows, E));
     for (int k = 0; k < s->K; k++)
-        TRY(branch_backward(s, p, layer, k, mamba_order_perm(s, o, layer, k, B), B));
+        TRY(branch_backward(s, p, layer, k, mamba_cuda_perm(s, o, layer, k, cl), cl));
     // in_proj: dW_in [2E, D] += dxz^T @ in; din [B*L, D] = dxz @ W_in
     TRY(gemm_cuda(ssm_params_grad(p, lp->in_w), c->dxz, in, 2 * E, D, rows, 1, 0, 1, 1));
     return gemm_cuda(din, c->dxz, ssm_params_data(p, lp->in_w), rows, D, 2 * E, 0, 0, 1, 0);

@@ -1,4 +1,5 @@
-// defines: mamba_stack_plan_cuda, mamba_stack_forward_cuda, mamba_stack_backward_cuda
+// defines: mamba_stack_plan_cuda, mamba_stack_forward_cuda, mamba_stack_backward_cuda,
+//          mamba_stack_forward_packed_cuda, mamba_stack_backward_packed_cuda
 // The residual stack of backbone/stack.c on one GPU (contract: backbone/mamba_cuda.h).
 // Same math; the residual add is fused into the next norm (kernels/cuda/norm.h):
 //   layer 0:   res_0 = in, normed_0 = norm_0(res_0)              (one pass)
@@ -13,8 +14,15 @@
 // bf16 (cfg.precision MAMBA_BF16): the same stack; the norms and the residual stream stay
 // fp32, the mixers run mixer_bf16.c (which casts its normed input to bf16 itself).
 //
+// Packed rows (core/packing.h): the same stack on one row of pk->total tokens (B = 1,
+// L = total), every step sized by the call (mamba_cuda_call) instead of the plan; the norms
+// and the residual are per token, and the mixers hand the device offsets to the conv and the
+// scan, which restart at each. The arena holds B_max rows of the planned L, so a packed row
+// may hold up to B_max * L tokens. fp32 and bf16 alike.
+//
 // No host<->device copy and no synchronization: every call is queued on the default stream.
-// The only host reads are the schedule (a host array) and the plan.
+// The only host reads are the schedule (a host array), the plan, and a packed call's host
+// offsets (checked with ssm_packing_check; the kernels read pk->d_offsets).
 #include <string.h>
 
 #include "backbone/cuda/mixer_cuda.h"
@@ -170,6 +178,16 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
         if (w > c->ws_floats)
             c->ws_floats = w;
     }
+    { // and a packed row of up to B_max * L tokens (its kernels, and so its size, differ;
+      // the size grows with L for a fixed kernel, so the longest row bounds every shorter one)
+        static const int64_t any_offsets[1] = {0}; // only "not NULL" matters to the size
+        scan_shape ss = {.B = 1, .D = E, .L = B_max * L, .N = N, .G = 1,
+                         .chunk = s->cfg.scan_chunk, .delta_softplus = 1,
+                         .seg_offsets = any_offsets, .n_segs = 1};
+        size_t w = selective_scan_workspace_size_cuda(&ss);
+        if (w > c->ws_floats)
+            c->ws_floats = w;
+    }
     TAKE(c->ws, c->ws_floats);
     if (bf) {
         TAKE(h->normed32, BLD);
@@ -195,6 +213,8 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
 
 static ssm_code check_call(const mamba_stack *s, const ssm_params *p, const mamba_orders *o,
                            int64_t B, const char *who, ssm_error *err) {
+    if (!s || !p)
+        return ssm_fail(err, SSM_EINVAL, "%s: no stack or no parameters", who);
     if (!s->cu_planned)
         return ssm_fail(err, SSM_EINVAL, "%s: the stack has no CUDA plan (mamba_stack_plan_cuda "
                                          "in measure mode, ssm_arena_commit_cuda, plan again)",
@@ -232,19 +252,34 @@ static ssm_code norm_res_fwd(const mamba_stack *s, const ssm_params *p, real *ou
                                          rows, s->D, eps);
 }
 
-ssm_code mamba_stack_forward_cuda(mamba_stack *s, const ssm_params *p, real *out, const real *in,
-                                  const mamba_orders *orders, int64_t B, ssm_error *err) {
-    SSM_TRY(check_call(s, p, orders, B, "mamba_stack_forward_cuda", err));
-    const int64_t rows = B * s->L, n = s->n_layers;
+// A packed call's extent after checking pk against the plan (host offsets only).
+static ssm_code packed_call(const mamba_stack *s, const ssm_packing *pk, mamba_cuda_call *cl,
+                            const char *who, ssm_error *err) {
+    if (!pk || !pk->d_offsets)
+        return ssm_fail(err, SSM_EINVAL, "%s: %s", who,
+                        !pk ? "no packing" : "the packing has no device offsets (d_offsets)");
+    ssm_error e = {0};
+    if (ssm_packing_check(pk, s->cu_B_max * s->cu_L, &e) != SSM_OK)
+        return ssm_fail(err, SSM_EINVAL,
+                        "%s: %s (the CUDA plan holds B_max %lld x L %lld tokens)", who, e.msg,
+                        (long long)s->cu_B_max, (long long)s->cu_L);
+    *cl = (mamba_cuda_call){.B = 1, .L = pk->total, .seg = pk->d_offsets, .n_segs = pk->n};
+    return SSM_OK;
+}
+
+static ssm_code stack_forward(mamba_stack *s, const ssm_params *p, real *out, const real *in,
+                              const mamba_orders *orders, const mamba_cuda_call *cl,
+                              ssm_error *err) {
+    const int64_t rows = cl->B * cl->L, n = s->n_layers;
     mamba_cuda_layer_acts *A0 = &s->cu_acts[0];
     TRY_DEV(norm_res_fwd(s, p, A0->normed, A0->res, A0->mean, A0->rstd, in, NULL,
                          s->lp[0].norm_w, s->lp[0].norm_b, rows));
     for (int64_t i = 0; i < n; i++) {
         const mamba_cuda_layer_acts *t = &s->cu_acts[i];
         if (s->cfg.precision == MAMBA_BF16)
-            TRY_DEV(mamba_mixer_forward_bf16(s, p, i, s->cu.mix, t->normed, orders, B));
+            TRY_DEV(mamba_mixer_forward_bf16(s, p, i, s->cu.mix, t->normed, orders, cl));
         else
-            TRY_DEV(mamba_mixer_forward_cuda(s, p, i, s->cu.mix, t->normed, orders, B));
+            TRY_DEV(mamba_mixer_forward_cuda(s, p, i, s->cu.mix, t->normed, orders, cl));
         if (i + 1 < n) {
             mamba_cuda_layer_acts *nx = &s->cu_acts[i + 1];
             TRY_DEV(norm_res_fwd(s, p, nx->normed, nx->res, nx->mean, nx->rstd, s->cu.mix,
@@ -259,10 +294,10 @@ ssm_code mamba_stack_forward_cuda(mamba_stack *s, const ssm_params *p, real *out
     return SSM_OK;
 }
 
-ssm_code mamba_stack_backward_cuda(mamba_stack *s, ssm_params *p, real *din, const real *dout,
-                                   const mamba_orders *orders, int64_t B, ssm_error *err) {
-    SSM_TRY(check_call(s, p, orders, B, "mamba_stack_backward_cuda", err));
-    const int64_t rows = B * s->L, D = s->D;
+static ssm_code stack_backward(mamba_stack *s, ssm_params *p, real *din, const real *dout,
+                               const mamba_orders *orders, const mamba_cuda_call *cl,
+                               ssm_error *err) {
+    const int64_t rows = cl->B * cl->L, D = s->D;
     const int ln = s->cfg.norm == MAMBA_NORM_LAYER;
     real *dres = s->cu.dres, *dnormed = s->cu.mix; // [B, L, D]; mix is free in the backward
     const size_t bytes = (size_t)(rows * D) * sizeof(real);
@@ -291,9 +326,9 @@ ssm_code mamba_stack_backward_cuda(mamba_stack *s, ssm_params *p, real *din, con
         real *dw = ssm_params_grad(p, lp->norm_w), *db = ln ? ssm_params_grad(p, lp->norm_b) : NULL;
         const real *w = ssm_params_data(p, lp->norm_w);
         if (s->cfg.precision == MAMBA_BF16)
-            TRY_DEV(mamba_mixer_backward_bf16(s, p, i, dnormed, dres, orders, B));
+            TRY_DEV(mamba_mixer_backward_bf16(s, p, i, dnormed, dres, orders, cl));
         else
-            TRY_DEV(mamba_mixer_backward_cuda(s, p, i, dnormed, dres, t->normed, orders, B));
+            TRY_DEV(mamba_mixer_backward_cuda(s, p, i, dnormed, dres, t->normed, orders, cl));
         if (i > 0) { // dres += norm_i'(dnormed)
             if (ln)
                 TRY_DEV(layernorm_backward_cuda(dres, dw, db, dnormed, t->res, w, t->mean,
@@ -310,4 +345,38 @@ ssm_code mamba_stack_backward_cuda(mamba_stack *s, ssm_params *p, real *din, con
         }
     }
     return SSM_OK;
+}
+
+ssm_code mamba_stack_forward_cuda(mamba_stack *s, const ssm_params *p, real *out, const real *in,
+                                  const mamba_orders *orders, int64_t B, ssm_error *err) {
+    SSM_TRY(check_call(s, p, orders, B, "mamba_stack_forward_cuda", err));
+    const mamba_cuda_call cl = {.B = B, .L = s->cu_L, .seg = NULL, .n_segs = 0};
+    return stack_forward(s, p, out, in, orders, &cl, err);
+}
+
+ssm_code mamba_stack_backward_cuda(mamba_stack *s, ssm_params *p, real *din, const real *dout,
+                                   const mamba_orders *orders, int64_t B, ssm_error *err) {
+    SSM_TRY(check_call(s, p, orders, B, "mamba_stack_backward_cuda", err));
+    const mamba_cuda_call cl = {.B = B, .L = s->cu_L, .seg = NULL, .n_segs = 0};
+    return stack_backward(s, p, din, dout, orders, &cl, err);
+}
+
+ssm_code mamba_stack_forward_packed_cuda(mamba_stack *s, const ssm_params *p, real *out,
+                                         const real *in, const mamba_orders *orders,
+                                         const ssm_packing *pk, ssm_error *err) {
+    const char *who = "mamba_stack_forward_packed_cuda";
+    mamba_cuda_call cl;
+    SSM_TRY(check_call(s, p, orders, 1, who, err));
+    SSM_TRY(packed_call(s, pk, &cl, who, err));
+    return stack_forward(s, p, out, in, orders, &cl, err);
+}
+
+ssm_code mamba_stack_backward_packed_cuda(mamba_stack *s, ssm_params *p, real *din,
+                                          const real *dout, const mamba_orders *orders,
+                                          const ssm_packing *pk, ssm_error *err) {
+    const char *who = "mamba_stack_backward_packed_cuda";
+    mamba_cuda_call cl;
+    SSM_TRY(check_call(s, p, orders, 1, who, err));
+    SSM_TRY(packed_call(s, pk, &cl, who, err));
+    return stack_backward(s, p, din, dout, orders, &cl, err);
 }

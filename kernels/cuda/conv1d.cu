@@ -14,6 +14,11 @@
 // warp tree into part[c][p][K+1] (scratch, kernels/cuda/common.h ssm_cuda_scratch), then
 // k_conv_sum_parts adds the parts of (c, k) in ascending p: no atomics, the same bits on
 // every run for a given shape.
+// Packed rows (seg_offsets, the SEG instances): the same masks with "row" read as "the
+// sequence around the step": a tap is skipped where it would reach before the sequence's
+// start (forward, dw) or, for dx, where the step it feeds lies at or past its end. Each step
+// finds its sequence by a binary search of the device offsets (seg_around); the dense
+// instances (SEG false) do no such work.
 #include "kernels/cuda/conv1d.h"
 #include "kernels/cuda/device_util.cuh"
 
@@ -40,6 +45,36 @@ __device__ __forceinline__ void row_of(I f, I L, double rL, I *b, I *t) {
         q = f / L, r = f - q * L;
     }
     *b = q, *t = r;
+}
+
+// The sequence around step t of a row (seg: offsets [n_segs + 1], device): *rel = t - its
+// start, *rest = its end - t (steps t.. still in it). The last i with seg[i] <= t.
+template <typename I>
+__device__ __forceinline__ void seg_around(const int64_t *__restrict__ seg, int64_t n_segs, I t,
+                                           I *rel, I *rest) {
+    int64_t lo = 0, hi = n_segs - 1;
+    while (lo < hi) {
+        const int64_t mid = (lo + hi + 1) >> 1;
+        if (__ldg(seg + mid) <= (int64_t)t)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    *rel = t - (I)__ldg(seg + lo);
+    *rest = (I)__ldg(seg + lo + 1) - t;
+}
+
+// Step t of a row as the masks see it: *rel steps after the start of its sequence, *rest
+// steps from t to the end of it (the row itself, or the packed sequence around t).
+template <typename I, bool SEG>
+__device__ __forceinline__ void seq_pos(const int64_t *__restrict__ seg, int64_t n_segs, I t, I L,
+                                        I *rel, I *rest) {
+    if (SEG) {
+        seg_around(seg, n_segs, t, rel, rest);
+    } else {
+        *rel = t;
+        *rest = L - t;
+    }
 }
 
 // xs[j] = x at flattened step f0 + j of channel c (0 outside [0, BL)), j < n. All of a
@@ -77,7 +112,8 @@ __device__ __forceinline__ void stage_x(float *xs, const float *__restrict__ x, 
 }
 
 // Pre-activation at step t of a row: bias + sum_k w[k] x[t - (K-1) + k], taps before the row
-// start skipped; xw[k] = x at t - (K-1) + k. The order (bias, then k ascending) is the CPU's.
+// start skipped (t: steps since the start of the row, or of the packed sequence);
+// xw[k] = x at t - (K-1) + k. The order (bias, then k ascending) is the CPU's.
 template <typename I, int KC>
 __device__ __forceinline__ float pre_at(const float *xw, const float *ws, float b, I t, int K) {
     float acc = b;
@@ -95,12 +131,12 @@ __device__ __forceinline__ float pre_at(const float *xw, const float *ws, float 
 }
 
 // KC: the filter width when known at compile time (4, Mamba's), else 0 (K at run time).
-// rL = 1.0 / L.
-template <typename I, int KC>
+// rL = 1.0 / L. SEG: packed rows (seg, n_segs).
+template <typename I, int KC, bool SEG>
 __global__ void __launch_bounds__(THREADS)
     k_conv_fwd(float *__restrict__ out, const float *__restrict__ x, const float *__restrict__ w,
                const float *__restrict__ bias, I BL, int64_t C, I L, double rL, int Kr, int silu,
-               I nchunks) {
+               I nchunks, const int64_t *__restrict__ seg, int64_t n_segs) {
     const int K = KC ? KC : Kr;
     extern __shared__ float sm[];
     float *ws = sm, *xs = sm + K; // [K], [CHUNK + K - 1]: x at i0 - (K-1) + j
@@ -119,7 +155,9 @@ __global__ void __launch_bounds__(THREADS)
             I f = i0 + i, bb, t;
             if (f < BL) {
                 row_of(f, L, rL, &bb, &t);
-                float acc = pre_at<I, KC>(xs + i, ws, b, t, K);
+                I rel, rest;
+                seq_pos<I, SEG>(seg, n_segs, t, L, &rel, &rest);
+                float acc = pre_at<I, KC>(xs + i, ws, b, rel, K);
                 out[((int64_t)bb * C + c) * L + t] = silu ? cu_silu(acc) : acc;
             }
         }
@@ -141,13 +179,13 @@ __device__ __forceinline__ float dpre_at(float g, const float *xw, const float *
 //   dbias    += sum_i dps[i]
 // A thread's dout and dx values are loaded with the chunk's x, before the first barrier: all
 // its loads are in flight together. Generic K > TAPS: dw in passes of TAPS taps (re-staging
-// the chunks; dx in the first pass).
-template <typename I, int KC>
+// the chunks; dx in the first pass). "Row" above: the packed sequence around the step (SEG).
+template <typename I, int KC, bool SEG>
 __global__ void __launch_bounds__(THREADS)
     k_conv_bwd(float *__restrict__ dx, float *__restrict__ part, const float *__restrict__ dout,
                const float *__restrict__ x, const float *__restrict__ w,
                const float *__restrict__ bias, I BL, int64_t C, I L, double rL, int Kr, int silu,
-               I nchunks, int sums) {
+               I nchunks, int sums, const int64_t *__restrict__ seg, int64_t n_segs) {
     const int K = KC ? KC : Kr;
     constexpr int NT = KC ? KC : TAPS; // taps per pass
     extern __shared__ float sm[];
@@ -171,16 +209,17 @@ __global__ void __launch_bounds__(THREADS)
             acc[j] = 0.f;
         for (I p = blockIdx.y; p < nchunks; p += gridDim.y) {
             I i0 = p * CHUNK;
-            I tr[PER];
+            I tr[PER], rest[PER]; // steps since the row's start, steps to its end (-1: none)
             int64_t off[PER];
             float g[PER], dx0[PER];
 #pragma unroll
             for (int r = 0; r < PER; r++) {
                 I f = i0 + tid + r * THREADS, bb, t;
-                tr[r] = -1, off[r] = 0, g[r] = 0.f, dx0[r] = 0.f;
+                tr[r] = -1, rest[r] = 0, off[r] = 0, g[r] = 0.f, dx0[r] = 0.f;
                 if (f < BL) {
                     row_of(f, L, rL, &bb, &t);
-                    tr[r] = t, off[r] = ((int64_t)bb * C + c) * L + t;
+                    seq_pos<I, SEG>(seg, n_segs, t, L, &tr[r], &rest[r]);
+                    off[r] = ((int64_t)bb * C + c) * L + t;
                     g[r] = __ldg(dout + off[r]);
                     if (dx && first)
                         dx0[r] = dx[off[r]];
@@ -199,8 +238,10 @@ __global__ void __launch_bounds__(THREADS)
                 float d = 0.f;
                 if (f < BL) {
                     row_of(f, L, rL, &bb, &t);
+                    I rel, rs;
+                    seq_pos<I, SEG>(seg, n_segs, t, L, &rel, &rs);
                     d = dpre_at<I, KC>(__ldg(dout + ((int64_t)bb * C + c) * L + t), xs + j, ws,
-                                       b, t, K, silu);
+                                       b, rel, K, silu);
                 }
                 dps[j] = d;
             }
@@ -215,8 +256,8 @@ __global__ void __launch_bounds__(THREADS)
                 if (first) {
                     db += d;
                     if (dx) {
-                        I rest = L - t; // steps t.. of this row: dps beyond them is another row
-                        int kfirst = rest < (I)K ? K - (int)rest : 0;
+                        // steps t.. of this row: dps beyond them is another row's
+                        int kfirst = rest[r] < (I)K ? K - (int)rest[r] : 0;
                         float s = 0.f;
                         if (KC) {
 #pragma unroll
@@ -283,65 +324,92 @@ __global__ void k_conv_sum_parts(float *dw, float *dbias, const float *part, int
     }
 }
 
-static ssm_code check_shape(const char *name, int64_t B, int64_t C, int64_t L, int64_t K) {
+static ssm_code check_shape(const char *name, int64_t B, int64_t C, int64_t L, int64_t K,
+                            const int64_t *seg_offsets, int64_t n_segs) {
     cu_bad_shape(B < 0 || C < 0 || L < 0 || K < 1 || K > CONV1D_CUDA_MAX_K || C > 0x7fffffff ||
                      (L > 0 && B > INT64_MAX / 4 / L),
                  "%s: B = %lld, C = %lld, L = %lld, K = %lld (K must be in [1, %d])", name,
                  (long long)B, (long long)C, (long long)L, (long long)K, CONV1D_CUDA_MAX_K);
+    cu_bad_shape(seg_offsets && (n_segs < 1 || n_segs > L),
+                 "%s: %lld packed sequences in rows of L = %lld (need 1..L)", name,
+                 (long long)n_segs, (long long)L);
     return SSM_OK;
 }
 
 // 32-bit flattened indices when every step, halo included, fits
 static int fits32(int64_t BL, int64_t K) { return BL + CHUNK + 2 * K < 0x7fffffff; }
 
-template <typename I, int KC>
-static ssm_code launch_fwd(float *out, const float *x, const float *w, const float *bias,
-                           int64_t BL, int64_t C, int64_t L, int K, int silu) {
+// The packed rows of one call: offsets (device) and their count, or NULL, 0.
+typedef struct {
+    const int64_t *off;
+    int64_t n;
+} segs;
+
+template <typename I, int KC, bool SEG>
+static ssm_code launch_fwd_(float *out, const float *x, const float *w, const float *bias,
+                            int64_t BL, int64_t C, int64_t L, int K, int silu, segs sg) {
     int64_t nch = (BL + CHUNK - 1) / CHUNK;
     unsigned gy = (unsigned)(nch < 65535 ? nch : 65535);
     size_t shmem = sizeof(float) * (K + CHUNK + K - 1);
-    k_conv_fwd<I, KC><<<dim3((unsigned)C, gy), THREADS, shmem>>>(out, x, w, bias, (I)BL, C,
-                                                                 (I)L, 1.0 / (double)L, K, silu,
-                                                                 (I)nch);
+    k_conv_fwd<I, KC, SEG><<<dim3((unsigned)C, gy), THREADS, shmem>>>(
+        out, x, w, bias, (I)BL, C, (I)L, 1.0 / (double)L, K, silu, (I)nch, sg.off, sg.n);
     CUDA_LAUNCH_CHECK("k_conv_fwd");
     return SSM_OK;
 }
-
 template <typename I, int KC>
-static ssm_code launch_bwd(float *dx, float *part, int nparts, const float *dout,
-                           const float *x, const float *w, const float *bias, int64_t BL,
-                           int64_t C, int64_t L, int K, int silu) {
+static ssm_code launch_fwd(float *out, const float *x, const float *w, const float *bias,
+                           int64_t BL, int64_t C, int64_t L, int K, int silu, segs sg) {
+    return sg.off ? launch_fwd_<I, KC, true>(out, x, w, bias, BL, C, L, K, silu, sg)
+                  : launch_fwd_<I, KC, false>(out, x, w, bias, BL, C, L, K, silu, sg);
+}
+
+template <typename I, int KC, bool SEG>
+static ssm_code launch_bwd_(float *dx, float *part, int nparts, const float *dout,
+                            const float *x, const float *w, const float *bias, int64_t BL,
+                            int64_t C, int64_t L, int K, int silu, segs sg) {
     int64_t nch = (BL + CHUNK - 1) / CHUNK;
     size_t shmem = sizeof(float) * (K + CHUNK + 2 * (K - 1) + CHUNK + K - 1);
     if (shmem > 48 * 1024)
-        CUDA_CHECK(cudaFuncSetAttribute(k_conv_bwd<I, KC>,
+        CUDA_CHECK(cudaFuncSetAttribute(k_conv_bwd<I, KC, SEG>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shmem));
-    k_conv_bwd<I, KC><<<dim3((unsigned)C, (unsigned)nparts), THREADS, shmem>>>(
+    k_conv_bwd<I, KC, SEG><<<dim3((unsigned)C, (unsigned)nparts), THREADS, shmem>>>(
         dx, part, dout, x, w, bias, (I)BL, C, (I)L, 1.0 / (double)L, K, silu, (I)nch,
-        part != NULL);
+        part != NULL, sg.off, sg.n);
     CUDA_LAUNCH_CHECK("k_conv_bwd");
     return SSM_OK;
+}
+template <typename I, int KC>
+static ssm_code launch_bwd(float *dx, float *part, int nparts, const float *dout,
+                           const float *x, const float *w, const float *bias, int64_t BL,
+                           int64_t C, int64_t L, int K, int silu, segs sg) {
+    return sg.off ? launch_bwd_<I, KC, true>(dx, part, nparts, dout, x, w, bias, BL, C, L, K,
+                                             silu, sg)
+                  : launch_bwd_<I, KC, false>(dx, part, nparts, dout, x, w, bias, BL, C, L, K,
+                                              silu, sg);
 }
 
 extern "C" ssm_code conv1d_causal_forward_cuda(real *out, const real *x, const real *w,
                                                const real *bias, int64_t B, int64_t C,
-                                               int64_t L, int64_t K, int silu) {
-    ssm_code rc = check_shape("conv1d_causal_forward_cuda", B, C, L, K);
+                                               int64_t L, int64_t K, int silu,
+                                               const int64_t *seg_offsets, int64_t n_segs) {
+    ssm_code rc = check_shape("conv1d_causal_forward_cuda", B, C, L, K, seg_offsets, n_segs);
     int64_t BL = B * L;
     if (rc != SSM_OK || BL == 0 || C == 0)
         return rc;
     int k = (int)K;
+    const segs sg = {seg_offsets, seg_offsets ? n_segs : 0};
     if (fits32(BL, K))
-        return K == 4 ? launch_fwd<int32_t, 4>(out, x, w, bias, BL, C, L, k, silu)
-                      : launch_fwd<int32_t, 0>(out, x, w, bias, BL, C, L, k, silu);
-    return launch_fwd<int64_t, 0>(out, x, w, bias, BL, C, L, k, silu);
+        return K == 4 ? launch_fwd<int32_t, 4>(out, x, w, bias, BL, C, L, k, silu, sg)
+                      : launch_fwd<int32_t, 0>(out, x, w, bias, BL, C, L, k, silu, sg);
+    return launch_fwd<int64_t, 0>(out, x, w, bias, BL, C, L, k, silu, sg);
 }
 
 extern "C" ssm_code conv1d_causal_backward_cuda(real *dx, real *dw, real *dbias,
                                                 const real *dout, const real *x, const real *w,
                                                 const real *bias, int64_t B, int64_t C,
-                                                int64_t L, int64_t K, int silu) {
-    ssm_code rc = check_shape("conv1d_causal_backward_cuda", B, C, L, K);
+                                                int64_t L, int64_t K, int silu,
+                                                const int64_t *seg_offsets, int64_t n_segs) {
+    ssm_code rc = check_shape("conv1d_causal_backward_cuda", B, C, L, K, seg_offsets, n_segs);
     int64_t BL = B * L;
     if (rc != SSM_OK || C == 0 || BL == 0 || (!dx && !dw && !dbias))
         return rc;
@@ -355,11 +423,14 @@ extern "C" ssm_code conv1d_causal_backward_cuda(real *dx, real *dw, real *dbias,
             return rc;
     }
     int k = (int)K;
+    const segs sg = {seg_offsets, seg_offsets ? n_segs : 0};
     if (fits32(BL, K))
-        rc = K == 4 ? launch_bwd<int32_t, 4>(dx, part, nparts, dout, x, w, bias, BL, C, L, k, silu)
-                    : launch_bwd<int32_t, 0>(dx, part, nparts, dout, x, w, bias, BL, C, L, k, silu);
+        rc = K == 4 ? launch_bwd<int32_t, 4>(dx, part, nparts, dout, x, w, bias, BL, C, L, k, silu,
+                                             sg)
+                    : launch_bwd<int32_t, 0>(dx, part, nparts, dout, x, w, bias, BL, C, L, k, silu,
+                                             sg);
     else
-        rc = launch_bwd<int64_t, 0>(dx, part, nparts, dout, x, w, bias, BL, C, L, k, silu);
+        rc = launch_bwd<int64_t, 0>(dx, part, nparts, dout, x, w, bias, BL, C, L, k, silu, sg);
     if (rc != SSM_OK || !part)
         return rc;
     k_conv_sum_parts<<<cu_blocks(C * (K + 1), CU_THREADS), CU_THREADS>>>(dw, dbias, part, C, k,

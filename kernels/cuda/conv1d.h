@@ -6,6 +6,9 @@
 // blocks in ascending order (partials in the per-thread scratch, ssm_cuda_scratch): no
 // atomics, the same bits on every run for a given shape. Backward += into dx, dw, dbias
 // (each may be NULL).
+// Packed rows (core/packing.h): seg_offsets [n_segs + 1] is a DEVICE array, the same for
+// every row (0 = offsets[0] < ... < offsets[n_segs] = L); the window never reaches across
+// an offset, as if each sequence were a row of its own. NULL, 0: one sequence per row.
 #pragma once
 #include <stdint.h>
 
@@ -20,10 +23,12 @@ extern "C" {
 
 // out [B, C, L], x [B, C, L], w [C, K], bias [C] or NULL
 ssm_code conv1d_causal_forward_cuda(real *out, const real *x, const real *w, const real *bias,
-                                    int64_t B, int64_t C, int64_t L, int64_t K, int silu);
+                                    int64_t B, int64_t C, int64_t L, int64_t K, int silu,
+                                    const int64_t *seg_offsets, int64_t n_segs);
 ssm_code conv1d_causal_backward_cuda(real *dx, real *dw, real *dbias, const real *dout,
                                      const real *x, const real *w, const real *bias, int64_t B,
-                                     int64_t C, int64_t L, int64_t K, int silu);
+                                     int64_t C, int64_t L, int64_t K, int silu,
+                                     const int64_t *seg_offsets, int64_t n_segs);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,10 @@
 // Host side of the CUDA selective scan: checks the shape, picks the lanes per channel, and
 // launches the kernels of scan_kernels.cuh. docs/cuda-scan-notes.md has the design and the
 // measurements behind the choices here.
+// Packed rows (s->seg_offsets, a device array): the time-split kernels' SEG instances, always
+// (scan_seg.cuh). The state-split and pipelined kernels have no segment support; they only
+// pay off with many channels in flight (B*D*P >= 256 per SM), which a packed call (usually
+// B = 1) does not bring, so they are not asked to.
 #include "kernels/cuda/scan.h"
 
 #include "kernels/cuda/scan_kernels.cuh"
@@ -34,7 +38,7 @@ static int64_t num_sms(void) {
 // B*D*P threads give at least 256 per multiprocessor (else the time-split kernels, which
 // spread one channel's steps over up to 32 lanes, fill the GPU better: B=1, D=2048).
 static int split_lanes(const scan_shape *s) {
-    if (s->N % SCAN_SPLIT_NS || s->N > 8 * SCAN_SPLIT_NS || s->chunk % SCAN_ITEMS)
+    if (s->seg_offsets || s->N % SCAN_SPLIT_NS || s->N > 8 * SCAN_SPLIT_NS || s->chunk % SCAN_ITEMS)
         return 0;
     const int P = (int)(s->N / SCAN_SPLIT_NS);
     if (P == 3 || P > 4 && P != 8)
@@ -102,6 +106,12 @@ static ssm_code check_shape(const scan_shape *s, const char *who) {
         return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
                               "%s: B=%lld and G=%lld must be <= 65535 (grid limits)", who,
                               (long long)s->B, (long long)s->G);
+    // the offsets themselves are device memory: their values are the caller's to check
+    // (ssm_packing_check on the host copy); here only what the host knows
+    if (s->seg_offsets && (s->n_segs < 1 || s->n_segs > s->L))
+        return ssm_cuda_failf(SSM_EINVAL, __FILE__, __LINE__,
+                              "%s: %lld packed sequences in rows of L=%lld (need 1..L)", who,
+                              (long long)s->n_segs, (long long)s->L);
     return SSM_OK;
 }
 
@@ -118,6 +128,8 @@ static ScanArgs make_args(const scan_shape *s, int P) {
     a.dpg = s->D / s->G;
     a.nblk = (a.dpg + SCAN_THREADS / P - 1) / (SCAN_THREADS / P);
     a.softplus = s->delta_softplus;
+    a.seg_offsets = s->seg_offsets;
+    a.n_segs = s->seg_offsets ? s->n_segs : 0;
     return a;
 }
 
@@ -128,19 +140,24 @@ extern "C" size_t selective_scan_workspace_size_cuda(const scan_shape *s) {
     return (size_t)(2 * s->B * s->G * nblk * s->N * s->L + s->B * s->D * s->N + 2 * s->B * s->D);
 }
 
-template <typename T, int P, bool CKMID> static ssm_code launch_fwd_(const ScanArgs &a) {
+template <typename T, int P, bool CKMID, bool SEG>
+static ssm_code launch_fwd_(const ScanArgs &a) {
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     size_t smem = (size_t)scan_fwd_smem_floats<P>(a.N) * sizeof(float);
     SSM_TRY(check_smem(smem, "scan_fwd_kernel", a.N));
     if (smem > 48 * 1024)
-        CUDA_CHECK(cudaFuncSetAttribute(scan_fwd_kernel<T, P, 1, CKMID>,
+        CUDA_CHECK(cudaFuncSetAttribute(scan_fwd_kernel<T, P, 1, CKMID, SEG>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    scan_fwd_kernel<T, P, 1, CKMID><<<grid, SCAN_THREADS, smem>>>(a);
+    scan_fwd_kernel<T, P, 1, CKMID, SEG><<<grid, SCAN_THREADS, smem>>>(a);
     CUDA_LAUNCH_CHECK("scan_fwd_kernel");
     return SSM_OK;
 }
 template <typename T, int P> static ssm_code launch_fwd(const ScanArgs &a) {
-    return a.chunk % SCAN_ITEMS ? launch_fwd_<T, P, true>(a) : launch_fwd_<T, P, false>(a);
+    if (a.seg_offsets)
+        return a.chunk % SCAN_ITEMS ? launch_fwd_<T, P, true, true>(a)
+                                    : launch_fwd_<T, P, false, true>(a);
+    return a.chunk % SCAN_ITEMS ? launch_fwd_<T, P, true, false>(a)
+                                : launch_fwd_<T, P, false, false>(a);
 }
 
 template <typename T, int P> static ssm_code launch_fwd_split(const ScanArgs &a) {
@@ -192,7 +209,7 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
     // cause not found: docs/cuda-scan-notes.md, v5); else v4b at short sequences and the
     // time-split kernel at long ones.
     const void *ptrs[] = {out, u, delta, Bm, Cm, z};
-    const int Pp = sizeof(T) == 2 && s->L % SCAN_ITEMS == 0 &&
+    const int Pp = sizeof(T) == 2 && !s->seg_offsets && s->L % SCAN_ITEMS == 0 &&
                            rows_aligned(s, sizeof(T), ptrs, z ? 6 : 5) && split_lanes(s) == 4
                        ? 4
                        : 0;
@@ -228,16 +245,19 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
     }
 }
 
-template <typename T, int P> static ssm_code launch_bwd(const ScanArgs &a) {
+template <typename T, int P, bool SEG> static ssm_code launch_bwd_(const ScanArgs &a) {
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     size_t smem = (size_t)scan_bwd_smem_floats<P>(a.N) * sizeof(float);
     SSM_TRY(check_smem(smem, "scan_bwd_kernel", a.N));
     if (smem > 48 * 1024)
-        CUDA_CHECK(cudaFuncSetAttribute(scan_bwd_kernel<T, P>,
+        CUDA_CHECK(cudaFuncSetAttribute(scan_bwd_kernel<T, P, SEG>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    scan_bwd_kernel<T, P><<<grid, SCAN_THREADS, smem>>>(a);
+    scan_bwd_kernel<T, P, SEG><<<grid, SCAN_THREADS, smem>>>(a);
     CUDA_LAUNCH_CHECK("scan_bwd_kernel");
     return SSM_OK;
+}
+template <typename T, int P> static ssm_code launch_bwd(const ScanArgs &a) {
+    return a.seg_offsets ? launch_bwd_<T, P, true>(a) : launch_bwd_<T, P, false>(a);
 }
 
 // Steps per sub-tile of the state-split backward (docs/cuda-scan-notes.md, v4).

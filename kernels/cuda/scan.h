@@ -9,6 +9,8 @@
 //
 // Limits: s->chunk <= SCAN_CUDA_MAX_BWD_CHUNK for the backward (it re-runs one chunk per
 // tile from its checkpoint); the forward takes any chunk >= 1. Any N >= 1, any G dividing D.
+// Packed rows: s->seg_offsets is a DEVICE array [n_segs + 1] (the same offsets for every
+// row); its values are not read on the host, so check them there first (ssm_packing_check).
 //
 // Determinism: the backward reduces dB, dC over the channels of a group, and dA, dD,
 // ddelta_bias over the batch, in a fixed order through the workspace (no atomics): the same

@@ -13,12 +13,15 @@
 //      with the a_t, b_t still in registers, accumulating y_t += C_t h_t.
 // One exp per (t, n): the multi-function unit's exp2 rate is the floor of this kernel.
 // The tile-to-tile carry per (channel, n) lives in shared memory, so N is a runtime value.
+// Packed rows (the SEG instances): a_t = 0 where a sequence starts (scan_seg.cuh says why).
 #pragma once
 #include <cuda_bf16.h>
 #include <stdint.h>
 
 #define SCAN_ITEMS 16
 #define SCAN_THREADS 128
+
+#include "kernels/cuda/scan_seg.cuh"
 
 struct ScanArgs {
     // forward outputs / backward gradients (void*: float or bf16 per the template type)
@@ -33,6 +36,8 @@ struct ScanArgs {
     float *ws_ddb; // [B, D]
     int64_t B, D, L, N, G, chunk, n_chunks, dpg, nblk;
     int softplus;
+    const int64_t *seg_offsets; // packed rows: [n_segs + 1] on the device (read by SEG kernels)
+    int64_t n_segs;
 };
 
 __device__ __forceinline__ float scan_ld(const float *p) { return *p; }
@@ -138,7 +143,8 @@ template <int P> __host__ __device__ inline int64_t scan_fwd_smem_floats(int64_t
 // CKMID: checkpoints may fall inside a segment (chunk % SCAN_ITEMS != 0), so the item loop
 // tests every step; otherwise they fall only on segment ends, and the state is stored once
 // after the loop (a per-item branch cost a third of the instructions, measured).
-template <typename T, int P, int MINB = 1, bool CKMID = true>
+// SEG: packed rows (a.seg_offsets), a_t = 0 where a sequence starts.
+template <typename T, int P, int MINB = 1, bool CKMID = true, bool SEG = false>
 __global__ void __launch_bounds__(SCAN_THREADS, MINB) scan_fwd_kernel(ScanArgs a) {
     constexpr int CPB = SCAN_THREADS / P;
     constexpr int TILE = P * SCAN_ITEMS;
@@ -199,6 +205,7 @@ __global__ void __launch_bounds__(SCAN_THREADS, MINB) scan_fwd_kernel(ScanArgs a
         float *cs_end = ckend ? cs + ((ts + SCAN_ITEMS) / a.chunk) * N : nullptr;
         // steps past L are identity steps, so h after the loop is h after step L-1
         const bool has_last = last && valid && lim > 0 && ts + lim == L;
+        const uint32_t starts = SEG ? scan_seg_starts(a.seg_offsets, a.n_segs, ts, lim) : 0u;
 
         for (int64_t n = 0; n < N; n++) {
             const float A2 = sA[n];
@@ -209,6 +216,8 @@ __global__ void __launch_bounds__(SCAN_THREADS, MINB) scan_fwd_kernel(ScanArgs a
 #pragma unroll
             for (int i = 0; i < SCAN_ITEMS; i++) {
                 da[i] = scan_exp2(dt[i] * A2);
+                if (SEG && (starts >> i & 1u))
+                    da[i] = 0.f;
                 bn[i] *= dt[i] * uu[i];
                 Bp = fmaf(da[i], Bp, bn[i]);
                 Ap *= da[i];
@@ -298,7 +307,8 @@ template <int P> __host__ __device__ inline int64_t scan_bwd_smem_floats(int64_t
            + 2 * N * scan_stage_floats_per_n<P>(); // staged B, C of the tile
 }
 
-template <typename T, int P>
+// SEG: packed rows (a.seg_offsets), a_t = 0 where a sequence starts (scan_seg.cuh).
+template <typename T, int P, bool SEG = false>
 __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
     constexpr int CPB = SCAN_THREADS / P;
     constexpr int TILE = P * SCAN_ITEMS;
@@ -348,6 +358,7 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
         const int64_t tlen = min(a.chunk, L - ts0);
         const int64_t ts = ts0 + seg * SCAN_ITEMS;
         const int lim = (int)max((int64_t)0, min((int64_t)SCAN_ITEMS, tlen - seg * SCAN_ITEMS));
+        const uint32_t starts = SEG ? scan_seg_starts(a.seg_offsets, a.n_segs, ts, lim) : 0u;
         __syncthreads(); // the last tile's readers are done with sB, sC
         scan_stage_bc<T, P>(sB, sC, Bm, Cm, ts0, tlen, N, L);
         __syncthreads();
@@ -370,6 +381,8 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
 #pragma unroll
             for (int i = 0; i < SCAN_ITEMS; i++) {
                 da[i] = scan_exp2(dt[i] * A2);
+                if (SEG && (starts >> i & 1u))
+                    da[i] = 0.f;
                 bn[i] *= dt[i] * uu[i];
                 Bp = fmaf(da[i], Bp, bn[i]);
                 Ap *= da[i];
@@ -441,6 +454,8 @@ __global__ void __launch_bounds__(SCAN_THREADS) scan_bwd_kernel(ScanArgs a) {
 #pragma unroll
             for (int i = 0; i < SCAN_ITEMS; i++) {
                 da[i] = scan_exp2(dt[i] * A2);
+                if (SEG && (starts >> i & 1u))
+                    da[i] = 0.f;
                 hp[i] = h;
                 h = fmaf(da[i], h, bn[i] * dt[i] * uu[i]);
                 rC[i] = valid ? dy[i] * h : 0.f;
