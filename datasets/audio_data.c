@@ -111,8 +111,13 @@ static ssm_code make_splits(audio_data *d, const ssm_data_config *dc, uint64_t s
         SSM_TRY(hold_out(&d->set, d->ids[0], &d->n_ids[0], dc->val_fraction,
                          ssm_seed_derive(seed, 202), &d->ids[1], &d->n_ids[1], err));
     }
-    if (dc->limit > 0 && dc->limit < d->n_ids[0])
-        d->n_ids[0] = dc->limit; // the first `limit` training clips (quick runs, tests)
+    if (dc->limit > 0 && dc->limit < d->n_ids[0]) { // quick runs, tests
+        // evenly spaced over the list, which is sorted by class folder: every class keeps some
+        int64_t n = d->n_ids[0];
+        for (int64_t k = 0; k < dc->limit; k++)
+            d->ids[0][k] = d->ids[0][(int64_t)((double)k * (double)n / (double)dc->limit)];
+        d->n_ids[0] = dc->limit;
+    }
     if (d->n_ids[0] == 0)
         return ssm_fail(err, SSM_EDATA, "%s: no training clips", dc->path);
     return SSM_OK;

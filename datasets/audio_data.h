@@ -19,7 +19,8 @@
 // AUDIO_STATS_MAX_CLIPS of them, evenly spaced), logged so that a later run can set them.
 // Augmentation (training only) from data.augment.*: SpecAugment masks, time shift or roll,
 // gain, background noise (data.augment.noise_dir, or the set's _background_noise_).
-// data.limit keeps the first N training clips. Train batchers shuffle (data.shuffle) and
+// data.limit keeps N training clips, evenly spaced over the sorted list (every class keeps
+// some). Train batchers shuffle (data.shuffle) and
 // drop the last partial batch; val and test keep every clip in order.
 #pragma once
 #include <stdint.h>

@@ -221,6 +221,31 @@ START_TEST(source_is_deterministic_and_soft_labels_sum_to_one) {
     for (int i = 73 * 40; i < 100 * 40; i++)
         ck_assert(xp[i] == (real)(5 / 8.0));
     free(xp);
+    // AST's statistics: the mean over clips of each clip's mean and sample std of its padded,
+    // unaugmented, unnormalised x
+    o.train = 1; // ssm_audio_stats must switch both off itself
+    o.target_frames = 80;
+    double mean, sd, want_m = 0, want_s = 0;
+    ck_assert_int_eq(ssm_audio_stats(&o, ids, 2, 0, &mean, &sd, &e), SSM_OK);
+    ssm_audio_source_opts plain = o;
+    plain.train = 0;
+    plain.normalize = 0;
+    real *xs = malloc(sizeof(real) * 80 * 40);
+    for (int c = 0; c < 2; c++) {
+        ck_assert_int_eq(ssm_audio_clip_features(&plain, c, 0, xs, NULL, NULL, &e), SSM_OK);
+        double s1 = 0, s2 = 0;
+        for (int i = 0; i < 80 * 40; i++)
+            s1 += xs[i];
+        for (int i = 0; i < 80 * 40; i++)
+            s2 += (xs[i] - s1 / 3200) * (xs[i] - s1 / 3200);
+        want_m += s1 / 3200 / 2;
+        want_s += sqrt(s2 / 3199) / 2;
+    }
+    free(xs);
+    ck_assert_msg(fabs(mean - want_m) < 1e-9 && fabs(sd - want_s) < 1e-9, "%g %g vs %g %g", mean, sd,
+                  want_m, want_s);
+    o.target_frames = 100;
+    o.train = 0;
     // a bad file: the error names it
     FILE *f = fopen(p0, "w");
     fputs("not audio at all", f);

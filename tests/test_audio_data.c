@@ -295,6 +295,18 @@ START_TEST(recipe_batches) {
     free(first);
     audio_data_close(&d);
 
+    // data.limit: 6 of the 24 training clips, spread over the classes (the list is sorted
+    // by word folder: the first 6 would be 3 classes)
+    c.data.limit = 6;
+    ck_assert(audio_data_open(&d, &c.data, 5, 0, &e) == SSM_OK);
+    ck_assert_int_eq(d.n_train, 6);
+    int32_t seen[12] = {0}, distinct = 0;
+    for (int64_t i = 0; i < d.n_train; i++)
+        distinct += !seen[d.set.clips[d.ids[0][i]].label]++;
+    ck_assert_int_eq(distinct, 6);
+    audio_data_close(&d);
+    c.data.limit = 0;
+
     // the config's statistics are used as given
     c.data.audio_mean = -4.25;
     c.data.audio_std = 4.5;
