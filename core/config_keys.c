@@ -44,6 +44,24 @@ static bool check_ident(const char *s, char *why, size_t n) {
     return true;
 }
 
+// A scan order's name: an identifier, optionally with a parameter after ':' ("sr:10",
+// MambaMIL's sequence reordering with rate 10); the adapter checks the rest.
+static bool check_order_name(const char *s, char *why, size_t n) {
+    char head[64];
+    snprintf(head, sizeof head, "%s", s);
+    char *colon = strchr(head, ':');
+    if (colon) {
+        *colon = 0;
+        for (const char *p = colon + 1; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                  *p == '.' || *p == '-')) {
+                snprintf(why, n, "'%s' has the character '%c' in its parameter", s, *p);
+                return false;
+            }
+    }
+    return check_ident(head, why, n);
+}
+
 // A run name becomes one folder: not empty, no '/', not "." or "..".
 static bool check_run_name(const char *s, char *why, size_t n) {
     if (!*s || strchr(s, '/') || !strcmp(s, ".") || !strcmp(s, "..")) {
@@ -223,8 +241,8 @@ const ssm_config_key ssm_config_keys[] = {
     ENUM("adapter.cls_token", adapter.cls_token, cls_names, "none",
          "Class token: none, at the head of the sequence, or in the middle (Vim)."),
     {.path = "adapter.orders", .kind = SSM_KEY_LIST, AT(adapter.orders),
-     .count_offset = offsetof(ssm_config, adapter.orders_count), .check = check_ident,
-     .allowed = "1..8 order names known to the adapter (row, reverse, col, hilbert, ...)",
+     .count_offset = offsetof(ssm_config, adapter.orders_count), .check = check_order_name,
+     .allowed = "1..8 order names known to the adapter (row, reverse, col, hilbert, sr:R, ...)",
      .def = "[row]",
      .doc = "Scan orders, one per backbone branch (e.g. `[row, reverse]` = bidirectional)."},
     BOOL("adapter.revin", adapter.revin, "false", "Series: reversible instance normalization."),
