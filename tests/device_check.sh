@@ -8,6 +8,7 @@ set -u
 O=${OUT:-device_out}
 mkdir -p "$O"
 T=$(ls tests/test_cuda*.c | sed 's#tests/\(.*\)\.c#build-cuda/tests/\1#')
+export CPATH=$CPATH:${SSMKIT_SYSROOT:-/tmp/sysroot}/usr/include/hdf5/serial LIBRARY_PATH=$LIBRARY_PATH:${SSMKIT_SYSROOT:-/tmp/sysroot}/usr/lib/x86_64-linux-gnu/hdf5/serial
 make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' \
     build-cuda/ssmkit $T "$@" > "$O/build.log" 2>&1 || { echo "build failed"; tail -30 "$O/build.log"; exit 1; }
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
