@@ -295,6 +295,11 @@ START_TEST(every_head_matches_cpu) {
         ck_assert(ssm_revin_norm_forward_cuda(&grv, &dp, dxn, dx, B, &e) == SSM_OK);
         real *gxn = host_of(dxn, nx * sizeof(real));
         ck_assert_msg(tu_rel_err(gxn, xn, nx) < 1e-5, "RevIN normalised input");
+        real *gm = host_of(grv.mean, (size_t)(B * c->G) * sizeof(real));
+        real *gs = host_of(grv.std, (size_t)(B * c->G) * sizeof(real));
+        fprintf(stderr, "  %s: RevIN mean rel err %.2g, std %.2g\n", c->head,
+                tu_rel_err(gm, rv.mean, (size_t)(B * c->G)), tu_rel_err(gs, rv.std, (size_t)(B * c->G)));
+        free(gm), free(gs);
         free(x), free(xn), free(gxn);
         ssm_cuda_free(dx), ssm_cuda_free(dxn);
     }
@@ -310,7 +315,9 @@ START_TEST(every_head_matches_cpu) {
     ck_assert(ssm_head_forward(h, &p, out, f, B, &e) == SSM_OK);
     ck_assert_msg(ssm_head_forward_cuda(gh, &dp, d_out, d_f, B, &e) == SSM_OK, "%s", e.msg);
     real *g_out = host_of(d_out, (size_t)(B * K) * sizeof(real));
-    ck_assert_msg(tu_rel_err(g_out, out, (size_t)(B * K)) < 1e-5, "head %s: outputs", c->head);
+    ck_assert_msg(tu_rel_err(g_out, out, (size_t)(B * K)) < 1e-5, "head %s: outputs, relative "
+                  "error %.3g (first %g vs %g)", c->head, tu_rel_err(g_out, out, (size_t)(B * K)),
+                  (double)g_out[0], (double)out[0]);
     ck_assert(ssm_head_backward(h, &p, df, dout, f, B, &e) == SSM_OK);
     ck_assert_msg(ssm_head_backward_cuda(gh, &dp, d_df, d_dout, d_f, B, &e) == SSM_OK, "%s", e.msg);
     real *g_df = host_of(d_df, (size_t)nf * sizeof(real));
