@@ -257,8 +257,12 @@ START_TEST(every_head_matches_cpu) {
     ssm_head *h, *gh;
     ck_assert_msg(ssm_head_create(&h, c->head, &c->opt, &in, &p, "", &e) == SSM_OK, "%s", e.msg);
     ck_assert(ssm_head_has_cuda(h));
-    ssm_params p2;
-    ssm_params_init(&p2);
+    ssm_params p2; // the same table layout (the revin's parameters first), so gh's indices
+    ssm_params_init(&p2); // address the mirror of p as h's address p
+    if (c->revin) {
+        ssm_revin layout;
+        ck_assert(ssm_revin_declare(&layout, &p2, "", c->T, c->G, 1, &e) == SSM_OK);
+    }
     in.inorm = c->revin ? &grv : NULL;
     ck_assert(ssm_head_create(&gh, c->head, &c->opt, &in, &p2, "", &e) == SSM_OK);
     ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
