@@ -15,7 +15,8 @@
     X(image_patches) \
     X(series_variate) \
     X(series_patch) \
-    X(bag_features)
+    X(bag_features) \
+    X(point_groups)
 
 #define SSM_ADAPTER_DECLARE(n) extern const ssm_adapter_vtable ssm_adapter_##n;
 #define SSM_ADAPTER_ENTRY(n) &ssm_adapter_##n,
