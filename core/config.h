@@ -29,8 +29,12 @@
 // Enum values are ints whose order matches the names in the key table.
 typedef enum { SSM_DATA_FASHION_MNIST = 0, SSM_DATA_MNIST, SSM_DATA_IDX, SSM_DATA_ETT,
                SSM_DATA_CSV, SSM_DATA_UCR, SSM_DATA_MUSK, SSM_DATA_CLAM,
-               SSM_DATA_FMNIST_BAGS } ssm_data_name;
+               SSM_DATA_FMNIST_BAGS,
+               // point clouds (datasets/pc_data.h)
+               SSM_DATA_MODELNET, SSM_DATA_MODELNET_OFF, SSM_DATA_MODELNET_H5,
+               SSM_DATA_SCANOBJECTNN, SSM_DATA_SHAPES } ssm_data_name;
 typedef enum { SSM_SAMPLING_RANDOM = 0, SSM_SAMPLING_FIRST } ssm_instance_sampling;
+typedef enum { SSM_POINTS_FPS = 0, SSM_POINTS_RANDOM, SSM_POINTS_FIRST } ssm_point_sampling;
 typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_features;
 typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
 typedef enum { SSM_NORM_RMS = 0, SSM_NORM_LAYER } ssm_norm_kind;
@@ -51,6 +55,11 @@ typedef struct {
     double random_erasing;       // probability of erasing one random rectangle; 0 = off
     bool hflip;                  // random horizontal flip
     bool normalize;              // standardize with training-set statistics
+    // point clouds (datasets/pc_augment.h)
+    bool scale_translate;        // per-axis scale U(2/3, 3/2) and shift U(-0.2, 0.2)
+    bool rotate_up;              // rotation about the up axis (y)
+    double jitter;               // sigma of a clipped Gaussian jitter, 0 = off
+    double point_dropout;        // max ratio of PointNet++'s random point dropout, 0 = off
 } ssm_augment_config;
 
 typedef struct {
@@ -80,6 +89,12 @@ typedef struct {
     int64_t bag_target_class;          // fmnist_bags: a bag is positive if it holds this class
     int64_t num_bags, num_test_bags;   // fmnist_bags: training and test bags
     double bag_mean_len, bag_std_len;  // fmnist_bags: bag length ~ round(N(mean, std)), >= 1
+    // Point clouds (modelnet, modelnet_off, modelnet_h5, scanobjectnn, shapes: datasets/pc_data.h)
+    char subset[SSM_CFG_NAME_MAX];     // modelnet40 | modelnet10; obj_bg | obj_only | pb_t50_rs
+    int64_t num_points;                // points per cloud
+    ssm_point_sampling point_sampling; // how a cloud is reduced to num_points at load
+    bool normals;                      // points carry nx, ny, nz (6 values)
+    int64_t shapes_per_class;          // shapes: training shapes per class
 } ssm_data_config;
 
 typedef struct {

@@ -11,7 +11,10 @@
 #include <string.h>
 
 static const char *const data_names[] = {"fashion_mnist", "mnist", "idx", "ett", "csv", "ucr",
-                                         "musk", "clam", "fmnist_bags", NULL};
+                                         "musk", "clam", "fmnist_bags", "modelnet",
+                                         "modelnet_off", "modelnet_h5", "scanobjectnn", "shapes",
+                                         NULL};
+static const char *const point_sampling_names[] = {"fps", "random", "first", NULL};
 static const char *const sampling_names[] = {"random", "first", NULL};
 static const char *const features_names[] = {"M", "S", "MS", NULL};
 static const char *const cls_names[] = {"none", "head", "middle", NULL};
@@ -148,6 +151,33 @@ const ssm_config_key ssm_config_keys[] = {
         "fmnist_bags: mean bag length."),
     FLT("data.bag_std_len", data.bag_std_len, 0, 1e6, 0, "2",
         "fmnist_bags: standard deviation of the bag length (lengths are rounded, at least 1)."),
+    // --- data: point clouds (datasets/pc_data.h)
+    STR("data.subset", data.subset, 0, NULL, "a variant name or empty", "",
+        "Points: which variant of the data: modelnet40 or modelnet10 (modelnet, modelnet_h5 "
+        "reads modelnet40 only), obj_bg, obj_only or pb_t50_rs (scanobjectnn); empty = "
+        "modelnet40 / pb_t50_rs."),
+    INT("data.num_points", data.num_points, 1, 1 << 24, "1024",
+        "Points: points per cloud the model sees (each cloud is reduced to this many once, at "
+        "load; a smaller cloud repeats its points)."),
+    ENUM("data.point_sampling", data.point_sampling, point_sampling_names, "fps",
+         "Points: how a cloud is reduced to data.num_points: farthest point sampling from the "
+         "first point, a seeded random subset, or the first points."),
+    BOOL("data.normals", data.normals, "false",
+         "Points: each point carries its normal (x, y, z, nx, ny, nz; set adapter.channels: 6)."),
+    INT("data.shapes_per_class", data.shapes_per_class, 1, MILLION, "100",
+        "shapes: generated training shapes per class (the test split has a quarter as many, at "
+        "least 1)."),
+    BOOL("data.augment.scale_translate", data.augment.scale_translate, "false",
+         "Points: scale each axis by U(2/3, 3/2) and shift it by U(-0.2, 0.2) (Point-MAE, "
+         "PointMamba ModelNet)."),
+    BOOL("data.augment.rotate_up", data.augment.rotate_up, "false",
+         "Points: random rotation about the up axis y (ScanObjectNN recipes)."),
+    FLT("data.augment.jitter", data.augment.jitter, 0, 1, 0, "0",
+        "Points: sigma of a Gaussian jitter of x, y, z, clipped to 5 sigma (PointNet: 0.01); "
+        "0 = off."),
+    FLT("data.augment.point_dropout", data.augment.point_dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Points: PointNet++ random point dropout, a ratio drawn in [0, this) per cloud (0.875 "
+        "in PointNet++); 0 = off."),
     // --- adapter
     STR("adapter.name", adapter.name, 0, check_ident, "a registered adapter", "image_patches",
         "Modality adapter, by its registry name (checked against the registry when the model is "
