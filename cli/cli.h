@@ -14,6 +14,7 @@
 #include "core/metadata.h"
 #include "datasets/image_data.h"
 #include "datasets/mil_data.h"
+#include "datasets/pc_data.h"
 #include "datasets/series_data.h"
 #include "tasks/task_run.h"
 #include "tasks/train.h"
@@ -66,9 +67,11 @@ void cli_apply_threads(const ssm_config *c);
 typedef struct {
     int series;        // which of the three below is open: series, mil, else images
     int mil;
+    int points;        // point clouds (datasets/pc_data.h)
     image_data img;
     series_data ser;
     mil_data bags;     // MIL bags (ragged batches)
+    pc_data pts;       // point clouds
     ssm_batcher *train, *val, *test; // val NULL without validation, test NULL unless test_too
     task_data_info info;
 } cli_data;
