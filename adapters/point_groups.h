@@ -11,6 +11,7 @@
 #include "adapters/adapter.h"
 #include "adapters/point_orders.h"
 #include "core/arena.h"
+#include "core/device_select.h"
 #include "core/params.h"
 #include "core/real.h"
 
@@ -52,9 +53,8 @@ typedef struct {
     real *pp, *pa;     // [BG, 128] positional pre-activation, after GELU
     real *d512;        // [R, 512] backward scratch
     real *dw3;         // [512, 256] backward scratch
-    point_order_item *work; // [n_orders, B, G] order sorting (host only)
-    int32_t *dev_orders_host; // CUDA path: [n_orders, B, G] pinned-free host staging
-    real *host_centres;       // CUDA path: [B, G, 3] host copy of the centres (orders)
+    point_order_item *work; // [n_orders, B, G] order sorting (host path)
+    uint64_t *keys;         // [n_orders, B, G] order keys (CUDA path)
 } point_groups;
 
 // Lays out every array above except work (host or device arena alike).

@@ -1,5 +1,4 @@
-// defines: point_order_parse, point_order_build, point_hilbert_key, point_morton_key,
-//          point_snake_key (see point_orders.h)
+// defines: point_order_parse, point_order_build (see point_orders.h)
 #include "adapters/point_orders.h"
 
 #include <math.h>
@@ -7,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CELL_MAX ((1u << 21) - 1)
 
 static const char *const snake_axes[6] = {"xyz", "xzy", "yxz", "yzx", "zxy", "zyx"};
 
@@ -52,52 +50,6 @@ ssm_code point_order_parse(const char *adapter, const char *name, point_order *o
                     "snake_zxy, snake_zyx, and any of them + _reverse", adapter, name);
 }
 
-uint64_t point_hilbert_key(uint32_t x, uint32_t y, uint32_t z, int bits) {
-    uint32_t X[3] = {x, y, z}, M = 1u << (bits - 1), t;
-    for (uint32_t Q = M; Q > 1; Q >>= 1) { // inverse undo
-        uint32_t P = Q - 1;
-        for (int i = 0; i < 3; i++) {
-            if (X[i] & Q) {
-                X[0] ^= P;
-            } else {
-                t = (X[0] ^ X[i]) & P;
-                X[0] ^= t;
-                X[i] ^= t;
-            }
-        }
-    }
-    for (int i = 1; i < 3; i++) // Gray encode
-        X[i] ^= X[i - 1];
-    t = 0;
-    for (uint32_t Q = M; Q > 1; Q >>= 1)
-        if (X[2] & Q)
-            t ^= Q - 1;
-    for (int i = 0; i < 3; i++)
-        X[i] ^= t;
-    uint64_t key = 0; // the transposed index, most significant bit first
-    for (int b = bits - 1; b >= 0; b--)
-        for (int i = 0; i < 3; i++)
-            key = key << 1 | (X[i] >> b & 1u);
-    return key;
-}
-
-uint64_t point_morton_key(uint32_t x, uint32_t y, uint32_t z, int bits) {
-    uint64_t key = 0;
-    for (int b = bits - 1; b >= 0; b--)
-        key = key << 3 | (uint64_t)(x >> b & 1u) << 2 | (uint64_t)(y >> b & 1u) << 1 |
-              (z >> b & 1u);
-    return key;
-}
-
-uint64_t point_snake_key(const uint32_t c[3], const uint32_t mx[3], const int axes[3]) {
-    uint64_t a = c[axes[0]], b = c[axes[1]], cc = c[axes[2]];
-    uint64_t mb = mx[axes[1]], mc = mx[axes[2]];
-    uint64_t b2 = a % 2 ? mb - b : b;
-    uint64_t row = a * (mb + 1) + b2;
-    uint64_t c2 = row % 2 ? mc - cc : cc;
-    return a << 42 | b2 << 21 | c2;
-}
-
 static int cmp_item(const void *pa, const void *pb) {
     const point_order_item *a = pa, *b = pb;
     if (a->key != b->key)
@@ -121,23 +73,15 @@ void point_order_build(int32_t *perm, const point_order *o, const real *centres,
                 uint32_t c[3];
                 for (int k = 0; k < 3; k++) {
                     double v = floor(((double)centres[g * stride + k] - lo[k]) / grid);
-                    c[k] = !(v > 0) ? 0 : v >= CELL_MAX ? CELL_MAX : (uint32_t)v;
+                    c[k] = !(v > 0) ? 0 : v >= POINT_CELL_MAX ? POINT_CELL_MAX : (uint32_t)v;
                 }
                 if (pass == 0) {
                     for (int k = 0; k < 3; k++)
                         mx[k] = c[k] > mx[k] ? c[k] : mx[k];
                     continue;
                 }
-                uint32_t m = mx[0] > mx[1] ? mx[0] : mx[1];
-                m = m > mx[2] ? m : mx[2];
-                int bits = 1;
-                while (bits < 21 && (m >> bits))
-                    bits++;
-                uint32_t x = o->trans ? c[1] : c[0], y = o->trans ? c[0] : c[1];
                 work[g].index = (int32_t)g;
-                work[g].key = o->kind == POINT_ORDER_HILBERT ? point_hilbert_key(x, y, c[2], bits)
-                            : o->kind == POINT_ORDER_Z       ? point_morton_key(x, y, c[2], bits)
-                                                             : point_snake_key(c, mx, o->axes);
+                work[g].key = point_order_key(o->kind, o->trans, o->axes, c, mx);
             }
         qsort(work, (size_t)G, sizeof *work, cmp_item);
         for (int64_t g = 0; g < G; g++)

@@ -1,6 +1,5 @@
-// defines: point_order, point_order_kind, point_order_parse, point_order_build,
-//          point_hilbert_key, point_morton_key, point_snake_key,
-//          point_order_item, POINT_ORDER_GRID
+// defines: point_order, point_order_parse, point_order_build, point_order_item,
+//          POINT_ORDER_GRID
 // Serialized scan orders of point-cloud tokens (DESIGN.md invariant 5: orders are data),
 // computed per sample from the group centres [G, 3]:
 //   fps             the tokens' own order (centres in farthest-point order)
@@ -24,10 +23,9 @@
 
 #include "core/error.h"
 #include "core/real.h"
+#include "adapters/point_keys.h"
 
 #define POINT_ORDER_GRID 0.02
-
-typedef enum { POINT_ORDER_FPS = 0, POINT_ORDER_HILBERT, POINT_ORDER_Z, POINT_ORDER_SNAKE } point_order_kind;
 
 typedef struct {
     point_order_kind kind;
@@ -51,13 +49,3 @@ ssm_code point_order_parse(const char *adapter, const char *name, point_order *o
 // [G, stride] (x, y, z first). work [G].
 void point_order_build(int32_t *perm, const point_order *o, const real *centres, int64_t G,
                        int64_t stride, double grid, point_order_item *work);
-
-// The keys on integer cells, each coordinate < 2^bits, bits in 1..21.
-// Hilbert: Skilling's transpose algorithm ("Programming the Hilbert curve", 2004) with x
-// as the first axis, the index read most significant bit first across x, y, z.
-uint64_t point_hilbert_key(uint32_t x, uint32_t y, uint32_t z, int bits);
-// Morton: bits interleaved x, y, z from the most significant down.
-uint64_t point_morton_key(uint32_t x, uint32_t y, uint32_t z, int bits);
-// Snake: c[axes[0]], then c[axes[1]] (reversed on odd layers), then c[axes[2]] (reversed
-// on odd rows, rows counted across layers), with the sample's largest cell indices mx.
-uint64_t point_snake_key(const uint32_t c[3], const uint32_t mx[3], const int axes[3]);
