@@ -106,7 +106,19 @@ const ssm_config_key ssm_config_keys[] = {
     FLT("data.augment.random_erasing", data.augment.random_erasing, 0, 1, 0, "0",
         "Images: probability of erasing one random rectangle (2-40% of the area, aspect 0.3-3.3) to 0 after normalisation; 0 = off."),
     BOOL("data.augment.normalize", data.augment.normalize, "true",
-         "Standardize inputs with training-set statistics (images per channel, series per variate)."),
+         "Standardize inputs with training-set statistics (images per channel, series per variate; point clouds: each cloud centred and scaled to the unit sphere)."),
+    // point clouds (kept beside the other augment keys: the written YAML nests them once)
+    BOOL("data.augment.scale_translate", data.augment.scale_translate, "false",
+         "Points: scale each axis by U(2/3, 3/2) and shift it by U(-0.2, 0.2) (Point-MAE, "
+         "PointMamba ModelNet)."),
+    BOOL("data.augment.rotate_up", data.augment.rotate_up, "false",
+         "Points: random rotation about the up axis y (ScanObjectNN recipes)."),
+    FLT("data.augment.jitter", data.augment.jitter, 0, 1, 0, "0",
+        "Points: sigma of a Gaussian jitter of x, y, z, clipped to 5 sigma (PointNet: 0.01); "
+        "0 = off."),
+    FLT("data.augment.point_dropout", data.augment.point_dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Points: PointNet++ random point dropout, a ratio drawn in [0, this) per cloud (0.875 "
+        "in PointNet++); 0 = off."),
     INT("data.lookback", data.lookback, 1, MILLION, "96", "Series: input window length."),
     INT("data.horizon", data.horizon, 1, MILLION, "96", "Series: forecast length."),
     INT("data.stride", data.stride, 1, MILLION, "1", "Series: step between windows."),
@@ -167,17 +179,6 @@ const ssm_config_key ssm_config_keys[] = {
     INT("data.shapes_per_class", data.shapes_per_class, 1, MILLION, "100",
         "shapes: generated training shapes per class (the test split has a quarter as many, at "
         "least 1)."),
-    BOOL("data.augment.scale_translate", data.augment.scale_translate, "false",
-         "Points: scale each axis by U(2/3, 3/2) and shift it by U(-0.2, 0.2) (Point-MAE, "
-         "PointMamba ModelNet)."),
-    BOOL("data.augment.rotate_up", data.augment.rotate_up, "false",
-         "Points: random rotation about the up axis y (ScanObjectNN recipes)."),
-    FLT("data.augment.jitter", data.augment.jitter, 0, 1, 0, "0",
-        "Points: sigma of a Gaussian jitter of x, y, z, clipped to 5 sigma (PointNet: 0.01); "
-        "0 = off."),
-    FLT("data.augment.point_dropout", data.augment.point_dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
-        "Points: PointNet++ random point dropout, a ratio drawn in [0, this) per cloud (0.875 "
-        "in PointNet++); 0 = off."),
     // --- adapter
     STR("adapter.name", adapter.name, 0, check_ident, "a registered adapter", "image_patches",
         "Modality adapter, by its registry name (checked against the registry when the model is "
