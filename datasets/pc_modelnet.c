@@ -190,7 +190,7 @@ static ssm_code list_dir(char ***out, int64_t *n, const char *dir, int want_dirs
             (*n)++;
     }
     closedir(d);
-    if (rc == SSM_OK)
+    if (rc == SSM_OK && *n > 1)
         qsort(*out, (size_t)*n, sizeof **out, cmp_str);
     return rc;
 }
