@@ -13,6 +13,7 @@
 // adapters/<name>.c. Keep the list in the order --help should show it.
 #define SSM_ADAPTERS(X) \
     X(image_patches) \
+    X(audio_patches) \
     X(series_variate) \
     X(series_patch) \
     X(bag_features) \

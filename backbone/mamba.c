@@ -1,6 +1,7 @@
 // defines: mamba_config_defaults, mamba_stack_declare, mamba_stack_init_params,
 //          mamba_stack_plan, mamba_stack_free, mamba_stack_get_config,
-//          mamba_orders_check, mamba_order_identity, mamba_order_reverse
+//          mamba_orders_check, mamba_order_identity, mamba_order_reverse,
+//          mamba_orders_check_packed, mamba_order_identity_packed, mamba_order_reverse_packed
 // Building the backbone: its parameter table (mamba_ssm / Vim names), its
 // initialisation (mamba_ssm's, value for value in distribution), and the
 // activation plan. The passes themselves are in stack.c and mixer.c.
@@ -285,9 +286,19 @@ ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L
     scan_shape ss = {.B = 1, .D = E, .L = L, .N = N, .G = 1, .chunk = s->cfg.scan_chunk,
                      .delta_softplus = 1};
     s->ws_slot = (selective_scan_workspace_size(&ss, 1) + 15) / 16 * 16;
-    const size_t ws = (size_t)s->plan_threads * s->ws_slot;
+    size_t ws = (size_t)s->plan_threads * s->ws_slot;
     const size_t ws_wide = selective_scan_workspace_size(&ss, s->plan_threads);
-    TAKE(c->ws, ws > ws_wide ? ws : ws_wide);
+    ws = ws > ws_wide ? ws : ws_wide;
+    // A packed row of up to B_max * L tokens runs as one sample (its checkpoints fit
+    // cstates: ceil(B L / c) <= B ceil(L / c)). With B_max = 1 ws_wide is its workspace on
+    // plan_threads; a dense plan (B_max > 1) is not grown for it: it keeps room for the
+    // single-thread scan of such a row (no dB/dC partials: a few [chunk, N, W] tiles), and
+    // the packed backward runs the scan on as many threads as ws holds (mixer.c).
+    ss.L = B * L;
+    const size_t ws_packed = selective_scan_workspace_size(&ss, 1);
+    ws = ws > ws_packed ? ws : ws_packed;
+    s->ws_elems = ws;
+    TAKE(c->ws, ws);
 #undef TAKE
     if (missing)
         return ssm_fail(err, SSM_ENOMEM,
@@ -309,11 +320,9 @@ void mamba_stack_free(mamba_stack *s) {
     free(s);
 }
 
-ssm_code mamba_orders_check(const mamba_stack *s, const mamba_orders *o, int64_t B,
-                            ssm_error *err) {
-    if (B < 1 || B > s->B_max)
-        return ssm_fail(err, SSM_EINVAL, "mamba: batch %lld, planned for 1..%lld", (long long)B,
-                        (long long)s->B_max);
+// What the dense and the packed checks share: perm and count given, the schedule's
+// entries (or enough orders without one).
+static ssm_code check_schedule(const mamba_stack *s, const mamba_orders *o, ssm_error *err) {
     if (!o || !o->perm || o->count < 1)
         return ssm_fail(err, SSM_EINVAL, "mamba: no scan orders given (need perm and count >= 1)");
     if (o->schedule) {
@@ -331,6 +340,15 @@ ssm_code mamba_orders_check(const mamba_stack *s, const mamba_orders *o, int64_t
                         "mamba: %lld scan orders and no schedule, but %lld branches need one each",
                         (long long)o->count, (long long)s->K);
     }
+    return SSM_OK;
+}
+
+ssm_code mamba_orders_check(const mamba_stack *s, const mamba_orders *o, int64_t B,
+                            ssm_error *err) {
+    if (B < 1 || B > s->B_max)
+        return ssm_fail(err, SSM_EINVAL, "mamba: batch %lld, planned for 1..%lld", (long long)B,
+                        (long long)s->B_max);
+    SSM_TRY(check_schedule(s, o, err));
     const int64_t L = s->L;
     unsigned char *seen = malloc((size_t)L);
     if (!seen)
@@ -367,4 +385,74 @@ void mamba_order_reverse(int32_t *perm, int64_t B, int64_t L) {
     for (int64_t b = 0; b < B; b++)
         for (int64_t l = 0; l < L; l++)
             perm[b * L + l] = (int32_t)(L - 1 - l);
+}
+
+// The sequence that holds token t of a packed row (offsets ascending).
+static int64_t sequence_of(const ssm_packing *pk, int64_t t) {
+    int64_t lo = 0, hi = pk->n - 1;
+    while (lo < hi) {
+        const int64_t mid = (lo + hi + 1) / 2;
+        if (pk->offsets[mid] <= t)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+ssm_code mamba_orders_check_packed(const mamba_stack *s, const mamba_orders *o,
+                                   const ssm_packing *pk, ssm_error *err) {
+    if (s->B_max < 1 || s->L < 1)
+        return ssm_fail(err, SSM_EINVAL, "mamba: packed orders checked before mamba_stack_plan");
+    SSM_TRY(ssm_packing_check(pk, s->B_max * s->L, err));
+    SSM_TRY(check_schedule(s, o, err));
+    const int64_t T = pk->total;
+    unsigned char *seen = malloc((size_t)T);
+    if (!seen)
+        return ssm_fail(err, SSM_ENOMEM, "mamba: out of memory checking orders");
+    for (int64_t c = 0; c < o->count; c++) {
+        const int32_t *row = o->perm + c * T;
+        memset(seen, 0, (size_t)T);
+        for (int64_t i = 0; i < pk->n; i++) {
+            const int64_t lo = pk->offsets[i], hi = pk->offsets[i + 1];
+            for (int64_t l = lo; l < hi; l++) {
+                const int32_t v = row[l];
+                if (v >= lo && v < hi && !seen[v]) {
+                    seen[v] = 1;
+                    continue;
+                }
+                char why[96];
+                if (v < 0 || v >= T)
+                    snprintf(why, sizeof why, "out of range (the row has %lld tokens)",
+                             (long long)T);
+                else if (v < lo || v >= hi)
+                    snprintf(why, sizeof why, "a token of sequence %lld",
+                             (long long)sequence_of(pk, v));
+                else
+                    snprintf(why, sizeof why, "repeated");
+                free(seen);
+                return ssm_fail(err, SSM_EDATA,
+                                "mamba: packed order %lld, sequence %lld (positions %lld..%lld), "
+                                "step %lld reads position %d: %s; every order must map each "
+                                "sequence onto itself",
+                                (long long)c, (long long)i, (long long)lo, (long long)(hi - 1),
+                                (long long)l, v, why);
+            }
+        }
+    }
+    free(seen);
+    return SSM_OK;
+}
+
+void mamba_order_identity_packed(int32_t *perm, const ssm_packing *pk) {
+    for (int64_t l = 0; l < pk->total; l++)
+        perm[l] = (int32_t)l;
+}
+
+void mamba_order_reverse_packed(int32_t *perm, const ssm_packing *pk) {
+    for (int64_t i = 0; i < pk->n; i++) {
+        const int64_t lo = pk->offsets[i], hi = pk->offsets[i + 1];
+        for (int64_t l = lo; l < hi; l++)
+            perm[l] = (int32_t)(lo + hi - 1 - l);
+    }
 }

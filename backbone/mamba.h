@@ -106,20 +106,29 @@ ssm_code mamba_orders_check(const mamba_stack *s, const mamba_orders *o, int64_t
                             ssm_error *err);
 
 // ---- packed (ragged) batches: core/packing.h ----------------------------------
-// One row of pk->total <= L tokens holding pk->n sequences back to back (plan the stack
-// with B_max >= 1 and L = the most tokens a batch may hold, data.max_tokens). in/out/din/
-// dout are [total, D]; orders->perm is [count, 1, total] and every perm row maps each
-// sequence onto itself. The conv window and the scan state restart at every offset, in
-// every branch and order: the result for a sequence equals the result of that sequence
-// run alone (tests/test_backbone_packed.c states the bar). Memory and time scale with
-// total, not with n * the longest sequence.
+// One row of pk->total tokens holding pk->n sequences back to back. The token budget
+// rule: a stack planned for (B_max, L) takes a packed row of up to B_max * L tokens (the
+// dense batch's token count; the plan lays every buffer out for B_max * L tokens and
+// sizes the scan's workspace for one row of that length), so plan with B_max = 1 and
+// L = the most tokens a batch may hold (data.max_tokens), or reuse a dense plan of the
+// same budget. No sequence length is bounded by L, only the total. in/out/din/dout are
+// [total, D]; orders->perm is [count, 1, total] and every perm row maps each sequence
+// onto itself. The conv window and the scan state restart at every offset, in every
+// branch and order, and no gradient crosses one: the result for a sequence equals the
+// result of that sequence run alone (mamba_stack_forward with B = 1, L = its length), to
+// float rounding of the projections (tests/test_backbone_packed.c states the bar). Memory
+// and time scale with total, not with n * the longest sequence. Preconditions (checked
+// by mamba_orders_check_packed, not here): pk valid within the budget, valid orders.
+// The backward uses the activations of the last forward, which must be packed with the
+// same pk.
 void mamba_stack_forward_packed(mamba_stack *s, const ssm_params *p, real *out, const real *in,
                                 const mamba_orders *orders, const ssm_packing *pk);
 void mamba_stack_backward_packed(mamba_stack *s, ssm_params *p, real *din, const real *dout,
                                  const mamba_orders *orders, const ssm_packing *pk);
 // As mamba_orders_check, for a packed row: perm rows of length pk->total, each a
 // permutation that keeps every sequence's positions within it (names order, sequence,
-// position at fault), and pk itself valid for the plan (ssm_packing_check).
+// step and the position read at fault), and pk itself valid for the plan
+// (ssm_packing_check with max_total = B_max * L).
 ssm_code mamba_orders_check_packed(const mamba_stack *s, const mamba_orders *o,
                                    const ssm_packing *pk, ssm_error *err);
 // identity / reverse within each sequence of a packed row: perm [pk->total].

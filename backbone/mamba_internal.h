@@ -1,6 +1,7 @@
 // defines: mamba_stack (the struct behind the opaque handle), mamba_branch_params,
 //          mamba_layer_params, mamba_layer_acts, mamba_scratch, mamba_mixer_forward,
-//          mamba_mixer_backward, mamba_order_perm
+//          mamba_mixer_backward, mamba_order_perm, mamba_run, mamba_run_dense, mamba_run_perm,
+//          mamba_mixer_forward_run, mamba_mixer_backward_run
 // Private to backbone/: the parameter indices, the activation pointers laid
 // out by mamba_stack_plan, and the one-layer mixer that stack.c runs.
 #pragma once
@@ -112,6 +113,7 @@ struct mamba_stack {
                                  // out_proj.weight in the flat table (its mixer parameters)
     size_t gslot;                // gspan rounded up, then the private dA [K, E, N]
     size_t ws_slot;              // scan backward workspace of one sample on one thread
+    size_t ws_elems;             // sc.ws in reals (what a packed row's scan backward may use)
     char prefix[64];
     mamba_layer_params *lp;      // [n_layers]
     size_t normf_w, normf_b;     // norm_f (normf_b SIZE_MAX unless LayerNorm)
@@ -141,6 +143,29 @@ static inline const int32_t *mamba_order_perm(const mamba_stack *s, const mamba_
     return o->perm + idx * B * s->L;
 }
 
+// One CPU pass: B samples of L tokens each. The dense calls run L = s->L (the plan's);
+// a packed call runs one row (B = 1) of L = pk->total tokens, n_segs sequences starting
+// at seg_offsets (pk->offsets, [n_segs + 1]), which the conv and the scan restart at.
+// Every [B_max, .., L]-sized buffer of the plan is used as [B, .., L] with this L, so a
+// run fits the plan while B * L <= B_max * s->L (mamba.c sizes the scan's workspace and
+// checkpoints for that too).
+typedef struct {
+    int64_t B, L;
+    const int64_t *seg_offsets; // NULL: every sample is one sequence
+    int64_t n_segs;
+} mamba_run;
+
+static inline mamba_run mamba_run_dense(const mamba_stack *s, int64_t B) {
+    return (mamba_run){.B = B, .L = s->L, .seg_offsets = NULL, .n_segs = 0};
+}
+
+// perm of branch k of layer i for a run: [B, L] with the run's B and L
+static inline const int32_t *mamba_run_perm(const mamba_stack *s, const mamba_orders *o,
+                                            int64_t layer, int k, const mamba_run *r) {
+    int64_t idx = o->schedule ? o->schedule[layer * s->K + k] : k;
+    return o->perm + idx * r->B * r->L;
+}
+
 // out [B, L, D] += mixer(in), in [B, L, D]: layer i's mixer (all branches,
 // merge, gate, out_proj). Saves xz, xdbl, cstates, y in s->acts[layer].
 void mamba_mixer_forward(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
@@ -150,3 +175,11 @@ void mamba_mixer_forward(mamba_stack *s, const ssm_params *p, int64_t layer, rea
 // dout [B, L, D]; in [B, L, D] is the forward's mixer input.
 void mamba_mixer_backward(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
                           const real *dout, const real *in, const mamba_orders *o, int64_t B);
+
+// The same for any run ([B, L, D] with the run's B and L); the two above are these
+// with mamba_run_dense.
+void mamba_mixer_forward_run(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
+                             const real *in, const mamba_orders *o, const mamba_run *r);
+void mamba_mixer_backward_run(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
+                              const real *dout, const real *in, const mamba_orders *o,
+                              const mamba_run *r);

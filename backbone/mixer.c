@@ -1,4 +1,5 @@
-// defines: mamba_mixer_forward, mamba_mixer_backward
+// defines: mamba_mixer_forward, mamba_mixer_backward, mamba_mixer_forward_run,
+//          mamba_mixer_backward_run
 // One layer's Mamba mixer (mamba_ssm's mamba_simple.py, Vim's bimamba "v2"):
 //   xz = in_proj(in)                                  shared by the branches
 //   for each branch k (its own scan order perm_k):
@@ -29,6 +30,11 @@
 // count and batch -> same bits. With fewer samples than threads (B = 1
 // inference, say) the samples run one after the other and the kernels use
 // the threads inside (one slot).
+//
+// Every pass runs with a run length L (mamba_run, mamba_internal.h): the
+// plan's L for the dense calls, or pk->total for a packed row, which is one
+// sample (B = 1, the path above) whose conv and scan restart at the segment
+// offsets; the per-token steps (projections, gate, merge) need no change.
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -42,9 +48,11 @@
 
 static void zero(real *x, size_t n) { memset(x, 0, n * sizeof(real)); }
 
-static scan_shape sample_scan_shape(const mamba_stack *s) {
-    return (scan_shape){.B = 1, .D = s->E, .L = s->L, .N = s->N, .G = 1,
-                        .chunk = s->cfg.scan_chunk, .delta_softplus = 1};
+// The scan of one sample (or of the one packed row) of the run.
+static scan_shape sample_scan_shape(const mamba_stack *s, const mamba_run *r) {
+    return (scan_shape){.B = 1, .D = s->E, .L = r->L, .N = s->N, .G = 1,
+                        .chunk = s->cfg.scan_chunk, .delta_softplus = 1,
+                        .seg_offsets = r->seg_offsets, .n_segs = r->seg_offsets ? r->n_segs : 0};
 }
 
 static real merge_alpha(const mamba_stack *s) {
@@ -67,26 +75,31 @@ static int sample_threads(const mamba_stack *s, int64_t B) {
     return B >= nt ? nt : 1;
 }
 
-// What one call needs, resolved once (pointers into the parameter table).
+// What one call needs, resolved once (pointers into the parameter table). L is
+// the run's length (s->L for the dense calls, pk->total for a packed row): the
+// per-sample slices of the planned buffers are [.., L] with this L.
 typedef struct {
     mamba_stack *s;
     const ssm_params *p;
-    int64_t layer, B;
+    int64_t layer, B, L;
+    int64_t n_chunks;                         // scan checkpoints per sample: ceil(L / chunk)
     const real *W_in, *W_out;                 // [2E, D], [D, E]
     const int32_t *perm[MAMBA_MAX_BRANCHES];  // [B, L] per branch
     real alpha;
-    scan_shape ss;
+    scan_shape ss;                            // one sample; seg_offsets: a packed row
+    int scan_threads;                         // > 0: run the scan backward on this many
 } mixer_call;
 
 static mixer_call call_init(mamba_stack *s, const ssm_params *p, int64_t layer,
-                            const mamba_orders *o, int64_t B) {
-    mixer_call m = {.s = s, .p = p, .layer = layer, .B = B, .alpha = merge_alpha(s),
-                    .ss = sample_scan_shape(s)};
+                            const mamba_orders *o, const mamba_run *r) {
+    mixer_call m = {.s = s, .p = p, .layer = layer, .B = r->B, .L = r->L,
+                    .n_chunks = (r->L + s->cfg.scan_chunk - 1) / s->cfg.scan_chunk,
+                    .alpha = merge_alpha(s), .ss = sample_scan_shape(s, r)};
     gemm_threads_init(); // before the per-sample regions call gemm from inside
     m.W_in = ssm_params_data(p, s->lp[layer].in_w);
     m.W_out = ssm_params_data(p, s->lp[layer].out_w);
     for (int k = 0; k < s->K; k++)
-        m.perm[k] = mamba_order_perm(s, o, layer, k, B);
+        m.perm[k] = mamba_run_perm(s, o, layer, k, r);
     // A = -exp(A_log) of every branch, shared read-only by the threads
     for (int k = 0; k < s->K; k++) {
         const real *A_log = ssm_params_data(p, s->lp[layer].br[k].A_log);
@@ -104,7 +117,7 @@ static mixer_call call_init(mamba_stack *s, const ssm_params *p, int64_t layer,
 // Returns the conv input (x rows of xz, or xg_b).
 static const real *branch_inputs(const mixer_call *m, int k, int64_t b, int store_xdbl) {
     const mamba_stack *s = m->s;
-    const int64_t E = s->E, L = s->L, R = s->R, P = s->P;
+    const int64_t E = s->E, L = m->L, R = s->R, P = s->P;
     const mamba_branch_params *bp = &s->lp[m->layer].br[k];
     const mamba_layer_acts *t = &s->acts[m->layer];
     const mamba_scratch *c = &s->sc;
@@ -118,7 +131,8 @@ static const real *branch_inputs(const mixer_call *m, int k, int64_t b, int stor
         src = xg;
     }
     conv1d_causal_forward(xc, src, ssm_params_data(m->p, bp->conv_w),
-                          ssm_params_data(m->p, bp->conv_b), 1, E, L, s->dc, 1);
+                          ssm_params_data(m->p, bp->conv_b), 1, E, L, s->dc, 1, m->ss.seg_offsets,
+                          m->ss.n_segs);
     if (store_xdbl) // [P, L] = W_x [P, E] @ u [E, L]
         gemm(xdbl, ssm_params_data(m->p, bp->xproj_w), xc, P, L, E, 0, 0, 1, 0);
     // delta [E, L] = W_dt [E, R] @ dt [R, L]
@@ -128,10 +142,10 @@ static const real *branch_inputs(const mixer_call *m, int k, int64_t b, int stor
 
 static void forward_sample(const mixer_call *m, real *out, const real *in, int64_t b) {
     const mamba_stack *s = m->s;
-    const int64_t D = s->D, E = s->E, L = s->L, N = s->N, R = s->R, P = s->P;
+    const int64_t D = s->D, E = s->E, L = m->L, N = s->N, R = s->R, P = s->P;
     const mamba_layer_acts *t = &s->acts[m->layer];
     const mamba_scratch *c = &s->sc;
-    const size_t cs = (size_t)(E * s->n_chunks * N); // chunk states per sample
+    const size_t cs = (size_t)(E * m->n_chunks * N); // chunk states per sample
     real *xz = t->xz + b * 2 * E * L, *y = t->y + b * E * L;
     gemm(xz, m->W_in, in + b * L * D, 2 * E, L, D, 0, 1, 1, 0); // [2E, L] = W_in @ in[b]^T
     for (int k = 0; k < s->K; k++) {
@@ -150,9 +164,10 @@ static void forward_sample(const mixer_call *m, real *out, const real *in, int64
     gemm(out + b * L * D, g, m->W_out, L, D, E, 1, 1, 1, 1); // [L, D] += g^T @ W_out^T
 }
 
-void mamba_mixer_forward(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
-                         const real *in, const mamba_orders *o, int64_t B) {
-    const mixer_call m = call_init(s, p, layer, o, B);
+void mamba_mixer_forward_run(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
+                             const real *in, const mamba_orders *o, const mamba_run *r) {
+    const mixer_call m = call_init(s, p, layer, o, r);
+    const int64_t B = r->B;
     const int nt = sample_threads(s, B);
     if (nt == 1) {
         for (int64_t b = 0; b < B; b++)
@@ -176,8 +191,8 @@ static real *slot_grad(const mixer_call *m, real *slot, size_t idx) {
 static void backward_sample(const mixer_call *m, real *slot, real *slot_dA, real *ws, real *din,
                             const real *dout, const real *in, int64_t b) {
     const mamba_stack *s = m->s;
-    const int64_t D = s->D, E = s->E, L = s->L, N = s->N, R = s->R, P = s->P;
-    const size_t EL = (size_t)(E * L), cs = (size_t)(E * s->n_chunks * N);
+    const int64_t D = s->D, E = s->E, L = m->L, N = s->N, R = s->R, P = s->P;
+    const size_t EL = (size_t)(E * L), cs = (size_t)(E * m->n_chunks * N);
     const mamba_layer_params *lp = &s->lp[m->layer];
     const mamba_layer_acts *t = &s->acts[m->layer];
     const mamba_scratch *c = &s->sc;
@@ -209,23 +224,29 @@ static void backward_sample(const mixer_call *m, real *slot, real *slot_dA, real
         zero(ddel, EL);
         zero(dxd, (size_t)(P * L));
         scatter_tokens_backward(dys, dy, perm, 1, E, L, m->alpha);
+        const int outer = m->scan_threads ? omp_get_max_threads() : 0;
+        if (m->scan_threads && m->scan_threads < outer)
+            omp_set_num_threads(m->scan_threads);
         selective_scan_backward(dxc, ddel, slot_dA + k * E * N, dxd + R * L, dxd + (R + N) * L,
                                 slot_grad(m, slot, bp->D), NULL, slot_grad(m, slot, bp->dt_b),
                                 dys, t->cstates[k] + b * cs, xc, delta, c->A + k * E * N,
                                 xd + R * L, xd + (R + N) * L, ssm_params_data(m->p, bp->D), NULL,
                                 ssm_params_data(m->p, bp->dt_b), ws, &m->ss);
+        if (m->scan_threads && m->scan_threads < outer)
+            omp_set_num_threads(outer);
         gemm(slot_grad(m, slot, bp->dt_w), ddel, xd, E, R, L, 0, 1, 1, 1); // += ddelta @ dt^T
         gemm(dxd, W_dt, ddel, R, L, E, 1, 0, 1, 1);              // d dt += W_dt^T @ ddelta
         gemm(slot_grad(m, slot, bp->xproj_w), dxd, xc, P, E, L, 0, 1, 1, 1); // += dxdbl @ u^T
         gemm(dxc, W_x, dxd, E, L, P, 1, 0, 1, 1);                // du += W_x^T @ dxdbl
         const real *cw = ssm_params_data(m->p, bp->conv_w), *cb = ssm_params_data(m->p, bp->conv_b);
         real *dcw = slot_grad(m, slot, bp->conv_w), *dcb = slot_grad(m, slot, bp->conv_b);
+        const int64_t *so = m->ss.seg_offsets, ns = m->ss.n_segs;
         if (src != xg) { // identity order: the conv's input gradient is dx itself
-            conv1d_causal_backward(dxz, dcw, dcb, dxc, src, cw, cb, 1, E, L, s->dc, 1);
+            conv1d_causal_backward(dxz, dcw, dcb, dxc, src, cw, cb, 1, E, L, s->dc, 1, so, ns);
         } else {
             real *dxg = dys; // dys is consumed
             zero(dxg, EL);
-            conv1d_causal_backward(dxg, dcw, dcb, dxc, xg, cw, cb, 1, E, L, s->dc, 1);
+            conv1d_causal_backward(dxg, dcw, dcb, dxc, xg, cw, cb, 1, E, L, s->dc, 1, so, ns);
             gather_tokens_backward(dxz, dxg, perm, 1, E, L);
         }
     }
@@ -259,9 +280,11 @@ static void reduce_slots(const mixer_call *m, int nslots) {
     }
 }
 
-void mamba_mixer_backward(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
-                          const real *dout, const real *in, const mamba_orders *o, int64_t B) {
-    const mixer_call m = call_init(s, p, layer, o, B);
+void mamba_mixer_backward_run(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
+                              const real *dout, const real *in, const mamba_orders *o,
+                              const mamba_run *r) {
+    mixer_call m = call_init(s, p, layer, o, r);
+    const int64_t B = r->B;
     const size_t dA_off = s->gslot - (size_t)(s->K * s->E * s->N);
     const int nt = sample_threads(s, B);
     if (nt == 1) {
@@ -270,6 +293,14 @@ void mamba_mixer_backward(mamba_stack *s, ssm_params *p, int64_t layer, real *di
         const int outer = omp_get_max_threads();
         if (outer > s->plan_threads)
             omp_set_num_threads(s->plan_threads);
+        if (r->seg_offsets && r->L > s->L) {
+            // a packed row longer than the plan's L (a dense plan of the same token
+            // budget): the scan on as many threads as the planned workspace holds
+            int t = omp_get_max_threads();
+            while (t > 1 && selective_scan_workspace_size(&m.ss, t) > s->ws_elems)
+                t--;
+            m.scan_threads = t;
+        }
         real *slot = s->sc.gslots;
         zero(slot, s->gslot);
         for (int64_t b = 0; b < B; b++)
@@ -294,4 +325,16 @@ void mamba_mixer_backward(mamba_stack *s, ssm_params *p, int64_t layer, real *di
         // implicit barrier: every slot is complete
         reduce_slots(&m, omp_get_num_threads());
     }
+}
+
+void mamba_mixer_forward(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
+                         const real *in, const mamba_orders *o, int64_t B) {
+    const mamba_run r = mamba_run_dense(s, B);
+    mamba_mixer_forward_run(s, p, layer, out, in, o, &r);
+}
+
+void mamba_mixer_backward(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
+                          const real *dout, const real *in, const mamba_orders *o, int64_t B) {
+    const mamba_run r = mamba_run_dense(s, B);
+    mamba_mixer_backward_run(s, p, layer, din, dout, in, o, &r);
 }

@@ -1,4 +1,5 @@
-// defines: mamba_stack_forward, mamba_stack_backward
+// defines: mamba_stack_forward, mamba_stack_backward, mamba_stack_forward_packed,
+//          mamba_stack_backward_packed
 // The residual stack, with mamba_ssm's Block semantics (fused add + norm,
 // pre-norm, residual kept in `real`):
 //   res_0 = in
@@ -33,9 +34,10 @@ static void norm_bwd(const mamba_stack *s, real *dinp, const real *dout, const r
                          s->D);
 }
 
-void mamba_stack_forward(mamba_stack *s, const ssm_params *p, real *out, const real *in,
-                         const mamba_orders *orders, int64_t B) {
-    const int64_t rows = B * s->L;
+// The passes for any run (mamba_internal.h): rows = B * L tokens.
+static void stack_forward(mamba_stack *s, const ssm_params *p, real *out, const real *in,
+                          const mamba_orders *orders, const mamba_run *r) {
+    const int64_t rows = r->B * r->L;
     const size_t bld = (size_t)(rows * s->D) * sizeof(real);
     memcpy(s->acts[0].res, in, bld);
     for (int64_t i = 0; i < s->n_layers; i++) {
@@ -44,7 +46,7 @@ void mamba_stack_forward(mamba_stack *s, const ssm_params *p, real *out, const r
         norm_fwd(s, t->normed, t->mean, t->rstd, t->res, p, lp->norm_w, lp->norm_b, rows);
         real *next = i + 1 < s->n_layers ? s->acts[i + 1].res : s->res_out;
         memcpy(next, t->res, bld); // the mixer adds onto the residual
-        mamba_mixer_forward(s, p, i, next, t->normed, orders, B);
+        mamba_mixer_forward_run(s, p, i, next, t->normed, orders, r);
     }
     if (s->cfg.final_norm)
         norm_fwd(s, out, s->mean_f, s->rstd_f, s->res_out, p, s->normf_w, s->normf_b, rows);
@@ -52,9 +54,9 @@ void mamba_stack_forward(mamba_stack *s, const ssm_params *p, real *out, const r
         memcpy(out, s->res_out, bld);
 }
 
-void mamba_stack_backward(mamba_stack *s, ssm_params *p, real *din, const real *dout,
-                          const mamba_orders *orders, int64_t B) {
-    const int64_t rows = B * s->L;
+static void stack_backward(mamba_stack *s, ssm_params *p, real *din, const real *dout,
+                           const mamba_orders *orders, const mamba_run *r) {
+    const int64_t rows = r->B * r->L;
     const size_t n = (size_t)(rows * s->D);
     real *dres = s->sc.dres, *dnormed = s->sc.dnormed; // [B, L, D]
     if (s->cfg.final_norm) {
@@ -69,8 +71,38 @@ void mamba_stack_backward(mamba_stack *s, ssm_params *p, real *din, const real *
         // res_{i+1} = res_i + mixer(norm(res_i)): the gradient reaches res_i
         // directly (dres unchanged) and through the mixer and the norm.
         memset(dnormed, 0, n * sizeof(real));
-        mamba_mixer_backward(s, p, i, dnormed, dres, t->normed, orders, B);
+        mamba_mixer_backward_run(s, p, i, dnormed, dres, t->normed, orders, r);
         norm_bwd(s, dres, dnormed, t->res, t->mean, t->rstd, p, lp->norm_w, lp->norm_b, rows);
     }
     add_forward(din, din, dres, (int64_t)n);
+}
+
+void mamba_stack_forward(mamba_stack *s, const ssm_params *p, real *out, const real *in,
+                         const mamba_orders *orders, int64_t B) {
+    const mamba_run r = mamba_run_dense(s, B);
+    stack_forward(s, p, out, in, orders, &r);
+}
+
+void mamba_stack_backward(mamba_stack *s, ssm_params *p, real *din, const real *dout,
+                          const mamba_orders *orders, int64_t B) {
+    const mamba_run r = mamba_run_dense(s, B);
+    stack_backward(s, p, din, dout, orders, &r);
+}
+
+// A packed row is one sample of pk->total tokens whose sequences the conv and the
+// scan restart at; the norms, projections and gate are per token already.
+static mamba_run packed_run(const ssm_packing *pk) {
+    return (mamba_run){.B = 1, .L = pk->total, .seg_offsets = pk->offsets, .n_segs = pk->n};
+}
+
+void mamba_stack_forward_packed(mamba_stack *s, const ssm_params *p, real *out, const real *in,
+                                const mamba_orders *orders, const ssm_packing *pk) {
+    const mamba_run r = packed_run(pk);
+    stack_forward(s, p, out, in, orders, &r);
+}
+
+void mamba_stack_backward_packed(mamba_stack *s, ssm_params *p, real *din, const real *dout,
+                                 const mamba_orders *orders, const ssm_packing *pk) {
+    const mamba_run r = packed_run(pk);
+    stack_backward(s, p, din, dout, orders, &r);
 }

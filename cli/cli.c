@@ -181,6 +181,18 @@ ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error
         in->test_sample_names = test_too ? (const char *const *)pt->test_set.names : NULL;
         return SSM_OK;
     }
+    if (audio_data_is_audio(&c->data)) {
+        d->audio = 1;
+        audio_data *a = &d->aud;
+        SSM_TRY(audio_data_open(a, &c->data, (uint64_t)c->run.seed, test_too, err));
+        d->train = &a->train;
+        d->val = a->has_val ? &a->val : NULL;
+        d->test = test_too ? &a->test : NULL;
+        in->input = (ssm_input_shape){2, {a->T, a->F}};
+        in->num_classes = a->num_classes;
+        in->class_names = (const char *const *)a->set.class_names;
+        return SSM_OK;
+    }
     image_data *g = &d->img;
     SSM_TRY(image_data_open(g, &c->data, (uint64_t)c->run.seed, test_too, err));
     d->train = &g->train;
@@ -199,6 +211,8 @@ void cli_data_close(cli_data *d) {
         series_data_close(&d->ser);
     else if (d->mil)
         mil_data_close(&d->bags);
+    else if (d->audio)
+        audio_data_close(&d->aud);
     else if (d->points)
         pc_data_close(&d->pts);
     else
@@ -247,6 +261,15 @@ ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) 
         SSM_TRY(ssm_metadata_set_int(m, "data_point_values", cd->pts.C, err));
         return class_names_meta(m, (const char *const *)cd->pts.train_set.class_names,
                                 cd->pts.num_classes, err);
+    }
+    if (cd->audio) {
+        const audio_data *a = &cd->aud;
+        SSM_TRY(ssm_metadata_set_int(m, "data_frames", a->T, err));
+        SSM_TRY(ssm_metadata_set_int(m, "data_mel", a->F, err));
+        SSM_TRY(ssm_metadata_set_int(m, "data_sample_rate", a->sample_rate, err));
+        SSM_TRY(ssm_metadata_set_double(m, "data_mean.0", a->mean, err));
+        SSM_TRY(ssm_metadata_set_double(m, "data_std.0", a->std, err));
+        return class_names_meta(m, (const char *const *)a->set.class_names, a->num_classes, err);
     }
     const image_data *d = &cd->img;
     SSM_TRY(ssm_metadata_set_int(m, "data_channels", d->C, err));

@@ -12,6 +12,7 @@
 #include "core/device_select.h"
 #include "core/error.h"
 #include "core/metadata.h"
+#include "datasets/audio_data.h"
 #include "datasets/image_data.h"
 #include "datasets/mil_data.h"
 #include "datasets/pc_data.h"
@@ -62,15 +63,18 @@ ssm_code cli_open_device(const ssm_config *c, ssm_device *d, ssm_error *err);
 void cli_apply_threads(const ssm_config *c);
 
 // The data a config names (data.name): an image recipe (datasets/image_data.h),
-// a series recipe (datasets/series_data.h) or a MIL recipe (datasets/mil_data.h), with the batchers and what the
+// a series recipe (datasets/series_data.h), a MIL recipe (datasets/mil_data.h) or an
+// audio recipe (datasets/audio_data.h), with the batchers and what the
 // task needs to know of it. Holds batchers: never copy or move it once open.
 typedef struct {
-    int series;        // which of the three below is open: series, mil, else images
+    int series;        // which recipe is open: series, mil, audio, else images
     int mil;
+    int audio;
     int points;        // point clouds (datasets/pc_data.h)
     image_data img;
     series_data ser;
     mil_data bags;     // MIL bags (ragged batches)
+    audio_data aud;    // audio clips (datasets/audio_data.h)
     pc_data pts;       // point clouds
     ssm_batcher *train, *val, *test; // val NULL without validation, test NULL unless test_too
     task_data_info info;
@@ -84,7 +88,8 @@ void cli_data_close(cli_data *d);
 // Images: data_channels, data_height, data_width, data_mean.<c>, data_std.<c>,
 // class_names (one per line). Series: data_lookback, data_variates,
 // data_horizon, data_out_variates, data_mean.<j>, data_std.<j> (the scaler of
-// each input column, forecasting) or class_names (UCR).
+// each input column, forecasting) or class_names (UCR). Audio: data_frames, data_mel,
+// data_sample_rate, data_mean.0, data_std.0 (the log-mel normalisation), class_names.
 #define CLI_META_CLASS_NAMES "class_names"
 ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *d, ssm_error *err);
 

@@ -30,10 +30,15 @@
 typedef enum { SSM_DATA_FASHION_MNIST = 0, SSM_DATA_MNIST, SSM_DATA_IDX, SSM_DATA_ETT,
                SSM_DATA_CSV, SSM_DATA_UCR, SSM_DATA_MUSK, SSM_DATA_CLAM,
                SSM_DATA_FMNIST_BAGS,
+               SSM_DATA_SPEECH_COMMANDS, SSM_DATA_ESC50, SSM_DATA_AUDIO_FOLDER,
                // point clouds (datasets/pc_data.h)
                SSM_DATA_MODELNET, SSM_DATA_MODELNET_OFF, SSM_DATA_MODELNET_H5,
                SSM_DATA_SCANOBJECTNN, SSM_DATA_SHAPES } ssm_data_name;
 typedef enum { SSM_SAMPLING_RANDOM = 0, SSM_SAMPLING_FIRST } ssm_instance_sampling;
+// audio: Speech Commands' protocols; the fbank windows in datasets/fbank.h's order
+typedef enum { SSM_LABELS_ALL = 0, SSM_LABELS_KEYWORDS12 } ssm_label_set;
+typedef enum { SSM_WINDOW_HANNING = 0, SSM_WINDOW_POVEY, SSM_WINDOW_HAMMING, SSM_WINDOW_RECTANGULAR,
+               SSM_WINDOW_BLACKMAN } ssm_window_kind;
 typedef enum { SSM_POINTS_FPS = 0, SSM_POINTS_RANDOM, SSM_POINTS_FIRST } ssm_point_sampling;
 typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_features;
 typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
@@ -55,12 +60,33 @@ typedef struct {
     double random_erasing;       // probability of erasing one random rectangle; 0 = off
     bool hflip;                  // random horizontal flip
     bool normalize;              // standardize with training-set statistics
+    // audio (datasets/audio_augment.h)
+    int64_t freq_mask, time_mask;  // SpecAugment mask parameters (bins, frames); 0 = off
+    int64_t masks;                 // masks of each kind
+    double time_shift;             // max |shift| as a fraction of the clip; 0 = off
+    bool roll;                     // the shift rolls the clip around instead of zero fill
+    double gain_db;                // random gain in [-gain_db, gain_db] dB; 0 = off
+    double noise;                  // probability of adding background noise; 0 = off
+    double snr_min, snr_max;       // its SNR range in dB
+    char noise_dir[SSM_CFG_PATH_MAX]; // noise files; "" = the set's _background_noise_
     // point clouds (datasets/pc_augment.h)
     bool scale_translate;        // per-axis scale U(2/3, 3/2) and shift U(-0.2, 0.2)
     bool rotate_up;              // rotation about the up axis (y)
     double jitter;               // sigma of a clipped Gaussian jitter, 0 = off
     double point_dropout;        // max ratio of PointNet++'s random point dropout, 0 = off
 } ssm_augment_config;
+
+// The log-mel front end (datasets/fbank.h; torchaudio.compliance.kaldi.fbank's options).
+typedef struct {
+    int64_t num_mel_bins;
+    double frame_length_ms, frame_shift_ms;
+    bool round_to_power_of_two;
+    bool remove_dc_clip, remove_dc_offset;
+    double preemphasis;
+    ssm_window_kind window;
+    double low_freq, high_freq;
+    bool snip_edges;
+} ssm_fbank_config;
 
 typedef struct {
     ssm_data_name name;
@@ -89,6 +115,12 @@ typedef struct {
     int64_t bag_target_class;          // fmnist_bags: a bag is positive if it holds this class
     int64_t num_bags, num_test_bags;   // fmnist_bags: training and test bags
     double bag_mean_len, bag_std_len;  // fmnist_bags: bag length ~ round(N(mean, std)), >= 1
+    // audio (speech_commands, esc50, audio_folder: datasets/audio_data.h)
+    int64_t sample_rate;               // Hz the clips are resampled to
+    int64_t target_frames;             // fbank frames per clip (cut or padded)
+    ssm_label_set label_set;           // speech_commands: all words or the 12-class protocol
+    double audio_mean, audio_std;      // normalisation; audio_std 0 = from the training set
+    ssm_fbank_config fbank;
     // Point clouds (modelnet, modelnet_off, modelnet_h5, scanobjectnn, shapes: datasets/pc_data.h)
     char subset[SSM_CFG_NAME_MAX];     // modelnet40 | modelnet10; obj_bg | obj_only | pb_t50_rs
     int64_t num_points;                // points per cloud

@@ -11,11 +11,15 @@
 #include <string.h>
 
 static const char *const data_names[] = {"fashion_mnist", "mnist", "idx", "ett", "csv", "ucr",
-                                         "musk", "clam", "fmnist_bags", "modelnet",
+                                         "musk", "clam", "fmnist_bags",
+                                         "speech_commands", "esc50", "audio_folder", "modelnet",
                                          "modelnet_off", "modelnet_h5", "scanobjectnn", "shapes",
                                          NULL};
 static const char *const point_sampling_names[] = {"fps", "random", "first", NULL};
 static const char *const sampling_names[] = {"random", "first", NULL};
+static const char *const label_set_names[] = {"all", "keywords12", NULL};
+static const char *const window_names[] = {"hanning", "povey", "hamming", "rectangular", "blackman",
+                                           NULL};
 static const char *const features_names[] = {"M", "S", "MS", NULL};
 static const char *const cls_names[] = {"none", "head", "middle", NULL};
 static const char *const norm_names[] = {"rms", "layer", NULL};
@@ -41,6 +45,24 @@ static bool check_ident(const char *s, char *why, size_t n) {
             return false;
         }
     return true;
+}
+
+// A scan order's name: an identifier, optionally with a parameter after ':' ("sr:10",
+// MambaMIL's sequence reordering with rate 10); the adapter checks the rest.
+static bool check_order_name(const char *s, char *why, size_t n) {
+    char head[64];
+    snprintf(head, sizeof head, "%s", s);
+    char *colon = strchr(head, ':');
+    if (colon) {
+        *colon = 0;
+        for (const char *p = colon + 1; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                  *p == '.' || *p == '-')) {
+                snprintf(why, n, "'%s' has the character '%c' in its parameter", s, *p);
+                return false;
+            }
+    }
+    return check_ident(head, why, n);
 }
 
 // A run name becomes one folder: not empty, no '/', not "." or "..".
@@ -107,6 +129,29 @@ const ssm_config_key ssm_config_keys[] = {
         "Images: probability of erasing one random rectangle (2-40% of the area, aspect 0.3-3.3) to 0 after normalisation; 0 = off."),
     BOOL("data.augment.normalize", data.augment.normalize, "true",
          "Standardize inputs with training-set statistics (images per channel, series per variate; point clouds: each cloud centred and scaled to the unit sphere)."),
+    // audio augmentation (datasets/audio_augment.h): beside the other data.augment keys
+    INT("data.augment.freq_mask", data.augment.freq_mask, 0, 1024, "0",
+        "Audio: SpecAugment frequency mask parameter (torchaudio FrequencyMasking: widths "
+        "uniform below it, cells set to 0 before normalisation); 0 = off."),
+    INT("data.augment.time_mask", data.augment.time_mask, 0, MILLION, "0",
+        "Audio: SpecAugment time mask parameter in frames; 0 = off."),
+    INT("data.augment.masks", data.augment.masks, 0, 4, "1",
+        "Audio: frequency masks and time masks of each kind (AST: 1; SpecAugment LD: 2)."),
+    FLT("data.augment.time_shift", data.augment.time_shift, 0, 1, 0, "0",
+        "Audio: random time shift of the waveform, at most this fraction of the clip; 0 = off."),
+    BOOL("data.augment.roll", data.augment.roll, "false",
+         "Audio: the shift rolls the clip around (AST) instead of shifting zeros in (TF)."),
+    FLT("data.augment.gain_db", data.augment.gain_db, 0, 60, 0, "0",
+        "Audio: random gain, uniform in +-gain_db dB; 0 = off."),
+    FLT("data.augment.noise", data.augment.noise, 0, 1, 0, "0",
+        "Audio: probability of adding a random segment of background noise; 0 = off."),
+    FLT("data.augment.snr_min", data.augment.snr_min, -30, 100, 0, "0",
+        "Audio: lowest signal-to-noise ratio of the added noise, dB."),
+    FLT("data.augment.snr_max", data.augment.snr_max, -30, 100, 0, "20",
+        "Audio: highest signal-to-noise ratio of the added noise, dB."),
+    STR("data.augment.noise_dir", data.augment.noise_dir, SSM_KEY_EXPAND, NULL,
+        "any path; ${VAR} expanded", "",
+        "Audio: folder of noise files; empty = the set's _background_noise_/ (Speech Commands)."),
     // point clouds (kept beside the other augment keys: the written YAML nests them once)
     BOOL("data.augment.scale_translate", data.augment.scale_translate, "false",
          "Points: scale each axis by U(2/3, 3/2) and shift it by U(-0.2, 0.2) (Point-MAE, "
@@ -150,7 +195,8 @@ const ssm_config_key ssm_config_keys[] = {
          "scan orders; the adapter does not embed them)."),
     INT("data.folds", data.folds, 2, MILLION, "10", "Bags: folds of the cross-validation."),
     INT("data.fold", data.fold, 0, MILLION, "0",
-        "Bags: the fold tested (0..folds-1; clam with data.splits_dir: splits_<fold>.csv)."),
+        "Bags: the fold tested (0..folds-1; clam with data.splits_dir: splits_<fold>.csv); esc50: "
+        "the test split is the CSV's fold data.fold + 1."),
     INT("data.repeat", data.repeat, 0, MILLION, "0",
         "Bags: the repeat of the cross-validation (each repeat deals the folds anew)."),
     INT("data.repeats", data.repeats, 1, 1000, "1",
@@ -163,6 +209,43 @@ const ssm_config_key ssm_config_keys[] = {
         "fmnist_bags: mean bag length."),
     FLT("data.bag_std_len", data.bag_std_len, 0, 1e6, 0, "2",
         "fmnist_bags: standard deviation of the bag length (lengths are rounded, at least 1)."),
+    // --- data: audio (datasets/audio_data.h, datasets/fbank.h)
+    INT("data.sample_rate", data.sample_rate, 1000, 384000, "16000",
+        "Audio: clips are resampled to this rate (libsoxr)."),
+    INT("data.target_frames", data.target_frames, 1, MILLION, "1024",
+        "Audio: fbank frames per clip, cut or zero-padded (AST: 128 for 1 s keywords, 512 for "
+        "5 s ESC-50, 1024 for 10 s AudioSet); training cuts a longer clip at a random frame."),
+    ENUM("data.label_set", data.label_set, label_set_names, "all",
+         "speech_commands: all = every word folder is a class (35 in v2); keywords12 = 10 "
+         "words + _silence_ + _unknown_."),
+    FLT("data.audio_mean", data.audio_mean, -1e6, 1e6, 0, "0",
+        "Audio: normalisation mean of the log-mel values (used when data.audio_std > 0)."),
+    FLT("data.audio_std", data.audio_std, 0, 1e6, 0, "0",
+        "Audio: x = (fbank - audio_mean) / (2 audio_std); 0 = both from the training set (AST's "
+        "published values: AudioSet -4.2677393 / 4.5689974, ESC-50 -6.6268077 / 5.358466, "
+        "Speech Commands -6.845978 / 5.5654526)."),
+    INT("data.fbank.num_mel_bins", data.fbank.num_mel_bins, 4, 1024, "128", "Audio: mel bins."),
+    FLT("data.fbank.frame_length_ms", data.fbank.frame_length_ms, 0, 1000, SSM_KEY_MIN_OPEN, "25",
+        "Audio: window length in ms."),
+    FLT("data.fbank.frame_shift_ms", data.fbank.frame_shift_ms, 0, 1000, SSM_KEY_MIN_OPEN, "10",
+        "Audio: hop in ms."),
+    BOOL("data.fbank.round_to_power_of_two", data.fbank.round_to_power_of_two, "true",
+         "Audio: FFT size = the next power of two >= the window (512 at 16 kHz)."),
+    BOOL("data.fbank.remove_dc_clip", data.fbank.remove_dc_clip, "true",
+         "Audio: subtract the clip's mean first (AST: waveform - waveform.mean())."),
+    BOOL("data.fbank.remove_dc_offset", data.fbank.remove_dc_offset, "true",
+         "Audio: subtract each frame's mean."),
+    FLT("data.fbank.preemphasis", data.fbank.preemphasis, 0, 1, 0, "0.97",
+        "Audio: pre-emphasis coefficient; 0 = off."),
+    ENUM("data.fbank.window", data.fbank.window, window_names, "hanning",
+         "Audio: window (torchaudio's names; hanning = symmetric Hann, as AST)."),
+    FLT("data.fbank.low_freq", data.fbank.low_freq, 0, 1e6, 0, "20",
+        "Audio: lowest mel filter edge in Hz."),
+    FLT("data.fbank.high_freq", data.fbank.high_freq, -1e6, 1e6, 0, "0",
+        "Audio: highest edge in Hz; 0 = Nyquist, < 0 = that far below Nyquist."),
+    BOOL("data.fbank.snip_edges", data.fbank.snip_edges, "true",
+         "Audio: frames lie inside the clip, 1 + (N - window) / hop of them (false: Kaldi's "
+         "mirrored edges)."),
     // --- data: point clouds (datasets/pc_data.h)
     STR("data.subset", data.subset, 0, NULL, "a variant name or empty", "",
         "Points: which variant of the data: modelnet40 or modelnet10 (modelnet, modelnet_h5 "
@@ -189,8 +272,8 @@ const ssm_config_key ssm_config_keys[] = {
     ENUM("adapter.cls_token", adapter.cls_token, cls_names, "none",
          "Class token: none, at the head of the sequence, or in the middle (Vim)."),
     {.path = "adapter.orders", .kind = SSM_KEY_LIST, AT(adapter.orders),
-     .count_offset = offsetof(ssm_config, adapter.orders_count), .check = check_ident,
-     .allowed = "1..8 order names known to the adapter (row, reverse, col, hilbert, ...)",
+     .count_offset = offsetof(ssm_config, adapter.orders_count), .check = check_order_name,
+     .allowed = "1..8 order names known to the adapter (row, reverse, col, hilbert, sr:R, ...)",
      .def = "[row]",
      .doc = "Scan orders, one per backbone branch (e.g. `[row, reverse]` = bidirectional)."},
     BOOL("adapter.revin", adapter.revin, "false", "Series: reversible instance normalization."),

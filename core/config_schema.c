@@ -19,6 +19,9 @@ static const cyaml_strval_t data_sv[] = {SV("fashion_mnist", SSM_DATA_FASHION_MN
                                          SV("ucr", SSM_DATA_UCR), SV("musk", SSM_DATA_MUSK),
                                          SV("clam", SSM_DATA_CLAM),
                                          SV("fmnist_bags", SSM_DATA_FMNIST_BAGS),
+                                         SV("speech_commands", SSM_DATA_SPEECH_COMMANDS),
+                                         SV("esc50", SSM_DATA_ESC50),
+                                         SV("audio_folder", SSM_DATA_AUDIO_FOLDER),
                                          SV("modelnet", SSM_DATA_MODELNET),
                                          SV("modelnet_off", SSM_DATA_MODELNET_OFF),
                                          SV("modelnet_h5", SSM_DATA_MODELNET_H5),
@@ -29,6 +32,13 @@ static const cyaml_strval_t point_sampling_sv[] = {SV("fps", SSM_POINTS_FPS),
                                                    SV("first", SSM_POINTS_FIRST)};
 static const cyaml_strval_t sampling_sv[] = {SV("random", SSM_SAMPLING_RANDOM),
                                              SV("first", SSM_SAMPLING_FIRST)};
+static const cyaml_strval_t label_set_sv[] = {SV("all", SSM_LABELS_ALL),
+                                              SV("keywords12", SSM_LABELS_KEYWORDS12)};
+static const cyaml_strval_t window_sv[] = {SV("hanning", SSM_WINDOW_HANNING),
+                                           SV("povey", SSM_WINDOW_POVEY),
+                                           SV("hamming", SSM_WINDOW_HAMMING),
+                                           SV("rectangular", SSM_WINDOW_RECTANGULAR),
+                                           SV("blackman", SSM_WINDOW_BLACKMAN)};
 static const cyaml_strval_t features_sv[] = {SV("M", SSM_FEATURES_M), SV("S", SSM_FEATURES_S),
                                              SV("MS", SSM_FEATURES_MS)};
 static const cyaml_strval_t cls_sv[] = {SV("none", SSM_CFG_CLS_NONE), SV("head", SSM_CFG_CLS_HEAD),
@@ -63,6 +73,30 @@ static const cyaml_schema_field_t augment_fields[] = {
     CYAML_FIELD_BOOL("rotate_up", OPT, ssm_augment_config, rotate_up),
     CYAML_FIELD_FLOAT("jitter", OPT, ssm_augment_config, jitter),
     CYAML_FIELD_FLOAT("point_dropout", OPT, ssm_augment_config, point_dropout),
+    CYAML_FIELD_INT("freq_mask", OPT, ssm_augment_config, freq_mask),
+    CYAML_FIELD_INT("time_mask", OPT, ssm_augment_config, time_mask),
+    CYAML_FIELD_INT("masks", OPT, ssm_augment_config, masks),
+    CYAML_FIELD_FLOAT("time_shift", OPT, ssm_augment_config, time_shift),
+    CYAML_FIELD_BOOL("roll", OPT, ssm_augment_config, roll),
+    CYAML_FIELD_FLOAT("gain_db", OPT, ssm_augment_config, gain_db),
+    CYAML_FIELD_FLOAT("noise", OPT, ssm_augment_config, noise),
+    CYAML_FIELD_FLOAT("snr_min", OPT, ssm_augment_config, snr_min),
+    CYAML_FIELD_FLOAT("snr_max", OPT, ssm_augment_config, snr_max),
+    CYAML_FIELD_STRING("noise_dir", OPT, ssm_augment_config, noise_dir, 0),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t fbank_fields[] = {
+    CYAML_FIELD_INT("num_mel_bins", OPT, ssm_fbank_config, num_mel_bins),
+    CYAML_FIELD_FLOAT("frame_length_ms", OPT, ssm_fbank_config, frame_length_ms),
+    CYAML_FIELD_FLOAT("frame_shift_ms", OPT, ssm_fbank_config, frame_shift_ms),
+    CYAML_FIELD_BOOL("round_to_power_of_two", OPT, ssm_fbank_config, round_to_power_of_two),
+    CYAML_FIELD_BOOL("remove_dc_clip", OPT, ssm_fbank_config, remove_dc_clip),
+    CYAML_FIELD_BOOL("remove_dc_offset", OPT, ssm_fbank_config, remove_dc_offset),
+    CYAML_FIELD_FLOAT("preemphasis", OPT, ssm_fbank_config, preemphasis),
+    CYAML_FIELD_ENUM("window", ESTRICT, ssm_fbank_config, window, window_sv, NSV(window_sv)),
+    CYAML_FIELD_FLOAT("low_freq", OPT, ssm_fbank_config, low_freq),
+    CYAML_FIELD_FLOAT("high_freq", OPT, ssm_fbank_config, high_freq),
+    CYAML_FIELD_BOOL("snip_edges", OPT, ssm_fbank_config, snip_edges),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t data_fields[] = {
@@ -89,6 +123,13 @@ static const cyaml_schema_field_t data_fields[] = {
     CYAML_FIELD_STRING("features_dir", OPT, ssm_data_config, features_dir, 0),
     CYAML_FIELD_STRING("splits_dir", OPT, ssm_data_config, splits_dir, 0),
     CYAML_FIELD_BOOL("coords", OPT, ssm_data_config, coords),
+    CYAML_FIELD_INT("sample_rate", OPT, ssm_data_config, sample_rate),
+    CYAML_FIELD_INT("target_frames", OPT, ssm_data_config, target_frames),
+    CYAML_FIELD_ENUM("label_set", ESTRICT, ssm_data_config, label_set, label_set_sv,
+                     NSV(label_set_sv)),
+    CYAML_FIELD_FLOAT("audio_mean", OPT, ssm_data_config, audio_mean),
+    CYAML_FIELD_FLOAT("audio_std", OPT, ssm_data_config, audio_std),
+    CYAML_FIELD_MAPPING("fbank", OPT, ssm_data_config, fbank, fbank_fields),
     CYAML_FIELD_INT("folds", OPT, ssm_data_config, folds),
     CYAML_FIELD_INT("fold", OPT, ssm_data_config, fold),
     CYAML_FIELD_INT("repeat", OPT, ssm_data_config, repeat),

@@ -3,6 +3,10 @@
 // in the backward the channel is the unit so that dw[c,:] and dbias[c] are
 // summed over (b, t) in one fixed order by one thread, with no scratch and no
 // atomics (bitwise the same for any thread count).
+// Packed rows (seg_offsets): each segment runs through the code of a row of
+// its own (same tiles from its first step), so out and dx of a segment equal
+// those of the segment alone bit for bit; dw and dbias keep one double sum
+// over all the segments of every row (rounded to real once at the end).
 #include "kernels/conv1d.h"
 
 #include <string.h>
@@ -97,8 +101,23 @@ static void conv_row_k4_backward(real *dxr, double *acc, double *db, const real 
     }
 }
 
+// One sequence of n steps (a row, or a segment of a packed row): the window
+// reads nothing before x[0].
+static void conv_seq(real *o, const real *xr, const real *wc, real b, int64_t n, int64_t K,
+                     int silu) {
+    if (K == 4) {
+        conv_row_k4(o, xr, wc, b, n, silu);
+        return;
+    }
+    for (int64_t t = 0; t < n; t++) {
+        real p = conv_pre(xr, wc, b, t, K);
+        o[t] = silu ? r_silu(p) : p;
+    }
+}
+
 void conv1d_causal_forward(real *out, const real *x, const real *w, const real *bias, int64_t B,
-                           int64_t C, int64_t L, int64_t K, int silu) {
+                           int64_t C, int64_t L, int64_t K, int silu, const int64_t *seg_offsets,
+                           int64_t n_segs) {
 #pragma omp parallel for schedule(static) if (B * C * L * K >= R_PAR_MIN)
     for (int64_t row = 0; row < B * C; row++) {
         int64_t c = row % C;
@@ -106,20 +125,24 @@ void conv1d_causal_forward(real *out, const real *x, const real *w, const real *
         const real *wc = w + c * K;    // [K]
         real *o = out + row * L;       // [L]
         real b = bias ? bias[c] : 0;
-        if (K == 4) {
-            conv_row_k4(o, xr, wc, b, L, silu);
+        if (!seg_offsets) {
+            conv_seq(o, xr, wc, b, L, K, silu);
             continue;
         }
-        for (int64_t t = 0; t < L; t++) {
-            real p = conv_pre(xr, wc, b, t, K);
-            o[t] = silu ? r_silu(p) : p;
+        for (int64_t i = 0; i < n_segs; i++) { // each segment as a row of its own
+            const int64_t t0 = seg_offsets[i], n = seg_offsets[i + 1] - t0;
+            if (n > 0)
+                conv_seq(o + t0, xr + t0, wc, b, n, K, silu);
         }
     }
 }
 
 void conv1d_causal_backward(real *dx, real *dw, real *dbias, const real *dout, const real *x,
                             const real *w, const real *bias, int64_t B, int64_t C, int64_t L,
-                            int64_t K, int silu) {
+                            int64_t K, int silu, const int64_t *seg_offsets, int64_t n_segs) {
+    // one sequence per row, or the segments of each row
+    const int64_t one[2] = {0, L}, *so = seg_offsets ? seg_offsets : one;
+    const int64_t ns = seg_offsets ? n_segs : 1;
 #pragma omp parallel for schedule(static) if (B * C * L * K >= R_PAR_MIN)
     for (int64_t c = 0; c < C; c++) {
         const real *wc = w + c * K; // [K]
@@ -129,8 +152,12 @@ void conv1d_causal_backward(real *dx, real *dw, real *dbias, const real *dout, c
             double acc[4] = {0};
             for (int64_t bb = 0; bb < B; bb++) {
                 int64_t row = bb * C + c;
-                conv_row_k4_backward(dx ? dx + row * L : NULL, acc, &db, dout + row * L,
-                                     x + row * L, wc, b, L, silu);
+                for (int64_t i = 0; i < ns; i++) {
+                    const int64_t t0 = so[i], n = so[i + 1] - t0, r0 = row * L + t0;
+                    if (n > 0)
+                        conv_row_k4_backward(dx ? dx + r0 : NULL, acc, &db, dout + r0, x + r0, wc,
+                                             b, n, silu);
+                }
             }
             if (dw)
                 for (int64_t k = 0; k < 4; k++)
@@ -147,12 +174,12 @@ void conv1d_causal_backward(real *dx, real *dw, real *dbias, const real *dout, c
             if (!first && !dw)
                 break;
             double acc[TAP_BLOCK] = {0};
-            for (int64_t bb = 0; bb < B; bb++) {
-                int64_t row = bb * C + c;
-                const real *xr = x + row * L;    // [L]
-                const real *dor = dout + row * L; // [L]
-                real *dxr = dx ? dx + row * L : NULL;
-                for (int64_t t = 0; t < L; t++) {
+            for (int64_t q = 0; q < B * ns; q++) { // each sequence of each row, in order
+                const int64_t row = (q / ns) * C + c, t0 = so[q % ns], n = so[q % ns + 1] - t0;
+                const real *xr = x + row * L + t0;    // [n]
+                const real *dor = dout + row * L + t0; // [n]
+                real *dxr = dx ? dx + row * L + t0 : NULL;
+                for (int64_t t = 0; t < n; t++) {
                     real dp = dor[t];
                     if (silu)
                         dp *= r_silu_grad(conv_pre(xr, wc, b, t, K));

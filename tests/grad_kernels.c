@@ -137,13 +137,13 @@ typedef struct {
 } conv_args;
 static void conv_fwd(void *p) {
     conv_args *a = p;
-    conv1d_causal_forward(a->out, a->x, a->w, a->b, a->B, a->C, a->L, a->K, a->silu);
+    conv1d_causal_forward(a->out, a->x, a->w, a->b, a->B, a->C, a->L, a->K, a->silu, NULL, 0);
 }
 static void conv_bwd(void *p, real *G) {
     conv_args *a = p;
     int64_t nx = a->B * a->C * a->L, nw = a->C * a->K;
     conv1d_causal_backward(G, G + nx, a->b ? G + nx + nw : NULL, a->R, a->x, a->w, a->b, a->B,
-                           a->C, a->L, a->K, a->silu);
+                           a->C, a->L, a->K, a->silu, NULL, 0);
 }
 
 static void conv_case(int64_t B, int64_t C, int64_t L, int64_t K, int silu, int with_bias) {

@@ -138,10 +138,10 @@ static void conv_norm_case(outputs *o, int which) {
     const size_t n = (size_t)(B * C * L);
     real *x = input(n, -1, 1, 21), *w = input((size_t)(C * K), -0.5, 0.5, 22);
     real *bias = input((size_t)C, -0.2, 0.2, 23), *dout = input(n, -1, 1, 24);
-    conv1d_causal_forward(take(o, "conv", n), x, w, bias, B, C, L, K, silu);
+    conv1d_causal_forward(take(o, "conv", n), x, w, bias, B, C, L, K, silu, NULL, 0);
     real *dx = take(o, "conv dx", n), *dw = take(o, "conv dw", (size_t)(C * K));
     conv1d_causal_backward(dx, dw, take(o, "conv dbias", (size_t)C), dout, x, w, bias, B, C, L, K,
-                           silu);
+                           silu, NULL, 0);
     // norms over rows of C: N = B * L rows
     const int64_t N = B * L;
     real *g = input((size_t)C, 0.5, 1.5, 25), *beta = input((size_t)C, -0.1, 0.1, 26);

@@ -1,4 +1,4 @@
-// Check suite: the CUDA twins of every adapter (image_patches; series_variate and
+// Check suite: the CUDA twins of every adapter (image_patches, audio_patches; series_variate and
 // series_patch with and without RevIN and its affine) and of every registered head (class,
 // forecast with RevIN's inversion, regress) against their CPU versions, on fresh random
 // inputs and parameters: tokens and scan orders of the forward, every parameter gradient of
@@ -103,6 +103,25 @@ static void series_case(ad_case *ac, int i) {
     }
 }
 
+// audio_patches: the shared patch code through the transposed [mel, frames] view, with
+// per-axis strides (AST overlap on one axis) and both token orders.
+static void audio_case(ad_case *ac, int i) {
+    memset(ac, 0, sizeof *ac);
+    ssm_adapter_options_defaults(&ac->o);
+    ac->adapter = "audio_patches";
+    ac->in = (ssm_input_shape){2, {37, 20}}; // frames, mel
+    ac->o.patch_size = 6;
+    ac->o.cls_token = i ? SSM_CLS_HEAD : SSM_CLS_MIDDLE;
+    ac->o.n_orders = 2;
+    snprintf(ac->o.orders[0], SSM_ADAPTER_NAME_MAX, "%s", i ? "time" : "freq");
+    snprintf(ac->o.orders[1], SSM_ADAPTER_NAME_MAX, "%s", i ? "time_reverse" : "freq_reverse");
+    snprintf(ac->o.extra[0].key, SSM_ADAPTER_NAME_MAX, "fstride");
+    snprintf(ac->o.extra[0].value, SSM_ADAPTER_VALUE_MAX, "%d", i ? 6 : 4);
+    snprintf(ac->o.extra[1].key, SSM_ADAPTER_NAME_MAX, "tstride");
+    snprintf(ac->o.extra[1].value, SSM_ADAPTER_VALUE_MAX, "%d", i ? 3 : 5);
+    ac->o.n_extra = 2;
+}
+
 static void check_adapter(const ad_case *c, uint64_t seed) {
     const int64_t D = 24, B = 5;
     ssm_params p;
@@ -188,6 +207,13 @@ START_TEST(image_patches_matches_cpu) {
 }
 END_TEST
 
+START_TEST(audio_patches_matches_cpu) {
+    ad_case c;
+    audio_case(&c, _i);
+    check_adapter(&c, 1500 + (uint64_t)_i);
+}
+END_TEST
+
 START_TEST(series_adapters_match_cpu) {
     ad_case c;
     series_case(&c, _i);
@@ -269,6 +295,11 @@ START_TEST(every_head_matches_cpu) {
         ck_assert(ssm_revin_norm_forward_cuda(&grv, &dp, dxn, dx, B, &e) == SSM_OK);
         real *gxn = host_of(dxn, nx * sizeof(real));
         ck_assert_msg(tu_rel_err(gxn, xn, nx) < 1e-5, "RevIN normalised input");
+        real *gm = host_of(grv.mean, (size_t)(B * c->G) * sizeof(real));
+        real *gs = host_of(grv.std, (size_t)(B * c->G) * sizeof(real));
+        fprintf(stderr, "  %s: RevIN mean rel err %.2g, std %.2g\n", c->head,
+                tu_rel_err(gm, rv.mean, (size_t)(B * c->G)), tu_rel_err(gs, rv.std, (size_t)(B * c->G)));
+        free(gm), free(gs);
         free(x), free(xn), free(gxn);
         ssm_cuda_free(dx), ssm_cuda_free(dxn);
     }
@@ -284,7 +315,9 @@ START_TEST(every_head_matches_cpu) {
     ck_assert(ssm_head_forward(h, &p, out, f, B, &e) == SSM_OK);
     ck_assert_msg(ssm_head_forward_cuda(gh, &dp, d_out, d_f, B, &e) == SSM_OK, "%s", e.msg);
     real *g_out = host_of(d_out, (size_t)(B * K) * sizeof(real));
-    ck_assert_msg(tu_rel_err(g_out, out, (size_t)(B * K)) < 1e-5, "head %s: outputs", c->head);
+    ck_assert_msg(tu_rel_err(g_out, out, (size_t)(B * K)) < 1e-5, "head %s: outputs, relative "
+                  "error %.3g (first %g vs %g)", c->head, tu_rel_err(g_out, out, (size_t)(B * K)),
+                  (double)g_out[0], (double)out[0]);
     ck_assert(ssm_head_backward(h, &p, df, dout, f, B, &e) == SSM_OK);
     ck_assert_msg(ssm_head_backward_cuda(gh, &dp, d_df, d_dout, d_f, B, &e) == SSM_OK, "%s", e.msg);
     real *g_df = host_of(d_df, (size_t)nf * sizeof(real));
@@ -357,6 +390,7 @@ int main(void) {
     TCase *tc = tcase_create("adapter_head");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, image_patches_matches_cpu, 0, 3);
+    tcase_add_loop_test(tc, audio_patches_matches_cpu, 0, 2);
     tcase_add_loop_test(tc, series_adapters_match_cpu, 0, 4);
     tcase_add_loop_test(tc, every_head_matches_cpu, 0, (int)N_HD);
     tcase_add_test(tc, head_helpers_match_cpu);

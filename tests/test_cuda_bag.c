@@ -224,6 +224,8 @@ START_TEST(head_matches_cpu) {
     tu_fill_uniform(df, nf, -1, 1, &st);
     tu_fill_uniform(dout, NB * V, -1, 1, &st);
     real *d_f = dev_copy(f, nf * sizeof(real)), *d_df = dev_copy(df, nf * sizeof(real));
+    real *df0 = malloc(nf * sizeof(real)); // the dfeats both backwards add to
+    memcpy(df0, df, nf * sizeof(real));
     real *d_out = dev_poison(sizeof out), *d_dout = dev_copy(dout, sizeof dout);
     const char *name = ssm_bag_pool_name(pool);
     ck_assert(ssm_head_forward(h, &p, out, f, NB, &e) == SSM_OK);
@@ -254,14 +256,14 @@ START_TEST(head_matches_cpu) {
         ck_assert_msg(ri < 1e-5, "%s: gradient of %s: relative error %.3e", name, it->name, ri);
     }
     // the same bits again: a second forward + backward from the same state
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d_df, df, nf * sizeof(real)));
+    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d_df, df0, nf * sizeof(real)));
     ck_assert(ssm_head_forward_cuda(gh, &dp, d_out, d_f, NB, &e) == SSM_OK);
     real *g_out2 = host_of(d_out, sizeof out);
     ck_assert(memcmp(g_out2, g_out, sizeof out) == 0);
     ck_assert(ssm_head_backward_cuda(gh, &dp, d_df, d_dout, d_f, NB, &e) == SSM_OK);
     real *g_df2 = host_of(d_df, nf * sizeof(real));
     ck_assert(memcmp(g_df2, g_df, nf * sizeof(real)) == 0);
-    free(f), free(df), free(g_out), free(g_out2), free(g_df), free(g_df2), free(g_grad);
+    free(f), free(df), free(df0), free(g_out), free(g_out2), free(g_df), free(g_df2), free(g_grad);
     ssm_cuda_free(d_off), ssm_cuda_free(d_f), ssm_cuda_free(d_df), ssm_cuda_free(d_out);
     ssm_cuda_free(d_dout);
     h->pack = gh->pack = NULL;

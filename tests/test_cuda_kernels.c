@@ -104,14 +104,14 @@ static void conv_case(int64_t B, int64_t C, int64_t L, int64_t K, int silu, int 
     real *ref = malloc(sizeof(real) * n);
     fprintf(stderr, "conv1d B=%lld C=%lld L=%lld K=%lld silu=%d bias=%d:\n", (long long)B,
             (long long)C, (long long)L, (long long)K, silu, with_bias);
-    conv1d_causal_forward(ref, x, w, bias, B, C, L, K, silu);
+    conv1d_causal_forward(ref, x, w, bias, B, C, L, K, silu, NULL, 0);
     real *gx = dev(x, n, 0), *gw = dev(w, C * K, 0), *gd = dev(dout, n, 0);
     real *gb = bias ? dev(bias, C, 0) : NULL, *gout = poisoned(n, 0);
     OK(conv1d_causal_forward_cuda(gout, gx, gw, gb, B, C, L, K, silu, NULL, 0));
     cmp("conv fwd", gout, ref, n, 0, TOL32);
     real *i_dx = hfill(n, -1, 1, &st), *i_dw = hfill(C * K, -1, 1, &st), *i_db = hfill(C, -1, 1, &st);
     real *c_dx = hcopy(i_dx, n), *c_dw = hcopy(i_dw, C * K), *c_db = hcopy(i_db, C);
-    conv1d_causal_backward(c_dx, c_dw, c_db, dout, x, w, bias, B, C, L, K, silu);
+    conv1d_causal_backward(c_dx, c_dw, c_db, dout, x, w, bias, B, C, L, K, silu, NULL, 0);
     real *g_dx = dev(i_dx, n, 0), *g_dw = dev(i_dw, C * K, 0), *g_db = dev(i_db, C, 0);
     OK(conv1d_causal_backward_cuda(g_dx, g_dw, g_db, gd, gx, gw, gb, B, C, L, K, silu, NULL, 0));
     cmp_inc("conv bwd dx", g_dx, c_dx, i_dx, n, 0, TOL32);

@@ -176,7 +176,7 @@ START_TEST(conv1d_forward_matches_naive) {
                             }
                             ref[(b * C + c) * L + t] = silu ? s / (1 + exp(-s)) : s;
                         }
-                conv1d_causal_forward(out, x, w, with_bias ? bias : NULL, B, C, L, K, silu);
+                conv1d_causal_forward(out, x, w, with_bias ? bias : NULL, B, C, L, K, silu, NULL, 0);
                 ck_assert_msg(err_vs(out, ref, B * C * L) < FTOL, "conv L=%lld K=%lld silu=%d bias=%d",
                               (long long)L, (long long)K, silu, with_bias);
             }
@@ -422,7 +422,7 @@ static real *reducing_backwards(int threads, size_t *len, double *norm) {
     real *out = malloc(nnorm * sizeof *x), *mean = malloc(N * sizeof *x), *rstd = malloc(N * sizeof *x);
     int saved = omp_get_max_threads();
     omp_set_num_threads(threads);
-    conv1d_causal_backward(p, p + nconv, p + nconv + C * K, dout, x, w, bias, B, C, L, K, 1);
+    conv1d_causal_backward(p, p + nconv, p + nconv + C * K, dout, x, w, bias, B, C, L, K, 1, NULL, 0);
     p += nconv + C * K + C;
     rmsnorm_forward(out, rstd, nx, nw, N, D, 1e-5f);
     rmsnorm_backward(p, p + nnorm, ndout, nx, nw, rstd, N, D);

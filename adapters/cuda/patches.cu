@@ -1,4 +1,4 @@
-// defines: the image_patches device kernels (see patches.h)
+// defines: the patch adapters' device kernels (see patches.h)
 #include <cuda_bf16.h>
 
 #include "adapters/cuda/patches.h"
@@ -15,43 +15,45 @@ template <> __device__ __forceinline__ __nv_bfloat16 to_col<__nv_bfloat16>(float
 }
 
 template <typename T>
-__global__ static void patchify_kernel(T *cols, const float *x, int64_t B, int64_t C,
-                                       int64_t H, int64_t W, int64_t p, int64_t s, int64_t gw,
-                                       int64_t P) {
-    int64_t K = C * p * p, n = B * P * K;
+__global__ static void patchify_kernel(T *cols, const float *x, int64_t B, patch_grid g) {
+    int64_t p = g.p, K = g.K, n = B * g.P * K;
     GRID_STRIDE(i, n) {
         int64_t row = i / K, k = i % K;
-        int64_t b = row / P, q = row % P, gi = q / gw, gj = q % gw;
+        int64_t b = row / g.P, q = row % g.P, gi = q / g.gw, gj = q % g.gw;
         int64_t c = k / (p * p), ki = (k / p) % p, kj = k % p;
-        cols[i] = to_col<T>(x[((b * C + c) * H + gi * s + ki) * W + gj * s + kj]);
+        cols[i] = to_col<T>(x[b * g.st_n + c * g.st_c + (gi * g.sh + ki) * g.st_h +
+                              (gj * g.sw + kj) * g.st_w]);
     }
 }
 
-extern "C" ssm_code patchify_forward_cuda(real *cols, const real *x, int64_t B, int64_t C,
-                                          int64_t H, int64_t W, int64_t p, int64_t s, int64_t gh,
-                                          int64_t gw) {
-    cu_bad_shape(B < 0 || C < 1 || p < 1 || s < 1 || gh < 1 || gw < 1,
-                 "patchify_forward_cuda: bad shape B=%lld C=%lld p=%lld s=%lld", (long long)B,
-                 (long long)C, (long long)p, (long long)s);
-    int64_t n = B * gh * gw * C * p * p;
+static bool bad_grid(int64_t B, const patch_grid *g) {
+    return B < 0 || g->C < 1 || g->p < 1 || g->sh < 1 || g->sw < 1 || g->gh < 1 || g->gw < 1 ||
+           g->P != g->gh * g->gw || g->K != g->C * g->p * g->p;
+}
+
+extern "C" ssm_code patchify_forward_cuda(real *cols, const real *x, int64_t B,
+                                          const patch_grid *g) {
+    cu_bad_shape(bad_grid(B, g), "patchify_forward_cuda: bad shape B=%lld C=%lld p=%lld s=%lldx%lld",
+                 (long long)B, (long long)g->C, (long long)g->p, (long long)g->sh,
+                 (long long)g->sw);
+    int64_t n = B * g->P * g->K;
     if (n == 0)
         return SSM_OK;
-    patchify_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(cols, x, B, C, H, W, p, s, gw, gh * gw);
+    patchify_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(cols, x, B, *g);
     CUDA_LAUNCH_CHECK("patchify_kernel");
     return SSM_OK;
 }
 
 extern "C" ssm_code patchify_forward_bf16_cuda(ssm_bf16 *cols, const real *x, int64_t B,
-                                               int64_t C, int64_t H, int64_t W, int64_t p,
-                                               int64_t s, int64_t gh, int64_t gw) {
-    cu_bad_shape(B < 0 || C < 1 || p < 1 || s < 1 || gh < 1 || gw < 1,
-                 "patchify_forward_bf16_cuda: bad shape B=%lld C=%lld p=%lld s=%lld",
-                 (long long)B, (long long)C, (long long)p, (long long)s);
-    int64_t n = B * gh * gw * C * p * p;
+                                               const patch_grid *g) {
+    cu_bad_shape(bad_grid(B, g),
+                 "patchify_forward_bf16_cuda: bad shape B=%lld C=%lld p=%lld s=%lldx%lld",
+                 (long long)B, (long long)g->C, (long long)g->p, (long long)g->sh,
+                 (long long)g->sw);
+    int64_t n = B * g->P * g->K;
     if (n == 0)
         return SSM_OK;
-    patchify_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>((__nv_bfloat16 *)cols, x, B, C, H,
-                                                               W, p, s, gw, gh * gw);
+    patchify_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>((__nv_bfloat16 *)cols, x, B, *g);
     CUDA_LAUNCH_CHECK("patchify_kernel (bf16)");
     return SSM_OK;
 }

@@ -1,0 +1,27 @@
+#!/bin/sh
+# One batched GPU session (the device tool's machine; docs/kernels.md): builds the CUDA
+# binaries for sm_90 only (H100/H200; the release build has every arch), runs every CUDA
+# suite, then the MIL recipe on a generated slide set on the GPU and a 100,000-instance
+# bag (d_model 128) training step on the GPU. Logs go to $OUT (or ./device_out).
+# Usage: tests/device_check.sh [extra make targets]
+set -u
+O=${OUT:-device_out}
+mkdir -p "$O"
+T=$(ls tests/test_cuda*.c | sed 's#tests/\(.*\)\.c#build-cuda/tests/\1#')
+export CPATH=$CPATH:${SSMKIT_SYSROOT:-/tmp/sysroot}/usr/include/hdf5/serial LIBRARY_PATH=$LIBRARY_PATH:${SSMKIT_SYSROOT:-/tmp/sysroot}/usr/lib/x86_64-linux-gnu/hdf5/serial
+make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' \
+    build-cuda/ssmkit $T "$@" > "$O/build.log" 2>&1 || { echo "build failed"; tail -30 "$O/build.log"; exit 1; }
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+SSMKIT_BIN=build-cuda/ssmkit tests/run_suites.sh $T > "$O/tests.log" 2>&1
+grep -E "^(==|[0-9]+%)|FAILED|suites:" "$O/tests.log" | tail -40
+S=build-cuda/ssmkit
+$S synth-bags "$O/slides" --bags 96 --min 50 --max 300 --dim 16 --witnesses 3:6 --shift 6 --splits 2 --seed 11 > /dev/null
+$S train configs/mil/camelyon16_clam.yaml --set run.device=cuda --set data.path="$O/slides/dataset.csv" \
+    --set data.features_dir="$O/slides" --set data.splits_dir="$O/slides/splits" --set train.epochs=15 \
+    --set optim.lr=1e-3 --set run.dir="$O/runs" --set run.name=clam_gpu --set run.progress=off 2> "$O/clam_gpu.err" | tail -1
+$S synth-bags "$O/long" --bags 4 --min 100000 --max 100000 --dim 128 --splits 2 --seed 3 > /dev/null
+/usr/bin/time -f "long bags: %e s, max RSS %M KB" $S train configs/mil/camelyon16_clam.yaml --set run.device=cuda \
+    --set data.path="$O/long/dataset.csv" --set data.features_dir="$O/long" --set data.splits_dir="$O/long/splits" \
+    --set train.epochs=1 --set run.dir="$O/runs" --set run.name=long_gpu --set run.progress=off 2> "$O/long_gpu.err" | tail -1
+tail -2 "$O/long_gpu.err"
+nvidia-smi --query-gpu=memory.used --format=csv,noheader
