@@ -16,7 +16,8 @@
     X(audio_patches) \
     X(series_variate) \
     X(series_patch) \
-    X(bag_features)
+    X(bag_features) \
+    X(point_groups)
 
 #define SSM_ADAPTER_DECLARE(n) extern const ssm_adapter_vtable ssm_adapter_##n;
 #define SSM_ADAPTER_ENTRY(n) &ssm_adapter_##n,

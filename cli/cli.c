@@ -166,6 +166,21 @@ ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error
         in->test_sample_names = tb ? (const char *const *)tb->names : NULL;
         return SSM_OK;
     }
+    if (pc_data_is_points(&c->data)) {
+        d->points = 1;
+        pc_data *pt = &d->pts;
+        SSM_TRY(pc_data_open(pt, &c->data, (uint64_t)c->run.seed, test_too, err));
+        d->train = &pt->train;
+        d->val = pt->has_val ? &pt->val : NULL;
+        d->test = test_too ? &pt->test : NULL;
+        in->input.ndim = 2;
+        in->input.dims[0] = pt->P;
+        in->input.dims[1] = pt->C;
+        in->num_classes = pt->num_classes;
+        in->class_names = (const char *const *)pt->train_set.class_names;
+        in->test_sample_names = test_too ? (const char *const *)pt->test_set.names : NULL;
+        return SSM_OK;
+    }
     if (audio_data_is_audio(&c->data)) {
         d->audio = 1;
         audio_data *a = &d->aud;
@@ -198,6 +213,8 @@ void cli_data_close(cli_data *d) {
         mil_data_close(&d->bags);
     else if (d->audio)
         audio_data_close(&d->aud);
+    else if (d->points)
+        pc_data_close(&d->pts);
     else
         image_data_close(&d->img);
     memset(d, 0, sizeof *d);
@@ -238,6 +255,12 @@ ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) 
         SSM_TRY(ssm_metadata_set_int(m, "data_token", cd->bags.token, err));
         return class_names_meta(m, (const char *const *)cd->bags.class_names,
                                 cd->bags.num_classes, err);
+    }
+    if (cd->points) {
+        SSM_TRY(ssm_metadata_set_int(m, "data_points", cd->pts.P, err));
+        SSM_TRY(ssm_metadata_set_int(m, "data_point_values", cd->pts.C, err));
+        return class_names_meta(m, (const char *const *)cd->pts.train_set.class_names,
+                                cd->pts.num_classes, err);
     }
     if (cd->audio) {
         const audio_data *a = &cd->aud;

@@ -15,6 +15,7 @@
 #include "datasets/audio_data.h"
 #include "datasets/image_data.h"
 #include "datasets/mil_data.h"
+#include "datasets/pc_data.h"
 #include "datasets/series_data.h"
 #include "tasks/task_run.h"
 #include "tasks/train.h"
@@ -69,10 +70,12 @@ typedef struct {
     int series;        // which recipe is open: series, mil, audio, else images
     int mil;
     int audio;
+    int points;        // point clouds (datasets/pc_data.h)
     image_data img;
     series_data ser;
     mil_data bags;     // MIL bags (ragged batches)
     audio_data aud;    // audio clips (datasets/audio_data.h)
+    pc_data pts;       // point clouds
     ssm_batcher *train, *val, *test; // val NULL without validation, test NULL unless test_too
     task_data_info info;
 } cli_data;

@@ -30,12 +30,16 @@
 typedef enum { SSM_DATA_FASHION_MNIST = 0, SSM_DATA_MNIST, SSM_DATA_IDX, SSM_DATA_ETT,
                SSM_DATA_CSV, SSM_DATA_UCR, SSM_DATA_MUSK, SSM_DATA_CLAM,
                SSM_DATA_FMNIST_BAGS,
-               SSM_DATA_SPEECH_COMMANDS, SSM_DATA_ESC50, SSM_DATA_AUDIO_FOLDER } ssm_data_name;
+               SSM_DATA_SPEECH_COMMANDS, SSM_DATA_ESC50, SSM_DATA_AUDIO_FOLDER,
+               // point clouds (datasets/pc_data.h)
+               SSM_DATA_MODELNET, SSM_DATA_MODELNET_OFF, SSM_DATA_MODELNET_H5,
+               SSM_DATA_SCANOBJECTNN, SSM_DATA_SHAPES } ssm_data_name;
 typedef enum { SSM_SAMPLING_RANDOM = 0, SSM_SAMPLING_FIRST } ssm_instance_sampling;
 // audio: Speech Commands' protocols; the fbank windows in datasets/fbank.h's order
 typedef enum { SSM_LABELS_ALL = 0, SSM_LABELS_KEYWORDS12 } ssm_label_set;
 typedef enum { SSM_WINDOW_HANNING = 0, SSM_WINDOW_POVEY, SSM_WINDOW_HAMMING, SSM_WINDOW_RECTANGULAR,
                SSM_WINDOW_BLACKMAN } ssm_window_kind;
+typedef enum { SSM_POINTS_FPS = 0, SSM_POINTS_RANDOM, SSM_POINTS_FIRST } ssm_point_sampling;
 typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_features;
 typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
 typedef enum { SSM_NORM_RMS = 0, SSM_NORM_LAYER } ssm_norm_kind;
@@ -65,6 +69,11 @@ typedef struct {
     double noise;                  // probability of adding background noise; 0 = off
     double snr_min, snr_max;       // its SNR range in dB
     char noise_dir[SSM_CFG_PATH_MAX]; // noise files; "" = the set's _background_noise_
+    // point clouds (datasets/pc_augment.h)
+    bool scale_translate;        // per-axis scale U(2/3, 3/2) and shift U(-0.2, 0.2)
+    bool rotate_up;              // rotation about the up axis (y)
+    double jitter;               // sigma of a clipped Gaussian jitter, 0 = off
+    double point_dropout;        // max ratio of PointNet++'s random point dropout, 0 = off
 } ssm_augment_config;
 
 // The log-mel front end (datasets/fbank.h; torchaudio.compliance.kaldi.fbank's options).
@@ -112,6 +121,12 @@ typedef struct {
     ssm_label_set label_set;           // speech_commands: all words or the 12-class protocol
     double audio_mean, audio_std;      // normalisation; audio_std 0 = from the training set
     ssm_fbank_config fbank;
+    // Point clouds (modelnet, modelnet_off, modelnet_h5, scanobjectnn, shapes: datasets/pc_data.h)
+    char subset[SSM_CFG_NAME_MAX];     // modelnet40 | modelnet10; obj_bg | obj_only | pb_t50_rs
+    int64_t num_points;                // points per cloud
+    ssm_point_sampling point_sampling; // how a cloud is reduced to num_points at load
+    bool normals;                      // points carry nx, ny, nz (6 values)
+    int64_t shapes_per_class;          // shapes: training shapes per class
 } ssm_data_config;
 
 typedef struct {

@@ -12,7 +12,10 @@
 
 static const char *const data_names[] = {"fashion_mnist", "mnist", "idx", "ett", "csv", "ucr",
                                          "musk", "clam", "fmnist_bags",
-                                         "speech_commands", "esc50", "audio_folder", NULL};
+                                         "speech_commands", "esc50", "audio_folder", "modelnet",
+                                         "modelnet_off", "modelnet_h5", "scanobjectnn", "shapes",
+                                         NULL};
+static const char *const point_sampling_names[] = {"fps", "random", "first", NULL};
 static const char *const sampling_names[] = {"random", "first", NULL};
 static const char *const label_set_names[] = {"all", "keywords12", NULL};
 static const char *const window_names[] = {"hanning", "povey", "hamming", "rectangular", "blackman",
@@ -125,7 +128,7 @@ const ssm_config_key ssm_config_keys[] = {
     FLT("data.augment.random_erasing", data.augment.random_erasing, 0, 1, 0, "0",
         "Images: probability of erasing one random rectangle (2-40% of the area, aspect 0.3-3.3) to 0 after normalisation; 0 = off."),
     BOOL("data.augment.normalize", data.augment.normalize, "true",
-         "Standardize inputs with training-set statistics (images per channel, series per variate)."),
+         "Standardize inputs with training-set statistics (images per channel, series per variate; point clouds: each cloud centred and scaled to the unit sphere)."),
     // audio augmentation (datasets/audio_augment.h): beside the other data.augment keys
     INT("data.augment.freq_mask", data.augment.freq_mask, 0, 1024, "0",
         "Audio: SpecAugment frequency mask parameter (torchaudio FrequencyMasking: widths "
@@ -149,6 +152,18 @@ const ssm_config_key ssm_config_keys[] = {
     STR("data.augment.noise_dir", data.augment.noise_dir, SSM_KEY_EXPAND, NULL,
         "any path; ${VAR} expanded", "",
         "Audio: folder of noise files; empty = the set's _background_noise_/ (Speech Commands)."),
+    // point clouds (kept beside the other augment keys: the written YAML nests them once)
+    BOOL("data.augment.scale_translate", data.augment.scale_translate, "false",
+         "Points: scale each axis by U(2/3, 3/2) and shift it by U(-0.2, 0.2) (Point-MAE, "
+         "PointMamba ModelNet)."),
+    BOOL("data.augment.rotate_up", data.augment.rotate_up, "false",
+         "Points: random rotation about the up axis y (ScanObjectNN recipes)."),
+    FLT("data.augment.jitter", data.augment.jitter, 0, 1, 0, "0",
+        "Points: sigma of a Gaussian jitter of x, y, z, clipped to 5 sigma (PointNet: 0.01); "
+        "0 = off."),
+    FLT("data.augment.point_dropout", data.augment.point_dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Points: PointNet++ random point dropout, a ratio drawn in [0, this) per cloud (0.875 "
+        "in PointNet++); 0 = off."),
     INT("data.lookback", data.lookback, 1, MILLION, "96", "Series: input window length."),
     INT("data.horizon", data.horizon, 1, MILLION, "96", "Series: forecast length."),
     INT("data.stride", data.stride, 1, MILLION, "1", "Series: step between windows."),
@@ -231,6 +246,22 @@ const ssm_config_key ssm_config_keys[] = {
     BOOL("data.fbank.snip_edges", data.fbank.snip_edges, "true",
          "Audio: frames lie inside the clip, 1 + (N - window) / hop of them (false: Kaldi's "
          "mirrored edges)."),
+    // --- data: point clouds (datasets/pc_data.h)
+    STR("data.subset", data.subset, 0, NULL, "a variant name or empty", "",
+        "Points: which variant of the data: modelnet40 or modelnet10 (modelnet, modelnet_h5 "
+        "reads modelnet40 only), obj_bg, obj_only or pb_t50_rs (scanobjectnn); empty = "
+        "modelnet40 / pb_t50_rs."),
+    INT("data.num_points", data.num_points, 1, 1 << 24, "1024",
+        "Points: points per cloud the model sees (each cloud is reduced to this many once, at "
+        "load; a smaller cloud repeats its points)."),
+    ENUM("data.point_sampling", data.point_sampling, point_sampling_names, "fps",
+         "Points: how a cloud is reduced to data.num_points: farthest point sampling from the "
+         "first point, a seeded random subset, or the first points."),
+    BOOL("data.normals", data.normals, "false",
+         "Points: each point carries its normal (x, y, z, nx, ny, nz; set adapter.channels: 6)."),
+    INT("data.shapes_per_class", data.shapes_per_class, 1, MILLION, "100",
+        "shapes: generated training shapes per class (the test split has a quarter as many, at "
+        "least 1)."),
     // --- adapter
     STR("adapter.name", adapter.name, 0, check_ident, "a registered adapter", "image_patches",
         "Modality adapter, by its registry name (checked against the registry when the model is "

@@ -21,7 +21,15 @@ static const cyaml_strval_t data_sv[] = {SV("fashion_mnist", SSM_DATA_FASHION_MN
                                          SV("fmnist_bags", SSM_DATA_FMNIST_BAGS),
                                          SV("speech_commands", SSM_DATA_SPEECH_COMMANDS),
                                          SV("esc50", SSM_DATA_ESC50),
-                                         SV("audio_folder", SSM_DATA_AUDIO_FOLDER)};
+                                         SV("audio_folder", SSM_DATA_AUDIO_FOLDER),
+                                         SV("modelnet", SSM_DATA_MODELNET),
+                                         SV("modelnet_off", SSM_DATA_MODELNET_OFF),
+                                         SV("modelnet_h5", SSM_DATA_MODELNET_H5),
+                                         SV("scanobjectnn", SSM_DATA_SCANOBJECTNN),
+                                         SV("shapes", SSM_DATA_SHAPES)};
+static const cyaml_strval_t point_sampling_sv[] = {SV("fps", SSM_POINTS_FPS),
+                                                   SV("random", SSM_POINTS_RANDOM),
+                                                   SV("first", SSM_POINTS_FIRST)};
 static const cyaml_strval_t sampling_sv[] = {SV("random", SSM_SAMPLING_RANDOM),
                                              SV("first", SSM_SAMPLING_FIRST)};
 static const cyaml_strval_t label_set_sv[] = {SV("all", SSM_LABELS_ALL),
@@ -60,6 +68,11 @@ static const cyaml_schema_field_t augment_fields[] = {
     CYAML_FIELD_FLOAT("random_erasing", OPT, ssm_augment_config, random_erasing),
     CYAML_FIELD_BOOL("hflip", OPT, ssm_augment_config, hflip),
     CYAML_FIELD_BOOL("normalize", OPT, ssm_augment_config, normalize),
+    // point clouds
+    CYAML_FIELD_BOOL("scale_translate", OPT, ssm_augment_config, scale_translate),
+    CYAML_FIELD_BOOL("rotate_up", OPT, ssm_augment_config, rotate_up),
+    CYAML_FIELD_FLOAT("jitter", OPT, ssm_augment_config, jitter),
+    CYAML_FIELD_FLOAT("point_dropout", OPT, ssm_augment_config, point_dropout),
     CYAML_FIELD_INT("freq_mask", OPT, ssm_augment_config, freq_mask),
     CYAML_FIELD_INT("time_mask", OPT, ssm_augment_config, time_mask),
     CYAML_FIELD_INT("masks", OPT, ssm_augment_config, masks),
@@ -126,6 +139,13 @@ static const cyaml_schema_field_t data_fields[] = {
     CYAML_FIELD_INT("num_test_bags", OPT, ssm_data_config, num_test_bags),
     CYAML_FIELD_FLOAT("bag_mean_len", OPT, ssm_data_config, bag_mean_len),
     CYAML_FIELD_FLOAT("bag_std_len", OPT, ssm_data_config, bag_std_len),
+    // point clouds
+    CYAML_FIELD_STRING("subset", OPT, ssm_data_config, subset, 0),
+    CYAML_FIELD_INT("num_points", OPT, ssm_data_config, num_points),
+    CYAML_FIELD_ENUM("point_sampling", ESTRICT, ssm_data_config, point_sampling,
+                     point_sampling_sv, NSV(point_sampling_sv)),
+    CYAML_FIELD_BOOL("normals", OPT, ssm_data_config, normals),
+    CYAML_FIELD_INT("shapes_per_class", OPT, ssm_data_config, shapes_per_class),
     CYAML_FIELD_END};
 
 // One scan-order name: a char[SSM_CFG_ORDER_MAX] stored in place.
