@@ -20,7 +20,6 @@
 
 #define SCAN_ITEMS 16
 #define SCAN_THREADS 128
-
 #include "kernels/cuda/scan_seg.cuh"
 
 struct ScanArgs {
