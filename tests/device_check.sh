@@ -3,7 +3,8 @@
 # binaries for sm_90 only (H100/H200; the release build has every arch), runs every CUDA
 # suite, then the MIL recipe on a generated slide set on the GPU and a 100,000-instance
 # bag (d_model 128) training step on the GPU. Logs go to $OUT (or ./device_out).
-# Usage: tests/device_check.sh [extra make targets]
+# Usage (tools/device_debs.sh first, here): SSMKIT_SYSROOT=/tmp/sysroot2 source .device/env.sh &&
+#        tests/device_check.sh [extra make targets]
 set -u
 O=${OUT:-device_out}
 mkdir -p "$O"
