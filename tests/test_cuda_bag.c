@@ -29,26 +29,7 @@
 #endif
 
 #if HAVE_CUDA
-static void *dev_copy(const void *h, size_t bytes) {
-    void *d;
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&d, bytes ? bytes : 4, "test"));
-    if (bytes)
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d, h, bytes));
-    return d;
-}
-
-static void *dev_poison(size_t bytes) {
-    void *d;
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&d, bytes ? bytes : 4, "test"));
-    CUDA_CHECK_ABORT(cudaMemset(d, 0xFF, bytes));
-    return d;
-}
-
-static void *host_of(const void *d, size_t bytes) {
-    void *h = malloc(bytes ? bytes : 4);
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_download(h, d, bytes));
-    return h;
-}
+#include "tests/util/cuda_bytes.h"
 
 static const int64_t LEN[] = {1, 300, 17, 3000, 2, 64};
 #define NB 6
