@@ -53,6 +53,7 @@ int cli_parse(cli_args *a, int argc, char **argv, unsigned allowed, const char *
         TAKE("--top", CLI_TOP, a->top = atoi(val))
         TAKE("--tolerance", CLI_TOL, a->tolerance = atof(val))
         TAKE("--folds", CLI_FOLDS, a->folds = atoi(val))
+        TAKE("--out", CLI_OUT, a->out = val)
         TAKE("--repeats", CLI_FOLDS, a->repeats = atoi(val))
 #undef TAKE
         if (s[0] == '-' && s[1])

@@ -35,12 +35,13 @@ typedef struct {
     int top;                             // --top K (predict)
     double tolerance;                    // --tolerance (check-grad)
     int folds, repeats;                  // --folds K, --repeats R (cv; 0 = the config's)
+    const char *out;                     // --out DIR (eval: the task's report files)
     int help;
 } cli_args;
 
 // Flags each command accepts, as a set of bits.
 enum { CLI_SET = 1, CLI_RESUME = 2, CLI_CKPT = 4, CLI_SPLIT = 8, CLI_INPUTS = 16, CLI_TOP = 32,
-       CLI_TOL = 64, CLI_FOLDS = 128 };
+       CLI_TOL = 64, CLI_FOLDS = 128, CLI_OUT = 256 };
 
 // Parses argv after the command name; refuses flags outside `allowed`.
 // Returns 0, or 2 after printing the problem and the usage line.

@@ -1,4 +1,4 @@
-// defines: cmd_eval (ssmkit eval CONFIG --ckpt FILE [--split val|test])
+// defines: cmd_eval (ssmkit eval CONFIG --ckpt FILE [--split val|test] [--out DIR])
 #include <stdio.h>
 #include <string.h>
 
@@ -6,17 +6,23 @@
 #include "core/checkpoint.h"
 #include "tasks/task_run.h"
 
-static const char *USAGE = "ssmkit eval CONFIG --ckpt FILE [--split val|test] [--set k=v]...";
+static const char *USAGE =
+    "ssmkit eval CONFIG --ckpt FILE [--split val|test] [--out DIR] [--set k=v]...";
 
 int cmd_eval(int argc, char **argv) {
     cli_args a;
-    int rc = cli_parse(&a, argc, argv, CLI_SET | CLI_CKPT | CLI_SPLIT, USAGE);
+    int rc = cli_parse(&a, argc, argv, CLI_SET | CLI_CKPT | CLI_SPLIT | CLI_OUT, USAGE);
     if (rc)
         return rc;
     if (a.help) {
         printf("%s\n\nEvaluates a checkpoint on the validation or test split (default test) and\n"
                "prints one JSON line: split, samples, then the task's metrics (classify: loss,\n"
-               "accuracy, top5, macro_f1; forecast and regress: loss, mse, mae, mse_orig, mae_orig).\n", USAGE);
+               "accuracy, top5, macro_f1; forecast and regress: loss, mse, mae, mse_orig, mae_orig;\n"
+               "mil: loss, accuracy, balanced_accuracy, macro_f1, auc).\n\n"
+               "  --out DIR   also write the task's report files for the evaluated split into DIR\n"
+               "              (classify: confusion_test.csv; mil: predictions_test.csv with each\n"
+               "              bag's probabilities, attention_test.csv with each instance's weight)\n",
+               USAGE);
         return 0;
     }
     ssm_error err = {0};
@@ -44,6 +50,11 @@ int cmd_eval(int argc, char **argv) {
     task_metrics m;
     if (!code)
         code = task_evaluate(task, want_test ? data.test : data.val, &m, &err);
+    if (!code && a.out && task->vt->test_report) {
+        code = cli_mkdirs(a.out, &err);
+        if (!code)
+            code = task->vt->test_report(task, a.out, &err);
+    }
     if (!code) {
         printf("{\"split\":\"%s\",\"samples\":%lld", split, (long long)m.samples);
         for (int i = 0; i < m.n; i++)

@@ -175,6 +175,17 @@ START_TEST(clam_train_finds_the_witnesses) {
     fclose(pf);
     fclose(af);
     ck_assert_int_gt(positives, 0);
+    // eval --out: the same per-bag predictions from the best checkpoint, for any split
+    snprintf(cmd, sizeof cmd,
+             "%s eval configs/mil/camelyon16_clam.yaml --set data.path=%s/dataset.csv "
+             "--set data.features_dir=%s --set data.splits_dir=%s/splits --ckpt %s/c/best.safetensors "
+             "--split val --out %s/ev", bin, dir, dir, dir, fx_dir, fx_dir);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, out);
+    ck_assert_ptr_nonnull(strstr(out, "\"split\":\"val\""));
+    snprintf(p, sizeof p, "%s/ev/predictions_test.csv", fx_dir);
+    ck_assert_int_eq(access(p, R_OK), 0);
+    snprintf(p, sizeof p, "%s/ev/attention_test.csv", fx_dir);
+    ck_assert_int_eq(access(p, R_OK), 0);
     ck_assert_msg(found * 10 >= positives * 9, "a witness ranks first in %d of %d positive "
                   "slides", found, positives);
 }
