@@ -273,7 +273,7 @@ const ssm_config_key ssm_config_keys[] = {
          "Class token: none, at the head of the sequence, or in the middle (Vim)."),
     {.path = "adapter.orders", .kind = SSM_KEY_LIST, AT(adapter.orders),
      .count_offset = offsetof(ssm_config, adapter.orders_count), .check = check_order_name,
-     .allowed = "1..8 order names known to the adapter (row, reverse, col, hilbert, sr:R, ...)",
+     .allowed = "1..8 order names of the adapter (the table \"Scan orders by adapter\" above)",
      .def = "[row]",
      .doc = "Scan orders, one per backbone branch (e.g. `[row, reverse]` = bidirectional)."},
     BOOL("adapter.revin", adapter.revin, "false", "Series: reversible instance normalization."),

@@ -3,7 +3,7 @@
 //          ssm_metadata_get, ssm_metadata_get_int, ssm_metadata_get_double,
 //          ssm_metadata_get_hex, SSM_META_* (the keys a training run writes)
 // String -> string metadata, as safetensors' "__metadata__" holds it: the
-// resolved config, the step, the RNG state... Insertion order is kept (and so
+// resolved config, the step, the best metric... Insertion order is kept (and so
 // is the order in the file). Numbers are written so that they read back
 // exactly (integers in decimal, doubles with 17 digits, bytes in hex).
 #pragma once
@@ -17,7 +17,6 @@
 #define SSM_META_CONFIG "config"          // the resolved config YAML (ssm_config_to_yaml_string)
 #define SSM_META_STEP "step"              // optimizer steps taken
 #define SSM_META_EPOCH "epoch"            // epochs completed
-#define SSM_META_RNG "rng"                // ssm_rng_save bytes, hex
 #define SSM_META_BEST_METRIC "best_metric" // best validation metric so far
 #define SSM_META_BEST_STEP "best_step"
 #define SSM_META_VERSION "ssmkit_version"

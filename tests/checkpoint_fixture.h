@@ -87,6 +87,6 @@ static inline void fill_meta(ssm_metadata *m, ssm_rng *rng) {
     size_t n = ssm_rng_state_size(rng);
     unsigned char *buf = malloc(n);
     ssm_rng_save(rng, buf);
-    ck_assert_int_eq(ssm_metadata_set_hex(m, SSM_META_RNG, buf, n, &e), SSM_OK);
+    ck_assert_int_eq(ssm_metadata_set_hex(m, "example_rng", buf, n, &e), SSM_OK);
     free(buf);
 }

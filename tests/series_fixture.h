@@ -53,7 +53,7 @@ static uint64_t fx_next(uint64_t *s) {
 
 // Mutation k of a valid file (seeded): overwrite a byte with a chosen or random
 // value, delete a byte, or truncate. Writes the result into buf; returns its length.
-static size_t fx_hammer_mutate(char *buf, const char *src, size_t n, uint64_t *seed) {
+__attribute__((unused)) static size_t fx_hammer_mutate(char *buf, const char *src, size_t n, uint64_t *seed) {
     static const char specials[] = {',', '\n', '\t', ':', '?', '"', '@', '#', '.', '-', 'e', '\0',
                                     '\r', ' ', 'N', '9', (char)0xff};
     memcpy(buf, src, n);

@@ -56,11 +56,11 @@ START_TEST(round_trip_bitwise_with_metadata) {
     ck_assert_int_eq(ssm_rng_init(&r2, 1, &e), SSM_OK);
     size_t n = ssm_rng_state_size(&rng);
     unsigned char *buf = malloc(n);
-    ck_assert_int_eq(ssm_metadata_get_hex(&got, SSM_META_RNG, buf, n, &e), SSM_OK);
+    ck_assert_int_eq(ssm_metadata_get_hex(&got, "example_rng", buf, n, &e), SSM_OK);
     ssm_rng_load(&r2, buf);
     for (int i = 0; i < 10; i++)
         ck_assert(ssm_rng_uniform(&rng) == ssm_rng_uniform(&r2));
-    ck_assert_int_eq(ssm_metadata_get_hex(&got, SSM_META_RNG, buf, n + 1, &e), SSM_EFORMAT);
+    ck_assert_int_eq(ssm_metadata_get_hex(&got, "example_rng", buf, n + 1, &e), SSM_EFORMAT);
     ck_assert_int_eq(ssm_metadata_get_int(&got, "nope", &step, &e), SSM_ENOTFOUND);
     free(buf);
     ssm_rng_free(&rng);

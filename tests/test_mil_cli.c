@@ -259,6 +259,5 @@ int main(void) {
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    (void)fx_hammer_mutate;
     return failed ? 1 : 0;
 }
