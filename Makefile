@@ -30,6 +30,8 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 # libhdf5 (CLAM's h5 feature files, datasets/mil_clam.c): Debian's serial flavour
 CFLAGS  += $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
 LDLIBS  += $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5_serial)
+# cJSON (AST/AuM JSON manifests, datasets/audio_manifest.c): Debian's libcjson-dev
+LDLIBS  += -lcjson
 
 LIB_DIRS := core kernels backbone adapters tasks datasets
 # The kernels built per CPU variant; kernels/cpu_kernels.def lists their functions.
@@ -90,6 +92,7 @@ probe:
 	@test -f /usr/include/gsl/gsl_rng.h && echo "✓ GSL" || echo "✗ GSL (make deps)"
 	@pkg-config --exists check 2>/dev/null && echo "✓ Check" || echo "✗ Check (make deps; needed by make test)"
 	@pkg-config --exists hdf5 2>/dev/null && echo "✓ libhdf5" || echo "✗ libhdf5 (make deps)"
+	@test -f /usr/include/cjson/cJSON.h && echo "✓ libcjson" || echo "✗ libcjson (make deps)"
 	@command -v $(NVCC) >/dev/null 2>&1 && echo "✓ nvcc (make CUDA=1 builds the CUDA twins)" || echo "✗ nvcc (CPU only)"
 
 $(B)/libssmkit.a: $(OBJ)
@@ -189,7 +192,8 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libssmkit.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 DEPS := build-essential pkg-config libopenblas-dev libgsl-dev libcyaml-dev libyaml-dev check \
-        libsubunit-dev libpng-dev libsndfile1-dev libsoxr-dev libfftw3-dev zlib1g-dev libhdf5-dev
+        libsubunit-dev libpng-dev libsndfile1-dev libsoxr-dev libfftw3-dev zlib1g-dev libhdf5-dev \
+        libcjson-dev
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \

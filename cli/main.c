@@ -23,6 +23,8 @@ static void usage(FILE *f) {
             "  predict CONFIG --ckpt FILE INPUT.png...          classify images\n"
             "  cv CONFIG [--folds K] [--repeats R] [--set k=v]...  cross-validation: one model per fold\n"
             "  synth-bags DIR [options]                         a synthetic MIL bag set (CLAM layout)\n"
+            "  synth-scenes DIR [options]                       a synthetic multi-label sound set\n"
+            "                                                   (AST/AuM JSON manifests)\n"
             "  check-grad CONFIG                                finite-difference check of every gradient\n"
             "  info [FILE.safetensors]                          a checkpoint's tensors and metadata;\n"
             "                                                   alone: CPU kernels, threads, GPUs\n"
@@ -67,6 +69,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "check-grad")) return cmd_check_grad(n, rest);
     if (!strcmp(cmd, "cv")) return cmd_cv(n, rest);
     if (!strcmp(cmd, "synth-bags")) return cmd_synth_bags(n, rest);
+    if (!strcmp(cmd, "synth-scenes")) return cmd_synth_scenes(n, rest);
     if (!strcmp(cmd, "info")) return cmd_info(n, rest);
     if (!strcmp(cmd, "config-keys")) {
         ssm_config_write_reference(stdout);

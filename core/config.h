@@ -33,7 +33,9 @@ typedef enum { SSM_DATA_FASHION_MNIST = 0, SSM_DATA_MNIST, SSM_DATA_IDX, SSM_DAT
                SSM_DATA_SPEECH_COMMANDS, SSM_DATA_ESC50, SSM_DATA_AUDIO_FOLDER,
                // point clouds (datasets/pc_data.h)
                SSM_DATA_MODELNET, SSM_DATA_MODELNET_OFF, SSM_DATA_MODELNET_H5,
-               SSM_DATA_SCANOBJECTNN, SSM_DATA_SHAPES } ssm_data_name;
+               SSM_DATA_SCANOBJECTNN, SSM_DATA_SHAPES,
+               // AST/AuM JSON manifests, multi-label (datasets/audio_manifest.h)
+               SSM_DATA_AUDIO_MANIFEST } ssm_data_name;
 typedef enum { SSM_SAMPLING_RANDOM = 0, SSM_SAMPLING_FIRST } ssm_instance_sampling;
 // audio: Speech Commands' protocols; the fbank windows in datasets/fbank.h's order
 typedef enum { SSM_LABELS_ALL = 0, SSM_LABELS_KEYWORDS12 } ssm_label_set;
@@ -44,7 +46,7 @@ typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_feature
 typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
 typedef enum { SSM_NORM_RMS = 0, SSM_NORM_LAYER } ssm_norm_kind;
 typedef enum { SSM_MERGE_MEAN = 0, SSM_MERGE_SUM } ssm_merge_kind;
-typedef enum { SSM_LOSS_AUTO = 0, SSM_LOSS_CE, SSM_LOSS_MSE, SSM_LOSS_MAE } ssm_loss_kind;
+typedef enum { SSM_LOSS_AUTO = 0, SSM_LOSS_CE, SSM_LOSS_MSE, SSM_LOSS_MAE, SSM_LOSS_BCE } ssm_loss_kind;
 typedef enum { SSM_POOL_MEAN = 0, SSM_POOL_CLS, SSM_POOL_LAST, SSM_POOL_ATTENTION, SSM_POOL_GATED,
                SSM_POOL_MAX } ssm_pool_kind;
 typedef enum { SSM_TTA_NONE = 0, SSM_TTA_HFLIP } ssm_tta_kind;
@@ -69,6 +71,8 @@ typedef struct {
     double noise;                  // probability of adding background noise; 0 = off
     double snr_min, snr_max;       // its SNR range in dB
     char noise_dir[SSM_CFG_PATH_MAX]; // noise files; "" = the set's _background_noise_
+    double mixup;                  // probability of mixing in a second clip (soft labels); 0 = off
+    double mixup_alpha;            // its weight lambda ~ Beta(alpha, alpha)
     // point clouds (datasets/pc_augment.h)
     bool scale_translate;        // per-axis scale U(2/3, 3/2) and shift U(-0.2, 0.2)
     bool rotate_up;              // rotation about the up axis (y)
@@ -120,6 +124,9 @@ typedef struct {
     int64_t target_frames;             // fbank frames per clip (cut or padded)
     ssm_label_set label_set;           // speech_commands: all words or the 12-class protocol
     double audio_mean, audio_std;      // normalisation; audio_std 0 = from the training set
+    // audio_manifest: AST/AuM JSON manifests and class_labels_indices.csv (relative to data.path)
+    char train_manifest[SSM_CFG_PATH_MAX], val_manifest[SSM_CFG_PATH_MAX];
+    char test_manifest[SSM_CFG_PATH_MAX], label_csv[SSM_CFG_PATH_MAX];
     ssm_fbank_config fbank;
     // Point clouds (modelnet, modelnet_off, modelnet_h5, scanobjectnn, shapes: datasets/pc_data.h)
     char subset[SSM_CFG_NAME_MAX];     // modelnet40 | modelnet10; obj_bg | obj_only | pb_t50_rs
@@ -158,10 +165,12 @@ typedef struct {
                                  // caller's ssm_config_check_fn (cli: task_check_config)
     int64_t num_classes;
     double label_smoothing;
-    ssm_loss_kind loss;          // auto = ce for classify/mil/segment, mse for forecast
+    ssm_loss_kind loss;          // auto = ce for classify/mil/segment, mse for forecast,
+                                 // bce for multilabel
     ssm_pool_kind pool;
     int64_t attn_dim;            // mil: attention pooling's hidden size
     ssm_tta_kind tta;            // classify evaluation: test-time augmentation
+    double threshold;            // multilabel: a class is predicted at probability >= this
 } ssm_task_config;
 
 typedef struct {

@@ -14,7 +14,7 @@ static const char *const data_names[] = {"fashion_mnist", "mnist", "idx", "ett",
                                          "musk", "clam", "fmnist_bags",
                                          "speech_commands", "esc50", "audio_folder", "modelnet",
                                          "modelnet_off", "modelnet_h5", "scanobjectnn", "shapes",
-                                         NULL};
+                                         "audio_manifest", NULL};
 static const char *const point_sampling_names[] = {"fps", "random", "first", NULL};
 static const char *const sampling_names[] = {"random", "first", NULL};
 static const char *const label_set_names[] = {"all", "keywords12", NULL};
@@ -24,7 +24,7 @@ static const char *const features_names[] = {"M", "S", "MS", NULL};
 static const char *const cls_names[] = {"none", "head", "middle", NULL};
 static const char *const norm_names[] = {"rms", "layer", NULL};
 static const char *const merge_names[] = {"mean", "sum", NULL};
-static const char *const loss_names[] = {"auto", "ce", "mse", "mae", NULL};
+static const char *const loss_names[] = {"auto", "ce", "mse", "mae", "bce", NULL};
 static const char *const pool_names[] = {"mean", "cls", "last", "attention", "gated", "max", NULL};
 static const char *const tta_names[] = {"none", "hflip", NULL};
 static const char *const optim_names[] = {"adamw", NULL};
@@ -152,6 +152,12 @@ const ssm_config_key ssm_config_keys[] = {
     STR("data.augment.noise_dir", data.augment.noise_dir, SSM_KEY_EXPAND, NULL,
         "any path; ${VAR} expanded", "",
         "Audio: folder of noise files; empty = the set's _background_noise_/ (Speech Commands)."),
+    FLT("data.augment.mixup", data.augment.mixup, 0, 1, 0, "0",
+        "Audio: probability of mixing a second training clip into the waveform (AST: 0.5 "
+        "AudioSet, 0.6 Speech Commands, 0 ESC-50); the labels mix with the same weight (classify: "
+        "soft-target cross-entropy; multilabel: mixed multi-hot BCE targets); 0 = off."),
+    FLT("data.augment.mixup_alpha", data.augment.mixup_alpha, 0, 1000, SSM_KEY_MIN_OPEN, "10",
+        "Audio: the mixing weight lambda ~ Beta(alpha, alpha) (AST: 10)."),
     // point clouds (kept beside the other augment keys: the written YAML nests them once)
     BOOL("data.augment.scale_translate", data.augment.scale_translate, "false",
          "Points: scale each axis by U(2/3, 3/2) and shift it by U(-0.2, 0.2) (Point-MAE, "
@@ -224,6 +230,21 @@ const ssm_config_key ssm_config_keys[] = {
         "Audio: x = (fbank - audio_mean) / (2 audio_std); 0 = both from the training set (AST's "
         "published values: AudioSet -4.2677393 / 4.5689974, ESC-50 -6.6268077 / 5.358466, "
         "Speech Commands -6.845978 / 5.5654526)."),
+    STR("data.train_manifest", data.train_manifest, SSM_KEY_EXPAND, NULL,
+        "any path; ${VAR} expanded", "",
+        "audio_manifest: the training clips, an AST/AuM JSON manifest (`{\"data\": [{\"wav\": "
+        "..., \"labels\": \"/m/..,/m/..\"}]}`); a relative path is under data.path."),
+    STR("data.val_manifest", data.val_manifest, SSM_KEY_EXPAND, NULL,
+        "any path; ${VAR} expanded", "",
+        "audio_manifest: the validation clips; empty = data.val_fraction of the training clips."),
+    STR("data.test_manifest", data.test_manifest, SSM_KEY_EXPAND, NULL,
+        "any path; ${VAR} expanded", "",
+        "audio_manifest: the test clips; empty = the validation manifest's (as AST evaluates "
+        "AudioSet on its eval set)."),
+    STR("data.label_csv", data.label_csv, SSM_KEY_EXPAND, NULL, "any path; ${VAR} expanded",
+        "class_labels_indices.csv",
+        "audio_manifest: the classes, `index,mid,display_name` per line (AudioSet's "
+        "class_labels_indices.csv); a relative path is under data.path."),
     INT("data.fbank.num_mel_bins", data.fbank.num_mel_bins, 4, 1024, "128", "Audio: mel bins."),
     FLT("data.fbank.frame_length_ms", data.fbank.frame_length_ms, 0, 1000, SSM_KEY_MIN_OPEN, "25",
         "Audio: window length in ms."),
@@ -308,7 +329,7 @@ const ssm_config_key ssm_config_keys[] = {
     FLT("task.label_smoothing", task.label_smoothing, 0, 1, SSM_KEY_MAX_OPEN, "0",
         "Label smoothing of the cross-entropy target."),
     ENUM("task.loss", task.loss, loss_names, "auto",
-         "Loss; auto = ce for classify, mil, segment and mse for forecast."),
+         "Loss; auto = ce for classify, mil, segment, mse for forecast, bce for multilabel."),
     ENUM("task.pool", task.pool, pool_names, "mean",
          "Sequence pooling before the head: mean of tokens, the class token, the last token; "
          "mil also: attention, gated (ABMIL attention pooling), max."),
@@ -316,6 +337,9 @@ const ssm_config_key ssm_config_keys[] = {
         "mil: hidden size of the attention pooling (task.pool attention, gated)."),
     ENUM("task.tta", task.tta, tta_names, "none",
          "Classify evaluation: hflip averages the logits of each image and its mirror (validation, test, eval)."),
+    FLT("task.threshold", task.threshold, 0, 1, 0, "0.5",
+        "multilabel: a class is predicted when its sigmoid probability is >= this (micro-F1; "
+        "`ssmkit predict` prints those classes, at most --top of them; 0 = the top K)."),
     // --- optim
     ENUM("optim.name", optim.name, optim_names, "adamw", "Optimizer."),
     FLT("optim.lr", optim.lr, 0, 10, SSM_KEY_MIN_OPEN, "0.001", "Peak learning rate."),

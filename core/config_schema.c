@@ -26,7 +26,8 @@ static const cyaml_strval_t data_sv[] = {SV("fashion_mnist", SSM_DATA_FASHION_MN
                                          SV("modelnet_off", SSM_DATA_MODELNET_OFF),
                                          SV("modelnet_h5", SSM_DATA_MODELNET_H5),
                                          SV("scanobjectnn", SSM_DATA_SCANOBJECTNN),
-                                         SV("shapes", SSM_DATA_SHAPES)};
+                                         SV("shapes", SSM_DATA_SHAPES),
+                                         SV("audio_manifest", SSM_DATA_AUDIO_MANIFEST)};
 static const cyaml_strval_t point_sampling_sv[] = {SV("fps", SSM_POINTS_FPS),
                                                    SV("random", SSM_POINTS_RANDOM),
                                                    SV("first", SSM_POINTS_FIRST)};
@@ -46,7 +47,8 @@ static const cyaml_strval_t cls_sv[] = {SV("none", SSM_CFG_CLS_NONE), SV("head",
 static const cyaml_strval_t norm_sv[] = {SV("rms", SSM_NORM_RMS), SV("layer", SSM_NORM_LAYER)};
 static const cyaml_strval_t merge_sv[] = {SV("mean", SSM_MERGE_MEAN), SV("sum", SSM_MERGE_SUM)};
 static const cyaml_strval_t loss_sv[] = {SV("auto", SSM_LOSS_AUTO), SV("ce", SSM_LOSS_CE),
-                                         SV("mse", SSM_LOSS_MSE), SV("mae", SSM_LOSS_MAE)};
+                                         SV("mse", SSM_LOSS_MSE), SV("mae", SSM_LOSS_MAE),
+                                         SV("bce", SSM_LOSS_BCE)};
 static const cyaml_strval_t pool_sv[] = {SV("mean", SSM_POOL_MEAN), SV("cls", SSM_POOL_CLS),
                                          SV("last", SSM_POOL_LAST),
                                          SV("attention", SSM_POOL_ATTENTION),
@@ -83,6 +85,8 @@ static const cyaml_schema_field_t augment_fields[] = {
     CYAML_FIELD_FLOAT("snr_min", OPT, ssm_augment_config, snr_min),
     CYAML_FIELD_FLOAT("snr_max", OPT, ssm_augment_config, snr_max),
     CYAML_FIELD_STRING("noise_dir", OPT, ssm_augment_config, noise_dir, 0),
+    CYAML_FIELD_FLOAT("mixup", OPT, ssm_augment_config, mixup),
+    CYAML_FIELD_FLOAT("mixup_alpha", OPT, ssm_augment_config, mixup_alpha),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t fbank_fields[] = {
@@ -129,6 +133,10 @@ static const cyaml_schema_field_t data_fields[] = {
                      NSV(label_set_sv)),
     CYAML_FIELD_FLOAT("audio_mean", OPT, ssm_data_config, audio_mean),
     CYAML_FIELD_FLOAT("audio_std", OPT, ssm_data_config, audio_std),
+    CYAML_FIELD_STRING("train_manifest", OPT, ssm_data_config, train_manifest, 0),
+    CYAML_FIELD_STRING("val_manifest", OPT, ssm_data_config, val_manifest, 0),
+    CYAML_FIELD_STRING("test_manifest", OPT, ssm_data_config, test_manifest, 0),
+    CYAML_FIELD_STRING("label_csv", OPT, ssm_data_config, label_csv, 0),
     CYAML_FIELD_MAPPING("fbank", OPT, ssm_data_config, fbank, fbank_fields),
     CYAML_FIELD_INT("folds", OPT, ssm_data_config, folds),
     CYAML_FIELD_INT("fold", OPT, ssm_data_config, fold),
@@ -190,6 +198,7 @@ static const cyaml_schema_field_t task_fields[] = {
     CYAML_FIELD_ENUM("pool", ESTRICT, ssm_task_config, pool, pool_sv, NSV(pool_sv)),
     CYAML_FIELD_INT("attn_dim", OPT, ssm_task_config, attn_dim),
     CYAML_FIELD_ENUM("tta", ESTRICT, ssm_task_config, tta, tta_sv, NSV(tta_sv)),
+    CYAML_FIELD_FLOAT("threshold", OPT, ssm_task_config, threshold),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t optim_fields[] = {

@@ -9,10 +9,11 @@
 
 #include "core/log.h"
 #include "core/rng.h"
+#include "datasets/audio_manifest.h"
 
 int audio_data_is_audio(const ssm_data_config *dc) {
     return dc->name == SSM_DATA_SPEECH_COMMANDS || dc->name == SSM_DATA_ESC50 ||
-           dc->name == SSM_DATA_AUDIO_FOLDER;
+           dc->name == SSM_DATA_AUDIO_FOLDER || dc->name == SSM_DATA_AUDIO_MANIFEST;
 }
 
 void audio_data_fbank_opts(ssm_fbank_opts *o, const ssm_data_config *dc) {
@@ -34,7 +35,8 @@ void audio_data_fbank_opts(ssm_fbank_opts *o, const ssm_data_config *dc) {
 
 static const char *recipe_name(ssm_data_name n) {
     return n == SSM_DATA_SPEECH_COMMANDS ? "speech_commands"
-         : n == SSM_DATA_ESC50 ? "esc50" : "audio_folder";
+         : n == SSM_DATA_ESC50 ? "esc50"
+         : n == SSM_DATA_AUDIO_MANIFEST ? "audio_manifest" : "audio_folder";
 }
 
 // Moves round(frac * count) of each class's ids (seeded choice) from *ids to *out.
@@ -73,7 +75,29 @@ static ssm_code hold_out(const ssm_audio_set *s, int64_t *ids, int64_t *n, doubl
     return rc;
 }
 
+// A manifest's path: as given when absolute (or without data.path), else under data.path.
+static void under_path(char *out, size_t n, const ssm_data_config *dc, const char *p) {
+    if (!p[0] || p[0] == '/' || !dc->path[0])
+        snprintf(out, n, "%s", p);
+    else
+        snprintf(out, n, "%s/%s", dc->path, p);
+}
+
+static ssm_code load_manifests(audio_data *d, const ssm_data_config *dc, ssm_error *err) {
+    if (!dc->train_manifest[0])
+        return ssm_fail(err, SSM_ECONFIG, "data.train_manifest: empty; data.name audio_manifest "
+                        "reads the clips from AST/AuM JSON manifests");
+    char m[3][2 * SSM_CFG_PATH_MAX], csv[2 * SSM_CFG_PATH_MAX];
+    under_path(m[0], sizeof m[0], dc, dc->train_manifest);
+    under_path(m[1], sizeof m[1], dc, dc->val_manifest);
+    under_path(m[2], sizeof m[2], dc, dc->test_manifest);
+    under_path(csv, sizeof csv, dc, dc->label_csv);
+    return ssm_audio_set_manifests(&d->set, m[0], m[1], m[2], csv, err);
+}
+
 static ssm_code load_set(audio_data *d, const ssm_data_config *dc, uint64_t seed, ssm_error *err) {
+    if (dc->name == SSM_DATA_AUDIO_MANIFEST)
+        return load_manifests(d, dc, err);
     if (!dc->path[0])
         return ssm_fail(err, SSM_ECONFIG, "data.path: empty; data.name %s needs the folder of the "
                         "data set", recipe_name(dc->name));
@@ -110,6 +134,19 @@ static ssm_code make_splits(audio_data *d, const ssm_data_config *dc, uint64_t s
         free(d->ids[1]);
         SSM_TRY(hold_out(&d->set, d->ids[0], &d->n_ids[0], dc->val_fraction,
                          ssm_seed_derive(seed, 202), &d->ids[1], &d->n_ids[1], err));
+    }
+    if (dc->name == SSM_DATA_AUDIO_MANIFEST && d->n_ids[2] == 0) {
+        // no test manifest: the validation clips are the test split (AST on AudioSet's eval)
+        if (d->n_ids[1] == 0)
+            return ssm_fail(err, SSM_ECONFIG, "data.test_manifest: empty, and there are no "
+                            "validation clips to test on (data.val_manifest empty, "
+                            "data.val_fraction 0)");
+        free(d->ids[2]);
+        d->n_ids[2] = d->n_ids[1];
+        d->ids[2] = malloc((size_t)(d->n_ids[1] ? d->n_ids[1] : 1) * sizeof *d->ids[2]);
+        if (!d->ids[2])
+            return ssm_fail(err, SSM_ENOMEM, "out of memory");
+        memcpy(d->ids[2], d->ids[1], (size_t)d->n_ids[1] * sizeof *d->ids[2]);
     }
     if (dc->limit > 0 && dc->limit < d->n_ids[0]) { // quick runs, tests
         // evenly spaced over the list, which is sorted by class folder: every class keeps some
@@ -168,7 +205,9 @@ static ssm_code open_data(audio_data *d, const ssm_data_config *dc, uint64_t see
         .normalize = ac->normalize,
         .aug = {.freq_mask = ac->freq_mask, .time_mask = ac->time_mask, .n_masks = (int)ac->masks,
                 .shift = ac->time_shift, .roll = ac->roll, .gain_db = ac->gain_db,
-                .noise_p = ac->noise, .snr_min = ac->snr_min, .snr_max = ac->snr_max}};
+                .noise_p = ac->noise, .snr_min = ac->snr_min, .snr_max = ac->snr_max,
+                .mixup_p = ac->mixup, .mixup_alpha = ac->mixup_alpha},
+        .soft_labels = ac->mixup > 0}; // classify trains on the mixed labels
     if (dc->audio_std > 0) {
         d->mean = dc->audio_mean;
         d->std = dc->audio_std;
@@ -185,6 +224,7 @@ static ssm_code open_data(audio_data *d, const ssm_data_config *dc, uint64_t see
     o.std = d->std;
     ssm_audio_source_opts plain = o;
     plain.train = 0;
+    plain.soft_labels = 0; // evaluation: the hard labels (a multi-label set keeps its multi-hot)
     int64_t eval_batch = dc->eval_batch_size > 0 ? dc->eval_batch_size : dc->batch_size;
     int prefetch = dc->num_workers > 0;
     d->n_train = d->n_ids[0];
@@ -208,10 +248,11 @@ static ssm_code open_data(audio_data *d, const ssm_data_config *dc, uint64_t see
                              prefetch, err));
         d->open |= 4;
     }
-    ssm_info("data: %s: %lld train, %lld val%s, %lld test clips, %d classes, x [%lld frames, %lld "
-             "mel] at %d Hz", dc->path, (long long)d->n_train, (long long)d->n_val,
-             val_split == 2 ? " (the test split)" : "", (long long)d->n_test, d->num_classes,
-             (long long)d->T, (long long)d->F, d->sample_rate);
+    ssm_info("data: %s: %lld train, %lld val%s, %lld test clips, %d classes%s, x [%lld frames, "
+             "%lld mel] at %d Hz%s", dc->path[0] ? dc->path : d->set.dir, (long long)d->n_train,
+             (long long)d->n_val, val_split == 2 ? " (the test split)" : "", (long long)d->n_test,
+             d->num_classes, d->set.label_off ? " (multi-label)" : "", (long long)d->T,
+             (long long)d->F, d->sample_rate, ac->mixup > 0 ? ", mixup on" : "");
     return SSM_OK;
 }
 

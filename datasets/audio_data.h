@@ -1,8 +1,9 @@
 // defines: audio_data, audio_data_is_audio, audio_data_open, audio_data_close,
 //          audio_data_fbank_opts, AUDIO_STATS_MAX_CLIPS
-// The audio recipes behind `data.name: speech_commands | esc50 | audio_folder`, the audio
-// twin of image_data.h: from the config to train / val / test batchers of fixed-length
-// log-mel clips x [data.target_frames, data.fbank.num_mel_bins] with class labels y.
+// The audio recipes behind `data.name: speech_commands | esc50 | audio_folder |
+// audio_manifest`, the audio twin of image_data.h: from the config to train / val / test
+// batchers of fixed-length log-mel clips x [data.target_frames, data.fbank.num_mel_bins]
+// with class labels y (multi-label sets: y_dense, datasets/audio_source.h).
 //
 //   speech_commands  data.path: the Speech Commands v2 folder; its validation_list.txt and
 //                    testing_list.txt are the splits (data.val_fraction does not apply);
@@ -14,11 +15,17 @@
 //   audio_folder     data.path: a folder per class, or train/ (val/) test/ of them; without
 //                    splits, data.val_fraction of the clips (stratified) validates and as
 //                    many are the test split
+//   audio_manifest   AST/AuM JSON manifests (datasets/audio_manifest.h), multi-label:
+//                    data.train_manifest, data.val_manifest (empty: data.val_fraction of
+//                    the training clips, seeded), data.test_manifest (empty: the
+//                    validation clips), data.label_csv; relative paths under data.path
 // Normalisation (data.augment.normalize): data.audio_mean / data.audio_std, or, when
 // audio_std is 0, the statistics of the training clips (AST's way, over at most
 // AUDIO_STATS_MAX_CLIPS of them, evenly spaced), logged so that a later run can set them.
 // Augmentation (training only) from data.augment.*: SpecAugment masks, time shift or roll,
-// gain, background noise (data.augment.noise_dir, or the set's _background_noise_).
+// gain, background noise (data.augment.noise_dir, or the set's _background_noise_), mixup
+// (data.augment.mixup, mixup_alpha: the training batches carry the mixed labels in
+// y_dense; evaluation batches the hard ones).
 // data.limit keeps N training clips, evenly spaced over the sorted list (every class keeps
 // some). Train batchers shuffle (data.shuffle) and
 // drop the last partial batch; val and test keep every clip in order.

@@ -535,6 +535,8 @@ void ssm_audio_set_free(ssm_audio_set *s) {
     for (int64_t i = 0; i < s->n_noise; i++)
         free(s->noise_paths[i]);
     free(s->noise_paths);
+    free(s->label_off);
+    free(s->label_idx);
     memset(s, 0, sizeof *s);
 }
 

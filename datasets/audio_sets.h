@@ -56,6 +56,10 @@ typedef struct {
     char **noise_paths;           // [n_noise] background noise files (may be 0)
     int has_splits;               // the layout says which clips are validation and test
     char dir[512];
+    // Multi-label sets (AST/AuM JSON manifests, datasets/audio_manifest.h), else NULL: clip
+    // i's classes are label_idx[label_off[i] .. label_off[i + 1]) (clips[i].label, the first)
+    int64_t *label_off;           // [n + 1]
+    int32_t *label_idx;           // [label_off[n]]
 } ssm_audio_set;
 
 ssm_code ssm_audio_set_speech_commands(ssm_audio_set *s, const char *dir, ssm_audio_labels labels,

@@ -80,6 +80,16 @@ static ssm_code read_clip(const ssm_audio_source_opts *o, int64_t id, uint64_t k
     return SSM_OK;
 }
 
+// y_dense += w at the clip's classes (its one class, or all of a multi-label clip's).
+static void add_labels(const ssm_audio_set *set, int64_t id, double w, real *y_dense) {
+    if (!set->label_off) {
+        y_dense[set->clips[id].label] += (real)w;
+        return;
+    }
+    for (int64_t i = set->label_off[id]; i < set->label_off[id + 1]; i++)
+        y_dense[set->label_idx[i]] += (real)w;
+}
+
 ssm_code ssm_audio_clip_features(const ssm_audio_source_opts *o, int64_t id, uint64_t key,
                                  real *x, int32_t *y, real *y_dense, ssm_error *err) {
     const ssm_audio_set *set = o->set;
@@ -89,9 +99,9 @@ ssm_code ssm_audio_clip_features(const ssm_audio_source_opts *o, int64_t id, uin
     float *wave = NULL, *other = NULL, *feats = NULL;
     int64_t n = 0, m = 0;
     ssm_code rc = read_clip(o, id, key, &wave, &n, err);
-    int32_t label = set->clips[id].label, label2 = label;
+    int64_t id2 = id;
     if (!rc && ch.mix && o->n_mix > 0) { // AST: the partner cut or zero-padded to this clip
-        int64_t id2 = o->mix_ids[pick(ch.mix_pick, o->n_mix)];
+        id2 = o->mix_ids[pick(ch.mix_pick, o->n_mix)];
         rc = read_clip(o, id2, ssm_seed_derive(key, 0x6d6978ull), &other, &m, err);
         if (!rc) {
             float *b = calloc((size_t)(n ? n : 1), sizeof *b);
@@ -101,7 +111,6 @@ ssm_code ssm_audio_clip_features(const ssm_audio_source_opts *o, int64_t id, uin
                 memcpy(b, other, (size_t)(m < n ? m : n) * sizeof *b);
                 ssm_audio_mix(wave, b, n, ch.lambda);
                 free(b);
-                label2 = set->clips[id2].label;
             }
         }
     } else {
@@ -158,11 +167,11 @@ ssm_code ssm_audio_clip_features(const ssm_audio_source_opts *o, int64_t id, uin
                 x[i] = (x[i] - mean) * inv;
         }
         if (y)
-            *y = label;
-        if (y_dense) {
+            *y = set->clips[id].label;
+        if (y_dense) { // AST: lambda * labels + (1 - lambda) * the partner's labels
             memset(y_dense, 0, (size_t)set->num_classes * sizeof *y_dense);
-            y_dense[label] += (real)ch.lambda;
-            y_dense[label2] += (real)(1 - ch.lambda);
+            add_labels(set, id, ch.lambda, y_dense);
+            add_labels(set, id2, 1 - ch.lambda, y_dense);
         }
     }
     free(wave);
@@ -198,10 +207,10 @@ ssm_code ssm_audio_source(ssm_sample_source *src, const ssm_audio_source_opts *o
     src->x_shape[0] = o->target_frames;
     src->x_shape[1] = ssm_fbank_num_bins(o->fb);
     src->has_y = 1;
-    if (o->soft_labels) {
+    if (o->soft_labels || o->set->label_off) {
         src->dense_ndim = 1;
         src->dense_shape[0] = o->set->num_classes;
-        src->dense_kind = SSM_DENSE_PROBS;
+        src->dense_kind = o->set->label_off ? SSM_DENSE_MULTI_HOT : SSM_DENSE_PROBS;
     }
     src->get = audio_get;
     src->free = free;

@@ -8,7 +8,10 @@
 // (SpecAugment, training) and normalises it: x [target_frames, num_mel_bins] =
 // (fbank - mean) / (2 std), AST's normalisation. y is the class; with mixup on, y_dense is
 // the soft label [num_classes] (SSM_DENSE_PROBS: lambda on this clip's class, 1 - lambda
-// on the other's). All of it runs in the batcher's get, so in the prefetch thread.
+// on the other's). A multi-label set (audio_sets.h's label_off: JSON manifests) always
+// gives y_dense [num_classes], SSM_DENSE_MULTI_HOT: 1 at each of the clip's classes, or
+// with mixup lambda * its multi-hot + (1 - lambda) * the partner's (AST), and y its first
+// class. All of it runs in the batcher's get, so in the prefetch thread.
 // _silence_ clips (audio_sets.h, keywords12) are one second of background noise at a
 // volume uniform in [0, 0.1) of the file's (TF's recipe): drawn from the sample's key in
 // training, fixed by the clip id in evaluation.
@@ -44,7 +47,8 @@ typedef struct {
     ssm_audio_aug aug;
     const int64_t *mix_ids;      // the clips mixup draws its partner from (the training
     int64_t n_mix;               //   split), not copied
-    int soft_labels;             // declare y_dense [num_classes] (mixup's soft labels)
+    int soft_labels;             // declare y_dense [num_classes] (mixup's soft labels;
+                                 //   a multi-label set declares it always)
     int normalize;
     double mean, std;            // (x - mean) / (2 std)
 } ssm_audio_source_opts;

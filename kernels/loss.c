@@ -1,4 +1,6 @@
-// defines: cross_entropy_forward, cross_entropy_backward, mse_forward, mse_backward
+// defines: cross_entropy_forward, cross_entropy_backward, mse_forward, mse_backward,
+//          soft_cross_entropy_forward, soft_cross_entropy_backward, bce_logits_forward,
+//          bce_logits_backward
 // Rows are independent; the log-sum-exp of each row is taken in double after
 // subtracting the row max, so large logits neither overflow nor lose bits.
 #include "kernels/loss.h"
@@ -68,4 +70,61 @@ void mse_backward(real *dpred, const real *dloss, const real *pred, const real *
 #pragma omp parallel for schedule(static) if (n >= R_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
         dpred[i] += dloss[i] * 2 * (pred[i] - target[i]);
+}
+
+// The hard-label forward with the one-hot replaced by a distribution: the same max-shifted
+// log-sum-exp in double, and sum_j q_j l_j beside it.
+void soft_cross_entropy_forward(real *losses, real *probs, const real *logits,
+                                const real *target, int64_t N, int64_t V, real smoothing) {
+#pragma omp parallel for schedule(static) if (N * V >= R_PAR_MIN)
+    for (int64_t n = 0; n < N; n++) {
+        const real *l = logits + n * V, *q = target + n * V; // [V]
+        real *p = probs + n * V;                             // [V]
+        double mx = -INFINITY, sum = 0, ql = 0, lsum = 0;
+        for (int64_t j = 0; j < V; j++)
+            if (l[j] > mx)
+                mx = l[j];
+        for (int64_t j = 0; j < V; j++) {
+            double e = exp((double)l[j] - mx);
+            p[j] = (real)e;
+            sum += e;
+            ql += (double)q[j] * l[j];
+            lsum += l[j];
+        }
+        for (int64_t j = 0; j < V; j++)
+            p[j] = (real)(p[j] / sum);
+        double eps = smoothing;
+        losses[n] = (real)(mx + log(sum) - (1 - eps) * ql - eps / (double)V * lsum);
+    }
+}
+
+void soft_cross_entropy_backward(real *dlogits, const real *dloss, const real *probs,
+                                 const real *target, int64_t N, int64_t V, real smoothing) {
+#pragma omp parallel for schedule(static) if (N * V >= R_PAR_MIN)
+    for (int64_t n = 0; n < N; n++) {
+        const real *p = probs + n * V, *q = target + n * V; // [V]
+        real *d = dlogits + n * V;                          // [V]
+        real g = dloss[n], u = smoothing / (real)V, keep = (real)1 - smoothing;
+        for (int64_t j = 0; j < V; j++)
+            d[j] += g * (p[j] - u - keep * q[j]);
+    }
+}
+
+// log(1 + exp(-|l|)) never overflows, and max(l, 0) - l y is exact: the form PyTorch uses.
+void bce_logits_forward(real *losses, const real *logits, const real *target, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= R_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        double l = logits[i];
+        losses[i] = (real)(fmax(l, 0) - l * (double)target[i] + log1p(exp(-fabs(l))));
+    }
+}
+
+void bce_logits_backward(real *dlogits, const real *dloss, const real *logits,
+                         const real *target, int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= R_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        double l = logits[i], e = exp(-fabs(l));
+        double s = l >= 0 ? 1 / (1 + e) : e / (1 + e); // sigmoid(l) without overflow
+        dlogits[i] += (real)((double)dloss[i] * (s - (double)target[i]));
+    }
 }

@@ -420,3 +420,138 @@ double score_metrics_auc(const score_metrics *s) {
     free(pos);
     return auc;
 }
+
+// ---- multi-label: average precision, mAP, macro AUC, micro-F1 --------------------------
+
+double average_precision_binary(const double *score, const uint8_t *positive, int64_t n) {
+    int64_t npos = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(score[i]))
+            return NAN;
+        npos += positive[i] != 0;
+    }
+    if (npos == 0)
+        return NAN;
+    ranked *r = malloc((size_t)n * sizeof *r);
+    if (!r)
+        return NAN;
+    for (int64_t i = 0; i < n; i++)
+        r[i] = (ranked){score[i], positive[i] != 0};
+    qsort(r, (size_t)n, sizeof *r, by_score); // ascending: walk from the end
+    double ap = 0;
+    int64_t tp = 0, seen = 0;
+    for (int64_t i = n - 1; i >= 0;) {
+        int64_t j = i, pos = 0;
+        while (j >= 0 && r[j].score == r[i].score)
+            pos += r[j--].positive;
+        seen += i - j;
+        tp += pos;
+        // recall gained pos / npos, at the precision of everything scored >= this threshold
+        ap += (double)pos / (double)npos * ((double)tp / (double)seen);
+        i = j;
+    }
+    free(r);
+    return ap;
+}
+
+ssm_code multilabel_metrics_init(multilabel_metrics *m, int64_t K, double threshold,
+                                 ssm_error *err) {
+    memset(m, 0, sizeof *m);
+    if (K < 1 || K > (1 << 20))
+        return ssm_fail(err, SSM_EINVAL, "metrics: %lld labels, expected 1..%d", (long long)K,
+                        1 << 20);
+    m->K = K;
+    m->threshold = threshold;
+    return SSM_OK;
+}
+
+void multilabel_metrics_free(multilabel_metrics *m) {
+    free(m->prob);
+    free(m->target);
+    memset(m, 0, sizeof *m);
+}
+
+void multilabel_metrics_reset(multilabel_metrics *m) { m->n = 0; }
+
+ssm_code multilabel_metrics_add(multilabel_metrics *m, const real *logits, const real *targets,
+                                int64_t B, ssm_error *err) {
+    const int64_t K = m->K;
+    for (int64_t i = 0; i < B * K; i++) {
+        if (isnan(logits[i]))
+            return ssm_fail(err, SSM_EDATA, "metrics: sample %lld of the batch has a NaN logit "
+                            "(class %lld)", (long long)(i / K), (long long)(i % K));
+        if (!(targets[i] >= 0 && targets[i] <= 1))
+            return ssm_fail(err, SSM_EDATA, "metrics: sample %lld of the batch has target %g "
+                            "for class %lld, expected 0..1", (long long)(i / K),
+                            (double)targets[i], (long long)(i % K));
+    }
+    if (m->n + B > m->cap) {
+        int64_t cap = m->cap ? m->cap : 64;
+        while (cap < m->n + B)
+            cap *= 2;
+        double *prob = realloc(m->prob, (size_t)(cap * K) * sizeof *prob);
+        if (prob)
+            m->prob = prob;
+        uint8_t *tg = prob ? realloc(m->target, (size_t)(cap * K)) : NULL;
+        if (!prob || !tg)
+            return ssm_fail(err, SSM_ENOMEM, "metrics: out of memory keeping %lld x %lld scores",
+                            (long long)(m->n + B), (long long)K);
+        m->target = tg;
+        m->cap = cap;
+    }
+    double *p = m->prob + m->n * K;
+    uint8_t *t = m->target + m->n * K;
+    for (int64_t i = 0; i < B * K; i++) {
+        double l = logits[i], e = exp(-fabs(l));
+        p[i] = l >= 0 ? 1 / (1 + e) : e / (1 + e);
+        t[i] = targets[i] >= 0.5;
+    }
+    m->n += B;
+    return SSM_OK;
+}
+
+void multilabel_metrics_summarize(const multilabel_metrics *m, multilabel_summary *s,
+                                  double *ap, double *auc, int64_t *positives) {
+    const int64_t K = m->K, n = m->n;
+    *s = (multilabel_summary){.map = NAN, .auc = NAN, .micro_f1 = NAN};
+    double *col = malloc((size_t)(n ? n : 1) * sizeof *col);
+    uint8_t *pos = malloc((size_t)(n ? n : 1));
+    double ap_sum = 0, auc_sum = 0;
+    int64_t tp = 0, fp = 0, fn = 0;
+    for (int64_t k = 0; k < K; k++) {
+        int64_t np = 0;
+        for (int64_t i = 0; col && pos && i < n; i++) {
+            col[i] = m->prob[i * K + k];
+            pos[i] = m->target[i * K + k];
+            np += pos[i];
+            int pred = col[i] >= m->threshold;
+            tp += pred && pos[i];
+            fp += pred && !pos[i];
+            fn += !pred && pos[i];
+        }
+        double a = col && pos && n ? average_precision_binary(col, pos, n) : NAN;
+        double u = col && pos && n ? roc_auc_binary(col, pos, n) : NAN;
+        if (!isnan(a)) {
+            ap_sum += a;
+            s->ap_classes++;
+        }
+        if (!isnan(u)) {
+            auc_sum += u;
+            s->auc_classes++;
+        }
+        if (ap)
+            ap[k] = a;
+        if (auc)
+            auc[k] = u;
+        if (positives)
+            positives[k] = np;
+    }
+    free(col);
+    free(pos);
+    if (s->ap_classes)
+        s->map = ap_sum / (double)s->ap_classes;
+    if (s->auc_classes)
+        s->auc = auc_sum / (double)s->auc_classes;
+    if (2 * tp + fp + fn > 0)
+        s->micro_f1 = 2.0 * (double)tp / (double)(2 * tp + fp + fn);
+}

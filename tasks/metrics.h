@@ -6,7 +6,10 @@
 //          value_metrics, value_metrics_init, value_metrics_free, value_metrics_reset,
 //          value_metrics_add, value_metrics_report, class_metrics_balanced_accuracy,
 //          roc_auc_binary, roc_auc_ovr_macro, score_metrics, score_metrics_init,
-//          score_metrics_free, score_metrics_reset, score_metrics_add, score_metrics_auc
+//          score_metrics_free, score_metrics_reset, score_metrics_add, score_metrics_auc,
+//          average_precision_binary, multilabel_metrics, multilabel_summary,
+//          multilabel_metrics_init, multilabel_metrics_free, multilabel_metrics_reset,
+//          multilabel_metrics_add, multilabel_metrics_summarize
 // Classification metrics, accumulated over batches as int64 counts (so that
 // ranks can sum them with one all-reduce of `counts`, and an epoch of any
 // size never loses precision):
@@ -137,3 +140,41 @@ ssm_code score_metrics_add(score_metrics *s, const real *logits, const int32_t *
 // V = 2: roc_auc_binary of the class-1 probability (CLAM's binary AUC); else
 // roc_auc_ovr_macro. NaN when undefined.
 double score_metrics_auc(const score_metrics *s);
+
+// ---- multi-label metrics (AST's calculate_stats: mAP, macro AUC) ----------------------
+// The average precision of scores for a binary labelling, scikit-learn's
+// average_precision_score: sum over the distinct score thresholds, highest first, of
+// (recall gained) x (precision at that threshold); tied scores form one threshold. NaN
+// when there is no positive or a score is NaN. O(n) scratch (NaN when out of memory).
+double average_precision_binary(const double *score, const uint8_t *positive, int64_t n);
+
+// Sigmoid probabilities and 0/1 targets kept over an evaluation (the ranks need every
+// score). A target counts as positive when >= 0.5 (a mixed target of mixup is never
+// evaluated; a multi-hot one is 0 or 1).
+typedef struct {
+    int64_t K, n, cap;
+    double threshold; // micro-F1: a class is predicted when its probability >= threshold
+    double *prob;     // [cap, K]
+    uint8_t *target;  // [cap, K]
+} multilabel_metrics;
+
+typedef struct {
+    double map;          // mean over the classes with a positive of their AP (NaN: none)
+    double auc;          // mean over the classes with both label values of their ROC AUC
+    double micro_f1;     // 2 TP / (2 TP + FP + FN) over every (sample, class) pair
+    int64_t ap_classes;  // classes in the mAP (the others have no positive in the split)
+    int64_t auc_classes; // classes in the AUC
+} multilabel_summary;
+
+ssm_code multilabel_metrics_init(multilabel_metrics *m, int64_t K, double threshold,
+                                 ssm_error *err);
+void multilabel_metrics_free(multilabel_metrics *m);
+void multilabel_metrics_reset(multilabel_metrics *m);
+// Adds logits [B, K] and targets [B, K]: a NaN logit or a target outside [0, 1] ->
+// SSM_EDATA naming the sample and class (nothing of the batch is kept then).
+ssm_code multilabel_metrics_add(multilabel_metrics *m, const real *logits, const real *targets,
+                                int64_t B, ssm_error *err);
+// The summary, and per class (each may be NULL): ap [K], auc [K] (NaN where undefined),
+// positives [K].
+void multilabel_metrics_summarize(const multilabel_metrics *m, multilabel_summary *s,
+                                  double *ap, double *auc, int64_t *positives);

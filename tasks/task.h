@@ -15,6 +15,8 @@
 //   mil       (tasks/task_mil.c) head bag, loss ce; loss, accuracy, balanced_accuracy,
 //             macro_f1, auc; primary loss, lower; report predictions_test.csv,
 //             attention_test.csv
+//   multilabel (tasks/task_multilabel.c) head class, loss bce; loss, mAP, auc, micro_f1,
+//             mAP_classes; primary mAP (higher); report per_class_test.csv
 // Adding a task = one tasks/task_<name>.c with a `const ssm_task_vtable
 // ssm_task_<name>` + one line in tasks/task_registry.c (docs/adding-a-task.md).
 // This header is what a task implements; the calls on a task (the registry,

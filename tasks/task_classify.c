@@ -1,6 +1,9 @@
 // defines: ssm_task_classify (the task "classify")
 // One class per sample. Model: the class head (tasks/head_class.c) with cross-entropy
-// and label smoothing (task.label_smoothing). Evaluation: mean cross-entropy without
+// and label smoothing (task.label_smoothing); a batch that carries soft labels (y_dense of
+// kind SSM_DENSE_PROBS: mixup, data.augment.mixup) trains on the soft-target cross-entropy
+// instead, and multi-hot targets are refused (task.name multilabel reads them). Evaluation
+// (on the hard labels y): mean cross-entropy without
 // smoothing, accuracy, top-5, macro-F1 (tasks/metrics.h), optionally over each image
 // and its mirror (task.tta: hflip, tasks/classify_tta.h). The last evaluation's
 // confusion matrix is the test report (confusion_test.csv). predict prints the top K
@@ -36,8 +39,10 @@ static ssm_code ct_check_config(const ssm_config *c, const char **key, ssm_error
     }
     if (t->loss != SSM_LOSS_AUTO && t->loss != SSM_LOSS_CE) {
         *key = "task.loss";
+        static const char *const names[] = {"auto", "ce", "mse", "mae", "bce"};
         return ssm_fail(err, SSM_ECONFIG, "task.loss must be auto or ce for task.name classify, "
-                        "got %s", t->loss == SSM_LOSS_MSE ? "mse" : "mae");
+                        "got %s%s", names[t->loss <= SSM_LOSS_BCE ? t->loss : 0],
+                        t->loss == SSM_LOSS_BCE ? " (multi-label: task.name multilabel)" : "");
     }
     return SSM_OK;
 }
@@ -90,6 +95,18 @@ static ssm_code ct_init(ssm_task *t, const ssm_config *cfg, const task_data_info
 }
 
 static ssm_code ct_targets(ssm_task *t, const ssm_batch *b, ssm_targets *out, ssm_error *err) {
+    if (b->y_dense && b->dense_kind == SSM_DENSE_MULTI_HOT)
+        return ssm_fail(err, SSM_EDATA, "classify: the data is multi-label (multi-hot targets): "
+                        "use task.name multilabel");
+    if (b->y_dense && b->dense_kind == SSM_DENSE_PROBS) { // soft labels (mixup)
+        if (b->dense_ndim != 2 || b->dense_shape[1] != t->model.K)
+            return ssm_fail(err, SSM_EDATA, "classify: soft labels of %lld values per sample, "
+                            "the model has %lld classes",
+                            (long long)(b->dense_ndim == 2 ? b->dense_shape[1] : -1),
+                            (long long)t->model.K);
+        *out = (ssm_targets){.values = b->y_dense, .weight = b->weight};
+        return SSM_OK;
+    }
     if (!b->y)
         return ssm_fail(err, SSM_EDATA, "classify: the batch has no labels");
     *out = (ssm_targets){.cls = b->y, .weight = b->weight};

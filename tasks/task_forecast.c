@@ -18,10 +18,10 @@ typedef struct {
 } forecast_task;
 
 static ssm_code ft_check_config(const ssm_config *c, const char **key, ssm_error *err) {
-    if (c->task.loss == SSM_LOSS_CE) {
+    if (c->task.loss == SSM_LOSS_CE || c->task.loss == SSM_LOSS_BCE) {
         *key = "task.loss";
-        return ssm_fail(err, SSM_ECONFIG, "task.loss ce does not apply to task.name %s; use auto, "
-                        "mse or mae", c->task.name);
+        return ssm_fail(err, SSM_ECONFIG, "task.loss %s does not apply to task.name %s; use auto, "
+                        "mse or mae", c->task.loss == SSM_LOSS_CE ? "ce" : "bce", c->task.name);
     }
     return SSM_OK;
 }

@@ -12,7 +12,8 @@
     X(classify) \
     X(forecast) \
     X(regress) \
-    X(mil)
+    X(mil) \
+    X(multilabel)
 
 #define SSM_TASK_DECLARE(n) extern const ssm_task_vtable ssm_task_##n;
 #define SSM_TASK_ENTRY(n) &ssm_task_##n,

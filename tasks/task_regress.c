@@ -24,10 +24,10 @@ static ssm_code rt_check_config(const ssm_config *c, const char **key, ssm_error
         return ssm_fail(err, SSM_ECONFIG, "task.pool attention, gated and max pool bags: they "
                         "are for task.name mil; regress takes mean, cls or last");
     }
-    if (c->task.loss == SSM_LOSS_CE) {
+    if (c->task.loss == SSM_LOSS_CE || c->task.loss == SSM_LOSS_BCE) {
         *key = "task.loss";
-        return ssm_fail(err, SSM_ECONFIG, "task.loss ce does not apply to task.name regress; use "
-                        "auto, mse or mae");
+        return ssm_fail(err, SSM_ECONFIG, "task.loss %s does not apply to task.name regress; use "
+                        "auto, mse or mae", c->task.loss == SSM_LOSS_CE ? "ce" : "bce");
     }
     return SSM_OK;
 }

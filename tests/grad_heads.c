@@ -189,14 +189,27 @@ static double loss_value(void *vctx) {
     return v;
 }
 
-static void check_loss(loss_kind kind, double smoothing) {
+// soft: CE against soft labels (rows of vals made distributions, no class indices); BCE's
+// targets are in [0, 1] (multi-hot rows mixed as mixup mixes them).
+static void check_loss_targets(loss_kind kind, double smoothing, int soft) {
     enum { B = 4, K = 5 };
-    real out[B * K], losses[B * K], probs[B * K], dout[B * K], dloss[B], vals[B * K];
+    real out[B * K], losses[B * K], probs[B * K], dout[B * K], dloss[B * K], vals[B * K];
     int32_t cls[B] = {0, 4, 2, 1};
-    uint64_t st = 3 + kind;
+    uint64_t st = 3 + kind + 10 * (uint64_t)soft;
     tu_fill_uniform(out, B * K, -2, 2, &st);
-    tu_fill_uniform(vals, B * K, -2, 2, &st);
-    ssm_targets t = {.cls = cls, .values = vals};
+    tu_fill_uniform(vals, B * K, kind == LOSS_BCE || soft ? 0 : -2, kind == LOSS_BCE ? 1 : 2, &st);
+    for (int64_t i = 0; soft && i < B; i++) { // a distribution per row
+        double s = 0;
+        for (int64_t j = 0; j < K; j++)
+            s += vals[i * K + j];
+        for (int64_t j = 0; j < K; j++)
+            vals[i * K + j] = (real)(vals[i * K + j] / s);
+    }
+    if (kind == LOSS_BCE) { // some exact 0 / 1 targets, as multi-hot labels have
+        vals[0] = 0, vals[1] = 1, vals[7] = 1;
+        out[7] = 9; // far in the saturated tail: the stable form must keep its slope
+    }
+    ssm_targets t = {.cls = soft ? NULL : cls, .values = vals};
     loss_ctx c = {{kind, smoothing}, out, losses, probs, &t, B, K};
     ssm_error e;
     ck_assert_int_eq(loss_check_targets(&c.l, &t, B, K, &e), SSM_OK);
@@ -205,19 +218,35 @@ static void check_loss(loss_kind kind, double smoothing) {
     loss_backward(&c.l, dout, dloss, probs, out, &t, B, K);
     size_t worst;
     double err = tu_fd_check(out, dout, (size_t)(B * K), loss_value, &c, FD_H, FLOOR, 1000, &worst);
-    ck_assert_msg(err < 1e-6, "loss %s: out[%zu] relative error %g", loss_kind_name(kind), worst, err);
+    ck_assert_msg(err < 1e-6, "loss %s%s: out[%zu] relative error %g", loss_kind_name(kind),
+                  soft ? " (soft labels)" : "", worst, err);
     cls[1] = 5; // outside [0, K)
-    if (kind == LOSS_CE)
+    if (kind == LOSS_CE && !soft)
         ck_assert_int_eq(loss_check_targets(&c.l, &t, B, K, &e), SSM_EDATA);
+    if (soft) { // a row that is not a distribution
+        vals[K] += (real)0.5;
+        ck_assert_int_eq(loss_check_targets(&c.l, &t, B, K, &e), SSM_EDATA);
+        ck_assert_ptr_nonnull(strstr(e.msg, "batch sample 1 sum to"));
+    }
+    if (kind == LOSS_BCE) { // a target outside [0, 1]
+        vals[2 * K + 3] = (real)1.5;
+        ck_assert_int_eq(loss_check_targets(&c.l, &t, B, K, &e), SSM_EDATA);
+        ck_assert_ptr_nonnull(strstr(e.msg, "batch sample 2, class 3"));
+    }
     ssm_targets none = {0};
     ck_assert_int_eq(loss_check_targets(&c.l, &none, B, K, &e), SSM_EDATA);
 }
+
+static void check_loss(loss_kind kind, double smoothing) { check_loss_targets(kind, smoothing, 0); }
 
 START_TEST(losses_match_finite_differences) {
     check_loss(LOSS_CE, 0);
     check_loss(LOSS_CE, 0.1);
     check_loss(LOSS_MSE, 0);
     check_loss(LOSS_MAE, 0);
+    check_loss(LOSS_BCE, 0);
+    check_loss_targets(LOSS_CE, 0, 1);   // soft labels (mixup)
+    check_loss_targets(LOSS_CE, 0.1, 1); // soft labels with label smoothing
 }
 END_TEST
 

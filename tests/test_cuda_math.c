@@ -80,6 +80,64 @@ END_TEST
 START_TEST(ce_wide) { ce_case(7, 5003, (real)0.0, 502); }
 END_TEST
 
+// Soft labels (mixup): rows of the target are distributions; the CE twins' soft variants.
+static void soft_ce_case(int64_t N, int64_t V, real smoothing, uint64_t seed) {
+    uint64_t st = seed;
+    real *logits = hfill(N * V, -8, 8, &st), *dloss = hfill(N, -1, 1, &st);
+    real *q = hfill(N * V, 0, 1, &st);
+    for (int64_t n = 0; n < N; n++) {
+        double s = 0;
+        for (int64_t j = 0; j < V; j++)
+            s += q[n * V + j];
+        for (int64_t j = 0; j < V; j++)
+            q[n * V + j] = (real)(q[n * V + j] / s);
+    }
+    fprintf(stderr, "soft cross-entropy N=%lld V=%lld smoothing=%g:\n", (long long)N,
+            (long long)V, (double)smoothing);
+    real *loss = malloc(sizeof(real) * N), *probs = malloc(sizeof(real) * N * V);
+    soft_cross_entropy_forward(loss, probs, logits, q, N, V, smoothing);
+    real *gl = dev(logits, N * V, 0), *gq = dev(q, N * V, 0), *gdl = dev(dloss, N, 0);
+    real *gloss = poisoned(N, 0), *gprobs = poisoned(N * V, 0);
+    OK(soft_cross_entropy_forward_cuda(gloss, gprobs, gl, gq, N, V, smoothing));
+    cmp("soft losses", gloss, loss, N, 0, TOL32);
+    cmp("soft probs", gprobs, probs, N * V, 0, TOL32);
+    real *init = hfill(N * V, -1, 1, &st), *c_d = hcopy(init, N * V);
+    soft_cross_entropy_backward(c_d, dloss, probs, q, N, V, smoothing);
+    real *g_d = dev(init, N * V, 0);
+    OK(soft_cross_entropy_backward_cuda(g_d, gdl, gprobs, gq, N, V, smoothing));
+    cmp_inc("soft dlogits", g_d, c_d, init, N * V, 0, TOL32);
+    ssm_cuda_free(gl), ssm_cuda_free(gq), ssm_cuda_free(gdl), ssm_cuda_free(gloss);
+    ssm_cuda_free(gprobs), ssm_cuda_free(g_d);
+    free(logits), free(dloss), free(q), free(loss), free(probs), free(init), free(c_d);
+}
+START_TEST(soft_ce_small) { soft_ce_case(13, 37, (real)0.1, 511); }
+END_TEST
+START_TEST(soft_ce_wide) { soft_ce_case(5, 3001, (real)0.0, 512); }
+END_TEST
+
+// Binary cross-entropy on logits (multilabel): logits far into both tails, 0/1 and mixed
+// targets.
+START_TEST(bce_all) {
+    uint64_t st = 513;
+    const int64_t n = 1003;
+    real *l = hfill(n, -30, 30, &st), *y = hfill(n, 0, 1, &st), *dl = hfill(n, -1, 1, &st);
+    for (int64_t i = 0; i < n; i += 3)
+        y[i] = (real)(i % 2); // multi-hot entries
+    real *init = hfill(n, -1, 1, &st), *ref = malloc(sizeof(real) * n), *c_d = hcopy(init, n);
+    fprintf(stderr, "bce n=%lld:\n", (long long)n);
+    bce_logits_forward(ref, l, y, n);
+    bce_logits_backward(c_d, dl, l, y, n);
+    real *gl = dev(l, n, 0), *gy = dev(y, n, 0), *gdl = dev(dl, n, 0), *go = poisoned(n, 0);
+    real *gd = dev(init, n, 0);
+    OK(bce_logits_forward_cuda(go, gl, gy, n));
+    OK(bce_logits_backward_cuda(gd, gdl, gl, gy, n));
+    cmp("bce fwd", go, ref, n, 0, TOL32);
+    cmp_inc("bce bwd", gd, c_d, init, n, 0, TOL32);
+    ssm_cuda_free(gl), ssm_cuda_free(gy), ssm_cuda_free(gdl), ssm_cuda_free(go), ssm_cuda_free(gd);
+    free(l), free(y), free(dl), free(init), free(ref), free(c_d);
+}
+END_TEST
+
 START_TEST(mse_all) {
     uint64_t st = 503;
     const int64_t n = 1001;
@@ -235,6 +293,9 @@ int main(void) {
     tcase_add_test(tc, refuses_bad_shapes);
     tcase_add_test(tc, ce_small);
     tcase_add_test(tc, ce_wide);
+    tcase_add_test(tc, soft_ce_small);
+    tcase_add_test(tc, soft_ce_wide);
+    tcase_add_test(tc, bce_all);
     tcase_add_test(tc, mse_all);
     tcase_add_test(tc, optim_all);
     tcase_add_test(tc, gemm_transposes);

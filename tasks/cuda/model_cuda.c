@@ -53,12 +53,18 @@ ssm_code loss_forward_cuda(const loss_spec *l, double *sum, real *losses, real *
                            const real *out, const ssm_targets *t, int64_t B, int64_t K,
                            ssm_error *err) {
     if (l->kind == LOSS_CE) {
-        SSM_CUDA_TRY(cross_entropy_forward_cuda(losses, probs, out, t->cls, B, K,
-                                                (real)l->smoothing), err);
+        if (t->cls)
+            SSM_CUDA_TRY(cross_entropy_forward_cuda(losses, probs, out, t->cls, B, K,
+                                                    (real)l->smoothing), err);
+        else // soft labels (mixup)
+            SSM_CUDA_TRY(soft_cross_entropy_forward_cuda(losses, probs, out, t->values, B, K,
+                                                         (real)l->smoothing), err);
         SSM_CUDA_TRY(sum_double_cuda(sum, losses, B), err);
         return SSM_OK;
     }
-    if (l->kind == LOSS_MSE)
+    if (l->kind == LOSS_BCE)
+        SSM_CUDA_TRY(bce_logits_forward_cuda(losses, out, t->values, B * K), err);
+    else if (l->kind == LOSS_MSE)
         SSM_CUDA_TRY(mse_forward_cuda(losses, out, t->values, B * K), err);
     else
         SSM_CUDA_TRY(mae_forward_cuda(losses, out, t->values, B * K), err);
@@ -71,13 +77,19 @@ ssm_code loss_backward_cuda(const loss_spec *l, real *dout, real *dloss, const r
                             ssm_error *err) {
     if (l->kind == LOSS_CE) {
         SSM_CUDA_TRY(fill_cuda(dloss, (real)(1.0 / (double)B), B), err);
-        SSM_CUDA_TRY(cross_entropy_backward_cuda(dout, dloss, probs, t->cls, B, K,
-                                                 (real)l->smoothing), err);
+        if (t->cls)
+            SSM_CUDA_TRY(cross_entropy_backward_cuda(dout, dloss, probs, t->cls, B, K,
+                                                     (real)l->smoothing), err);
+        else
+            SSM_CUDA_TRY(soft_cross_entropy_backward_cuda(dout, dloss, probs, t->values, B, K,
+                                                          (real)l->smoothing), err);
         return SSM_OK;
     }
     // the mean over B*K elements: d/d out = 1/(B*K) times the element's derivative
     SSM_CUDA_TRY(fill_cuda(dloss, (real)(1.0 / (double)(B * K)), B * K), err);
-    if (l->kind == LOSS_MSE)
+    if (l->kind == LOSS_BCE)
+        SSM_CUDA_TRY(bce_logits_backward_cuda(dout, dloss, out, t->values, B * K), err);
+    else if (l->kind == LOSS_MSE)
         SSM_CUDA_TRY(mse_backward_cuda(dout, dloss, out, t->values, B * K), err);
     else
         SSM_CUDA_TRY(mae_backward_cuda(dout, dloss, out, t->values, B * K), err);
