@@ -22,14 +22,14 @@
 static char pf_bin[512];
 static char *pf_out, *pf_err; // the last run's stdout and stderr (malloc'd)
 
-static void pf_setup(void) {
+static inline void pf_setup(void) {
     (void)fx_hammer_mutate;
     fx_init();
     const char *b = getenv("SSMKIT_BIN");
     snprintf(pf_bin, sizeof pf_bin, "%s", b && *b ? b : "build/ssmkit");
 }
 
-static void pf_teardown(void) {
+static inline void pf_teardown(void) {
     free(pf_out);
     free(pf_err);
     pf_out = pf_err = NULL;
@@ -37,7 +37,7 @@ static void pf_teardown(void) {
 }
 
 // Runs `cmd`; returns its exit status. pf_out / pf_err hold what it printed.
-static int pf_run(const char *cmd) {
+static inline int pf_run(const char *cmd) {
     char o[600], e[600];
     fx_path(o, sizeof o, "stdout.txt");
     fx_path(e, sizeof e, "stderr.txt");
@@ -69,7 +69,7 @@ typedef struct {
 } pf_table;
 
 // The next CSV field of *p (quotes undone) into out; returns 0 at the end of the line.
-static int pf_field(const char **p, char *out, size_t cap) {
+static inline int pf_field(const char **p, char *out, size_t cap) {
     const char *s = *p;
     size_t n = 0;
     if (*s == '"') {
@@ -93,7 +93,7 @@ static int pf_field(const char **p, char *out, size_t cap) {
 }
 
 // Parses predict's CSV (header input,sample,start,end,instances[,predicted],values...).
-static void pf_read_csv(pf_table *t, const char *text) {
+static inline void pf_read_csv(pf_table *t, const char *text) {
     memset(t, 0, sizeof *t);
     const char *p = text;
     char cell[512];
@@ -137,13 +137,13 @@ static void pf_read_csv(pf_table *t, const char *text) {
     }
 }
 
-static void pf_table_free(pf_table *t) {
+static inline void pf_table_free(pf_table *t) {
     free(t->rows);
     memset(t, 0, sizeof *t);
 }
 
 // The row of input (and sample, when not NULL), or NULL.
-static const pf_row *pf_find(const pf_table *t, const char *input, const char *sample) {
+static inline const pf_row *pf_find(const pf_table *t, const char *input, const char *sample) {
     for (int i = 0; i < t->n; i++)
         if (!strcmp(t->rows[i].input, input) && (!sample || !strcmp(t->rows[i].sample, sample)))
             return &t->rows[i];
@@ -152,15 +152,15 @@ static const pf_row *pf_find(const pf_table *t, const char *input, const char *s
 
 // ---- a strict JSON recogniser (RFC 8259 syntax) ----------------------------------------
 
-static const char *pf_json_value(const char *s);
+static inline const char *pf_json_value(const char *s);
 
-static const char *pf_json_ws(const char *s) {
+static inline const char *pf_json_ws(const char *s) {
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
         s++;
     return s;
 }
 
-static const char *pf_json_string(const char *s) {
+static inline const char *pf_json_string(const char *s) {
     if (*s++ != '"')
         return NULL;
     for (; *s != '"'; s++) {
@@ -181,7 +181,7 @@ static const char *pf_json_string(const char *s) {
     return s + 1;
 }
 
-static const char *pf_json_number(const char *s) {
+static inline const char *pf_json_number(const char *s) {
     const char *p = s;
     if (*p == '-')
         p++;
@@ -210,7 +210,7 @@ static const char *pf_json_number(const char *s) {
     return p;
 }
 
-static const char *pf_json_value(const char *s) {
+static inline const char *pf_json_value(const char *s) {
     s = pf_json_ws(s);
     if (*s == '{' || *s == '[') {
         char close = *s == '{' ? '}' : ']';
@@ -244,13 +244,13 @@ static const char *pf_json_value(const char *s) {
 }
 
 // 1 when text is exactly one JSON value (surrounded by white space).
-static int pf_json_valid(const char *text) {
+static inline int pf_json_valid(const char *text) {
     const char *end = pf_json_value(text);
     return end && !*pf_json_ws(end);
 }
 
 // The k-th "probabilities" array of a predict JSON document into v (returns its length).
-static int pf_json_probabilities(const char *text, int k, double *v, int cap) {
+static inline int pf_json_probabilities(const char *text, int k, double *v, int cap) {
     const char *p = text;
     for (int i = 0; i <= k; i++) {
         p = strstr(p, "\"probabilities\":[");
@@ -270,7 +270,7 @@ static int pf_json_probabilities(const char *text, int k, double *v, int cap) {
 }
 
 // p [V] = softmax(logits) in double, as predict computes it.
-static void pf_softmax(double *p, const real *lg, int64_t V) {
+static inline void pf_softmax(double *p, const real *lg, int64_t V) {
     double mx = -INFINITY, z = 0;
     for (int64_t v = 0; v < V; v++)
         mx = fmax(mx, lg[v]);
@@ -280,7 +280,7 @@ static void pf_softmax(double *p, const real *lg, int64_t V) {
         p[v] /= z;
 }
 
-static double pf_max_diff(const double *a, const double *b, int n) {
+static inline double pf_max_diff(const double *a, const double *b, int n) {
     double m = 0;
     for (int i = 0; i < n; i++)
         m = fmax(m, fabs(a[i] - b[i]));
