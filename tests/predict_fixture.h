@@ -1,6 +1,6 @@
 // defines: pf_row, pf_table, pf_setup, pf_teardown, pf_run, pf_read_csv, pf_table_free,
 //          pf_find, pf_json_valid, pf_json_probabilities, pf_softmax, pf_max_diff, pf_bin, pf_out,
-//          pf_err
+//          pf_err, pf_tone, pf_write_wav
 // Shared by the `ssmkit predict` suites (tests/test_predict*.c): a private temp folder
 // (series_fixture.h), running the binary ($SSMKIT_BIN, default build/ssmkit, from the
 // repository root) with stdout and stderr kept, predict's CSV output parsed into rows, a
@@ -9,6 +9,7 @@
 #pragma once
 #include <check.h>
 #include <math.h>
+#include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "core/real.h"
 #include "tests/series_fixture.h"
 #include "tests/util/cli_fixture.h"
+#include "tests/util/testutil.h"
 
 #define PF_MAX_V 64
 
@@ -24,6 +26,7 @@ static char *pf_out, *pf_err; // the last run's stdout and stderr (malloc'd)
 
 static inline void pf_setup(void) {
     (void)fx_hammer_mutate;
+    (void)fx_write;
     fx_init();
     const char *b = getenv("SSMKIT_BIN");
     snprintf(pf_bin, sizeof pf_bin, "%s", b && *b ? b : "build/ssmkit");
@@ -285,4 +288,26 @@ static inline double pf_max_diff(const double *a, const double *b, int n) {
     for (int i = 0; i < n; i++)
         m = fmax(m, fabs(a[i] - b[i]));
     return m;
+}
+
+// ---- audio -----------------------------------------------------------------------------
+
+// n samples at 16 kHz of tone class k (0: 1800 Hz, 1: 500 Hz) at a random level, in noise.
+static inline void pf_tone(int16_t *x, int64_t n, int k, uint64_t *st) {
+    double f = k ? 500 : 1800, amp = 0.1 + 0.3 * tu_uniform(st), ph = tu_uniform(st) * 6.28;
+    for (int64_t i = 0; i < n; i++) {
+        double v = amp * sin(ph + 2 * M_PI * f * (double)i / 16000) +
+                   0.02 * (tu_uniform(st) - 0.5);
+        x[i] = (int16_t)lrint(v * 32767);
+    }
+}
+
+// A 16-bit 16 kHz mono WAV of x [n].
+static inline void pf_write_wav(const char *path, const int16_t *x, int64_t n) {
+    SF_INFO info = {.samplerate = 16000, .channels = 1,
+                    .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+    SNDFILE *f = sf_open(path, SFM_WRITE, &info);
+    ck_assert_msg(f != NULL, "%s", path);
+    ck_assert_int_eq(sf_writef_short(f, x, n), n);
+    sf_close(f);
 }

@@ -16,7 +16,6 @@
 //   - a text file named .wav and a config whose mel bins disagree with the checkpoint are
 //     refused with the file or the key named.
 #include <check.h>
-#include <sndfile.h>
 
 #include "adapters/patch_embed.h"
 #include "core/checkpoint.h"
@@ -30,23 +29,6 @@ enum { SR = 16000, CLIP = 8000, NCLS = 2, MEL = 40, PATCH = 8, FSTRIDE = 4, TSTR
 
 static char data_dir[600], ckpt[700];
 static const char *const CLASSES[NCLS] = {"high", "low"};
-
-// n samples of tone class k (0: 1800 Hz, 1: 500 Hz) at a random level, with noise.
-static void tone(int16_t *x, int64_t n, int k, uint64_t *st) {
-    double f = k ? 500 : 1800, amp = 0.1 + 0.3 * tu_uniform(st), ph = tu_uniform(st) * 6.28;
-    for (int64_t i = 0; i < n; i++) {
-        double v = amp * sin(ph + 2 * M_PI * f * (double)i / SR) + 0.02 * (tu_uniform(st) - 0.5);
-        x[i] = (int16_t)lrint(v * 32767);
-    }
-}
-
-static void write_wav(const char *path, const int16_t *x, int64_t n) {
-    SF_INFO info = {.samplerate = SR, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
-    SNDFILE *f = sf_open(path, SFM_WRITE, &info);
-    ck_assert_msg(f != NULL, "%s", path);
-    ck_assert_int_eq(sf_writef_short(f, x, n), n);
-    sf_close(f);
-}
 
 static const char *SETS[] = {
     "data.name=audio_folder", NULL /* data.path */, "data.target_frames=48",
@@ -78,9 +60,9 @@ static void setup(void) {
         snprintf(p, sizeof p, "mkdir -p %s/%s", data_dir, CLASSES[k]);
         ck_assert_int_eq(system(p), 0);
         for (int i = 0; i < 15; i++) {
-            tone(x, CLIP, k, &st);
+            pf_tone(x, CLIP, k, &st);
             snprintf(p, sizeof p, "%s/%s/clip%02d.wav", data_dir, CLASSES[k], i);
-            write_wav(p, x, CLIP);
+            pf_write_wav(p, x, CLIP);
         }
     }
     char cmd[4096];
@@ -155,9 +137,9 @@ START_TEST(long_clip_in_one_pass) {
     int16_t *x = malloc(4 * CLIP * sizeof *x);
     uint64_t st = 9;
     for (int s = 0; s < 4; s++)
-        tone(x + s * CLIP, CLIP, s % 2, &st);
+        pf_tone(x + s * CLIP, CLIP, s % 2, &st);
     fx_path(wav, sizeof wav, "long.wav");
-    write_wav(wav, x, 4 * CLIP);
+    pf_write_wav(wav, x, 4 * CLIP);
     free(x);
     predict_cmd(cmd, sizeof cmd, wav);
     ck_assert_msg(pf_run(cmd) == 0, "%s\n%s", cmd, pf_err);
@@ -229,10 +211,10 @@ START_TEST(windows_over_ten_minutes) {
     int16_t *x = malloc((size_t)N * sizeof *x);
     uint64_t st = 17;
     for (int64_t s = 0; s < N / CLIP; s++)
-        tone(x + s * CLIP, CLIP, (int)(tu_uniform(&st) * 2), &st);
+        pf_tone(x + s * CLIP, CLIP, (int)(tu_uniform(&st) * 2), &st);
     char wav[700], cmd[8192];
     fx_path(wav, sizeof wav, "recording.wav");
-    write_wav(wav, x, N);
+    pf_write_wav(wav, x, N);
     predict_cmd(cmd, sizeof cmd, "--window 0.5 --hop 0.5 ");
     strncat(cmd, wav, sizeof cmd - strlen(cmd) - 1);
     ck_assert_msg(pf_run(cmd) == 0, "%s\n%s", cmd, pf_err);
@@ -251,7 +233,7 @@ START_TEST(windows_over_ten_minutes) {
         char name[64];
         snprintf(name, sizeof name, "window%d.wav", pick[j]);
         fx_path(clips[j], sizeof clips[j], name);
-        write_wav(clips[j], x + (int64_t)pick[j] * CLIP, CLIP);
+        pf_write_wav(clips[j], x + (int64_t)pick[j] * CLIP, CLIP);
         strcat(list, " ");
         strcat(list, clips[j]);
     }
@@ -269,9 +251,9 @@ START_TEST(windows_over_ten_minutes) {
     pf_table_free(&tb);
     // an overlapping hop: windows every 0.3 s, then one ending at the end (2.05 s)
     int16_t y[32800];
-    tone(y, 32800, 0, &st);
+    pf_tone(y, 32800, 0, &st);
     fx_path(wav, sizeof wav, "short.wav");
-    write_wav(wav, y, 32800);
+    pf_write_wav(wav, y, 32800);
     predict_cmd(cmd, sizeof cmd, "--window 0.5 --hop 0.3 ");
     strncat(cmd, wav, sizeof cmd - strlen(cmd) - 1);
     ck_assert_msg(pf_run(cmd) == 0, "%s\n%s", cmd, pf_err);
@@ -283,7 +265,7 @@ START_TEST(windows_over_ten_minutes) {
     ck_assert_double_eq_tol(tb.rows[6].end, 2.05, 1e-12);
     pf_table_free(&tb);
     // shorter than the window: one window, the whole recording
-    write_wav(wav, y, 4800);
+    pf_write_wav(wav, y, 4800);
     ck_assert_msg(pf_run(cmd) == 0, "%s\n%s", cmd, pf_err);
     pf_read_csv(&tb, pf_out);
     ck_assert_int_eq(tb.n, 1);
