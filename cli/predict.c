@@ -12,9 +12,9 @@
 #include "datasets/augment.h"
 #include "tasks/task_run.h"
 
-// The readers, first match wins (images last: the recipe of any data.name no other claims).
-static const predict_reader *const readers[] = {&predict_reader_audio, &predict_reader_bags,
-                                                &predict_reader_points, &predict_reader_images};
+// The readers; each claims its data.names.
+static const predict_reader *const readers[] = {&predict_reader_images, &predict_reader_audio,
+                                                &predict_reader_bags, &predict_reader_points};
 #define N_READERS (sizeof readers / sizeof *readers)
 
 ssm_code predict_group_alloc(predict_group *g, int64_t n, int64_t nx, ssm_error *err) {
@@ -293,7 +293,18 @@ ssm_code predict_run(const ssm_config *cfg, const char *ckpt, const char *const 
             r = readers[i];
     void *state = NULL;
     predict_plan plan = {0};
-    ssm_code rc = class_names(&c, err);
+    ssm_code rc = SSM_OK;
+    if (!r) {
+        char names[512];
+        size_t used = 0;
+        for (size_t i = 0; i < N_READERS; i++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s (%s)",
+                                     i ? ", " : "", readers[i]->name, readers[i]->inputs);
+        rc = ssm_fail(err, SSM_ECONFIG, "data.name: predict has no reader for this recipe's "
+                      "inputs; it reads %s", names);
+    }
+    if (rc == SSM_OK)
+        rc = class_names(&c, err);
     if (rc == SSM_OK && opt->window > 0 && r != &predict_reader_audio)
         rc = ssm_fail(err, SSM_EINVAL, "--window: audio only; data.name is %s's (%s)", r->name,
                       r->inputs);

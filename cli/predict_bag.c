@@ -39,7 +39,10 @@ typedef struct {
     int64_t cap_attn;
 } bag_state;
 
-static int bg_matches(const ssm_data_config *dc) { return mil_data_is_mil(dc); }
+// fmnist_bags makes its bags of IDX images itself: nothing a user has on disk.
+static int bg_matches(const ssm_data_config *dc) {
+    return mil_data_is_mil(dc) && dc->name != SSM_DATA_FMNIST_BAGS;
+}
 
 static void bg_close(void *state) {
     bag_state *s = state;

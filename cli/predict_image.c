@@ -18,8 +18,8 @@ typedef struct {
 } image_state;
 
 static int im_matches(const ssm_data_config *dc) {
-    (void)dc;
-    return 1; // the image recipes are the ones no other reader claims
+    return dc->name == SSM_DATA_FASHION_MNIST || dc->name == SSM_DATA_MNIST ||
+           dc->name == SSM_DATA_IDX;
 }
 
 static ssm_code im_open(predict_ctx *c, void **state, predict_plan *plan, ssm_error *err) {
