@@ -32,7 +32,12 @@
 //
 // Options: adapter.patch_size (default 16), adapter.stride (both axes; default the patch
 // size), and the extras fstride / tstride (one axis each, over adapter.stride) for AST's
-// per-axis strides.
+// per-axis strides (the config keys adapter.fstride / adapter.tstride).
+//
+// Any clip length: the adapter is built for the input shape it is given, so a model for a
+// clip longer than the training clips is this adapter with more time steps; its learned
+// positions are the trained ones resized to the longer grid when the weights are loaded
+// (patch_embed_resize_from, linear in time as AST; `ssmkit predict`, docs/predict.md).
 #include <stdio.h>
 #include <stdlib.h>
 

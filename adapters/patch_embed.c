@@ -243,6 +243,64 @@ void patch_embed_backward(ssm_adapter *a, ssm_params *p, const real *dtokens, co
                     pe->cols, ssm_params_data(p, pe->w_idx), B * P, pe->g.K, D);
 }
 
+// One axis of align_corners=False linear resampling: output cell i reads input cells
+// *i0, *i1 with weight 1 - *w, *w.
+static void resample_tap(int64_t i, int64_t in, int64_t out, int64_t *i0, int64_t *i1,
+                         double *w) {
+    double x = ((double)i + 0.5) * (double)in / (double)out - 0.5;
+    if (x < 0)
+        x = 0;
+    *i0 = (int64_t)x;
+    if (*i0 > in - 1)
+        *i0 = in - 1;
+    *i1 = *i0 + 1 < in ? *i0 + 1 : in - 1;
+    *w = x - (double)*i0;
+    if (*i1 == *i0)
+        *w = 0;
+}
+
+void patch_embed_resize_positions(real *dst, int64_t gh1, int64_t gw1, int64_t c1,
+                                  const real *src, int64_t gh0, int64_t gw0, int64_t c0,
+                                  int64_t D) {
+    if (c1 >= 0 && c0 >= 0)
+        memcpy(dst + c1 * D, src + c0 * D, (size_t)D * sizeof(real));
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < gh1 * gw1; k++) {
+        int64_t r = k / gw1, q = k % gw1, r0, r1, q0, q1;
+        double wr, wq;
+        resample_tap(r, gh0, gh1, &r0, &r1, &wr);
+        resample_tap(q, gw0, gw1, &q0, &q1, &wq);
+        const real *a = src + patch_pos(r0 * gw0 + q0, c0) * D;
+        const real *b = src + patch_pos(r0 * gw0 + q1, c0) * D;
+        const real *c = src + patch_pos(r1 * gw0 + q0, c0) * D;
+        const real *e = src + patch_pos(r1 * gw0 + q1, c0) * D;
+        real *o = dst + patch_pos(k, c1) * D;
+        if (wr == 0 && wq == 0) { // an unchanged axis pair: exact copies
+            memcpy(o, a, (size_t)D * sizeof(real));
+            continue;
+        }
+        for (int64_t d = 0; d < D; d++)
+            o[d] = (real)((1 - wr) * ((1 - wq) * a[d] + wq * b[d]) +
+                          wr * ((1 - wq) * c[d] + wq * e[d]));
+    }
+}
+
+ssm_code patch_embed_resize_from(const ssm_adapter *to, real *dst, const ssm_adapter *from,
+                                 const real *src, ssm_error *err) {
+    if (to->vt->forward != patch_embed_forward || from->vt->forward != patch_embed_forward)
+        return ssm_fail(err, SSM_EINVAL, "adapter %s: its positions cannot be resized (only "
+                        "the patch adapters' can)", to->vt->name);
+    const patch_embed *pt = to->impl, *pf = from->impl;
+    if (to->d_model != from->d_model || (to->cls_index >= 0) != (from->cls_index >= 0))
+        return ssm_fail(err, SSM_EINVAL, "%s: positions of width %lld%s cannot become width "
+                        "%lld%s", to->vt->name, (long long)from->d_model,
+                        from->cls_index >= 0 ? " with a class token" : "",
+                        (long long)to->d_model, to->cls_index >= 0 ? " with a class token" : "");
+    patch_embed_resize_positions(dst, pt->g.gh, pt->g.gw, to->cls_index, src, pf->g.gh,
+                                 pf->g.gw, from->cls_index, to->d_model);
+    return SSM_OK;
+}
+
 void patch_embed_free(ssm_adapter *a) {
     patch_embed *pe = a->impl;
     if (pe)

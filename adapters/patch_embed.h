@@ -1,7 +1,8 @@
 // defines: patch_embed, patch_scan, patch_order_name, patch_grid_setup, patch_embed_create,
 //          patch_embed_init_params, patch_embed_plan, patch_embed_forward, patch_embed_backward,
 //          patch_embed_free, patch_embed_plan_cuda, patch_embed_forward_cuda,
-//          patch_embed_backward_cuda, patch_order_build
+//          patch_embed_backward_cuda, patch_order_build, patch_embed_resize_positions,
+//          patch_embed_resize_from
 // The patch embedding that image_patches and audio_patches share (one code path for both,
 // CPU and CUDA): p x p patches of a 2-D view (adapters/patch_grid.h) -> a linear embedding
 // (patch_embed.proj.weight [D, C, p, p], .bias [D], Vim's and AST/AuM's Conv2d) -> a class
@@ -62,6 +63,23 @@ ssm_code patch_embed_create(ssm_adapter *a, const ssm_adapter_options *opt,
 // perm [gh*gw + (c >= 0)] for one walk (c: class token index, -1 for none).
 void patch_order_build(int32_t *perm, patch_scan scan, int reversed, int64_t gh, int64_t gw,
                        int64_t c);
+
+// Learned positions for another input size (`ssmkit predict` on a clip longer than the
+// training clips, docs/predict.md): src [L0, D] laid out for a gh0 x gw0 grid with the class
+// token at c0 (-1: none) -> dst [L1, D] for gh1 x gw1 with it at c1. The class token's row is
+// copied; the patch rows, seen as the [D, gh0, gw0] image they are, are resampled bilinearly
+// as torch.nn.functional.interpolate(mode="bilinear", align_corners=False) does (AST's way
+// of fitting its positions to another spectrogram size): output cell i of an axis reads the
+// input at (i + 0.5) * in / out - 0.5, clamped to [0, in - 1]. An axis of unchanged length is
+// copied exactly, so an audio model resized in time keeps each band's positions.
+void patch_embed_resize_positions(real *dst, int64_t gh1, int64_t gw1, int64_t c1,
+                                  const real *src, int64_t gh0, int64_t gw0, int64_t c0,
+                                  int64_t D);
+// The same between two instances of one patch adapter (image_patches, audio_patches) built
+// for different input sizes: from's positions src -> to's dst. SSM_EINVAL when either is
+// not a patch-embedding adapter, or they differ in width or in having a class token.
+ssm_code patch_embed_resize_from(const ssm_adapter *to, real *dst, const ssm_adapter *from,
+                                 const real *src, ssm_error *err);
 
 // The vtable entries (a->impl is the patch_embed).
 void patch_embed_init_params(ssm_adapter *a, ssm_params *p, ssm_rng *rng);

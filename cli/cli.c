@@ -127,6 +127,7 @@ ssm_code cli_mkdirs(const char *path, ssm_error *err) {
 
 ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error *err) {
     memset(d, 0, sizeof *d);
+    d->conf = c->data;
     task_data_info *in = &d->info;
     if (series_data_is_series(&c->data)) {
         d->series = 1;
@@ -254,12 +255,26 @@ ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) 
     if (cd->mil) {
         SSM_TRY(ssm_metadata_set_int(m, "data_features", cd->bags.F, err));
         SSM_TRY(ssm_metadata_set_int(m, "data_token", cd->bags.token, err));
+        SSM_TRY(ssm_metadata_set_int(m, "data_coords", cd->bags.has_coords, err));
+        // predict standardises bags as the batchers did: with the training bags' statistics
+        SSM_TRY(ssm_metadata_set_int(m, "data_normalize", cd->bags.mean != NULL, err));
+        for (int64_t j = 0; cd->bags.mean && j < cd->bags.F; j++) {
+            snprintf(key, sizeof key, "data_mean.%lld", (long long)j);
+            SSM_TRY(ssm_metadata_set_double(m, key, cd->bags.mean[j], err));
+            snprintf(key, sizeof key, "data_std.%lld", (long long)j);
+            SSM_TRY(ssm_metadata_set_double(m, key, cd->bags.std[j], err));
+        }
         return class_names_meta(m, (const char *const *)cd->bags.class_names,
                                 cd->bags.num_classes, err);
     }
     if (cd->points) {
         SSM_TRY(ssm_metadata_set_int(m, "data_points", cd->pts.P, err));
         SSM_TRY(ssm_metadata_set_int(m, "data_point_values", cd->pts.C, err));
+        SSM_TRY(ssm_metadata_set_int(m, "data_normalize", cd->conf.augment.normalize, err));
+        static const char *const sampling[] = {"fps", "random", "first"};
+        int ps = (int)cd->conf.point_sampling;
+        SSM_TRY(ssm_metadata_set(m, "data_point_sampling", ps >= 0 && ps < 3 ? sampling[ps] : "fps",
+                                 err));
         return class_names_meta(m, (const char *const *)cd->pts.train_set.class_names,
                                 cd->pts.num_classes, err);
     }
@@ -270,12 +285,14 @@ ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) 
         SSM_TRY(ssm_metadata_set_int(m, "data_sample_rate", a->sample_rate, err));
         SSM_TRY(ssm_metadata_set_double(m, "data_mean.0", a->mean, err));
         SSM_TRY(ssm_metadata_set_double(m, "data_std.0", a->std, err));
+        SSM_TRY(ssm_metadata_set_int(m, "data_normalize", cd->conf.augment.normalize, err));
         return class_names_meta(m, (const char *const *)a->set.class_names, a->num_classes, err);
     }
     const image_data *d = &cd->img;
     SSM_TRY(ssm_metadata_set_int(m, "data_channels", d->C, err));
     SSM_TRY(ssm_metadata_set_int(m, "data_height", d->H, err));
     SSM_TRY(ssm_metadata_set_int(m, "data_width", d->W, err));
+    SSM_TRY(ssm_metadata_set_int(m, "data_normalize", cd->conf.augment.normalize, err));
     for (int64_t c = 0; c < d->C; c++) {
         snprintf(key, sizeof key, "data_mean.%lld", (long long)c);
         SSM_TRY(ssm_metadata_set_double(m, key, d->mean[c], err));

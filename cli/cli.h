@@ -79,6 +79,7 @@ typedef struct {
     pc_data pts;       // point clouds
     ssm_batcher *train, *val, *test; // val NULL without validation, test NULL unless test_too
     task_data_info info;
+    ssm_data_config conf; // the config's data section it was opened with (for the metadata)
 } cli_data;
 
 ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error *err);
@@ -91,6 +92,10 @@ void cli_data_close(cli_data *d);
 // data_horizon, data_out_variates, data_mean.<j>, data_std.<j> (the scaler of
 // each input column, forecasting) or class_names (UCR). Audio: data_frames, data_mel,
 // data_sample_rate, data_mean.0, data_std.0 (the log-mel normalisation), class_names.
+// MIL bags: data_features, data_token, data_coords, class_names, and data_mean.<j>,
+// data_std.<j> of each feature when they were standardised (musk). Points: data_points,
+// data_point_values, data_point_sampling, class_names. Images, audio, bags and points:
+// data_normalize (1 when the inputs were standardised). docs/checkpoints.md lists them.
 #define CLI_META_CLASS_NAMES "class_names"
 ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *d, ssm_error *err);
 

@@ -1,98 +1,102 @@
-// defines: cmd_predict (ssmkit predict CONFIG --ckpt FILE INPUT.png...)
+// defines: cmd_predict (ssmkit predict CONFIG --ckpt FILE INPUT...)
+// The command line of `ssmkit predict`; the work is cli/predict.c's (docs/predict.md).
+// predict's own options are taken out of argv before the shared parser sees the rest.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/checkpoint.h"
-#include "datasets/augment.h"
-#include "datasets/png.h"
+#include "cli/predict.h"
 
-static const char *USAGE = "ssmkit predict CONFIG --ckpt FILE [--top K] [--set k=v]... INPUT.png...";
+static const char *USAGE =
+    "ssmkit predict CONFIG --ckpt FILE [--top K] [--full] [--format text|json|csv]\n"
+    "       [--window S [--hop S]] [--attention FILE] [--set k=v]... INPUT...";
 
-// names [k] <- the lines of a newline-separated list, in place (at most k).
-static void split_lines(char *lines, const char **names, int64_t k) {
-    for (int64_t i = 0; i < k; i++) {
-        names[i] = lines && *lines ? lines : NULL;
-        char *nl = lines ? strchr(lines, '\n') : NULL;
-        if (nl)
-            *nl = 0;
-        lines = nl ? nl + 1 : NULL;
-    }
-}
+static const char *HELP =
+    "Runs a checkpoint's model on input files and prints one row per sample. What an input\n"
+    "is follows the config's data.name:\n"
+    "  images  PNG images (gray or colour), resized to the training size\n"
+    "  audio   WAV / FLAC / Ogg clips of any length: one pass over the whole clip (learned\n"
+    "          time positions resized to its length), or --window S [--hop S]: windows of\n"
+    "          S seconds every S (or hop) seconds, each row with its start and end\n"
+    "  bags    MIL bags: CLAM .h5 feature files (one bag each), or CSVs of features (rows\n"
+    "          of D values: one bag; rows label,bag_id,f1..fD: one bag per bag_id)\n"
+    "  points  point clouds: .txt .xyz .pts .csv .ply .off\n"
+    "Inputs are prepared as the training data was (the checkpoint's metadata: size,\n"
+    "normalisation, class names; the config gives what a checkpoint lacks).\n\n"
+    "  --top K            classes per text row (default 3)\n"
+    "  --full             text probabilities with 9 significant digits (default 4 decimals)\n"
+    "  --format F         text (tab-separated, the default), json (one document) or csv\n"
+    "                     (a header row); json and csv: every class, 9 significant digits\n"
+    "  --window S --hop S audio: sound event detection over a long recording\n"
+    "  --attention FILE   bags: each instance's attention weight, as CSV\n"
+    "                     (input,sample,instance,attention[,x,y])\n";
 
-// The task the config names, on images of the checkpoint's size; each input's line is
-// the file name and the task's predict_line (classify: the top K classes).
-static ssm_code predict(const cli_args *a, const ssm_config *cfg, ssm_error *err) {
-    ssm_ckpt_info info;
-    SSM_TRY(ssm_checkpoint_inspect(a->ckpt, &info, err));
-    int64_t C = 0, H = 0, W = 0;
-    ssm_code rc = ssm_metadata_get_int(&info.meta, "data_channels", &C, err);
-    if (!rc) rc = ssm_metadata_get_int(&info.meta, "data_height", &H, err);
-    if (!rc) rc = ssm_metadata_get_int(&info.meta, "data_width", &W, err);
-    real mean[SSM_IMAGE_MAX_C], sd[SSM_IMAGE_MAX_C];
-    for (int64_t c = 0; !rc && c < C && c < SSM_IMAGE_MAX_C; c++) {
-        char key[64];
-        double v;
-        snprintf(key, sizeof key, "data_mean.%lld", (long long)c);
-        rc = ssm_metadata_get_double(&info.meta, key, &v, err);
-        mean[c] = (real)v;
-        snprintf(key, sizeof key, "data_std.%lld", (long long)c);
-        if (!rc) rc = ssm_metadata_get_double(&info.meta, key, &v, err);
-        sd[c] = (real)v;
+// Removes predict's options from argv (they take a value, but --full), filling *o.
+// Returns 0, or 2 after printing the problem.
+static int take_options(int *argc, char **argv, predict_opts *o) {
+    int n = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *s = argv[i];
+        int flag = !strcmp(s, "--format") || !strcmp(s, "--window") || !strcmp(s, "--hop") ||
+                   !strcmp(s, "--attention");
+        if (!strcmp(s, "--full")) {
+            o->full = 1;
+            continue;
+        }
+        if (!flag) {
+            argv[n++] = argv[i];
+            continue;
+        }
+        const char *v = i + 1 < *argc ? argv[++i] : NULL;
+        char *end = NULL;
+        if (!v) {
+            fprintf(stderr, "ssmkit: option '%s' needs a value\nusage: %s\n", s, USAGE);
+            return 2;
+        }
+        if (!strcmp(s, "--format")) {
+            if (!strcmp(v, "text"))
+                o->format = PREDICT_TEXT;
+            else if (!strcmp(v, "json"))
+                o->format = PREDICT_JSON;
+            else if (!strcmp(v, "csv"))
+                o->format = PREDICT_CSV;
+            else {
+                fprintf(stderr, "ssmkit: --format must be text, json or csv, not '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(s, "--attention")) {
+            o->attention = v;
+        } else {
+            double x = strtod(v, &end);
+            if (end == v || *end || !(x > 0) || x > 1e7) {
+                fprintf(stderr, "ssmkit: %s %s: expected seconds > 0\n", s, v);
+                return 2;
+            }
+            if (!strcmp(s, "--window"))
+                o->window = x;
+            else
+                o->hop = x;
+        }
     }
-    const char *names = ssm_metadata_get(&info.meta, CLI_META_CLASS_NAMES);
-    char *names_copy = names ? strdup(names) : NULL;
-    ssm_ckpt_info_free(&info);
-    if (rc) {
-        free(names_copy);
-        return ssm_error_prefix(err, "%s: not a checkpoint of images written by `ssmkit train` "
-                                "(predict reads PNG images): ", a->ckpt);
+    *argc = n;
+    if (o->hop > 0 && !(o->window > 0)) {
+        fprintf(stderr, "ssmkit: --hop needs --window\nusage: %s\n", USAGE);
+        return 2;
     }
-    if (C < 1 || C > SSM_IMAGE_MAX_C) {
-        free(names_copy);
-        return ssm_fail(err, SSM_EFORMAT, "%s: data_channels %lld, expected 1..%d", a->ckpt,
-                        (long long)C, SSM_IMAGE_MAX_C);
-    }
-    int64_t n = a->n_inputs, V = cfg->task.num_classes;
-    const char **class_names = calloc((size_t)(V > 0 ? V : 1), sizeof *class_names);
-    split_lines(names_copy, class_names, V);
-    task_data_info d = {.input = {3, {C, H, W}}, .class_names = class_names};
-    ssm_task *task = NULL;
-    real *x = malloc((size_t)n * C * H * W * sizeof(real));
-    rc = x && class_names ? SSM_OK : ssm_fail(err, SSM_ENOMEM, "out of memory for %lld images",
-                                              (long long)n);
-    if (!rc) rc = task_create(&task, cfg, &d, n, err);
-    if (!rc) rc = task_load_checkpoint(task, a->ckpt, 0, NULL, err);
-    for (int64_t i = 0; !rc && i < n; i++) {
-        real *xi = x + i * C * H * W;
-        rc = ssm_png_read(a->inputs[i], xi, C, H, W, SSM_RESIZE_BILINEAR, NULL, NULL, err);
-        if (!rc)
-            ssm_image_normalize(xi, mean, sd, C, H * W);
-    }
-    const real *out = NULL;
-    if (!rc) rc = model_predict(&task->model, x, n, &out, err);
-    for (int64_t i = 0; !rc && i < n; i++) {
-        printf("%s", a->inputs[i]);
-        task->vt->predict_line(task, stdout, out + i * task->model.K, a->top);
-        printf("\n");
-    }
-    task_free(task);
-    free(class_names);
-    free(names_copy);
-    free(x);
-    return rc;
+    return 0;
 }
 
 int cmd_predict(int argc, char **argv) {
+    predict_opts o = {0};
+    int rc = take_options(&argc, argv, &o);
     cli_args a;
-    int rc = cli_parse(&a, argc, argv, CLI_SET | CLI_CKPT | CLI_TOP | CLI_INPUTS, USAGE);
+    if (!rc)
+        rc = cli_parse(&a, argc, argv, CLI_SET | CLI_CKPT | CLI_TOP | CLI_INPUTS, USAGE);
     if (rc)
         return rc;
     if (a.help) {
-        printf("%s\n\nClassifies PNG images (gray or RGB, resized to the training size) and prints,\n"
-               "per input, a tab-separated line: the file, then the top K classes with\n"
-               "their probabilities.\n", USAGE);
+        printf("%s\n\n%s", USAGE, HELP);
         return 0;
     }
     if (!a.ckpt || a.n_inputs == 0) {
@@ -100,11 +104,14 @@ int cmd_predict(int argc, char **argv) {
                 USAGE);
         return 2;
     }
+    o.top = a.top;
     ssm_error err = {0};
     ssm_config cfg;
     ssm_device device;
     if (cli_load_config(&cfg, &a, &err) || cli_open_device(&cfg, &device, &err))
         return cli_fail("predict", &err);
     cli_apply_threads(&cfg);
-    return predict(&a, &cfg, &err) ? cli_fail("predict", &err) : 0;
+    if (predict_run(&cfg, a.ckpt, (const char *const *)a.inputs, a.n_inputs, &o, &err))
+        return cli_fail("predict", &err);
+    return 0;
 }

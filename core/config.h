@@ -146,6 +146,8 @@ typedef struct {
     uint32_t orders_count;
     bool revin;                  // reversible instance norm (series)
     bool revin_affine;           // RevIN's learnable per-variate scale and shift
+    int64_t fstride, tstride;    // audio_patches: AST's strides along mel bins and along
+                                 // frames; 0 = adapter.stride
 } ssm_adapter_config;
 
 typedef struct {

@@ -300,6 +300,11 @@ const ssm_config_key ssm_config_keys[] = {
     BOOL("adapter.revin", adapter.revin, "false", "Series: reversible instance normalization."),
     BOOL("adapter.revin_affine", adapter.revin_affine, "false",
          "Series: RevIN's learnable per-variate affine (needs adapter.revin)."),
+    INT("adapter.fstride", adapter.fstride, 0, 4096, "0",
+        "audio_patches: patch stride along the mel bins (AST's fstride, 10 for its overlap); "
+        "0 = adapter.stride."),
+    INT("adapter.tstride", adapter.tstride, 0, 4096, "0",
+        "audio_patches: patch stride along the frames (AST's tstride); 0 = adapter.stride."),
     // --- backbone (mamba_ssm defaults)
     INT("backbone.d_model", backbone.d_model, 1, 65536, "128", "Model width D."),
     INT("backbone.n_layers", backbone.n_layers, 1, 1024, "4", "Number of residual Mamba blocks."),

@@ -170,6 +170,8 @@ static const cyaml_schema_field_t adapter_fields[] = {
                                1, SSM_CFG_MAX_ORDERS),
     CYAML_FIELD_BOOL("revin", OPT, ssm_adapter_config, revin),
     CYAML_FIELD_BOOL("revin_affine", OPT, ssm_adapter_config, revin_affine),
+    CYAML_FIELD_INT("fstride", OPT, ssm_adapter_config, fstride),
+    CYAML_FIELD_INT("tstride", OPT, ssm_adapter_config, tstride),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t backbone_fields[] = {

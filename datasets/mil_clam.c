@@ -1,4 +1,5 @@
-// defines: mil_clam_open, mil_clam_h5_path, mil_h5_lock, mil_h5_unlock (see mil_clam.h)
+// defines: mil_clam_open, mil_clam_open_files, mil_clam_h5_path, mil_h5_lock, mil_h5_unlock
+//          (see mil_clam.h)
 #include "datasets/mil_clam.h"
 
 #include <hdf5.h>
@@ -32,6 +33,7 @@ void mil_clam_h5_path(char *out, size_t n, const char *features_dir, const char 
 typedef struct {
     char dir[512];    // features_dir
     int has_witness;
+    int by_path;      // bag names are the files' paths (mil_clam_open_files)
 } clam_impl;
 
 // ---- h5 files --------------------------------------------------------------------
@@ -160,7 +162,10 @@ static ssm_code clam_read(const mil_bags *s, int64_t bag, const int64_t *rows, i
                           int32_t *inst_y, ssm_error *err) {
     const clam_impl *im = s->impl;
     char path[1200];
-    mil_clam_h5_path(path, sizeof path, im->dir, s->names[bag]);
+    if (im->by_path)
+        snprintf(path, sizeof path, "%s", s->names[bag]);
+    else
+        mil_clam_h5_path(path, sizeof path, im->dir, s->names[bag]);
     int64_t F = s->F, T = s->token;
     float *fb = malloc((size_t)(BLOCK_ROWS * F) * sizeof *fb);
     int64_t *cb = malloc((size_t)BLOCK_ROWS * 2 * sizeof *cb);
@@ -493,5 +498,38 @@ ssm_code mil_clam_open(mil_bags *s, const mil_clam_opts *o, ssm_error *err) {
     s->F = F;
     s->token = F + (s->has_coords ? 2 : 0);
     s->has_inst_labels = im->has_witness;
+    return SSM_OK;
+}
+
+ssm_code mil_clam_open_files(mil_bags *s, char *const *paths, int64_t n, int coords,
+                             ssm_error *err) {
+    memset(s, 0, sizeof *s);
+    clam_impl *im = calloc(1, sizeof *im);
+    if (!im)
+        return ssm_fail(err, SSM_ENOMEM, "out of memory");
+    im->by_path = 1;
+    s->impl = im;
+    s->impl_free = free;
+    s->read = clam_read;
+    s->has_coords = coords != 0;
+    ssm_code rc = mil_bags_alloc(s, n, 2, NULL, err); // no labels: every bag is class 0
+    snprintf(s->what, sizeof s->what, "%s", n > 0 ? paths[0] : "");
+    int64_t F = -1;
+    mil_h5_lock();
+    for (int64_t i = 0; i < n && rc == SSM_OK; i++) {
+        slide_file f = {.file = -1, .feat = -1, .coords = -1, .witness = -1};
+        rc = mil_bags_set_name(s, i, paths[i], err);
+        if (rc == SSM_OK)
+            rc = slide_open(&f, paths[i], paths[i], F, F < 0 ? &F : NULL, s->has_coords, 0, err);
+        s->len[i] = (int64_t)f.rows;
+        slide_close(&f);
+    }
+    mil_h5_unlock();
+    if (rc) {
+        mil_bags_free(s);
+        return rc;
+    }
+    s->F = F;
+    s->token = F + (s->has_coords ? 2 : 0);
     return SSM_OK;
 }

@@ -1,4 +1,5 @@
-// defines: mil_clam_opts, mil_clam_open, mil_clam_h5_path, mil_h5_lock, mil_h5_unlock
+// defines: mil_clam_opts, mil_clam_open, mil_clam_open_files, mil_clam_h5_path, mil_h5_lock,
+//          mil_h5_unlock
 // CLAM's layout of whole-slide-image features (Lu et al. 2021, github.com/mahmoodlab/CLAM):
 //   dataset CSV      a header naming case_id, slide_id and label (other columns ignored),
 //                    one slide per row; label a class name ("normal", "tumor")
@@ -27,6 +28,11 @@ typedef struct {
 } mil_clam_opts;
 
 ssm_code mil_clam_open(mil_bags *s, const mil_clam_opts *o, ssm_error *err);
+
+// Feature files named one by one, without the dataset CSV (`ssmkit predict` on .h5 files):
+// bag i is paths[i] (its name, copied), label 0; the same checks and lazy reads as above.
+ssm_code mil_clam_open_files(mil_bags *s, char *const *paths, int64_t n, int coords,
+                             ssm_error *err);
 
 // <features_dir>/h5_files/<slide>.h5 into out.
 void mil_clam_h5_path(char *out, size_t n, const char *features_dir, const char *slide);

@@ -47,6 +47,15 @@ void task_trunk_spec_from_config(ssm_trunk_spec *s, const ssm_config *c, const s
         add_extra(o, "revin", "1");
     if (c->adapter.revin_affine)
         add_extra(o, "revin_affine", "1");
+    char v[32];
+    if (c->adapter.fstride) { // audio_patches' per-axis strides (AST)
+        snprintf(v, sizeof v, "%lld", (long long)c->adapter.fstride);
+        add_extra(o, "fstride", v);
+    }
+    if (c->adapter.tstride) {
+        snprintf(v, sizeof v, "%lld", (long long)c->adapter.tstride);
+        add_extra(o, "tstride", v);
+    }
     s->input = *in;
     mamba_config *b = &s->backbone;
     mamba_config_defaults(b);
