@@ -33,7 +33,9 @@ typedef enum { SSM_DATA_FASHION_MNIST = 0, SSM_DATA_MNIST, SSM_DATA_IDX, SSM_DAT
                SSM_DATA_SPEECH_COMMANDS, SSM_DATA_ESC50, SSM_DATA_AUDIO_FOLDER,
                // point clouds (datasets/pc_data.h)
                SSM_DATA_MODELNET, SSM_DATA_MODELNET_OFF, SSM_DATA_MODELNET_H5,
-               SSM_DATA_SCANOBJECTNN, SSM_DATA_SHAPES } ssm_data_name;
+               SSM_DATA_SCANOBJECTNN, SSM_DATA_SHAPES,
+               // part segmentation (datasets/pc_data.h)
+               SSM_DATA_SHAPENETPART, SSM_DATA_PARTS } ssm_data_name;
 typedef enum { SSM_SAMPLING_RANDOM = 0, SSM_SAMPLING_FIRST } ssm_instance_sampling;
 // audio: Speech Commands' protocols; the fbank windows in datasets/fbank.h's order
 typedef enum { SSM_LABELS_ALL = 0, SSM_LABELS_KEYWORDS12 } ssm_label_set;
@@ -126,7 +128,7 @@ typedef struct {
     int64_t num_points;                // points per cloud
     ssm_point_sampling point_sampling; // how a cloud is reduced to num_points at load
     bool normals;                      // points carry nx, ny, nz (6 values)
-    int64_t shapes_per_class;          // shapes: training shapes per class
+    int64_t shapes_per_class;          // shapes, parts: training shapes per class
 } ssm_data_config;
 
 typedef struct {
@@ -139,6 +141,8 @@ typedef struct {
     uint32_t orders_count;
     bool revin;                  // reversible instance norm (series)
     bool revin_affine;           // RevIN's learnable per-variate scale and shift
+    int64_t group_size;          // points: points per group k, 0 = the adapter's default
+    int64_t num_groups;          // points: groups G (FPS centres), 0 = the adapter's default
 } ssm_adapter_config;
 
 typedef struct {
@@ -162,6 +166,7 @@ typedef struct {
     ssm_pool_kind pool;
     int64_t attn_dim;            // mil: attention pooling's hidden size
     ssm_tta_kind tta;            // classify evaluation: test-time augmentation
+    int64_t seg_dim;             // segment: width of the head's per-point MLP
 } ssm_task_config;
 
 typedef struct {

@@ -14,7 +14,7 @@ static const char *const data_names[] = {"fashion_mnist", "mnist", "idx", "ett",
                                          "musk", "clam", "fmnist_bags",
                                          "speech_commands", "esc50", "audio_folder", "modelnet",
                                          "modelnet_off", "modelnet_h5", "scanobjectnn", "shapes",
-                                         NULL};
+                                         "shapenetpart", "parts", NULL};
 static const char *const point_sampling_names[] = {"fps", "random", "first", NULL};
 static const char *const sampling_names[] = {"random", "first", NULL};
 static const char *const label_set_names[] = {"all", "keywords12", NULL};
@@ -260,8 +260,8 @@ const ssm_config_key ssm_config_keys[] = {
     BOOL("data.normals", data.normals, "false",
          "Points: each point carries its normal (x, y, z, nx, ny, nz; set adapter.channels: 6)."),
     INT("data.shapes_per_class", data.shapes_per_class, 1, MILLION, "100",
-        "shapes: generated training shapes per class (the test split has a quarter as many, at "
-        "least 1)."),
+        "shapes, parts: generated training shapes per class (the test split has a quarter as "
+        "many, at least 1)."),
     // --- adapter
     STR("adapter.name", adapter.name, 0, check_ident, "a registered adapter", "image_patches",
         "Modality adapter, by its registry name (checked against the registry when the model is "
@@ -279,6 +279,12 @@ const ssm_config_key ssm_config_keys[] = {
     BOOL("adapter.revin", adapter.revin, "false", "Series: reversible instance normalization."),
     BOOL("adapter.revin_affine", adapter.revin_affine, "false",
          "Series: RevIN's learnable per-variate affine (needs adapter.revin)."),
+    INT("adapter.group_size", adapter.group_size, 0, 65536, "0",
+        "Points (point_groups): points per group k (Point-MAE / PointMamba: 32); 0 = 32, or "
+        "adapter.patch_size when adapter.num_groups is 0 too (the older spelling)."),
+    INT("adapter.num_groups", adapter.num_groups, 0, 1 << 24, "0",
+        "Points (point_groups): groups G, the FPS centres (PointMamba: 64 of 1024 points, 128 of "
+        "2048); 0 = points / (group_size / 2), or points / adapter.stride in the older spelling."),
     // --- backbone (mamba_ssm defaults)
     INT("backbone.d_model", backbone.d_model, 1, 65536, "128", "Model width D."),
     INT("backbone.n_layers", backbone.n_layers, 1, 1024, "4", "Number of residual Mamba blocks."),
@@ -316,6 +322,9 @@ const ssm_config_key ssm_config_keys[] = {
         "mil: hidden size of the attention pooling (task.pool attention, gated)."),
     ENUM("task.tta", task.tta, tta_names, "none",
          "Classify evaluation: hflip averages the logits of each image and its mirror (validation, test, eval)."),
+    INT("task.seg_dim", task.seg_dim, 2, 65536, "256",
+        "segment: width H of the head's per-point MLP (H, then H / 2, then the part logits; "
+        "PointMamba: 512)."),
     // --- optim
     ENUM("optim.name", optim.name, optim_names, "adamw", "Optimizer."),
     FLT("optim.lr", optim.lr, 0, 10, SSM_KEY_MIN_OPEN, "0.001", "Peak learning rate."),

@@ -26,7 +26,9 @@ static const cyaml_strval_t data_sv[] = {SV("fashion_mnist", SSM_DATA_FASHION_MN
                                          SV("modelnet_off", SSM_DATA_MODELNET_OFF),
                                          SV("modelnet_h5", SSM_DATA_MODELNET_H5),
                                          SV("scanobjectnn", SSM_DATA_SCANOBJECTNN),
-                                         SV("shapes", SSM_DATA_SHAPES)};
+                                         SV("shapes", SSM_DATA_SHAPES),
+                                         SV("shapenetpart", SSM_DATA_SHAPENETPART),
+                                         SV("parts", SSM_DATA_PARTS)};
 static const cyaml_strval_t point_sampling_sv[] = {SV("fps", SSM_POINTS_FPS),
                                                    SV("random", SSM_POINTS_RANDOM),
                                                    SV("first", SSM_POINTS_FIRST)};
@@ -162,6 +164,8 @@ static const cyaml_schema_field_t adapter_fields[] = {
                                1, SSM_CFG_MAX_ORDERS),
     CYAML_FIELD_BOOL("revin", OPT, ssm_adapter_config, revin),
     CYAML_FIELD_BOOL("revin_affine", OPT, ssm_adapter_config, revin_affine),
+    CYAML_FIELD_INT("group_size", OPT, ssm_adapter_config, group_size),
+    CYAML_FIELD_INT("num_groups", OPT, ssm_adapter_config, num_groups),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t backbone_fields[] = {
@@ -190,6 +194,7 @@ static const cyaml_schema_field_t task_fields[] = {
     CYAML_FIELD_ENUM("pool", ESTRICT, ssm_task_config, pool, pool_sv, NSV(pool_sv)),
     CYAML_FIELD_INT("attn_dim", OPT, ssm_task_config, attn_dim),
     CYAML_FIELD_ENUM("tta", ESTRICT, ssm_task_config, tta, tta_sv, NSV(tta_sv)),
+    CYAML_FIELD_INT("seg_dim", OPT, ssm_task_config, seg_dim),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t optim_fields[] = {

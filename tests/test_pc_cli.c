@@ -70,7 +70,7 @@ static void teardown(void) { fx_cleanup(); }
 
 static const char *SMALL = "--set data.shapes_per_class=20 --set data.num_points=128 "
                            "--set data.batch_size=16 --set data.val_fraction=0.1 "
-                           "--set adapter.patch_size=16 --set adapter.stride=8 "
+                           "--set adapter.group_size=16 --set adapter.num_groups=16 "
                            "--set backbone.d_model=32 --set backbone.n_layers=2 "
                            "--set optim.warmup_steps=20 --set run.progress=off";
 
