@@ -12,6 +12,7 @@
     X(classify) \
     X(forecast) \
     X(regress) \
+    X(segment) \
     X(mil)
 
 #define SSM_TASK_DECLARE(n) extern const ssm_task_vtable ssm_task_##n;
