@@ -49,7 +49,6 @@ typedef enum { SSM_MERGE_MEAN = 0, SSM_MERGE_SUM } ssm_merge_kind;
 typedef enum { SSM_LOSS_AUTO = 0, SSM_LOSS_CE, SSM_LOSS_MSE, SSM_LOSS_MAE } ssm_loss_kind;
 typedef enum { SSM_POOL_MEAN = 0, SSM_POOL_CLS, SSM_POOL_LAST, SSM_POOL_ATTENTION, SSM_POOL_GATED,
                SSM_POOL_MAX } ssm_pool_kind;
-typedef enum { SSM_TTA_NONE = 0, SSM_TTA_HFLIP } ssm_tta_kind;
 typedef enum { SSM_OPTIM_ADAMW = 0 } ssm_optim_name;
 typedef enum { SSM_SCHED_COSINE = 0, SSM_SCHED_CONSTANT, SSM_SCHED_LINEAR } ssm_schedule;
 // Which weights the final test evaluation uses: best validation checkpoint or the last step.
@@ -165,7 +164,8 @@ typedef struct {
     ssm_loss_kind loss;          // auto = ce for classify/mil/segment, mse for forecast
     ssm_pool_kind pool;
     int64_t attn_dim;            // mil: attention pooling's hidden size
-    ssm_tta_kind tta;            // classify evaluation: test-time augmentation
+    char tta[SSM_CFG_NAME_MAX];  // classify evaluation: test-time augmentation (none, hflip,
+                                 // vote:N; tasks/classify_tta.h)
     int64_t seg_dim;             // segment: width of the head's per-point MLP
 } ssm_task_config;
 

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const data_names[] = {"fashion_mnist", "mnist", "idx", "ett", "csv", "ucr",
@@ -26,7 +27,6 @@ static const char *const norm_names[] = {"rms", "layer", NULL};
 static const char *const merge_names[] = {"mean", "sum", NULL};
 static const char *const loss_names[] = {"auto", "ce", "mse", "mae", NULL};
 static const char *const pool_names[] = {"mean", "cls", "last", "attention", "gated", "max", NULL};
-static const char *const tta_names[] = {"none", "hflip", NULL};
 static const char *const optim_names[] = {"adamw", NULL};
 static const char *const schedule_names[] = {"cosine", "constant", "linear", NULL};
 static const char *const test_checkpoint_names[] = {"best", "last", NULL};
@@ -63,6 +63,20 @@ static bool check_order_name(const char *s, char *why, size_t n) {
             }
     }
     return check_ident(head, why, n);
+}
+
+// Test-time augmentation: none, hflip, or vote:N with N in 1..100 (tasks/classify_tta.h).
+static bool check_tta(const char *s, char *why, size_t n) {
+    if (!strcmp(s, "none") || !strcmp(s, "hflip"))
+        return true;
+    if (!strncmp(s, "vote:", 5)) {
+        char *end = NULL;
+        long v = strtol(s + 5, &end, 10);
+        if (end != s + 5 && !*end && v >= 1 && v <= 100)
+            return true;
+    }
+    snprintf(why, n, "'%s' is not none, hflip or vote:N (N = 1..100)", s);
+    return false;
 }
 
 // A run name becomes one folder: not empty, no '/', not "." or "..".
@@ -320,8 +334,10 @@ const ssm_config_key ssm_config_keys[] = {
          "mil also: attention, gated (ABMIL attention pooling), max."),
     INT("task.attn_dim", task.attn_dim, 1, MILLION, "128",
         "mil: hidden size of the attention pooling (task.pool attention, gated)."),
-    ENUM("task.tta", task.tta, tta_names, "none",
-         "Classify evaluation: hflip averages the logits of each image and its mirror (validation, test, eval)."),
+    STR("task.tta", task.tta, 0, check_tta, "none, hflip, vote:N (N = 1..100)", "none",
+        "Classify evaluation (validation, test, eval): hflip averages the logits of each image "
+        "and its mirror; vote:N (point clouds) the logits of N copies of each cloud under the "
+        "training augmentation (data.augment.scale_translate, rotate_up), Point-MAE's voting."),
     INT("task.seg_dim", task.seg_dim, 2, 65536, "256",
         "segment: width H of the head's per-point MLP (H, then H / 2, then the part logits; "
         "PointMamba: 512)."),

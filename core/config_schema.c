@@ -53,7 +53,6 @@ static const cyaml_strval_t pool_sv[] = {SV("mean", SSM_POOL_MEAN), SV("cls", SS
                                          SV("last", SSM_POOL_LAST),
                                          SV("attention", SSM_POOL_ATTENTION),
                                          SV("gated", SSM_POOL_GATED), SV("max", SSM_POOL_MAX)};
-static const cyaml_strval_t tta_sv[] = {SV("none", SSM_TTA_NONE), SV("hflip", SSM_TTA_HFLIP)};
 static const cyaml_strval_t optim_sv[] = {SV("adamw", SSM_OPTIM_ADAMW)};
 static const cyaml_strval_t test_checkpoint_sv[] = {SV("best", SSM_TEST_BEST),
                                                      SV("last", SSM_TEST_LAST)};
@@ -193,7 +192,7 @@ static const cyaml_schema_field_t task_fields[] = {
     CYAML_FIELD_ENUM("loss", ESTRICT, ssm_task_config, loss, loss_sv, NSV(loss_sv)),
     CYAML_FIELD_ENUM("pool", ESTRICT, ssm_task_config, pool, pool_sv, NSV(pool_sv)),
     CYAML_FIELD_INT("attn_dim", OPT, ssm_task_config, attn_dim),
-    CYAML_FIELD_ENUM("tta", ESTRICT, ssm_task_config, tta, tta_sv, NSV(tta_sv)),
+    CYAML_FIELD_STRING("tta", OPT, ssm_task_config, tta, 0),
     CYAML_FIELD_INT("seg_dim", OPT, ssm_task_config, seg_dim),
     CYAML_FIELD_END};
 

@@ -40,7 +40,7 @@ static ssm_code st_check_config(const ssm_config *c, const char **key, ssm_error
         *key = "task.loss";
         return ssm_fail(err, SSM_ECONFIG, "task.loss must be auto or ce for task.name segment");
     }
-    if (t->tta != SSM_TTA_NONE) {
+    if (strcmp(t->tta, "none")) {
         *key = "task.tta";
         return ssm_fail(err, SSM_ECONFIG, "task.tta: segment has no test-time augmentation; set "
                         "task.tta: none");
