@@ -165,6 +165,13 @@ struct ssm_adapter {
     // rows; seq_len counts x's rows, and the trunk plans the token row for seq_len + B_max *
     // ragged_extra tokens (the L it gives the backbone and the head).
     int64_t ragged_extra;
+    // Token geometry (heads that map tokens back onto the input, tasks/head_segment.c):
+    // an adapter whose tokens sit at places in the input's space sets pos_dims (3 for
+    // point_groups: x, y, z) in create and points `positions` at [B*S, L, pos_dims], the
+    // places of the last forward's tokens (host or device memory, as its scratch), in
+    // forward. 0 / NULL otherwise. Data, like orders: no gradient flows through them.
+    int64_t pos_dims;
+    const real *positions;
     void *impl;        // the adapter's own state
 };
 

@@ -20,10 +20,11 @@
 // default hilbert and trans_hilbert (PointMamba). No class token (PointMamba pools the
 // mean).
 //
-// Sizes: adapter.patch_size is k, the points per group (default 32); adapter.stride is
-// N / G, so G = N / stride (default stride k / 2: 1024 points give 64 groups of 32, 2048
-// give 128, the Point-MAE / PointMamba settings). The extra options group_size and
-// num_groups, when given, override both.
+// Sizes: the options group_size (k, default 32; adapter.group_size) and num_groups (G,
+// default N / (k / 2): 1024 points give 64 groups of 32, 2048 give 128, the Point-MAE /
+// PointMamba settings; adapter.num_groups). The older spelling, adapter.patch_size = k and
+// adapter.stride = N / G, is read only when neither option is given (the config refuses
+// the two spellings mixed).
 //
 // The second_conv's first weight [512, 512] is applied as two halves: its first 256 input
 // channels see the group's max-pooled feature, the same for the k points of a group, so
@@ -73,18 +74,22 @@ static ssm_code pg_create(ssm_adapter *a, const ssm_adapter_options *opt, const 
         return ssm_fail(err, SSM_ECONFIG, "%s: in_channels = %lld but the points have %lld "
                         "values (adapter.channels: 3 for x y z, 6 with data.normals)", PG_NAME,
                         (long long)opt->in_channels, (long long)pg->C);
-    int64_t k = opt->patch_size ? opt->patch_size : PG_DEFAULT_K;
+    // The options group_size and num_groups (adapter.group_size, adapter.num_groups); the
+    // older spelling patch_size = k, stride = N / G applies only when neither is given.
+    int new_keys = ssm_adapter_option_str(opt, "group_size", NULL) ||
+                   ssm_adapter_option_str(opt, "num_groups", NULL);
+    int64_t k = !new_keys && opt->patch_size ? opt->patch_size : PG_DEFAULT_K;
     SSM_TRY(ssm_adapter_option_int(opt, PG_NAME, "group_size", k, &k, err));
-    int64_t stride = opt->stride ? opt->stride : (k / 2 > 0 ? k / 2 : 1);
+    int64_t stride = !new_keys && opt->stride ? opt->stride : (k / 2 > 0 ? k / 2 : 1);
     int64_t G;
     SSM_TRY(ssm_adapter_option_int(opt, PG_NAME, "num_groups", pg->N / stride, &G, err));
     if (k < 1 || k > pg->N)
-        return ssm_fail(err, SSM_ECONFIG, "%s: %lld points per group (adapter.patch_size), "
+        return ssm_fail(err, SSM_ECONFIG, "%s: %lld points per group (adapter.group_size), "
                         "expected 1..%lld (the cloud's points)", PG_NAME, (long long)k,
                         (long long)pg->N);
     if (G < 1 || G > pg->N)
-        return ssm_fail(err, SSM_ECONFIG, "%s: %lld groups (points / adapter.stride), expected "
-                        "1..%lld", PG_NAME, (long long)G, (long long)pg->N);
+        return ssm_fail(err, SSM_ECONFIG, "%s: %lld groups (adapter.num_groups), expected "
+                        "1..%lld (the cloud's points)", PG_NAME, (long long)G, (long long)pg->N);
     if (pg->N > INT32_MAX)
         return ssm_fail(err, SSM_ECONFIG, "%s: %lld points, more than int32 indices hold",
                         PG_NAME, (long long)pg->N);
@@ -96,6 +101,7 @@ static ssm_code pg_create(ssm_adapter *a, const ssm_adapter_options *opt, const 
                         ssm_cls_position_name(opt->cls_token));
     a->cls_index = -1;
     a->seq_len = G;
+    a->pos_dims = 3; // the group centres (forward sets positions)
     static const char *const defaults[] = {"hilbert", "trans_hilbert"};
     a->n_orders = opt->n_orders ? opt->n_orders : 2;
     for (int o = 0; o < a->n_orders; o++) {
@@ -188,6 +194,7 @@ static ssm_code pg_forward(ssm_adapter *a, const ssm_params *p, real *tokens, in
     SSM_TRY(check_values(pg, x, B, err));
     point_groups_group(pg, x, B);
     point_groups_embed(pg, p, tokens, a->d_model, B);
+    a->positions = pg->centres;
     if (orders)
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
         for (int o = 0; o < a->n_orders; o++)

@@ -181,6 +181,8 @@ ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error
         in->num_classes = pt->num_classes;
         in->class_names = (const char *const *)pt->train_set.class_names;
         in->test_sample_names = test_too ? (const char *const *)pt->test_set.names : NULL;
+        in->num_parts = pt->num_parts;
+        in->part_range = pt->part_range;
         return SSM_OK;
     }
     if (audio_data_is_audio(&c->data)) {

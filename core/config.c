@@ -314,6 +314,17 @@ static ssm_code validate_impl(const ssm_config *c, const char **key, ssm_error *
     RULE(c->backbone.n_branches <= (int64_t)c->adapter.orders_count, "backbone.n_branches",
          "backbone.n_branches (%lld) is more than adapter.orders has (%u)",
          (long long)c->backbone.n_branches, c->adapter.orders_count);
+    // The point groups' sizes have their own keys; the older spelling (patch_size = k,
+    // stride = points per group centre) still works alone, never mixed with them.
+    const ssm_config_key *ps = ssm_config_key_find("adapter.patch_size");
+    int new_sizes = c->adapter.group_size > 0 || c->adapter.num_groups > 0;
+    RULE(!new_sizes || c->adapter.stride == 0, "adapter.stride",
+         "adapter.stride (%lld) and adapter.group_size / adapter.num_groups: the point groups "
+         "read group_size and num_groups; remove adapter.stride", (long long)c->adapter.stride);
+    RULE(!new_sizes || !ps || c->adapter.patch_size == atoll(ps->def), "adapter.patch_size",
+         "adapter.patch_size (%lld) and adapter.group_size / adapter.num_groups: the point groups "
+         "read group_size and num_groups; remove adapter.patch_size",
+         (long long)c->adapter.patch_size);
 #undef RULE
     return SSM_OK;
 }

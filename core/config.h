@@ -35,7 +35,9 @@ typedef enum { SSM_DATA_FASHION_MNIST = 0, SSM_DATA_MNIST, SSM_DATA_IDX, SSM_DAT
                SSM_DATA_MODELNET, SSM_DATA_MODELNET_OFF, SSM_DATA_MODELNET_H5,
                SSM_DATA_SCANOBJECTNN, SSM_DATA_SHAPES,
                // AST/AuM JSON manifests, multi-label (datasets/audio_manifest.h)
-               SSM_DATA_AUDIO_MANIFEST } ssm_data_name;
+               SSM_DATA_AUDIO_MANIFEST,
+               // part segmentation (datasets/pc_data.h)
+               SSM_DATA_SHAPENETPART, SSM_DATA_PARTS } ssm_data_name;
 typedef enum { SSM_SAMPLING_RANDOM = 0, SSM_SAMPLING_FIRST } ssm_instance_sampling;
 // audio: Speech Commands' protocols; the fbank windows in datasets/fbank.h's order
 typedef enum { SSM_LABELS_ALL = 0, SSM_LABELS_KEYWORDS12 } ssm_label_set;
@@ -49,7 +51,6 @@ typedef enum { SSM_MERGE_MEAN = 0, SSM_MERGE_SUM } ssm_merge_kind;
 typedef enum { SSM_LOSS_AUTO = 0, SSM_LOSS_CE, SSM_LOSS_MSE, SSM_LOSS_MAE, SSM_LOSS_BCE } ssm_loss_kind;
 typedef enum { SSM_POOL_MEAN = 0, SSM_POOL_CLS, SSM_POOL_LAST, SSM_POOL_ATTENTION, SSM_POOL_GATED,
                SSM_POOL_MAX } ssm_pool_kind;
-typedef enum { SSM_TTA_NONE = 0, SSM_TTA_HFLIP } ssm_tta_kind;
 typedef enum { SSM_OPTIM_ADAMW = 0 } ssm_optim_name;
 typedef enum { SSM_SCHED_COSINE = 0, SSM_SCHED_CONSTANT, SSM_SCHED_LINEAR } ssm_schedule;
 // Which weights the final test evaluation uses: best validation checkpoint or the last step.
@@ -133,7 +134,7 @@ typedef struct {
     int64_t num_points;                // points per cloud
     ssm_point_sampling point_sampling; // how a cloud is reduced to num_points at load
     bool normals;                      // points carry nx, ny, nz (6 values)
-    int64_t shapes_per_class;          // shapes: training shapes per class
+    int64_t shapes_per_class;          // shapes, parts: training shapes per class
 } ssm_data_config;
 
 typedef struct {
@@ -148,6 +149,8 @@ typedef struct {
     bool revin_affine;           // RevIN's learnable per-variate scale and shift
     int64_t fstride, tstride;    // audio_patches: AST's strides along mel bins and along
                                  // frames; 0 = adapter.stride
+    int64_t group_size;          // points: points per group k, 0 = the adapter's default
+    int64_t num_groups;          // points: groups G (FPS centres), 0 = the adapter's default
 } ssm_adapter_config;
 
 typedef struct {
@@ -171,7 +174,9 @@ typedef struct {
                                  // bce for multilabel
     ssm_pool_kind pool;
     int64_t attn_dim;            // mil: attention pooling's hidden size
-    ssm_tta_kind tta;            // classify evaluation: test-time augmentation
+    char tta[SSM_CFG_NAME_MAX];  // classify evaluation: test-time augmentation (none, hflip,
+                                 // vote:N; tasks/classify_tta.h)
+    int64_t seg_dim;             // segment: width of the head's per-point MLP
     double threshold;            // multilabel: a class is predicted at probability >= this
 } ssm_task_config;
 

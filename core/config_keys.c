@@ -8,13 +8,15 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const data_names[] = {"fashion_mnist", "mnist", "idx", "ett", "csv", "ucr",
                                          "musk", "clam", "fmnist_bags",
                                          "speech_commands", "esc50", "audio_folder", "modelnet",
                                          "modelnet_off", "modelnet_h5", "scanobjectnn", "shapes",
-                                         "audio_manifest", NULL};
+                                         "audio_manifest",
+                                         "shapenetpart", "parts", NULL};
 static const char *const point_sampling_names[] = {"fps", "random", "first", NULL};
 static const char *const sampling_names[] = {"random", "first", NULL};
 static const char *const label_set_names[] = {"all", "keywords12", NULL};
@@ -26,7 +28,6 @@ static const char *const norm_names[] = {"rms", "layer", NULL};
 static const char *const merge_names[] = {"mean", "sum", NULL};
 static const char *const loss_names[] = {"auto", "ce", "mse", "mae", "bce", NULL};
 static const char *const pool_names[] = {"mean", "cls", "last", "attention", "gated", "max", NULL};
-static const char *const tta_names[] = {"none", "hflip", NULL};
 static const char *const optim_names[] = {"adamw", NULL};
 static const char *const schedule_names[] = {"cosine", "constant", "linear", NULL};
 static const char *const test_checkpoint_names[] = {"best", "last", NULL};
@@ -63,6 +64,20 @@ static bool check_order_name(const char *s, char *why, size_t n) {
             }
     }
     return check_ident(head, why, n);
+}
+
+// Test-time augmentation: none, hflip, or vote:N with N in 1..100 (tasks/classify_tta.h).
+static bool check_tta(const char *s, char *why, size_t n) {
+    if (!strcmp(s, "none") || !strcmp(s, "hflip"))
+        return true;
+    if (!strncmp(s, "vote:", 5)) {
+        char *end = NULL;
+        long v = strtol(s + 5, &end, 10);
+        if (end != s + 5 && !*end && v >= 1 && v <= 100)
+            return true;
+    }
+    snprintf(why, n, "'%s' is not none, hflip or vote:N (N = 1..100)", s);
+    return false;
 }
 
 // A run name becomes one folder: not empty, no '/', not "." or "..".
@@ -281,8 +296,8 @@ const ssm_config_key ssm_config_keys[] = {
     BOOL("data.normals", data.normals, "false",
          "Points: each point carries its normal (x, y, z, nx, ny, nz; set adapter.channels: 6)."),
     INT("data.shapes_per_class", data.shapes_per_class, 1, MILLION, "100",
-        "shapes: generated training shapes per class (the test split has a quarter as many, at "
-        "least 1)."),
+        "shapes, parts: generated training shapes per class (the test split has a quarter as "
+        "many, at least 1)."),
     // --- adapter
     STR("adapter.name", adapter.name, 0, check_ident, "a registered adapter", "image_patches",
         "Modality adapter, by its registry name (checked against the registry when the model is "
@@ -305,6 +320,12 @@ const ssm_config_key ssm_config_keys[] = {
         "0 = adapter.stride."),
     INT("adapter.tstride", adapter.tstride, 0, 4096, "0",
         "audio_patches: patch stride along the frames (AST's tstride); 0 = adapter.stride."),
+    INT("adapter.group_size", adapter.group_size, 0, 65536, "0",
+        "Points (point_groups): points per group k (Point-MAE / PointMamba: 32); 0 = 32, or "
+        "adapter.patch_size when adapter.num_groups is 0 too (the older spelling)."),
+    INT("adapter.num_groups", adapter.num_groups, 0, 1 << 24, "0",
+        "Points (point_groups): groups G, the FPS centres (PointMamba: 64 of 1024 points, 128 of "
+        "2048); 0 = points / (group_size / 2), or points / adapter.stride in the older spelling."),
     // --- backbone (mamba_ssm defaults)
     INT("backbone.d_model", backbone.d_model, 1, 65536, "128", "Model width D."),
     INT("backbone.n_layers", backbone.n_layers, 1, 1024, "4", "Number of residual Mamba blocks."),
@@ -340,8 +361,13 @@ const ssm_config_key ssm_config_keys[] = {
          "mil also: attention, gated (ABMIL attention pooling), max."),
     INT("task.attn_dim", task.attn_dim, 1, MILLION, "128",
         "mil: hidden size of the attention pooling (task.pool attention, gated)."),
-    ENUM("task.tta", task.tta, tta_names, "none",
-         "Classify evaluation: hflip averages the logits of each image and its mirror (validation, test, eval)."),
+    STR("task.tta", task.tta, 0, check_tta, "none, hflip, vote:N (N = 1..100)", "none",
+        "Classify evaluation (validation, test, eval): hflip averages the logits of each image "
+        "and its mirror; vote:N (point clouds) the logits of N copies of each cloud under the "
+        "training augmentation (data.augment.scale_translate, rotate_up), Point-MAE's voting."),
+    INT("task.seg_dim", task.seg_dim, 2, 65536, "256",
+        "segment: width H of the head's per-point MLP (H, then H / 2, then the part logits; "
+        "PointMamba: 512)."),
     FLT("task.threshold", task.threshold, 0, 1, 0, "0.5",
         "multilabel: a class is predicted when its sigmoid probability is >= this (micro-F1; "
         "`ssmkit predict` prints those classes, at most --top of them; 0 = the top K)."),

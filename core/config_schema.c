@@ -27,7 +27,9 @@ static const cyaml_strval_t data_sv[] = {SV("fashion_mnist", SSM_DATA_FASHION_MN
                                          SV("modelnet_h5", SSM_DATA_MODELNET_H5),
                                          SV("scanobjectnn", SSM_DATA_SCANOBJECTNN),
                                          SV("shapes", SSM_DATA_SHAPES),
-                                         SV("audio_manifest", SSM_DATA_AUDIO_MANIFEST)};
+                                         SV("audio_manifest", SSM_DATA_AUDIO_MANIFEST),
+                                         SV("shapenetpart", SSM_DATA_SHAPENETPART),
+                                         SV("parts", SSM_DATA_PARTS)};
 static const cyaml_strval_t point_sampling_sv[] = {SV("fps", SSM_POINTS_FPS),
                                                    SV("random", SSM_POINTS_RANDOM),
                                                    SV("first", SSM_POINTS_FIRST)};
@@ -53,7 +55,6 @@ static const cyaml_strval_t pool_sv[] = {SV("mean", SSM_POOL_MEAN), SV("cls", SS
                                          SV("last", SSM_POOL_LAST),
                                          SV("attention", SSM_POOL_ATTENTION),
                                          SV("gated", SSM_POOL_GATED), SV("max", SSM_POOL_MAX)};
-static const cyaml_strval_t tta_sv[] = {SV("none", SSM_TTA_NONE), SV("hflip", SSM_TTA_HFLIP)};
 static const cyaml_strval_t optim_sv[] = {SV("adamw", SSM_OPTIM_ADAMW)};
 static const cyaml_strval_t test_checkpoint_sv[] = {SV("best", SSM_TEST_BEST),
                                                      SV("last", SSM_TEST_LAST)};
@@ -172,6 +173,8 @@ static const cyaml_schema_field_t adapter_fields[] = {
     CYAML_FIELD_BOOL("revin_affine", OPT, ssm_adapter_config, revin_affine),
     CYAML_FIELD_INT("fstride", OPT, ssm_adapter_config, fstride),
     CYAML_FIELD_INT("tstride", OPT, ssm_adapter_config, tstride),
+    CYAML_FIELD_INT("group_size", OPT, ssm_adapter_config, group_size),
+    CYAML_FIELD_INT("num_groups", OPT, ssm_adapter_config, num_groups),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t backbone_fields[] = {
@@ -199,7 +202,8 @@ static const cyaml_schema_field_t task_fields[] = {
     CYAML_FIELD_ENUM("loss", ESTRICT, ssm_task_config, loss, loss_sv, NSV(loss_sv)),
     CYAML_FIELD_ENUM("pool", ESTRICT, ssm_task_config, pool, pool_sv, NSV(pool_sv)),
     CYAML_FIELD_INT("attn_dim", OPT, ssm_task_config, attn_dim),
-    CYAML_FIELD_ENUM("tta", ESTRICT, ssm_task_config, tta, tta_sv, NSV(tta_sv)),
+    CYAML_FIELD_STRING("tta", OPT, ssm_task_config, tta, 0),
+    CYAML_FIELD_INT("seg_dim", OPT, ssm_task_config, seg_dim),
     CYAML_FIELD_FLOAT("threshold", OPT, ssm_task_config, threshold),
     CYAML_FIELD_END};
 

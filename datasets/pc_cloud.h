@@ -31,6 +31,7 @@ typedef struct {
     double *v;      // [nv, 3] vertices
     double *vn;     // [nv, 3] vertex normals (PLY nx, ny, nz), or NULL
     int64_t *f;     // [nf, 3] triangles (a polygon of k vertices is fanned into k - 2)
+    int32_t *flabel; // [nf] a label per triangle (the generated parts' ids), or NULL
 } pc_mesh;
 
 void pc_mesh_free(pc_mesh *m);
@@ -51,7 +52,8 @@ ssm_code pc_read_points(pc_cloud *c, const char *path, ssm_error *err);
 
 // n points on the mesh surface: a triangle drawn with probability proportional to its
 // area, then a uniform point in it (sqrt barycentric rule); the normal is the
-// triangle's unit normal (right-hand rule on its vertex order). Every draw comes from
+// triangle's unit normal (right-hand rule on its vertex order); with m->flabel each point
+// carries its triangle's label (out->label). Every draw comes from
 // `key` (ssm_seed_derive streams), so the sample is a pure function of (mesh, n, key).
 // out is [n, 6]. A mesh without faces or of zero area is an error naming `what`.
 ssm_code pc_mesh_sample(pc_cloud *out, const pc_mesh *m, int64_t n, uint64_t key,

@@ -11,12 +11,19 @@
 #include "datasets/mil_folds.h"
 #include "datasets/pc_h5.h"
 #include "datasets/pc_modelnet.h"
+#include "datasets/pc_parts.h"
+#include "datasets/pc_shapenet.h"
 #include "datasets/pc_shapes.h"
 
 int pc_data_is_points(const ssm_data_config *dc) {
     return dc->name == SSM_DATA_MODELNET || dc->name == SSM_DATA_MODELNET_OFF ||
            dc->name == SSM_DATA_MODELNET_H5 || dc->name == SSM_DATA_SCANOBJECTNN ||
-           dc->name == SSM_DATA_SHAPES;
+           dc->name == SSM_DATA_SHAPES || dc->name == SSM_DATA_SHAPENETPART ||
+           dc->name == SSM_DATA_PARTS;
+}
+
+static int is_segmentation(const ssm_data_config *dc) {
+    return dc->name == SSM_DATA_SHAPENETPART || dc->name == SSM_DATA_PARTS;
 }
 
 // ---- the sample source ---------------------------------------------------------------
@@ -25,31 +32,60 @@ typedef struct {
     const pc_set *s;
     pc_augment aug;
     int augments;
+    int32_t *parts;   // [P] the last cloud's parts as augmented (with s->parts), for get_extra
+    int64_t parts_id; // whose parts they are
 } points_src;
 
 static ssm_code points_get(void *vctx, int64_t id, uint64_t key, real *x, int32_t *y,
                            real *y_dense, int64_t *length, ssm_error *err) {
-    const points_src *c = vctx;
+    points_src *c = vctx;
     const pc_set *s = c->s;
     if (id < 0 || id >= s->n)
         return ssm_fail(err, SSM_EINVAL, "point cloud id %lld of %lld", (long long)id,
                         (long long)s->n);
     memcpy(x, s->points + id * s->P * s->C, (size_t)(s->P * s->C) * sizeof *x);
+    if (c->parts) { // the parts move with the points a dropout replaces
+        memcpy(c->parts, s->parts + id * s->P, (size_t)s->P * sizeof *c->parts);
+        c->parts_id = id;
+    }
     if (c->augments)
-        pc_augment_apply(x, NULL, s->P, s->C, &c->aug, key);
+        pc_augment_apply(x, c->parts, s->P, s->C, &c->aug, key);
     if (y)
         *y = s->labels[id];
     return SSM_OK;
 }
 
+// After points_get of the same id (the batcher's order, one thread).
+static ssm_code points_get_parts(void *vctx, int64_t id, int32_t *y_tokens, real *weight,
+                                 ssm_error *err) {
+    points_src *c = vctx;
+    if (id != c->parts_id)
+        return ssm_fail(err, SSM_EINVAL, "point cloud %lld: parts asked before its points",
+                        (long long)id);
+    if (y_tokens)
+        memcpy(y_tokens, c->parts, (size_t)c->s->P * sizeof *y_tokens);
+    return SSM_OK;
+}
+
+static void points_free(void *vctx) {
+    points_src *c = vctx;
+    free(c->parts);
+    free(c);
+}
+
 ssm_code pc_points_source(ssm_sample_source *src, const pc_set *s, const pc_augment *a,
                           ssm_error *err) {
-    points_src *c = malloc(sizeof *c);
+    points_src *c = calloc(1, sizeof *c);
     if (!c)
         return ssm_fail(err, SSM_ENOMEM, "out of memory");
     c->s = s;
     c->aug = *a;
     c->augments = a->scale_translate || a->rotate_up || a->jitter > 0 || a->dropout > 0;
+    c->parts_id = -1;
+    if (s->parts && !(c->parts = malloc((size_t)s->P * sizeof *c->parts))) {
+        free(c);
+        return ssm_fail(err, SSM_ENOMEM, "out of memory");
+    }
     memset(src, 0, sizeof *src);
     src->ctx = c;
     src->n = s->n;
@@ -58,7 +94,9 @@ ssm_code pc_points_source(ssm_sample_source *src, const pc_set *s, const pc_augm
     src->x_shape[1] = s->C;
     src->has_y = 1;
     src->get = points_get;
-    src->free = free;
+    src->has_tokens = s->parts != NULL;
+    src->get_extra = s->parts ? points_get_parts : NULL;
+    src->free = points_free;
     return SSM_OK;
 }
 
@@ -80,6 +118,23 @@ static ssm_code load_split(pc_set *s, const ssm_data_config *dc, const char *spl
     case SSM_DATA_SCANOBJECTNN:
         return pc_h5_scanobjectnn_load(s, dir, dc->subset[0] ? dc->subset : "pb_t50_rs", split,
                                        o, err);
+    case SSM_DATA_SHAPENETPART: // trains on train + val, as PointMamba
+        return pc_shapenet_load(s, dir, strcmp(split, "test") ? "trainval" : "test", o, err);
+    case SSM_DATA_PARTS: {
+        int64_t per = dc->shapes_per_class, test_per = (per + 3) / 4;
+        int64_t raw = 2 * dc->num_points;
+        if (!dir[0])
+            return pc_parts_load(s, strcmp(split, "test") ? per : test_per, raw, PC_PARTS_SEED,
+                                 split, o, err);
+        char names[SSM_CFG_PATH_MAX + 64];
+        snprintf(names, sizeof names, "%s/synsetoffset2category.txt", dir);
+        if (!file_exists(names)) {
+            ssm_info("data: writing the generated parts set (%lld + %lld per category, %lld "
+                     "points) to %s", (long long)per, (long long)test_per, (long long)raw, dir);
+            SSM_TRY(pc_parts_write(dir, per, test_per, raw, PC_PARTS_SEED, err));
+        }
+        return pc_shapenet_load(s, dir, strcmp(split, "test") ? "trainval" : "test", o, err);
+    }
     default: { // shapes
         int64_t per = dc->shapes_per_class, test_per = (per + 3) / 4;
         int64_t raw = 2 * dc->num_points;
@@ -99,7 +154,7 @@ static ssm_code load_split(pc_set *s, const ssm_data_config *dc, const char *spl
 }
 
 static ssm_code check_config(const ssm_data_config *dc, ssm_error *err) {
-    if (dc->name != SSM_DATA_SHAPES && !dc->path[0])
+    if (dc->name != SSM_DATA_SHAPES && dc->name != SSM_DATA_PARTS && !dc->path[0])
         return ssm_fail(err, SSM_ECONFIG, "data.path: empty; the point recipe needs the dataset "
                         "folder");
     if (dc->name == SSM_DATA_MODELNET && dc->subset[0] && strcmp(dc->subset, "modelnet40") &&
@@ -111,7 +166,7 @@ static ssm_code check_config(const ssm_data_config *dc, ssm_error *err) {
         return ssm_fail(err, SSM_ECONFIG, "data.subset: '%s'; scanobjectnn knows obj_bg, "
                         "obj_only, pb_t50_rs", dc->subset);
     if ((dc->name == SSM_DATA_MODELNET_OFF || dc->name == SSM_DATA_MODELNET_H5 ||
-         dc->name == SSM_DATA_SHAPES) && dc->subset[0])
+         dc->name == SSM_DATA_SHAPES || is_segmentation(dc)) && dc->subset[0])
         return ssm_fail(err, SSM_ECONFIG, "data.subset: '%s'; this point recipe has no "
                         "variants (leave it empty)", dc->subset);
     return SSM_OK;
@@ -149,6 +204,10 @@ ssm_code pc_data_open(pc_data *d, const ssm_data_config *dc, uint64_t seed, int 
             rc = ssm_fail(err, SSM_EDATA, "%s: the test split has %d classes, the training "
                           "split %d", dc->path, d->test_set.num_classes,
                           d->train_set.num_classes);
+        if (rc == SSM_OK && d->test_set.num_parts > d->train_set.num_parts)
+            rc = ssm_fail(err, SSM_EDATA, "%s: the test split has parts up to %d, the training "
+                          "split up to %d", dc->path, d->test_set.num_parts - 1,
+                          d->train_set.num_parts - 1);
     }
     if (rc != SSM_OK) {
         pc_data_close(d);
@@ -158,6 +217,8 @@ ssm_code pc_data_open(pc_data *d, const ssm_data_config *dc, uint64_t seed, int 
     d->P = tr->P;
     d->C = tr->C;
     d->num_classes = tr->num_classes;
+    d->num_parts = tr->parts ? tr->num_parts : 0;
+    d->part_range = tr->parts ? tr->part_range : NULL;
     int64_t n_all = dc->limit > 0 && dc->limit < tr->n ? dc->limit : tr->n;
     int64_t *all = malloc((size_t)n_all * sizeof *all), *train_ids = NULL, *val_ids = NULL;
     if (!all)
@@ -204,10 +265,13 @@ ssm_code pc_data_open(pc_data *d, const ssm_data_config *dc, uint64_t seed, int 
         pc_data_close(d);
         return rc;
     }
-    ssm_info("data: %s: %lld train, %lld val, %lld test clouds of %lld points x %lld, %d classes",
-             dc->path[0] ? dc->path : "generated shapes", (long long)d->n_train,
-             (long long)d->n_val, (long long)d->n_test, (long long)d->P, (long long)d->C,
-             d->num_classes);
+    ssm_info("data: %s: %lld train, %lld val, %lld test clouds of %lld points x %lld, %d %s",
+             dc->path[0] ? dc->path : dc->name == SSM_DATA_PARTS ? "generated parts"
+                                                                 : "generated shapes",
+             (long long)d->n_train, (long long)d->n_val, (long long)d->n_test, (long long)d->P,
+             (long long)d->C, d->num_classes, d->num_parts ? "categories" : "classes");
+    if (d->num_parts)
+        ssm_info("data: %d parts", d->num_parts);
     return SSM_OK;
 }
 

@@ -1,9 +1,10 @@
 // defines: pc_data, pc_data_is_points, pc_data_open, pc_data_close, pc_points_source,
 //          PC_SHAPES_SEED
 // The point-cloud recipes behind `data.name: modelnet | modelnet_off | modelnet_h5 |
-// scanobjectnn | shapes`, the point twin of image_data.h and mil_data.h: from the config
-// to train / val / test batchers of dense batches x [B, num_points, C] (C = 3, or 6 with
-// data.normals) and y [B] class labels.
+// scanobjectnn | shapes | shapenetpart | parts`, the point twin of image_data.h and
+// mil_data.h: from the config to train / val / test batchers of dense batches x [B,
+// num_points, C] (C = 3, or 6 with data.normals) and y [B] class labels; the segmentation
+// sets also give y_tokens [B, num_points] (each point's part; y is the shape's category).
 //
 //   modelnet      data.path: `modelnet40_normal_resampled/` (pc_modelnet.h); data.subset
 //                 modelnet40 (default) or modelnet10
@@ -17,6 +18,11 @@
 //                 many test shapes; 2 x num_points surface samples per shape before the
 //                 sampling. Empty data.path: made in memory. Else the folder holds it in
 //                 ModelNet's layout (subset `shapes`), written there first if absent.
+//   shapenetpart  data.path: `shapenetcore_partanno_segmentation_benchmark_v0_normal/`
+//                 (pc_shapenet.h): training on train + val (PointMamba), test on test
+//   parts         the generated part-segmentation set (pc_parts.h, seed PC_PARTS_SEED),
+//                 sized as shapes (data.shapes_per_class per category); empty data.path:
+//                 in memory, else in ShapeNetPart's layout there, written first if absent
 //
 // Every cloud is reduced to data.num_points at load (data.point_sampling: FPS by default)
 // and, with data.augment.normalize, centred and scaled to the unit sphere. data.limit
@@ -35,6 +41,7 @@
 #include "datasets/pc_set.h"
 
 #define PC_SHAPES_SEED 20240613u
+#define PC_PARTS_SEED 20240614u
 
 typedef struct {
     pc_set train_set, test_set;
@@ -42,7 +49,9 @@ typedef struct {
     int has_val;
     int64_t n_train, n_val, n_test;
     int64_t P, C;               // one sample x [P, C]
-    int32_t num_classes;
+    int32_t num_classes;        // classes; the categories of a segmentation set
+    int32_t num_parts;          // segmentation (shapenetpart, parts): part ids 0..num_parts-1
+    const int32_t *part_range;  // [num_classes, 2] each category's parts (train_set's), or NULL
     char path[SSM_CFG_PATH_MAX];
     int open;                   // which batchers exist (close frees them)
 } pc_data;

@@ -20,6 +20,7 @@ void pc_mesh_free(pc_mesh *m) {
     free(m->v);
     free(m->vn);
     free(m->f);
+    free(m->flabel);
     memset(m, 0, sizeof *m);
 }
 
@@ -317,7 +318,9 @@ ssm_code pc_mesh_sample(pc_cloud *out, const pc_mesh *m, int64_t n, uint64_t key
                         (long long)n);
     double *cum = malloc((size_t)m->nf * sizeof *cum);
     out->p = malloc((size_t)n * 6 * sizeof *out->p);
-    if (!cum || !out->p) {
+    if (m->flabel)
+        out->label = malloc((size_t)n * sizeof *out->label);
+    if (!cum || !out->p || (m->flabel && !out->label)) {
         free(cum);
         pc_cloud_free(out);
         return ssm_fail(err, SSM_ENOMEM, "%s: out of memory sampling %lld points", what,
@@ -354,6 +357,8 @@ ssm_code pc_mesh_sample(pc_cloud *out, const pc_mesh *m, int64_t n, uint64_t key
         tri_cross(cr, a, b, c);
         double len = sqrt(cr[0] * cr[0] + cr[1] * cr[1] + cr[2] * cr[2]);
         real *o = out->p + i * 6;
+        if (out->label)
+            out->label[i] = m->flabel[lo];
         for (int j = 0; j < 3; j++) {
             o[j] = (real)(wa * a[j] + wb * b[j] + wc * c[j]);
             o[3 + j] = (real)(len > 0 ? cr[j] / len : 0);

@@ -20,6 +20,7 @@ void pc_set_free(pc_set *s) {
     free(s->points);
     free(s->labels);
     free(s->parts);
+    free(s->part_range);
     free_names(s->names, s->n);
     free_names(s->class_names, s->num_classes);
     memset(s, 0, sizeof *s);

@@ -22,6 +22,8 @@ typedef struct {
     real *points;        // [n, P, C]
     int32_t *labels;     // [n] classes in [0, num_classes)
     int32_t *parts;      // [n, P] per-point labels (ShapeNetPart), or NULL
+    int32_t num_parts;   // part ids are 0..num_parts-1 (with parts)
+    int32_t *part_range; // [num_classes, 2] each class's parts {first, count} (with parts)
     char **names;        // [n] sample names (ModelNet ids, file names), owned
     int32_t num_classes;
     char **class_names;  // [num_classes], owned

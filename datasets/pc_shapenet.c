@@ -1,9 +1,13 @@
-// defines: pc_shapenet_load, pc_json_strings, PC_SHAPENET_PARTS (see pc_shapenet.h)
+// defines: pc_shapenet_load, pc_shapenet_write, pc_shapenet_synset, pc_json_strings,
+//          PC_SHAPENET_PARTS
+// (see pc_shapenet.h)
 #include "datasets/pc_shapenet.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "datasets/series_text.h"
 
@@ -113,8 +117,9 @@ ssm_code pc_json_strings(char ***out, int64_t *n, const char *path, ssm_error *e
 
 typedef struct {
     const char *dir;
-    char **synset; // [16]
+    char **synset; // [categories]
     const pc_set *s;
+    int table;     // ShapeNetPart's 16 categories: their parts are known (PC_SHAPENET_PARTS)
 } sn_ctx;
 
 static ssm_code load_part(void *vctx, int64_t i, uint64_t key, pc_cloud *raw, ssm_error *err) {
@@ -123,12 +128,19 @@ static ssm_code load_part(void *vctx, int64_t i, uint64_t key, pc_cloud *raw, ss
     snprintf(path, sizeof path, "%s/%s/%s.txt", c->dir, c->synset[c->s->labels[i]],
              c->s->names[i]);
     SSM_TRY(pc_read_text(raw, path, err));
-    int32_t lo = PC_SHAPENET_PARTS[c->s->labels[i]][0], hi = lo + PC_SHAPENET_PARTS[c->s->labels[i]][1];
+    int32_t lo = 0, hi = INT32_MAX;
+    if (c->table) {
+        lo = PC_SHAPENET_PARTS[c->s->labels[i]][0];
+        hi = lo + PC_SHAPENET_PARTS[c->s->labels[i]][1];
+    }
     for (int64_t j = 0; raw->label && j < raw->n; j++)
         if (raw->label[j] < lo || raw->label[j] >= hi) {
-            ssm_code rc = ssm_fail(err, SSM_EDATA, "%s:%lld: part %d, expected %d..%d (the parts "
-                                   "of %s)", path, (long long)j + 1, raw->label[j], lo, hi - 1,
-                                   c->s->class_names[c->s->labels[i]]);
+            ssm_code rc = c->table
+                ? ssm_fail(err, SSM_EDATA, "%s:%lld: part %d, expected %d..%d (the parts of %s)",
+                           path, (long long)j + 1, raw->label[j], lo, hi - 1,
+                           c->s->class_names[c->s->labels[i]])
+                : ssm_fail(err, SSM_EDATA, "%s:%lld: part %d, expected >= 0", path,
+                           (long long)j + 1, raw->label[j]);
             pc_cloud_free(raw);
             return rc;
         }
@@ -140,11 +152,52 @@ static ssm_code load_part(void *vctx, int64_t i, uint64_t key, pc_cloud *raw, ss
     return SSM_OK;
 }
 
+// s->part_range and num_parts: ShapeNetPart's table, or each category's labels in the
+// split, which must be a range of their own (a category with no shapes is an error).
+static ssm_code part_ranges(pc_set *s, int table, const char *dir, const char *split,
+                            ssm_error *err) {
+    const int32_t K = s->num_classes;
+    s->part_range = malloc((size_t)(2 * K) * sizeof *s->part_range);
+    if (!s->part_range)
+        return ssm_fail(err, SSM_ENOMEM, "out of memory");
+    if (table) {
+        memcpy(s->part_range, PC_SHAPENET_PARTS, sizeof PC_SHAPENET_PARTS);
+        s->num_parts = PC_SHAPENET_NUM_PARTS;
+        return SSM_OK;
+    }
+    int32_t *lo = s->part_range, hi_all = -1;
+    for (int32_t k = 0; k < K; k++)
+        lo[2 * k] = INT32_MAX, lo[2 * k + 1] = -1; // min, then max while scanning
+    for (int64_t i = 0; i < s->n; i++)
+        for (int64_t j = 0; j < s->P; j++) {
+            int32_t k = s->labels[i], y = s->parts[i * s->P + j];
+            lo[2 * k] = y < lo[2 * k] ? y : lo[2 * k];
+            lo[2 * k + 1] = y > lo[2 * k + 1] ? y : lo[2 * k + 1];
+        }
+    for (int32_t k = 0; k < K; k++) {
+        if (lo[2 * k + 1] < 0)
+            return ssm_fail(err, SSM_EDATA, "%s: split %s has no shape of category %s, so its "
+                            "parts are unknown", dir, split, s->class_names[k]);
+        lo[2 * k + 1] = lo[2 * k + 1] - lo[2 * k] + 1; // count
+        hi_all = lo[2 * k] + lo[2 * k + 1] > hi_all ? lo[2 * k] + lo[2 * k + 1] : hi_all;
+    }
+    for (int32_t a = 0; a < K; a++)
+        for (int32_t b = a + 1; b < K; b++)
+            if (lo[2 * a] < lo[2 * b] + lo[2 * b + 1] && lo[2 * b] < lo[2 * a] + lo[2 * a + 1])
+                return ssm_fail(err, SSM_EDATA, "%s: split %s: the parts of %s (%d..%d) and %s "
+                                "(%d..%d) overlap; each category's part ids must be a range of "
+                                "its own", dir, split, s->class_names[a], lo[2 * a],
+                                lo[2 * a] + lo[2 * a + 1] - 1, s->class_names[b], lo[2 * b],
+                                lo[2 * b] + lo[2 * b + 1] - 1);
+    s->num_parts = hi_all;
+    return SSM_OK;
+}
+
 ssm_code pc_shapenet_load(pc_set *s, const char *dir, const char *split, const pc_prep *o,
                           ssm_error *err) {
     memset(s, 0, sizeof *s);
     char path[1200];
-    char *cat[16] = {0}, *syn[16] = {0};
+    char *cat[PC_SHAPENET_MAX_CATS] = {0}, *syn[PC_SHAPENET_MAX_CATS] = {0};
     int ncat = 0;
     snprintf(path, sizeof path, "%s/synsetoffset2category.txt", dir);
     series_text t;
@@ -161,17 +214,18 @@ ssm_code pc_shapenet_load(pc_set *s, const char *dir, const char *split, const p
         char a[128] = "", b[128] = "", extra[8] = "";
         char line[300];
         snprintf(line, sizeof line, "%.*s", (int)len, l);
-        if (sscanf(line, "%127s %127s %7s", a, b, extra) != 2 || ncat == 16)
-            rc = ssm_fail(err, SSM_EDATA, "%s:%lld: expected 'Category synset' (16 lines)", path,
-                          (long long)it.lineno);
+        if (sscanf(line, "%127s %127s %7s", a, b, extra) != 2 || ncat == PC_SHAPENET_MAX_CATS)
+            rc = ssm_fail(err, SSM_EDATA, "%s:%lld: expected 'Category synset' (at most %d "
+                          "lines; ShapeNetPart has 16)", path, (long long)it.lineno,
+                          PC_SHAPENET_MAX_CATS);
         else if (!(cat[ncat] = strdup(a)) || !(syn[ncat] = strdup(b)))
             rc = ssm_fail(err, SSM_ENOMEM, "out of memory");
         else
             ncat++;
     }
     series_text_free(&t);
-    if (rc == SSM_OK && ncat != 16)
-        rc = ssm_fail(err, SSM_EDATA, "%s: %d categories, ShapeNetPart has 16", path, ncat);
+    if (rc == SSM_OK && ncat < 1)
+        rc = ssm_fail(err, SSM_EDATA, "%s: no categories (ShapeNetPart has 16)", path);
     // the split's entries: train/val/test, or trainval = train then val
     char **ids = NULL;
     int64_t n = 0;
@@ -205,7 +259,7 @@ ssm_code pc_shapenet_load(pc_set *s, const char *dir, const char *split, const p
     if (rc == SSM_OK)
         rc = pc_set_alloc(s, n, o, 1, err);
     if (rc == SSM_OK)
-        rc = pc_set_class_names(s, cat, 16, err);
+        rc = pc_set_class_names(s, cat, ncat, err);
     for (int64_t i = 0; rc == SSM_OK && i < n; i++) {
         // "shape_data/<synset>/<id>"
         char sy[128] = "", id[256] = "";
@@ -215,7 +269,7 @@ ssm_code pc_shapenet_load(pc_set *s, const char *dir, const char *split, const p
             !strchr(b + 1, '/')) {
             snprintf(sy, sizeof sy, "%.*s", (int)(b - a - 1), a + 1);
             snprintf(id, sizeof id, "%s", b + 1);
-            for (int k = 0; k < 16; k++)
+            for (int k = 0; k < ncat; k++)
                 if (!strcmp(syn[k], sy))
                     c = k;
         }
@@ -228,15 +282,84 @@ ssm_code pc_shapenet_load(pc_set *s, const char *dir, const char *split, const p
         else
             s->labels[i] = c;
     }
-    sn_ctx ctx = {dir, syn, s};
+    sn_ctx ctx = {dir, syn, s, ncat == 16};
     if (rc == SSM_OK)
         rc = pc_set_fill(s, o, 0, s->n, load_part, &ctx, err);
+    if (rc == SSM_OK)
+        rc = part_ranges(s, ctx.table, dir, split, err);
     strings_free(ids, n);
-    for (int k = 0; k < 16; k++) {
+    for (int k = 0; k < PC_SHAPENET_MAX_CATS; k++) {
         free(cat[k]);
         free(syn[k]);
     }
     if (rc != SSM_OK)
         pc_set_free(s);
     return rc;
+}
+
+static ssm_code mkdir_p(const char *path, ssm_error *err) {
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return ssm_fail(err, SSM_EIO, "%s: cannot create folder: %s", path, strerror(errno));
+    return SSM_OK;
+}
+
+static ssm_code closed(FILE *f, const char *path, ssm_error *err) {
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad)
+        return ssm_fail(err, SSM_EIO, "%s: write failed", path);
+    return SSM_OK;
+}
+
+void pc_shapenet_synset(char *out, size_t n, int32_t k) {
+    snprintf(out, n, "%08d", 90000000 + k);
+}
+
+ssm_code pc_shapenet_write(const pc_set *s, const char *dir, const char *split,
+                           int with_categories, ssm_error *err) {
+    if (!s->parts || s->C < 6)
+        return ssm_fail(err, SSM_EINVAL, "%s: ShapeNetPart's layout holds points with normals "
+                        "and parts", dir);
+    char path[1400], syn[16];
+    FILE *f;
+    SSM_TRY(mkdir_p(dir, err));
+    snprintf(path, sizeof path, "%s/train_test_split", dir);
+    SSM_TRY(mkdir_p(path, err));
+    if (with_categories) {
+        snprintf(path, sizeof path, "%s/synsetoffset2category.txt", dir);
+        if (!(f = fopen(path, "w")))
+            return ssm_fail(err, SSM_EIO, "%s: cannot write: %s", path, strerror(errno));
+        for (int32_t k = 0; k < s->num_classes; k++) {
+            pc_shapenet_synset(syn, sizeof syn, k);
+            fprintf(f, "%s\t%s\n", s->class_names[k], syn);
+        }
+        SSM_TRY(closed(f, path, err));
+    }
+    for (int32_t k = 0; k < s->num_classes; k++) {
+        pc_shapenet_synset(syn, sizeof syn, k);
+        snprintf(path, sizeof path, "%s/%s", dir, syn);
+        SSM_TRY(mkdir_p(path, err));
+    }
+    snprintf(path, sizeof path, "%s/train_test_split/shuffled_%s_file_list.json", dir, split);
+    if (!(f = fopen(path, "w")))
+        return ssm_fail(err, SSM_EIO, "%s: cannot write: %s", path, strerror(errno));
+    fprintf(f, "[");
+    for (int64_t i = 0; i < s->n; i++) {
+        pc_shapenet_synset(syn, sizeof syn, s->labels[i]);
+        fprintf(f, "%s\"shape_data/%s/%s\"", i ? ", " : "", syn, s->names[i]);
+    }
+    fprintf(f, "]");
+    SSM_TRY(closed(f, path, err));
+    for (int64_t i = 0; i < s->n; i++) {
+        pc_shapenet_synset(syn, sizeof syn, s->labels[i]);
+        snprintf(path, sizeof path, "%s/%s/%s.txt", dir, syn, s->names[i]);
+        if (!(f = fopen(path, "w")))
+            return ssm_fail(err, SSM_EIO, "%s: cannot write: %s", path, strerror(errno));
+        for (int64_t j = 0; j < s->P; j++) {
+            const real *q = s->points + (i * s->P + j) * s->C;
+            fprintf(f, "%.6f %.6f %.6f %.6f %.6f %.6f %d\n", (double)q[0], (double)q[1],
+                    (double)q[2], (double)q[3], (double)q[4], (double)q[5], s->parts[i * s->P + j]);
+        }
+        SSM_TRY(closed(f, path, err));
+    }
+    return SSM_OK;
 }

@@ -1,4 +1,5 @@
-// defines: ssm_head, ssm_head_vtable, ssm_head_options, ssm_head_input, ssm_head_pool
+// defines: ssm_head, ssm_head_vtable, ssm_head_options, ssm_head_input, ssm_head_pool,
+//          ssm_head_context
 // Heads (pluggable, like adapters: adapters/adapter.h): a head turns the backbone's
 // output features into the model's outputs, one block of `out_numel` values per
 // sample, laid out as the task's targets are (logits [V], a forecast [H, Vout], a
@@ -6,6 +7,13 @@
 // metrics (the task picks the loss; tasks/loss.h).
 //
 //   feats [B*S, L, D] (sample b's S*L tokens contiguous)  --head-->  out [B, out_numel]
+//
+// A head whose outputs are one row per position (segment: part logits for every point,
+// out [B, N, P]) sets out_rows = N: the loss then sees B * N rows of out_numel / N values
+// (a class per point), and the targets are [B, N]. A head that maps tokens back onto the
+// input (segment) also reads the batch's input x and the adapter's token positions from
+// `ctx`, which the model sets before every forward (the smallest contract that lets such
+// a head see the geometry: data in, gradients only through feats and its own parameters).
 //
 // Adding a head = one .c file that defines `const ssm_head_vtable ssm_head_<name>`
 // + one line in tasks/head_registry.c. docs/adding-a-task.md walks through one.
@@ -54,6 +62,9 @@ typedef struct {
     int64_t outputs;     // regress head: values per sample
     ssm_bag_pool bag_pool; // bag head: how to pool a bag (0 = attention)
     int64_t attn_dim;      // bag head: the attention's hidden size (0 = 128)
+    int64_t categories;    // segment head: object categories the parts are conditioned on
+                           // (ShapeNetPart's 16; 0 or 1 = none)
+    int64_t seg_dim;       // segment head: per-point MLP width (0 = 256)
 } ssm_head_options;
 
 // What the trunk (tasks/trunk.h) hands a head.
@@ -66,7 +77,17 @@ typedef struct {
     int64_t cls_index;             // the adapter's class token in [0, L), or -1 (ragged
                                    // trunk: 0 when every sequence starts with one)
     const struct ssm_revin *inorm; // the adapter's instance normalisation, or NULL
+    int64_t pos_dims;              // values per token position the adapter gives (3 for point
+                                   // groups' centres), 0 = none (adapters/adapter.h)
 } ssm_head_input;
+
+// The batch in flight as the trunk saw it, for a head that reads more than the features.
+// Set by the model before every forward (the backward follows the forward of the same
+// batch); host or device arrays, as the model's device. Data: no gradient flows into them.
+typedef struct {
+    const real *x;         // the model input [B, <input shape>]
+    const real *positions; // the adapter's token positions [B*S, L, pos_dims], or NULL
+} ssm_head_context;
 
 typedef struct ssm_head ssm_head;
 
@@ -108,10 +129,13 @@ typedef struct {
 struct ssm_head {
     const ssm_head_vtable *vt;
     int64_t out_numel; // outputs per sample (create sets it)
+    int64_t out_rows;  // loss rows per sample (create may set it; 0 = 1): out [B, out_rows,
+                       // out_numel / out_rows], targets [B, out_rows] (per-point classes)
     int64_t B_max;     // as planned
     int bf16;          // mixed precision on a GPU (set before plan_cuda); a head may ignore it
     ssm_head_input in; // the trunk it sits on
     const ssm_packing *pack; // the packing of the batch in flight (ragged trunks; set by the
                              // model before every forward and backward), else NULL
+    ssm_head_context ctx;    // the batch's input and token positions (set by the model)
     void *impl;
 };

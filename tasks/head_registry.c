@@ -12,6 +12,7 @@
     X(class) \
     X(forecast) \
     X(regress) \
+    X(segment) \
     X(bag)
 
 #define SSM_HEAD_DECLARE(n) extern const ssm_head_vtable ssm_head_##n;
@@ -63,6 +64,11 @@ ssm_code ssm_head_create(ssm_head **out, const char *name, const ssm_head_option
     if (rc == SSM_OK && h->out_numel < 1)
         rc = ssm_fail(err, SSM_EINVAL, "head %s: create left out_numel = %lld (expected >= 1)",
                       name, (long long)h->out_numel);
+    if (rc == SSM_OK && h->out_rows == 0)
+        h->out_rows = 1;
+    if (rc == SSM_OK && (h->out_rows < 1 || h->out_numel % h->out_rows))
+        rc = ssm_fail(err, SSM_EINVAL, "head %s: %lld outputs in %lld rows per sample", name,
+                      (long long)h->out_numel, (long long)h->out_rows);
     if (rc != SSM_OK) {
         ssm_head_free(h);
         return rc;

@@ -44,7 +44,8 @@ ssm_code model_build(ssm_model *m, const ssm_model_spec *spec, ssm_error *err) {
     m->n_branches = m->trunk.n_branches;
     ssm_head_input hi = {.adapter = spec->trunk.adapter, .input = spec->trunk.input,
                          .S = m->trunk.S, .L = m->trunk.L, .D = m->trunk.D,
-                         .cls_index = m->adapter->cls_index, .inorm = m->adapter->inorm};
+                         .cls_index = m->adapter->cls_index, .inorm = m->adapter->inorm,
+                         .pos_dims = m->adapter->pos_dims};
     SSM_TRY(ssm_head_create(&m->head, spec->head, &spec->head_opt, &hi, &m->params, "", err));
     if (m->trunk.ragged != (m->head->vt->ragged != 0))
         return ssm_fail(err, SSM_ECONFIG,
@@ -55,6 +56,7 @@ ssm_code model_build(ssm_model *m, const ssm_model_spec *spec, ssm_error *err) {
                         spec->head, spec->trunk.adapter);
     m->head->bf16 = spec->trunk.backbone.precision == MAMBA_BF16;
     m->K = m->head->out_numel;
+    m->rows = m->head->out_rows;
     SSM_TRY(ssm_params_finalize(&m->params, err));
 
     ssm_rng rng;
@@ -94,7 +96,7 @@ ssm_code model_batch_in(ssm_model *m, const real *x_host, const ssm_targets *t_h
         return ssm_fail(err, SSM_EINVAL, "batch of %lld, the model was planned for 1..%lld",
                         (long long)B, (long long)m->B_max);
     if (t_host)
-        SSM_TRY(loss_check_targets(&m->loss, t_host, B, m->K, err));
+        SSM_TRY(loss_check_targets(&m->loss, t_host, B * m->rows, m->K / m->rows, err));
     if (m->trunk.ragged && m->trunk.xpack.n != B)
         return ssm_fail(err, SSM_EINVAL, "ragged model: the packing of a batch of %lld is set "
                         "(model_set_packing), the batch has %lld", (long long)m->trunk.xpack.n,
@@ -115,6 +117,7 @@ ssm_code model_forward(ssm_model *m, const real *x, int64_t B, ssm_error *err) {
         return model_forward_cuda(m, x, B, err);
 #endif
     SSM_TRY(trunk_forward(&m->trunk, &m->params, x, B, err));
+    m->head->ctx = (ssm_head_context){.x = x, .positions = m->adapter->positions};
     return ssm_head_forward(m->head, &m->params, m->out, m->trunk.feats, B, err);
 }
 
@@ -124,9 +127,10 @@ ssm_code model_loss_and_grad(ssm_model *m, const real *x, const ssm_targets *t, 
     if (on_cuda(m))
         return model_loss_and_grad_cuda(m, x, t, B, loss, err);
 #endif
-    SSM_TRY(loss_check_targets(&m->loss, t, B, m->K, err));
+    const int64_t R = B * m->rows, KR = m->K / m->rows; // the loss's rows and their width
+    SSM_TRY(loss_check_targets(&m->loss, t, R, KR, err));
     SSM_TRY(model_forward(m, x, B, err));
-    loss_forward(&m->loss, loss, m->losses, m->probs, m->out, t, B, m->K);
+    loss_forward(&m->loss, loss, m->losses, m->probs, m->out, t, R, KR);
     if (!isfinite(*loss))
         return ssm_fail(err, SSM_EDATA, "loss is %g (not finite): lower optim.lr or check the data",
                         *loss);
@@ -134,7 +138,7 @@ ssm_code model_loss_and_grad(ssm_model *m, const real *x, const ssm_targets *t, 
     const ssm_trunk *tr = &m->trunk;
     memset(m->dout, 0, (size_t)B * m->K * sizeof(real));
     memset(tr->dfeats, 0, (size_t)trunk_tokens(tr, B) * tr->D * sizeof(real));
-    loss_backward(&m->loss, m->dout, m->dloss, m->probs, m->out, t, B, m->K);
+    loss_backward(&m->loss, m->dout, m->dloss, m->probs, m->out, t, R, KR);
     SSM_TRY(ssm_head_backward(m->head, &m->params, tr->dfeats, m->dout, tr->feats, B, err));
     trunk_backward(&m->trunk, &m->params, x, B);
     return SSM_OK;

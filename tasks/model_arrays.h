@@ -31,6 +31,8 @@ typedef struct {
     ssm_head *head;
     loss_spec loss;
     int64_t B_max, K;   // K: outputs per sample (head->out_numel)
+    int64_t rows;       // loss rows per sample (head->out_rows): the loss sees B * rows
+                        // samples of K / rows outputs (segment: a class per point)
     int64_t in_numel;   // elements of one input sample (ragged: of one token/instance)
     uint64_t seed;      // the spec's: batch keys of ragged batches derive from it
     ssm_device device;
@@ -43,7 +45,7 @@ typedef struct {
     real *losses;       // [B_max * K] per-sample / per-element losses
     real *dloss;        // [B_max]
     real *x_in;         // [B_max, in_numel] CUDA: device staging of a batch
-    int32_t *cls_in;    // [B_max] CUDA: class targets
+    int32_t *cls_in;    // [B_max * rows] CUDA: class targets
     real *val_in;       // [B_max, K] CUDA: real targets
     double *loss_sum;   // [1] CUDA: the batch's summed loss
     real *h_out;        // [B_max, K] host view of out (= out on the CPU)

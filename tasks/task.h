@@ -17,6 +17,8 @@
 //             attention_test.csv
 //   multilabel (tasks/task_multilabel.c) head class, loss bce; loss, mAP, auc, micro_f1,
 //             mAP_classes; primary mAP (higher); report per_class_test.csv
+//   segment   (tasks/task_segment.c) head segment, loss ce per point; loss, instance_miou,
+//             class_miou, accuracy; primary instance_miou, higher; report miou_test.csv
 // Adding a task = one tasks/task_<name>.c with a `const ssm_task_vtable
 // ssm_task_<name>` + one line in tasks/task_registry.c (docs/adding-a-task.md).
 // This header is what a task implements; the calls on a task (the registry,
@@ -56,6 +58,11 @@ typedef struct {
     // from the data), handed to the ragged adapter as its option max_tokens; 0 for dense data.
     int64_t max_tokens;
     int coords;                     // each instance ends with 2 patch coordinates (option coords)
+    // Part segmentation (segment): the parts in the data (logits per point, a class per point
+    // in y_tokens) and each category's parts, {first part, count} per class of num_classes
+    // (the categories: ShapeNetPart's 16), for the category-conditioned masking; 0 / NULL else.
+    int64_t num_parts;
+    const int32_t *part_range;      // [num_classes, 2]
 } task_data_info;
 
 typedef struct ssm_task ssm_task;

@@ -5,7 +5,8 @@
 // instead, and multi-hot targets are refused (task.name multilabel reads them). Evaluation
 // (on the hard labels y): mean cross-entropy without
 // smoothing, accuracy, top-5, macro-F1 (tasks/metrics.h), optionally over each image
-// and its mirror (task.tta: hflip, tasks/classify_tta.h). The last evaluation's
+// and its mirror, or point clouds over augmented copies (task.tta: hflip, vote:N,
+// tasks/classify_tta.h). The last evaluation's
 // confusion matrix is the test report (confusion_test.csv). predict prints the top K
 // classes with their probabilities.
 #include <math.h>
@@ -88,7 +89,7 @@ static ssm_code ct_init(ssm_task *t, const ssm_config *cfg, const task_data_info
     if (!c->probs || !c->losses)
         return ssm_fail(err, SSM_ENOMEM, "out of memory for the evaluation's loss");
     SSM_TRY(class_metrics_init(&c->cm, V, 5, err));
-    SSM_TRY(classify_tta_init(&c->tta, cfg->task.tta == SSM_TTA_HFLIP, &d->input, B, V, err));
+    SSM_TRY(classify_tta_init(&c->tta, cfg, &d->input, B, V, err));
     t->primary = "accuracy";
     t->lower_is_better = 0;
     return SSM_OK;

@@ -12,6 +12,7 @@
     X(classify) \
     X(forecast) \
     X(regress) \
+    X(segment) \
     X(mil) \
     X(multilabel)
 

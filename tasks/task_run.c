@@ -56,6 +56,14 @@ void task_trunk_spec_from_config(ssm_trunk_spec *s, const ssm_config *c, const s
         snprintf(v, sizeof v, "%lld", (long long)c->adapter.tstride);
         add_extra(o, "tstride", v);
     }
+    if (c->adapter.group_size > 0) {
+        snprintf(v, sizeof v, "%lld", (long long)c->adapter.group_size);
+        add_extra(o, "group_size", v);
+    }
+    if (c->adapter.num_groups > 0) {
+        snprintf(v, sizeof v, "%lld", (long long)c->adapter.num_groups);
+        add_extra(o, "num_groups", v);
+    }
     s->input = *in;
     mamba_config *b = &s->backbone;
     mamba_config_defaults(b);

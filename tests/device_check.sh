@@ -2,8 +2,8 @@
 # One batched GPU session (the device tool's machine; docs/kernels.md): builds the CUDA
 # binaries for sm_90 only (H100/H200; the release build has every arch), runs every CUDA
 # suite, then the MIL recipe on a generated slide set on the GPU and a 100,000-instance
-# bag (d_model 128) training step on the GPU, then the multilabel demo on generated scenes on
-# the GPU. Logs go to $OUT (or ./device_out).
+# bag (d_model 128) training step on the GPU, the multilabel demo on generated scenes and the
+# part-segmentation demo on the GPU. Logs go to $OUT (or ./device_out).
 # Usage (tools/device_debs.sh first, here): SSMKIT_SYSROOT=/tmp/sysroot2 source .device/env.sh &&
 #        tests/device_check.sh [extra make targets]
 set -u
@@ -26,6 +26,9 @@ $S synth-bags "$O/long" --bags 4 --min 100000 --max 100000 --dim 128 --splits 2 
     --set data.path="$O/long/dataset.csv" --set data.features_dir="$O/long" --set data.splits_dir="$O/long/splits" \
     --set train.epochs=1 --set run.dir="$O/runs" --set run.name=long_gpu --set run.progress=off 2> "$O/long_gpu.err" | tail -1
 tail -2 "$O/long_gpu.err"
+# part segmentation on the GPU: the generated parts set (configs/points/parts.yaml, 10 epochs)
+$S train configs/points/parts.yaml --set run.device=cuda --set train.epochs=10 --set run.dir="$O/runs" \
+    --set run.name=parts_gpu --set run.progress=off 2> "$O/parts_gpu.err" | tail -1
 nvidia-smi --query-gpu=memory.used --format=csv,noheader
 # multilabel on the GPU (BCE and mixup's mixed targets on the device): the generated scenes
 $S synth-scenes "$O/scenes" --train 400 --val 60 --test 120 --seed 3 > /dev/null

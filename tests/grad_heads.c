@@ -154,6 +154,8 @@ START_TEST(every_registered_head) {
                   reg[r]->backward && reg[r]->free_impl && reg[r]->summary);
         if (reg[r]->ragged) // heads over packed bags: tests/grad_bag.c
             continue;
+        if (!strcmp(reg[r]->name, "segment")) // reads points and centres: tests/grad_seg_head.c
+            continue;
         for (size_t c = 0; c < N_CASES; c++)
             if (!strcmp(CASES[c].head, reg[r]->name)) {
                 check_case(&CASES[c], 17 + c);

@@ -69,10 +69,11 @@ static void check(int64_t N, int64_t C, int64_t k, int64_t G, int64_t B, uint64_
     const int64_t D = 6;
     ssm_adapter_options o;
     ssm_adapter_options_defaults(&o);
-    o.patch_size = k;
-    o.n_extra = 1;
+    o.n_extra = 2;
     snprintf(o.extra[0].key, sizeof o.extra[0].key, "num_groups");
     snprintf(o.extra[0].value, sizeof o.extra[0].value, "%lld", (long long)G);
+    snprintf(o.extra[1].key, sizeof o.extra[1].key, "group_size");
+    snprintf(o.extra[1].value, sizeof o.extra[1].value, "%lld", (long long)k);
     ssm_input_shape in = {2, {N, C}};
     ssm_params p;
     ssm_params_init(&p);

@@ -411,6 +411,21 @@ START_TEST(cross_key_checks_name_keys_and_lines) {
     d.backbone.n_branches = 2; // orders has one entry
     ck_assert_int_eq(ssm_config_validate(&d, &e), SSM_ECONFIG);
     ck_assert(strstr(e.msg, "backbone.n_branches"));
+    // The point groups' sizes: the new keys alone, or the older spelling alone, never mixed.
+    ssm_config_defaults(&d);
+    d.adapter.group_size = 32;
+    d.adapter.num_groups = 64;
+    ck_assert_int_eq(ssm_config_validate(&d, &e), SSM_OK);
+    d.adapter.stride = 16;
+    ck_assert_int_eq(ssm_config_validate(&d, &e), SSM_ECONFIG);
+    ck_assert(strstr(e.msg, "adapter.stride") && strstr(e.msg, "group_size"));
+    d.adapter.stride = 0;
+    d.adapter.patch_size = 32;
+    ck_assert_int_eq(ssm_config_validate(&d, &e), SSM_ECONFIG);
+    ck_assert(strstr(e.msg, "adapter.patch_size") && strstr(e.msg, "num_groups"));
+    d.adapter.group_size = d.adapter.num_groups = 0;
+    d.adapter.stride = 16;
+    ck_assert_int_eq(ssm_config_validate(&d, &e), SSM_OK);
     // A bad --set in resolve is reported as such.
     const char *bad[] = {"train.epochs=0"};
     ck_assert_int_eq(ssm_config_resolve(&c, NULL, bad, 1, &e), SSM_ECONFIG);

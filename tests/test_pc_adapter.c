@@ -1,6 +1,7 @@
 // Check suite: the point_groups adapter (adapters/point_groups.c) on the CPU.
-//  - options: groups from adapter.patch_size / stride (1024 points -> 64 groups of 32, as
-//    Point-MAE; 2048 -> 128), the extras group_size / num_groups, refusals (a rank-1
+//  - options: groups from the extras group_size / num_groups (adapter.group_size /
+//    num_groups; defaults 1024 points -> 64 groups of 32, as Point-MAE; 2048 -> 128), the
+//    older spelling adapter.patch_size / stride read only without them, refusals (a rank-1
 //    input, fewer than 3 values per point, in_channels that differ from the data, k > N,
 //    a class token, an unknown order)
 //  - the parameter table: Point-MAE / PointMamba names and shapes
@@ -76,6 +77,29 @@ START_TEST(options) {
     ck_assert_int_eq(a->seq_len, 4);
     ssm_adapter_free(a);
     ssm_params_free(&p);
+    // the extras: either alone takes the other's default from it; patch_size / stride unread
+    const struct { const char *gs, *ng; int64_t k, G; } ex[] = {
+        {"16", NULL, 16, 12}, {NULL, "10", 32, 10}, {"8", "20", 8, 20}};
+    for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
+        ssm_adapter_options o;
+        ssm_adapter_options_defaults(&o);
+        o.patch_size = 4;
+        o.stride = 50;
+        const char *kv[2][2] = {{"group_size", ex[i].gs}, {"num_groups", ex[i].ng}};
+        for (int j = 0; j < 2; j++)
+            if (kv[j][1]) {
+                snprintf(o.extra[o.n_extra].key, SSM_ADAPTER_NAME_MAX, "%s", kv[j][0]);
+                snprintf(o.extra[o.n_extra].value, SSM_ADAPTER_VALUE_MAX, "%s", kv[j][1]);
+                o.n_extra++;
+            }
+        ssm_input_shape in = {2, {100, 3}};
+        ssm_params_init(&p);
+        ck_assert_int_eq(ssm_adapter_create(&a, "point_groups", &o, &in, 16, &p, "", &e), SSM_OK);
+        ck_assert_int_eq(((point_groups *)a->impl)->k, ex[i].k);
+        ck_assert_int_eq(a->seq_len, ex[i].G);
+        ssm_adapter_free(a);
+        ssm_params_free(&p);
+    }
     const struct { int64_t N, C, patch, in_ch; ssm_cls_position cls; const char *order, *msg; } bad[] = {
         {64, 2, 8, 0, SSM_CLS_NONE, NULL, "C >= 3"},
         {64, 3, 8, 1, SSM_CLS_NONE, NULL, "in_channels = 1"},

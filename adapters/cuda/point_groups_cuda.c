@@ -79,6 +79,7 @@ ssm_code point_groups_forward_cuda(ssm_adapter *a, const ssm_params *p, real *to
                         "committed", PG_NAME);
     SSM_TRY(group_cuda(pg, x, B, err));
     SSM_TRY(embed_cuda(pg, p, tokens, a->d_model, B, err));
+    a->positions = pg->centres;
     if (orders)
         SSM_CUDA_TRY(pg_orders_cuda(orders, pg->orders, a->n_orders, pg->centres, B, pg->G,
                                     POINT_ORDER_GRID, pg->keys), err);

@@ -1,4 +1,5 @@
-// defines: fps_forward_cuda, knn_forward_cuda (see pointops.h)
+// defines: fps_forward_cuda, knn_forward_cuda, interp_weights_cuda, interp_forward_cuda,
+//          interp_backward_cuda (see pointops.h)
 #include <float.h>
 
 #include "kernels/cuda/device_util.cuh"
@@ -163,5 +164,115 @@ extern "C" ssm_code knn_forward_cuda(int32_t *idx, real *dist2, const real *quer
     dim3 grid((unsigned)((M + KNN_THREADS - 1) / KNN_THREADS), (unsigned)B);
     k_knn<<<grid, KNN_THREADS>>>(idx, dist2, query, qstride, ref, rstride, M, N, (int)k);
     CUDA_LAUNCH_CHECK("knn_forward_cuda");
+    return SSM_OK;
+}
+
+// ---- inverse-distance interpolation -------------------------------------------------
+
+__global__ void k_interp_weights(float *w, const float *dist2, int64_t n, int64_t k) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        double s = 0;
+        for (int64_t j = 0; j < k; j++)
+            s += 1.0 / (sqrt((double)dist2[i * k + j]) + 1e-8);
+        for (int64_t j = 0; j < k; j++)
+            w[i * k + j] = (float)(1.0 / (sqrt((double)dist2[i * k + j]) + 1e-8) / s);
+    }
+}
+
+extern "C" ssm_code interp_weights_cuda(real *w, const real *dist2, int64_t n, int64_t k) {
+    cu_bad_shape(n < 0 || k < 1, "interp_weights_cuda: n = %lld, k = %lld", (long long)n,
+                 (long long)k);
+    if (n == 0)
+        return SSM_OK;
+    k_interp_weights<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(w, dist2, n, k);
+    CUDA_LAUNCH_CHECK("interp_weights_cuda");
+    return SSM_OK;
+}
+
+// One thread per out[b, i, c]: consecutive threads, consecutive c (coalesced reads of a row).
+__global__ void k_interp_fwd(float *out, const float *feat, const int32_t *idx, const float *w,
+                             int64_t B, int64_t N, int64_t M, int64_t C, int64_t k) {
+    for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < B * N * C;
+         t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t bn = t / C, c = t % C;
+        const float *f = feat + bn / N * M * C + c;
+        float s = 0.f;
+        for (int64_t j = 0; j < k; j++)
+            s += w[bn * k + j] * f[(int64_t)idx[bn * k + j] * C];
+        out[t] = s;
+    }
+}
+
+extern "C" ssm_code interp_forward_cuda(real *out, const real *feat, const int32_t *idx,
+                                        const real *w, int64_t B, int64_t N, int64_t M, int64_t C,
+                                        int64_t k) {
+    cu_bad_shape(B < 0 || N < 0 || M < 1 || C < 1 || k < 1, "interp_forward_cuda: B = %lld, N = "
+                 "%lld, M = %lld, C = %lld, k = %lld", (long long)B, (long long)N, (long long)M,
+                 (long long)C, (long long)k);
+    if (B == 0 || N == 0)
+        return SSM_OK;
+    k_interp_fwd<<<cu_blocks(B * N * C, CU_THREADS), CU_THREADS>>>(out, feat, idx, w, B, N, M, C,
+                                                                    k);
+    CUDA_LAUNCH_CHECK("interp_forward_cuda");
+    return SSM_OK;
+}
+
+#define INTERP_TILE 256
+#define INTERP_SMEM_FLOATS 11264 // 44 KB of sums per block (with the 2 KB tile: < 48 KB)
+
+// Block (tile of mt source points from m0, cloud b): sums[mt, C] over the cloud's entries
+// (i, j) in order, then dfeat += sums.
+__global__ void k_interp_bwd(float *dfeat, const float *dout, const int32_t *idx, const float *w,
+                             int64_t N, int64_t M, int64_t C, int64_t k, int64_t mt) {
+    extern __shared__ float sums[];
+    __shared__ int32_t t_idx[INTERP_TILE];
+    __shared__ float t_w[INTERP_TILE];
+    const int64_t b = blockIdx.y, m0 = (int64_t)blockIdx.x * mt;
+    const int64_t nm = M - m0 < mt ? M - m0 : mt, E = N * k;
+    for (int64_t q = threadIdx.x; q < nm * C; q += blockDim.x)
+        sums[q] = 0.f;
+    const int32_t *ib = idx + b * E;
+    const float *wb = w + b * E, *gb = dout + b * N * C;
+    for (int64_t e0 = 0; e0 < E; e0 += INTERP_TILE) {
+        int64_t ne = E - e0 < INTERP_TILE ? E - e0 : INTERP_TILE;
+        __syncthreads();
+        for (int64_t q = threadIdx.x; q < ne; q += blockDim.x) {
+            t_idx[q] = ib[e0 + q];
+            t_w[q] = wb[e0 + q];
+        }
+        __syncthreads();
+        for (int64_t q = 0; q < ne; q++) { // every thread sees the same entries in order
+            int64_t m = (int64_t)t_idx[q] - m0;
+            if (m < 0 || m >= nm)
+                continue;
+            const float *g = gb + (e0 + q) / k * C;
+            float wq = t_w[q];
+            for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
+                sums[m * C + c] += wq * g[c];
+        }
+    }
+    __syncthreads();
+    float *df = dfeat + (b * M + m0) * C;
+    for (int64_t q = threadIdx.x; q < nm * C; q += blockDim.x)
+        df[q] += sums[q];
+}
+
+extern "C" ssm_code interp_backward_cuda(real *dfeat, const real *dout, const int32_t *idx,
+                                         const real *w, int64_t B, int64_t N, int64_t M,
+                                         int64_t C, int64_t k) {
+    cu_bad_shape(B < 0 || N < 0 || M < 1 || C < 1 || C > INTERP_SMEM_FLOATS || k < 1 ||
+                     B > 65535,
+                 "interp_backward_cuda: B = %lld, N = %lld, M = %lld, C = %lld (at most %d), k = "
+                 "%lld", (long long)B, (long long)N, (long long)M, (long long)C,
+                 INTERP_SMEM_FLOATS, (long long)k);
+    if (B == 0 || N == 0)
+        return SSM_OK;
+    int64_t mt = INTERP_SMEM_FLOATS / C;
+    mt = mt > 16 ? 16 : mt;
+    dim3 grid((unsigned)((M + mt - 1) / mt), (unsigned)B);
+    k_interp_bwd<<<grid, CU_THREADS, (size_t)(mt * C) * sizeof(float)>>>(dfeat, dout, idx, w, N,
+                                                                         M, C, k, mt);
+    CUDA_LAUNCH_CHECK("interp_backward_cuda");
     return SSM_OK;
 }

@@ -18,7 +18,7 @@ static ssm_code plan_cuda(ssm_model *m, ssm_error *err) {
     // rows of x a batch may hold: B_max samples, or a ragged adapter's instance budget
     int64_t rows = m->trunk.ragged ? m->adapter->seq_len : m->B_max;
     m->x_in = ssm_arena_take(a, (size_t)rows * m->in_numel * sizeof(real));
-    m->cls_in = ssm_arena_take(a, (size_t)m->B_max * sizeof(int32_t));
+    m->cls_in = ssm_arena_take(a, (size_t)(m->B_max * m->rows) * sizeof(int32_t));
     m->val_in = ssm_arena_take(a, (size_t)m->B_max * m->K * sizeof(real));
     m->loss_sum = ssm_arena_take(a, sizeof(double));
     return SSM_OK;
@@ -46,6 +46,7 @@ ssm_code model_forward_cuda(ssm_model *m, const real *x, int64_t B, ssm_error *e
         return ssm_fail(err, SSM_EINVAL, "batch of %lld, the model was planned for 1..%lld",
                         (long long)B, (long long)m->B_max);
     SSM_TRY(trunk_forward_cuda(&m->trunk, &m->dparams, x, B, err));
+    m->head->ctx = (ssm_head_context){.x = x, .positions = m->adapter->positions};
     return ssm_head_forward_cuda(m->head, &m->dparams, m->out, m->trunk.feats, B, err);
 }
 
@@ -100,19 +101,20 @@ ssm_code model_loss_and_grad_cuda(ssm_model *m, const real *x, const ssm_targets
                                   double *loss, ssm_error *err) {
     ssm_params *p = &m->dparams;
     const ssm_trunk *tr = &m->trunk;
+    const int64_t R = B * m->rows, KR = m->K / m->rows; // the loss's rows and their width
     SSM_TRY(model_forward_cuda(m, x, B, err));
-    SSM_TRY(loss_forward_cuda(&m->loss, m->loss_sum, m->losses, m->probs, m->out, t, B, m->K, err));
+    SSM_TRY(loss_forward_cuda(&m->loss, m->loss_sum, m->losses, m->probs, m->out, t, R, KR, err));
     SSM_CUDA_TRY(ssm_cuda_zero(p->grad, p->total * sizeof(real)), err);
     SSM_CUDA_TRY(ssm_cuda_zero(m->dout, (size_t)B * m->K * sizeof(real)), err);
     SSM_CUDA_TRY(ssm_cuda_zero(tr->dfeats, (size_t)trunk_tokens(tr, B) * tr->D * sizeof(real)), err);
-    SSM_TRY(loss_backward_cuda(&m->loss, m->dout, m->dloss, m->probs, m->out, t, B, m->K, err));
+    SSM_TRY(loss_backward_cuda(&m->loss, m->dout, m->dloss, m->probs, m->out, t, R, KR, err));
     SSM_TRY(ssm_head_backward_cuda(m->head, p, tr->dfeats, m->dout, tr->feats, B, err));
     SSM_TRY(trunk_backward_cuda(&m->trunk, p, x, B, err));
 
     // The one copy of the step: the summed loss, after the backward is queued.
     double sum;
     SSM_CUDA_TRY(ssm_cuda_download(&sum, m->loss_sum, sizeof sum), err);
-    *loss = sum / (double)(m->loss.kind == LOSS_CE ? B : B * m->K);
+    *loss = sum / (double)(m->loss.kind == LOSS_CE ? R : B * m->K);
     if (!isfinite(*loss))
         return ssm_fail(err, SSM_EDATA, "loss is %g (not finite): lower optim.lr or check the data",
                         *loss);
@@ -130,7 +132,8 @@ ssm_code model_upload_cuda(ssm_model *m, const real *x_host, int64_t rows,
         return SSM_OK;
     *t = (ssm_targets){0};
     if (t_host && t_host->cls) {
-        SSM_CUDA_TRY(ssm_cuda_upload(m->cls_in, t_host->cls, (size_t)B * sizeof(int32_t)), err);
+        SSM_CUDA_TRY(ssm_cuda_upload(m->cls_in, t_host->cls,
+                                     (size_t)(B * m->rows) * sizeof(int32_t)), err);
         t->cls = m->cls_in;
     }
     if (t_host && t_host->values) {
