@@ -146,6 +146,11 @@ ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error
             in->num_classes = s->num_classes;
             in->class_names = (const char *const *)s->ucr_train.classes;
         }
+        if (s->ragged) { // data.pack: one token's shape, and the plan's token budget
+            in->input.ndim = 1;
+            in->input.dims[0] = s->token;
+            in->max_tokens = s->max_tokens;
+        }
         return SSM_OK;
     }
     if (mil_data_is_mil(&c->data)) {
