@@ -102,7 +102,7 @@ static ssm_code open_forecast(series_data *d, const ssm_data_config *dc, uint64_
 
 // ---- classification ----------------------------------------------------------------
 
-// One batcher over a ucr set (train: shuffled, augmented, drop_last); records the token
+// One batcher over a ucr set (train: shuffled, augmented); records the token
 // budget a packed one resolved.
 static ssm_code ucr_batcher(series_data *d, ssm_batcher *bt, const ucr_set *set,
                             const int64_t *ids, int64_t n, const ssm_data_config *dc,
@@ -116,10 +116,11 @@ static ssm_code ucr_batcher(series_data *d, ssm_batcher *bt, const ucr_set *set,
     ssm_sample_source src;
     SSM_TRY(ucr_source(&src, set, &so, err));
     int64_t eval_batch = dc->eval_batch_size > 0 ? dc->eval_batch_size : dc->batch_size;
-    // a set smaller than a batch (UEA StandWalkJump: 12 series) still trains, in one batch
+    // A set smaller than a batch (UEA StandWalkJump: 12 series) still trains, in one batch;
+    // nothing is dropped: on a 30-series set a dropped partial batch is half the data.
     int64_t batch = train ? (dc->batch_size < n ? dc->batch_size : n) : eval_batch;
     ssm_batcher_opts o = {.batch_size = batch > 0 ? batch : 1, .shuffle = train && dc->shuffle,
-                          .drop_last = train, .seed = train ? ssm_seed_derive(seed, 102) : seed,
+                          .drop_last = 0, .seed = train ? ssm_seed_derive(seed, 102) : seed,
                           .prefetch = dc->num_workers > 0, .max_tokens = dc->max_tokens};
     SSM_TRY(ssm_batcher_init(bt, &src, ids, n, &o, err));
     if (dc->pack && bt->opts.max_tokens > d->max_tokens)

@@ -19,10 +19,10 @@
 //              z-normalises each series), y [B] labels; with data.pack ragged
 //              batches of patch tokens instead (datasets/ucr_source.h: each series
 //              its own length, nothing padded). Training batches are augmented
-//              (data.augment.jitter, scaling, window_slice, window_warp) and never
-//              larger than the training split.
-// Train batchers shuffle (data.shuffle) and drop the last partial batch;
-// val and test keep every window in order.
+//              (data.augment.jitter, scaling, window_slice, window_warp), never
+//              larger than the training split, and keep the last partial batch.
+// Train batchers shuffle (data.shuffle) and drop the last partial batch (ucr:
+// keep it); val and test keep every window in order.
 #pragma once
 #include <stdint.h>
 
