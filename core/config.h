@@ -41,6 +41,8 @@ typedef enum { SSM_WINDOW_HANNING = 0, SSM_WINDOW_POVEY, SSM_WINDOW_HAMMING, SSM
                SSM_WINDOW_BLACKMAN } ssm_window_kind;
 typedef enum { SSM_POINTS_FPS = 0, SSM_POINTS_RANDOM, SSM_POINTS_FIRST } ssm_point_sampling;
 typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_features;
+// ucr: how series are normalised (datasets/ucr_source.h)
+typedef enum { SSM_SERIES_NORM_NONE = 0, SSM_SERIES_NORM_SERIES, SSM_SERIES_NORM_DATASET } ssm_series_norm;
 typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
 typedef enum { SSM_NORM_RMS = 0, SSM_NORM_LAYER } ssm_norm_kind;
 typedef enum { SSM_MERGE_MEAN = 0, SSM_MERGE_SUM } ssm_merge_kind;
@@ -108,7 +110,7 @@ typedef struct {
     // series classification (ucr: datasets/ucr_source.h)
     bool pack;                         // ragged batches of patch tokens, no padding
     int64_t patch_len, patch_stride;   // the tokens of pack; 0 = automatic
-    bool series_norm;                  // z-normalise each series per channel
+    ssm_series_norm series_norm;       // none, each series, or the training set's per channel
     // MIL bags (musk, clam, fmnist_bags: datasets/mil_data.h)
     int64_t max_tokens;                // instances a batch holds, 0 = the exact worst case
     int64_t max_instances;             // crop longer bags to this many, 0 = never

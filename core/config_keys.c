@@ -21,6 +21,7 @@ static const char *const label_set_names[] = {"all", "keywords12", NULL};
 static const char *const window_names[] = {"hanning", "povey", "hamming", "rectangular", "blackman",
                                            NULL};
 static const char *const features_names[] = {"M", "S", "MS", NULL};
+static const char *const series_norm_names[] = {"none", "series", "dataset", NULL};
 static const char *const cls_names[] = {"none", "head", "middle", NULL};
 static const char *const norm_names[] = {"rms", "layer", NULL};
 static const char *const merge_names[] = {"mean", "sum", NULL};
@@ -189,9 +190,10 @@ const ssm_config_key ssm_config_keys[] = {
     INT("data.patch_stride", data.patch_stride, 0, MILLION, "0",
         "ucr with data.pack: steps between tokens; 0 = automatic (the longest series gives "
         "about 64 tokens)."),
-    BOOL("data.series_norm", data.series_norm, "false",
-         "ucr: z-normalise each series, each channel over its own length (the UCR archive's "
-         "convention)."),
+    ENUM("data.series_norm", data.series_norm, series_norm_names, "none",
+         "ucr: none; series = z-normalise each series, each channel over its own length (the "
+         "UCR convention, which erases levels that may tell classes apart); dataset = "
+         "standardise each channel with the training series' mean and std (all their steps)."),
     INT("data.max_tokens", data.max_tokens, 0, BIG, "0",
         "Bags: instances one batch holds (a batch ends early rather than overflow; a longer "
         "bag is refused); 0 = the exact worst case of the split (its batch_size longest bags)."),

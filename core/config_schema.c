@@ -58,6 +58,9 @@ static const cyaml_strval_t test_checkpoint_sv[] = {SV("best", SSM_TEST_BEST),
 static const cyaml_strval_t schedule_sv[] = {SV("cosine", SSM_SCHED_COSINE),
                                              SV("constant", SSM_SCHED_CONSTANT),
                                              SV("linear", SSM_SCHED_LINEAR)};
+static const cyaml_strval_t series_norm_sv[] = {SV("none", SSM_SERIES_NORM_NONE),
+                                                SV("series", SSM_SERIES_NORM_SERIES),
+                                                SV("dataset", SSM_SERIES_NORM_DATASET)};
 static const cyaml_strval_t precision_sv[] = {SV("fp32", SSM_PREC_FP32), SV("bf16", SSM_PREC_BF16)};
 static const cyaml_strval_t progress_sv[] = {SV("auto", SSM_PROGRESS_AUTO), SV("bar", SSM_PROGRESS_BAR),
                                              SV("plain", SSM_PROGRESS_PLAIN), SV("off", SSM_PROGRESS_OFF)};
@@ -120,7 +123,8 @@ static const cyaml_schema_field_t data_fields[] = {
     CYAML_FIELD_BOOL("pack", OPT, ssm_data_config, pack),
     CYAML_FIELD_INT("patch_len", OPT, ssm_data_config, patch_len),
     CYAML_FIELD_INT("patch_stride", OPT, ssm_data_config, patch_stride),
-    CYAML_FIELD_BOOL("series_norm", OPT, ssm_data_config, series_norm),
+    CYAML_FIELD_ENUM("series_norm", ESTRICT, ssm_data_config, series_norm, series_norm_sv,
+                     NSV(series_norm_sv)),
     CYAML_FIELD_INT("max_tokens", OPT, ssm_data_config, max_tokens),
     CYAML_FIELD_INT("max_instances", OPT, ssm_data_config, max_instances),
     CYAML_FIELD_ENUM("instance_sampling", ESTRICT, ssm_data_config, instance_sampling, sampling_sv,

@@ -47,7 +47,7 @@ static ssm_code open_forecast(series_data *d, const ssm_data_config *dc, uint64_
                         d->path);
     if (dc->name == SSM_DATA_CSV)
         so.layout = SERIES_CUSTOM;
-    if (dc->pack || dc->series_norm)
+    if (dc->pack || dc->series_norm != SSM_SERIES_NORM_NONE)
         return ssm_fail(err, SSM_ECONFIG, "data.%s: a ucr (classification) option; forecasting "
                         "windows are dense and scaled by the training split",
                         dc->pack ? "pack" : "series_norm");
@@ -168,9 +168,19 @@ static ssm_code open_ucr(series_data *d, const ssm_data_config *dc, uint64_t see
                         d->path);
     snprintf(test_path, sizeof test_path, "%.*s_TEST%s", (int)(at - d->path), d->path, at + 6);
     SSM_TRY(ucr_read_pair(&d->ucr_train, &d->ucr_test, d->path, test_path, NULL, err));
-    if (dc->series_norm) {
+    if (dc->series_norm == SSM_SERIES_NORM_SERIES) {
         ucr_znorm_set(&d->ucr_train);
         ucr_znorm_set(&d->ucr_test);
+    } else if (dc->series_norm == SSM_SERIES_NORM_DATASET) {
+        // fitted on the whole training file (validation included: it is training data the
+        // recipe may hold out, and the test file never enters)
+        d->ucr_mean = malloc((size_t)d->ucr_train.dims * sizeof *d->ucr_mean);
+        d->ucr_std = malloc((size_t)d->ucr_train.dims * sizeof *d->ucr_std);
+        if (!d->ucr_mean || !d->ucr_std)
+            return ssm_fail(err, SSM_ENOMEM, "out of memory");
+        ucr_channel_stats(&d->ucr_train, d->ucr_mean, d->ucr_std);
+        ucr_standardize_set(&d->ucr_train, d->ucr_mean, d->ucr_std);
+        ucr_standardize_set(&d->ucr_test, d->ucr_mean, d->ucr_std);
     }
     d->T = d->ucr_train.len;
     d->in_vars = d->ucr_train.dims;
@@ -234,6 +244,8 @@ void series_data_close(series_data *d) {
         ucr_free(&d->ucr_test);
     }
     free(d->ucr_val_ids);
+    free(d->ucr_mean);
+    free(d->ucr_std);
     free(d->out_std);
     memset(d, 0, sizeof *d);
 }

@@ -16,7 +16,8 @@
 //              _TRAIN replaced by _TEST. data.val_fraction of the training
 //              samples (seeded shuffle) is held out for validation. Batches:
 //              x [B, len, dims] (as the archive ships them; data.series_norm
-//              z-normalises each series), y [B] labels; with data.pack ragged
+//              z-normalises each series, or standardises each channel with the
+//              training file's statistics), y [B] labels; with data.pack ragged
 //              batches of patch tokens instead (datasets/ucr_source.h: each series
 //              its own length, nothing padded). Training batches are augmented
 //              (data.augment.jitter, scaling, window_slice, window_warp), never
@@ -38,6 +39,7 @@ typedef struct {
     series_split split[3];      // forecast: train, val, test
     ucr_set ucr_train, ucr_test;// classification
     int64_t *ucr_train_ids, *ucr_val_ids;
+    double *ucr_mean, *ucr_std; // [in_vars] data.series_norm: dataset's scale, or NULL
     ssm_batcher train, val, test;
     int has_val;
     int64_t n_train, n_val, n_test;

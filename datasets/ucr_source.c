@@ -1,6 +1,8 @@
-// defines: ucr_source, ucr_patch_auto, ucr_patch_count, ucr_znorm_set (see ucr_source.h)
+// defines: ucr_source, ucr_patch_auto, ucr_patch_count, ucr_znorm_set, ucr_channel_stats,
+//          ucr_standardize_set (see ucr_source.h)
 #include "datasets/ucr_source.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,36 @@ void ucr_znorm_set(ucr_set *s) {
     const size_t per = (size_t)s->len * (size_t)s->dims;
     for (int64_t i = 0; i < s->n; i++)
         series_znorm(s->x + (size_t)i * per, s->lengths[i], s->dims);
+}
+
+void ucr_channel_stats(const ucr_set *s, double *mean, double *std) {
+    const int64_t V = s->dims;
+    const size_t per = (size_t)s->len * (size_t)V;
+    for (int64_t c = 0; c < V; c++) {
+        double m = 0, m2 = 0;
+        int64_t k = 0;
+        for (int64_t i = 0; i < s->n; i++) // Welford: sets of millions of values
+            for (int64_t t = 0; t < s->lengths[i]; t++) {
+                double v = s->x[(size_t)i * per + (size_t)t * V + c], d = v - m;
+                k++;
+                m += d / (double)k;
+                m2 += d * (v - m);
+            }
+        double sd = k > 0 ? sqrt(m2 / (double)k) : 0;
+        mean[c] = m;
+        std[c] = sd > 1e-8 * (1 + fabs(m)) ? sd : 1;
+    }
+}
+
+void ucr_standardize_set(ucr_set *s, const double *mean, const double *std) {
+    const int64_t V = s->dims;
+    const size_t per = (size_t)s->len * (size_t)V;
+    for (int64_t i = 0; i < s->n; i++)
+        for (int64_t t = 0; t < s->lengths[i]; t++)
+            for (int64_t c = 0; c < V; c++) {
+                real *x = s->x + (size_t)i * per + (size_t)t * V + c;
+                *x = (real)((*x - mean[c]) / std[c]);
+            }
 }
 
 typedef struct {

@@ -1,5 +1,5 @@
 // defines: ucr_source_opts, ucr_source, ucr_patch_auto, ucr_patch_count, ucr_znorm_set,
-//          UCR_AUTO_TOKENS
+//          ucr_channel_stats, ucr_standardize_set, UCR_AUTO_TOKENS
 // The sample source (datasets/batch.h) of a classification set (datasets/ucr.h), in one of
 // two layouts:
 //   dense   x [L, V]: the series at the set's common length L (zero after its own length,
@@ -50,6 +50,13 @@ int64_t ucr_patch_count(int64_t n, int64_t p, int64_t s);
 // (padding stays 0): the UCR archive's per-series normalisation, also for UEA sets that
 // ship raw.
 void ucr_znorm_set(ucr_set *s);
+
+// Per-channel mean and population std of every value of every series (own lengths; the
+// padding is not data) of the training set: the scale data.series_norm: dataset applies to
+// train and test alike. A constant channel gets std 1.
+void ucr_channel_stats(const ucr_set *s, double *mean /* [dims] */, double *std /* [dims] */);
+// x = (x - mean[c]) / std[c] over each series' own length (padding stays 0).
+void ucr_standardize_set(ucr_set *s, const double *mean, const double *std);
 
 // A source over s (not copied: s must outlive the batcher); ids are the set's sample
 // indices. The batcher takes ownership of *src (its free releases the scratch).

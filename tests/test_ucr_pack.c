@@ -4,7 +4,8 @@
 //   - a generated .ts set of unequal lengths (3 to 11 steps, 2 channels): every batch row
 //     is the patch of the series it belongs to, the last patch repeats the last value, a
 //     sample holds exactly its own tokens (no padding), labels follow;
-//   - data.series_norm z-normalises each series over its own length, not the padding;
+//   - data.series_norm: series z-normalises each series over its own length, not the
+//     padding; dataset standardises each channel of train and test by the training values;
 //   - training batches (augmented) are pure functions of (seed, epoch): the same with or
 //     without the prefetch thread and after a seek; evaluation batches are not augmented;
 //   - a set smaller than a batch trains in one batch; data.pack on a forecasting set and
@@ -135,7 +136,7 @@ START_TEST(series_norm_uses_each_length) {
     ssm_config c;
     config_for(&c, path);
     c.data.pack = false;
-    c.data.series_norm = true;
+    c.data.series_norm = SSM_SERIES_NORM_SERIES;
     series_data d;
     ssm_error e = {0};
     ck_assert_msg(series_data_open(&d, &c.data, 1, 0, &e) == SSM_OK, "%s", e.msg);
@@ -155,6 +156,40 @@ START_TEST(series_norm_uses_each_length) {
             for (int64_t t = n; t < s->len; t++) // the padding is left at 0
                 ck_assert(s->x[(i * s->len + t) * 2 + ch] == 0);
         }
+    }
+    series_data_close(&d);
+}
+END_TEST
+
+START_TEST(dataset_norm_uses_the_training_values) {
+    char path[512];
+    fx_path(path, sizeof path, "Toy_TRAIN.ts");
+    ssm_config c;
+    config_for(&c, path);
+    c.data.series_norm = SSM_SERIES_NORM_DATASET;
+    series_data d;
+    ssm_error e = {0};
+    ck_assert_msg(series_data_open(&d, &c.data, 1, 1, &e) == SSM_OK, "%s", e.msg);
+    // the raw values: 100 i + 10 c + t, sample i of length 3 + i % 9 (20 training series)
+    for (int ch = 0; ch < 2; ch++) {
+        double m = 0, m2 = 0;
+        int k = 0;
+        for (int i = 0; i < 20; i++)
+            for (int t = 0; t < 3 + i % 9; t++) {
+                m += 100 * i + 10 * ch + t;
+                k++;
+            }
+        m /= k;
+        for (int i = 0; i < 20; i++)
+            for (int t = 0; t < 3 + i % 9; t++)
+                m2 += (100 * i + 10 * ch + t - m) * (100 * i + 10 * ch + t - m);
+        double sd = sqrt(m2 / k);
+        ck_assert(fabs(d.ucr_mean[ch] - m) < 1e-6 * m && fabs(d.ucr_std[ch] - sd) < 1e-6 * sd);
+        // test sample 7, time 2, by the training scale; its padding stays 0
+        const ucr_set *ts = &d.ucr_test;
+        double want = (700 + 10 * ch + 2 - m) / sd;
+        ck_assert(fabs(ts->x[(7 * ts->len + 2) * 2 + ch] - want) < 1e-4);
+        ck_assert(ts->x[(1 * ts->len + 10) * 2 + ch] == 0); // sample 1 has 4 steps
     }
     series_data_close(&d);
 }
@@ -182,7 +217,7 @@ START_TEST(augmented_batches_are_reproducible) {
     fx_path(path, sizeof path, "Toy_TRAIN.ts");
     ssm_config c;
     config_for(&c, path);
-    c.data.series_norm = true;
+    c.data.series_norm = SSM_SERIES_NORM_DATASET;
     c.data.augment.jitter = 0.03;
     c.data.augment.scaling = 0.1;
     c.data.augment.window_slice = 0.9;
@@ -289,6 +324,7 @@ int main(void) {
     tcase_add_test(tc, automatic_patching);
     tcase_add_test(tc, tokens_are_the_series_patches);
     tcase_add_test(tc, series_norm_uses_each_length);
+    tcase_add_test(tc, dataset_norm_uses_the_training_values);
     tcase_add_test(tc, augmented_batches_are_reproducible);
     tcase_add_test(tc, small_sets_and_refusals);
     tcase_add_test(tc, real_japanese_vowels);
