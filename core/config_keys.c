@@ -381,8 +381,8 @@ const ssm_config_key ssm_config_keys[] = {
         "Parent folder of run folders."),
     INT("run.seed", run.seed, 0, BIG, "0", "Seed of every random choice."),
     STR("run.device", run.device, 0, check_device, "cpu, cuda, cuda:N", "cpu",
-        "Where to compute: the CPU, or one GPU (cuda = cuda:0; a `make CUDA=1` build; the "
-        "classify task with image_patches)."),
+        "Where to compute: the CPU, or one GPU (cuda = cuda:0; a `make CUDA=1` build; every "
+        "registered adapter, head and task)."),
     ENUM("run.precision", run.precision, precision_names, "fp32",
          "Compute precision (parameters and optimizer state stay fp32); bf16 = mixed "
          "precision on a GPU (run.device: cuda), refused on the CPU."),
