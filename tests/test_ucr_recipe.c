@@ -10,7 +10,8 @@
 //     the shape and channel of one event at a random time, trained with the recipe
 //     unchanged except a shorter train.min_steps (300, for the suite's time), must reach a
 //     test accuracy of at least 0.9 (chance: 0.33); the run folder holds the confusion
-//     matrix, and config.yaml keeps the recipe's own epochs (not the resolved ones).
+//     matrix, the checkpoint the tokens' patching and the channels' scale (for predict),
+//     and config.yaml keeps the recipe's own epochs (not the resolved ones).
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/checkpoint.h"
 #include "core/config.h"
 #include "datasets/series_data.h"
 #include "tasks/schedule.h"
@@ -154,6 +156,20 @@ START_TEST(recipe_learns_a_generated_set) {
     ck_assert_msg(acc >= 0.9, "test accuracy %g < 0.9: %s", acc, line);
     snprintf(p, sizeof p, "%s/ev/confusion_test.csv", fx_dir);
     ck_assert_int_eq(access(p, R_OK), 0);
+    // the checkpoint carries what predict needs to make a series into tokens
+    snprintf(p, sizeof p, "%s/ev/best.safetensors", fx_dir);
+    ssm_ckpt_info info;
+    ssm_error ce = {0};
+    ck_assert_msg(ssm_checkpoint_inspect(p, &info, &ce) == SSM_OK, "%s", ce.msg);
+    int64_t plen = 0, pstr = 0;
+    double m0 = NAN, s1 = NAN;
+    ck_assert(ssm_metadata_get_int(&info.meta, "data_patch_len", &plen, &ce) == SSM_OK);
+    ck_assert(ssm_metadata_get_int(&info.meta, "data_patch_stride", &pstr, &ce) == SSM_OK);
+    ck_assert(plen == 4 && pstr == 2); // the longest series has 80 steps: ceil(80 / 64) = 2
+    ck_assert(ssm_metadata_get_double(&info.meta, "data_mean.0", &m0, &ce) == SSM_OK);
+    ck_assert(ssm_metadata_get_double(&info.meta, "data_std.1", &s1, &ce) == SSM_OK);
+    ck_assert(fabs(m0) < 0.5 && s1 > 0.2 && s1 < 2);
+    ssm_ckpt_info_free(&info);
     // config.yaml is what was asked (the recipe's epochs), not the resolved schedule
     ssm_config c, r;
     ssm_error e = {0};
