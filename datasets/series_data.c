@@ -168,20 +168,6 @@ static ssm_code open_ucr(series_data *d, const ssm_data_config *dc, uint64_t see
                         d->path);
     snprintf(test_path, sizeof test_path, "%.*s_TEST%s", (int)(at - d->path), d->path, at + 6);
     SSM_TRY(ucr_read_pair(&d->ucr_train, &d->ucr_test, d->path, test_path, NULL, err));
-    if (dc->series_norm == SSM_SERIES_NORM_SERIES) {
-        ucr_znorm_set(&d->ucr_train);
-        ucr_znorm_set(&d->ucr_test);
-    } else if (dc->series_norm == SSM_SERIES_NORM_DATASET) {
-        // fitted on the whole training file (validation included: it is training data the
-        // recipe may hold out, and the test file never enters)
-        d->ucr_mean = malloc((size_t)d->ucr_train.dims * sizeof *d->ucr_mean);
-        d->ucr_std = malloc((size_t)d->ucr_train.dims * sizeof *d->ucr_std);
-        if (!d->ucr_mean || !d->ucr_std)
-            return ssm_fail(err, SSM_ENOMEM, "out of memory");
-        ucr_channel_stats(&d->ucr_train, d->ucr_mean, d->ucr_std);
-        ucr_standardize_set(&d->ucr_train, d->ucr_mean, d->ucr_std);
-        ucr_standardize_set(&d->ucr_test, d->ucr_mean, d->ucr_std);
-    }
     d->T = d->ucr_train.len;
     d->in_vars = d->ucr_train.dims;
     d->num_classes = d->ucr_train.num_classes;
@@ -203,6 +189,20 @@ static ssm_code open_ucr(series_data *d, const ssm_data_config *dc, uint64_t see
     d->n_val = n_val;
     d->n_train = n - n_val;
     d->n_test = d->ucr_test.n;
+    if (dc->series_norm == SSM_SERIES_NORM_SERIES) {
+        ucr_znorm_set(&d->ucr_train);
+        ucr_znorm_set(&d->ucr_test);
+    } else if (dc->series_norm == SSM_SERIES_NORM_DATASET) {
+        // the training split's scale (not the validation series', not the test file's)
+        d->ucr_mean = malloc((size_t)d->in_vars * sizeof *d->ucr_mean);
+        d->ucr_std = malloc((size_t)d->in_vars * sizeof *d->ucr_std);
+        if (!d->ucr_mean || !d->ucr_std)
+            return ssm_fail(err, SSM_ENOMEM, "out of memory");
+        SSM_TRY(ucr_channel_stats(&d->ucr_train, d->ucr_train_ids, d->n_train, d->ucr_mean,
+                                  d->ucr_std, err));
+        ucr_standardize_set(&d->ucr_train, d->ucr_mean, d->ucr_std);
+        ucr_standardize_set(&d->ucr_test, d->ucr_mean, d->ucr_std);
+    }
     SSM_TRY(open_ucr_batchers(d, dc, seed, test_too, err));
     ssm_info("data: %s: %lld train, %lld val, %lld test series of %lld x %lld, %lld classes", d->path,
              (long long)d->n_train, (long long)d->n_val, (long long)d->n_test, (long long)d->T,

@@ -28,14 +28,32 @@ void ucr_znorm_set(ucr_set *s) {
         series_znorm(s->x + (size_t)i * per, s->lengths[i], s->dims);
 }
 
-void ucr_channel_stats(const ucr_set *s, double *mean, double *std) {
+static int id_cmp(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+ssm_code ucr_channel_stats(const ucr_set *s, const int64_t *ids, int64_t n, double *mean,
+                           double *std, ssm_error *err) {
     const int64_t V = s->dims;
     const size_t per = (size_t)s->len * (size_t)V;
+    // in file order, whatever order the split lists them in: the sums' rounding (and so the
+    // scale, to the last bit) depends on which series are in, not on the shuffle
+    int64_t *sorted = NULL;
+    if (ids) {
+        if (!(sorted = malloc((size_t)(n > 0 ? n : 1) * sizeof *sorted)))
+            return ssm_fail(err, SSM_ENOMEM, "out of memory");
+        memcpy(sorted, ids, (size_t)n * sizeof *sorted);
+        qsort(sorted, (size_t)n, sizeof *sorted, id_cmp);
+        ids = sorted;
+    } else {
+        n = s->n;
+    }
     for (int64_t c = 0; c < V; c++) {
         double m = 0, m2 = 0;
         int64_t k = 0;
-        for (int64_t i = 0; i < s->n; i++) // Welford: sets of millions of values
-            for (int64_t t = 0; t < s->lengths[i]; t++) {
+        for (int64_t j = 0; j < n; j++) // Welford: sets of millions of values
+            for (int64_t i = ids ? ids[j] : j, t = 0; t < s->lengths[i]; t++) {
                 double v = s->x[(size_t)i * per + (size_t)t * V + c], d = v - m;
                 k++;
                 m += d / (double)k;
@@ -45,6 +63,8 @@ void ucr_channel_stats(const ucr_set *s, double *mean, double *std) {
         mean[c] = m;
         std[c] = sd > 1e-8 * (1 + fabs(m)) ? sd : 1;
     }
+    free(sorted);
+    return SSM_OK;
 }
 
 void ucr_standardize_set(ucr_set *s, const double *mean, const double *std) {

@@ -51,10 +51,12 @@ int64_t ucr_patch_count(int64_t n, int64_t p, int64_t s);
 // ship raw.
 void ucr_znorm_set(ucr_set *s);
 
-// Per-channel mean and population std of every value of every series (own lengths; the
-// padding is not data) of the training set: the scale data.series_norm: dataset applies to
-// train and test alike. A constant channel gets std 1.
-void ucr_channel_stats(const ucr_set *s, double *mean /* [dims] */, double *std /* [dims] */);
+// Per-channel mean and population std of every value (own lengths; the padding is not
+// data) of the series ids[0..n) of s (ids NULL: all n = s->n): the training split's scale
+// that data.series_norm: dataset applies to train, validation and test alike. A constant
+// channel gets std 1.
+ssm_code ucr_channel_stats(const ucr_set *s, const int64_t *ids, int64_t n,
+                           double *mean /* [dims] */, double *std /* [dims] */, ssm_error *err);
 // x = (x - mean[c]) / std[c] over each series' own length (padding stays 0).
 void ucr_standardize_set(ucr_set *s, const double *mean, const double *std);
 

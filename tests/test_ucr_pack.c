@@ -167,22 +167,28 @@ START_TEST(dataset_norm_uses_the_training_values) {
     ssm_config c;
     config_for(&c, path);
     c.data.series_norm = SSM_SERIES_NORM_DATASET;
+    c.data.val_fraction = 0.25; // 5 series held out: their values do not enter the scale
     series_data d;
     ssm_error e = {0};
     ck_assert_msg(series_data_open(&d, &c.data, 1, 1, &e) == SSM_OK, "%s", e.msg);
-    // the raw values: 100 i + 10 c + t, sample i of length 3 + i % 9 (20 training series)
+    ck_assert(d.n_train == 15 && d.n_val == 5);
+    // the raw values: 100 i + 10 c + t, sample i of length 3 + i % 9
     for (int ch = 0; ch < 2; ch++) {
         double m = 0, m2 = 0;
         int k = 0;
-        for (int i = 0; i < 20; i++)
+        for (int j = 0; j < 15; j++) {
+            int i = (int)d.ucr_train_ids[j];
             for (int t = 0; t < 3 + i % 9; t++) {
                 m += 100 * i + 10 * ch + t;
                 k++;
             }
+        }
         m /= k;
-        for (int i = 0; i < 20; i++)
+        for (int j = 0; j < 15; j++) {
+            int i = (int)d.ucr_train_ids[j];
             for (int t = 0; t < 3 + i % 9; t++)
                 m2 += (100 * i + 10 * ch + t - m) * (100 * i + 10 * ch + t - m);
+        }
         double sd = sqrt(m2 / k);
         ck_assert(fabs(d.ucr_mean[ch] - m) < 1e-6 * m && fabs(d.ucr_std[ch] - sd) < 1e-6 * sd);
         // test sample 7, time 2, by the training scale; its padding stays 0
