@@ -58,6 +58,9 @@ static ssm_code ct_configure(ssm_model_spec *s, const ssm_config *c, const task_
     s->head_opt.num_classes = c->task.num_classes;
     s->head_opt.pool = pool_of(c->task.pool);
     if (d->max_tokens > 0) { // packed samples (series of any length): the bag head pools each
+        if (!c->data.pack)
+            return ssm_fail(err, SSM_ECONFIG, "task.name classify takes packed samples from "
+                            "series (data.pack: true); bags of instances are task.name mil");
         if (c->task.pool == SSM_POOL_LAST || c->task.tta != SSM_TTA_NONE)
             return ssm_fail(err, SSM_ECONFIG, "classify on packed samples (data.pack) pools by "
                             "task.pool mean or cls, without task.tta");
