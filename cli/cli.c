@@ -147,6 +147,11 @@ ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error
             in->num_classes = s->num_classes;
             in->class_names = (const char *const *)s->ucr_train.classes;
         }
+        if (s->ragged) { // data.pack: one token's shape, and the plan's token budget
+            in->input.ndim = 1;
+            in->input.dims[0] = s->token;
+            in->max_tokens = s->max_tokens;
+        }
         return SSM_OK;
     }
     if (mil_data_is_mil(&c->data)) {
@@ -240,9 +245,21 @@ ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) 
         const series_data *s = &cd->ser;
         SSM_TRY(ssm_metadata_set_int(m, "data_lookback", s->T, err));
         SSM_TRY(ssm_metadata_set_int(m, "data_variates", s->in_vars, err));
-        if (!s->forecast)
+        if (!s->forecast) {
+            // what predict needs to make a new series into the model's input (ucr_source.h)
+            if (s->ragged) {
+                SSM_TRY(ssm_metadata_set_int(m, "data_patch_len", s->patch_len, err));
+                SSM_TRY(ssm_metadata_set_int(m, "data_patch_stride", s->patch_stride, err));
+            }
+            for (int64_t j = 0; s->ucr_mean && j < s->in_vars; j++) {
+                snprintf(key, sizeof key, "data_mean.%lld", (long long)j);
+                SSM_TRY(ssm_metadata_set_double(m, key, s->ucr_mean[j], err));
+                snprintf(key, sizeof key, "data_std.%lld", (long long)j);
+                SSM_TRY(ssm_metadata_set_double(m, key, s->ucr_std[j], err));
+            }
             return class_names_meta(m, (const char *const *)s->ucr_train.classes, s->num_classes,
                                     err);
+        }
         SSM_TRY(ssm_metadata_set_int(m, "data_horizon", s->horizon, err));
         SSM_TRY(ssm_metadata_set_int(m, "data_out_variates", s->out_vars, err));
         for (int64_t j = 0; j < s->in_vars; j++) {

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "tasks/schedule.h"
 #include "tasks/task_run.h"
 #include "tasks/train.h"
 
@@ -99,7 +100,16 @@ ssm_code cli_train_config(const ssm_config *cfg_in, const ssm_device *device, co
         ssm_metadata extra;
         ssm_metadata_init(&extra);
         code = cli_data_metadata(&extra, &data, err);
-        train_options o = {.cfg = cfgp, .run_dir = run_dir, .config_yaml = yaml,
+        // the loop's copy: step budgets scaled to this set (train.min_steps,
+        // optim.warmup_fraction; tasks/schedule.h); config.yaml keeps what was written
+        ssm_config loop_cfg = *cfgp;
+        int64_t total = lr_schedule_resolve(&loop_cfg, ssm_batcher_batches_per_epoch(data.train));
+        if (!quiet && (loop_cfg.train.epochs != cfgp->train.epochs ||
+                       cfgp->optim.warmup_fraction > 0))
+            ssm_info("schedule: %lld epochs, %lld steps, warmup %lld steps",
+                     (long long)loop_cfg.train.epochs, (long long)total,
+                     (long long)loop_cfg.optim.warmup_steps);
+        train_options o = {.cfg = &loop_cfg, .run_dir = run_dir, .config_yaml = yaml,
                            .resume = resume,
                            .extra_meta = &extra, .kill_at_step = kill ? atoll(kill) : 0};
         if (!code)

@@ -306,6 +306,15 @@ static ssm_code validate_impl(const ssm_config *c, const char **key, ssm_error *
     RULE(!(c->optim.warmup_steps > 0 && c->optim.warmup_epochs > 0), "optim.warmup_epochs",
          "optim.warmup_steps (%lld) and optim.warmup_epochs (%lld): set at most one",
          (long long)c->optim.warmup_steps, (long long)c->optim.warmup_epochs);
+    RULE(!(c->optim.warmup_fraction > 0 && (c->optim.warmup_steps > 0 ||
+                                             c->optim.warmup_epochs > 0)),
+         "optim.warmup_fraction",
+         "optim.warmup_fraction (%g) with optim.warmup_steps (%lld) or optim.warmup_epochs "
+         "(%lld): set at most one warmup", c->optim.warmup_fraction,
+         (long long)c->optim.warmup_steps, (long long)c->optim.warmup_epochs);
+    RULE(!(c->train.max_steps > 0 && c->train.min_steps > c->train.max_steps), "train.min_steps",
+         "train.min_steps (%lld) is more than train.max_steps (%lld)",
+         (long long)c->train.min_steps, (long long)c->train.max_steps);
     RULE(c->backbone.dt_min <= c->backbone.dt_max, "backbone.dt_min",
          "backbone.dt_min (%g) must be <= backbone.dt_max (%g)", c->backbone.dt_min,
          c->backbone.dt_max);

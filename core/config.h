@@ -45,6 +45,8 @@ typedef enum { SSM_WINDOW_HANNING = 0, SSM_WINDOW_POVEY, SSM_WINDOW_HAMMING, SSM
                SSM_WINDOW_BLACKMAN } ssm_window_kind;
 typedef enum { SSM_POINTS_FPS = 0, SSM_POINTS_RANDOM, SSM_POINTS_FIRST } ssm_point_sampling;
 typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_features;
+// ucr: how series are normalised (datasets/ucr_source.h)
+typedef enum { SSM_SERIES_NORM_NONE = 0, SSM_SERIES_NORM_SERIES, SSM_SERIES_NORM_DATASET } ssm_series_norm;
 typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
 typedef enum { SSM_NORM_RMS = 0, SSM_NORM_LAYER } ssm_norm_kind;
 typedef enum { SSM_MERGE_MEAN = 0, SSM_MERGE_SUM } ssm_merge_kind;
@@ -79,6 +81,10 @@ typedef struct {
     bool rotate_up;              // rotation about the up axis (y)
     double jitter;               // sigma of a clipped Gaussian jitter, 0 = off
     double point_dropout;        // max ratio of PointNet++'s random point dropout, 0 = off
+    // series classification (datasets/series_augment.h; jitter above applies too)
+    double scaling;              // sigma of a per-channel factor around 1, 0 = off
+    double window_slice;         // fraction of the length a window slice keeps, 0 = off
+    double window_warp;          // fraction of the length a window warp rescales, 0 = off
 } ssm_augment_config;
 
 // The log-mel front end (datasets/fbank.h; torchaudio.compliance.kaldi.fbank's options).
@@ -106,6 +112,10 @@ typedef struct {
     int64_t lookback, horizon, stride; // series windows: input length, output length, step
     char target[SSM_CFG_NAME_MAX];     // series target column (features S or MS)
     ssm_features features;
+    // series classification (ucr: datasets/ucr_source.h)
+    bool pack;                         // ragged batches of patch tokens, no padding
+    int64_t patch_len, patch_stride;   // the tokens of pack; 0 = automatic
+    ssm_series_norm series_norm;       // none, each series, or the training set's per channel
     // MIL bags (musk, clam, fmnist_bags: datasets/mil_data.h)
     int64_t max_tokens;                // instances a batch holds, 0 = the exact worst case
     int64_t max_instances;             // crop longer bags to this many, 0 = never
@@ -186,6 +196,7 @@ typedef struct {
     double grad_clip;            // global L2 norm bound, 0 = off
     int64_t warmup_steps;
     int64_t warmup_epochs;       // at most one of the two warmups may be > 0
+    double warmup_fraction;      // warmup as a fraction of the run's steps (a third way)
     ssm_schedule schedule;
     double min_lr;
 } ssm_optim_config;
@@ -193,6 +204,7 @@ typedef struct {
 typedef struct {
     int64_t epochs;
     int64_t max_steps;           // 0 = no limit
+    int64_t min_steps;           // raise epochs until the run has this many steps, 0 = off
     int64_t log_every;           // steps
     int64_t eval_every_epochs;
     int64_t patience;            // evals without improvement before stopping, 0 = off

@@ -23,6 +23,7 @@ static const char *const label_set_names[] = {"all", "keywords12", NULL};
 static const char *const window_names[] = {"hanning", "povey", "hamming", "rectangular", "blackman",
                                            NULL};
 static const char *const features_names[] = {"M", "S", "MS", NULL};
+static const char *const series_norm_names[] = {"none", "series", "dataset", NULL};
 static const char *const cls_names[] = {"none", "head", "middle", NULL};
 static const char *const norm_names[] = {"rms", "layer", NULL};
 static const char *const merge_names[] = {"mean", "sum", NULL};
@@ -185,6 +186,16 @@ const ssm_config_key ssm_config_keys[] = {
     FLT("data.augment.point_dropout", data.augment.point_dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
         "Points: PointNet++ random point dropout, a ratio drawn in [0, this) per cloud (0.875 "
         "in PointNet++); 0 = off."),
+    // series classification (datasets/series_augment.h): each applies with probability 1/2
+    FLT("data.augment.scaling", data.augment.scaling, 0, 10, 0, "0",
+        "Series (ucr): multiply each channel by N(1, sigma^2), sigma this (0.1); 0 = off. "
+        "data.augment.jitter adds N(0, sigma^2) noise to every value (0.03)."),
+    FLT("data.augment.window_slice", data.augment.window_slice, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Series (ucr): crop a random window of this fraction of the length (0.9) and stretch it "
+        "back to the whole length; 0 = off."),
+    FLT("data.augment.window_warp", data.augment.window_warp, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Series (ucr): play a random window of this fraction of the length (0.1) at half or "
+        "double speed, the series keeping its length; 0 = off."),
     INT("data.lookback", data.lookback, 1, MILLION, "96", "Series: input window length."),
     INT("data.horizon", data.horizon, 1, MILLION, "96", "Series: forecast length."),
     INT("data.stride", data.stride, 1, MILLION, "1", "Series: step between windows."),
@@ -192,6 +203,18 @@ const ssm_config_key ssm_config_keys[] = {
         "Series: target column for features S and MS."),
     ENUM("data.features", data.features, features_names, "M",
          "Series: M = all variates in and out, S = target only, MS = all in, target out."),
+    BOOL("data.pack", data.pack, "false",
+         "ucr: each series is its own packed (ragged) sequence of patch tokens, series of "
+         "unequal lengths without padding (adapter bag_features embeds the tokens)."),
+    INT("data.patch_len", data.patch_len, 0, MILLION, "0",
+        "ucr with data.pack: time steps per token; 0 = 2 x data.patch_stride."),
+    INT("data.patch_stride", data.patch_stride, 0, MILLION, "0",
+        "ucr with data.pack: steps between tokens; 0 = automatic (the longest series gives "
+        "about 64 tokens)."),
+    ENUM("data.series_norm", data.series_norm, series_norm_names, "none",
+         "ucr: none; series = z-normalise each series, each channel over its own length (the "
+         "UCR convention, which erases levels that may tell classes apart); dataset = "
+         "standardise each channel with the training series' mean and std (all their steps)."),
     INT("data.max_tokens", data.max_tokens, 0, BIG, "0",
         "Bags: instances one batch holds (a batch ends early rather than overflow; a longer "
         "bag is refused); 0 = the exact worst case of the split (its batch_size longest bags)."),
@@ -382,13 +405,18 @@ const ssm_config_key ssm_config_keys[] = {
     FLT("optim.grad_clip", optim.grad_clip, 0, 1e6, 0, "1", "Clip the global gradient L2 norm; 0 = off."),
     INT("optim.warmup_steps", optim.warmup_steps, 0, BIG, "0", "Linear warmup in steps."),
     INT("optim.warmup_epochs", optim.warmup_epochs, 0, MILLION, "0",
-        "Linear warmup in epochs (at most one of the two warmups may be set)."),
+        "Linear warmup in epochs (at most one of the warmups may be set)."),
+    FLT("optim.warmup_fraction", optim.warmup_fraction, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Linear warmup as a fraction of the run's steps (after train.min_steps); at most one "
+        "of the warmups may be set."),
     ENUM("optim.schedule", optim.schedule, schedule_names, "cosine",
          "Learning-rate schedule after warmup, decaying to min_lr (constant: stays at lr)."),
     FLT("optim.min_lr", optim.min_lr, 0, 10, 0, "1e-06", "Final learning rate (<= lr)."),
     // --- train
     INT("train.epochs", train.epochs, 1, MILLION, "10", "Passes over the training set."),
     INT("train.max_steps", train.max_steps, 0, BIG, "0", "Stop after this many steps; 0 = no limit."),
+    INT("train.min_steps", train.min_steps, 0, BIG, "0",
+        "Raise train.epochs until the run has at least this many steps (small sets); 0 = off."),
     INT("train.log_every", train.log_every, 1, BIG, "50", "Log training metrics every N steps."),
     INT("train.eval_every_epochs", train.eval_every_epochs, 1, MILLION, "1", "Evaluate every N epochs."),
     INT("train.patience", train.patience, 0, MILLION, "0",
@@ -408,8 +436,8 @@ const ssm_config_key ssm_config_keys[] = {
         "Parent folder of run folders."),
     INT("run.seed", run.seed, 0, BIG, "0", "Seed of every random choice."),
     STR("run.device", run.device, 0, check_device, "cpu, cuda, cuda:N", "cpu",
-        "Where to compute: the CPU, or one GPU (cuda = cuda:0; a `make CUDA=1` build; the "
-        "classify task with image_patches)."),
+        "Where to compute: the CPU, or one GPU (cuda = cuda:0; a `make CUDA=1` build; every "
+        "registered adapter, head and task)."),
     ENUM("run.precision", run.precision, precision_names, "fp32",
          "Compute precision (parameters and optimizer state stay fp32); bf16 = mixed "
          "precision on a GPU (run.device: cuda), refused on the CPU."),

@@ -61,6 +61,9 @@ static const cyaml_strval_t test_checkpoint_sv[] = {SV("best", SSM_TEST_BEST),
 static const cyaml_strval_t schedule_sv[] = {SV("cosine", SSM_SCHED_COSINE),
                                              SV("constant", SSM_SCHED_CONSTANT),
                                              SV("linear", SSM_SCHED_LINEAR)};
+static const cyaml_strval_t series_norm_sv[] = {SV("none", SSM_SERIES_NORM_NONE),
+                                                SV("series", SSM_SERIES_NORM_SERIES),
+                                                SV("dataset", SSM_SERIES_NORM_DATASET)};
 static const cyaml_strval_t precision_sv[] = {SV("fp32", SSM_PREC_FP32), SV("bf16", SSM_PREC_BF16)};
 static const cyaml_strval_t progress_sv[] = {SV("auto", SSM_PROGRESS_AUTO), SV("bar", SSM_PROGRESS_BAR),
                                              SV("plain", SSM_PROGRESS_PLAIN), SV("off", SSM_PROGRESS_OFF)};
@@ -76,6 +79,9 @@ static const cyaml_schema_field_t augment_fields[] = {
     CYAML_FIELD_BOOL("rotate_up", OPT, ssm_augment_config, rotate_up),
     CYAML_FIELD_FLOAT("jitter", OPT, ssm_augment_config, jitter),
     CYAML_FIELD_FLOAT("point_dropout", OPT, ssm_augment_config, point_dropout),
+    CYAML_FIELD_FLOAT("scaling", OPT, ssm_augment_config, scaling),
+    CYAML_FIELD_FLOAT("window_slice", OPT, ssm_augment_config, window_slice),
+    CYAML_FIELD_FLOAT("window_warp", OPT, ssm_augment_config, window_warp),
     CYAML_FIELD_INT("freq_mask", OPT, ssm_augment_config, freq_mask),
     CYAML_FIELD_INT("time_mask", OPT, ssm_augment_config, time_mask),
     CYAML_FIELD_INT("masks", OPT, ssm_augment_config, masks),
@@ -119,6 +125,11 @@ static const cyaml_schema_field_t data_fields[] = {
     CYAML_FIELD_INT("stride", OPT, ssm_data_config, stride),
     CYAML_FIELD_STRING("target", OPT, ssm_data_config, target, 0),
     CYAML_FIELD_ENUM("features", ESTRICT, ssm_data_config, features, features_sv, NSV(features_sv)),
+    CYAML_FIELD_BOOL("pack", OPT, ssm_data_config, pack),
+    CYAML_FIELD_INT("patch_len", OPT, ssm_data_config, patch_len),
+    CYAML_FIELD_INT("patch_stride", OPT, ssm_data_config, patch_stride),
+    CYAML_FIELD_ENUM("series_norm", ESTRICT, ssm_data_config, series_norm, series_norm_sv,
+                     NSV(series_norm_sv)),
     CYAML_FIELD_INT("max_tokens", OPT, ssm_data_config, max_tokens),
     CYAML_FIELD_INT("max_instances", OPT, ssm_data_config, max_instances),
     CYAML_FIELD_ENUM("instance_sampling", ESTRICT, ssm_data_config, instance_sampling, sampling_sv,
@@ -217,6 +228,7 @@ static const cyaml_schema_field_t optim_fields[] = {
     CYAML_FIELD_FLOAT("grad_clip", OPT, ssm_optim_config, grad_clip),
     CYAML_FIELD_INT("warmup_steps", OPT, ssm_optim_config, warmup_steps),
     CYAML_FIELD_INT("warmup_epochs", OPT, ssm_optim_config, warmup_epochs),
+    CYAML_FIELD_FLOAT("warmup_fraction", OPT, ssm_optim_config, warmup_fraction),
     CYAML_FIELD_ENUM("schedule", ESTRICT, ssm_optim_config, schedule, schedule_sv, NSV(schedule_sv)),
     CYAML_FIELD_FLOAT("min_lr", OPT, ssm_optim_config, min_lr),
     CYAML_FIELD_END};
@@ -224,6 +236,7 @@ static const cyaml_schema_field_t optim_fields[] = {
 static const cyaml_schema_field_t train_fields[] = {
     CYAML_FIELD_INT("epochs", OPT, ssm_train_config, epochs),
     CYAML_FIELD_INT("max_steps", OPT, ssm_train_config, max_steps),
+    CYAML_FIELD_INT("min_steps", OPT, ssm_train_config, min_steps),
     CYAML_FIELD_INT("log_every", OPT, ssm_train_config, log_every),
     CYAML_FIELD_INT("eval_every_epochs", OPT, ssm_train_config, eval_every_epochs),
     CYAML_FIELD_INT("patience", OPT, ssm_train_config, patience),

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/rng.h"
+#include "datasets/ucr_source.h"
 
 int series_data_is_series(const ssm_data_config *dc) {
     return dc->name == SSM_DATA_ETT || dc->name == SSM_DATA_CSV || dc->name == SSM_DATA_UCR;
@@ -16,11 +17,6 @@ int series_data_is_series(const ssm_data_config *dc) {
 static ssm_code window_get(void *ctx, int64_t id, uint64_t key, real *x, int32_t *y, real *y_dense,
                            int64_t *length, ssm_error *err) {
     return series_window(x, y_dense, (const series_split *)ctx, id, err);
-}
-
-static ssm_code ucr_get(void *ctx, int64_t id, uint64_t key, real *x, int32_t *y, real *y_dense,
-                        int64_t *length, ssm_error *err) {
-    return ucr_batch(x, y, NULL, (const ucr_set *)ctx, &id, 1, err);
 }
 
 static ssm_code make_batcher(ssm_batcher *bt, ssm_sample_source *src, const int64_t *ids, int64_t n,
@@ -51,6 +47,10 @@ static ssm_code open_forecast(series_data *d, const ssm_data_config *dc, uint64_
                         d->path);
     if (dc->name == SSM_DATA_CSV)
         so.layout = SERIES_CUSTOM;
+    if (dc->pack || dc->series_norm != SSM_SERIES_NORM_NONE)
+        return ssm_fail(err, SSM_ECONFIG, "data.%s: a ucr (classification) option; forecasting "
+                        "windows are dense and scaled by the training split",
+                        dc->pack ? "pack" : "series_norm");
     SSM_TRY(series_dataset_load(&d->ds, d->path, &so, err));
     for (int s = 0; s < 3; s++)
         SSM_TRY(series_split_get(&d->split[s], &d->ds, (series_split_id)s, err));
@@ -102,6 +102,60 @@ static ssm_code open_forecast(series_data *d, const ssm_data_config *dc, uint64_
 
 // ---- classification ----------------------------------------------------------------
 
+// One batcher over a ucr set (train: shuffled, augmented); records the token
+// budget a packed one resolved.
+static ssm_code ucr_batcher(series_data *d, ssm_batcher *bt, const ucr_set *set,
+                            const int64_t *ids, int64_t n, const ssm_data_config *dc,
+                            uint64_t seed, int train, ssm_error *err) {
+    const ssm_augment_config *a = &dc->augment;
+    ucr_source_opts so = {.pack = dc->pack, .patch_len = d->patch_len,
+                          .patch_stride = d->patch_stride, .augment = train,
+                          .aug = {.jitter = a->jitter, .scaling = a->scaling,
+                                  .window_slice = a->window_slice,
+                                  .window_warp = a->window_warp}};
+    ssm_sample_source src;
+    SSM_TRY(ucr_source(&src, set, &so, err));
+    int64_t eval_batch = dc->eval_batch_size > 0 ? dc->eval_batch_size : dc->batch_size;
+    // A set smaller than a batch (UEA StandWalkJump: 12 series) still trains, in one batch;
+    // nothing is dropped: on a 30-series set a dropped partial batch is half the data.
+    int64_t batch = train ? (dc->batch_size < n ? dc->batch_size : n) : eval_batch;
+    ssm_batcher_opts o = {.batch_size = batch > 0 ? batch : 1, .shuffle = train && dc->shuffle,
+                          .drop_last = 0, .seed = train ? ssm_seed_derive(seed, 102) : seed,
+                          .prefetch = dc->num_workers > 0, .max_tokens = dc->max_tokens};
+    SSM_TRY(ssm_batcher_init(bt, &src, ids, n, &o, err));
+    if (dc->pack && bt->opts.max_tokens > d->max_tokens)
+        d->max_tokens = bt->opts.max_tokens;
+    return SSM_OK;
+}
+
+static ssm_code open_ucr_batchers(series_data *d, const ssm_data_config *dc, uint64_t seed,
+                                  int test_too, ssm_error *err) {
+    if (dc->pack) {
+        d->ragged = 1;
+        d->patch_len = dc->patch_len;
+        d->patch_stride = dc->patch_stride;
+        ucr_patch_auto(d->T, &d->patch_len, &d->patch_stride);
+        d->token = d->patch_len * d->in_vars;
+    } else if (dc->patch_len || dc->patch_stride) {
+        return ssm_fail(err, SSM_ECONFIG, "data.patch_len / data.patch_stride cut the tokens of "
+                        "data.pack: true; dense series are cut by the adapter (adapter.patch_size)");
+    }
+    SSM_TRY(ucr_batcher(d, &d->train, &d->ucr_train, d->ucr_train_ids, d->n_train, dc, seed, 1,
+                        err));
+    d->open |= 1;
+    if (d->n_val > 0) {
+        SSM_TRY(ucr_batcher(d, &d->val, &d->ucr_train, d->ucr_val_ids, d->n_val, dc, seed, 0,
+                            err));
+        d->open |= 2;
+        d->has_val = 1;
+    }
+    if (test_too) {
+        SSM_TRY(ucr_batcher(d, &d->test, &d->ucr_test, NULL, d->ucr_test.n, dc, seed, 0, err));
+        d->open |= 4;
+    }
+    return SSM_OK;
+}
+
 static ssm_code open_ucr(series_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
                          ssm_error *err) {
     d->forecast = 0;
@@ -135,29 +189,28 @@ static ssm_code open_ucr(series_data *d, const ssm_data_config *dc, uint64_t see
     d->n_val = n_val;
     d->n_train = n - n_val;
     d->n_test = d->ucr_test.n;
-    int64_t eval_batch = dc->eval_batch_size > 0 ? dc->eval_batch_size : dc->batch_size;
-    int prefetch = dc->num_workers > 0;
-    ssm_sample_source src = {.ctx = &d->ucr_train, .n = d->ucr_train.n, .x_ndim = 2,
-                             .x_shape = {d->T, d->in_vars}, .has_y = 1, .get = ucr_get};
-    SSM_TRY(make_batcher(&d->train, &src, d->ucr_train_ids, d->n_train, dc->batch_size, dc->shuffle,
-                         1, ssm_seed_derive(seed, 102), prefetch, err));
-    d->open |= 1;
-    if (n_val > 0) {
-        SSM_TRY(make_batcher(&d->val, &src, d->ucr_val_ids, n_val, eval_batch, 0, 0, seed, prefetch,
-                             err));
-        d->open |= 2;
-        d->has_val = 1;
+    if (dc->series_norm == SSM_SERIES_NORM_SERIES) {
+        ucr_znorm_set(&d->ucr_train);
+        ucr_znorm_set(&d->ucr_test);
+    } else if (dc->series_norm == SSM_SERIES_NORM_DATASET) {
+        // the training split's scale (not the validation series', not the test file's)
+        d->ucr_mean = malloc((size_t)d->in_vars * sizeof *d->ucr_mean);
+        d->ucr_std = malloc((size_t)d->in_vars * sizeof *d->ucr_std);
+        if (!d->ucr_mean || !d->ucr_std)
+            return ssm_fail(err, SSM_ENOMEM, "out of memory");
+        SSM_TRY(ucr_channel_stats(&d->ucr_train, d->ucr_train_ids, d->n_train, d->ucr_mean,
+                                  d->ucr_std, err));
+        ucr_standardize_set(&d->ucr_train, d->ucr_mean, d->ucr_std);
+        ucr_standardize_set(&d->ucr_test, d->ucr_mean, d->ucr_std);
     }
-    if (test_too) {
-        ssm_sample_source ts = src;
-        ts.ctx = &d->ucr_test;
-        ts.n = d->ucr_test.n;
-        SSM_TRY(make_batcher(&d->test, &ts, NULL, ts.n, eval_batch, 0, 0, seed, prefetch, err));
-        d->open |= 4;
-    }
+    SSM_TRY(open_ucr_batchers(d, dc, seed, test_too, err));
     ssm_info("data: %s: %lld train, %lld val, %lld test series of %lld x %lld, %lld classes", d->path,
              (long long)d->n_train, (long long)d->n_val, (long long)d->n_test, (long long)d->T,
              (long long)d->in_vars, (long long)d->num_classes);
+    if (d->ragged)
+        ssm_info("data: packed series, tokens of %lld steps every %lld (%lld values), at most "
+                 "%lld tokens a batch", (long long)d->patch_len, (long long)d->patch_stride,
+                 (long long)d->token, (long long)d->max_tokens);
     return SSM_OK;
 }
 
@@ -191,6 +244,8 @@ void series_data_close(series_data *d) {
         ucr_free(&d->ucr_test);
     }
     free(d->ucr_val_ids);
+    free(d->ucr_mean);
+    free(d->ucr_std);
     free(d->out_std);
     memset(d, 0, sizeof *d);
 }

@@ -15,10 +15,15 @@
 //              (<Name>_TRAIN.tsv or .ts); the test file is the same path with
 //              _TRAIN replaced by _TEST. data.val_fraction of the training
 //              samples (seeded shuffle) is held out for validation. Batches:
-//              x [B, len, dims] (z-normalised as the archive ships them; no
-//              further scaling), y [B] labels.
-// Train batchers shuffle (data.shuffle) and drop the last partial batch;
-// val and test keep every window in order.
+//              x [B, len, dims] (as the archive ships them; data.series_norm
+//              z-normalises each series, or standardises each channel with the
+//              training file's statistics), y [B] labels; with data.pack ragged
+//              batches of patch tokens instead (datasets/ucr_source.h: each series
+//              its own length, nothing padded). Training batches are augmented
+//              (data.augment.jitter, scaling, window_slice, window_warp), never
+//              larger than the training split, and keep the last partial batch.
+// Train batchers shuffle (data.shuffle) and drop the last partial batch (ucr:
+// keep it); val and test keep every window in order.
 #pragma once
 #include <stdint.h>
 
@@ -34,6 +39,7 @@ typedef struct {
     series_split split[3];      // forecast: train, val, test
     ucr_set ucr_train, ucr_test;// classification
     int64_t *ucr_train_ids, *ucr_val_ids;
+    double *ucr_mean, *ucr_std; // [in_vars] data.series_norm: dataset's scale, or NULL
     ssm_batcher train, val, test;
     int has_val;
     int64_t n_train, n_val, n_test;
@@ -41,6 +47,11 @@ typedef struct {
     int64_t horizon, out_vars;  // forecast targets [horizon, out_vars]
     double *out_std;            // [out_vars] scaler std of the target columns (forecast)
     int64_t num_classes;        // classification
+    // data.pack (classification): ragged batches of patch tokens (datasets/ucr_source.h)
+    int ragged;
+    int64_t patch_len, patch_stride; // resolved (automatic when the config says 0)
+    int64_t token;              // values of one token: patch_len * in_vars
+    int64_t max_tokens;         // tokens a batch may hold (the largest batcher's budget)
     char path[SSM_CFG_PATH_MAX];
     int open;                   // which batchers exist (close frees them)
 } series_data;

@@ -1,4 +1,4 @@
-// defines: lr_schedule_at
+// defines: lr_schedule_at, lr_schedule_resolve
 #include "tasks/schedule.h"
 
 #include <math.h>
@@ -12,4 +12,20 @@ double lr_schedule_at(const lr_schedule *s, int64_t step) {
     if (t > 1)
         t = 1;
     return s->min_lr + 0.5 * (s->lr - s->min_lr) * (1 + cos(M_PI * t));
+}
+
+int64_t lr_schedule_resolve(ssm_config *c, int64_t per_epoch) {
+    if (per_epoch < 1)
+        return 0;
+    if (c->train.min_steps > 0 && c->train.epochs * per_epoch < c->train.min_steps)
+        c->train.epochs = (c->train.min_steps + per_epoch - 1) / per_epoch;
+    int64_t total = c->train.epochs * per_epoch;
+    if (c->train.max_steps > 0 && c->train.max_steps < total)
+        total = c->train.max_steps;
+    if (c->optim.warmup_fraction > 0) {
+        int64_t w = (int64_t)llround(c->optim.warmup_fraction * (double)total);
+        c->optim.warmup_steps = w > 1 ? w : 1;
+        c->optim.warmup_fraction = 0; // resolved: the loop reads warmup_steps
+    }
+    return total;
 }

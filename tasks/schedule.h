@@ -1,8 +1,10 @@
-// defines: lr_schedule, lr_schedule_at
+// defines: lr_schedule, lr_schedule_at, lr_schedule_resolve
 // Learning rate: linear warmup from 0 to `lr` over `warmup_steps`, then
 // cosine decay to `min_lr` at `total_steps` (or constant after warmup).
 #pragma once
 #include <stdint.h>
+
+#include "core/config.h"
 
 typedef struct {
     double lr, min_lr;
@@ -12,3 +14,16 @@ typedef struct {
 
 // step is 0-based: the rate used for the (step+1)-th optimizer update.
 double lr_schedule_at(const lr_schedule *s, int64_t step);
+
+// ---- step budgets scaled to the set (train.min_steps, optim.warmup_fraction) ----------
+// A recipe meant for sets of 20 to 9,000 series (the UCR/UEA archive) cannot name its
+// schedule in epochs (2 steps an epoch on a 30-series set) or in fixed steps (a 20-step
+// warmup is a whole run there). Given the training batches of one epoch, resolves the
+// config the loop runs on, in place (the config written to the run folder keeps what the
+// user wrote; the same config and set always resolve alike, so a resume agrees):
+//   train.min_steps        train.epochs rises to ceil(min_steps / per_epoch) when the
+//                          epochs give fewer steps (train.max_steps still caps the run)
+//   optim.warmup_fraction  becomes optim.warmup_steps = max(1, round(fraction * total)),
+//                          total = min(epochs * per_epoch, max_steps when set)
+// Returns the run's total steps. per_epoch < 1 leaves c as it is and returns 0.
+int64_t lr_schedule_resolve(ssm_config *c, int64_t per_epoch);

@@ -1,7 +1,9 @@
 // defines: ssm_task_classify (the task "classify")
-// One class per sample. Model: the class head (tasks/head_class.c) with cross-entropy
-// and label smoothing (task.label_smoothing); a batch that carries soft labels (y_dense of
-// kind SSM_DENSE_PROBS: mixup, data.augment.mixup) trains on the soft-target cross-entropy
+// One class per sample. Model: the class head (tasks/head_class.c), or on packed samples of
+// varying length (a ragged adapter: series with data.pack) the bag head's mean or class-token
+// pooling of each sample (tasks/head_bag.c), with cross-entropy and label smoothing
+// (task.label_smoothing); a batch that carries soft labels (y_dense of kind
+// SSM_DENSE_PROBS: mixup, data.augment.mixup) trains on the soft-target cross-entropy
 // instead, and multi-hot targets are refused (task.name multilabel reads them). Evaluation
 // (on the hard labels y): mean cross-entropy without
 // smoothing, accuracy, top-5, macro-F1 (tasks/metrics.h), optionally over each image
@@ -61,6 +63,16 @@ static ssm_code ct_configure(ssm_model_spec *s, const ssm_config *c, const task_
     s->head = "class";
     s->head_opt.num_classes = c->task.num_classes;
     s->head_opt.pool = pool_of(c->task.pool);
+    if (d->max_tokens > 0) { // packed samples (series of any length): the bag head pools each
+        if (!c->data.pack)
+            return ssm_fail(err, SSM_ECONFIG, "task.name classify takes packed samples from "
+                            "series (data.pack: true); bags of instances are task.name mil");
+        if (c->task.pool == SSM_POOL_LAST || c->task.tta != SSM_TTA_NONE)
+            return ssm_fail(err, SSM_ECONFIG, "classify on packed samples (data.pack) pools by "
+                            "task.pool mean or cls, without task.tta");
+        s->head = "bag";
+        s->head_opt.bag_pool = c->task.pool == SSM_POOL_CLS ? SSM_BAG_POOL_CLS : SSM_BAG_POOL_MEAN;
+    }
     s->loss = (loss_spec){.kind = LOSS_CE, .smoothing = c->task.label_smoothing};
     return SSM_OK;
 }

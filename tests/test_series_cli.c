@@ -7,8 +7,9 @@
 //     there (${SSMKIT_DATA}/ETT-small/ETTh1.csv; skipped with a message if not);
 //   - `ssmkit train` + `ssmkit eval` of a tiny forecast run (summary and eval
 //     JSON carry the forecast metrics);
-//   - `ssmkit train` of configs/series/ucr_example.yaml on a generated UCR
-//     .tsv pair (classification through the classify task).
+//   - `ssmkit train` of configs/series/ucr.yaml (the UCR/UEA recipe: packed series,
+//     the bag head's mean pooling) on a generated UCR .tsv pair, then `ssmkit eval` of
+//     its checkpoint (classification through the classify task).
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -205,15 +206,21 @@ START_TEST(ucr_classification) {
     }
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "%s train configs/series/ucr_example.yaml --set data.path=%s --set train.epochs=3 "
-             "--set run.dir=%s --set run.name=u", bin, train, fx_dir);
+             "%s train configs/series/ucr.yaml --set data.path=%s --set task.num_classes=2 "
+             "--set train.min_steps=0 --set train.epochs=3 --set run.dir=%s --set run.name=u",
+             bin, train, fx_dir);
     ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, out);
     ck_assert_ptr_nonnull(strstr(out, "\"test_accuracy\":"));
+    ck_assert_ptr_nonnull(strstr(out, "\"steps\":9,")); // 3 epochs of 40 / 16 -> 3 batches
     char p[700];
     snprintf(p, sizeof p, "%s/u/confusion_test.csv", fx_dir);
     ck_assert_int_eq(access(p, R_OK), 0);
+    snprintf(cmd, sizeof cmd, "%s eval configs/series/ucr.yaml --set data.path=%s "
+             "--set task.num_classes=2 --ckpt %s/u/best.safetensors", bin, train, fx_dir);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, out);
+    ck_assert_msg(strstr(out, "\"accuracy\":") && strstr(out, "\"samples\":20"), "%s", out);
     // a config whose class count disagrees with the data is refused by name
-    snprintf(cmd, sizeof cmd, "%s train configs/series/ucr_example.yaml --set data.path=%s "
+    snprintf(cmd, sizeof cmd, "%s train configs/series/ucr.yaml --set data.path=%s "
              "--set task.num_classes=3 --set run.dir=%s", bin, train, fx_dir);
     ck_assert_int_eq(run(cmd), 2);
 }
