@@ -158,7 +158,7 @@ $(B)/san/tests/%: tests/%.c $(TEST_UTIL_SRC) $(B)/san/libssmkit.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TEST_UTIL_SRC) $(B)/san/libssmkit.a $(CHECK_LIBS) $(LDLIBS)
 
 test: $(B)/ssmkit $(B)/ssmkit-f64 $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN)
-	@SSMKIT_BIN=$(B)/ssmkit VARIANT_SUITES="$(TEST_BIN)" tests/run_suites.sh $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN)
+	@SSMKIT_BIN=$(B)/ssmkit VARIANT_SUITES="$(TEST_BIN)" tests/run_suites.sh $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN) $(TORCH_SUITES)
 
 test-float: $(TEST_BIN)
 	@tests/run_suites.sh $(TEST_BIN)
@@ -205,3 +205,12 @@ clean:
 	rm -rf $(B)
 
 -include $(OBJ:.o=.d) $(DBL_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(CLI_SRC:%.c=$(B)/obj/%.d) $(CLI_SRC:%.c=$(B)/dbl/obj/%.d)
+
+# --- the PyTorch round trip (tests/torch/): its C driver, and its suite in `make test`,
+# which skips with a message where Python has no torch (tools/pytorch/install_cpu_torch.sh)
+TORCH_DRIVER := $(B)/tests/torch/dump_outputs
+TORCH_SUITES := tests/torch/test_torch_roundtrip.sh
+$(TORCH_DRIVER): tests/torch/dump_outputs.c $(B)/libssmkit.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libssmkit.a $(LDLIBS)
+test: $(TORCH_DRIVER)
