@@ -48,7 +48,9 @@ static ssm_code make_batcher(mil_data *d, int split, const ssm_data_config *dc, 
                           .shuffle = train && dc->shuffle,
                           .seed = train ? ssm_seed_derive(seed, 102) : seed,
                           .prefetch = dc->num_workers > 0,
-                          .max_tokens = dc->max_tokens};
+                          .max_tokens = dc->max_tokens,
+                          // validation and test crop every bag the same way on every pass
+                          .fixed_keys = !train};
     double *w = NULL;
     if (train && dc->weighted_sampling) {
         if (!(w = malloc((size_t)n * sizeof *w))) {
