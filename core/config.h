@@ -74,6 +74,8 @@ typedef struct {
     bool rotate_up;              // rotation about the up axis (y)
     double jitter;               // sigma of a clipped Gaussian jitter, 0 = off
     double point_dropout;        // max ratio of PointNet++'s random point dropout, 0 = off
+    // bags (datasets/mil_bags.h)
+    double feature_dropout;      // training instances' features zeroed with this probability
 } ssm_augment_config;
 
 // The log-mel front end (datasets/fbank.h; torchaudio.compliance.kaldi.fbank's options).

@@ -164,6 +164,10 @@ const ssm_config_key ssm_config_keys[] = {
     FLT("data.augment.point_dropout", data.augment.point_dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
         "Points: PointNet++ random point dropout, a ratio drawn in [0, this) per cloud (0.875 "
         "in PointNet++); 0 = off."),
+    FLT("data.augment.feature_dropout", data.augment.feature_dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Bags: dropout on the training instances' features: each value is zeroed with this "
+        "probability (after standardisation) and the others scaled by 1 / (1 - p), drawn per "
+        "bag and epoch; validation and test bags are never touched; 0 = off."),
     INT("data.lookback", data.lookback, 1, MILLION, "96", "Series: input window length."),
     INT("data.horizon", data.horizon, 1, MILLION, "96", "Series: forecast length."),
     INT("data.stride", data.stride, 1, MILLION, "1", "Series: step between windows."),

@@ -73,6 +73,7 @@ static const cyaml_schema_field_t augment_fields[] = {
     CYAML_FIELD_BOOL("rotate_up", OPT, ssm_augment_config, rotate_up),
     CYAML_FIELD_FLOAT("jitter", OPT, ssm_augment_config, jitter),
     CYAML_FIELD_FLOAT("point_dropout", OPT, ssm_augment_config, point_dropout),
+    CYAML_FIELD_FLOAT("feature_dropout", OPT, ssm_augment_config, feature_dropout),
     CYAML_FIELD_INT("freq_mask", OPT, ssm_augment_config, freq_mask),
     CYAML_FIELD_INT("time_mask", OPT, ssm_augment_config, time_mask),
     CYAML_FIELD_INT("masks", OPT, ssm_augment_config, masks),
