@@ -427,7 +427,7 @@ ssm_code ssm_batcher_batches_before(const ssm_batcher *bt, int64_t epoch, int64_
 }
 
 ssm_code ssm_batcher_batches_in_epochs(const ssm_batcher *bt, int64_t e0, int64_t e1,
-                                       int64_t *batches, ssm_error *err) {
+                                       int64_t cap, int64_t *batches, ssm_error *err) {
     *batches = 0;
     if (e0 < 0 || e1 < e0)
         return ssm_fail(err, SSM_EINVAL, "epochs %" PRId64 "..%" PRId64 ": expected 0 <= first "
@@ -436,7 +436,7 @@ ssm_code ssm_batcher_batches_in_epochs(const ssm_batcher *bt, int64_t e0, int64_
         *batches = (e1 - e0) * ssm_batcher_batches_per_epoch(bt);
         return SSM_OK;
     }
-    for (int64_t e = e0; e < e1; e++) {
+    for (int64_t e = e0; e < e1 && (cap <= 0 || *batches < cap); e++) {
         int64_t k;
         SSM_TRY(ssm_batcher_batches_before(bt, e, bt->n, &k, err));
         *batches += k;

@@ -216,9 +216,10 @@ int64_t ssm_batcher_batches_per_epoch(const ssm_batcher *bt);
 ssm_code ssm_batcher_batches_before(const ssm_batcher *bt, int64_t epoch, int64_t offset,
                                     int64_t *batches, ssm_error *err);
 // The batches of epochs e0 .. e1-1 together, exactly (the schedule's total steps and
-// warmup steps); O((e1 - e0) n) count calls for a ragged source that reshuffles.
+// warmup steps); O((e1 - e0) n) count calls for a ragged source that reshuffles. cap > 0:
+// stop counting once the sum reaches cap (train.max_steps: the sum is then >= cap).
 ssm_code ssm_batcher_batches_in_epochs(const ssm_batcher *bt, int64_t e0, int64_t e1,
-                                       int64_t *batches, ssm_error *err);
+                                       int64_t cap, int64_t *batches, ssm_error *err);
 
 // The permutation of 0..n-1 used as epoch `epoch`'s order for `seed` (pure).
 ssm_code ssm_epoch_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch, ssm_error *err);

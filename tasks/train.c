@@ -151,9 +151,11 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
     // Counted, not epochs * per_epoch: a ragged epoch may pack more or fewer batches than
     // epoch 0, and the cosine must end where the training does.
     int64_t total, warmup = cfg->optim.warmup_steps;
-    SSM_TRY(ssm_batcher_batches_in_epochs(train, 0, cfg->train.epochs, &total, err));
+    SSM_TRY(ssm_batcher_batches_in_epochs(train, 0, cfg->train.epochs, cfg->train.max_steps,
+                                          &total, err));
     if (warmup <= 0)
-        SSM_TRY(ssm_batcher_batches_in_epochs(train, 0, cfg->optim.warmup_epochs, &warmup, err));
+        SSM_TRY(ssm_batcher_batches_in_epochs(train, 0, cfg->optim.warmup_epochs, 0, &warmup,
+                                              err));
     if (cfg->train.max_steps > 0 && cfg->train.max_steps < total)
         total = cfg->train.max_steps;
     lr_schedule sched = {

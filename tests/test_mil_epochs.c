@@ -87,13 +87,16 @@ static void check_counts(int shuffle, const double *weights, int drop_last, int 
         *hi = k > *hi ? k : *hi;
     }
     int64_t all, part;
-    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 0, EPOCHS, &all, &e), SSM_OK);
+    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 0, EPOCHS, 0, &all, &e), SSM_OK);
     ck_assert_int_eq(all, sum);
-    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 2, 5, &part, &e), SSM_OK);
+    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 2, 5, 0, &part, &e), SSM_OK);
     ck_assert_int_eq(part, per[2] + per[3] + per[4]);
-    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 3, 3, &part, &e), SSM_OK);
+    // a cap (train.max_steps) stops the count at the first epoch that reaches it
+    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 0, EPOCHS, per[0] + 1, &part, &e), SSM_OK);
+    ck_assert_int_eq(part, per[0] + per[1]);
+    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 3, 3, 0, &part, &e), SSM_OK);
     ck_assert_int_eq(part, 0);
-    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 3, 2, &part, &e), SSM_EINVAL);
+    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 3, 2, 0, &part, &e), SSM_EINVAL);
     ck_assert_int_eq(ssm_batcher_batches_before(&bt, 0, N + 1, &part, &e), SSM_EINVAL);
     ck_assert_msg(strstr(e.msg, "offset in 0..37"), "%s", e.msg);
     ssm_batcher_free(&bt);
@@ -135,7 +138,7 @@ START_TEST(ragged_epochs_are_counted_exactly) {
         ck_assert_int_eq(k, 2);
         ck_assert_int_eq(ssm_batcher_batches_before(&bt, 3, 9, &k, &e), SSM_OK);
         ck_assert_int_eq(k, 3);
-        ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 1, 4, &k, &e), SSM_OK);
+        ck_assert_int_eq(ssm_batcher_batches_in_epochs(&bt, 1, 4, 0, &k, &e), SSM_OK);
         ck_assert_int_eq(k, 3 * (drop ? 9 : 10));
         ssm_batcher_free(&bt);
     }
@@ -387,8 +390,8 @@ START_TEST(training_runs_the_counted_steps_and_resumes) {
     ssm_error e = {0};
     ck_assert_msg(mil_data_open(&d, &c.data, (uint64_t)c.run.seed, 0, &e) == SSM_OK, "%s", e.msg);
     int64_t total, warm, per[4], lo = INT64_MAX, hi = 0;
-    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&d.train, 0, 4, &total, &e), SSM_OK);
-    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&d.train, 0, 1, &warm, &e), SSM_OK);
+    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&d.train, 0, 4, 0, &total, &e), SSM_OK);
+    ck_assert_int_eq(ssm_batcher_batches_in_epochs(&d.train, 0, 1, 0, &warm, &e), SSM_OK);
     for (int ep = 0; ep < 4; ep++) {
         ck_assert_int_eq(ssm_batcher_batches_before(&d.train, ep, d.n_train, &per[ep], &e),
                          SSM_OK);
