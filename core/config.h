@@ -85,6 +85,8 @@ typedef struct {
     double scaling;              // sigma of a per-channel factor around 1, 0 = off
     double window_slice;         // fraction of the length a window slice keeps, 0 = off
     double window_warp;          // fraction of the length a window warp rescales, 0 = off
+    // bags (datasets/mil_bags.h)
+    double feature_dropout;      // training instances' features zeroed with this probability
 } ssm_augment_config;
 
 // The log-mel front end (datasets/fbank.h; torchaudio.compliance.kaldi.fbank's options).

@@ -196,6 +196,10 @@ const ssm_config_key ssm_config_keys[] = {
     FLT("data.augment.window_warp", data.augment.window_warp, 0, 1, SSM_KEY_MAX_OPEN, "0",
         "Series (ucr): play a random window of this fraction of the length (0.1) at half or "
         "double speed, the series keeping its length; 0 = off."),
+    FLT("data.augment.feature_dropout", data.augment.feature_dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Bags: dropout on the training instances' features: each value is zeroed with this "
+        "probability (after standardisation) and the others scaled by 1 / (1 - p), drawn per "
+        "bag and epoch; validation and test bags are never touched; 0 = off."),
     INT("data.lookback", data.lookback, 1, MILLION, "96", "Series: input window length."),
     INT("data.horizon", data.horizon, 1, MILLION, "96", "Series: forecast length."),
     INT("data.stride", data.stride, 1, MILLION, "1", "Series: step between windows."),

@@ -82,6 +82,7 @@ static const cyaml_schema_field_t augment_fields[] = {
     CYAML_FIELD_FLOAT("scaling", OPT, ssm_augment_config, scaling),
     CYAML_FIELD_FLOAT("window_slice", OPT, ssm_augment_config, window_slice),
     CYAML_FIELD_FLOAT("window_warp", OPT, ssm_augment_config, window_warp),
+    CYAML_FIELD_FLOAT("feature_dropout", OPT, ssm_augment_config, feature_dropout),
     CYAML_FIELD_INT("freq_mask", OPT, ssm_augment_config, freq_mask),
     CYAML_FIELD_INT("time_mask", OPT, ssm_augment_config, time_mask),
     CYAML_FIELD_INT("masks", OPT, ssm_augment_config, masks),

@@ -153,17 +153,26 @@ ssm_code ssm_weighted_order(int64_t *order, const double *cum, int64_t n, uint64
     return SSM_OK;
 }
 
-// Puts epoch e's order into bt->order (positions into bt->ids), unless it is there.
+// Epoch e's order (positions into bt->ids) into order[n]: pure in (seed, e).
+static ssm_code fill_order(const ssm_batcher *bt, int64_t *order, int64_t e, ssm_error *err) {
+    if (bt->cum)
+        return ssm_weighted_order(order, bt->cum, bt->n, bt->opts.seed, e, err);
+    if (bt->opts.shuffle)
+        return ssm_epoch_order(order, bt->n, bt->opts.seed, e, err);
+    for (int64_t i = 0; i < bt->n; i++)
+        order[i] = i;
+    return SSM_OK;
+}
+
+// The epoch whose order and sample keys epoch e uses: e, or 0 with fixed_keys.
+static int64_t key_epoch(const ssm_batcher *bt, int64_t e) { return bt->opts.fixed_keys ? 0 : e; }
+
+// Puts epoch e's order into bt->order, unless it is there.
 static ssm_code ensure_order(ssm_batcher *bt, int64_t e, ssm_error *err) {
     if (bt->order_epoch == e)
         return SSM_OK;
-    if (bt->cum)
-        SSM_TRY(ssm_weighted_order(bt->order, bt->cum, bt->n, bt->opts.seed, e, err));
-    else if (bt->opts.shuffle)
-        SSM_TRY(ssm_epoch_order(bt->order, bt->n, bt->opts.seed, e, err));
-    else
-        for (int64_t i = 0; i < bt->n; i++)
-            bt->order[i] = i;
+    bt->order_epoch = -1;
+    SSM_TRY(fill_order(bt, bt->order, e, err));
     bt->order_epoch = e;
     return SSM_OK;
 }
@@ -179,14 +188,15 @@ static ssm_code too_long(ssm_error *err, int64_t id, int64_t count, int64_t max_
                     id, count, max_tokens);
 }
 
-// Ragged: how many samples from position `off` of epoch e's order (in bt->order) fit
-// in max_tokens, at most batch_size; their counts go to len[] (may be NULL).
-static ssm_code ragged_fit(ssm_batcher *bt, int64_t e, int64_t off, int64_t *len, int64_t *take,
-                           ssm_error *err) {
+// Ragged: how many samples from position `off` of epoch e's order (order[n]) fit in
+// max_tokens, at most batch_size; their counts go to len[] (may be NULL). Reads only bt's
+// constant fields: safe beside the prefetch thread.
+static ssm_code ragged_fit(const ssm_batcher *bt, const int64_t *order, int64_t e, int64_t off,
+                           int64_t *len, int64_t *take, ssm_error *err) {
     const ssm_sample_source *src = &bt->src;
     int64_t k = 0, tokens = 0, max = bt->opts.max_tokens;
     while (k < bt->opts.batch_size && off + k < bt->n) {
-        int64_t id = bt->ids[bt->order[off + k]];
+        int64_t id = bt->ids[order[off + k]];
         int64_t c = src->count(src->ctx, id, ssm_augment_key(bt->opts.seed, e, id));
         if (c < 1 || c > max)
             return too_long(err, id, c, max);
@@ -198,6 +208,22 @@ static ssm_code ragged_fit(ssm_batcher *bt, int64_t e, int64_t off, int64_t *len
         k++;
     }
     *take = k;
+    return SSM_OK;
+}
+
+// Ragged: the batches of epoch e (key epoch ke, order[n] filled) that start before position
+// `upto`, as ssm_batcher_produce packs them (drop_last included).
+static ssm_code ragged_count(const ssm_batcher *bt, const int64_t *order, int64_t ke,
+                             int64_t upto, int64_t *batches, ssm_error *err) {
+    int64_t off = 0, k = 0, take = 0;
+    while (off < upto) {
+        SSM_TRY(ragged_fit(bt, order, ke, off, NULL, &take, err));
+        if (bt->opts.drop_last && take < bt->opts.batch_size && off + take == bt->n)
+            break;
+        k++;
+        off += take;
+    }
+    *batches = k;
     return SSM_OK;
 }
 
@@ -232,16 +258,7 @@ static ssm_code plan_ragged(ssm_batcher *bt, ssm_error *err) {
     }
     free(len);
     SSM_TRY(ensure_order(bt, 0, err));
-    int64_t off = 0, batches = 0, take = 0;
-    while (off < n) {
-        SSM_TRY(ragged_fit(bt, 0, off, NULL, &take, err));
-        if (bt->opts.drop_last && take < bt->opts.batch_size && off + take == n)
-            break;
-        batches++;
-        off += take;
-    }
-    bt->ragged_batches = batches;
-    return SSM_OK;
+    return ragged_count(bt, bt->order, 0, n, &bt->ragged_batches, err);
 }
 
 static void reset_slots(ssm_batcher *bt) {
@@ -367,17 +384,78 @@ int64_t ssm_batcher_batches_per_epoch(const ssm_batcher *bt) {
     return bt->opts.drop_last ? bt->n / bs : (bt->n + bs - 1) / bs;
 }
 
+// Dense: batches starting before `upto` are ceil(upto / bs), less a short final one that
+// drop_last skips.
+static int64_t dense_count(const ssm_batcher *bt, int64_t upto) {
+    int64_t bs = bt->opts.batch_size, k = (upto + bs - 1) / bs;
+    if (bt->opts.drop_last && k > bt->n / bs)
+        k = bt->n / bs;
+    return k;
+}
+
+// Every epoch packs alike: its order and keys are epoch 0's.
+static int same_every_epoch(const ssm_batcher *bt) {
+    return bt->opts.fixed_keys;
+}
+
+ssm_code ssm_batcher_batches_before(const ssm_batcher *bt, int64_t epoch, int64_t offset,
+                                    int64_t *batches, ssm_error *err) {
+    *batches = 0;
+    if (epoch < 0 || offset < 0 || offset > bt->n)
+        return ssm_fail(err, SSM_EINVAL,
+                        "batcher position (epoch %" PRId64 ", offset %" PRId64
+                        "): expected epoch >= 0 and offset in 0..%" PRId64, epoch, offset, bt->n);
+    if (!bt->src.ragged) {
+        *batches = dense_count(bt, offset);
+        return SSM_OK;
+    }
+    if (offset == bt->n && same_every_epoch(bt)) {
+        *batches = bt->ragged_batches;
+        return SSM_OK;
+    }
+    int64_t *order = malloc((size_t)bt->n * sizeof *order);
+    if (!order)
+        return ssm_fail(err, SSM_ENOMEM, "cannot allocate the order of %" PRId64 " samples", bt->n);
+    const int64_t ke = key_epoch(bt, epoch);
+    ssm_code rc = fill_order(bt, order, ke, err);
+    if (rc == SSM_OK)
+        rc = ragged_count(bt, order, ke, offset, batches, err);
+    free(order);
+    if (rc)
+        ssm_error_prefix(err, "counting the batches of epoch %" PRId64 ": ", epoch);
+    return rc;
+}
+
+ssm_code ssm_batcher_batches_in_epochs(const ssm_batcher *bt, int64_t e0, int64_t e1,
+                                       int64_t cap, int64_t *batches, ssm_error *err) {
+    *batches = 0;
+    if (e0 < 0 || e1 < e0)
+        return ssm_fail(err, SSM_EINVAL, "epochs %" PRId64 "..%" PRId64 ": expected 0 <= first "
+                        "<= end", e0, e1);
+    if (!bt->src.ragged || same_every_epoch(bt)) {
+        *batches = (e1 - e0) * ssm_batcher_batches_per_epoch(bt);
+        return SSM_OK;
+    }
+    for (int64_t e = e0; e < e1 && (cap <= 0 || *batches < cap); e++) {
+        int64_t k;
+        SSM_TRY(ssm_batcher_batches_before(bt, e, bt->n, &k, err));
+        *batches += k;
+    }
+    return SSM_OK;
+}
+
 ssm_code ssm_batcher_produce(ssm_batcher *bt, ssm_batch_slot *slot) {
     int64_t e = bt->p_epoch, off = bt->p_offset, bs = bt->opts.batch_size;
+    const int64_t ke = key_epoch(bt, e); // the order and the sample keys
     int64_t take = bt->n - off < bs ? bt->n - off : bs;
     ssm_batch *b = &slot->batch;
     const ssm_sample_source *src = &bt->src;
     slot->rc = SSM_OK;
     slot->end = 0;
     if (take > 0) {
-        slot->rc = ensure_order(bt, e, &slot->err);
+        slot->rc = ensure_order(bt, ke, &slot->err);
         if (slot->rc == SSM_OK && src->ragged) // ragged: fewer when max_tokens is reached
-            slot->rc = ragged_fit(bt, e, off, b->length, &take, &slot->err);
+            slot->rc = ragged_fit(bt, bt->order, ke, off, b->length, &take, &slot->err);
         if (slot->rc != SSM_OK) {
             ssm_error_prefix(&slot->err, "epoch %" PRId64 ", batch at offset %" PRId64 ": ", e,
                              off);
@@ -401,7 +479,7 @@ ssm_code ssm_batcher_produce(ssm_batcher *bt, ssm_batch_slot *slot) {
         int64_t want = src->ragged ? b->length[k] : 0;
         int64_t row = src->ragged ? tokens : k; // x's first row for this sample
         b->index[k] = id;
-        slot->rc = src->get(src->ctx, id, ssm_augment_key(bt->opts.seed, e, id), b->x + row * xn,
+        slot->rc = src->get(src->ctx, id, ssm_augment_key(bt->opts.seed, ke, id), b->x + row * xn,
                             b->y ? b->y + k : NULL, b->y_dense ? b->y_dense + k * dn : NULL,
                             b->length ? b->length + k : NULL, &slot->err);
         if (slot->rc == SSM_OK && src->ragged && b->length[k] != want)
@@ -428,7 +506,7 @@ ssm_code ssm_batcher_produce(ssm_batcher *bt, ssm_batch_slot *slot) {
     b->tokens = tokens;
     if (b->dense_ndim)
         b->dense_shape[0] = take;
-    b->epoch = e;
+    b->epoch = ke;
     b->offset = off;
     bt->p_epoch = slot->next_epoch = e;
     bt->p_offset = slot->next_offset = off + take;

@@ -2,7 +2,8 @@
 //          ssm_batcher_opts, ssm_batcher_init, ssm_batcher_next, ssm_batcher_tell,
 //          ssm_batcher_seek, ssm_batcher_batches_per_epoch, ssm_batcher_free,
 //          ssm_epoch_order, SSM_BATCH_MAX_DIMS, ssm_dense_kind, ssm_batch_alloc_extra,
-//          ssm_batch_alloc_ragged, ssm_weighted_order
+//          ssm_batch_alloc_ragged, ssm_weighted_order, ssm_batcher_batches_before,
+//          ssm_batcher_batches_in_epochs
 // The batch the rest of ssmkit consumes, and the batcher that makes batches
 // from any sample source (an in-memory image dataset today; time-series
 // windows or bags of features later, through the same struct).
@@ -52,7 +53,8 @@ typedef struct {
     real *weight;                       // [B] sample weights, or NULL (all 1)
     int64_t *length;                    // [B] valid length along x's dim 1 (ragged), or NULL
     int64_t *index;                     // [B] sample ids in the source
-    int64_t epoch;                      // epoch this batch belongs to
+    int64_t epoch;                      // epoch this batch belongs to (the epoch of its
+                                        // order and sample keys: 0 with opts.fixed_keys)
     int64_t offset;                     // position of its first sample in the epoch's order
     // Ragged batches (a source with `ragged`, core/packing.h): the samples' tokens are
     // packed without padding: x is [tokens, <token shape>] (shape[0] = tokens, the rest
@@ -106,7 +108,9 @@ typedef struct {
     // Ragged sources (bags, clips): x_shape is ONE token's shape and a sample is count()
     // tokens; get writes them all at x (count * prod(x_shape) values) and sets *length
     // (the batcher refuses a length other than count); get_extra writes y_tokens [count].
-    // count is pure in (id, key) (a source that crops or samples a bag draws from key).
+    // count is pure in (id, key) (a source that crops or samples a bag draws from key) and
+    // only reads: the batcher's caller counts batches (ssm_batcher_batches_before) while the
+    // prefetch thread packs the next one.
     // The batcher calls count for every split id at init (with the keys of epoch 0) to
     // plan max_tokens and to refuse a sample that can never fit; a source whose count
     // varies with the key should be given an explicit max_tokens.
@@ -135,6 +139,11 @@ typedef struct {
     // must be finite and >= 0 with a positive sum. NULL: a permutation (shuffle) or the
     // ids in order.
     const double *sample_weights;
+    // 1: every epoch is epoch 0 again: the same order and the same sample keys (crops,
+    // augmentation), batches say epoch 0; the position (tell) still moves on. Evaluation
+    // batchers: every evaluation of a model sees the same data, so two passes give the
+    // same metrics (0: keys of (seed, epoch, id), fresh each epoch, for training).
+    int fixed_keys;
 } ssm_batcher_opts;
 
 // A slot is one batch buffer: the caller holds one while the prefetch thread
@@ -193,9 +202,24 @@ void ssm_batcher_tell(const ssm_batcher *bt, int64_t *epoch, int64_t *offset);
 ssm_code ssm_batcher_seek(ssm_batcher *bt, int64_t epoch, int64_t offset, ssm_error *err);
 
 // Dense sources: ceil(n / batch_size) (floor with drop_last). Ragged sources: the number
-// of batches of epoch 0 (computed at init); a shuffled epoch packs differently, so other
-// epochs may have a few batches more or fewer (schedules use it as an estimate).
+// of batches of epoch 0 (computed at init). A ragged batch ends early when the next sample
+// would overflow max_tokens, so a shuffled or weighted epoch may pack a few batches more or
+// fewer than epoch 0 (never when max_tokens is the default worst case: every batch then
+// holds batch_size samples). Step counts (the schedule's total, warmup, progress) take the
+// exact figures below.
 int64_t ssm_batcher_batches_per_epoch(const ssm_batcher *bt);
+// The batches of epoch `epoch` that start before position `offset` of its order (offset
+// n: every batch of the epoch; the batch at a resumed position is number *batches), exactly
+// as ssm_batcher_next will pack them: dense sources by arithmetic, ragged ones by packing
+// the epoch's order again from the counts (pure in (seed, epoch); no sample is read).
+// Safe while the prefetch thread runs. An error: a sample of that epoch can never fit.
+ssm_code ssm_batcher_batches_before(const ssm_batcher *bt, int64_t epoch, int64_t offset,
+                                    int64_t *batches, ssm_error *err);
+// The batches of epochs e0 .. e1-1 together, exactly (the schedule's total steps and
+// warmup steps); O((e1 - e0) n) count calls for a ragged source that reshuffles. cap > 0:
+// stop counting once the sum reaches cap (train.max_steps: the sum is then >= cap).
+ssm_code ssm_batcher_batches_in_epochs(const ssm_batcher *bt, int64_t e0, int64_t e1,
+                                       int64_t cap, int64_t *batches, ssm_error *err);
 
 // The permutation of 0..n-1 used as epoch `epoch`'s order for `seed` (pure).
 ssm_code ssm_epoch_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch, ssm_error *err);

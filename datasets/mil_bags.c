@@ -12,6 +12,7 @@
 #include "core/rng.h"
 
 #define CROP_STREAM 0x63726f70ull // "crop": the crop's draws, apart from other uses of the key
+#define DROP_STREAM 0x64726f70ull // "drop": feature dropout's draws
 
 void mil_bags_free(mil_bags *s) {
     if (s->impl_free && s->impl)
@@ -135,6 +136,7 @@ typedef struct {
     const mil_bags *s;
     int64_t max_inst;
     mil_sampling sampling;
+    double drop;        // feature dropout probability, 0 = off
     double *mean, *std; // [F] or NULL
     int64_t *rows;      // [max_k] scratch of the crop
     int32_t *inst_y;    // [max_k] instance labels of the last get (get_extra copies them)
@@ -145,6 +147,20 @@ static int64_t src_count(void *ctx, int64_t id, uint64_t key) {
     const src_ctx *c = ctx;
     int64_t len = c->s->len[id];
     return c->max_inst > 0 && len > c->max_inst ? c->max_inst : len;
+}
+
+// Inverted dropout of the k instances' features in x, one draw per value from (key,
+// instance, feature): pure in the key, like the crop.
+static void drop_features(const src_ctx *c, real *x, int64_t k, uint64_t key) {
+    const mil_bags *s = c->s;
+    const uint64_t stream = ssm_seed_derive(key, DROP_STREAM);
+    const real scale = (real)(1 / (1 - c->drop));
+    for (int64_t t = 0; t < k; t++)
+        for (int64_t j = 0; j < s->F; j++) {
+            double u = (double)(ssm_seed_derive(stream, (uint64_t)(t * s->F + j)) >> 11) * 0x1p-53;
+            real *v = &x[t * s->token + j];
+            *v = u < c->drop ? 0 : *v * scale;
+        }
 }
 
 static ssm_code src_get(void *ctx, int64_t id, uint64_t key, real *x, int32_t *y, real *y_dense,
@@ -165,6 +181,8 @@ static ssm_code src_get(void *ctx, int64_t id, uint64_t key, real *x, int32_t *y
         for (int64_t t = 0; t < k; t++)
             for (int64_t j = 0; j < s->F; j++)
                 x[t * s->token + j] = (real)((x[t * s->token + j] - c->mean[j]) / c->std[j]);
+    if (c->drop > 0)
+        drop_features(c, x, k, key);
     *y = s->label[id];
     *length = k;
     c->last_id = id;
@@ -199,10 +217,14 @@ ssm_code mil_bags_source(ssm_sample_source *src, const mil_bags *s, const mil_so
     if (s->n < 1 || s->token < 1 || s->token >= (int64_t)1 << 40)
         return ssm_fail(err, SSM_EINVAL, "%s: %" PRId64 " bags of %" PRId64
                         " values per instance: expected >= 1 each", s->what, s->n, s->token);
+    if (!(o->feature_dropout >= 0 && o->feature_dropout < 1))
+        return ssm_fail(err, SSM_EINVAL, "%s: feature dropout %g: expected a probability in "
+                        "[0, 1)", s->what, o->feature_dropout);
     src_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return ssm_fail(err, SSM_ENOMEM, "out of memory");
     c->s = s;
+    c->drop = o->feature_dropout;
     c->max_inst = o->max_instances;
     c->sampling = o->sampling;
     c->last_id = -1;

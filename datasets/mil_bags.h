@@ -74,6 +74,10 @@ typedef struct {
     mil_sampling sampling;  // random: a seeded subset kept in bag order; first: the first ones
     const double *mean;     // [F] standardise x = (x - mean) / std before batching, or NULL
     const double *std;      // [F] (copied)
+    // Training only: each feature value of an instance (not its coordinates) is zeroed with
+    // probability feature_dropout and the others scaled by 1 / (1 - feature_dropout), after
+    // standardisation (nn.Dropout on the inputs), drawn from the sample key. 0 = off.
+    double feature_dropout;
 } mil_source_opts;
 
 // The rows a crop keeps of a bag of len instances for the sample key (pure in (len, k,
@@ -82,6 +86,7 @@ void mil_crop_rows(int64_t *rows, int64_t len, int64_t k, uint64_t key);
 
 // A ragged sample source over s (not copied: s must outlive the batcher): x is the bag
 // [count, token], y its label, y_tokens its instance labels when s has them. count(id) =
-// min(len, max_instances). The batcher takes ownership of *src.
+// min(len, max_instances). The batcher takes ownership of *src. Refuses a
+// feature_dropout outside [0, 1).
 ssm_code mil_bags_source(ssm_sample_source *src, const mil_bags *s, const mil_source_opts *o,
                          ssm_error *err);

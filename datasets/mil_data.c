@@ -29,7 +29,8 @@ static ssm_code make_batcher(mil_data *d, int split, const ssm_data_config *dc, 
                           .sampling = dc->instance_sampling == SSM_SAMPLING_FIRST
                                           ? MIL_SAMPLE_FIRST
                                           : MIL_SAMPLE_RANDOM,
-                          .mean = d->mean, .std = d->std};
+                          .mean = d->mean, .std = d->std,
+                          .feature_dropout = split == 0 ? dc->augment.feature_dropout : 0};
     static const char *const names[3] = {"training", "validation", "test"};
     for (int64_t i = 0; i < n && dc->max_tokens > 0; i++) { // name the bag, not its index
         int64_t k = s->len[ids[i]];
@@ -48,7 +49,9 @@ static ssm_code make_batcher(mil_data *d, int split, const ssm_data_config *dc, 
                           .shuffle = train && dc->shuffle,
                           .seed = train ? ssm_seed_derive(seed, 102) : seed,
                           .prefetch = dc->num_workers > 0,
-                          .max_tokens = dc->max_tokens};
+                          .max_tokens = dc->max_tokens,
+                          // validation and test crop every bag the same way on every pass
+                          .fixed_keys = !train};
     double *w = NULL;
     if (train && dc->weighted_sampling) {
         if (!(w = malloc((size_t)n * sizeof *w))) {

@@ -20,7 +20,9 @@
 //                data.bag_target_class, data.bag_mean_len, data.bag_std_len (mil_fmnist.h).
 //
 // Every split: data.max_instances crops a longer bag (data.instance_sampling: random,
-// drawn from the sample key, or first); data.max_tokens bounds a batch (0 = the exact worst
+// drawn from the sample key, or first; training draws a fresh crop every epoch, validation
+// and test the same crop on every pass: their batchers have fixed_keys);
+// data.augment.feature_dropout drops training features (mil_source_opts); data.max_tokens bounds a batch (0 = the exact worst
 // case of that split; a longer bag is refused by name). The training batcher shuffles
 // (data.shuffle) and keeps its last partial batch; with data.weighted_sampling it draws
 // the epoch's bags with replacement, the classes equally often (CLAM). Val and test keep

@@ -67,7 +67,7 @@ static ssm_code ct_configure(ssm_model_spec *s, const ssm_config *c, const task_
         if (!c->data.pack)
             return ssm_fail(err, SSM_ECONFIG, "task.name classify takes packed samples from "
                             "series (data.pack: true); bags of instances are task.name mil");
-        if (c->task.pool == SSM_POOL_LAST || c->task.tta != SSM_TTA_NONE)
+        if (c->task.pool == SSM_POOL_LAST || strcmp(c->task.tta, "none") != 0)
             return ssm_fail(err, SSM_ECONFIG, "classify on packed samples (data.pack) pools by "
                             "task.pool mean or cls, without task.tta");
         s->head = "bag";

@@ -148,16 +148,23 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
     if (per_epoch < 1)
         return ssm_fail(err, SSM_EDATA, "the training split has no full batch (batch size %lld)",
                         (long long)cfg->data.batch_size);
-    int64_t total = cfg->train.epochs * per_epoch;
+    // Counted, not epochs * per_epoch: a ragged epoch may pack more or fewer batches than
+    // epoch 0, and the cosine must end where the training does.
+    int64_t total, warmup = cfg->optim.warmup_steps;
+    SSM_TRY(ssm_batcher_batches_in_epochs(train, 0, cfg->train.epochs, cfg->train.max_steps,
+                                          &total, err));
+    if (warmup <= 0)
+        SSM_TRY(ssm_batcher_batches_in_epochs(train, 0, cfg->optim.warmup_epochs, 0, &warmup,
+                                              err));
     if (cfg->train.max_steps > 0 && cfg->train.max_steps < total)
         total = cfg->train.max_steps;
     lr_schedule sched = {
         .lr = cfg->optim.lr,
         .min_lr = cfg->optim.min_lr,
-        .warmup_steps = cfg->optim.warmup_steps > 0 ? cfg->optim.warmup_steps
-                                                    : cfg->optim.warmup_epochs * per_epoch,
+        .warmup_steps = warmup,
         .total_steps = total,
         .cosine = cfg->optim.schedule == SSM_SCHED_COSINE,
+        .linear = cfg->optim.schedule == SSM_SCHED_LINEAR,
     };
 
     loop_state st = {.best = NAN, .best_step = -1};
@@ -188,9 +195,13 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
     int done = st.step >= total;
     while (!done && st.epoch < cfg->train.epochs) {
         progress pr;
-        progress_begin(&pr, stderr, st.epoch + 1, cfg->train.epochs, per_epoch, cfg->train.log_every,
+        int64_t steps = per_epoch, before = 0; // this epoch's batches, those before a resume
+        if ((rc = ssm_batcher_batches_before(train, st.epoch, train->n, &steps, err)) ||
+            (rc = ssm_batcher_batches_before(train, st.epoch, st.offset, &before, err)))
+            goto out;
+        progress_begin(&pr, stderr, st.epoch + 1, cfg->train.epochs, steps, cfg->train.log_every,
                        (int)cfg->run.progress);
-        pr.step = st.offset / cfg->data.batch_size;
+        pr.step = before;
         for (;;) {
             const ssm_batch *b;
             if ((rc = ssm_batcher_next(train, &b, err)))

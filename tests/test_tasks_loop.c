@@ -24,6 +24,18 @@ START_TEST(schedule_warmup_then_cosine) {
 }
 END_TEST
 
+// optim.schedule: linear, a straight line from lr to min_lr after the warmup
+START_TEST(schedule_warmup_then_linear) {
+    lr_schedule s = {.lr = 1e-3, .min_lr = 1e-5, .warmup_steps = 10, .total_steps = 110, .linear = 1};
+    ck_assert(fabs(lr_schedule_at(&s, 4) - 5e-4) < 1e-12);
+    ck_assert(fabs(lr_schedule_at(&s, 10) - 1e-3) < 1e-12);
+    ck_assert(fabs(lr_schedule_at(&s, 35) - (1e-3 - 0.25 * (1e-3 - 1e-5))) < 1e-12);
+    ck_assert(fabs(lr_schedule_at(&s, 60) - 0.5 * (1e-3 + 1e-5)) < 1e-12);
+    ck_assert(fabs(lr_schedule_at(&s, 110) - 1e-5) < 1e-12);
+    ck_assert(fabs(lr_schedule_at(&s, 300) - 1e-5) < 1e-12);
+}
+END_TEST
+
 START_TEST(runlog_writes_json_lines) {
     char dir[] = "/tmp/ssmkit_runlog_XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -54,6 +66,7 @@ int main(void) {
     Suite *s = suite_create("tasks_loop");
     TCase *tc = tcase_create("loop");
     tcase_add_test(tc, schedule_warmup_then_cosine);
+    tcase_add_test(tc, schedule_warmup_then_linear);
     tcase_add_test(tc, runlog_writes_json_lines);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

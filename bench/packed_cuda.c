@@ -1,0 +1,313 @@
+// defines: main (benchmark of packed (ragged) batches through the GPU backbone)
+// The CUDA twin of bench/packed.c (same measurements, same table), on one GPU with
+// backbone/mamba_cuda.h (fp32): training steps (forward + backward with d input, no
+// optimizer) of a bidirectional stack ({identity, reverse} within each sequence, Vim's v2
+// layout):
+//
+//  long: one packed row of -long tokens (default 100,000: one sequence, or -long-n equal
+//        sequences), planned for (1, -long): the device arena, the device memory in use
+//        after the steps (cudaMemGetInfo: the arena, parameters, inputs and the CUDA
+//        context) and the time per step.
+//  bags: -bags sequences with lengths drawn uniformly from [-min, -max] (seeded, the same
+//        generator and lengths as bench/packed.c), run
+//        (a) padded to the longest, B = bags, L = max(len), planned for (bags, max),
+//        (b) packed into one row of sum(len) tokens, planned for (1, sum), and
+//        (c) packed on the padded run's plan (bags, max) (the token budget rule: a dense
+//        plan takes a packed row of up to B_max * L tokens).
+//        Tokens/s count the real tokens (sum of lengths) in every row, so padding is paid
+//        for, not counted.
+// Every figure: -warmup untimed steps, then -iters timed ones, each between two CUDA events;
+// min and median per step. Inputs and parameters are mamba_ssm's init and fixed pseudo-random
+// values, never zeros. Prints markdown table rows. Built only with CUDA=1:
+//   build-cuda/bench/packed_cuda [-d 128] [-N 16] [-layers 2] [-long 100000] [-long-n 1]
+//        [-bags 8] [-min 100] [-max 4000] [-seed 1] [-warmup 3] [-iters 20] [-no-long]
+//        [-no-bags]
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef SSM_CUDA
+#include <cuda_runtime_api.h>
+
+#include "backbone/mamba.h"
+#include "backbone/mamba_cuda.h"
+#include "core/cuda/device.h"
+#include "kernels/cuda/common.h"
+
+#define CK(x) SSM_CUDA_ABORT_ON_ERROR(x)
+
+typedef struct {
+    double min_s, med_s; // per step
+    size_t arena_bytes;
+} timing;
+
+static void die(const char *what, const ssm_error *e) {
+    fprintf(stderr, "packed_cuda: %s: %s\n", what, e->msg);
+    exit(1);
+}
+
+static int cmp_float(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static double used_mib(void) {
+    size_t free_b = 0, total_b = 0;
+    CUDA_CHECK_ABORT(cudaMemGetInfo(&free_b, &total_b));
+    return (double)(total_b - free_b) / 1048576.0;
+}
+
+typedef struct {
+    mamba_stack *s;
+    ssm_params p, dev;
+    ssm_arena a;
+} model;
+
+static void model_init(model *m, int64_t d, int64_t N, int64_t layers, int64_t B_max, int64_t L) {
+    mamba_config c;
+    mamba_config_defaults(&c);
+    c.d_model = d;
+    c.d_state = N;
+    c.n_layers = layers;
+    c.n_branches = 2;
+    ssm_error e = {0};
+    ssm_params_init(&m->p);
+    ssm_arena_init(&m->a);
+    ssm_rng rng;
+    if (mamba_stack_declare(&m->s, &c, &m->p, "", &e) || ssm_params_finalize(&m->p, &e) ||
+        ssm_rng_init(&rng, 1, &e))
+        die("declare", &e);
+    mamba_stack_init_params(m->s, &m->p, &rng);
+    ssm_rng_free(&rng);
+    if (ssm_params_cuda_mirror(&m->dev, &m->p, &e) || mamba_stack_plan_cuda(m->s, &m->a, B_max, L, &e) ||
+        ssm_arena_commit_cuda(&m->a, &e) || mamba_stack_plan_cuda(m->s, &m->a, B_max, L, &e))
+        die("plan", &e);
+}
+
+static void model_free(model *m) {
+    ssm_arena_free_cuda(&m->a);
+    ssm_params_cuda_free(&m->dev);
+    mamba_stack_free(m->s);
+    ssm_params_free(&m->p);
+}
+
+// n values on the device, as bench/packed.c's inputs (a fixed sawtooth in [-0.5, 0.5)).
+static real *dev_inputs(size_t n, unsigned salt) {
+    real *h = malloc(n * sizeof(real)), *d;
+    if (!h) {
+        fprintf(stderr, "packed_cuda: out of memory (%zu reals)\n", n);
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        h[i] = (real)((double)((i * 7 + salt) % 97) / 97 - 0.5);
+    CK(ssm_cuda_alloc((void **)&d, n * sizeof(real), "bench"));
+    CK(ssm_cuda_upload(d, h, n * sizeof(real)));
+    free(h);
+    return d;
+}
+
+// Steps of the model m: packed (pk, host offsets; its device copy is made here) or dense (B
+// samples of the plan's L).
+static void time_steps(timing *t, model *m, const ssm_packing *pk_host, int64_t B, int64_t L,
+                       int64_t D, int warmup, int iters) {
+    const int64_t T = pk_host ? pk_host->total : B * L;
+    const size_t n = (size_t)(T * D);
+    real *in = dev_inputs(n, 1), *dout = dev_inputs(n, 2), *out, *din;
+    CK(ssm_cuda_alloc((void **)&out, n * sizeof(real), "bench"));
+    CK(ssm_cuda_alloc((void **)&din, n * sizeof(real), "bench"));
+    int32_t *perm = malloc(sizeof(int32_t) * 2 * (size_t)T), *perm_d;
+    mamba_orders o = {.count = 2, .perm = perm};
+    ssm_packing pk = {0};
+    int64_t *off_d = NULL;
+    ssm_error e = {0};
+    ssm_code rc;
+    if (pk_host) { // the orders are checked on the host, then run from the device
+        pk = *pk_host;
+        mamba_order_identity_packed(perm, &pk);
+        mamba_order_reverse_packed(perm + T, &pk);
+        rc = mamba_orders_check_packed(m->s, &o, &pk, &e);
+        CK(ssm_cuda_alloc((void **)&off_d, sizeof(int64_t) * (size_t)(pk.n + 1), "bench"));
+        CK(ssm_cuda_upload(off_d, pk.offsets, sizeof(int64_t) * (size_t)(pk.n + 1)));
+        pk.d_offsets = off_d;
+    } else {
+        mamba_order_identity(perm, B, L);
+        mamba_order_reverse(perm + T, B, L);
+        rc = mamba_orders_check(m->s, &o, B, &e);
+    }
+    if (rc)
+        die("orders", &e);
+    CK(ssm_cuda_alloc((void **)&perm_d, sizeof(int32_t) * 2 * (size_t)T, "bench"));
+    CK(ssm_cuda_upload(perm_d, perm, sizeof(int32_t) * 2 * (size_t)T));
+    o.perm = perm_d;
+    cudaEvent_t a, b;
+    CUDA_CHECK_ABORT(cudaEventCreate(&a));
+    CUDA_CHECK_ABORT(cudaEventCreate(&b));
+    float *ts = malloc(sizeof(float) * (size_t)iters);
+    for (int i = 0; i < warmup + iters; i++) {
+        CUDA_CHECK_ABORT(cudaEventRecord(a, 0));
+        if (pk_host) {
+            rc = mamba_stack_forward_packed_cuda(m->s, &m->dev, out, in, &o, &pk, &e);
+            if (rc == SSM_OK)
+                rc = mamba_stack_backward_packed_cuda(m->s, &m->dev, din, dout, &o, &pk, &e);
+        } else {
+            rc = mamba_stack_forward_cuda(m->s, &m->dev, out, in, &o, B, &e);
+            if (rc == SSM_OK)
+                rc = mamba_stack_backward_cuda(m->s, &m->dev, din, dout, &o, B, &e);
+        }
+        if (rc)
+            die(pk_host ? "packed step" : "padded step", &e);
+        CUDA_CHECK_ABORT(cudaEventRecord(b, 0));
+        CUDA_CHECK_ABORT(cudaEventSynchronize(b));
+        if (i >= warmup)
+            CUDA_CHECK_ABORT(cudaEventElapsedTime(&ts[i - warmup], a, b));
+    }
+    qsort(ts, (size_t)iters, sizeof(float), cmp_float);
+    t->min_s = ts[0] * 1e-3;
+    t->med_s = (iters % 2 ? ts[iters / 2] : 0.5 * (ts[iters / 2 - 1] + ts[iters / 2])) * 1e-3;
+    t->arena_bytes = m->a.capacity;
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    free(ts), free(perm);
+    ssm_cuda_free(in), ssm_cuda_free(dout), ssm_cuda_free(out), ssm_cuda_free(din);
+    ssm_cuda_free(perm_d), ssm_cuda_free(off_d);
+}
+
+static uint64_t rng_next(uint64_t *st) { // bench/packed.c's generator: the same bag lengths
+    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+    return *st >> 33;
+}
+
+int main(int argc, char **argv) {
+    int64_t d = 128, N = 16, layers = 2, long_T = 100000, long_n = 1, bags = 8, lo = 100, hi = 4000;
+    uint64_t seed = 1;
+    int warmup = 3, iters = 20, do_long = 1, do_bags = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const int more = i + 1 < argc;
+        if (!strcmp(a, "-d") && more)
+            d = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-N") && more)
+            N = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-layers") && more)
+            layers = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-long") && more)
+            long_T = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-long-n") && more)
+            long_n = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-bags") && more)
+            bags = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-min") && more)
+            lo = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-max") && more)
+            hi = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-seed") && more)
+            seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-warmup") && more)
+            warmup = atoi(argv[++i]);
+        else if (!strcmp(a, "-iters") && more)
+            iters = atoi(argv[++i]);
+        else if (!strcmp(a, "-no-long"))
+            do_long = 0;
+        else if (!strcmp(a, "-no-bags"))
+            do_bags = 0;
+        else {
+            fprintf(stderr, "usage: %s [-d 128] [-N 16] [-layers 2] [-long 100000] [-long-n 1] "
+                            "[-bags 8] [-min 100] [-max 4000] [-seed 1] [-warmup 3] [-iters 20] "
+                            "[-no-long] [-no-bags]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (iters < 1 || warmup < 0 || long_n < 1 || long_n > long_T || bags < 1 || lo < 1 || hi < lo) {
+        fprintf(stderr, "packed_cuda: need iters >= 1, warmup >= 0, 1 <= long-n <= long, "
+                        "bags >= 1, 1 <= min <= max\n");
+        return 2;
+    }
+    if (ssm_cuda_device_count() == 0) {
+        printf("packed_cuda: no CUDA device\n");
+        return 0;
+    }
+    struct cudaDeviceProp prop;
+    CUDA_CHECK_ABORT(cudaGetDeviceProperties(&prop, 0));
+    printf("packed batches, GPU backbone (%s, fp32): d_model %lld, d_state %lld, %lld layers, "
+           "bidirectional (K=2), expand 2, d_conv 4, scan_chunk 64; warmup %d, %d timed steps "
+           "(CUDA events)\n\n",
+           prop.name, (long long)d, (long long)N, (long long)layers, warmup, iters);
+
+    if (do_long) {
+        int64_t *off = malloc(sizeof(int64_t) * (size_t)(long_n + 1));
+        for (int64_t i = 0; i <= long_n; i++)
+            off[i] = long_T * i / long_n;
+        ssm_packing pk = {.n = long_n, .total = long_T, .offsets = off};
+        model m;
+        timing t;
+        model_init(&m, d, N, layers, 1, long_T);
+        time_steps(&t, &m, &pk, 1, long_T, d, warmup, iters);
+        printf("| long row | tokens | sequences | arena MiB | device MiB in use | step min s | "
+               "step median s | tokens/s |\n|---|---|---|---|---|---|---|---|\n");
+        printf("| plan (1, %lld) | %lld | %lld | %.0f | %.0f | %.4f | %.4f | %.0f |\n\n",
+               (long long)long_T, (long long)long_T, (long long)long_n,
+               t.arena_bytes / 1048576.0, used_mib(), t.min_s, t.med_s,
+               (double)long_T / t.med_s);
+        printf("arena bytes: %zu\n\n", t.arena_bytes);
+        fflush(stdout);
+        model_free(&m);
+        free(off);
+    }
+
+    if (do_bags) {
+        int64_t *off = malloc(sizeof(int64_t) * (size_t)(bags + 1));
+        uint64_t st = seed;
+        int64_t mx = 0;
+        off[0] = 0;
+        printf("bag lengths (seed %llu):", (unsigned long long)seed);
+        for (int64_t i = 0; i < bags; i++) {
+            int64_t len = lo + (int64_t)(rng_next(&st) % (uint64_t)(hi - lo + 1));
+            off[i + 1] = off[i] + len;
+            mx = len > mx ? len : mx;
+            printf(" %lld", (long long)len);
+        }
+        const int64_t T = off[bags];
+        printf("; %lld tokens, padded to %lld x %lld = %lld (%.0f%% padding)\n\n", (long long)T,
+               (long long)bags, (long long)mx, (long long)(bags * mx),
+               100.0 * (double)(bags * mx - T) / (double)(bags * mx));
+        ssm_packing pk = {.n = bags, .total = T, .offsets = off};
+        printf("| bags | run | plan (B_max, L) | tokens computed | arena MiB | step min s | "
+               "step median s | real tokens/s | vs padded |\n"
+               "|---|---|---|---|---|---|---|---|---|\n");
+        timing tp, td, tq;
+        model m;
+        // padded first, so its tokens/s is known to the other rows
+        model_init(&m, d, N, layers, bags, mx);
+        time_steps(&td, &m, NULL, bags, mx, d, warmup, iters);
+        time_steps(&tq, &m, &pk, 1, T, d, warmup, iters);
+        model_free(&m);
+        model_init(&m, d, N, layers, 1, T);
+        time_steps(&tp, &m, &pk, 1, T, d, warmup, iters);
+        model_free(&m);
+        const double pad_rate = (double)T / td.med_s;
+        const struct {
+            const char *run;
+            int64_t B, L, computed;
+            const timing *t;
+        } rows[] = {{"padded to the longest", bags, mx, bags * mx, &td},
+                    {"packed", 1, T, T, &tp},
+                    {"packed on the padded plan", bags, mx, T, &tq}};
+        for (int r = 0; r < 3; r++) {
+            const double rate = (double)T / rows[r].t->med_s;
+            printf("| %lld in %lld..%lld | %s | (%lld, %lld) | %lld | %.0f | %.5f | %.5f | %.0f "
+                   "| %.2fx |\n",
+                   (long long)bags, (long long)lo, (long long)hi, rows[r].run, (long long)rows[r].B,
+                   (long long)rows[r].L, (long long)rows[r].computed,
+                   rows[r].t->arena_bytes / 1048576.0, rows[r].t->min_s, rows[r].t->med_s, rate,
+                   rate / pad_rate);
+        }
+        free(off);
+    }
+    return 0;
+}
+#else
+int main(void) {
+    printf("packed_cuda: built without CUDA (make CUDA=1)\n");
+    return 0;
+}
+#endif
