@@ -201,3 +201,4 @@ clean:
 	rm -rf $(B)
 
 -include $(OBJ:.o=.d) $(DBL_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(CLI_SRC:%.c=$(B)/obj/%.d) $(CLI_SRC:%.c=$(B)/dbl/obj/%.d)
+include tests/fuzz/fuzz.mk
