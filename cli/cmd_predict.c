@@ -54,6 +54,11 @@ static ssm_code predict(const cli_args *a, const ssm_config *cfg, ssm_error *err
         return ssm_fail(err, SSM_EFORMAT, "%s: data_channels %lld, expected 1..%d", a->ckpt,
                         (long long)C, SSM_IMAGE_MAX_C);
     }
+    if (H < 1 || W < 1 || H > 65536 || W > 65536) { // before n * C * H * W can overflow
+        free(names_copy);
+        return ssm_fail(err, SSM_EFORMAT, "%s: data_height %lld, data_width %lld; expected "
+                        "1..65536 each", a->ckpt, (long long)H, (long long)W);
+    }
     int64_t n = a->n_inputs, V = cfg->task.num_classes;
     const char **class_names = calloc((size_t)(V > 0 ? V : 1), sizeof *class_names);
     split_lines(names_copy, class_names, V);
