@@ -113,9 +113,10 @@ static void pad_range(double *lo, double *hi) {
     }
 }
 
-// TensorBoard's smoothing: a debiased exponential moving average.
+// TensorBoard's smoothing, a debiased exponential moving average, over about a 30th of
+// the points (so its lag is a 30th of the chart's width, whatever the run's length).
 static void smooth(const double *y, int64_t n, double *out) {
-    double w = n > 200 ? 0.95 : n > 50 ? 0.9 : 0.6, acc = 0, norm = 0;
+    double w = fmin(fmax(1 - 30.0 / (double)n, 0), 0.98), acc = 0, norm = 0;
     for (int64_t i = 0; i < n; i++) {
         if (!isfinite(y[i])) {
             out[i] = NAN;
