@@ -2,13 +2,13 @@
 # Writes the seed corpora tests/fuzz/seeds/<target>/ (committed; rerun only to change
 # them): tiny valid files of each format, a few with the edge cases the readers handle
 # (missing values, quoting, gzip, big-endian PLY, ModelNet's OFF header quirk). Needs
-# python3, gzip, sox (FLAC and Ogg/Vorbis) and a built build/ssmkit (HDF5 seeds).
+# python3, gzip and sox (FLAC and Ogg/Vorbis).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=tests/fuzz/seeds
 rm -rf "$S"; mkdir -p "$S"
 for t in config idx png series_csv ucr_tsv ucr_ts checkpoint audio pc_off pc_ply pc_text \
-         mil_musk mil_clam mil_h5; do mkdir -p "$S/$t"; done
+         mil_musk mil_clam; do mkdir -p "$S/$t"; done
 
 # config: the first line is one --set, the rest a config of the repository
 i=0
@@ -109,8 +109,5 @@ tmp=$(mktemp -d)
 tail -c +2 "$S/audio/mono.wav" > "$tmp/m.wav"
 sox "$tmp/m.wav" "$tmp/m.flac" && { printf '\1'; cat "$tmp/m.flac"; } > "$S/audio/mono.flac"
 sox "$tmp/m.wav" -r 8000 "$tmp/m.ogg" && { printf '\2'; cat "$tmp/m.ogg"; } > "$S/audio/mono.ogg"
-# HDF5: a synthetic slide (features, coords, witness)
-build/ssmkit synth-bags "$tmp/bags" --bags 2 --min 3 --max 3 --dim 4 --witnesses 1:1 --splits 0 >/dev/null
-cp "$tmp/bags/h5_files/slide_0001.h5" "$S/mil_h5/slide.h5"
 rm -rf "$tmp"
 du -sh "$S"
