@@ -214,3 +214,4 @@ $(TORCH_DRIVER): tests/torch/dump_outputs.c $(B)/libssmkit.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libssmkit.a $(LDLIBS)
 test: $(TORCH_DRIVER)
+include tests/fuzz/fuzz.mk

@@ -131,6 +131,112 @@ static ssm_code walk_mapping(prepass *pp, yaml_node_t *m, const char *prefix, ss
     return SSM_OK;
 }
 
+// A config is a page (the largest in configs/ is under 2 KB; the deepest nests 4 levels:
+// section, key, subsection, list). Bigger or deeper text is refused before libyaml sees
+// it: libyaml's time grows with the square of the nesting (a 40,000-deep file took 15 s).
+#define CONFIG_MAX_BYTES ((size_t)1 << 20)
+#define CONFIG_MAX_DEPTH 16
+
+// The line where the nesting of YAML text b [n] first exceeds `limit`, or 0. Measured
+// without parsing: block levels (a deeper indentation; each "- " or "? " entry) plus
+// flow levels ('[' or '{' opening a node, outside quoted scalars, block scalars and
+// comments). It may overcount text that libyaml would refuse anyway; it never
+// undercounts a file libyaml accepts.
+static int yaml_depth_exceeded(const char *b, size_t n, int limit) {
+    int stack[CONFIG_MAX_DEPTH + 2], depth = 0, flow = 0, line = 1;
+    size_t i = 0;
+    while (i < n) {
+        int col = 0, node_start = 1;
+        while (i < n && b[i] == ' ') {
+            i++;
+            col++;
+        }
+        if (i < n && b[i] != '\n' && b[i] != '\r' && b[i] != '#' && !flow) {
+            while (depth > 0 && stack[depth - 1] > col) // a block level ends
+                depth--;
+            if (depth == 0 || stack[depth - 1] < col) {
+                stack[depth++] = col;
+                if (depth > limit)
+                    return line;
+            }
+            // "- - a": each entry marker opens a level at its content's column
+            while (i < n && (b[i] == '-' || b[i] == '?') &&
+                   (i + 1 == n || b[i + 1] == ' ' || b[i + 1] == '\n' || b[i + 1] == '\r')) {
+                i++;
+                col++;
+                while (i < n && b[i] == ' ') {
+                    i++;
+                    col++;
+                }
+                stack[depth++] = col;
+                if (depth > limit)
+                    return line;
+            }
+        }
+        int line_col = col; // a block scalar's lines are those indented deeper than this
+        while (i < n && b[i] != '\n') {
+            char c = b[i];
+            if (c == '#' && (node_start || b[i - 1] == ' ' || b[i - 1] == '\t')) {
+                while (i < n && b[i] != '\n')
+                    i++;
+                break;
+            }
+            if ((c == '\'' || c == '"') && (node_start || flow)) { // quoted, maybe multi-line
+                for (i++; i < n; i++) {
+                    if (b[i] == '\n')
+                        line++;
+                    else if (c == '"' && b[i] == '\\')
+                        i++;
+                    else if (b[i] == c && !(c == '\'' && i + 1 < n && b[i + 1] == '\''))
+                        break;
+                    else if (b[i] == c)
+                        i++; // '' inside single quotes
+                }
+                i++;
+                node_start = 0;
+                continue;
+            }
+            if ((c == '|' || c == '>') && node_start && !flow) { // block scalar: skip its lines
+                while (i < n && b[i] != '\n')
+                    i++;
+                while (i < n) { // at a '\n': is the next line part of the scalar?
+                    size_t j = i + 1;
+                    int ind = 0;
+                    while (j < n && b[j] == ' ') {
+                        j++;
+                        ind++;
+                    }
+                    if (j < n && b[j] != '\n' && b[j] != '\r' && ind <= line_col)
+                        break;
+                    line++;
+                    i = j;
+                    while (i < n && b[i] != '\n')
+                        i++;
+                }
+                break;
+            }
+            if ((c == '[' || c == '{') && (node_start || flow)) {
+                flow++;
+                if (depth + flow > limit)
+                    return line;
+            } else if ((c == ']' || c == '}') && flow) {
+                flow--;
+            }
+            // a node starts after ": ", and in flow after ", " and an opening bracket
+            node_start = c == ' ' || c == '\t' ? node_start
+                         : c == ':' || (flow && (c == ',' || c == '[' || c == '{'));
+            if (c == ':' && !flow && i + 1 < n && b[i + 1] != ' ' && b[i + 1] != '\n')
+                node_start = 0; // "a:b" is a plain scalar
+            i++;
+        }
+        if (i < n) { // the '\n'
+            i++;
+            line++;
+        }
+    }
+    return 0;
+}
+
 static ssm_code read_file(const char *path, char **buf, size_t *len, ssm_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -139,13 +245,14 @@ static ssm_code read_file(const char *path, char **buf, size_t *len, ssm_error *
     char *b = malloc(cap);
     while (b) {
         n += fread(b + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        if (cap >= ((size_t)16 << 20)) { // a config is small; refuse runaway files
+        if (n > CONFIG_MAX_BYTES) {
             free(b);
             fclose(f);
-            return ssm_fail(err, SSM_ECONFIG, "%s: larger than 16 MiB, not a config", path);
+            return ssm_fail(err, SSM_ECONFIG, "%s: larger than %zu KiB; a config is a page of "
+                            "YAML", path, CONFIG_MAX_BYTES >> 10);
         }
+        if (n < cap)
+            break;
         char *nb = realloc(b, cap * 2);
         if (!nb) {
             free(b);
@@ -233,6 +340,12 @@ static ssm_code load_impl(ssm_config *c, const char *path, int *lines, ssm_error
     char *buf = NULL;
     size_t len = 0;
     SSM_TRY(read_file(path, &buf, &len, err));
+    int deep = yaml_depth_exceeded(buf, len, CONFIG_MAX_DEPTH);
+    if (deep) {
+        free(buf);
+        return ssm_fail(err, SSM_ECONFIG, "%s:%d: nested more than %d levels deep; a config "
+                        "nests 4 (section, key, subsection, list)", path, deep, CONFIG_MAX_DEPTH);
+    }
     ssm_config scratch = *c;
     prepass pp = {.file = path, .scratch = &scratch, .lines = lines};
     memset(lines, 0, ssm_config_nkeys * sizeof *lines);

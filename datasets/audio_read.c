@@ -16,6 +16,7 @@
 #define READ_CHUNK 16384
 // 2^31 mono samples (2.2 h at 16 kHz): more is not one training clip.
 #define MAX_SAMPLES (INT64_C(1) << 31)
+#define PREALLOC_MAX (INT64_C(1) << 22) // 4 Mi samples (16 MiB): over 4 min at 16 kHz
 
 ssm_code ssm_audio_resample(const float *in, int64_t n, int from_rate, int to_rate,
                             float **out, int64_t *n_out, ssm_error *err) {
@@ -123,7 +124,10 @@ ssm_code ssm_audio_read(const char *path, int target_rate, ssm_audio *out, ssm_e
 
     const int C = info.channels;
     float *chunk = malloc((size_t)READ_CHUNK * (size_t)C * sizeof *chunk);
-    int64_t cap = info.frames > 0 && info.frames < MAX_SAMPLES ? info.frames : READ_CHUNK;
+    // The header's frame count sizes the first buffer only up to PREALLOC_MAX: a corrupt
+    // header may claim 2^31 frames in a 100-byte file; past that, memory grows with what
+    // is decoded.
+    int64_t cap = info.frames > 0 && info.frames < PREALLOC_MAX ? info.frames : PREALLOC_MAX;
     float *mono = malloc((size_t)cap * sizeof *mono);
     if (!chunk || !mono) {
         free(chunk);

@@ -30,9 +30,8 @@ static ssm_code make_batcher(ssm_batcher *bt, const ssm_image_dataset *ds, const
     return ssm_batcher_init(bt, &src, ids, n, &o, err);
 }
 
-ssm_code image_data_open(image_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
-                         ssm_error *err) {
-    memset(d, 0, sizeof *d);
+static ssm_code open_impl(image_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
+                          ssm_error *err) {
     if (dc->name != SSM_DATA_FASHION_MNIST && dc->name != SSM_DATA_MNIST && dc->name != SSM_DATA_IDX)
         return ssm_fail(err, SSM_ECONFIG, "data.name: not an image dataset");
     SSM_TRY(resolve_dir(d->dir, sizeof d->dir, dc, err));
@@ -100,6 +99,15 @@ ssm_code image_data_open(image_data *d, const ssm_data_config *dc, uint64_t seed
         ssm_info("data: %s: %lld train, %lld val, %lld test images of %lldx%lldx%lld", d->dir,
                  (long long)d->n_train, (long long)d->n_val, (long long)d->n_test, (long long)d->C,
                  (long long)d->H, (long long)d->W);
+    return rc;
+}
+
+ssm_code image_data_open(image_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
+                         ssm_error *err) {
+    memset(d, 0, sizeof *d);
+    ssm_code rc = open_impl(d, dc, seed, test_too, err);
+    if (rc) // whatever was loaded before the failure (the training images when the test
+        image_data_close(d); // files are missing) is freed: the caller gets an empty d
     return rc;
 }
 

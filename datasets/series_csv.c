@@ -1,6 +1,8 @@
 // defines: series_csv_read, series_table_free, series_table_find
 #include "datasets/series_csv.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +244,13 @@ ssm_code series_csv_read(series_table *t, const char *path, ssm_error *e) {
                 rc = ssm_fail(e, SSM_EDATA, "%s:%lld: column %lld ('%s'): expected a finite "
                               "number, found '%s'%s", path, line, (long long)c + 1,
                               t->names[c - 1], snip, why);
+                goto done;
+            }
+            if (fabs(v) > FLT_MAX) { // the model computes in float: it would become inf
+                series_snippet(snip, sizeof snip, fields[c].s, fields[c].n);
+                rc = ssm_fail(e, SSM_EDATA, "%s:%lld: column %lld ('%s'): '%s' is beyond float "
+                              "range (|x| <= 3.4e38)", path, line, (long long)c + 1,
+                              t->names[c - 1], snip);
                 goto done;
             }
             t->values[r * t->vars + (c - 1)] = v;

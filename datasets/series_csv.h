@@ -4,7 +4,7 @@
 //   2016-07-01 00:00:00,5.827,2.009,1.599,0.462,4.203,1.340,30.531
 // The first column is the timestamp: kept as the strings written (never a
 // feature, never parsed; the splits are by row index). Every other column is a
-// variate and every cell must be a finite decimal number. Parsing is strict:
+// variate and every cell must be a finite decimal number within float range. Parsing is strict:
 // ragged rows, non-numeric cells, NaN/inf, an empty file, a missing header and
 // duplicate column names are refused with file:line, the column and what was
 // expected. Fields may be wrapped in double quotes ("" is a literal quote);

@@ -6,7 +6,7 @@
 //                  a NaN before the last number is a missing value.
 //   sktime/UEA .ts header lines (@problemName, @timeStamps, @missing, @univariate,
 //                  @dimensions, @equalLength, @seriesLength, @classLabel, @data),
-//                  `#` comments, data lines `d1v1,d1v2,...:d2v1,...:label`, `?` missing.
+//                  `#` and `%` comments, data lines `d1v1,d1v2,...:d2v1,...:label`, `?` missing.
 // Every sample is brought to one length L (the longest in the file, or pair of
 // files) and stored time-major [n, L, dims], as forecasting windows are, with its
 // true length kept. Missing values are filled by linear interpolation between the

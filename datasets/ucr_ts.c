@@ -9,10 +9,12 @@
 //   @classLabel true standing walking
 //   @data
 //   0.1,0.2,0.3:1.0,?,1.2:walking
-// Tags are case-insensitive; '#' lines are comments. `?` (or NaN) is a missing
+// Tags are case-insensitive; lines starting with '#' or '%' are comments (sktime's
+// UnitTest files have '%' ones). `?` (or NaN) is a missing
 // value, refused when the header says `@missing false`. Timestamped data
 // (@timeStamps true) and regression files (@classLabel false, @targetLabel) are
 // refused: they are not classification data in this layout.
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +183,12 @@ static ssm_code data_line(const ts_header *h, ucr_raw *r, long long line, const 
                                 "number or '?', found '%s'", r->path, line, (long long)dims + 1,
                                 (long long)count + 1, snip);
             }
+            if (st == SERIES_NUM_OK && fabs(v) > FLT_MAX) { // stored as float: it would be inf
+                series_snippet(snip, sizeof snip, f, fn);
+                return ssm_fail(e, SSM_EDATA, "%s:%lld: dimension %lld, value %lld: '%s' is beyond "
+                                "float range (|x| <= 3.4e38)", r->path, line, (long long)dims + 1,
+                                (long long)count + 1, snip);
+            }
             if (st == SERIES_NUM_NAN && h->missing == 0)
                 return ssm_fail(e, SSM_EDATA, "%s:%lld: dimension %lld, value %lld: missing value "
                                 "but the header says @missing false", r->path, line,
@@ -238,7 +246,7 @@ ssm_code ucr_parse_ts(ucr_raw *r, ssm_error *e) {
     while (rc == SSM_OK && series_next_line(&it, &s, &n)) {
         const long long line = (long long)it.lineno;
         series_trim(&s, &n);
-        if (n == 0 || s[0] == '#')
+        if (n == 0 || s[0] == '#' || s[0] == '%')
             continue;
         if (!in_data && s[0] != '@')
             rc = ssm_fail(e, SSM_EFORMAT, "%s:%lld: data before @data; expected header lines "

@@ -3,6 +3,7 @@
 // of a file has the same number of fields; varying-length datasets pad shorter
 // series with trailing NaN, so the sample ends after its last number. A NaN
 // before that is a missing value (left NaN here, filled in ucr.c).
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -68,6 +69,13 @@ ssm_code ucr_parse_tsv(ucr_raw *r, ssm_error *e) {
                 series_snippet(snip, sizeof snip, f, fn);
                 rc = ssm_fail(e, SSM_EDATA, "%s:%lld: column %lld (value %lld): expected a number "
                               "or NaN, found '%s'", r->path, line, (long long)count + 2,
+                              (long long)count + 1, snip);
+                goto done;
+            }
+            if (st == SERIES_NUM_OK && fabs(v) > FLT_MAX) { // stored as float: it would be inf
+                series_snippet(snip, sizeof snip, f, fn);
+                rc = ssm_fail(e, SSM_EDATA, "%s:%lld: column %lld (value %lld): '%s' is beyond "
+                              "float range (|x| <= 3.4e38)", r->path, line, (long long)count + 2,
                               (long long)count + 1, snip);
                 goto done;
             }

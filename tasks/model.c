@@ -9,6 +9,9 @@
 #include "tasks/cuda/model.h"
 #endif
 
+// One sample's input values at most (2^31 floats: 8 GiB, more than a device holds).
+#define MODEL_MAX_SAMPLE_VALUES (INT64_C(1) << 31)
+
 static int on_cuda(const ssm_model *m) { return m->device.kind == SSM_DEVICE_CUDA; }
 
 
@@ -35,9 +38,16 @@ ssm_code model_build(ssm_model *m, const ssm_model_spec *spec, ssm_error *err) {
     m->B_max = spec->B_max;
     m->loss = spec->loss;
     m->seed = spec->seed;
+    // The shape may come from a checkpoint's metadata (predict): each dimension is checked
+    // before it enters the product, so no product of them can overflow.
     m->in_numel = 1;
-    for (int i = 0; i < spec->trunk.input.ndim; i++)
-        m->in_numel *= spec->trunk.input.dims[i];
+    for (int i = 0; i < spec->trunk.input.ndim; i++) {
+        int64_t d = spec->trunk.input.dims[i];
+        if (d < 1 || d > MODEL_MAX_SAMPLE_VALUES / m->in_numel)
+            return ssm_fail(err, SSM_EINVAL, "input dimension %d of one sample is %lld; expected "
+                            ">= 1, and at most 2^31 values per sample", i, (long long)d);
+        m->in_numel *= d;
+    }
     SSM_TRY(trunk_declare(&m->trunk, &spec->trunk, m->B_max, &m->params, err));
     m->adapter = m->trunk.adapter;
     m->stack = m->trunk.stack;

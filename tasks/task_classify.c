@@ -8,15 +8,17 @@
 // (on the hard labels y): mean cross-entropy without
 // smoothing, accuracy, top-5, macro-F1 (tasks/metrics.h), optionally over each image
 // and its mirror, or point clouds over augmented copies (task.tta: hflip, vote:N,
-// tasks/classify_tta.h). The last evaluation's
-// confusion matrix is the test report (confusion_test.csv). predict prints the top K
+// tasks/classify_tta.h). The last evaluation's confusion matrix is the test report
+// (confusion_test.csv, and as a heat map confusion_test.png). predict prints the top K
 // classes with their probabilities.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "kernels/loss.h"
 #include "tasks/classify_tta.h"
+#include "tasks/plot_run.h"
 #include "tasks/task.h"
 
 typedef struct {
@@ -161,7 +163,12 @@ static ssm_code ct_test_report(ssm_task *t, const char *run_dir, ssm_error *err)
     classify_task *c = t->impl;
     char path[1200];
     snprintf(path, sizeof path, "%s/confusion_test.csv", run_dir);
-    return class_metrics_write_confusion_csv(&c->cm, path, t->class_names, err);
+    SSM_TRY(class_metrics_write_confusion_csv(&c->cm, path, t->class_names, err));
+    snprintf(path, sizeof path, "%s/confusion_test.png", run_dir); // the same, as a heat map
+    ssm_error pe; // a picture that cannot be drawn is not a failed run
+    if (plot_confusion_write(path, c->cm.confusion, c->cm.num_classes, t->class_names, &pe))
+        ssm_warn("confusion_test.png not written: %s", pe.msg);
+    return SSM_OK;
 }
 
 // The top `top` classes by logit, each "name probability" (softmax in double).

@@ -8,6 +8,7 @@
 
 #include "core/checkpoint.h"
 #include "core/log.h"
+#include "tasks/plot_run.h"
 #include "tasks/progress.h"
 #include "tasks/runlog.h"
 #include "tasks/tensorboard.h"
@@ -274,6 +275,7 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
         }
         if ((rc = save_checkpoint(last, t, o, &st, SSM_CKPT_OPTIMIZER, err)))
             goto out;
+        plot_run_curves(o->run_dir, t->primary, t->lower_is_better); // curves.png, from the log
         if (val && cfg->train.patience > 0 && st.bad_evals >= cfg->train.patience) {
             ssm_info("early stop: no better validation %s in %lld evaluations", t->primary,
                      (long long)st.bad_evals);

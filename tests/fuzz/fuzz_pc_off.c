@@ -1,0 +1,22 @@
+// defines: LLVMFuzzerTestOneInput (Princeton OFF meshes (ModelNet's), then surface sampling)
+#include <stdint.h>
+
+#include "datasets/pc_cloud.h"
+#include "tests/fuzz/fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fuzz_quiet();
+    const char *path = fuzz_write("chair_0001.off", data, size);
+    pc_mesh m = {0};
+    ssm_error err = {0};
+    if (pc_read_off(&m, path, &err) == SSM_OK) {
+        pc_cloud c = {0};
+        if (m.nf > 0 && pc_mesh_sample(&c, &m, 16, 7, path, &err) == SSM_OK)
+            pc_cloud_free(&c);
+        pc_mesh_free(&m);
+    }
+    pc_cloud c = {0}; // the same file as a cloud: its vertices
+    if (pc_read_points(&c, path, &err) == SSM_OK)
+        pc_cloud_free(&c);
+    return 0;
+}
