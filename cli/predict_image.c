@@ -30,10 +30,12 @@ static ssm_code im_open(predict_ctx *c, void **state, predict_plan *plan, ssm_er
     SSM_TRY(predict_meta_int(c, "data_channels", &s->C, err));
     SSM_TRY(predict_meta_int(c, "data_height", &s->H, err));
     SSM_TRY(predict_meta_int(c, "data_width", &s->W, err));
-    if (s->C < 1 || s->C > SSM_IMAGE_MAX_C || s->H < 1 || s->W < 1)
-        return ssm_fail(err, SSM_EFORMAT, "%s: images of %lld x %lld x %lld, expected 1..%d "
-                        "channels and a positive size", c->ckpt, (long long)s->C,
-                        (long long)s->H, (long long)s->W, SSM_IMAGE_MAX_C);
+    if (s->C < 1 || s->C > SSM_IMAGE_MAX_C)
+        return ssm_fail(err, SSM_EFORMAT, "%s: data_channels %lld, expected 1..%d", c->ckpt,
+                        (long long)s->C, SSM_IMAGE_MAX_C);
+    if (s->H < 1 || s->W < 1 || s->H > 65536 || s->W > 65536) // before n * C * H * W overflows
+        return ssm_fail(err, SSM_EFORMAT, "%s: data_height %lld, data_width %lld; expected "
+                        "1..65536 each", c->ckpt, (long long)s->H, (long long)s->W);
     SSM_TRY(predict_normalize(c, &s->normalize, err));
     for (int64_t k = 0; s->normalize && k < s->C; k++) {
         char key[64];
