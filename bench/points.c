@@ -323,16 +323,16 @@ int main(int argc, char **argv) {
     int rc = model_rows(&o, "config", NULL, 0, 0);
     if (o.big > 0) {
         char g[64];
-        // today's mapping of point_groups' options: group size = adapter.patch_size,
-        // groups = points / adapter.stride
-        snprintf(g, sizeof g, "adapter.stride=%lld", (long long)(o.big / o.big_groups));
+        snprintf(g, sizeof g, "adapter.num_groups=%lld", (long long)o.big_groups);
         const char *extra[] = {g};
         char label[64];
         snprintf(label, sizeof label, "one cloud, %lld groups", (long long)o.big_groups);
         rc |= model_rows(&o, label, extra, 1, o.big);
     }
     int64_t N = c.data.num_points, B = o.batch ? o.batch : c.data.batch_size;
-    int64_t k = c.adapter.patch_size, G = N / (c.adapter.stride ? c.adapter.stride : k);
+    // the adapter's defaults when the config leaves them 0 (adapters/point_groups.c)
+    int64_t k = c.adapter.group_size ? c.adapter.group_size : 32;
+    int64_t G = c.adapter.num_groups ? c.adapter.num_groups : N / (k / 2 > 0 ? k / 2 : 1);
     printf("\n| kernel | device | shape | ms | GB/s (lower bound of bytes moved) | of copy "
            "bandwidth |\n|---|---|---|---:|---:|---:|\n");
     grouping_rows(&c, B, N, G, k, &o);

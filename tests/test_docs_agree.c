@@ -323,8 +323,8 @@ START_TEST(every_checkpoint_key_is_documented) {
     ssm_metadata_free(&m);
 
     snprintf(sets, sizeof sets, "--set data.shapes_per_class=3 --set data.num_points=64 "
-             "--set data.batch_size=8 --set data.val_fraction=0.1 --set adapter.patch_size=8 "
-             "--set adapter.stride=8 --set backbone.d_model=8 --set backbone.n_layers=1");
+             "--set data.batch_size=8 --set data.val_fraction=0.1 --set adapter.group_size=8 "
+             "--set adapter.num_groups=8 --set backbone.d_model=8 --set backbone.n_layers=1");
     train_tiny("configs/points/shapes.yaml", sets, "pts", &m);
     check_keys(&m, doc, "point-cloud");
     ssm_metadata_free(&m);
