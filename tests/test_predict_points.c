@@ -18,7 +18,7 @@ static char sets_text[1024], data_dir[600], ckpt[700];
 static const char *SETS[] = {NULL /* data.path */, "data.shapes_per_class=4",
                              "data.num_points=64", "data.batch_size=16",
                              "data.val_fraction=0.1", "data.num_workers=0",
-                             "adapter.patch_size=16", "adapter.stride=8", "backbone.d_model=16",
+                             "adapter.group_size=16", "adapter.num_groups=8", "backbone.d_model=16",
                              "backbone.n_layers=1", "optim.warmup_steps=2"};
 #define N_SETS ((int)(sizeof SETS / sizeof *SETS))
 
