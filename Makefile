@@ -31,12 +31,19 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 CFLAGS  += $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
 LDLIBS  += $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5_serial)
 
-# MPI (data-parallel training, core/distributed.h): on when mpicc is found (MPI=0 turns it
-# off, MPI=1 insists). Only core/distributed*.c see mpi.h; everything links libmpi.
-MPI ?= $(shell command -v mpicc >/dev/null 2>&1 && echo 1 || echo 0)
+# MPI (data-parallel training, core/distributed.h): on when mpicc or OpenMPI's pkg-config
+# file is found (MPI=0 turns it off, MPI=1 insists; MPI_CFLAGS / MPI_LIBS from the
+# environment win: tools/device_mpi.sh). Only core/distributed*.c see mpi.h; all link libmpi.
+ifeq ($(origin MPI),undefined)
+MPI := $(shell (command -v mpicc || pkg-config --exists ompi-c) >/dev/null 2>&1 && echo 1 || echo 0)
+endif
 ifeq ($(MPI),1)
+ifeq ($(origin MPI_CFLAGS),undefined)
 MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
+endif
+ifeq ($(origin MPI_LIBS),undefined)
 MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null || echo -lmpi)
+endif
 LDLIBS  += $(MPI_LIBS)
 endif
 

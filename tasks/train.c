@@ -65,6 +65,9 @@ static ssm_code load_state(const char *path, ssm_task *t, loop_state *st, ssm_er
 
 static int on_device(const ssm_task *t) { return t->model.device.kind == SSM_DEVICE_CUDA; }
 
+// Samples of the global batch b is a shard of (b itself when it is not a shard).
+static int64_t global_samples(const ssm_batch *b) { return b->global_B > 0 ? b->global_B : b->B; }
+
 // Rank 0's weights (with the AdamW moments: with_moments) and loop state to every rank.
 static ssm_code sync_from_root(ssm_task *t, const ssm_dist *d, loop_state *st, int with_moments,
                                ssm_error *err) {
@@ -104,7 +107,7 @@ static ssm_code average_over_ranks(ssm_task *t, const ssm_dist *d, const ssm_bat
                                    double *loss, ssm_error *err) {
     if (!d)
         return SSM_OK;
-    const double share = (double)b->B / (double)b->global_B;
+    const double share = (double)b->B / (double)global_samples(b);
     ssm_params *p = t->work;
     SSM_TRY(ssm_dist_grad_average(d, p->grad, p->total, share, on_device(t), err));
     double l = b->B ? *loss * share : 0;
@@ -310,8 +313,8 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
             if ((rc = t->dev->adamw(params, &cfg->optim, lr, st.step + 1, err)))
                 goto out;
             st.step++;
-            samples += b->global_B;
-            progress_update(&pr, loss, lr, b->global_B);
+            samples += global_samples(b);
+            progress_update(&pr, loss, lr, global_samples(b));
             if (root && cfg->train.log_every > 0 && st.step % cfg->train.log_every == 0) {
                 runlog_begin(&rl.jsonl);
                 runlog_str(&rl.jsonl, "kind", "step");
