@@ -193,6 +193,8 @@ static ssm_code attach_device_reducer(ssm_dist *d, const ssm_config *cfg, const 
         return SSM_OK;
     }
 #if SSM_HAVE_CUDA
+    if (d->size == 1 && !ssm_nccl_available())
+        return SSM_OK; // one GPU under mpirun, a build without NCCL: nothing to sum
     return ssm_nccl_attach(d, cfg->run.grad_allreduce == SSM_ALLREDUCE_BF16, err);
 #else
     return ssm_fail(err, SSM_EDEVICE, "GPU ranks need a CUDA=1 build");

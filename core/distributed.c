@@ -77,6 +77,8 @@ ssm_code ssm_dist_grad_average(const ssm_dist *d, real *grad, size_t n, double s
         return ssm_fail(err, SSM_EINVAL, "gradient share %g of rank %d: expected 0..1", share,
                         d->rank);
     if (on_device) {
+        if (!d->dev && d->size == 1)
+            return SSM_OK; // one GPU rank without NCCL: nothing to sum
         if (!d->dev)
             return ssm_fail(err, SSM_EDEVICE,
                             "rank %d: the gradients are on a GPU but no device reducer is "

@@ -84,7 +84,7 @@ ssm_code ssm_dist_allgatherv(const ssm_dist *d, const void *send, size_t bytes, 
 // shard: its grad is ignored and need not be set). Afterwards every rank holds
 // sum_r share_r * grad_r: the global batch's mean, as one process would compute it (up to
 // the order of the float additions). on_device: grad is device memory (the NCCL reducer;
-// SSM_EDEVICE without one). Alone: nothing to do.
+// SSM_EDEVICE without one, unless this is the only rank). Alone: nothing to do.
 ssm_code ssm_dist_grad_average(const ssm_dist *d, real *grad, size_t n, double share,
                                int on_device, ssm_error *err);
 

@@ -84,7 +84,7 @@ static const char *CONFIG =
 START_TEST(train_one_gpu_rank_through_nccl) {
     const char *bin = getenv("SSMKIT_BIN") && *getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN")
                                                                     : "build-cuda/ssmkit";
-    char cmd[2048], dir[64] = "/tmp/ssmkit_nccl_XXXXXX", path[600], w[3][600];
+    char cmd[4096], dir[64] = "/tmp/ssmkit_nccl_XXXXXX", path[600], w[3][600];
     snprintf(cmd, sizeof cmd, "%s version | grep -q 'cuda, mpi'", bin);
     if (system("command -v mpirun > /dev/null 2>&1") != 0 || system(cmd) != 0) {
         fprintf(stderr, "train_one_gpu_rank_through_nccl: skipped (needs mpirun and %s built "

@@ -9,7 +9,8 @@
 //     ranks, each continuing the same run (same step, the final weights within WEIGHT_BAR);
 //   - a rank that fails (an error) or dies (SIGKILL) ends the whole job within seconds, the
 //     rank named, and the last checkpoint stays a valid one;
-//   - a build without MPI (build/ssmkit-nompi) refuses to run as 2 ranks;
+//   - a build without MPI (build/ssmkit-nompi) refuses to run as 2 ranks, and so does any
+//     command other than train in any build;
 //   - forecasting (value metrics reduced over the ranks) matches one process too.
 // Skips, with a message, where mpirun is absent or the binary has no MPI, and in the sanitizer
 // build (the runs test the ssmkit binary, which the float build of this suite has run).
@@ -352,6 +353,16 @@ START_TEST(a_build_without_mpi_refuses_ranks) {
     char path[600];
     snprintf(path, sizeof path, "%s/runs/nompi", g_dir);
     ck_assert_msg(access(path, F_OK) != 0, "the refused run created %s", path);
+    // commands other than train refuse several ranks in any build
+    char cmd[1200], out[600], err[600];
+    snprintf(cmd, sizeof cmd, "%s 2 %s info", g_mpirun, g_bin);
+    snprintf(out, sizeof out, "%s/info.out", g_dir);
+    snprintf(err, sizeof err, "%s/info.err", g_dir);
+    rc = cf_run(cmd, out, err);
+    e = text("info", "err");
+    ck_assert_msg(rc != 0 && strstr(e, "only `ssmkit train` runs on several ranks"), "exit %d:\n%s",
+                  rc, e);
+    free(e);
 }
 END_TEST
 
