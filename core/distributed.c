@@ -42,6 +42,13 @@ int ssm_dist_launched(int *rank, int *size, int *local_rank, int *local_size) {
         *local_rank = lr >= 0 && lr < *local_size ? lr : 0;
         return 1;
     }
+    // PMIx launchers (OpenMPI 5's prterun, srun --mpi=pmix) may name only the rank: the size
+    // is then at least rank + 1 (MPI_Init tells the rest)
+    int r = env_int("PMIX_RANK");
+    if (r >= 0) {
+        *rank = r, *size = r + 1;
+        return 1;
+    }
     return 0;
 }
 

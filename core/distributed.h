@@ -49,8 +49,9 @@ typedef struct {
 
 // What a launcher's environment says of this process, read without MPI: OpenMPI
 // (OMPI_COMM_WORLD_RANK/_SIZE/_LOCAL_RANK/_LOCAL_SIZE), MPICH and Intel MPI (PMI_RANK/
-// PMI_SIZE, MPI_LOCALRANKID/MPI_LOCALNRANKS), MVAPICH (MV2_COMM_WORLD_*). Returns 1 and
-// fills the four (local ones default to 0 and 1) when found, else 0 (and rank 0 of 1).
+// PMI_SIZE, MPI_LOCALRANKID/MPI_LOCALNRANKS), MVAPICH (MV2_COMM_WORLD_*), and PMIx alone
+// (PMIX_RANK: the size is then only known to be at least rank + 1). Returns 1 and fills the
+// four (local ones default to 0 and 1) when found, else 0 (and rank 0 of 1).
 int ssm_dist_launched(int *rank, int *size, int *local_rank, int *local_size);
 
 // Started by a launcher: MPI_Init (MPI build), the world's rank and size, the local rank

@@ -59,6 +59,10 @@ START_TEST(launcher_environment) {
     setenv("PMI_SIZE", "two", 1);
     ck_assert_int_eq(ssm_dist_launched(&r, &n, &lr, &ls), 0);
     clear_launcher_env();
+    setenv("PMIX_RANK", "3", 1); // PMIx names the rank only: at least 4 ranks
+    ck_assert_int_eq(ssm_dist_launched(&r, &n, &lr, &ls), 1);
+    ck_assert(r == 3 && n == 4);
+    clear_launcher_env();
 }
 END_TEST
 
