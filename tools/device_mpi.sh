@@ -12,7 +12,7 @@ if ! command -v mpirun >/dev/null 2>&1 && [ -x "${SSMKIT_SYSROOT:-/tmp/sysroot}/
   export PATH=$_sr/mpibin:$PATH
   export OPAL_PREFIX=$_sr/usr                                  # OpenMPI's own files
   export PMIX_MCA_mca_base_component_path=$_lib/pmix2/lib/pmix # PMIx's plugins
-  export LD_LIBRARY_PATH=$_lib/openmpi/lib:$LD_LIBRARY_PATH
+  export LD_LIBRARY_PATH=$_lib/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   export MPI=1 MPI_CFLAGS="-I$_lib/openmpi/include" MPI_LIBS="-L$_lib/openmpi/lib -lmpi"
   unset _sr _lib
 fi
