@@ -33,6 +33,22 @@ LDLIBS  += $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5_serial)
 # cJSON (AST/AuM JSON manifests, datasets/audio_manifest.c): Debian's libcjson-dev
 LDLIBS  += -lcjson
 
+# MPI (data-parallel training, core/distributed.h): on when mpicc or OpenMPI's pkg-config
+# file is found (MPI=0 turns it off, MPI=1 insists; MPI_CFLAGS / MPI_LIBS from the
+# environment win: tools/device_mpi.sh). Only core/distributed*.c see mpi.h; all link libmpi.
+ifeq ($(origin MPI),undefined)
+MPI := $(shell (command -v mpicc || pkg-config --exists ompi-c) >/dev/null 2>&1 && echo 1 || echo 0)
+endif
+ifeq ($(MPI),1)
+ifeq ($(origin MPI_CFLAGS),undefined)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
+endif
+ifeq ($(origin MPI_LIBS),undefined)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null || echo -lmpi)
+endif
+LDLIBS  += $(MPI_LIBS)
+endif
+
 LIB_DIRS := core kernels backbone adapters tasks datasets
 # The kernels built per CPU variant; kernels/cpu_kernels.def lists their functions.
 CPU_VARIANT_SRC := kernels/activation.c kernels/conv1d.c kernels/norm.c kernels/permute.c \
@@ -81,6 +97,13 @@ NVCCFLAGS := -O3 -std=c++17 $(CUDA_ARCH) -I. -Xcompiler -fopenmp,-Wall -lineinfo
 CFLAGS  += -DSSM_CUDA -DSSM_CUDA_ARCHS='"$(CUDA_ARCH_NAMES)"' -I$(CUDA_HOME)/include
 LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart -lcublas -lcublasLt -lstdc++
 OBJ     += $(CU_OBJ)
+# NCCL (GPU ranks' gradient all-reduce, core/cuda/nccl.c): on when nccl.h is found beside
+# CUDA or in /usr/include; NCCL=0 builds without (one GPU per job then).
+NCCL ?= $(shell test -f $(CUDA_HOME)/include/nccl.h -o -f /usr/include/nccl.h && echo 1 || echo 0)
+ifeq ($(NCCL),1)
+CFLAGS  += -DSSM_NCCL
+LDLIBS  += -lnccl
+endif
 endif
 
 .PHONY: all test test-float test-grad test-san bench deps clean probe
@@ -94,6 +117,7 @@ probe:
 	@pkg-config --exists hdf5 2>/dev/null && echo "✓ libhdf5" || echo "✗ libhdf5 (make deps)"
 	@test -f /usr/include/cjson/cJSON.h && echo "✓ libcjson" || echo "✗ libcjson (make deps)"
 	@command -v $(NVCC) >/dev/null 2>&1 && echo "✓ nvcc (make CUDA=1 builds the CUDA twins)" || echo "✗ nvcc (CPU only)"
+	@[ "$(MPI)" = 1 ] && echo "✓ MPI (mpirun -np N ssmkit train: docs/distributed.md)" || echo "✗ MPI (one process per run; make deps installs OpenMPI)"
 
 $(B)/libssmkit.a: $(OBJ)
 	@mkdir -p $(@D)
@@ -125,6 +149,11 @@ $(foreach v,generic avx2 avx512,$(eval $(call variant_rule,$(B)/obj,,$(v))) \
 $(B)/obj/kernels/cpu_dispatch.o: EXTRA_DEFS = $(call cpu_have,$(CPU_VARIANTS))
 $(B)/san/obj/kernels/cpu_dispatch.o: EXTRA_DEFS = $(call cpu_have,$(CPU_VARIANTS))
 $(B)/dbl/obj/kernels/cpu_dispatch.o: EXTRA_DEFS = $(call cpu_have,$(DBL_VARIANTS))
+# core/distributed*.c: the MPI build of the collectives (every library flavour)
+ifeq ($(MPI),1)
+DIST_OBJ := $(foreach f,$(B)/obj $(B)/dbl/obj $(B)/san/obj,$(f)/core/distributed.o $(f)/core/distributed_mpi.o)
+$(DIST_OBJ): EXTRA_DEFS = -DSSM_MPI $(MPI_CFLAGS)
+endif
 $(B)/obj/%.o: %.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
@@ -138,6 +167,13 @@ $(B)/san/obj/%.o: %.c
 
 $(B)/ssmkit: $(CLI_SRC:%.c=$(B)/obj/%.o) $(B)/libssmkit.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# The same command built without MPI (the distributed tests check that it refuses to run
+# as one of several ranks): only core/distributed.c differs.
+$(B)/obj/core/distributed.nompi.o: core/distributed.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(B)/ssmkit-nompi: $(CLI_SRC:%.c=$(B)/obj/%.o) $(B)/obj/core/distributed.nompi.o $(B)/libssmkit.a
+	$(CC) $(CFLAGS) -o $@ $^ $(filter-out $(MPI_LIBS),$(LDLIBS))
 # The double-precision twin: `ssmkit check-grad` re-executes it.
 $(B)/ssmkit-f64: $(CLI_SRC:%.c=$(B)/dbl/obj/%.o) $(B)/dbl/libssmkit.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -157,7 +193,10 @@ $(B)/san/tests/%: tests/%.c $(TEST_UTIL_SRC) $(B)/san/libssmkit.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TEST_UTIL_SRC) $(B)/san/libssmkit.a $(CHECK_LIBS) $(LDLIBS)
 
-test: $(B)/ssmkit $(B)/ssmkit-f64 $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN)
+ifeq ($(MPI),1)
+NOMPI_BIN := $(B)/ssmkit-nompi
+endif
+test: $(B)/ssmkit $(B)/ssmkit-f64 $(NOMPI_BIN) $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN)
 	@SSMKIT_BIN=$(B)/ssmkit VARIANT_SUITES="$(TEST_BIN)" tests/run_suites.sh $(TEST_BIN) $(GRAD_BIN) $(SAN_BIN) $(TORCH_SUITES)
 
 test-float: $(TEST_BIN)
@@ -193,7 +232,7 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libssmkit.a
 
 DEPS := build-essential pkg-config libopenblas-dev libgsl-dev libcyaml-dev libyaml-dev check \
         libsubunit-dev libpng-dev libsndfile1-dev libsoxr-dev libfftw3-dev zlib1g-dev libhdf5-dev \
-        libcjson-dev
+        libcjson-dev openmpi-bin libopenmpi-dev
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
@@ -204,6 +243,7 @@ deps:
 clean:
 	rm -rf $(B)
 
+-include $(B)/obj/core/distributed.nompi.d
 -include $(OBJ:.o=.d) $(DBL_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(CLI_SRC:%.c=$(B)/obj/%.d) $(CLI_SRC:%.c=$(B)/dbl/obj/%.d)
 
 # --- the PyTorch round trip (tests/torch/): its C driver, and its suite in `make test`,

@@ -1,5 +1,8 @@
 // defines: cmd_train (ssmkit train CONFIG [--set k=v]... [--resume RUN_DIR]), cli_train_config,
 //          cli_run_dir
+// Under mpirun every rank runs this command (docs/distributed.md): MPI starts here, each
+// rank takes its GPU (cuda:<local rank>) or its cores, its shard of the batches, and rank 0
+// alone writes the run folder and the summary; an error on any rank ends the whole job.
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,8 +10,12 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/distributed.h"
 #include "core/log.h"
 #include "tasks/schedule.h"
+#if SSM_HAVE_CUDA
+#include "core/cuda/nccl.h"
+#endif
 #include "tasks/task_run.h"
 #include "tasks/train.h"
 
@@ -58,11 +65,31 @@ static void print_summary(const char *run_dir, const char *primary, const train_
     fflush(stdout);
 }
 
-// Trains cfg into run_dir (created; resume: continue the run there) and evaluates on
-// the test split. *primary receives the task's primary metric name (static storage).
-ssm_code cli_train_config(const ssm_config *cfg_in, const ssm_device *device, const char *run_dir,
-                          int resume, train_result *r, const char **primary, int quiet,
-                          ssm_error *err) {
+static int64_t env_int(const char *name, int64_t dflt) {
+    const char *s = getenv(name);
+    return s && *s ? atoll(s) : dflt;
+}
+
+// The ranks' shares of the data: every training batch cut into slices; the evaluation
+// splits cut into ranges when the task can combine the ranks' metrics (else every rank
+// evaluates the whole split, with the same result).
+static ssm_code shard_data(cli_data *data, const ssm_task *task, const ssm_dist *d,
+                           ssm_error *err) {
+    SSM_TRY(ssm_batcher_shard(data->train, SSM_SHARD_BATCH, d->rank, d->size, err));
+    ssm_batcher *eval[2] = {data->val, data->test};
+    for (int i = 0; i < 2 && task->vt->eval_reduce; i++)
+        if (eval[i])
+            SSM_TRY(ssm_batcher_shard(eval[i], SSM_SHARD_SPLIT, d->rank, d->size, err));
+    return SSM_OK;
+}
+
+// cli_train_config on the ranks of dist (NULL or inactive: one process).
+static ssm_code train_ranks(const ssm_config *cfg_in, const ssm_device *device, const char *run_dir,
+                            int resume, const ssm_dist *dist, train_result *r,
+                            const char **primary, int quiet, ssm_error *err) {
+    if (dist && !dist->active)
+        dist = NULL;
+    const int root = ssm_dist_is_root(dist);
     ssm_config cfg_copy = *cfg_in;
     ssm_config *cfgp = &cfg_copy;
     cli_data data;
@@ -74,9 +101,13 @@ ssm_code cli_train_config(const ssm_config *cfg_in, const ssm_device *device, co
     int64_t B_max = cfgp->data.batch_size > cfgp->data.eval_batch_size ? cfgp->data.batch_size
                                                                        : cfgp->data.eval_batch_size;
     code = task_create(&task, cfgp, &data.info, B_max, err);
-    if (!code)
+    if (!code && dist) {
+        task->dist = dist;
+        code = shard_data(&data, task, dist, err);
+    }
+    if (!code && root)
         code = cli_mkdirs(run_dir, err);
-    if (!code) {
+    if (!code && root) {
         char path[3 * SSM_CFG_PATH_MAX];
         snprintf(path, sizeof path, "%s/config.yaml", run_dir);
         code = ssm_config_write(cfgp, path, err);
@@ -88,6 +119,9 @@ ssm_code cli_train_config(const ssm_config *cfg_in, const ssm_device *device, co
     if (!code) {
         const ssm_trunk *tr = task->trunk;
         char dn[32];
+        if (!quiet && dist)
+            ssm_info("data parallel: %d ranks (%s%s), rank 0 writes the run folder", dist->size,
+                     dist->dev ? dist->dev->name : "MPI", dist->dev ? " on the GPUs" : " on the CPUs");
         if (!quiet) {
             ssm_info("model: %zu parameters, %lld sequence(s) of %lld tokens of %lld per "
                      "sample, %d branches, %lld layers, on %s",
@@ -111,7 +145,11 @@ ssm_code cli_train_config(const ssm_config *cfg_in, const ssm_device *device, co
                      (long long)loop_cfg.optim.warmup_steps);
         train_options o = {.cfg = &loop_cfg, .run_dir = run_dir, .config_yaml = yaml,
                            .resume = resume,
-                           .extra_meta = &extra, .kill_at_step = kill ? atoll(kill) : 0};
+                           .extra_meta = &extra, .kill_at_step = kill ? atoll(kill) : 0,
+                           .kill_rank = (int)env_int("SSMKIT_DEBUG_KILL_RANK", 0),
+                           .fail_at_step = env_int("SSMKIT_DEBUG_FAIL_AT_STEP", 0),
+                           .fail_rank = (int)env_int("SSMKIT_DEBUG_FAIL_RANK", 0),
+                           .rank_weights_dir = getenv("SSMKIT_DEBUG_RANK_WEIGHTS")};
         if (!code)
             code = train_run(task, data.train, data.val, data.test, &o, r, err);
         if (!code && primary)
@@ -122,6 +160,55 @@ ssm_code cli_train_config(const ssm_config *cfg_in, const ssm_device *device, co
     task_free(task);
     cli_data_close(&data);
     return code;
+}
+
+// Trains cfg into run_dir (created; resume: continue the run there) and evaluates on
+// the test split. *primary receives the task's primary metric name (static storage).
+ssm_code cli_train_config(const ssm_config *cfg_in, const ssm_device *device, const char *run_dir,
+                          int resume, train_result *r, const char **primary, int quiet,
+                          ssm_error *err) {
+    return train_ranks(cfg_in, device, run_dir, resume, NULL, r, primary, quiet, err);
+}
+
+// An error on one rank of a distributed run: printed with the rank, and the whole job ends
+// (MPI_Abort) rather than leaving the other ranks waiting for this one in a collective.
+static int rank_fail(ssm_dist *d, ssm_error *err) {
+    if (!d->active)
+        return cli_fail("train", err);
+    ssm_error_prefix(err, "rank %d of %d: ", d->rank, d->size);
+    int code = cli_fail("train", err);
+    ssm_dist_abort(d, code, NULL);
+    return code; // not reached: MPI_Abort ends this process too
+}
+
+// A rank's device and threads: GPU <local rank> for run.device cuda (several ranks per
+// machine, one GPU each), and the cores the rank owns for run.threads 0.
+static ssm_code rank_resources(ssm_config *cfg, const ssm_dist *d, ssm_error *err) {
+    if (!d->active)
+        return SSM_OK;
+    if (!strcmp(cfg->run.device, "cuda"))
+        snprintf(cfg->run.device, sizeof cfg->run.device, "cuda:%d", d->local_rank);
+    if (cfg->run.threads == 0 && !getenv("OMP_NUM_THREADS"))
+        cfg->run.threads = ssm_dist_cores(d);
+    return SSM_OK;
+}
+
+// The NCCL reducer of GPU ranks (after the rank's GPU is current).
+static ssm_code attach_device_reducer(ssm_dist *d, const ssm_config *cfg, const ssm_device *dev,
+                                      ssm_error *err) {
+    if (!d->active || dev->kind != SSM_DEVICE_CUDA) {
+        if (d->active && cfg->run.grad_allreduce == SSM_ALLREDUCE_BF16)
+            return ssm_fail(err, SSM_ECONFIG, "run.grad_allreduce: bf16 is for GPU ranks (NCCL); "
+                            "CPU ranks sum fp32 gradients (set it to fp32)");
+        return SSM_OK;
+    }
+#if SSM_HAVE_CUDA
+    if (d->size == 1 && !ssm_nccl_available())
+        return SSM_OK; // one GPU under mpirun, a build without NCCL: nothing to sum
+    return ssm_nccl_attach(d, cfg->run.grad_allreduce == SSM_ALLREDUCE_BF16, err);
+#else
+    return ssm_fail(err, SSM_EDEVICE, "GPU ranks need a CUDA=1 build");
+#endif
 }
 
 int cmd_train(int argc, char **argv) {
@@ -135,8 +222,15 @@ int cmd_train(int argc, char **argv) {
     ssm_error err = {0};
     ssm_config cfg;
     ssm_device device;
-    if (cli_load_config(&cfg, &a, &err) || cli_open_device(&cfg, &device, &err))
+    ssm_dist dist;
+    // first: a build without MPI started as one of several ranks stops here, on every rank
+    if (ssm_dist_init(&dist, NULL, NULL, &err))
         return cli_fail("train", &err);
+    if (dist.rank != 0 && !getenv("SSMKIT_LOG"))
+        ssm_log_set_level(SSM_LOG_WARN); // one voice: rank 0 reports the run
+    if (cli_load_config(&cfg, &a, &err) || rank_resources(&cfg, &dist, &err) ||
+        cli_open_device(&cfg, &device, &err) || attach_device_reducer(&dist, &cfg, &device, &err))
+        return rank_fail(&dist, &err);
     cli_apply_threads(&cfg);
 
     char run_dir[2 * SSM_CFG_PATH_MAX];
@@ -150,9 +244,12 @@ int cmd_train(int argc, char **argv) {
 
     train_result r;
     const char *primary = NULL;
-    ssm_code code = cli_train_config(&cfg, &device, run_dir, a.resume != NULL, &r, &primary, 0,
-                                     &err);
-    if (!code)
+    ssm_code code = train_ranks(&cfg, &device, run_dir, a.resume != NULL, &dist, &r, &primary, 0,
+                                &err);
+    if (code)
+        return rank_fail(&dist, &err);
+    if (ssm_dist_is_root(&dist))
         print_summary(run_dir, primary, &r);
-    return code ? cli_fail("train", &err) : 0;
+    ssm_dist_finalize(&dist);
+    return 0;
 }

@@ -7,6 +7,7 @@
 #include "adapters/adapter.h"
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/distributed.h"
 #include "kernels/cpu_dispatch.h"
 
 static void usage(FILE *f) {
@@ -18,7 +19,8 @@ static void usage(FILE *f) {
             "usage: ssmkit <command> [options]   (ssmkit <command> --help for details)\n"
             "\n"
             "commands:\n"
-            "  train CONFIG [--set k=v]... [--resume RUN_DIR]   train and evaluate\n"
+            "  train CONFIG [--set k=v]... [--resume RUN_DIR]   train and evaluate (on N ranks:\n"
+            "                                                   mpirun -np N ssmkit train CONFIG)\n"
             "  eval CONFIG --ckpt FILE [--split val|test]       metrics of a checkpoint, one JSON line\n"
             "  predict CONFIG --ckpt FILE INPUT.png...          classify images\n"
             "  cv CONFIG [--folds K] [--repeats R] [--set k=v]...  cross-validation: one model per fold\n"
@@ -63,6 +65,16 @@ int main(int argc, char **argv) {
     }
     int n = argc - 2;
     char **rest = argv + 2;
+    // Only train shares one job among ranks (cli/cmd_train.c starts MPI); any other command
+    // started as several ranks would repeat the same work N times.
+    int rank, size, local_rank, local_size;
+    if (strcmp(cmd, "train") &&
+        ssm_dist_launched(&rank, &size, &local_rank, &local_size) && size > 1) {
+        fprintf(stderr, "ssmkit: error: rank %d of %d: `ssmkit %s` runs as one process; only "
+                "`ssmkit train` runs on several ranks (mpirun -np N ssmkit train CONFIG)\n",
+                rank, size, cmd);
+        return 2;
+    }
     if (!strcmp(cmd, "train")) return cmd_train(n, rest);
     if (!strcmp(cmd, "eval")) return cmd_eval(n, rest);
     if (!strcmp(cmd, "predict")) return cmd_predict(n, rest);
@@ -76,10 +88,11 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        const char *mpi = strcmp(ssm_dist_backend(), "mpi") ? "" : ", mpi";
 #ifdef SSM_CUDA
-        printf("ssmkit 0.1.0 (cpu, cuda)%s\n", REAL_IS_DOUBLE ? " f64" : "");
+        printf("ssmkit 0.1.0 (cpu, cuda%s)%s\n", mpi, REAL_IS_DOUBLE ? " f64" : "");
 #else
-        printf("ssmkit 0.1.0 (cpu)%s\n", REAL_IS_DOUBLE ? " f64" : "");
+        printf("ssmkit 0.1.0 (cpu%s)%s\n", mpi, REAL_IS_DOUBLE ? " f64" : "");
 #endif
         return 0;
     }

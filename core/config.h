@@ -59,6 +59,7 @@ typedef enum { SSM_SCHED_COSINE = 0, SSM_SCHED_CONSTANT, SSM_SCHED_LINEAR } ssm_
 typedef enum { SSM_TEST_BEST = 0, SSM_TEST_LAST } ssm_test_checkpoint;
 typedef enum { SSM_PREC_FP32 = 0, SSM_PREC_BF16 } ssm_precision;
 typedef enum { SSM_PROGRESS_AUTO = 0, SSM_PROGRESS_BAR, SSM_PROGRESS_PLAIN, SSM_PROGRESS_OFF } ssm_progress;
+typedef enum { SSM_ALLREDUCE_FP32 = 0, SSM_ALLREDUCE_BF16 } ssm_allreduce_precision;
 
 typedef struct {
     int64_t random_crop_padding; // pad by p then crop back at a random offset; 0 = off
@@ -225,6 +226,7 @@ typedef struct {
     int64_t threads;             // 0 = all cores
     bool tensorboard;
     ssm_progress progress;
+    ssm_allreduce_precision grad_allreduce; // GPU ranks' gradient all-reduce (NCCL)
 } ssm_run_config;
 
 typedef struct {

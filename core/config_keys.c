@@ -33,6 +33,7 @@ static const char *const optim_names[] = {"adamw", NULL};
 static const char *const schedule_names[] = {"cosine", "constant", "linear", NULL};
 static const char *const test_checkpoint_names[] = {"best", "last", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", NULL};
+static const char *const allreduce_names[] = {"fp32", "bf16", NULL};
 static const char *const progress_names[] = {"auto", "bar", "plain", "off", NULL};
 
 // A registry-style name: lower-case letters, digits, '_' and '-'; not empty.
@@ -449,6 +450,9 @@ const ssm_config_key ssm_config_keys[] = {
     BOOL("run.tensorboard", run.tensorboard, "true", "Write a TensorBoard event file."),
     ENUM("run.progress", run.progress, progress_names, "auto",
          "Progress display: auto = a bar on a terminal, plain lines otherwise."),
+    ENUM("run.grad_allreduce", run.grad_allreduce, allreduce_names, "fp32",
+         "Gradient all-reduce of GPU ranks (mpirun, NCCL; docs/distributed.md): bf16 sends "
+         "half the bytes and rounds the summed gradient to bf16; CPU ranks always sum fp32."),
 };
 const size_t ssm_config_nkeys = sizeof ssm_config_keys / sizeof ssm_config_keys[0];
 

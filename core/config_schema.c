@@ -65,6 +65,8 @@ static const cyaml_strval_t series_norm_sv[] = {SV("none", SSM_SERIES_NORM_NONE)
                                                 SV("series", SSM_SERIES_NORM_SERIES),
                                                 SV("dataset", SSM_SERIES_NORM_DATASET)};
 static const cyaml_strval_t precision_sv[] = {SV("fp32", SSM_PREC_FP32), SV("bf16", SSM_PREC_BF16)};
+static const cyaml_strval_t allreduce_sv[] = {SV("fp32", SSM_ALLREDUCE_FP32),
+                                              SV("bf16", SSM_ALLREDUCE_BF16)};
 static const cyaml_strval_t progress_sv[] = {SV("auto", SSM_PROGRESS_AUTO), SV("bar", SSM_PROGRESS_BAR),
                                              SV("plain", SSM_PROGRESS_PLAIN), SV("off", SSM_PROGRESS_OFF)};
 #define NSV(a) (sizeof a / sizeof a[0])
@@ -257,6 +259,8 @@ static const cyaml_schema_field_t run_fields[] = {
     CYAML_FIELD_INT("threads", OPT, ssm_run_config, threads),
     CYAML_FIELD_BOOL("tensorboard", OPT, ssm_run_config, tensorboard),
     CYAML_FIELD_ENUM("progress", ESTRICT, ssm_run_config, progress, progress_sv, NSV(progress_sv)),
+    CYAML_FIELD_ENUM("grad_allreduce", ESTRICT, ssm_run_config, grad_allreduce, allreduce_sv,
+                     NSV(allreduce_sv)),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t top_fields[] = {

@@ -261,6 +261,14 @@ static ssm_code plan_ragged(ssm_batcher *bt, ssm_error *err) {
     return ragged_count(bt, bt->order, 0, n, &bt->ragged_batches, err);
 }
 
+// Rank r's part of `total` items cut into `count` contiguous parts as equal as possible
+// (the first total % count ranks one more): items *k0 .. *k0 + *mine.
+static void shard_range(int64_t total, int rank, int count, int64_t *k0, int64_t *mine) {
+    int64_t base = total / count, extra = total % count;
+    *mine = base + (rank < extra);
+    *k0 = rank * base + (rank < extra ? rank : extra);
+}
+
 static void reset_slots(ssm_batcher *bt) {
     for (int s = 0; s < 2; s++) {
         bt->slot[s].state = 0;
@@ -469,13 +477,19 @@ ssm_code ssm_batcher_produce(ssm_batcher *bt, ssm_batch_slot *slot) {
         bt->p_offset = slot->next_offset = 0;
         return SSM_OK;
     }
+    // a rank's shard of the global batch: its samples k0 .. k0 + mine of the take
+    int64_t k0 = 0, mine = take;
+    if (bt->shard_mode == SSM_SHARD_BATCH)
+        shard_range(take, bt->shard_rank, bt->shard_count, &k0, &mine);
+    if (src->ragged && k0) // ragged_fit wrote the whole batch's lengths
+        memmove(b->length, b->length + k0, (size_t)mine * sizeof *b->length);
     // per sample (dense) or per token (ragged)
     int64_t xn = numel(src->x_ndim, src->x_shape), dn = numel(src->dense_ndim, src->dense_shape);
     int64_t tokens = 0;
     if (src->ragged)
         b->offsets[0] = 0;
-    for (int64_t k = 0; k < take; k++) {
-        int64_t id = bt->ids[bt->order[off + k]];
+    for (int64_t k = 0; k < mine; k++) {
+        int64_t id = bt->ids[bt->order[off + k0 + k]];
         int64_t want = src->ragged ? b->length[k] : 0;
         int64_t row = src->ragged ? tokens : k; // x's first row for this sample
         b->index[k] = id;
@@ -501,11 +515,12 @@ ssm_code ssm_batcher_produce(ssm_batcher *bt, ssm_batch_slot *slot) {
         if (src->ragged)
             b->offsets[k + 1] = tokens += want;
     }
-    b->B = take;
-    b->shape[0] = src->ragged ? tokens : take;
+    b->B = mine;
+    b->global_B = take;
+    b->shape[0] = src->ragged ? tokens : mine;
     b->tokens = tokens;
     if (b->dense_ndim)
-        b->dense_shape[0] = take;
+        b->dense_shape[0] = mine;
     b->epoch = ke;
     b->offset = off;
     bt->p_epoch = slot->next_epoch = e;
@@ -542,6 +557,28 @@ ssm_code ssm_batcher_next(ssm_batcher *bt, const ssm_batch **out, ssm_error *err
     bt->epoch = slot->next_epoch;
     bt->offset = slot->next_offset;
     *out = slot->end ? NULL : &slot->batch;
+    return SSM_OK;
+}
+
+ssm_code ssm_batcher_shard(ssm_batcher *bt, ssm_shard_mode mode, int rank, int count,
+                           ssm_error *err) {
+    if (count < 1 || rank < 0 || rank >= count || bt->shard_mode)
+        return ssm_fail(err, SSM_EINVAL, "shard %d of %d%s: expected 0 <= rank < count, once",
+                        rank, count, bt->shard_mode ? " (the batcher is already sharded)" : "");
+    if (mode == SSM_SHARD_SPLIT && (bt->opts.shuffle || bt->cum))
+        return ssm_fail(err, SSM_EINVAL, "a shuffled or weighted split cannot be cut into "
+                        "ranges: its order changes every epoch");
+    SSM_TRY(ssm_batcher_seek(bt, 0, 0, err)); // nothing prefetched with the old layout
+    bt->shard_mode = mode;
+    bt->shard_rank = rank;
+    bt->shard_count = count;
+    if (mode == SSM_SHARD_SPLIT) { // this rank's range of ids, batched as before
+        int64_t k0, mine;
+        shard_range(bt->n, rank, count, &k0, &mine);
+        memmove(bt->ids, bt->ids + k0, (size_t)mine * sizeof *bt->ids);
+        bt->n = mine;
+        bt->order_epoch = -1;
+    }
     return SSM_OK;
 }
 

@@ -3,7 +3,7 @@
 //          ssm_batcher_seek, ssm_batcher_batches_per_epoch, ssm_batcher_free,
 //          ssm_epoch_order, SSM_BATCH_MAX_DIMS, ssm_dense_kind, ssm_batch_alloc_extra,
 //          ssm_batch_alloc_ragged, ssm_weighted_order, ssm_batcher_batches_before,
-//          ssm_batcher_batches_in_epochs
+//          ssm_batcher_batches_in_epochs, ssm_shard_mode, ssm_batcher_shard
 // The batch the rest of ssmkit consumes, and the batcher that makes batches
 // from any sample source (an in-memory image dataset today; time-series
 // windows or bags of features later, through the same struct).
@@ -56,6 +56,8 @@ typedef struct {
     int64_t epoch;                      // epoch this batch belongs to (the epoch of its
                                         // order and sample keys: 0 with opts.fixed_keys)
     int64_t offset;                     // position of its first sample in the epoch's order
+    int64_t global_B;                   // samples of the global batch this is a rank's shard
+                                        // of (ssm_batcher_shard); == B unsharded
     // Ragged batches (a source with `ragged`, core/packing.h): the samples' tokens are
     // packed without padding: x is [tokens, <token shape>] (shape[0] = tokens, the rest
     // the source's x_shape), sample b is rows offsets[b] .. offsets[b+1] (length[b] =
@@ -174,6 +176,7 @@ typedef struct {
     double *cum;            // [n] cumulative sample_weights (owned copy), or NULL
     int64_t ragged_batches; // ragged: batches of epoch 0 (see batches_per_epoch)
     ssm_error failed_err;
+    int shard_mode, shard_rank, shard_count; // ssm_batcher_shard (mode 0: not sharded)
     // prefetch thread
     int running, stop;
     pthread_t thread;
@@ -200,6 +203,22 @@ ssm_code ssm_batcher_next(ssm_batcher *bt, const ssm_batch **out, ssm_error *err
 void ssm_batcher_tell(const ssm_batcher *bt, int64_t *epoch, int64_t *offset);
 // offset in [0, n]; seeking discards anything prefetched.
 ssm_code ssm_batcher_seek(ssm_batcher *bt, int64_t epoch, int64_t offset, ssm_error *err);
+
+// Data-parallel ranks (docs/distributed.md): what rank `rank` of `count` reads.
+//   SSM_SHARD_BATCH (training): every batch is the one-process batch at the same position,
+//     sample for sample, cut into `count` contiguous slices as equal as possible (the first
+//     B % count ranks one sample more); rank r's slice is its batch (B), global_B the whole
+//     one's. A slice may be empty (B 0) when the global batch has fewer samples than ranks.
+//     Positions (tell, seek, epoch, offset) stay the global batch's: a checkpoint's
+//     position is the same for any number of ranks.
+//   SSM_SHARD_SPLIT (evaluation): the split's ids, in order, cut into `count` contiguous
+//     ranges; the batcher then sees only rank r's range (n shrinks) and batches it as
+//     usual, so every sample is evaluated once, on one rank, whatever the batch size
+//     (refused for a shuffled or weighted split).
+// Call once, before the first batch; it rewinds to (0, 0).
+typedef enum { SSM_SHARD_BATCH = 1, SSM_SHARD_SPLIT } ssm_shard_mode;
+ssm_code ssm_batcher_shard(ssm_batcher *bt, ssm_shard_mode mode, int rank, int count,
+                           ssm_error *err);
 
 // Dense sources: ceil(n / batch_size) (floor with drop_last). Ragged sources: the number
 // of batches of epoch 0 (computed at init). A ragged batch ends early when the next sample

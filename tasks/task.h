@@ -36,6 +36,7 @@
 
 #include "adapters/adapter.h"
 #include "core/config.h"
+#include "core/distributed.h"
 #include "core/error.h"
 #include "core/metadata.h"
 #include "core/params.h"
@@ -92,6 +93,11 @@ typedef struct {
     // top = --top K.
     void (*predict_line)(const ssm_task *t, FILE *f, const real *out, int top);
     void (*free_impl)(ssm_task *t); // frees t->impl (may be NULL)
+    // Data-parallel evaluation (docs/distributed.md): after each rank's eval_batch calls over
+    // its range of the split, combine the ranks' accumulators (tasks/metrics.h's reduce
+    // helpers: sums of counts, gathered scores) so that eval_end then gives every rank the
+    // metrics of the whole split. May be NULL: every rank then evaluates the whole split.
+    ssm_code (*eval_reduce)(ssm_task *t, const ssm_dist *d, ssm_error *err);
 } ssm_task_vtable;
 
 struct ssm_task {
@@ -105,4 +111,5 @@ struct ssm_task {
     int lower_is_better;
     const char *const *class_names; // from the data (may be NULL)
     void *impl;
+    const ssm_dist *dist;       // the ranks training it together (NULL: one process)
 };

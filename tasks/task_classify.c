@@ -19,6 +19,7 @@
 #include "kernels/loss.h"
 #include "tasks/classify_tta.h"
 #include "tasks/plot_run.h"
+#include "tasks/metrics_reduce.h"
 #include "tasks/task.h"
 
 typedef struct {
@@ -159,6 +160,14 @@ static void ct_eval_end(ssm_task *t, task_metrics *out) {
     task_metrics_set(out, "macro_f1", class_metrics_macro_f1(&c->cm));
 }
 
+// Data-parallel evaluation: every rank's counts and loss sums (the confusion matrix of the
+// test report included).
+static ssm_code ct_eval_reduce(ssm_task *t, const ssm_dist *d, ssm_error *err) {
+    classify_task *c = t->impl;
+    SSM_TRY(class_metrics_allreduce(&c->cm, d, err));
+    return metrics_allreduce_sum(d, &c->loss_sum, 1, &c->n, 1, err);
+}
+
 static ssm_code ct_test_report(ssm_task *t, const char *run_dir, ssm_error *err) {
     classify_task *c = t->impl;
     char path[1200];
@@ -206,4 +215,5 @@ const ssm_task_vtable ssm_task_classify = {
     .test_report = ct_test_report,
     .predict_line = ct_predict_line,
     .free_impl = ct_free,
+    .eval_reduce = ct_eval_reduce,
 };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks/metrics_reduce.h"
 #include "tasks/task.h"
 
 typedef struct {
@@ -87,6 +88,12 @@ static void ft_eval_end(ssm_task *t, task_metrics *out) {
     value_metrics_report(&f->vm, f->mae, out);
 }
 
+// Data-parallel evaluation: the error sums of every rank's range.
+static ssm_code ft_eval_reduce(ssm_task *t, const ssm_dist *d, ssm_error *err) {
+    forecast_task *f = t->impl;
+    return value_metrics_allreduce(&f->vm, d, err);
+}
+
 // out [H, Vout]: the H steps, each "v1,v2,..." (the dataset's standardised scale).
 static void ft_predict_line(const ssm_task *t, FILE *f, const real *out, int top) {
     const forecast_task *ft = t->impl;
@@ -109,4 +116,5 @@ const ssm_task_vtable ssm_task_forecast = {
     .test_report = NULL,
     .predict_line = ft_predict_line,
     .free_impl = ft_free,
+    .eval_reduce = ft_eval_reduce,
 };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks/metrics_reduce.h"
 #include "tasks/task.h"
 
 typedef struct {
@@ -110,6 +111,12 @@ static void rt_eval_end(ssm_task *t, task_metrics *out) {
     value_metrics_report(&r->vm, r->mae, out);
 }
 
+// Data-parallel evaluation: the error sums of every rank's range.
+static ssm_code rt_eval_reduce(ssm_task *t, const ssm_dist *d, ssm_error *err) {
+    regress_task *r = t->impl;
+    return value_metrics_allreduce(&r->vm, d, err);
+}
+
 static void rt_predict_line(const ssm_task *t, FILE *f, const real *out, int top) {
     for (int64_t j = 0; j < t->model.K; j++)
         fprintf(f, "\t%.6g", (double)out[j]);
@@ -128,4 +135,5 @@ const ssm_task_vtable ssm_task_regress = {
     .test_report = NULL,
     .predict_line = rt_predict_line,
     .free_impl = rt_free,
+    .eval_reduce = rt_eval_reduce,
 };

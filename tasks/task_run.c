@@ -166,6 +166,14 @@ ssm_code task_evaluate(ssm_task *t, ssm_batcher *bt, task_metrics *out, ssm_erro
         SSM_TRY(t->vt->eval_batch(t, b, err));
         n += b->B;
     }
+    if (bt->shard_mode == SSM_SHARD_SPLIT) { // each rank evaluated its range: combine them
+        if (!t->vt->eval_reduce)
+            return ssm_fail(err, SSM_EINVAL, "task %s cannot combine the metrics of ranks "
+                            "(no eval_reduce): evaluate the whole split on every rank",
+                            t->vt->name);
+        SSM_TRY(t->vt->eval_reduce(t, t->dist, err));
+        SSM_TRY(ssm_dist_allreduce(t->dist, &n, 1, SSM_DIST_INT64, err));
+    }
     t->vt->eval_end(t, out);
     out->samples = n;
     return SSM_OK;

@@ -31,7 +31,9 @@ void task_free(ssm_task *t); // the task and its model
 // task_evaluate call it; other callers of model_predict on a batch (predict) call it first.
 ssm_code task_batch_layout(ssm_task *t, const ssm_batch *b, ssm_error *err);
 ssm_code task_loss_and_grad(ssm_task *t, const ssm_batch *b, double *loss, ssm_error *err);
-// One pass over bt from its position to the end of the epoch; *out is reset first.
+// One pass over bt from its position to the end of the epoch; *out is reset first. A batcher
+// cut into the ranks' ranges (SSM_SHARD_SPLIT) is evaluated on every rank of t->dist
+// together: the task's eval_reduce combines them, and every rank gets the whole split's metrics.
 ssm_code task_evaluate(ssm_task *t, ssm_batcher *bt, task_metrics *out, ssm_error *err);
 
 // ssm_checkpoint_load into t->params, then onto the task's device (t->work).

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/checkpoint.h"
+#include "core/distributed.h"
 #include "core/log.h"
 #include "tasks/plot_run.h"
 #include "tasks/progress.h"
@@ -57,6 +58,76 @@ static ssm_code load_state(const char *path, ssm_task *t, loop_state *st, ssm_er
     return rc;
 }
 
+// ---- data-parallel ranks (docs/distributed.md) -----------------------------------------
+// The loop runs on every rank in lockstep: the same global batches, the same averaged
+// gradients, hence the same weights, clipping, schedule and decisions. Rank 0 alone touches
+// the run folder (logs, checkpoints, reports); what it reads from there (a resumed state, the
+// best weights to test) reaches the others by broadcast, so they need no shared disk.
+
+static int on_device(const ssm_task *t) { return t->model.device.kind == SSM_DEVICE_CUDA; }
+
+// Samples of the global batch b is a shard of (b itself when it is not a shard).
+static int64_t global_samples(const ssm_batch *b) { return b->global_B > 0 ? b->global_B : b->B; }
+
+// Rank 0's weights (with the AdamW moments: with_moments) and loop state to every rank.
+static ssm_code sync_from_root(ssm_task *t, const ssm_dist *d, loop_state *st, int with_moments,
+                               ssm_error *err) {
+    if (!d)
+        return SSM_OK;
+    ssm_params *p = t->params;
+    const size_t bytes = p->total * sizeof(real);
+    SSM_TRY(t->dev->to_host(p, t->work, err));
+    SSM_TRY(ssm_dist_bcast(d, p->data, bytes, 0, err));
+    if (with_moments) {
+        SSM_TRY(ssm_dist_bcast(d, p->m, bytes, 0, err));
+        SSM_TRY(ssm_dist_bcast(d, p->v, bytes, 0, err));
+    }
+    if (st)
+        SSM_TRY(ssm_dist_bcast(d, st, sizeof *st, 0, err));
+    return d->rank ? t->dev->to_device(t->work, p, err) : SSM_OK;
+}
+
+// Every rank holds rank 0's weights, bit for bit (a fingerprint of the host copy compared
+// across ranks): checked at each epoch's end, where rank 0 saves last.safetensors.
+static ssm_code check_same_weights(ssm_task *t, const ssm_dist *d, int64_t step, ssm_error *err) {
+    if (!d || d->size < 2)
+        return SSM_OK;
+    SSM_TRY(t->dev->to_host(t->params, t->work, err));
+    char what[64];
+    snprintf(what, sizeof what, "the weights after step %lld", (long long)step);
+    return ssm_dist_check_same(d, ssm_dist_hash(t->params->data, t->params->total * sizeof(real)),
+                               what, err);
+}
+
+// One step's gradient over the ranks: this rank's mean over its shard (b->B samples),
+// weighted by its share of the global batch, summed; *loss likewise becomes the global
+// batch's mean loss. The losses are means over samples (or over a fixed number of values
+// per sample: forecast horizons), so the share is B / global_B, which also covers a last
+// batch that does not divide evenly and a rank whose shard is empty.
+static ssm_code average_over_ranks(ssm_task *t, const ssm_dist *d, const ssm_batch *b,
+                                   double *loss, ssm_error *err) {
+    if (!d)
+        return SSM_OK;
+    const double share = (double)b->B / (double)global_samples(b);
+    ssm_params *p = t->work;
+    SSM_TRY(ssm_dist_grad_average(d, p->grad, p->total, share, on_device(t), err));
+    double l = b->B ? *loss * share : 0;
+    SSM_TRY(ssm_dist_allreduce(d, &l, 1, SSM_DIST_DOUBLE, err));
+    *loss = l;
+    return SSM_OK;
+}
+
+// Testing aid: every rank's final weights as <dir>/rank<R>.safetensors (the distributed
+// tests compare them byte for byte).
+static ssm_code save_rank_weights(ssm_task *t, const train_options *o, ssm_error *err) {
+    if (!o->rank_weights_dir)
+        return SSM_OK;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/rank%d.safetensors", o->rank_weights_dir,
+             t->dist ? t->dist->rank : 0);
+    return task_save_checkpoint(t, path, 0, NULL, err);
+}
+
 // The run's two logs: metrics.jsonl always, a TensorBoard event file when
 // run.tensorboard is on (tb.f non-NULL). A TensorBoard write that fails is
 // reported once and then skipped: losing curves must not stop training.
@@ -79,6 +150,8 @@ static void tb_point(run_logs *lg, const char *split, const char *key, double v,
 
 static void log_eval(run_logs *lg, const char *split, const loop_state *st, const task_metrics *m) {
     runlog *rl = &lg->jsonl;
+    if (!rl->f) // a rank other than 0 keeps no logs
+        return;
     for (int i = 0; i < m->n; i++)
         tb_point(lg, split, m->key[i], m->value[i], st->step);
     runlog_begin(rl);
@@ -91,7 +164,10 @@ static void log_eval(run_logs *lg, const char *split, const loop_state *st, cons
     runlog_end(rl);
 }
 
-static void print_metrics(const char *head, const task_metrics *m, const char *tail) {
+static void print_metrics(const ssm_task *t, const char *head, const task_metrics *m,
+                          const char *tail) {
+    if (!ssm_dist_is_root(t->dist))
+        return;
     fprintf(stderr, "%s", head);
     for (int i = 0; i < m->n; i++)
         fprintf(stderr, " %s %.4f", m->key[i], m->value[i]);
@@ -104,16 +180,26 @@ static ssm_code run_test(ssm_task *t, ssm_batcher *test, const train_options *o,
     // cosine schedule ends on converged weights, and a small validation split
     // (3000 samples: +-0.5% noise) can pick an earlier epoch by chance.
     const int use_last = o->cfg->train.test_checkpoint == SSM_TEST_LAST;
+    const ssm_dist *d = t->dist && t->dist->active ? t->dist : NULL;
     char path[1200];
     snprintf(path, sizeof path, "%s/best.safetensors", o->run_dir);
-    FILE *f = use_last ? NULL : fopen(path, "rb");
-    if (f) {
-        fclose(f);
-        SSM_TRY(task_load_checkpoint(t, path, 0, NULL, err));
+    int have_best = 0; // rank 0 reads the run folder; the others take its weights
+    if (ssm_dist_is_root(d)) {
+        FILE *f = use_last ? NULL : fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            have_best = 1;
+            SSM_TRY(task_load_checkpoint(t, path, 0, NULL, err));
+        }
     }
+    SSM_TRY(ssm_dist_bcast(d, &have_best, sizeof have_best, 0, err));
+    if (have_best)
+        SSM_TRY(sync_from_root(t, d, NULL, 0, err));
     SSM_TRY(task_evaluate(t, test, &r->test, err));
     log_eval(rl, "test", st, &r->test);
-    print_metrics(use_last ? "test (last step):" : "test (best checkpoint):", &r->test, "");
+    print_metrics(t, use_last ? "test (last step):" : "test (best checkpoint):", &r->test, "");
+    if (!ssm_dist_is_root(d))
+        return SSM_OK;
     return t->vt->test_report ? t->vt->test_report(t, o->run_dir, err) : SSM_OK;
 }
 
@@ -123,10 +209,14 @@ static ssm_code validate(ssm_task *t, ssm_batcher *val, loop_state *st, run_logs
     log_eval(rl, "val", st, &r->val);
     double v = task_metrics_get(&r->val, t->primary);
     *improved = isnan(st->best) || (t->lower_is_better ? !(v >= st->best) : !(v <= st->best));
+    // every rank computed the same metrics; rank 0's verdict is taken all the same, so that
+    // no rank can stop early (or save) alone
+    if (t->dist && t->dist->active)
+        SSM_TRY(ssm_dist_bcast(t->dist, improved, sizeof *improved, 0, err));
     char head[64];
     // st->epoch already counts the epoch just finished (the batcher moved on)
     snprintf(head, sizeof head, "epoch %lld: val", (long long)st->epoch);
-    print_metrics(head, &r->val, *improved ? " (best)" : "");
+    print_metrics(t, head, &r->val, *improved ? " (best)" : "");
     if (*improved) {
         st->best = v;
         st->best_step = st->step;
@@ -172,16 +262,22 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
     char last[1200], best[1200], path[1200];
     snprintf(last, sizeof last, "%s/last.safetensors", o->run_dir);
     snprintf(best, sizeof best, "%s/best.safetensors", o->run_dir);
-    if (o->resume) {
+    const ssm_dist *dist = t->dist && t->dist->active ? t->dist : NULL;
+    const int root = ssm_dist_is_root(dist);
+    if (o->resume && root)
         SSM_TRY(load_state(last, t, &st, err));
+    // the ranks start from rank 0's weights (its seed's, or the resumed ones) and position
+    SSM_TRY(sync_from_root(t, dist, &st, 1, err));
+    if (o->resume) {
         SSM_TRY(ssm_batcher_seek(train, st.epoch, st.offset, err));
         ssm_info("resumed from %s at step %lld (epoch %lld, sample %lld)", last,
                  (long long)st.step, (long long)st.epoch + 1, (long long)st.offset);
     }
     run_logs rl = {0};
     snprintf(path, sizeof path, "%s/metrics.jsonl", o->run_dir);
-    SSM_TRY(runlog_open(&rl.jsonl, path, err));
-    if (cfg->run.tensorboard) {
+    if (root)
+        SSM_TRY(runlog_open(&rl.jsonl, path, err));
+    if (cfg->run.tensorboard && root) {
         ssm_code trc = tb_open(&rl.tb, o->run_dir, err);
         if (trc) {
             runlog_close(&rl.jsonl);
@@ -201,7 +297,7 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
             (rc = ssm_batcher_batches_before(train, st.epoch, st.offset, &before, err)))
             goto out;
         progress_begin(&pr, stderr, st.epoch + 1, cfg->train.epochs, steps, cfg->train.log_every,
-                       (int)cfg->run.progress);
+                       root ? (int)cfg->run.progress : PROGRESS_OFF);
         pr.step = before;
         for (;;) {
             const ssm_batch *b;
@@ -209,8 +305,9 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
                 goto out;
             if (!b)
                 break;
-            double loss;
-            if ((rc = task_loss_and_grad(t, b, &loss, err))) {
+            double loss = 0; // a rank's shard may be empty (B 0): its share is 0
+            if ((b->B > 0 && (rc = task_loss_and_grad(t, b, &loss, err))) ||
+                (rc = average_over_ranks(t, dist, b, &loss, err))) {
                 ssm_error_prefix(err, "step %lld (epoch %lld): ", (long long)st.step + 1,
                                  (long long)st.epoch + 1);
                 goto out;
@@ -228,9 +325,9 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
             if ((rc = t->dev->adamw(params, &cfg->optim, lr, st.step + 1, err)))
                 goto out;
             st.step++;
-            samples += b->B;
-            progress_update(&pr, loss, lr, b->B);
-            if (cfg->train.log_every > 0 && st.step % cfg->train.log_every == 0) {
+            samples += global_samples(b);
+            progress_update(&pr, loss, lr, global_samples(b));
+            if (root && cfg->train.log_every > 0 && st.step % cfg->train.log_every == 0) {
                 runlog_begin(&rl.jsonl);
                 runlog_str(&rl.jsonl, "kind", "step");
                 runlog_int(&rl.jsonl, "step", st.step);
@@ -248,14 +345,21 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
             }
             ssm_batcher_tell(train, &st.epoch, &st.offset);
             int ckpt = cfg->train.checkpoint_every > 0 && st.step % cfg->train.checkpoint_every == 0;
-            if (ckpt && (rc = save_checkpoint(last, t, o, &st, SSM_CKPT_OPTIMIZER, err)))
+            if (ckpt && root && (rc = save_checkpoint(last, t, o, &st, SSM_CKPT_OPTIMIZER, err)))
                 goto out;
             if (st.step >= total) {
                 done = 1;
                 break;
             }
-            if (o->kill_at_step > 0 && st.step == o->kill_at_step)
+            const int me = dist ? dist->rank : 0;
+            if (o->kill_at_step > 0 && st.step == o->kill_at_step &&
+                (o->kill_rank < 0 || o->kill_rank == me))
                 raise(SIGKILL); // the resume test's crash: no cleanup, no final checkpoint
+            if (o->fail_at_step > 0 && st.step == o->fail_at_step && o->fail_rank == me) {
+                rc = ssm_fail(err, SSM_EIO, "step %lld: the failure SSMKIT_DEBUG_FAIL_AT_STEP "
+                              "asked for", (long long)st.step);
+                goto out;
+            }
         }
         progress_end(&pr);
         // The epoch is over (or the step budget is): the next position is the next epoch.
@@ -270,22 +374,25 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
         if (val && (st.epoch % every == 0 || last_epoch)) {
             if ((rc = validate(t, val, &st, &rl, r, &improved, err)))
                 goto out;
-            if (improved && (rc = save_checkpoint(best, t, o, &st, 0, err)))
+            if (improved && root && (rc = save_checkpoint(best, t, o, &st, 0, err)))
                 goto out;
         }
-        if ((rc = save_checkpoint(last, t, o, &st, SSM_CKPT_OPTIMIZER, err)))
+        if ((rc = check_same_weights(t, dist, st.step, err)) ||
+            (root && (rc = save_checkpoint(last, t, o, &st, SSM_CKPT_OPTIMIZER, err))))
             goto out;
         plot_run_curves(o->run_dir, t->primary, t->lower_is_better); // curves.png, from the log
         if (val && cfg->train.patience > 0 && st.bad_evals >= cfg->train.patience) {
-            ssm_info("early stop: no better validation %s in %lld evaluations", t->primary,
-                     (long long)st.bad_evals);
+            if (root)
+                ssm_info("early stop: no better validation %s in %lld evaluations", t->primary,
+                         (long long)st.bad_evals);
             r->stopped_early = 1;
             break;
         }
     }
     r->train_seconds = progress_now() - t0;
     r->samples_per_second = samples / fmax(r->train_seconds, 1e-9);
-    if (!val) // without validation the final weights are the ones to test
+    rc = save_rank_weights(t, o, err);
+    if (!rc && !val && root) // without validation the final weights are the ones to test
         rc = save_checkpoint(best, t, o, &st, 0, err);
     if (!rc && test)
         rc = run_test(t, test, o, &st, &rl, r, err);

@@ -1,5 +1,7 @@
 // defines: train_options, train_result, train_run
-// The training loop of every task and device (docs/tasks.md): AdamW with decoupled
+// The training loop of every task and device (docs/tasks.md), on one process or on the
+// data-parallel ranks of t->dist (docs/distributed.md: batches sharded by the batcher,
+// gradients averaged, rank 0 alone writes the run folder): AdamW with decoupled
 // weight decay (none on tensors flagged no-decay: norms, biases, A_log, D,
 // positions, class tokens, RevIN), linear warmup then cosine, global-norm
 // clipping, evaluation on validation every train.eval_every_epochs, best/last
@@ -25,6 +27,12 @@ typedef struct {
     int resume;                  // continue from run_dir/last.safetensors
     const ssm_metadata *extra_meta; // copied into every checkpoint (data statistics, class names)
     int64_t kill_at_step;        // testing aid: raise SIGKILL right after this step (0 = off)
+    // Data-parallel runs (the task's ranks, t->dist; docs/distributed.md): testing aids
+    int kill_rank;               // the rank kill_at_step kills (0 by default: mpirun then ends
+                                 // the others; -1: every rank)
+    int64_t fail_at_step;        // rank fail_rank returns an error right after this step (0 = off)
+    int fail_rank;
+    const char *rank_weights_dir; // every rank writes its final weights to <dir>/rank<R>.safetensors
 } train_options;
 
 typedef struct {

@@ -1,12 +1,14 @@
 #!/bin/sh
 # One batched GPU session (the device tool's machine; docs/kernels.md): builds the CUDA
 # binaries for sm_90 only (H100/H200; the release build has every arch), runs every CUDA
-# suite, then the MIL recipe on a generated slide set on the GPU and a 100,000-instance
+# suite (test_cuda_nccl: the NCCL all-reduce and `mpirun -np 1` training), then the MIL recipe on a
+# generated slide set on the GPU, alone and as one rank under mpirun (NCCL), a 100,000-instance
 # bag (d_model 128) training step on the GPU, the multilabel demo on generated scenes and the
 # part-segmentation demo on the GPU. Logs go to $OUT (or ./device_out).
 # Usage (tools/device_debs.sh first, here): SSMKIT_SYSROOT=/tmp/sysroot2 source .device/env.sh &&
 #        tests/device_check.sh [extra make targets]
 set -u
+. tools/device_mpi.sh # mpirun and an MPI build from the kit's OpenMPI (docs/distributed.md)
 O=${OUT:-device_out}
 mkdir -p "$O"
 T=$(ls tests/test_cuda*.c | sed 's#tests/\(.*\)\.c#build-cuda/tests/\1#')
@@ -21,6 +23,13 @@ $S synth-bags "$O/slides" --bags 96 --min 50 --max 300 --dim 16 --witnesses 3:6 
 $S train configs/mil/camelyon16_clam.yaml --set run.device=cuda --set data.path="$O/slides/dataset.csv" \
     --set data.features_dir="$O/slides" --set data.splits_dir="$O/slides/splits" --set train.epochs=15 \
     --set optim.lr=1e-3 --set run.dir="$O/runs" --set run.name=clam_gpu --set run.progress=off 2> "$O/clam_gpu.err" | tail -1
+# the same run as one rank under mpirun: NCCL initialises and all-reduces (one rank); the
+# summary should match the line above (test_cuda_nccl compares weights on a smaller job)
+command -v mpirun >/dev/null 2>&1 && mpirun --allow-run-as-root -np 1 $S train configs/mil/camelyon16_clam.yaml \
+    --set run.device=cuda --set data.path="$O/slides/dataset.csv" --set data.features_dir="$O/slides" \
+    --set data.splits_dir="$O/slides/splits" --set train.epochs=15 --set optim.lr=1e-3 --set run.dir="$O/runs" \
+    --set run.name=clam_gpu_mpi --set run.progress=off 2> "$O/clam_gpu_mpi.err" | tail -1
+grep -h "data parallel" "$O/clam_gpu_mpi.err" 2>/dev/null
 $S synth-bags "$O/long" --bags 4 --min 100000 --max 100000 --dim 128 --splits 2 --seed 3 > /dev/null
 /usr/bin/time -f "long bags: %e s, max RSS %M KB" $S train configs/mil/camelyon16_clam.yaml --set run.device=cuda \
     --set data.path="$O/long/dataset.csv" --set data.features_dir="$O/long" --set data.splits_dir="$O/long/splits" \
