@@ -60,7 +60,8 @@ START_TEST(ticks_are_round_numbers_with_short_labels) {
         const char *want;
     } cases[] = {{1500, 500, "1.5k"}, {1000, 500, "1k"}, {20000, 5000, "20k"},
                  {2500000, 500000, "2.5M"}, {0.25, 0.05, "0.25"}, {2, 0.5, "2.0"},
-                 {40, 10, "40"}, {2e-5, 1e-5, "2e-05"}, {-0.5, 0.25, "-0.50"}, {0.75, 0.25, "0.75"}};
+                 {40, 10, "40"}, {2e-5, 1e-5, "2e-05"}, {-0.5, 0.25, "-0.50"},
+                 {0.75, 0.25, "0.75"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         plot_format_tick(cases[i].v, cases[i].step, b, sizeof b);
         ck_assert_msg(!strcmp(b, cases[i].want), "%g step %g: '%s', expected '%s'", cases[i].v,

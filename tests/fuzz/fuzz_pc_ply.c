@@ -1,4 +1,5 @@
-// defines: LLVMFuzzerTestOneInput (PLY meshes and point sets (ASCII, binary little/big endian), then sampling)
+// defines: LLVMFuzzerTestOneInput (PLY meshes and point sets: ASCII, binary little and
+//          big endian; then surface sampling)
 #include <stdint.h>
 
 #include "datasets/pc_cloud.h"
