@@ -374,13 +374,15 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
         if (val && (st.epoch % every == 0 || last_epoch)) {
             if ((rc = validate(t, val, &st, &rl, r, &improved, err)))
                 goto out;
-            if (improved && root && (rc = save_checkpoint(best, t, o, &st, 0, err)))
-                goto out;
         }
+        // last before best: a run killed between the two saves still resumes from last
         if ((rc = check_same_weights(t, dist, st.step, err)) ||
             (root && (rc = save_checkpoint(last, t, o, &st, SSM_CKPT_OPTIMIZER, err))))
             goto out;
-        plot_run_curves(o->run_dir, t->primary, t->lower_is_better); // curves.png, from the log
+        if (improved && root && (rc = save_checkpoint(best, t, o, &st, 0, err)))
+            goto out;
+        if (root)
+            plot_run_curves(o->run_dir, t->primary, t->lower_is_better); // curves.png, from the log
         if (val && cfg->train.patience > 0 && st.bad_evals >= cfg->train.patience) {
             if (root)
                 ssm_info("early stop: no better validation %s in %lld evaluations", t->primary,
