@@ -2,6 +2,7 @@
 //          predict_normalize, predict_group_alloc, predict_group_free (see predict.h)
 #include "cli/predict.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,9 +97,10 @@ ssm_code predict_meta_double(predict_ctx *c, const char *key, double *out, ssm_e
         return err->code;
     char *end;
     double x = strtod(v, &end);
-    if (end == v || *end)
-        return ssm_fail(err, SSM_EFORMAT, "%s: metadata %s = '%s', expected a number", c->ckpt,
-                        key, v);
+    // NaN or inf statistics would print NaN probabilities and exit 0 (issue 18)
+    if (end == v || *end || !isfinite(x))
+        return ssm_fail(err, SSM_EFORMAT, "%s: metadata %s = '%s', expected a finite number",
+                        c->ckpt, key, v);
     *out = x;
     return SSM_OK;
 }

@@ -216,6 +216,50 @@ START_TEST(checkpoint_without_metadata) {
 }
 END_TEST
 
+// The checkpoint re-saved with metadata `key` set to `value` (the weights unchanged).
+static void resave_with(const char *ckpt, const char *key, const char *value, char *out,
+                        size_t cap) {
+    ssm_params p;
+    ssm_params_init(&p);
+    ssm_ckpt_info info;
+    ssm_error e = {0};
+    ck_assert_msg(ssm_checkpoint_inspect(ckpt, &info, &e) == SSM_OK, "%s", e.msg);
+    for (size_t i = 0; i < info.count; i++)
+        if (strncmp(info.tensors[i].name, "optim.", 6))
+            ck_assert(ssm_params_add(&p, info.tensors[i].name, info.tensors[i].ndim,
+                                     info.tensors[i].shape, 0, NULL, &e) == SSM_OK);
+    ssm_metadata m;
+    ssm_metadata_init(&m);
+    for (size_t i = 0; i < info.meta.count; i++)
+        ck_assert(ssm_metadata_set(&m, info.meta.items[i].key, info.meta.items[i].value, &e) ==
+                  SSM_OK);
+    ck_assert(ssm_metadata_set(&m, key, value, &e) == SSM_OK);
+    ssm_ckpt_info_free(&info);
+    ck_assert(ssm_params_finalize(&p, &e) == SSM_OK);
+    ck_assert_msg(ssm_checkpoint_load(ckpt, &p, 0, NULL, &e) == SSM_OK, "%s", e.msg);
+    fx_path(out, cap, "edited.safetensors");
+    ck_assert_msg(ssm_checkpoint_save(out, &p, 0, &m, &e) == SSM_OK, "%s", e.msg);
+    ssm_metadata_free(&m);
+    ssm_params_free(&p);
+}
+
+// Normalisation statistics that are NaN, inf or 0 printed NaN probabilities with exit 0
+// (issue 18): each is refused, naming the key and the file.
+START_TEST(non_finite_statistics_are_refused) {
+    char ckpt[700], edited[700], cmd[4096];
+    train("norm", 1, ckpt, sizeof ckpt);
+    const char *cases[][2] = {{"data_mean.0", "nan"}, {"data_mean.0", "inf"},
+                              {"data_std.0", "0"}, {"data_std.0", "-inf"}};
+    for (int k = 0; k < 4; k++) {
+        resave_with(ckpt, cases[k][0], cases[k][1], edited, sizeof edited);
+        predict_cmd(cmd, sizeof cmd, edited, "--format csv");
+        ck_assert_msg(pf_run(cmd) == 1, "%s = %s: exit 0\n%s", cases[k][0], cases[k][1], pf_out);
+        ck_assert_msg(strstr(pf_err, cases[k][0]) && strstr(pf_err, "edited.safetensors"),
+                      "%s", pf_err);
+    }
+}
+END_TEST
+
 START_TEST(bad_inputs_are_refused) {
     char ckpt[700], cmd[4096], bad[700], missing[700];
     train("raw", 0, ckpt, sizeof ckpt);
@@ -260,6 +304,7 @@ int main(void) {
     tcase_add_test(tc, images_match_eval_unnormalized);
     tcase_add_test(tc, images_match_eval_normalized);
     tcase_add_test(tc, checkpoint_without_metadata);
+    tcase_add_test(tc, non_finite_statistics_are_refused);
     tcase_add_test(tc, bad_inputs_are_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
