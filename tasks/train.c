@@ -42,6 +42,31 @@ static ssm_code save_checkpoint(const char *path, ssm_task *t, const train_optio
     return rc;
 }
 
+// A resumed position that no run can have written (issue 18: a step of -1 trained with a
+// NaN schedule, an epoch of 2^63 - 1 overflowed, an infinite best could never be beaten).
+// NaN is a legal best: no validation yet, or none at all.
+#define RESUME_MAX_COUNT ((int64_t)1 << 48)
+static ssm_code check_state(const loop_state *st, ssm_error *err) {
+    const struct {
+        const char *key;
+        int64_t v, lo;
+    } f[] = {{SSM_META_STEP, st->step, 0},          {SSM_META_EPOCH, st->epoch, 0},
+             {META_OFFSET, st->offset, 0},          {SSM_META_BEST_STEP, st->best_step, -1},
+             {META_BAD_EVALS, st->bad_evals, 0}};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        if (f[i].v < f[i].lo || f[i].v > RESUME_MAX_COUNT)
+            return ssm_fail(err, SSM_EFORMAT, "metadata %s = %lld, expected %lld..%lld", f[i].key,
+                            (long long)f[i].v, (long long)f[i].lo, (long long)RESUME_MAX_COUNT);
+    if (st->best_step > st->step)
+        return ssm_fail(err, SSM_EFORMAT, "metadata %s = %lld is after %s = %lld",
+                        SSM_META_BEST_STEP, (long long)st->best_step, SSM_META_STEP,
+                        (long long)st->step);
+    if (isinf(st->best))
+        return ssm_fail(err, SSM_EFORMAT, "metadata %s = %g, expected a finite value (or nan: "
+                        "none yet)", SSM_META_BEST_METRIC, st->best);
+    return SSM_OK;
+}
+
 static ssm_code load_state(const char *path, ssm_task *t, loop_state *st, ssm_error *err) {
     ssm_metadata meta;
     ssm_metadata_init(&meta);
@@ -53,6 +78,7 @@ static ssm_code load_state(const char *path, ssm_task *t, loop_state *st, ssm_er
     if (!rc) rc = ssm_metadata_get_int(&meta, SSM_META_BEST_STEP, &st->best_step, err);
     if (!rc) rc = ssm_metadata_get_int(&meta, META_BAD_EVALS, &st->bad_evals, err);
     ssm_metadata_free(&meta);
+    if (!rc) rc = check_state(st, err);
     if (rc)
         ssm_error_prefix(err, "resuming from %s: ", path);
     return rc;

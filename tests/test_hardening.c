@@ -3,7 +3,8 @@
 // beyond float range in .tsv / .ts / CSV, '%' comments in .ts, the image-data leak when
 // the test IDX files are missing (seen by the sanitized twin of this suite), input shapes
 // whose product overflows or that are negative (the model, and `ssmkit predict` with such
-// checkpoint metadata), and an audio header whose frame count sized the first buffer.
+// checkpoint metadata), an audio header whose frame count sized the first buffer, and resume
+// metadata no run can have written.
 #include <check.h>
 #include <float.h>
 #include <sndfile.h>
@@ -296,6 +297,81 @@ START_TEST(audio_header_frame_count_does_not_size_memory) {
 }
 END_TEST
 
+// Sets metadata `key` to `value` in a safetensors file's header, in place (the tensors'
+// offsets count from the data section, so only the header and its length change).
+static void set_meta_in_file(const char *path, const char *key, const char *value) {
+    long n = 0;
+    char *b = cf_read_file(path, &n);
+    ck_assert_ptr_nonnull(b);
+    uint64_t hn = 0;
+    memcpy(&hn, b, 8);
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"%s\"", key);
+    char *h = b + 8, *k = memmem(h, hn, needle, strlen(needle));
+    ck_assert_msg(k != NULL, "%s: no metadata %s", path, key);
+    char *q = strchr(k + strlen(needle), '"'); // the value's opening quote
+    char *e = strchr(q + 1, '"');
+    size_t cap = hn + strlen(value) + 16;
+    char *nh = malloc(cap);
+    int len = snprintf(nh, cap, "%.*s%s%.*s", (int)(q + 1 - h), h, value, (int)(h + hn - e), e);
+    while (len > 0 && nh[len - 1] == ' ')
+        len--;
+    while (len % 8)
+        nh[len++] = ' ';
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    uint64_t nl = (uint64_t)len;
+    fwrite(&nl, 8, 1, f);
+    fwrite(nh, 1, (size_t)len, f);
+    fwrite(b + 8 + hn, 1, (size_t)(n - 8 - (long)hn), f);
+    fclose(f);
+    free(nh);
+    free(b);
+}
+
+// Resume metadata no run can have written was taken as it was: step -1 trained with a NaN
+// learning rate, epoch 2^63 - 1 overflowed, best_metric inf could never be beaten.
+START_TEST(resume_refuses_impossible_positions) {
+    char dir[512], cmd[3000], out[512], errp[512], ckpt[600], keep[600];
+    fx_path(dir, sizeof dir, "idx");
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    ck_assert_int_eq(cf_run(cmd, NULL, NULL), 0);
+    ck_assert_int_eq(cf_write_synthetic_idx(dir, 64, 16, 3), 0);
+    const char *bin = getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN") : "build/ssmkit";
+    char base[1500];
+    snprintf(base, sizeof base, "%s train configs/image/fashion_mnist.yaml --set data.path=%s "
+             "--set data.batch_size=16 --set backbone.d_model=8 --set backbone.n_layers=1 "
+             "--set backbone.d_state=4 --set adapter.patch_size=7 --set train.epochs=2 "
+             "--set run.progress=off --set run.dir=%s --set run.name=r", bin, dir, fx_dir);
+    fx_path(out, sizeof out, "resume.out");
+    fx_path(errp, sizeof errp, "resume.err");
+    snprintf(cmd, sizeof cmd, "%s --set train.max_steps=3", base);
+    ck_assert_int_eq(cf_run(cmd, out, errp), 0);
+    snprintf(ckpt, sizeof ckpt, "%s/r/last.safetensors", fx_dir);
+    snprintf(keep, sizeof keep, "%s/kept.safetensors", fx_dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s", ckpt, keep);
+    ck_assert_int_eq(cf_run(cmd, NULL, NULL), 0);
+    const char *cases[][3] = {{"step", "-1", "metadata step = -1"},
+                              {"epoch", "9223372036854775807", "metadata epoch = 9223372036854775807"},
+                              {"best_metric", "inf", "metadata best_metric = inf"},
+                              {"best_step", "999", "metadata best_step = 999 is after step"}};
+    for (int i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd, "cp %s %s", keep, ckpt);
+        ck_assert_int_eq(cf_run(cmd, NULL, NULL), 0);
+        set_meta_in_file(ckpt, cases[i][0], cases[i][1]);
+        snprintf(cmd, sizeof cmd, "%s --resume %s/r", base, fx_dir);
+        int rc = cf_run(cmd, out, errp);
+        char *msg = cf_read_file(errp, NULL);
+        ck_assert_msg(rc != 0 && msg && strstr(msg, cases[i][2]), "%s = %s: exit %d: %s",
+                      cases[i][0], cases[i][1], rc, msg ? msg : "");
+        free(msg);
+    }
+    // the untouched checkpoint still resumes
+    snprintf(cmd, sizeof cmd, "cp %s %s && %s --resume %s/r", keep, ckpt, base, fx_dir);
+    ck_assert_int_eq(cf_run(cmd, out, errp), 0);
+}
+END_TEST
+
 int main(void) {
     fx_init();
     Suite *s = suite_create("hardening");
@@ -310,6 +386,7 @@ int main(void) {
     tcase_add_test(tc, input_shapes_that_overflow_or_are_negative_are_refused);
     tcase_add_test(tc, predict_refuses_checkpoint_image_sizes_out_of_range);
     tcase_add_test(tc, audio_header_frame_count_does_not_size_memory);
+    tcase_add_test(tc, resume_refuses_impossible_positions);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
