@@ -211,7 +211,6 @@ typedef struct {
     int64_t log_every;           // steps
     int64_t eval_every_epochs;
     int64_t patience;            // evals without improvement before stopping, 0 = off
-    double ema;                  // EMA decay of the weights, 0 = off
     char resume[SSM_CFG_PATH_MAX]; // run folder to resume from, "" = start fresh
     int64_t checkpoint_every;    // steps between mid-epoch last.safetensors, 0 = epoch ends only
     ssm_test_checkpoint test_checkpoint; // weights of the final test evaluation

@@ -426,8 +426,6 @@ const ssm_config_key ssm_config_keys[] = {
     INT("train.eval_every_epochs", train.eval_every_epochs, 1, MILLION, "1", "Evaluate every N epochs."),
     INT("train.patience", train.patience, 0, MILLION, "0",
         "Early stop after N evaluations without improvement; 0 = off."),
-    FLT("train.ema", train.ema, 0, 1, SSM_KEY_MAX_OPEN, "0",
-        "Decay of an exponential moving average of the weights, evaluated and saved as best; 0 = off."),
     STR("train.resume", train.resume, SSM_KEY_EXPAND, NULL, "a run folder or empty", "",
         "Resume the run in this folder from its last.safetensors (as --resume); empty = start fresh."),
     INT("train.checkpoint_every", train.checkpoint_every, 0, BIG, "0",

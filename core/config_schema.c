@@ -243,7 +243,6 @@ static const cyaml_schema_field_t train_fields[] = {
     CYAML_FIELD_INT("log_every", OPT, ssm_train_config, log_every),
     CYAML_FIELD_INT("eval_every_epochs", OPT, ssm_train_config, eval_every_epochs),
     CYAML_FIELD_INT("patience", OPT, ssm_train_config, patience),
-    CYAML_FIELD_FLOAT("ema", OPT, ssm_train_config, ema),
     CYAML_FIELD_STRING("resume", OPT, ssm_train_config, resume, 0),
     CYAML_FIELD_INT("checkpoint_every", OPT, ssm_train_config, checkpoint_every),
     CYAML_FIELD_ENUM("test_checkpoint", ESTRICT, ssm_train_config, test_checkpoint,

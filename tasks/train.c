@@ -258,8 +258,6 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
     const ssm_config *cfg = o->cfg;
     memset(r, 0, sizeof *r);
     r->best_val = NAN;
-    if (cfg->train.ema > 0)
-        return ssm_fail(err, SSM_ECONFIG, "train.ema: weight EMA is not available yet; set it to 0");
 
     int64_t per_epoch = ssm_batcher_batches_per_epoch(train);
     if (per_epoch < 1)
