@@ -76,6 +76,12 @@ int cli_parse(cli_args *a, int argc, char **argv, unsigned allowed, const char *
     return 0;
 }
 
+void cli_blame_config(const char *config, ssm_error *err) {
+    size_t n = strlen(config);
+    if (err->code == SSM_ECONFIG && strncmp(err->msg, config, n) != 0)
+        ssm_error_prefix(err, "%s: ", config);
+}
+
 int cli_fail(const char *cmd, const ssm_error *err) {
     fprintf(stderr, "ssmkit %s: error: %s\n", cmd, err->msg);
     return err->code == SSM_ECONFIG || err->code == SSM_EINVAL ? 2 : 1;

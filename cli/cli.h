@@ -48,6 +48,9 @@ enum { CLI_SET = 1, CLI_RESUME = 2, CLI_CKPT = 4, CLI_SPLIT = 8, CLI_INPUTS = 16
 int cli_parse(cli_args *a, int argc, char **argv, unsigned allowed, const char *usage);
 
 // Prints "ssmkit <cmd>: <message>" and returns the exit code for err->code.
+// A config error found after loading (the model or the task refusing the data or a key)
+// prefixed with the config file, unless the message names it already.
+void cli_blame_config(const char *config, ssm_error *err);
 int cli_fail(const char *cmd, const ssm_error *err);
 
 // Defaults + file + --set overrides + cross-key checks.

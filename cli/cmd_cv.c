@@ -178,5 +178,7 @@ int cmd_cv(int argc, char **argv) {
             print_table(t);
     }
     free(t);
+    if (code)
+        cli_blame_config(a.config, &err);
     return code ? cli_fail("cv", &err) : 0;
 }

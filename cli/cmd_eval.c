@@ -63,5 +63,7 @@ int cmd_eval(int argc, char **argv) {
     }
     task_free(task);
     cli_data_close(&data);
+    if (code)
+        cli_blame_config(a.config, &err);
     return code ? cli_fail("eval", &err) : 0;
 }

@@ -246,8 +246,10 @@ int cmd_train(int argc, char **argv) {
     const char *primary = NULL;
     ssm_code code = train_ranks(&cfg, &device, run_dir, a.resume != NULL, &dist, &r, &primary, 0,
                                 &err);
-    if (code)
+    if (code) {
+        cli_blame_config(a.config, &err);
         return rank_fail(&dist, &err);
+    }
     if (ssm_dist_is_root(&dist))
         print_summary(run_dir, primary, &r);
     ssm_dist_finalize(&dist);

@@ -4,6 +4,7 @@
 
 #include "tasks/task_registry.h"
 #include "core/registry.h"
+#include "adapters/adapter.h"
 
 // ---- the registry: ONE line per task ------------------------------------------------
 // X(name) expects `const ssm_task_vtable ssm_task_<name>` defined in tasks/task_<name>.c.
@@ -49,6 +50,10 @@ ssm_code task_check_config(const ssm_config *c, const char **key, ssm_error *err
     const ssm_task_vtable *vt;
     *key = "task.name";
     SSM_TRY(task_lookup(c->task.name, &vt, err));
+    // the adapter too, so that a misspelt name is blamed on its line of the config file
+    const ssm_adapter_vtable *avt;
+    *key = "adapter.name";
+    SSM_TRY(ssm_adapter_lookup(c->adapter.name, &avt, err));
     *key = NULL;
     return vt->check_config ? vt->check_config(c, key, err) : SSM_OK;
 }

@@ -4,7 +4,7 @@
 // the test IDX files are missing (seen by the sanitized twin of this suite), input shapes
 // whose product overflows or that are negative (the model, and `ssmkit predict` with such
 // checkpoint metadata), an audio header whose frame count sized the first buffer, and resume
-// metadata no run can have written.
+// metadata no run can have written, config errors found after loading that named no file.
 #include <check.h>
 #include <float.h>
 #include <sndfile.h>
@@ -372,6 +372,39 @@ START_TEST(resume_refuses_impossible_positions) {
 }
 END_TEST
 
+// "unknown adapter 'constant'" and "task.num_classes is K but the data has M classes" named
+// neither the config file nor its line.
+START_TEST(config_errors_found_late_name_the_config) {
+    char cfg[512], tsv[512], out[512], errp[512], cmd[2400];
+    const char *bin = getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN") : "build/ssmkit";
+    fx_write(tsv, sizeof tsv, "two_TRAIN.tsv",
+             "1\t0.1\t0.2\t0.3\t0.4\t0.5\t0.6\t0.7\t0.8\n2\t0.8\t0.7\t0.6\t0.5\t0.4\t0.3\t0.2\t0.1\n"
+             "1\t0.2\t0.2\t0.3\t0.4\t0.5\t0.6\t0.7\t0.8\n2\t0.9\t0.7\t0.6\t0.5\t0.4\t0.3\t0.2\t0.1\n",
+             SIZE_MAX);
+    char tst[512];
+    fx_write(tst, sizeof tst, "two_TEST.tsv", "1\t0.1\t0.2\t0.3\t0.4\t0.5\t0.6\t0.7\t0.8\n"
+             "2\t0.8\t0.7\t0.6\t0.5\t0.4\t0.3\t0.2\t0.1\n", SIZE_MAX);
+    char text[1024];
+    snprintf(text, sizeof text, "data:\n  name: ucr\n  path: %s\nadapter:\n  name: constant\n", tsv);
+    fx_write(cfg, sizeof cfg, "late.yaml", text, SIZE_MAX);
+    fx_path(out, sizeof out, "late.out");
+    fx_path(errp, sizeof errp, "late.err");
+    snprintf(cmd, sizeof cmd, "%s train %s", bin, cfg);
+    ck_assert_int_ne(cf_run(cmd, out, errp), 0);
+    char *msg = cf_read_file(errp, NULL), want[600];
+    snprintf(want, sizeof want, "%s:5: unknown adapter 'constant'", cfg);
+    ck_assert_msg(msg && strstr(msg, want), "%s", msg ? msg : "");
+    free(msg);
+    snprintf(cmd, sizeof cmd, "%s train configs/series/ucr.yaml --set data.path=%s "
+             "--set task.num_classes=5 --set train.epochs=1", bin, tsv);
+    ck_assert_int_ne(cf_run(cmd, out, errp), 0);
+    msg = cf_read_file(errp, NULL);
+    ck_assert_msg(msg && strstr(msg, "configs/series/ucr.yaml: task.num_classes is 5 but the "
+                                     "data has 2 classes"), "%s", msg ? msg : "");
+    free(msg);
+}
+END_TEST
+
 int main(void) {
     fx_init();
     Suite *s = suite_create("hardening");
@@ -387,6 +420,7 @@ int main(void) {
     tcase_add_test(tc, predict_refuses_checkpoint_image_sizes_out_of_range);
     tcase_add_test(tc, audio_header_frame_count_does_not_size_memory);
     tcase_add_test(tc, resume_refuses_impossible_positions);
+    tcase_add_test(tc, config_errors_found_late_name_the_config);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
