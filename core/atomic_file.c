@@ -1,9 +1,12 @@
 // defines: the atomic file writer (see atomic_file.h)
 #include "core/atomic_file.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -130,4 +133,39 @@ ssm_code ssm_write_file_atomic(const char *path, const void *buf, size_t n, ssm_
         return rc;
     }
     return ssm_atomic_commit(&a, err);
+}
+
+// .<name>.<pid>.<k>.tmp, exactly: the shape ssm_atomic_open gives its temp files
+static int is_leftover(const char *n) {
+    size_t len = strlen(n);
+    if (n[0] != '.' || len < 9 || strcmp(n + len - 4, ".tmp") != 0)
+        return 0;
+    const char *end = n + len - 4, *p = end;
+    int dots = 0;
+    while (p > n + 1 && dots < 2) { // back over <k> and <pid>: digits, a dot each
+        const char *q = p;
+        while (q > n + 1 && isdigit((unsigned char)q[-1]))
+            q--;
+        if (q == p || q[-1] != '.')
+            return 0;
+        p = q - 1;
+        dots++;
+    }
+    return dots == 2 && p > n + 1;
+}
+
+int ssm_atomic_remove_leftovers(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    char path[8192];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!is_leftover(e->d_name))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        removed += unlink(path) == 0;
+    }
+    closedir(d);
+    return removed;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/atomic_file.h"
 #include "core/checkpoint.h"
 #include "core/distributed.h"
 #include "core/log.h"
@@ -288,8 +289,12 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
     snprintf(best, sizeof best, "%s/best.safetensors", o->run_dir);
     const ssm_dist *dist = t->dist && t->dist->active ? t->dist : NULL;
     const int root = ssm_dist_is_root(dist);
-    if (o->resume && root)
+    if (o->resume && root) {
         SSM_TRY(load_state(last, t, &st, err));
+        int stale = ssm_atomic_remove_leftovers(o->run_dir); // a save the kill cut short
+        if (stale)
+            ssm_info("removed %d temp file(s) a killed save left in %s", stale, o->run_dir);
+    }
     // the ranks start from rank 0's weights (its seed's, or the resumed ones) and position
     SSM_TRY(sync_from_root(t, dist, &st, 1, err));
     if (o->resume) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/checkpoint.h"
 #include "core/config.h"
@@ -366,9 +367,20 @@ START_TEST(resume_refuses_impossible_positions) {
                       cases[i][0], cases[i][1], rc, msg ? msg : "");
         free(msg);
     }
-    // the untouched checkpoint still resumes
+    // the untouched checkpoint still resumes, and removes the temp file a save killed
+    // mid-write left (ssm_atomic_open's name), but no other file
+    snprintf(cmd, sizeof cmd, "touch %s/r/.last.safetensors.4242.0.tmp %s/r/.keep.tmp "
+             "%s/r/notes.1.2.tmp", fx_dir, fx_dir, fx_dir);
+    ck_assert_int_eq(cf_run(cmd, NULL, NULL), 0);
     snprintf(cmd, sizeof cmd, "cp %s %s && %s --resume %s/r", keep, ckpt, base, fx_dir);
     ck_assert_int_eq(cf_run(cmd, out, errp), 0);
+    char p[700];
+    snprintf(p, sizeof p, "%s/r/.last.safetensors.4242.0.tmp", fx_dir);
+    ck_assert_msg(access(p, F_OK) != 0, "%s survived the resume", p);
+    snprintf(p, sizeof p, "%s/r/.keep.tmp", fx_dir);
+    ck_assert_int_eq(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/r/notes.1.2.tmp", fx_dir);
+    ck_assert_int_eq(access(p, F_OK), 0);
 }
 END_TEST
 
