@@ -187,14 +187,8 @@ ssm_code pc_parts_load(pc_set *s, int64_t per_class, int64_t raw_points, uint64_
         memcpy(s->part_range, PC_PARTS_RANGE, sizeof PC_PARTS_RANGE);
         s->num_parts = PC_PARTS_NUM_PARTS;
     }
-    for (int64_t i = 0; rc == SSM_OK && i < s->n; i++) {
-        char name[64];
-        s->labels[i] = (int32_t)(i / per_class);
-        snprintf(name, sizeof name, "%s_%04lld", PC_PARTS_CATEGORIES[s->labels[i]],
-                 (long long)(i % per_class + 1));
-        if (!(s->names[i] = strdup(name)))
-            rc = ssm_fail(err, SSM_ENOMEM, "parts: out of memory");
-    }
+    if (rc == SSM_OK)
+        rc = pc_set_label_by_class(s, per_class, err);
     parts_ctx ctx = {seed, sp, per_class, raw_points};
     if (rc == SSM_OK)
         rc = pc_set_fill(s, o, 0, s->n, load_shape, &ctx, err);

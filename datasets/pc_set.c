@@ -1,8 +1,9 @@
-// defines: pc_set_free, pc_prep_key, pc_set_alloc, pc_set_class_names, pc_set_find_class,
+// defines: pc_set_free, pc_prep_key, pc_set_alloc, pc_set_class_names, pc_set_label_by_class, pc_set_find_class,
 //          pc_set_fill (see pc_set.h)
 #include "datasets/pc_set.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,19 @@ ssm_code pc_set_class_names(pc_set *s, char *const *names, int32_t k, ssm_error 
     for (int32_t i = 0; i < k; i++)
         if (!(s->class_names[i] = strdup(names[i])))
             return ssm_fail(err, SSM_ENOMEM, "out of memory for %d class names", k);
+    return SSM_OK;
+}
+
+ssm_code pc_set_label_by_class(pc_set *s, int64_t per_class, ssm_error *err) {
+    for (int64_t i = 0; i < s->n; i++) {
+        char name[96];
+        s->labels[i] = (int32_t)(i / per_class);
+        snprintf(name, sizeof name, "%s_%04lld", s->class_names[s->labels[i]],
+                 (long long)(i % per_class + 1));
+        if (!(s->names[i] = strdup(name)))
+            return ssm_fail(err, SSM_ENOMEM, "out of memory for %lld cloud names",
+                            (long long)s->n);
+    }
     return SSM_OK;
 }
 

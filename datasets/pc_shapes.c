@@ -130,14 +130,8 @@ ssm_code pc_shapes_load(pc_set *s, int64_t per_class, int64_t raw_points, uint64
                         (long long)per_class, (long long)raw_points);
     SSM_TRY(pc_set_alloc(s, per_class * PC_SHAPES_NUM_CLASSES, o, 0, err));
     ssm_code rc = pc_set_class_names(s, (char *const *)PC_SHAPES_CLASSES, PC_SHAPES_NUM_CLASSES, err);
-    for (int64_t i = 0; rc == SSM_OK && i < s->n; i++) {
-        char name[64];
-        s->labels[i] = (int32_t)(i / per_class);
-        snprintf(name, sizeof name, "%s_%04lld", PC_SHAPES_CLASSES[s->labels[i]],
-                 (long long)(i % per_class + 1));
-        if (!(s->names[i] = strdup(name)))
-            rc = ssm_fail(err, SSM_ENOMEM, "shapes: out of memory");
-    }
+    if (rc == SSM_OK)
+        rc = pc_set_label_by_class(s, per_class, err);
     shapes_ctx ctx = {seed, sp, per_class, raw_points};
     if (rc == SSM_OK)
         rc = pc_set_fill(s, o, 0, s->n, load_shape, &ctx, err);
