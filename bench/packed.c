@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bench/packed_args.h"
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,50 +165,13 @@ int main(int argc, char **argv) {
         setenv("OMP_WAIT_POLICY", "passive", 1);
         execv("/proc/self/exe", argv); // returns only on failure: run with the default policy
     }
-    int64_t d = 128, N = 16, layers = 2, long_T = 100000, long_n = 1, bags = 8, lo = 100, hi = 4000;
-    uint64_t seed = 1;
-    int warmup = 1, iters = 3, do_long = 1, do_bags = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const int more = i + 1 < argc;
-        if (!strcmp(a, "-d") && more)
-            d = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-N") && more)
-            N = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-layers") && more)
-            layers = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-long") && more)
-            long_T = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-long-n") && more)
-            long_n = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-bags") && more)
-            bags = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-min") && more)
-            lo = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-max") && more)
-            hi = strtoll(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-seed") && more)
-            seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-warmup") && more)
-            warmup = atoi(argv[++i]);
-        else if (!strcmp(a, "-iters") && more)
-            iters = atoi(argv[++i]);
-        else if (!strcmp(a, "-no-long"))
-            do_long = 0;
-        else if (!strcmp(a, "-no-bags"))
-            do_bags = 0;
-        else {
-            fprintf(stderr, "usage: %s [-d 128] [-N 16] [-layers 2] [-long 100000] [-long-n 1] "
-                            "[-bags 8] [-min 100] [-max 4000] [-seed 1] [-warmup 1] [-iters 3] "
-                            "[-no-long] [-no-bags]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (iters < 1 || warmup < 0 || long_n < 1 || long_n > long_T || bags < 1 || lo < 1 || hi < lo) {
-        fprintf(stderr, "packed: need iters >= 1, warmup >= 0, 1 <= long-n <= long, bags >= 1, "
-                        "1 <= min <= max\n");
+    packed_args A = {.warmup = 1, .iters = 3};
+    if (packed_args_parse(&A, argc, argv, "packed"))
         return 2;
-    }
+    const int64_t d = A.d, N = A.N, layers = A.layers, long_T = A.long_T, long_n = A.long_n;
+    const int64_t bags = A.bags, lo = A.lo, hi = A.hi;
+    const uint64_t seed = A.seed;
+    const int warmup = A.warmup, iters = A.iters, do_long = A.do_long, do_bags = A.do_bags;
     char variant[256];
     ssm_cpu_describe(variant, sizeof variant);
     printf("packed batches, CPU backbone: d_model %lld, d_state %lld, %lld layers, bidirectional "
