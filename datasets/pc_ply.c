@@ -209,6 +209,13 @@ static ssm_code read_elements(pc_mesh *m, ply_body *b, const ply_elem *el, int n
             if (ix < 0 || iy < 0 || iz < 0)
                 return ssm_fail(err, SSM_EDATA, "%s: the vertex element has no x, y and z",
                                 b->path);
+            // x, y and z take at least a byte each (binary char) or two (ASCII "0 "): a
+            // header claiming more vertices than the body can hold is refused before
+            // memory is sized by it
+            if (e->n > (int64_t)((b->end - b->p) / 3))
+                return ssm_fail(err, SSM_EDATA, "%s: the header claims %lld vertices, more than "
+                                "the %lld bytes after it can hold", b->path, (long long)e->n,
+                                (long long)(b->end - b->p));
             m->nv = e->n;
             m->v = malloc((size_t)(e->n ? e->n : 1) * 3 * sizeof *m->v);
             if (inx >= 0 && iny >= 0 && inz >= 0)
@@ -266,7 +273,10 @@ static ssm_code read_elements(pc_mesh *m, ply_body *b, const ply_elem *el, int n
                         first = vi;
                     if (j >= 2) { // fan (first, prev, vi)
                         if (m->nf == cap) {
-                            cap = cap ? cap * 2 : e->n * 2 + 4;
+                            // the first guess from the header's count, but never more
+                            // triangles than the bytes left could hold
+                            int64_t room = (int64_t)(b->end - b->p) + 4;
+                            cap = cap ? cap * 2 : (e->n * 2 + 4 < room ? e->n * 2 + 4 : room);
                             int64_t *nf = realloc(m->f, (size_t)cap * 3 * sizeof *nf);
                             if (!nf)
                                 return ssm_fail(err, SSM_ENOMEM, "%s: out of memory at face "

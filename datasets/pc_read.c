@@ -180,6 +180,14 @@ ssm_code pc_read_off(pc_mesh *m, const char *path, ssm_error *err) {
                       "edges)", path, (long long)it.lineno);
         goto done;
     }
+    // a vertex line takes at least 6 bytes ("0 0 0\n") and a face at least 8: a header
+    // claiming more than the file can hold is refused before memory is sized by it
+    if (cnt[0] * 6 > (double)t.len || cnt[1] * 8 > (double)t.len) {
+        rc = ssm_fail(err, SSM_EDATA, "%s:%lld: the header claims %.0f vertices and %.0f faces, "
+                      "more than the file's %zu bytes can hold", path, (long long)it.lineno,
+                      cnt[0], cnt[1], t.len);
+        goto done;
+    }
     m->nv = (int64_t)cnt[0];
     int64_t nfaces = (int64_t)cnt[1], cap = nfaces * 2 + 1;
     m->v = malloc((size_t)m->nv * 3 * sizeof *m->v);

@@ -175,6 +175,10 @@ static void ply_binary(int big) {
     // cut inside vertex 2
     expect_error(pc_read_ply(&m, fixture("t.ply", buf, strlen(hdr) + 40), &e), &e, "t.ply",
                  "truncated");
+    const char *huge = "ply\nformat ascii 1.0\nelement vertex 900000000\nproperty float x\n"
+                       "property float y\nproperty float z\nend_header\n0 0 0\n";
+    expect_error(pc_read_ply(&m, text_fixture("huge.ply", huge), &e), &e, "huge.ply",
+                 "900000000 vertices");
 }
 
 START_TEST(ply_binary_le) { ply_binary(0); }
@@ -221,6 +225,12 @@ START_TEST(off_meshes) {
     expect_error(pc_read_off(&m, p, &e), &e, "s.off", "vertex 2 of 3");
     p = text_fixture("h.off", "COFF\n3 1 0\n");
     expect_error(pc_read_off(&m, p, &e), &e, "h.off:1:", "OFF");
+    // a header claiming more than the file holds is refused before any allocation (the
+    // fuzzer's out-of-memory input: 444 million vertices in 30 bytes)
+    p = text_fixture("big.off", "OFF444424444 44 0\n0 0 0\n0 ");
+    expect_error(pc_read_off(&m, p, &e), &e, "big.off:1:", "444424444 vertices");
+    p = text_fixture("bigf.off", "OFF\n3 90000000 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n");
+    expect_error(pc_read_off(&m, p, &e), &e, "bigf.off:2:", "90000000 faces");
 }
 END_TEST
 

@@ -7,6 +7,8 @@
 FUZZ_B       := build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 20
+# FUZZ_RUNS=N: N inputs per target from a fixed seed (repeatable; CI) instead of seconds
+FUZZ_RUNS    ?=
 # UBSan's checks abort (libFuzzer then keeps the input); float-cast-overflow is in
 # clang's "undefined" group: a huge value cast to an integer is a finding too.
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -18,7 +20,7 @@ FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_B)/%)
 .PHONY: fuzz fuzz-build FORCE
 fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
-	@tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+	@FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 # The library as the Makefile builds it, with clang, the sanitizers and coverage for
 # libFuzzer (fuzzer-no-link: the instrumentation without libFuzzer's main), -O1, and

@@ -5,22 +5,31 @@
 # a sanitizer report, a leak, an input slower than 10 s or over 2 GiB fails the target:
 # libFuzzer writes the input to build-fuzz/crashes/X/ and this script names the file and
 # the command that replays it. Exits nonzero if any target failed.
-# usage: run_fuzz.sh SECONDS TARGET...
+# usage: [FUZZ_RUNS=N] run_fuzz.sh SECONDS TARGET...
 set -u
 secs=$1; shift
+# FUZZ_RUNS=N (CI): N inputs from a fixed seed instead of SECONDS, so a run is repeatable:
+# what passes here passes in CI, and a finding there replays here
+if [ -n "${FUZZ_RUNS:-}" ]; then
+  budget="-runs=$FUZZ_RUNS -seed=1"; what="$FUZZ_RUNS runs, seed 1"
+else
+  budget="-max_total_time=$secs"; what="${secs}s"
+fi
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
 failed=()
 for bin in "$@"; do
   name=$(basename "$bin"); t=${name#fuzz_}
   corpus=build-fuzz/corpus/$t; crashes=build-fuzz/crashes/$t
+  # repeatable runs start from the seeds alone, not from a corpus earlier runs grew
+  [ -n "${FUZZ_RUNS:-}" ] && { corpus=build-fuzz/corpus-fixed/$t; rm -rf "$corpus"; }
   mkdir -p "$corpus" "$crashes"
   seeds=tests/fuzz/seeds/$t
   [ -d "$seeds" ] || { echo "fuzz: $seeds missing"; failed+=("$t"); continue; }
-  echo "== fuzz $t (${secs}s)"
+  echo "== fuzz $t ($what)"
   start=$(date +%s)
   # one allocation over 1 GiB fails a target: a reader must not size memory by what a
   # header claims
-  "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+  "$bin" $budget -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
     -print_final_stats=0 -artifact_prefix="$crashes/" "$corpus" "$seeds" >"build-fuzz/$t.log" 2>&1
   rc=$?
   grep -E '^(Done|#[0-9]+ +DONE)' "build-fuzz/$t.log" | tail -1
