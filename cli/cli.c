@@ -237,12 +237,20 @@ void cli_data_close(cli_data *d) {
 
 static ssm_code class_names_meta(ssm_metadata *m, const char *const *names, int64_t k,
                                  ssm_error *err) {
-    size_t len = 0;
-    char buf[4096] = "";
+    // sized to the names (AudioSet's 527 names are about 10 KB): never truncated
+    size_t cap = 1;
     for (int64_t i = 0; i < k && names; i++)
-        len += (size_t)snprintf(buf + len, len < sizeof buf ? sizeof buf - len : 0, "%s%s",
-                                i ? "\n" : "", names[i]);
-    return ssm_metadata_set(m, CLI_META_CLASS_NAMES, buf, err);
+        cap += strlen(names[i]) + 1;
+    char *buf = malloc(cap);
+    if (!buf)
+        return ssm_fail(err, SSM_ENOMEM, "out of memory for %lld class names", (long long)k);
+    size_t len = 0;
+    buf[0] = 0;
+    for (int64_t i = 0; i < k && names; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? "\n" : "", names[i]);
+    ssm_code rc = ssm_metadata_set(m, CLI_META_CLASS_NAMES, buf, err);
+    free(buf);
+    return rc;
 }
 
 ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) {

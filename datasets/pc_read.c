@@ -228,7 +228,8 @@ ssm_code pc_read_off(pc_mesh *m, const char *path, ssm_error *err) {
             rc = SSM_EDATA;
             goto done;
         }
-        int64_t deg = k > 0 ? (int64_t)v[0] : 0;
+        // range first: casting a value beyond int64 is undefined
+        int64_t deg = k > 0 && v[0] >= 0 && v[0] <= 64 ? (int64_t)v[0] : -1;
         if (k < 1 || v[0] != (double)deg || deg < 3 || deg > 63 || k < 1 + deg) {
             rc = ssm_fail(err, SSM_EDATA, "%s:%lld: face %lld: expected a vertex count 3..63 and "
                           "that many indices", path, (long long)it.lineno, (long long)i);

@@ -231,6 +231,8 @@ START_TEST(off_meshes) {
     expect_error(pc_read_off(&m, p, &e), &e, "big.off:1:", "444424444 vertices");
     p = text_fixture("bigf.off", "OFF\n3 90000000 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n");
     expect_error(pc_read_off(&m, p, &e), &e, "bigf.off:2:", "90000000 faces");
+    p = text_fixture("deg.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n4444444444444444444444 0 1 2\n");
+    expect_error(pc_read_off(&m, p, &e), &e, "deg.off:6:", "vertex count 3..63");
 }
 END_TEST
 

@@ -11,7 +11,8 @@
 //     unchanged except a shorter train.min_steps (300, for the suite's time), must reach a
 //     test accuracy of at least 0.9 (chance: 0.33); the run folder holds the confusion
 //     matrix, the checkpoint the tokens' patching and the channels' scale (for predict),
-//     and config.yaml keeps the recipe's own epochs (not the resolved ones).
+//     and config.yaml keeps the recipe's own epochs (not the resolved ones);
+//   - 600 classes with long names: the checkpoint's class_names holds all of them whole.
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -181,6 +182,49 @@ START_TEST(recipe_learns_a_generated_set) {
 }
 END_TEST
 
+// A set of 600 classes with long names (AudioSet has 527): the checkpoint's class_names
+// carries every name whole, however long the list (it was cut at 4 KB once).
+START_TEST(many_long_class_names_survive) {
+    enum { K = 600 };
+    size_t cap = (size_t)K * 48 + 4096, k = 0;
+    char *buf = malloc(cap);
+    k += (size_t)sprintf(buf + k, "@problemName Many\n@timeStamps false\n@univariate true\n"
+                                  "@equalLength true\n@classLabel true");
+    for (int c = 0; c < K; c++)
+        k += (size_t)sprintf(buf + k, " class_with_a_long_descriptive_name_%04d", c);
+    k += (size_t)sprintf(buf + k, "\n@data\n");
+    for (int i = 0; i < 12; i++)
+        k += (size_t)sprintf(buf + k, "%d,%d,%d,%d:class_with_a_long_descriptive_name_%04d\n",
+                             i, -i, i % 3, 7, (i * 53) % K);
+    char train[512], test[512], cmd[4096], p[700];
+    fx_write(train, sizeof train, "Many_TRAIN.ts", buf, k);
+    fx_write(test, sizeof test, "Many_TEST.ts", buf, k);
+    free(buf);
+    const char *b = getenv("SSMKIT_BIN");
+    snprintf(cmd, sizeof cmd,
+             "%s train %s --set data.path=%s --set task.num_classes=%d --set train.min_steps=1 "
+             "--set train.epochs=1 --set run.dir=%s --set run.name=many --set run.progress=off "
+             "> %s/out.txt 2> %s/err.txt", b && *b ? b : "build/ssmkit", RECIPE, train, K, fx_dir,
+             fx_dir, fx_dir);
+    int rc = system(cmd);
+    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "train failed (see %s/err.txt)", fx_dir);
+    snprintf(p, sizeof p, "%s/many/best.safetensors", fx_dir);
+    ssm_ckpt_info info;
+    ssm_error ce = {0};
+    ck_assert_msg(ssm_checkpoint_inspect(p, &info, &ce) == SSM_OK, "%s", ce.msg);
+    const char *names = ssm_metadata_get(&info.meta, "class_names");
+    ck_assert_ptr_nonnull(names);
+    int lines = 1;
+    for (const char *q = names; *q; q++)
+        lines += *q == '\n';
+    ck_assert_int_eq(lines, K);
+    ck_assert(strstr(names, "class_with_a_long_descriptive_name_0000\n") == names);
+    const char *last = strrchr(names, '\n');
+    ck_assert_str_eq(last + 1, "class_with_a_long_descriptive_name_0599");
+    ssm_ckpt_info_free(&info);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("ucr_recipe");
     TCase *tc = tcase_create("recipe");
@@ -188,6 +232,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, schedule_on_a_30_series_set);
     tcase_add_test(tc, recipe_learns_a_generated_set);
+    tcase_add_test(tc, many_long_class_names_survive);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
