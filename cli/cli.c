@@ -253,6 +253,25 @@ static ssm_code class_names_meta(ssm_metadata *m, const char *const *names, int6
     return rc;
 }
 
+// The names of the forecasting model's input columns in its order, one per line: predict
+// finds them by name in a history CSV.
+static ssm_code columns_meta(ssm_metadata *m, const series_data *s, ssm_error *err) {
+    size_t len = 1;
+    const int64_t c0 = s->ds.vars - s->in_vars;
+    for (int64_t j = 0; j < s->in_vars; j++)
+        len += strlen(s->ds.names[c0 + j]) + 1;
+    char *buf = malloc(len);
+    if (!buf)
+        return ssm_fail(err, SSM_ENOMEM, "out of memory");
+    size_t used = 0;
+    for (int64_t j = 0; j < s->in_vars; j++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", j ? "\n" : "",
+                                 s->ds.names[c0 + j]);
+    ssm_code rc = ssm_metadata_set(m, "data_columns", buf, err);
+    free(buf);
+    return rc;
+}
+
 ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) {
     char key[64];
     if (cd->series) {
@@ -276,6 +295,7 @@ ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) 
         }
         SSM_TRY(ssm_metadata_set_int(m, "data_horizon", s->horizon, err));
         SSM_TRY(ssm_metadata_set_int(m, "data_out_variates", s->out_vars, err));
+        SSM_TRY(columns_meta(m, s, err));
         for (int64_t j = 0; j < s->in_vars; j++) {
             int64_t col = s->ds.vars - s->in_vars + j;
             snprintf(key, sizeof key, "data_mean.%lld", (long long)j);

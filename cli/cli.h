@@ -92,10 +92,11 @@ void cli_data_close(cli_data *d);
 // `predict` can normalise inputs and name classes without the dataset.
 // Images: data_channels, data_height, data_width, data_mean.<c>, data_std.<c>,
 // class_names (one per line). Series: data_lookback, data_variates,
-// data_horizon, data_out_variates, data_mean.<j>, data_std.<j> (the scaler of
-// each input column, forecasting) or class_names (UCR; with data.pack also
-// data_patch_len, data_patch_stride; with data.series_norm: dataset the
-// channels' data_mean.<j>, data_std.<j>). Audio: data_frames, data_mel,
+// data_horizon, data_out_variates, data_columns (the input columns' names, one a
+// line), data_mean.<j>, data_std.<j> (the scaler of each input column,
+// forecasting) or class_names (UCR; with data.pack also data_patch_len,
+// data_patch_stride; with data.series_norm: dataset the channels' data_mean.<j>,
+// data_std.<j>). Audio: data_frames, data_mel,
 // data_sample_rate, data_mean.0, data_std.0 (the log-mel normalisation), class_names.
 // MIL bags: data_features, data_token, data_coords, class_names, and data_mean.<j>,
 // data_std.<j> of each feature when they were standardised (musk). Points: data_points,

@@ -10,7 +10,8 @@
 
 static const char *USAGE =
     "ssmkit predict CONFIG --ckpt FILE [--top K] [--full] [--format text|json|csv]\n"
-    "       [--window S [--hop S]] [--attention FILE] [--set k=v]... INPUT...";
+    "       [--window S [--hop S]] [--attention FILE] [--at ROW] [--no-dates]\n"
+    "       [--set k=v]... INPUT...";
 
 static const char *HELP =
     "Runs a checkpoint's model on input files and prints one row per sample. What an input\n"
@@ -22,6 +23,13 @@ static const char *HELP =
     "  bags    MIL bags: CLAM .h5 feature files (one bag each), or CSVs of features (rows\n"
     "          of D values: one bag; rows label,bag_id,f1..fD: one bag per bag_id)\n"
     "  points  point clouds: .txt .xyz .pts .csv .ply .off\n"
+    "  forecast a CSV in the training data's layout (data.name ett, csv): a time column,\n"
+    "          then the variates, found by name; the last data_lookback rows are the\n"
+    "          history. Writes the next data_horizon steps of the targets in the data's\n"
+    "          units, per input a CSV block (blocks separated by an empty line), the first\n"
+    "          column the future times (extrapolated from the input's) or step 1..horizon\n"
+    "  series  UCR/UEA .ts / .tsv files (data.name ucr; a row per series), or a plain CSV\n"
+    "          of one series (a row per time step, a column per channel)\n"
     "Inputs are prepared as the training data was (the checkpoint's metadata: size,\n"
     "normalisation, class names; the config gives what a checkpoint lacks).\n\n"
     "  --top K            classes per text row (default 3)\n"
@@ -30,7 +38,11 @@ static const char *HELP =
     "                     (a header row); json and csv: every class, 9 significant digits\n"
     "  --window S --hop S audio: sound event detection over a long recording\n"
     "  --attention FILE   bags: each instance's attention weight, as CSV\n"
-    "                     (input,sample,instance,attention[,x,y])\n";
+    "                     (input,sample,instance,attention[,x,y])\n"
+    "  --at ROW           forecast: the history ends at data row ROW (1 = the first row\n"
+    "                     after the header), not the last row\n"
+    "  --no-dates         forecast: number the future steps 1..horizon, no timestamps\n"
+    "Forecasts: text and csv are the same CSV; json one document (docs/predict.md).\n";
 
 // Removes predict's options from argv (they take a value, but --full), filling *o.
 // Returns 0, or 2 after printing the problem.
@@ -39,9 +51,10 @@ static int take_options(int *argc, char **argv, predict_opts *o) {
     for (int i = 0; i < *argc; i++) {
         const char *s = argv[i];
         int flag = !strcmp(s, "--format") || !strcmp(s, "--window") || !strcmp(s, "--hop") ||
-                   !strcmp(s, "--attention");
-        if (!strcmp(s, "--full")) {
-            o->full = 1;
+                   !strcmp(s, "--attention") || !strcmp(s, "--at");
+        if (!strcmp(s, "--full") || !strcmp(s, "--no-dates")) {
+            o->full |= !strcmp(s, "--full");
+            o->no_dates |= !strcmp(s, "--no-dates");
             continue;
         }
         if (!flag) {
@@ -67,6 +80,13 @@ static int take_options(int *argc, char **argv, predict_opts *o) {
             }
         } else if (!strcmp(s, "--attention")) {
             o->attention = v;
+        } else if (!strcmp(s, "--at")) {
+            long long r = strtoll(v, &end, 10);
+            if (end == v || *end || r < 1) {
+                fprintf(stderr, "ssmkit: --at %s: expected a data row number >= 1\n", v);
+                return 2;
+            }
+            o->at = r;
         } else {
             double x = strtod(v, &end);
             if (end == v || *end || !(x > 0) || x > 1e7) {

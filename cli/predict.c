@@ -15,7 +15,8 @@
 
 // The readers; each claims its data.names.
 static const predict_reader *const readers[] = {&predict_reader_images, &predict_reader_audio,
-                                                &predict_reader_bags, &predict_reader_points};
+                                                &predict_reader_bags, &predict_reader_points,
+                                                &predict_reader_forecast, &predict_reader_series};
 #define N_READERS (sizeof readers / sizeof *readers)
 
 ssm_code predict_group_alloc(predict_group *g, int64_t n, int64_t nx, ssm_error *err) {
@@ -231,7 +232,9 @@ static ssm_code model_for(predict_ctx *c, predict_model *m, const predict_group 
     m->task = NULL;
     task_data_info d = {.input = g->shape, .num_classes = c->V,
                         .class_names = (const char *const *)c->class_names,
-                        .max_tokens = tokens, .coords = plan->coords};
+                        .max_tokens = tokens, .coords = plan->coords,
+                        .horizon = plan->horizon, .out_vars = plan->out_vars,
+                        .out_std = plan->out_std};
     SSM_TRY(task_create(&m->task, c->cfg, &d, B, err));
     m->shape = g->shape;
     m->B = B;
@@ -262,6 +265,12 @@ static ssm_code run_groups(predict_ctx *c, const predict_reader *r, void *state,
             rc = model_predict(&m.task->model, g.x, g.n, &out, err);
         if (rc == SSM_OK && r->after)
             rc = r->after(c, state, m.task, &g, err);
+        if (rc == SSM_OK && r->write) {
+            rc = r->write(c, state, m.task, &g, out, err);
+            begun = 1;
+            fflush(c->out);
+            continue;
+        }
         if (rc == SSM_OK && !begun) {
             predict_writer_begin(&w, c->out, c->opt, m.task,
                                  (const char *const *)c->class_names, c->ckpt,
@@ -272,7 +281,9 @@ static ssm_code run_groups(predict_ctx *c, const predict_reader *r, void *state,
             predict_writer_row(&w, &g.items[i], out + i * m.task->model.K);
         fflush(c->out);
     }
-    if (rc == SSM_OK && begun)
+    if (rc == SSM_OK && begun && r->finish)
+        r->finish(c, state);
+    else if (rc == SSM_OK && begun)
         predict_writer_end(&w);
     task_free(m.task);
     predict_group_free(&g);
@@ -305,7 +316,7 @@ ssm_code predict_run(const ssm_config *cfg, const char *ckpt, const char *const 
         rc = ssm_fail(err, SSM_ECONFIG, "data.name: predict has no reader for this recipe's "
                       "inputs; it reads %s", names);
     }
-    if (rc == SSM_OK)
+    if (rc == SSM_OK && r != &predict_reader_forecast) // forecasts have no classes
         rc = class_names(&c, err);
     if (rc == SSM_OK && opt->window > 0 && r != &predict_reader_audio)
         rc = ssm_fail(err, SSM_EINVAL, "--window: audio only; data.name is %s's (%s)", r->name,
@@ -313,6 +324,9 @@ ssm_code predict_run(const ssm_config *cfg, const char *ckpt, const char *const 
     if (rc == SSM_OK && opt->attention && r != &predict_reader_bags)
         rc = ssm_fail(err, SSM_EINVAL, "--attention: MIL bags only; data.name is %s's (%s)",
                       r->name, r->inputs);
+    if (rc == SSM_OK && (opt->at > 0 || opt->no_dates) && r != &predict_reader_forecast)
+        rc = ssm_fail(err, SSM_EINVAL, "%s: forecasts only; data.name is %s's (%s)",
+                      opt->at > 0 ? "--at" : "--no-dates", r->name, r->inputs);
     if (rc == SSM_OK)
         rc = r->open(&c, &state, &plan, err);
     if (rc == SSM_OK)

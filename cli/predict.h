@@ -2,8 +2,9 @@
 //          predict_reader, predict_plan, predict_run, predict_meta, predict_meta_int, predict_meta_double,
 //          predict_normalize, predict_group_alloc, predict_group_free, predict_reader_images,
 //          predict_reader_audio, predict_reader_bags, predict_reader_points,
+//          predict_reader_forecast, predict_reader_series,
 //          predict_writer, predict_writer_begin, predict_writer_row, predict_writer_end,
-//          PREDICT_CHUNK
+//          predict_json_string, predict_csv_cell, PREDICT_CHUNK
 // `ssmkit predict` (docs/predict.md): a checkpoint's model on input files of any modality.
 // Each modality is a reader, one file cli/predict_<modality>.c plus one line in the table
 // of cli/predict.c: it says which configs it serves (data.name), learns the data's shape
@@ -14,7 +15,8 @@
 // another: a clip longer than the training clips, whose learned positions are resized),
 // loads the weights, runs it, and hands every sample's outputs to the writer
 // (cli/predict_output.c: tab-separated text, JSON or CSV). A reader may write extra
-// outputs after each group (bags: the per-instance attention).
+// outputs after each group (bags: the per-instance attention), or write the group's outputs
+// itself (forecasts: a block of rows per input, cli/predict_series.c).
 #pragma once
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +37,8 @@ typedef struct {
     int full;              // --full: text probabilities with 9 significant digits
     double window, hop;    // --window S --hop S (audio, seconds); window 0 = whole clips
     const char *attention; // --attention FILE (bags: per-instance attention CSV), or NULL
+    int64_t at;            // --at ROW (forecasts): the history ends at data row ROW; 0: the last
+    int no_dates;          // --no-dates (forecasts): number the future steps, no timestamps
 } predict_opts;
 
 // What one output row describes.
@@ -81,6 +85,10 @@ typedef struct {
     ssm_input_shape trained; // one sample (dense) or one token (ragged) as trained
     int ragged;              // packed groups (bags)
     int coords;              // ragged tokens end with 2 coordinates (the adapter's option)
+    // series windows (forecast, regress): the task's horizon and target columns, and the
+    // targets' scaler std (task_data_info's horizon, out_vars, out_std); 0 / NULL else
+    int64_t horizon, out_vars;
+    const double *out_std;
 } predict_plan;
 
 typedef struct {
@@ -96,10 +104,16 @@ typedef struct {
     ssm_code (*after)(predict_ctx *c, void *state, const ssm_task *t, const predict_group *g,
                       ssm_error *err);
     void (*close)(void *state);
+    // Optional: writes the outputs out [g->n, t->model.K] of g itself, in place of the row
+    // writer (forecasts: a block of horizon rows per input), and after the last group
+    // finishes the output (closes a JSON document); finish is not called after an error.
+    ssm_code (*write)(predict_ctx *c, void *state, const ssm_task *t, const predict_group *g,
+                      const real *out, ssm_error *err);
+    void (*finish)(predict_ctx *c, void *state);
 } predict_reader;
 
 extern const predict_reader predict_reader_images, predict_reader_audio, predict_reader_bags,
-    predict_reader_points;
+    predict_reader_points, predict_reader_forecast, predict_reader_series;
 
 // The whole command once the config is loaded: opens the checkpoint's metadata, picks the
 // reader for data.name, and writes one output row per sample to stdout.
@@ -135,3 +149,7 @@ void predict_writer_begin(predict_writer *w, FILE *f, const predict_opts *opt, c
 // One sample's row from its outputs out [t->model.K].
 void predict_writer_row(predict_writer *w, const predict_item *it, const real *out);
 void predict_writer_end(predict_writer *w);
+// s as a JSON string (quoted, escaped); s as a CSV cell (quoted when it holds a comma, a
+// quote or a line break): the writer's own, for readers that write their outputs.
+void predict_json_string(FILE *f, const char *s);
+void predict_csv_cell(FILE *f, const char *s);

@@ -9,8 +9,9 @@
 //     line keeps 4 decimals, --full 9 significant digits;
 //   - a checkpoint without predict's metadata (as PyTorch writes one) predicts the same,
 //     the config's data giving the missing keys; without that data the error names the key;
-//   - a text file named .png, a missing file, bad options and a recipe without a reader
-//     (series) are refused with the file or option named and a nonzero exit.
+//   - a text file named .png, a missing file, bad options (a forecast's --at on images) and
+//     a recipe without a reader (fmnist_bags) are refused with the file or option named and
+//     a nonzero exit.
 #include <check.h>
 #include <png.h>
 
@@ -284,11 +285,15 @@ START_TEST(bad_inputs_are_refused) {
     snprintf(cmd, sizeof cmd, base, pf_bin, ckpt, "--attention a.csv x.png");
     ck_assert_int_eq(pf_run(cmd), 2);
     ck_assert_msg(strstr(pf_err, "bags only"), "%s", pf_err);
-    // a recipe predict has no reader for (series)
-    snprintf(cmd, sizeof cmd, "%s predict configs/series/etth1_96.yaml --ckpt %s w.csv", pf_bin,
+    // a recipe predict has no reader for (fmnist_bags: bags drawn from IDX images)
+    snprintf(cmd, sizeof cmd, "%s predict configs/mil/fmnist_bags.yaml --ckpt %s w.csv", pf_bin,
              ckpt);
     ck_assert_int_eq(pf_run(cmd), 2);
     ck_assert_msg(strstr(pf_err, "no reader") && strstr(pf_err, "points"), "%s", pf_err);
+    // the forecasts' options elsewhere
+    snprintf(cmd, sizeof cmd, base, pf_bin, ckpt, "--at 5 x.png");
+    ck_assert_int_eq(pf_run(cmd), 2);
+    ck_assert_msg(strstr(pf_err, "--at: forecasts only"), "%s", pf_err);
     // a checkpoint that is not one
     snprintf(cmd, sizeof cmd, base, pf_bin, bad, bad);
     ck_assert_int_eq(pf_run(cmd), 1);

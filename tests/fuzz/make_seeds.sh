@@ -110,4 +110,25 @@ tail -c +2 "$S/audio/mono.wav" > "$tmp/m.wav"
 sox "$tmp/m.wav" "$tmp/m.flac" && { printf '\1'; cat "$tmp/m.flac"; } > "$S/audio/mono.flac"
 sox "$tmp/m.wav" -r 8000 "$tmp/m.ogg" && { printf '\2'; cat "$tmp/m.ogg"; } > "$S/audio/mono.ogg"
 rm -rf "$tmp"
+# predict's series inputs: history CSVs whose first column is time (fuzz_series_stamps),
+# plain CSVs of one series, the first byte the channels - 1 (fuzz_series_plain)
+mkdir -p "$S/series_stamps" "$S/series_plain"
+python3 - "$S" <<'PY'
+import sys
+S = sys.argv[1]
+def w(path, data):
+    open(f"{S}/{path}", "wb").write(data.encode())
+w("series_stamps/ett.csv", "date,a,OT\n2016-07-01 00:00:00,1,2\n2016-07-01 01:00:00,3,4\n"
+  "2016-07-01 02:00:00,5,6\n")
+w("series_stamps/exchange.csv", "date,OT\n1990/1/8 0:00,1\n1990/1/9 0:00,2\n")
+w("series_stamps/month_end.csv", "date,OT\n2019-08-31,1\n2019-11-30,2\n2020-02-29,3\n")
+w("series_stamps/iso.csv", "date,OT\n2020-12-31T23:40Z,1\n2020-12-31T23:50Z,2\n")
+w("series_stamps/index.csv", "t,OT\n100,1\n105,2\n110,3\n")
+w("series_stamps/gap.csv", "date,OT\n2016-07-01 00:00,1\n2016-07-01 02:00,2\n2016-07-01 03:00,3\n")
+w("series_stamps/y9999.csv", "date,OT\n9999-12-31 22:00:00,1\n9999-12-31 23:00:00,2\n")
+w("series_plain/two.csv", "\x02x,y\n1,2\n3,4.5\n\n-5,6\n")
+w("series_plain/column.csv", "\x00value\n1\n2\n3\n")
+w("series_plain/row.csv", "\x000.5,1.5,2.5\n")
+w("series_plain/bad.csv", "\x01a,b\r\n1,nan\r\n")
+PY
 du -sh "$S"
