@@ -5,7 +5,9 @@
 //   - the batcher's shards: each training batch of N ranks, concatenated in rank order, is
 //     the one-process batch sample for sample (dense and ragged, shuffled, with an uneven
 //     and an empty slice), positions are the global batch's, so a sharded run's (epoch,
-//     offset) resumes an unsharded one exactly; evaluation ranges cover the split once;
+//     offset) resumes an unsharded one exactly; evaluation ranges cover the split once; a
+//     batch's position is its first sample's place in the whole split, and a packed batch's
+//     key advanced b steps is the key of position + b (bags shuffle by their position);
 //   - on 2 real ranks (this program started again under `mpirun -np 2`): sums, broadcast,
 //     variable gathers, the weighted gradient average (uneven and empty shares), the weights
 //     fingerprint check, and the metric reductions (confusion counts, error sums, gathered
@@ -20,7 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "adapters/bag_common.h"
 #include "core/distributed.h"
+#include "core/packing.h"
 #include "datasets/augment.h"
 #include "datasets/batch.h"
 #include "tasks/metrics_reduce.h"
@@ -179,6 +183,7 @@ static void check_shards(int ragged, int64_t n, int64_t bs, int R, int64_t max_t
                     continue;
                 ck_assert_int_eq(b->global_B, b1->B);
                 ck_assert(b->epoch == b1->epoch && b->offset == b1->offset);
+                ck_assert_int_eq(b->position, b1->position + k); // its first sample's place
                 saw_empty |= b->B == 0;
                 lo = b->B < lo ? b->B : lo, hi = b->B > hi ? b->B : hi;
                 for (int64_t i = 0; i < b->B; i++, k++) {
@@ -269,6 +274,7 @@ START_TEST(split_ranges_cover_the_split_once) {
                     ck_assert_int_eq(ssm_batcher_next(&bt, &b, &e), SSM_OK);
                     if (!b)
                         break;
+                    ck_assert_int_eq(b->position, next); // the place in the whole split
                     for (int64_t i = 0; i < b->B; i++)
                         ck_assert_int_eq(b->index[i], next++);
                 }
@@ -283,6 +289,29 @@ START_TEST(split_ranges_cover_the_split_once) {
     ck_assert_int_eq(ssm_batcher_shard(&bt, SSM_SHARD_BATCH, 0, 2, &e), SSM_OK);
     ck_assert_int_eq(ssm_batcher_shard(&bt, SSM_SHARD_BATCH, 1, 2, &e), SSM_EINVAL);
     ssm_batcher_free(&bt);
+}
+END_TEST
+
+// A packed batch's key is the stream of its first sample's position: advanced b steps it is
+// the key of position + b (the augmentation key), so a bag's shuffle depends on its place in
+// the epoch's order, not on which batch or rank's slice packs it.
+START_TEST(packing_keys_follow_positions) {
+    for (uint64_t seed = 0; seed < 3; seed++)
+        for (int64_t e = 0; e < 3; e++)
+            for (int64_t p = 0; p < 40; p += 7) {
+                uint64_t st = ssm_augment_stream(seed, e, p);
+                for (int64_t b = 0; b < 5; b++) {
+                    ck_assert(bag_mix64(st + (uint64_t)b * SSM_PACKING_KEY_STEP) ==
+                              ssm_augment_key(seed, e, p + b));
+                    for (int64_t i = 0; i < 4; i++)
+                        ck_assert(bag_shuffle_key(st, 1, b, i) ==
+                                  bag_shuffle_key(ssm_augment_stream(seed, e, p + b), 1, 0, i));
+                }
+            }
+    // a bag alone in its batch draws what it drew when the batch key was its own key
+    uint64_t k = ssm_augment_key(9, 2, 17);
+    ck_assert(bag_shuffle_key(ssm_augment_stream(9, 2, 17), 3, 0, 5) ==
+              bag_mix64(bag_mix64(bag_mix64(k ^ 3)) ^ 5));
 }
 END_TEST
 
@@ -421,6 +450,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, batch_shards_are_the_global_batch);
     tcase_add_test(tc, positions_resume_across_rank_counts);
     tcase_add_test(tc, split_ranges_cover_the_split_once);
+    tcase_add_test(tc, packing_keys_follow_positions);
     tcase_add_test(tc, collectives_on_two_ranks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
