@@ -8,10 +8,10 @@
 //     offset) resumes an unsharded one exactly; evaluation ranges cover the split once; a
 //     batch's position is its first sample's place in the whole split, and a packed batch's
 //     key advanced b steps is the key of position + b (bags shuffle by their position);
-//   - on 2 real ranks (this program started again under `mpirun -np 2`): sums, broadcast,
-//     variable gathers, the weighted gradient average (uneven and empty shares), the weights
-//     fingerprint check, and the metric reductions (confusion counts, error sums, gathered
-//     AUC scores) equal the one-process numbers.
+//   - on 2 real ranks (this program started again under `mpirun -np 2`): sums (blocking and
+//     not), broadcast, variable gathers, the weighted gradient average (uneven and empty
+//     shares), the weights fingerprint check, and the metric reductions (confusion counts,
+//     error sums, gathered AUC scores) equal the one-process numbers.
 // The mpirun part skips (message, pass) when mpirun is absent, in a build without MPI, and
 // in the sanitizer build (MPI's own start-up allocations are not this code's leaks).
 #include <check.h>
@@ -103,6 +103,10 @@ START_TEST(alone_collectives_keep_data) {
     real g[5] = {1, -2, 3, 0.5f, 7};
     ck_assert_int_eq(ssm_dist_grad_average(&d, g, 5, 1.0, 0, &e), SSM_OK);
     ck_assert(g[0] == 1 && g[1] == -2 && g[4] == 7);
+    ssm_dist_request req;
+    ck_assert_int_eq(ssm_dist_iallreduce(&d, g, 5, SSM_DIST_REAL, &req, &e), SSM_OK);
+    ck_assert_int_eq(ssm_dist_wait(&d, &req, &e), SSM_OK);
+    ck_assert(g[0] == 1 && g[4] == 7 && !req.handles);
     double s[2] = {1.5, 2.5};
     int64_t c[1] = {9};
     ck_assert_int_eq(metrics_allreduce_sum(&d, s, 2, c, 1, &e), SSM_OK);
@@ -346,6 +350,12 @@ static int rank_checks(void) {
     RCHECK(f[0] == 4.0f && f[1] == -4.0f && f[2] == 0.25f);
     RCHECK(x[0] == 0 && x[1] == 7.0);
     RCHECK(k[0] == (int64_t)1 << 41 && k[1] == 1);
+    // the non-blocking sum: the same, once waited for
+    ssm_dist_request req;
+    double y[3] = {0.5 + r, -1.0, 2.0 * r};
+    RCHECK(!ssm_dist_iallreduce(&d, y, 3, SSM_DIST_DOUBLE, &req, &e));
+    RCHECK(!ssm_dist_wait(&d, &req, &e) && !req.handles);
+    RCHECK(y[0] == 2.0 && y[1] == -2.0 && y[2] == 2.0);
     // broadcast from either root
     int v = 10 + r;
     RCHECK(!ssm_dist_bcast(&d, &v, sizeof v, 1, &e) && v == 11);
