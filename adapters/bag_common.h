@@ -60,11 +60,16 @@ BAG_HD uint64_t bag_mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-// The shuffle's sort key of instance i of bag b under order `order` of a batch with key
-// `key`: sorting a bag by (key, i) is a uniform random permutation, fresh per batch key,
-// different for two shuffle orders of one adapter.
+// The shuffle's sort key of instance i of bag b under order `order` of a packing with key
+// `key`: sorting a bag by (key, i) is a uniform random permutation, fresh per bag and batch,
+// different for two shuffle orders of one adapter. Bag b's own key is the splitmix64 output
+// of the packing's stream advanced b steps (core/packing.h, SSM_PACKING_KEY_STEP): the key of
+// the bag's position in its epoch's order, so a bag draws the same permutation whether one
+// process packs the whole batch or a rank packs its slice (docs/distributed.md). A batch of
+// one bag draws what it drew when the batch key itself was that output.
 BAG_HD uint64_t bag_shuffle_key(uint64_t key, int64_t order, int64_t b, int64_t i) {
-    return bag_mix64(bag_mix64(bag_mix64(key ^ (uint64_t)order) ^ (uint64_t)b) ^ (uint64_t)i);
+    const uint64_t bag = bag_mix64(key + (uint64_t)b * 0x9E3779B97F4A7C15ull);
+    return bag_mix64(bag_mix64(bag_mix64(bag ^ (uint64_t)order)) ^ (uint64_t)i);
 }
 
 // The instance (0 .. n-1) an order without a sort key reads at step s of a bag of n:

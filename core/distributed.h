@@ -1,7 +1,8 @@
 // defines: ssm_dist, ssm_dist_type, ssm_dist_device_ops, SSM_DIST_REAL, ssm_dist_launched,
 //          ssm_dist_init, ssm_dist_finalize, ssm_dist_abort, ssm_dist_backend, ssm_dist_is_root,
 //          ssm_dist_allreduce, ssm_dist_bcast, ssm_dist_barrier, ssm_dist_allgatherv,
-//          ssm_dist_grad_average, ssm_dist_check_same, ssm_dist_hash, ssm_dist_cores
+//          ssm_dist_grad_average, ssm_dist_check_same, ssm_dist_hash, ssm_dist_cores,
+//          ssm_dist_request, ssm_dist_iallreduce, ssm_dist_wait
 // Data-parallel training over processes (docs/distributed.md): `mpirun -np N ssmkit train`
 // starts N ranks; each reads its shard of every global batch, the ranks sum their weighted
 // gradients into the average of the global batch (one call on the flat gradient buffer,
@@ -72,6 +73,17 @@ static inline int ssm_dist_is_root(const ssm_dist *d) { return !d || d->rank == 
 // sum. d may be NULL (alone).
 ssm_code ssm_dist_allreduce(const ssm_dist *d, void *buf, size_t count, ssm_dist_type type,
                             ssm_error *err);
+// The same sum started without waiting (MPI_Iallreduce): buf must stay untouched until
+// ssm_dist_wait(req) returns, which completes it (and frees req's handles). What the ranks
+// do meanwhile overlaps the sum only as far as the MPI library progresses it in the
+// background (bench/dist measures it; docs/benchmarks.md). Alone: done at once.
+typedef struct {
+    void *handles; // the MPI requests (one per 2^30 elements), or NULL
+    int n;
+} ssm_dist_request;
+ssm_code ssm_dist_iallreduce(const ssm_dist *d, void *buf, size_t count, ssm_dist_type type,
+                             ssm_dist_request *req, ssm_error *err);
+ssm_code ssm_dist_wait(const ssm_dist *d, ssm_dist_request *req, ssm_error *err);
 // buf [bytes] of rank `root` to every rank.
 ssm_code ssm_dist_bcast(const ssm_dist *d, void *buf, size_t bytes, int root, ssm_error *err);
 ssm_code ssm_dist_barrier(const ssm_dist *d, ssm_error *err);

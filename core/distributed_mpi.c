@@ -1,5 +1,6 @@
 // defines: ssm_dist_init, ssm_dist_finalize, ssm_dist_abort, ssm_dist_backend,
-//          ssm_dist_allreduce, ssm_dist_bcast, ssm_dist_barrier, ssm_dist_allgatherv
+//          ssm_dist_allreduce, ssm_dist_iallreduce, ssm_dist_wait, ssm_dist_bcast,
+//          ssm_dist_barrier, ssm_dist_allgatherv
 //          (the MPI build; see core/distributed.h. Without MPI this file is empty and
 //          core/distributed.c has the one-process versions.)
 #ifdef SSM_MPI
@@ -99,6 +100,45 @@ ssm_code ssm_dist_allreduce(const ssm_dist *d, void *buf, size_t count, ssm_dist
         MPI_TRY(d, MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * el, n, t, MPI_SUM,
                                  MPI_COMM_WORLD), err);
     }
+    return SSM_OK;
+}
+
+ssm_code ssm_dist_iallreduce(const ssm_dist *d, void *buf, size_t count, ssm_dist_type type,
+                             ssm_dist_request *req, ssm_error *err) {
+    req->handles = NULL;
+    req->n = 0;
+    if (!d || !d->active || type == SSM_DIST_BYTE)
+        return type == SSM_DIST_BYTE ? ssm_fail(err, SSM_EINVAL, "cannot sum bytes") : SSM_OK;
+    size_t el, pieces = (count + MPI_CHUNK - 1) / MPI_CHUNK;
+    MPI_Datatype t = mpi_type(type, &el);
+    MPI_Request *r = calloc(pieces ? pieces : 1, sizeof *r);
+    if (!r)
+        return ssm_fail(err, SSM_ENOMEM, "out of memory");
+    req->handles = r;
+    for (size_t off = 0; off < count; off += MPI_CHUNK) {
+        int n = (int)(count - off < MPI_CHUNK ? count - off : MPI_CHUNK);
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + off * el, n, t, MPI_SUM,
+                                MPI_COMM_WORLD, &r[req->n]);
+        if (rc != MPI_SUCCESS) {
+            ssm_error keep;
+            ssm_code code = mpi_fail(d, rc, __FILE__, __LINE__, "MPI_Iallreduce", &keep);
+            ssm_dist_wait(d, req, NULL); // the pieces already started
+            if (err)
+                *err = keep;
+            return code;
+        }
+        req->n++;
+    }
+    return SSM_OK;
+}
+
+ssm_code ssm_dist_wait(const ssm_dist *d, ssm_dist_request *req, ssm_error *err) {
+    int rc = req->n ? MPI_Waitall(req->n, req->handles, MPI_STATUSES_IGNORE) : MPI_SUCCESS;
+    free(req->handles);
+    req->handles = NULL;
+    req->n = 0;
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(d, rc, __FILE__, __LINE__, "MPI_Waitall", err);
     return SSM_OK;
 }
 

@@ -22,10 +22,17 @@ typedef struct {
     const int64_t *offsets;   // [n + 1] host array: offsets[0] = 0, strictly increasing
                               // (no empty sequence), offsets[n] = total
     const int64_t *d_offsets; // [n + 1] the same on the GPU (the CUDA path), or NULL
-    uint64_t key;             // the batch's random key (ssm_augment_key of its epoch and
-                              // position): orders that shuffle per step draw from it, so a
-                              // resumed run draws the same permutations
+    uint64_t key;             // the random stream of the sequences: sequence b draws from
+                              // the splitmix64 state key + b * SSM_PACKING_KEY_STEP, key
+                              // being the state of the first sequence's position in its
+                              // epoch's order (ssm_augment_stream, datasets/augment.h).
+                              // Orders that shuffle per step draw from it, so a resumed run
+                              // draws the same permutations, and a sample draws the same
+                              // whichever batch, rank's slice or evaluation range packs it
 } ssm_packing;
+
+// splitmix64's increment: the state of the next position of a stream.
+#define SSM_PACKING_KEY_STEP 0x9E3779B97F4A7C15ull
 
 // n >= 1, offsets as above, total <= max_total (max_total <= 0: no limit). Names the
 // first sequence at fault ("sequence 3 is empty", "sequence 2 ends at 7 before it

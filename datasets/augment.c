@@ -15,6 +15,12 @@ uint64_t ssm_augment_key(uint64_t seed, int64_t epoch, int64_t sample) {
     return ssm_seed_derive(k, (uint64_t)sample);
 }
 
+// ssm_seed_derive(k, s) is splitmix64's output after the state k + (s + 1) * gamma.
+uint64_t ssm_augment_stream(uint64_t seed, int64_t epoch, int64_t sample) {
+    uint64_t k = ssm_seed_derive(ssm_seed_derive(seed, AUGMENT_STREAM), (uint64_t)epoch);
+    return k + 0x9E3779B97F4A7C15ull * (uint64_t)sample;
+}
+
 // A uniform double in [0, 1) from 53 bits of draw `i` of the key.
 static double unit(uint64_t key, uint64_t i) {
     return (double)(ssm_seed_derive(key, i) >> 11) * 0x1.0p-53;

@@ -1,4 +1,5 @@
-// defines: ssm_augment, ssm_augment_choice, ssm_augment_key, ssm_augment_choose,
+// defines: ssm_augment, ssm_augment_choice, ssm_augment_key, ssm_augment_stream,
+//          ssm_augment_choose,
 //          ssm_augment_apply, ssm_image_crop_pad, ssm_image_hflip, ssm_image_normalize,
 //          ssm_image_resize, ssm_resize_mode, SSM_IMAGE_MAX_C
 // Image augmentation and the small image operations it is made of. Every
@@ -36,6 +37,11 @@ typedef struct {
 // The sample's random key: derived from (seed, epoch, sample id) by splitmix64
 // (ssm_seed_derive), so independent of the order samples are processed in.
 uint64_t ssm_augment_key(uint64_t seed, int64_t epoch, int64_t sample);
+// The splitmix64 state that ssm_augment_key(seed, epoch, sample) is the next output of
+// (splitmix64: state += 0x9E3779B97F4A7C15, then mix): the state of sample + k is this
+// + k * 0x9E3779B97F4A7C15, so a packed batch's key (core/packing.h) gives every sequence
+// the key of its own position.
+uint64_t ssm_augment_stream(uint64_t seed, int64_t epoch, int64_t sample);
 // H, W: the image size (the erased rectangle must fit in it).
 ssm_augment_choice ssm_augment_choose(const ssm_augment *a, uint64_t key, int64_t H, int64_t W);
 

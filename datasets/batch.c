@@ -523,6 +523,7 @@ ssm_code ssm_batcher_produce(ssm_batcher *bt, ssm_batch_slot *slot) {
         b->dense_shape[0] = mine;
     b->epoch = ke;
     b->offset = off;
+    b->position = bt->shard_first + off + k0;
     bt->p_epoch = slot->next_epoch = e;
     bt->p_offset = slot->next_offset = off + take;
     return SSM_OK;
@@ -577,6 +578,7 @@ ssm_code ssm_batcher_shard(ssm_batcher *bt, ssm_shard_mode mode, int rank, int c
         shard_range(bt->n, rank, count, &k0, &mine);
         memmove(bt->ids, bt->ids + k0, (size_t)mine * sizeof *bt->ids);
         bt->n = mine;
+        bt->shard_first = k0;
         bt->order_epoch = -1;
     }
     return SSM_OK;

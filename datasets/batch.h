@@ -58,6 +58,10 @@ typedef struct {
     int64_t offset;                     // position of its first sample in the epoch's order
     int64_t global_B;                   // samples of the global batch this is a rank's shard
                                         // of (ssm_batcher_shard); == B unsharded
+    int64_t position;                   // position of its first sample in the epoch's order
+                                        // of the whole split: offset, plus the rank's slice
+                                        // start (SSM_SHARD_BATCH) or range start
+                                        // (SSM_SHARD_SPLIT); the same on any number of ranks
     // Ragged batches (a source with `ragged`, core/packing.h): the samples' tokens are
     // packed without padding: x is [tokens, <token shape>] (shape[0] = tokens, the rest
     // the source's x_shape), sample b is rows offsets[b] .. offsets[b+1] (length[b] =
@@ -177,6 +181,7 @@ typedef struct {
     int64_t ragged_batches; // ragged: batches of epoch 0 (see batches_per_epoch)
     ssm_error failed_err;
     int shard_mode, shard_rank, shard_count; // ssm_batcher_shard (mode 0: not sharded)
+    int64_t shard_first;    // SSM_SHARD_SPLIT: the split position of this rank's first id
     // prefetch thread
     int running, stop;
     pthread_t thread;

@@ -1,5 +1,6 @@
 // defines: class_metrics_allreduce, value_metrics_allreduce, score_metrics_allgather,
-//          metrics_allreduce_sum (see metrics_reduce.h)
+//          metrics_allreduce_sum, multilabel_metrics_allgather, seg_metrics_allreduce,
+//          metrics_allgather_rows (see metrics_reduce.h)
 #include "tasks/metrics_reduce.h"
 
 #include <stdlib.h>
@@ -57,5 +58,63 @@ ssm_code score_metrics_allgather(score_metrics *s, const ssm_dist *d, ssm_error 
     s->prob = prob; // NULL when no rank kept a score
     s->labels = lab;
     s->n = s->cap = n;
+    return SSM_OK;
+}
+
+ssm_code metrics_allgather_rows(const ssm_dist *d, void **buf, int64_t *n, size_t row_bytes,
+                                ssm_error *err) {
+    if (alone(d))
+        return SSM_OK;
+    void *all = NULL;
+    size_t bytes = 0;
+    SSM_TRY(ssm_dist_allgatherv(d, *buf, (size_t)*n * row_bytes, &all, &bytes, err));
+    if (row_bytes && bytes % row_bytes) {
+        free(all);
+        return ssm_fail(err, SSM_EINVAL, "metrics: the ranks gathered %zu bytes, not rows of %zu",
+                        bytes, row_bytes);
+    }
+    free(*buf);
+    *buf = all;
+    *n = row_bytes ? (int64_t)(bytes / row_bytes) : 0;
+    return SSM_OK;
+}
+
+ssm_code multilabel_metrics_allgather(multilabel_metrics *m, const ssm_dist *d, ssm_error *err) {
+    if (alone(d))
+        return SSM_OK;
+    const size_t K = (size_t)m->K;
+    void *prob = NULL, *target = NULL;
+    size_t pb = 0, tb = 0;
+    ssm_code rc = ssm_dist_allgatherv(d, m->prob, (size_t)m->n * K * sizeof *m->prob, &prob, &pb,
+                                      err);
+    if (!rc)
+        rc = ssm_dist_allgatherv(d, m->target, (size_t)m->n * K * sizeof *m->target, &target, &tb,
+                                 err);
+    const int64_t n = K ? (int64_t)(tb / (K * sizeof *m->target)) : 0;
+    if (!rc && (pb != (size_t)n * K * sizeof *m->prob || tb != (size_t)n * K * sizeof *m->target))
+        rc = ssm_fail(err, SSM_EINVAL, "metrics: the ranks gathered %zu scores and %zu targets "
+                      "of %zu classes", pb / sizeof *m->prob, tb / sizeof *m->target, K);
+    if (rc) {
+        free(prob);
+        free(target);
+        return rc;
+    }
+    free(m->prob);
+    free(m->target);
+    m->prob = prob; // NULL when no rank kept a score
+    m->target = target;
+    m->n = m->cap = n;
+    return SSM_OK;
+}
+
+ssm_code seg_metrics_allreduce(seg_metrics *m, const ssm_dist *d, ssm_error *err) {
+    if (alone(d))
+        return SSM_OK;
+    const int64_t C = m->n_cat;
+    SSM_TRY(ssm_dist_allreduce(d, m->cat_sum, (size_t)C, SSM_DIST_DOUBLE, err));
+    SSM_TRY(ssm_dist_allreduce(d, m->cat_n, (size_t)C, SSM_DIST_INT64, err));
+    int64_t c[3] = {m->shapes, m->points, m->correct};
+    SSM_TRY(metrics_allreduce_sum(d, &m->iou_sum, 1, c, 3, err));
+    m->shapes = c[0], m->points = c[1], m->correct = c[2];
     return SSM_OK;
 }

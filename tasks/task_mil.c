@@ -17,6 +17,7 @@
 #include "core/device_select.h"
 #include "kernels/loss.h"
 #include "tasks/head_bag.h"
+#include "tasks/metrics_reduce.h"
 #include "tasks/task.h"
 #if SSM_HAVE_CUDA
 #include "kernels/cuda/common.h"
@@ -208,6 +209,27 @@ static void mt_eval_end(ssm_task *t, task_metrics *out) {
     task_metrics_set(out, "auc", score_metrics_auc(&c->sm));
 }
 
+// Data-parallel evaluation: the confusion counts and loss sums summed, the bags' scores and
+// the test report's record (ids, instance counts, attention weights) gathered in rank order,
+// which is the split's order: every rank then holds the whole split's bags.
+static ssm_code mt_eval_reduce(ssm_task *t, const ssm_dist *d, ssm_error *err) {
+    mil_task *c = t->impl;
+    SSM_TRY(class_metrics_allreduce(&c->cm, d, err));
+    SSM_TRY(score_metrics_allgather(&c->sm, d, err));
+    int64_t n_ids = c->n, n_lens = c->n;
+    SSM_TRY(metrics_allgather_rows(d, (void **)&c->ids, &n_ids, sizeof *c->ids, err));
+    SSM_TRY(metrics_allgather_rows(d, (void **)&c->lens, &n_lens, sizeof *c->lens, err));
+    c->cap = n_ids < n_lens ? n_ids : n_lens;
+    SSM_TRY(metrics_allgather_rows(d, (void **)&c->attn, &c->attn_n, sizeof *c->attn, err));
+    c->attn_cap = c->attn_n;
+    SSM_TRY(metrics_allreduce_sum(d, &c->loss_sum, 1, &c->n, 1, err));
+    if (n_ids != c->n || n_lens != c->n || c->sm.n != c->n)
+        return ssm_fail(err, SSM_EINVAL, "mil: the ranks evaluated %lld bags but gathered %lld "
+                        "ids and %lld scores", (long long)c->n, (long long)n_ids,
+                        (long long)c->sm.n);
+    return SSM_OK;
+}
+
 static void csv_field(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
@@ -291,4 +313,5 @@ const ssm_task_vtable ssm_task_mil = {
     .test_report = mt_test_report,
     .predict_line = mt_predict_line,
     .free_impl = mt_free,
+    .eval_reduce = mt_eval_reduce,
 };

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "kernels/loss.h"
+#include "tasks/metrics_reduce.h"
 #include "tasks/task.h"
 
 typedef struct {
@@ -169,6 +170,14 @@ static void ml_eval_end(ssm_task *t, task_metrics *out) {
     task_metrics_set(out, "mAP_classes", (double)s.ap_classes);
 }
 
+// Data-parallel evaluation: every rank's scores and targets gathered in rank order (mAP and
+// AUC rank them all), the loss sums summed; the test report then covers the whole split.
+static ssm_code ml_eval_reduce(ssm_task *t, const ssm_dist *d, ssm_error *err) {
+    multilabel_task *m = t->impl;
+    SSM_TRY(multilabel_metrics_allgather(&m->mm, d, err));
+    return metrics_allreduce_sum(d, &m->loss_sum, 1, &m->n, 1, err);
+}
+
 // A CSV field, quoted when it holds a comma, quote or newline (AudioSet's display names do).
 static void put_field(FILE *f, const char *s) {
     if (!strpbrk(s, ",\"\r\n")) {
@@ -264,4 +273,5 @@ const ssm_task_vtable ssm_task_multilabel = {
     .test_report = ml_test_report,
     .predict_line = ml_predict_line,
     .free_impl = ml_free,
+    .eval_reduce = ml_eval_reduce,
 };

@@ -140,8 +140,10 @@ ssm_code task_batch_layout(ssm_task *t, const ssm_batch *b, ssm_error *err) {
                    ? ssm_fail(err, SSM_EINVAL, "adapter %s needs a ragged (packed) batch; the "
                               "data gave a dense one", t->model.adapter->vt->name)
                    : SSM_OK;
+    // keyed by the batch's position in the whole split, so that a rank's slice or range
+    // draws what one process's batch draws for the same samples (core/packing.h)
     return model_set_packing(&t->model, b->offsets, b->B,
-                             ssm_augment_key(t->model.seed, b->epoch, b->offset), err);
+                             ssm_augment_stream(t->model.seed, b->epoch, b->position), err);
 }
 
 ssm_code task_loss_and_grad(ssm_task *t, const ssm_batch *b, double *loss, ssm_error *err) {

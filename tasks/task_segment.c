@@ -17,6 +17,7 @@
 
 #include "kernels/loss.h"
 #include "tasks/head_segment.h"
+#include "tasks/metrics_reduce.h"
 #include "tasks/metrics_seg.h"
 #include "tasks/task.h"
 
@@ -141,6 +142,14 @@ static void st_eval_end(ssm_task *t, task_metrics *out) {
     task_metrics_set(out, "accuracy", seg_metrics_accuracy(&c->sm));
 }
 
+// Data-parallel evaluation: the shape IoU sums and counts (all, per category), the points
+// and the loss sums summed over the ranks (tasks/metrics_reduce.h).
+static ssm_code st_eval_reduce(ssm_task *t, const ssm_dist *d, ssm_error *err) {
+    segment_task *c = t->impl;
+    SSM_TRY(seg_metrics_allreduce(&c->sm, d, err));
+    return metrics_allreduce_sum(d, &c->loss_sum, 1, &c->n, 1, err);
+}
+
 static ssm_code st_test_report(ssm_task *t, const char *run_dir, ssm_error *err) {
     segment_task *c = t->impl;
     char path[1200];
@@ -193,4 +202,5 @@ const ssm_task_vtable ssm_task_segment = {
     .test_report = st_test_report,
     .predict_line = st_predict_line,
     .free_impl = st_free,
+    .eval_reduce = st_eval_reduce,
 };

@@ -5,11 +5,13 @@
 //   - the batcher's shards: each training batch of N ranks, concatenated in rank order, is
 //     the one-process batch sample for sample (dense and ragged, shuffled, with an uneven
 //     and an empty slice), positions are the global batch's, so a sharded run's (epoch,
-//     offset) resumes an unsharded one exactly; evaluation ranges cover the split once;
-//   - on 2 real ranks (this program started again under `mpirun -np 2`): sums, broadcast,
-//     variable gathers, the weighted gradient average (uneven and empty shares), the weights
-//     fingerprint check, and the metric reductions (confusion counts, error sums, gathered
-//     AUC scores) equal the one-process numbers.
+//     offset) resumes an unsharded one exactly; evaluation ranges cover the split once; a
+//     batch's position is its first sample's place in the whole split, and a packed batch's
+//     key advanced b steps is the key of position + b (bags shuffle by their position);
+//   - on 2 real ranks (this program started again under `mpirun -np 2`): sums (blocking and
+//     not), broadcast, variable gathers, the weighted gradient average (uneven and empty
+//     shares), the weights fingerprint check, and the metric reductions (confusion counts,
+//     error sums, gathered AUC scores) equal the one-process numbers.
 // The mpirun part skips (message, pass) when mpirun is absent, in a build without MPI, and
 // in the sanitizer build (MPI's own start-up allocations are not this code's leaks).
 #include <check.h>
@@ -20,7 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "adapters/bag_common.h"
 #include "core/distributed.h"
+#include "core/packing.h"
 #include "datasets/augment.h"
 #include "datasets/batch.h"
 #include "tasks/metrics_reduce.h"
@@ -99,6 +103,10 @@ START_TEST(alone_collectives_keep_data) {
     real g[5] = {1, -2, 3, 0.5f, 7};
     ck_assert_int_eq(ssm_dist_grad_average(&d, g, 5, 1.0, 0, &e), SSM_OK);
     ck_assert(g[0] == 1 && g[1] == -2 && g[4] == 7);
+    ssm_dist_request req;
+    ck_assert_int_eq(ssm_dist_iallreduce(&d, g, 5, SSM_DIST_REAL, &req, &e), SSM_OK);
+    ck_assert_int_eq(ssm_dist_wait(&d, &req, &e), SSM_OK);
+    ck_assert(g[0] == 1 && g[4] == 7 && !req.handles);
     double s[2] = {1.5, 2.5};
     int64_t c[1] = {9};
     ck_assert_int_eq(metrics_allreduce_sum(&d, s, 2, c, 1, &e), SSM_OK);
@@ -179,6 +187,7 @@ static void check_shards(int ragged, int64_t n, int64_t bs, int R, int64_t max_t
                     continue;
                 ck_assert_int_eq(b->global_B, b1->B);
                 ck_assert(b->epoch == b1->epoch && b->offset == b1->offset);
+                ck_assert_int_eq(b->position, b1->position + k); // its first sample's place
                 saw_empty |= b->B == 0;
                 lo = b->B < lo ? b->B : lo, hi = b->B > hi ? b->B : hi;
                 for (int64_t i = 0; i < b->B; i++, k++) {
@@ -269,6 +278,7 @@ START_TEST(split_ranges_cover_the_split_once) {
                     ck_assert_int_eq(ssm_batcher_next(&bt, &b, &e), SSM_OK);
                     if (!b)
                         break;
+                    ck_assert_int_eq(b->position, next); // the place in the whole split
                     for (int64_t i = 0; i < b->B; i++)
                         ck_assert_int_eq(b->index[i], next++);
                 }
@@ -283,6 +293,29 @@ START_TEST(split_ranges_cover_the_split_once) {
     ck_assert_int_eq(ssm_batcher_shard(&bt, SSM_SHARD_BATCH, 0, 2, &e), SSM_OK);
     ck_assert_int_eq(ssm_batcher_shard(&bt, SSM_SHARD_BATCH, 1, 2, &e), SSM_EINVAL);
     ssm_batcher_free(&bt);
+}
+END_TEST
+
+// A packed batch's key is the stream of its first sample's position: advanced b steps it is
+// the key of position + b (the augmentation key), so a bag's shuffle depends on its place in
+// the epoch's order, not on which batch or rank's slice packs it.
+START_TEST(packing_keys_follow_positions) {
+    for (uint64_t seed = 0; seed < 3; seed++)
+        for (int64_t e = 0; e < 3; e++)
+            for (int64_t p = 0; p < 40; p += 7) {
+                uint64_t st = ssm_augment_stream(seed, e, p);
+                for (int64_t b = 0; b < 5; b++) {
+                    ck_assert(bag_mix64(st + (uint64_t)b * SSM_PACKING_KEY_STEP) ==
+                              ssm_augment_key(seed, e, p + b));
+                    for (int64_t i = 0; i < 4; i++)
+                        ck_assert(bag_shuffle_key(st, 1, b, i) ==
+                                  bag_shuffle_key(ssm_augment_stream(seed, e, p + b), 1, 0, i));
+                }
+            }
+    // a bag alone in its batch draws what it drew when the batch key was its own key
+    uint64_t k = ssm_augment_key(9, 2, 17);
+    ck_assert(bag_shuffle_key(ssm_augment_stream(9, 2, 17), 3, 0, 5) ==
+              bag_mix64(bag_mix64(bag_mix64(k ^ 3)) ^ 5));
 }
 END_TEST
 
@@ -317,6 +350,12 @@ static int rank_checks(void) {
     RCHECK(f[0] == 4.0f && f[1] == -4.0f && f[2] == 0.25f);
     RCHECK(x[0] == 0 && x[1] == 7.0);
     RCHECK(k[0] == (int64_t)1 << 41 && k[1] == 1);
+    // the non-blocking sum: the same, once waited for
+    ssm_dist_request req;
+    double y[3] = {0.5 + r, -1.0, 2.0 * r};
+    RCHECK(!ssm_dist_iallreduce(&d, y, 3, SSM_DIST_DOUBLE, &req, &e));
+    RCHECK(!ssm_dist_wait(&d, &req, &e) && !req.handles);
+    RCHECK(y[0] == 2.0 && y[1] == -2.0 && y[2] == 2.0);
     // broadcast from either root
     int v = 10 + r;
     RCHECK(!ssm_dist_bcast(&d, &v, sizeof v, 1, &e) && v == 11);
@@ -421,6 +460,7 @@ int main(int argc, char **argv) {
     tcase_add_test(tc, batch_shards_are_the_global_batch);
     tcase_add_test(tc, positions_resume_across_rank_counts);
     tcase_add_test(tc, split_ranges_cover_the_split_once);
+    tcase_add_test(tc, packing_keys_follow_positions);
     tcase_add_test(tc, collectives_on_two_ranks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -11,7 +11,9 @@
 //     rank named, and the last checkpoint stays a valid one;
 //   - a build without MPI (build/ssmkit-nompi) refuses to run as 2 ranks, and so does any
 //     command other than train in any build;
-//   - forecasting (value metrics reduced over the ranks) matches one process too.
+//   - forecasting (value metrics reduced over the ranks) matches one process too;
+//   - MIL with 4 bags a step and a shuffle scan order: 2 ranks train the one-process run
+//     (each bag's instance order keyed by its position in the global batch).
 // Skips, with a message, where mpirun is absent or the binary has no MPI, and in the sanitizer
 // build (the runs test the ssmkit binary, which the float build of this suite has run).
 #include <check.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/checkpoint.h"
+#include "datasets/mil_synth.h"
 #include "tests/util/cli_fixture.h"
 
 // 2 epochs of 14 AdamW steps of a tiny model from the same start: float sums in another order
@@ -398,6 +401,46 @@ START_TEST(forecast_on_two_ranks) {
 }
 END_TEST
 
+// MIL with several bags a step and a shuffle scan order (a fresh instance order per bag and
+// step): each bag draws its order by its position in the global batch, so 2 ranks, each
+// packing its slice of the bags, train the run one process trains.
+START_TEST(mil_batches_on_two_ranks) {
+    if (skip("mil_batches_on_two_ranks"))
+        return;
+    char bags[512], extra[3000], env[600], a[512], b0[512], b1[512];
+    snprintf(bags, sizeof bags, "%s/bags", g_dir);
+    mil_synth_opts so = {.n_bags = 40, .min_len = 6, .max_len = 40, .F = 8, .min_witness = 2,
+                         .max_witness = 4, .shift = 3.0, .positive_fraction = 0.5, .n_splits = 2,
+                         .val_fraction = 0.15, .seed = 5};
+    ssm_error err;
+    ck_assert_msg(mil_synth_write(bags, &so, &err) == SSM_OK, "%s", err.msg);
+    snprintf(extra, sizeof extra,
+             "--set data.path=%s/dataset.csv --set data.features_dir=%s --set data.splits_dir=%s/splits "
+             "--set data.batch_size=4 --set data.eval_batch_size=3 --set adapter.orders=[shuffle,reverse] "
+             "--set backbone.d_model=16 --set backbone.n_layers=1 --set backbone.d_state=4 "
+             "--set task.attn_dim=8 --set optim.lr=2e-3 --set train.epochs=3 --set run.threads=1 "
+             "--set run.progress=off --set run.tensorboard=false --set run.dir=%s/runs",
+             bags, bags, bags, g_dir);
+    const char *cfg = "configs/mil/camelyon16_clam.yaml";
+    expect_ok(train_cfg(weights_env(env, sizeof env, "m1"), 0, cfg, "m1", extra), "m1");
+    expect_ok(train_cfg(weights_env(env, sizeof env, "m2"), 2, cfg, "m2", extra), "m2");
+    wpath(a, sizeof a, "m1", 0);
+    wpath(b0, sizeof b0, "m2", 0);
+    wpath(b1, sizeof b1, "m2", 1);
+    ck_assert_msg(same_bytes(b0, b1), "the 2 ranks' weights differ");
+    double d = max_diff(a, b0);
+    fprintf(stderr, "MIL, 4 bags a step, shuffled instances: 2 ranks vs 1 process: max |weight "
+                    "difference| %.3g (bar %.0e)\n", d, WEIGHT_BAR);
+    ck_assert_msg(d <= WEIGHT_BAR, "weights differ by %g > %g", d, WEIGHT_BAR);
+    char *o1 = text("m1", "out"), *o2 = text("m2", "out");
+    ck_assert_msg(fabs(cf_json_number(o1, "test_loss") - cf_json_number(o2, "test_loss")) < 1e-3 &&
+                      fabs(cf_json_number(o1, "test_auc") - cf_json_number(o2, "test_auc")) < 1e-3,
+                  "%s\n%s", o1, o2);
+    free(o1);
+    free(o2);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("dist_cli");
     TCase *tc = tcase_create("mpirun");
@@ -408,6 +451,7 @@ int main(void) {
     tcase_add_test(tc, a_failing_rank_ends_the_job);
     tcase_add_test(tc, a_build_without_mpi_refuses_ranks);
     tcase_add_test(tc, forecast_on_two_ranks);
+    tcase_add_test(tc, mil_batches_on_two_ranks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
