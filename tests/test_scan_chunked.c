@@ -36,7 +36,8 @@ static real *fill(size_t n, double lo, double hi, uint64_t *st) {
 
 static problem make(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int64_t chunk,
                     int opts, uint64_t seed) {
-    problem p = {.s = {B, D, L, N, G, chunk, !!(opts & O_SOFTPLUS)}};
+    problem p = {.s = {.B = B, .D = D, .L = L, .N = N, .G = G, .chunk = chunk,
+                       .delta_softplus = !!(opts & O_SOFTPLUS)}};
     uint64_t st = seed;
     const size_t BDL = (size_t)(B * D * L), BGNL = (size_t)(B * G * N * L);
     p.u = fill(BDL, -1, 1, &st);
