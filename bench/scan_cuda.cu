@@ -1,12 +1,18 @@
-// CUDA selective scan benchmark: forward and backward at the shapes of the issue, fp32 and
+// CUDA selective scan benchmark: forward and backward at the shapes of issue 15, fp32 and
 // bf16, with z, D, delta bias and softplus. Prints median ms over CUDA-event-timed repetitions
 // after warm-up, and the effective TB/s (each input read once, each output written once; the
 // backward's += outputs du, ddelta, dz count as read and written), next to a device-to-device
 // copy measured in the same run. Inputs are random (never zeros). Built only with CUDA=1.
-//   build/bench/scan_cuda [reps]
+// "path" is what the library chose: chunked (time chunks of T steps, the long-row path of
+// kernels/cuda/scan_chunked.cuh) or the other kernels; where it chose chunked, the other
+// kernels are timed too (SSMKIT_SCAN_CHUNKED=0) in the "other" columns. Slow calls get fewer
+// repetitions (at least 3, about 1.5 s each measurement) so the run stays under 2 minutes.
+//   build/bench/scan_cuda [reps] [--csv] [--no-other]
+//     --csv: one line per shape (bench/compare_mamba_ssm.py reads it) instead of the table
 #include <algorithm>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <vector>
 
@@ -45,12 +51,23 @@ static void *rand_dev(int64_t n, float lo, float hi, int bf16) {
     return h;
 }
 
+// Median of `reps` timed calls after `warm` untimed ones; a call slower than ~1.5 s / reps
+// (timed once after the warm-up) cuts reps down, to 3 at least.
 template <typename F> static double median_ms(F f, int warm, int reps) {
     for (int i = 0; i < warm; i++)
         f();
     cudaEvent_t a, b;
     CUDA_CHECK_ABORT(cudaEventCreate(&a));
     CUDA_CHECK_ABORT(cudaEventCreate(&b));
+    {
+        float once = 0.f;
+        CUDA_CHECK_ABORT(cudaEventRecord(a));
+        f();
+        CUDA_CHECK_ABORT(cudaEventRecord(b));
+        CUDA_CHECK_ABORT(cudaEventSynchronize(b));
+        CUDA_CHECK_ABORT(cudaEventElapsedTime(&once, a, b));
+        reps = std::max(3, std::min(reps, (int)(1500.f / std::max(once, 1e-3f))));
+    }
     std::vector<float> t(reps);
     for (int i = 0; i < reps; i++) {
         CUDA_CHECK_ABORT(cudaEventRecord(a));
@@ -67,11 +84,22 @@ template <typename F> static double median_ms(F f, int warm, int reps) {
 struct Row {
     int64_t B, D, L, N;
     int bf16;
+    int64_t tchunk; // the chunked path's time chunk, 0: the other kernels
     double fwd_ms, fwd_tbs, bwd_ms, bwd_tbs;
+    double ofwd_ms, obwd_ms; // the other kernels where the library chose chunked (else 0)
 };
 
-static Row run(int64_t B, int64_t D, int64_t L, int64_t N, int bf16, int reps) {
+static void set_chunked(const char *mode) {
+    if (mode)
+        setenv("SSMKIT_SCAN_CHUNKED", mode, 1);
+    else
+        unsetenv("SSMKIT_SCAN_CHUNKED");
+}
+
+static Row run(int64_t B, int64_t D, int64_t L, int64_t N, int bf16, int reps, bool other) {
     scan_shape s = {B, D, L, N, 1, 64, 1};
+    set_chunked(NULL); // the library's own choice
+    const int64_t tchunk = selective_scan_cuda_tchunk(&s);
     const int64_t BDL = B * D * L, BNL = B * N * L, ncs = selective_scan_chunk_states_size(&s);
     const int e = bf16 ? 2 : 4;
     void *u = rand_dev(BDL, -1, 1, bf16), *delta = rand_dev(BDL, -4, 0.5f, bf16);
@@ -86,7 +114,11 @@ static Row run(int64_t B, int64_t D, int64_t L, int64_t N, int bf16, int reps) {
     float *dC = (float *)rand_dev(BNL, 0, 1, 0), *dD = (float *)rand_dev(D, 0, 1, 0);
     float *db = (float *)rand_dev(D, 0, 1, 0);
     float *ws;
-    CK(ssm_cuda_alloc((void **)&ws, selective_scan_workspace_size_cuda(&s) * 4, "workspace"));
+    set_chunked("0");
+    const size_t ws_other = selective_scan_workspace_size_cuda(&s);
+    set_chunked(NULL);
+    const size_t ws_floats = std::max(ws_other, selective_scan_workspace_size_cuda(&s));
+    CK(ssm_cuda_alloc((void **)&ws, ws_floats * 4, "workspace"));
     auto fwd = [&] {
         if (bf16)
             CK(selective_scan_forward_bf16((ssm_bf16 *)out, last, cs, (ssm_bf16 *)u,
@@ -108,9 +140,15 @@ static Row run(int64_t B, int64_t D, int64_t L, int64_t N, int bf16, int reps) {
                                             (float *)delta, A, (float *)Bm, (float *)Cm, Dk,
                                             (float *)z, bias, ws, &s));
     };
-    Row r = {B, D, L, N, bf16, 0, 0, 0, 0};
+    Row r = {B, D, L, N, bf16, tchunk, 0, 0, 0, 0, 0, 0};
     r.fwd_ms = median_ms(fwd, 3, reps);
     r.bwd_ms = median_ms(bwd, 2, reps);
+    if (tchunk && other) {
+        set_chunked("0");
+        r.ofwd_ms = median_ms(fwd, 2, reps);
+        r.obwd_ms = median_ms(bwd, 1, reps);
+        set_chunked(NULL);
+    }
     CK(ssm_cuda_sync());
     // fwd: u, delta, z, B, C read; out, chunk states, last state written
     double fb = (double)e * (3 * BDL + 2 * BNL + BDL) + 4.0 * (ncs + B * D * N);
@@ -126,7 +164,20 @@ static Row run(int64_t B, int64_t D, int64_t L, int64_t N, int bf16, int reps) {
 }
 
 int main(int argc, char **argv) {
-    int reps = argc > 1 ? atoi(argv[1]) : 30;
+    int reps = 30;
+    bool csv = false, other = true;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--csv"))
+            csv = true;
+        else if (!strcmp(argv[i], "--no-other"))
+            other = false;
+        else if (atoi(argv[i]) > 0)
+            reps = atoi(argv[i]);
+        else {
+            fprintf(stderr, "usage: %s [reps] [--csv] [--no-other]\n", argv[0]);
+            return 2;
+        }
+    }
     if (ssm_cuda_device_count() == 0) {
         printf("scan_cuda: no CUDA device, nothing to time\n");
         return 0;
@@ -145,19 +196,44 @@ int main(int argc, char **argv) {
     time_t now = time(NULL);
     char date[32];
     strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
-    printf("device: %s (%d SMs), %s; copy %.2f TB/s; chunk 64, G=1, z, D, delta bias, softplus\n",
-           prop.name, prop.multiProcessorCount, date, copy_tbs);
+    printf("%sdevice: %s (%d SMs), %s; copy %.2f TB/s; chunk 64, G=1, z, D, delta bias, "
+           "softplus\n",
+           csv ? "# " : "", prop.name, prop.multiProcessorCount, date, copy_tbs);
     std::vector<Row> rows;
-    const int64_t shapes[][4] = {{8, 1536, 1024, 16}, {8, 1536, 4096, 16}, {128, 384, 197, 16},
-                                 {1, 2048, 16384, 16}, {1, 2048, 65536, 16}};
+    const int64_t shapes[][4] = {{8, 1536, 1024, 16},  {8, 1536, 4096, 16},  {128, 384, 197, 16},
+                                 {1, 2048, 16384, 16}, {1, 2048, 65536, 16}, {1, 256, 100000, 16},
+                                 {1, 512, 1048576, 16}};
     for (int bf16 = 1; bf16 >= 0; bf16--)
-        for (auto &sh : shapes)
-            rows.push_back(run(sh[0], sh[1], sh[2], sh[3], bf16, reps));
-    printf("\n| B | D | L | N | dtype | fwd ms | fwd TB/s | bwd ms | bwd TB/s |\n");
-    printf("|---|---|---|---|---|---|---|---|---|\n");
-    for (auto &r : rows)
-        printf("| %lld | %lld | %lld | %lld | %s | %.3f | %.2f | %.3f | %.2f |\n",
+        for (auto &sh : shapes) {
+            rows.push_back(run(sh[0], sh[1], sh[2], sh[3], bf16, reps, other));
+            fflush(stdout);
+        }
+    if (csv) {
+        printf("B,D,L,N,dtype,path,fwd_ms,bwd_ms,other_fwd_ms,other_bwd_ms\n");
+        for (auto &r : rows) {
+            char path[32] = "default";
+            if (r.tchunk)
+                snprintf(path, sizeof path, "chunked %lld", (long long)r.tchunk);
+            printf("%lld,%lld,%lld,%lld,%s,%s,%.4f,%.4f,%.4f,%.4f\n", (long long)r.B,
+                   (long long)r.D, (long long)r.L, (long long)r.N, r.bf16 ? "bf16" : "fp32", path,
+                   r.fwd_ms, r.bwd_ms, r.ofwd_ms, r.obwd_ms);
+        }
+        return 0;
+    }
+    printf("\n| B | D | L | N | dtype | path | fwd ms | fwd TB/s | bwd ms | bwd TB/s | other fwd ms "
+           "| other bwd ms |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (auto &r : rows) {
+        char path[32], of[32] = "-", ob[32] = "-";
+        if (r.tchunk)
+            snprintf(path, sizeof path, "chunked %lld", (long long)r.tchunk);
+        else
+            snprintf(path, sizeof path, "default");
+        if (r.ofwd_ms > 0)
+            snprintf(of, sizeof of, "%.3f", r.ofwd_ms), snprintf(ob, sizeof ob, "%.3f", r.obwd_ms);
+        printf("| %lld | %lld | %lld | %lld | %s | %s | %.3f | %.2f | %.3f | %.2f | %s | %s |\n",
                (long long)r.B, (long long)r.D, (long long)r.L, (long long)r.N,
-               r.bf16 ? "bf16" : "fp32", r.fwd_ms, r.fwd_tbs, r.bwd_ms, r.bwd_tbs);
+               r.bf16 ? "bf16" : "fp32", path, r.fwd_ms, r.fwd_tbs, r.bwd_ms, r.bwd_tbs, of, ob);
+    }
     return 0;
 }

@@ -4,12 +4,19 @@
 // Host side of the CUDA selective scan: checks the shape, picks the lanes per channel, and
 // launches the kernels of scan_kernels.cuh. docs/cuda-scan-notes.md has the design and the
 // measurements behind the choices here.
-// Packed rows (s->seg_offsets, a device array): the time-split kernels' SEG instances, always
-// (scan_seg.cuh). The state-split and pipelined kernels have no segment support; they only
-// pay off with many channels in flight (B*D*P >= 256 per SM), which a packed call (usually
-// B = 1) does not bring, so they are not asked to.
+// Packed rows (s->seg_offsets, a device array): the time-split kernels' SEG instances
+// (scan_seg.cuh), or the chunked path's where it runs. The plain state-split and pipelined
+// kernels have no segment support; they only pay off with many channels in flight
+// (B*D*P >= 256 per SM), which a packed call (usually B = 1) does not bring, so they are not
+// asked to.
+// Long rows with few channels (B*D*P < 256 per SM, L >= 4096): the chunked path
+// (scan_chunked.cuh, launched by scan_chunked.cu), see chunked_tchunk below.
 #include "kernels/cuda/scan.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cuda/scan_chunked.h"
 #include "kernels/cuda/scan_kernels.cuh"
 #include "kernels/cuda/scan_pipe.cuh"
 #include "kernels/cuda/scan_split.cuh"
@@ -56,6 +63,50 @@ static int64_t smem_optin(void) {
         return 99 * 1024; // the smallest of the architectures built
     }
     return bytes;
+}
+
+// The chunked path (scan_chunked.cuh) for this shape: its steps per time chunk, or 0 where
+// the other kernels run. It takes the state-split kernels' shapes (N = 4P with P = 2, 4, 8;
+// chunk a multiple of 16, at most the backward's 64) and needs at least two time chunks.
+// Rule (SSMKIT_SCAN_CHUNKED unset or "auto"): where those kernels alone would not fill the
+// GPU (B*D*P < 256 threads per multiprocessor, the test split_lanes makes) and L >= 4096;
+// SSMKIT_SCAN_CHUNKED=1 takes it wherever the shape allows, =0 never (tests compare paths).
+// The time chunk: enough of them for ~4 waves of 3 blocks per multiprocessor, at least 512
+// steps (the carry pass is sequential over the chunks), rounded up to whole checkpoint
+// chunks, at least two of them (the forward keeps its carries in chunk_states, one of them
+// in a checkpoint inside the time chunk); SSMKIT_SCAN_TCHUNK=steps sets it (then rounded the
+// same way). Both variables are read at every call: set them before sizing a workspace.
+static int64_t chunked_tchunk(const scan_shape *s) {
+    const char *m = getenv("SSMKIT_SCAN_CHUNKED");
+    const int mode = !m || !*m || !strcmp(m, "auto") ? -1 : atoi(m) ? 1 : 0;
+    if (mode == 0 || s->N % SCAN_SPLIT_NS || s->chunk % SCAN_ITEMS ||
+        s->chunk > SCAN_CUDA_MAX_BWD_CHUNK)
+        return 0;
+    const int64_t P = s->N / SCAN_SPLIT_NS;
+    if (P != 2 && P != 4 && P != 8)
+        return 0;
+    if (mode < 0 && (s->B * s->D * P >= num_sms() * 256 || s->L < 4096))
+        return 0;
+    int64_t tc = 0;
+    const char *t = getenv("SSMKIT_SCAN_TCHUNK");
+    if (t && atoll(t) > 0) {
+        tc = atoll(t);
+    } else {
+        const int64_t cpb = SCAN_THREADS / P, nblk = (s->D / s->G + cpb - 1) / cpb;
+        const int64_t per = nblk * s->G * s->B, want = 12 * num_sms();
+        const int64_t K = (want + per - 1) / per;
+        tc = (s->L + K - 1) / K;
+        if (tc < 512)
+            tc = 512;
+    }
+    tc = (tc + s->chunk - 1) / s->chunk * s->chunk;
+    if (tc < 2 * s->chunk)
+        tc = 2 * s->chunk;
+    return s->L > tc ? tc : 0;
+}
+
+extern "C" int64_t selective_scan_cuda_tchunk(const scan_shape *s) {
+    return s && s->chunk >= 1 && s->N >= 1 && s->L >= 1 && s->G >= 1 ? chunked_tchunk(s) : 0;
 }
 
 static int64_t fwd_smem_bytes(int P, int64_t N) {
@@ -133,11 +184,17 @@ static ScanArgs make_args(const scan_shape *s, int P) {
     return a;
 }
 
+// The backward's workspace: [2][B, G, nblk, N, L] dB/dC partials per block, then dA, dD,
+// ddelta_bias partials per (b, d) ([B * K, D] rows on the chunked path, K time chunks), then
+// on the chunked path the carried adjoints and decays, [K][B, D, N] each.
 extern "C" size_t selective_scan_workspace_size_cuda(const scan_shape *s) {
-    const int Ps = split_lanes(s);
+    const int64_t tc = chunked_tchunk(s);
+    const int Ps = tc ? (int)(s->N / SCAN_SPLIT_NS) : split_lanes(s);
     const int P = Ps ? Ps : bwd_lanes(s->chunk);
     const int64_t nblk = (s->D / s->G + SCAN_THREADS / P - 1) / (SCAN_THREADS / P);
-    return (size_t)(2 * s->B * s->G * nblk * s->N * s->L + s->B * s->D * s->N + 2 * s->B * s->D);
+    const int64_t K = tc ? (s->L + tc - 1) / tc : 1;
+    return (size_t)(2 * s->B * s->G * nblk * s->N * s->L + K * (s->B * s->D * s->N + 2 * s->B * s->D) +
+                    (tc ? 2 * K * s->B * s->D * s->N : 0));
 }
 
 template <typename T, int P, bool CKMID, bool SEG>
@@ -208,6 +265,26 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
     // fp32 P=4 and bf16 P=2 with tails (L % 16 != 0) gave wrong outputs (rel err 0.14-0.31,
     // cause not found: docs/cuda-scan-notes.md, v5); else v4b at short sequences and the
     // time-split kernel at long ones.
+    // few channels, a long row: the chunked path (its carries live in chunk_states)
+    const int64_t tc = chunk_states ? chunked_tchunk(s) : 0;
+    if (tc) {
+        const int Pc = (int)(s->N / SCAN_SPLIT_NS);
+        ScanArgs a = make_args(s, Pc);
+        a.out = out;
+        a.last_state = last_state;
+        a.chunk_states = chunk_states;
+        a.u = u;
+        a.delta = delta;
+        a.A = A;
+        a.Bm = Bm;
+        a.Cm = Cm;
+        a.Dskip = Dskip;
+        a.z = z;
+        a.delta_bias = delta_bias;
+        a.tchunk = tc;
+        a.n_tchunks = (s->L + tc - 1) / tc;
+        return scan_chunked_forward<T>(a, Pc);
+    }
     const void *ptrs[] = {out, u, delta, Bm, Cm, z};
     const int Pp = sizeof(T) == 2 && !s->seg_offsets && s->L % SCAN_ITEMS == 0 &&
                            rows_aligned(s, sizeof(T), ptrs, z ? 6 : 5) && split_lanes(s) == 4
@@ -260,8 +337,6 @@ template <typename T, int P> static ssm_code launch_bwd(const ScanArgs &a) {
     return a.seg_offsets ? launch_bwd_<T, P, true>(a) : launch_bwd_<T, P, false>(a);
 }
 
-// Steps per sub-tile of the state-split backward (docs/cuda-scan-notes.md, v4).
-#define SCAN_SPLIT_SUB 8
 // bf16: B, C of each chunk staged in shared memory (v5); fp32 stays on v4b (the staging
 // would cost the third block per multiprocessor).
 template <typename T, int P> static ssm_code launch_bwd_split(const ScanArgs &a) {
@@ -296,9 +371,13 @@ static ssm_code scan_backward(void *du, void *ddelta, float *dA, float *dBm, flo
                               "%s: du, ddelta, dout, chunk_states, u, delta, A, Bm, Cm and "
                               "workspace must be device pointers, not NULL",
                               who);
-    const int Ps = split_lanes(s);
+    const int64_t tc = chunked_tchunk(s);
+    const int Ps = tc ? (int)(s->N / SCAN_SPLIT_NS) : split_lanes(s);
     const int P = Ps ? Ps : bwd_lanes(s->chunk);
     ScanArgs a = make_args(s, P);
+    const int64_t K = tc ? (s->L + tc - 1) / tc : 1; // rows of the dA, dD, ddelta_bias partials
+    a.tchunk = tc;
+    a.n_tchunks = K;
     a.du = du;
     a.ddelta = ddelta;
     a.dz = dz;
@@ -314,10 +393,12 @@ static ssm_code scan_backward(void *du, void *ddelta, float *dA, float *dBm, flo
     a.delta_bias = delta_bias;
     a.ws_bc = workspace;
     a.ws_dA = workspace + 2 * a.B * a.G * a.nblk * a.N * a.L;
-    a.ws_dD = a.ws_dA + a.B * a.D * a.N;
-    a.ws_ddb = a.ws_dD + a.B * a.D;
+    a.ws_dD = a.ws_dA + K * a.B * a.D * a.N;
+    a.ws_ddb = a.ws_dD + K * a.B * a.D;
+    float *carry_E = a.ws_ddb + K * a.B * a.D, *carry_P = carry_E + K * a.B * a.D * a.N;
     ssm_code rc;
-    switch (Ps ? 10 + Ps : P) {
+    switch (tc ? 0 : Ps ? 10 + Ps : P) {
+    case 0: rc = scan_chunked_backward<T>(a, Ps, carry_E, carry_P); break;
     case 11: rc = launch_bwd_split<T, 1>(a); break;
     case 12: rc = launch_bwd_split<T, 2>(a); break;
     case 14: rc = launch_bwd_split<T, 4>(a); break;
@@ -336,7 +417,7 @@ static ssm_code scan_backward(void *du, void *ddelta, float *dA, float *dBm, flo
     if (dA || dDskip || ddelta_bias) {
         const int64_t total = a.D * a.N;
         scan_reduce_batch_kernel<<<(unsigned)((total + 255) / 256), 256>>>(
-            dA, dDskip, ddelta_bias, a.ws_dA, a.ws_dD, a.ws_ddb, a.B, a.D, a.N);
+            dA, dDskip, ddelta_bias, a.ws_dA, a.ws_dD, a.ws_ddb, K * a.B, a.D, a.N);
         CUDA_LAUNCH_CHECK("scan_reduce_batch_kernel");
     }
     return SSM_OK;

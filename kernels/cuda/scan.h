@@ -1,6 +1,7 @@
 // defines: selective_scan_forward_cuda, selective_scan_backward_cuda,
 //          selective_scan_forward_bf16, selective_scan_backward_bf16,
-//          selective_scan_workspace_size_cuda, SCAN_CUDA_MAX_BWD_CHUNK
+//          selective_scan_workspace_size_cuda, selective_scan_cuda_tchunk,
+//          SCAN_CUDA_MAX_BWD_CHUNK
 // CUDA twins of kernels/scan.h: the same semantics (mamba_ssm selective_scan_fn), the same
 // argument order and shapes, device pointers, and an ssm_code result (kernels/cuda/common.h
 // says how errors travel). chunk_states has the CPU layout [B, D, n_chunks, N] with
@@ -11,6 +12,13 @@
 // tile from its checkpoint); the forward takes any chunk >= 1. Any N >= 1, any G dividing D.
 // Packed rows: s->seg_offsets is a DEVICE array [n_segs + 1] (the same offsets for every
 // row); its values are not read on the host, so check them there first (ssm_packing_check).
+//
+// Long rows with few channels take the chunked path (docs/cuda-scan-notes.md): the row cut
+// into time chunks run in parallel, their states (adjoints) carried across in a pass of
+// their own. Its forward needs chunk_states (it keeps its carries there); without them the
+// other kernels run. selective_scan_cuda_tchunk says whether a shape takes it; the variables
+// SSMKIT_SCAN_CHUNKED (0 never, 1 wherever the shape allows, else the rule) and
+// SSMKIT_SCAN_TCHUNK (steps per time chunk) are read at every call, the workspace size's too.
 //
 // Determinism: the backward reduces dB, dC over the channels of a group, and dA, dD,
 // ddelta_bias over the batch, in a fixed order through the workspace (no atomics): the same
@@ -43,6 +51,10 @@ extern "C" {
 // Floats of device workspace the backward needs (partial sums of the deterministic
 // reductions): about B*D*N*L/16 + 3*B*D*N.
 size_t selective_scan_workspace_size_cuda(const scan_shape *s);
+
+// Steps per time chunk of the chunked path for this shape (the backward's choice, and the
+// forward's when it gets chunk_states), or 0 where the other kernels run.
+int64_t selective_scan_cuda_tchunk(const scan_shape *s);
 
 ssm_code selective_scan_forward_cuda(real *out, real *last_state, real *chunk_states,
                                      const real *u, const real *delta, const real *A,

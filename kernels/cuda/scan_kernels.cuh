@@ -37,6 +37,10 @@ struct ScanArgs {
     int softplus;
     const int64_t *seg_offsets; // packed rows: [n_segs + 1] on the device (read by SEG kernels)
     int64_t n_segs;
+    // the chunked path (scan_chunked.cuh; zero elsewhere): steps per time chunk, time chunks,
+    // and the adjoint entering each time chunk from its right, [n_tchunks][B, D, N] (backward)
+    int64_t tchunk, n_tchunks;
+    const float *carry;
 };
 
 __device__ __forceinline__ float scan_ld(const float *p) { return *p; }

@@ -100,11 +100,20 @@ __device__ __forceinline__ void split_smem_read(float (&v)[M], const T *p) {
 // TS steps per tile (16: the lanes' loads of B, C are 16-byte vectors).
 // Three blocks per multiprocessor (<= 168 registers): the target shape has 384 blocks, one
 // wave on 132 multiprocessors; at two blocks (230 registers unbounded) it took 1.5 waves.
-template <typename T, int P, int TS>
+// CH (the chunked path's last pass, scan_chunked.cuh): grid (nblk * n_tchunks, G, B), block
+// x = k * nblk + channel block runs the steps [k tchunk, (k + 1) tchunk) of its channels from
+// the state the carry pass left in chunk_states (its first checkpoint; 0 for k = 0), and
+// leaves the checkpoint at its end to the next time chunk, which reads it.
+// SEG: packed rows, a_t = 0 where a sequence starts (scan_seg.cuh); only with CH.
+template <typename T, int P, int TS, bool CH = false, bool SEG = false>
 __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_split_kernel(ScanArgs a) {
     constexpr int CPB = SCAN_THREADS / P, NS = SCAN_SPLIT_NS, Q = TS / P;
     const int tid = threadIdx.x, chl = tid / P, seg = tid % P;
-    const int64_t dl = (int64_t)blockIdx.x * CPB + chl;
+    const int64_t kc = CH ? blockIdx.x / a.nblk : 0; // time chunk
+    const int64_t blk = CH ? blockIdx.x - kc * a.nblk : blockIdx.x;
+    const int64_t t_beg = CH ? kc * a.tchunk : 0;
+    const int64_t t_end = CH ? min(a.L, t_beg + a.tchunk) : a.L;
+    const int64_t dl = blk * CPB + chl;
     const bool valid = dl < a.dpg;
     const int64_t g = blockIdx.y, b = blockIdx.z, N = a.N, L = a.L;
     const int64_t d = g * a.dpg + (valid ? dl : 0); // idle lanes shadow a real channel
@@ -120,28 +129,33 @@ __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_split_kernel(ScanArg
     const float bias = a.delta_bias ? ((const float *)a.delta_bias)[d] : 0.f;
     const bool vec_ok = ((uintptr_t)a.Bm % 16 == 0) && ((uintptr_t)a.Cm % 16 == 0) &&
                         (L * (int64_t)sizeof(T)) % 16 == 0;
+    // CH: the carried state entering this time chunk (idle lanes read their shadow's)
+    const float *cs_in =
+        CH && kc > 0 ? (const float *)a.chunk_states + (b * a.D + d) * a.n_chunks * N +
+                           (t_beg / a.chunk) * N + seg * NS
+                     : nullptr;
     float A2[NS], h[NS];
 #pragma unroll
     for (int k = 0; k < NS; k++) {
         A2[k] = ((const float *)a.A)[d * N + seg * NS + k] * 1.4426950408889634f;
-        h[k] = 0.f;
-        if (cs)
+        h[k] = cs_in ? cs_in[k] : 0.f;
+        if (cs && !cs_in)
             cs[k] = 0.f; // h before step 0
     }
     // delta, u of the next tile are loaded a tile ahead, raw: a tile is short (64 (t, n) per
     // lane), and a DRAM round trip at its start cost more than its arithmetic (v4 -> v4b)
     T dnext[Q], unext[Q];
     auto prefetch = [&](int64_t t) {
-        const int ql = (int)max((int64_t)0, min((int64_t)Q, L - t - seg * Q));
+        const int ql = (int)max((int64_t)0, min((int64_t)Q, t_end - t - seg * Q));
 #pragma unroll
         for (int j = 0; j < Q; j++) {
             dnext[j] = j < ql ? delta[t + seg * Q + j] : T(0.f);
             unext[j] = j < ql ? u[t + seg * Q + j] : T(0.f);
         }
     };
-    prefetch(0);
-    for (int64_t t0 = 0; t0 < L; t0 += TS) {
-        const int lim = (int)min((int64_t)TS, L - t0);
+    prefetch(t_beg);
+    for (int64_t t0 = t_beg; t0 < t_end; t0 += TS) {
+        const int lim = (int)min((int64_t)TS, t_end - t0);
         const int qlim = max(0, min(Q, lim - seg * Q));
         const int64_t tq = t0 + seg * Q; // my own steps [tq, tq + qlim)
         float dq[Q], dtuq[Q], uq[Q];
@@ -152,7 +166,7 @@ __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_split_kernel(ScanArg
             uq[j] = scan_ld(&unext[j]);
             zq[j] = z && j < qlim ? z[tq + j] : T(0.f);
         }
-        if (t0 + TS < L)
+        if (t0 + TS < t_end)
             prefetch(t0 + TS);
 #pragma unroll
         for (int j = 0; j < Q; j++) {
@@ -168,6 +182,7 @@ __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_split_kernel(ScanArg
             dtu[i] = P > 1 ? __shfl_sync(0xffffffffu, dtuq[i % Q], i / Q, P) : dtuq[i % Q];
             y[i] = 0.f;
         }
+        const uint32_t starts = SEG ? scan_seg_starts(a.seg_offsets, a.n_segs, t0, lim) : 0u;
         auto steps = [&](auto full) {
             constexpr bool FULL = decltype(full)::value;
             constexpr int HS = 8; // B, C in halves of a tile: fewer live registers
@@ -183,7 +198,10 @@ __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_split_kernel(ScanArg
                 for (int i = 0; i < HS; i++)
 #pragma unroll
                     for (int k = 0; k < NS; k++) {
-                        h[k] = fmaf(scan_exp2(dt[i0 + i] * A2[k]), h[k], bk[k][i] * dtu[i0 + i]);
+                        float at = scan_exp2(dt[i0 + i] * A2[k]);
+                        if (SEG && (starts >> (i0 + i) & 1u))
+                            at = 0.f;
+                        h[k] = fmaf(at, h[k], bk[k][i] * dtu[i0 + i]);
                         y[i0 + i] = fmaf(ck[k][i], h[k], y[i0 + i]);
                     }
             }
@@ -192,7 +210,7 @@ __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_split_kernel(ScanArg
             steps(std::true_type{});
         else
             steps(std::false_type{});
-        if (cs && t0 + TS < L && (t0 + TS) % a.chunk == 0) {
+        if (cs && t0 + TS < t_end && (t0 + TS) % a.chunk == 0) {
             float *p = cs + ((t0 + TS) / a.chunk) * N;
 #pragma unroll
             for (int k = 0; k < NS; k++)
@@ -213,7 +231,7 @@ __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_split_kernel(ScanArg
             }
         }
     }
-    if (a.last_state && valid) {
+    if (a.last_state && valid && t_end == L) {
         float *p = (float *)a.last_state + (b * a.D + d) * N + seg * NS;
 #pragma unroll
         for (int k = 0; k < NS; k++)

@@ -19,6 +19,8 @@ template <int P, int SUB> __host__ __device__ constexpr int split_red_stride() {
     return SCAN_SPLIT_NS * P * SUB + 16; // channel stride = 16 words mod 32: two channels of
                                          // a quarter-warp's float4 stores fill all banks
 }
+// Steps per sub-tile of the state-split backward as the library runs it (v4: 8; 16 spills).
+#define SCAN_SPLIT_SUB 8
 #define SPLIT_CH_STRIDE 68 // 64 steps + 4: per-channel rows of dt, dt*u
 // (SUB = 8, P = 4: 70.7 KB, three blocks per multiprocessor: the target shape's 384 blocks
 // in one wave)
@@ -43,7 +45,12 @@ __host__ __device__ inline int64_t scan_bwd_split_smem_bytes() {
 }
 
 // STAGEBC = false is v4b, kept for fp32 and as the lab's previous version (issue 4).
-template <typename T, int P, int SUB, bool STAGEBC = false>
+// CH (the chunked path's last pass, scan_chunked.cuh): grid (nblk * n_tchunks, G, B), block
+// x = k * nblk + channel block runs the checkpoint chunks of time chunk k, last first, with
+// the adjoint entering from its right taken from a.carry (the carry pass), and writes its
+// dA, dD, ddelta_bias partials to row b * n_tchunks + k of the workspace (summed over those
+// rows later, in order). SEG: packed rows, a_t = 0 where a sequence starts; only with CH.
+template <typename T, int P, int SUB, bool STAGEBC = false, bool CH = false, bool SEG = false>
 __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split_kernel(ScanArgs a) {
     constexpr int CPB = SCAN_THREADS / P, NS = SCAN_SPLIT_NS, Q = SUB / P;
     constexpr int RS = split_red_stride<P, SUB>(), NQ = SUB / 4;
@@ -57,11 +64,17 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
     float *my_dtu = my_dt + CPB * SPLIT_CH_STRIDE;
     constexpr int BCS = split_bc_stride<T>(), NB = SCAN_SPLIT_NS * P;
     T *s_bc = reinterpret_cast<T *>(s_dt + 2 * CPB * SPLIT_CH_STRIDE); // [2][NB][BCS]
-    const int64_t dl = (int64_t)blockIdx.x * CPB + chl;
+    const int64_t kc = CH ? blockIdx.x / a.nblk : 0; // time chunk
+    const int64_t blk = CH ? blockIdx.x - kc * a.nblk : blockIdx.x;
+    const int64_t dl = blk * CPB + chl;
     const bool valid = dl < a.dpg;
     const int64_t g = blockIdx.y, b = blockIdx.z, N = a.N, L = a.L;
     const int64_t d = g * a.dpg + (valid ? dl : 0);
     const int64_t row = (b * a.D + d) * L;
+    // checkpoint chunks [c_beg, c_end): all of them, or those of time chunk kc (tchunk is a
+    // multiple of chunk)
+    const int64_t c_beg = CH ? kc * (a.tchunk / a.chunk) : 0;
+    const int64_t c_end = CH ? min(a.n_chunks, (kc + 1) * (a.tchunk / a.chunk)) : a.n_chunks;
     const T *u = (const T *)a.u + row, *delta = (const T *)a.delta + row;
     const T *dout = (const T *)a.dout + row;
     const T *z = a.z ? (const T *)a.z + row : nullptr;
@@ -73,21 +86,31 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
     const bool vec_ok = ((uintptr_t)a.Bm % 16 == 0) && ((uintptr_t)a.Cm % 16 == 0) &&
                         (L * (int64_t)sizeof(T)) % 16 == 0;
     const int64_t bc_plane = a.B * a.G * a.nblk * N * L;
-    float *wsb = a.ws_bc + ((b * a.G + g) * a.nblk + blockIdx.x) * N * L;
+    float *wsb = a.ws_bc + ((b * a.G + g) * a.nblk + blk) * N * L;
+    // CH: the adjoint entering the time chunk from its right (idle lanes read their shadow's)
+    const float *gin = CH ? a.carry + (kc * a.B * a.D + b * a.D + d) * N + seg * NS : nullptr;
     float A2[NS], An[NS], G_[NS], dA[NS];
 #pragma unroll
     for (int k = 0; k < NS; k++) {
         A2[k] = ((const float *)a.A)[d * N + seg * NS + k] * 1.4426950408889634f;
         An[k] = ((const float *)a.A)[d * N + seg * NS + k];
-        G_[k] = 0.f; // a_{t+1} g_{t+1}: nothing flows back from past the end
+        G_[k] = CH ? gin[k] : 0.f; // a_{t+1} g_{t+1}: nothing flows back from past the end
         dA[k] = 0.f;
     }
     float dD_acc = 0.f, ddb_acc = 0.f;
 
-    for (int64_t c = a.n_chunks - 1; c >= 0; c--) {
+    for (int64_t c = c_end - 1; c >= c_beg; c--) {
         const int64_t ts0 = c * a.chunk;
         const int tlen = (int)min(a.chunk, L - ts0);
         const int nsub = (tlen + SUB - 1) / SUB;
+        // packed rows: bit j set where step ts0 + j starts a sequence (tlen <= 64)
+        uint64_t starts = 0;
+        if (SEG) {
+            starts = scan_seg_starts(a.seg_offsets, a.n_segs, ts0, min(tlen, 32));
+            if (tlen > 32)
+                starts |= (uint64_t)scan_seg_starts(a.seg_offsets, a.n_segs, ts0 + 32, tlen - 32)
+                          << 32;
+        }
         // 0. dt, dt*u of the chunk (zero past its end: identity steps)
         __syncwarp();
         if (STAGEBC) { // B, C of the chunk: in flight during step 0's DRAM trip
@@ -174,9 +197,10 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
 #pragma unroll
                     for (int i = 0; i < SUB; i++) {
                         const float dti = my_dt[sc * SUB + i], dtui = my_dtu[sc * SUB + i];
+                        const bool st = SEG && (starts >> (sc * SUB + i) & 1u);
 #pragma unroll
                         for (int k = 0; k < NS; k++)
-                            h[k] = fmaf(scan_exp2(dti * A2[k]), h[k], bk[k][i] * dtui);
+                            h[k] = fmaf(st ? 0.f : scan_exp2(dti * A2[k]), h[k], bk[k][i] * dtui);
                     }
                 };
                 if (vec_ok)
@@ -231,10 +255,11 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
 #pragma unroll
                     for (int i = 0; i < SUB; i++) {
                         const float dti = sdt[i], dtui = sdtu[i];
+                        const bool st = SEG && (starts >> (sc * SUB + i) & 1u);
                         y[i] = 0.f;
 #pragma unroll
                         for (int k = 0; k < NS; k++) {
-                            h[k] = fmaf(scan_exp2(dti * A2[k]), h[k], bk[k][i] * dtui);
+                            h[k] = fmaf(st ? 0.f : scan_exp2(dti * A2[k]), h[k], bk[k][i] * dtui);
                             hs[i][k] = h[k];
                             y[i] = fmaf(ck[k][i], h[k], y[i]);
                         }
@@ -294,10 +319,11 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
                     for (int i4 = 3; i4 >= 0; i4--) {
                         const int i = iq * 4 + i4;
                         const float dti = sdt[i], dtui = sdtu[i], dyi = dy[i];
+                        const bool st = SEG && (starts >> (sc * SUB + i) & 1u);
                         float sb = 0.f, sa = 0.f;
 #pragma unroll
                         for (int k = 0; k < NS; k++) {
-                            const float at = scan_exp2(dti * A2[k]);
+                            const float at = st ? 0.f : scan_exp2(dti * A2[k]);
                             const float hp = i > 0 ? hs[i > 0 ? i - 1 : 0][k] : h0[k];
                             const float gg = fmaf(ck[k][i], dyi, G_[k]);
                             const float ga = gg * at;
@@ -382,13 +408,14 @@ __global__ void __launch_bounds__(SCAN_THREADS, SUB <= 8 ? 3 : 1) scan_bwd_split
         dD_acc += __shfl_xor_sync(0xffffffffu, dD_acc, off);
         ddb_acc += __shfl_xor_sync(0xffffffffu, ddb_acc, off);
     }
+    const int64_t pr = CH ? b * a.n_tchunks + kc : b; // partial row: [B (* n_tchunks), D]
     if (valid) {
 #pragma unroll
         for (int k = 0; k < NS; k++)
-            a.ws_dA[(b * a.D + d) * N + seg * NS + k] = dA[k];
+            a.ws_dA[(pr * a.D + d) * N + seg * NS + k] = dA[k];
         if (seg == 0) {
-            a.ws_dD[b * a.D + d] = dD_acc;
-            a.ws_ddb[b * a.D + d] = ddb_acc;
+            a.ws_dD[pr * a.D + d] = dD_acc;
+            a.ws_ddb[pr * a.D + d] = ddb_acc;
         }
     }
 }
