@@ -14,6 +14,7 @@
 #include "core/params.h"
 #include "tasks/pool.h"
 #include "tasks/metrics.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 // An adapter with its params and arena, ready to run.
@@ -501,9 +502,5 @@ int main(void) {
     tcase_add_test(tc, metrics_top5);
     tcase_add_test(tc, metrics_confusion_csv);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

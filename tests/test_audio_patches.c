@@ -13,6 +13,7 @@
 #include "adapters/adapter.h"
 #include "core/arena.h"
 #include "core/params.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 typedef struct {
@@ -297,9 +298,5 @@ int main(void) {
     tcase_add_test(tc, orders_by_hand);
     tcase_add_test(tc, params_and_refusals);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -19,6 +19,7 @@
 #include "adapters/adapter.h"
 #include "core/arena.h"
 #include "core/params.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 typedef struct {
@@ -436,9 +437,5 @@ int main(void) {
     tcase_add_test(tc, bad_options_are_refused_at_create);
     tcase_add_test(tc, bad_batches_are_refused_at_forward);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(su);
 }

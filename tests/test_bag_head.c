@@ -18,6 +18,7 @@
 #include "core/params.h"
 #include "tasks/head_bag.h"
 #include "tasks/head_registry.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 typedef struct {
@@ -272,9 +273,5 @@ int main(void) {
     tcase_add_test(tc, pooling_names);
     tcase_add_test(tc, refusals_name_the_problem);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(su);
 }

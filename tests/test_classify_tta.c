@@ -15,6 +15,7 @@
 #include "datasets/pc_augment.h"
 #include "tasks/classify_model.h"
 #include "tasks/classify_tta.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 static void tta_config(ssm_config *c, const char *tta) {
@@ -188,9 +189,5 @@ int main(void) {
     tcase_add_test(tc, hflip_refuses_non_images);
     tcase_add_test(tc, vote_averages_augmented_copies);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

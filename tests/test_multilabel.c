@@ -27,6 +27,8 @@
 #include "tasks/metrics.h"
 #include "tasks/task_registry.h"
 #include "tasks/task_run.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 static char g_root[64];
@@ -421,8 +423,7 @@ START_TEST(config_refusals) {
 END_TEST
 
 int main(void) {
-    snprintf(g_root, sizeof g_root, "/tmp/ssm_multilabel_XXXXXX");
-    if (!mkdtemp(g_root))
+    if (tu_mkdtemp(g_root, sizeof g_root, "ssm_multilabel"))
         return 1;
     Suite *s = suite_create("multilabel");
     TCase *tc = tcase_create("multilabel");
@@ -435,13 +436,6 @@ int main(void) {
     tcase_add_test(tc, multilabel_task_targets_metrics_predict);
     tcase_add_test(tc, config_refusals);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_root);
-    if (system(cmd) != 0)
-        failed++;
-    return failed ? 1 : 0;
+    int failed = tu_run_suite(s);
+    return tu_rmtree(g_root) ? 1 : failed;
 }
