@@ -25,6 +25,8 @@
 #include "core/params.h"
 #include "tasks/head_registry.h"
 #include "tasks/head_segment.h"
+#include "tests/util/grad_check.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if !REAL_IS_DOUBLE
@@ -163,8 +165,7 @@ static void check(int64_t N, int64_t C, int64_t G, int64_t D, int64_t P, int64_t
     // backward accumulates: a second call doubles the parameter gradients
     loss(&c);
     ck_assert_int_eq(ssm_head_backward(h, &p, dfeats, R, feats, B, &e), SSM_OK);
-    for (size_t i = 0; i < p.total; i++)
-        ck_assert(fabs(p.grad[i] - 2 * g[i]) <= 1e-10 * (1 + fabs(g[i])));
+    tu_assert_doubled(p.grad, g, p.total, 1e-10, "segment head");
     free(g);
     free(x);
     free(pos);
@@ -230,9 +231,5 @@ int main(void) {
     tcase_add_test(tc, grad_plain_two_tokens);
     tcase_add_test(tc, refusals);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(su);
 }
