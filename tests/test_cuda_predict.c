@@ -14,6 +14,7 @@
 #include "core/device_select.h"
 #include "datasets/mil_synth.h"
 #include "tests/predict_fixture.h"
+#include "tests/util/suite.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
 #define HAVE_CUDA 1
@@ -221,9 +222,5 @@ int main(void) {
            "build)\n");
 #endif
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }
