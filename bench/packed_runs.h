@@ -1,9 +1,9 @@
 // defines: packed_args, packed_args_parse, packed_config, packed_input, packed_orders,
-//          packed_long_offsets, packed_bag_offsets, packed_cmp, packed_median
+//          packed_long_offsets, packed_bag_offsets
 // What bench/packed (CPU) and bench/packed_cuda (GPU) share, so that the two tables always
-// describe the same runs: the command line, the model, the inputs, the scan orders, the long
-// row's and the bags' offsets, and the median of the timed steps. Header-only: each bench is
-// one program.
+// describe the same runs: the command line, the model, the inputs, the scan orders, and the
+// long row's and the bags' offsets (the median of the timed steps: bench/timing.h).
+// Header-only: each bench is one program.
 #pragma once
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backbone/mamba.h"
+#include "bench/timing.h"
 
 typedef struct {
     int64_t d, N, layers, long_T, long_n, bags, lo, hi;
@@ -124,15 +125,4 @@ static inline int64_t *packed_bag_offsets(int64_t bags, int64_t lo, int64_t hi, 
            (long long)bags, (long long)*mx, (long long)(bags * *mx),
            100.0 * (double)(bags * *mx - T) / (double)(bags * *mx));
     return off;
-}
-
-// qsort's order of doubles
-static inline int packed_cmp(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-// The median of n sorted times.
-static inline double packed_median(const double *sorted, int n) {
-    return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
 }

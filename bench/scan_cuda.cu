@@ -13,6 +13,8 @@
 #include "kernels/cuda/common.h"
 #include "kernels/cuda/scan.h"
 
+#include "bench/cuda_timing.cuh"
+
 #define CK(x) SSM_CUDA_ABORT_ON_ERROR(x)
 
 __global__ void fill_kernel(float *x, int64_t n, float lo, float hi, uint32_t seed) {
@@ -45,24 +47,6 @@ static void *rand_dev(int64_t n, float lo, float hi, int bf16) {
     return h;
 }
 
-template <typename F> static double median_ms(F f, int warm, int reps) {
-    for (int i = 0; i < warm; i++)
-        f();
-    cudaEvent_t a, b;
-    CUDA_CHECK_ABORT(cudaEventCreate(&a));
-    CUDA_CHECK_ABORT(cudaEventCreate(&b));
-    std::vector<float> t(reps);
-    for (int i = 0; i < reps; i++) {
-        CUDA_CHECK_ABORT(cudaEventRecord(a));
-        f();
-        CUDA_CHECK_ABORT(cudaEventRecord(b));
-        CUDA_CHECK_ABORT(cudaEventSynchronize(b));
-        CUDA_CHECK_ABORT(cudaEventElapsedTime(&t[i], a, b));
-    }
-    cudaEventDestroy(a), cudaEventDestroy(b);
-    std::sort(t.begin(), t.end());
-    return t[reps / 2];
-}
 
 struct Row {
     int64_t B, D, L, N;
