@@ -21,6 +21,7 @@
 #include "kernels/cuda/common.h"
 #include "kernels/cuda/scan.h"
 #include "kernels/scan.h"
+#include "tests/scan_fixture.h"
 #else
 #define HAVE_CUDA 0
 #endif
@@ -29,23 +30,17 @@
 #include "tests/util/cuda_compare.h"
 
 // --- selective scan ---------------------------------------------------------------------------
-enum { O_SOFTPLUS = 1, O_D = 2, O_Z = 4, O_BIAS = 8, O_ALL = 15 };
-
 static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int64_t chunk,
                       int opts, int bf16, uint64_t seed) {
-    scan_shape s = {B, D, L, N, G, chunk, !!(opts & O_SOFTPLUS)};
+    const scan_shape s = {.B = B, .D = D, .L = L, .N = N, .G = G, .chunk = chunk,
+                          .delta_softplus = !!(opts & OPT_SOFTPLUS)};
     const double tol = bf16 ? TOL16 : TOL32;
     uint64_t st = seed;
     size_t BDL = B * D * L, BGNL = B * G * N * L, BDN = B * D * N, DN = D * N;
     size_t ncs = selective_scan_chunk_states_size(&s);
-    real *u = tu_new_uniform(BDL, -1, 1, &st);
-    real *delta = opts & O_SOFTPLUS ? tu_new_uniform(BDL, -1.5, 1.0, &st) : tu_new_uniform(BDL, 0.05, 0.8, &st);
-    real *A = tu_new_uniform(DN, -2.0, -0.2, &st);
-    real *Bm = tu_new_uniform(BGNL, -1, 1, &st), *Cm = tu_new_uniform(BGNL, -1, 1, &st);
-    real *Dk = opts & O_D ? tu_new_uniform(D, -1, 1, &st) : NULL;
-    real *z = opts & O_Z ? tu_new_uniform(BDL, -2, 2, &st) : NULL;
-    real *bias = opts & O_BIAS ? tu_new_uniform(D, -0.5, 0.5, &st) : NULL;
-    real *dout = tu_new_uniform(BDL, -1, 1, &st);
+    scan_problem p = scan_problem_draw(s, opts, 1, &st); // freed below, pointer by pointer
+    real *u = p.u, *delta = p.delta, *A = p.A, *Bm = p.Bm, *Cm = p.Cm, *Dk = p.Dskip, *z = p.z;
+    real *bias = p.bias, *dout = p.dout;
     if (bf16) { // the CPU sees exactly the values the GPU reads
         round_bf16(u, BDL), round_bf16(delta, BDL), round_bf16(Bm, BGNL), round_bf16(Cm, BGNL);
         round_bf16(dout, BDL);
@@ -166,36 +161,36 @@ static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int
 
 // L not a multiple of the chunk or the tile; N odd; G = 1 and 2; every option on and off;
 // each of the lane counts the host code picks (forward P = 2..32, backward P = 1, 2, 4).
-START_TEST(scan_fp32_small) { scan_case(2, 8, 100, 5, 1, 16, O_ALL, 0, 11); }
+START_TEST(scan_fp32_small) { scan_case(2, 8, 100, 5, 1, 16, OPT_ALL, 0, 11); }
 END_TEST
-START_TEST(scan_fp32_groups) { scan_case(2, 12, 300, 16, 2, 64, O_SOFTPLUS | O_Z, 0, 12); }
+START_TEST(scan_fp32_groups) { scan_case(2, 12, 300, 16, 2, 64, OPT_SOFTPLUS | OPT_Z, 0, 12); }
 END_TEST
-START_TEST(scan_fp32_odd_chunk) { scan_case(1, 70, 77, 4, 2, 37, O_D | O_BIAS, 0, 13); }
+START_TEST(scan_fp32_odd_chunk) { scan_case(1, 70, 77, 4, 2, 37, OPT_D | OPT_BIAS, 0, 13); }
 END_TEST
-START_TEST(scan_fp32_wide) { scan_case(2, 34816, 40, 3, 2, 24, O_ALL, 0, 14); }
+START_TEST(scan_fp32_wide) { scan_case(2, 34816, 40, 3, 2, 24, OPT_ALL, 0, 14); }
 END_TEST
-START_TEST(scan_fp32_long) { scan_case(1, 4, 3000, 16, 1, 64, O_ALL, 0, 15); }
+START_TEST(scan_fp32_long) { scan_case(1, 4, 3000, 16, 1, 64, OPT_ALL, 0, 15); }
 END_TEST
-START_TEST(scan_fp32_mid) { scan_case(4, 96, 197, 16, 1, 64, O_ALL, 0, 16); }
+START_TEST(scan_fp32_mid) { scan_case(4, 96, 197, 16, 1, 64, OPT_ALL, 0, 16); }
 END_TEST
-START_TEST(scan_bf16_groups) { scan_case(2, 12, 300, 16, 2, 64, O_ALL, 1, 17); }
+START_TEST(scan_bf16_groups) { scan_case(2, 12, 300, 16, 2, 64, OPT_ALL, 1, 17); }
 END_TEST
-START_TEST(scan_bf16_odd) { scan_case(1, 70, 77, 4, 2, 37, O_D | O_BIAS | O_Z, 1, 18); }
+START_TEST(scan_bf16_odd) { scan_case(1, 70, 77, 4, 2, 37, OPT_D | OPT_BIAS | OPT_Z, 1, 18); }
 END_TEST
-START_TEST(scan_bf16_mid) { scan_case(4, 96, 197, 16, 1, 64, O_ALL, 1, 19); }
+START_TEST(scan_bf16_mid) { scan_case(4, 96, 197, 16, 1, 64, OPT_ALL, 1, 19); }
 END_TEST
 
 // Enough channels (B*D*N/4 >= 256 threads per multiprocessor) for the state-split kernels
 // (scan_split.cuh): N = 16 and 8, a partial last tile, L unaligned for 16-byte loads, G = 2.
-START_TEST(scan_fp32_split) { scan_case(4, 2304, 200, 16, 2, 64, O_ALL, 0, 21); }
+START_TEST(scan_fp32_split) { scan_case(4, 2304, 200, 16, 2, 64, OPT_ALL, 0, 21); }
 END_TEST
-START_TEST(scan_bf16_split) { scan_case(4, 2304, 197, 16, 1, 32, O_ALL, 1, 22); }
+START_TEST(scan_bf16_split) { scan_case(4, 2304, 197, 16, 1, 32, OPT_ALL, 1, 22); }
 END_TEST
-START_TEST(scan_bf16_split_n8) { scan_case(8, 2304, 72, 8, 1, 16, O_SOFTPLUS | O_Z, 1, 23); }
+START_TEST(scan_bf16_split_n8) { scan_case(8, 2304, 72, 8, 1, 16, OPT_SOFTPLUS | OPT_Z, 1, 23); }
 END_TEST
 // v5 (scan_pipe.cuh, cp.async-staged forward; B, C staged in the backward): bf16, N = 16,
 // L a multiple of 16 with a partial last chunk
-START_TEST(scan_bf16_pipe) { scan_case(4, 2304, 208, 16, 1, 64, O_ALL, 1, 24); }
+START_TEST(scan_bf16_pipe) { scan_case(4, 2304, 208, 16, 1, 64, OPT_ALL, 1, 24); }
 END_TEST
 
 START_TEST(scan_refuses_bad_shapes) {
@@ -220,16 +215,9 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda: skipped (built without CUDA=1, or a sanitizer/double build, which links "
-           "no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda: skipped (no CUDA device: nvidia-smi shows none, or the driver is "
-               "missing)\n");
+    if (!tu_cuda_ready("test_cuda:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda");
     TCase *tc = tcase_create("scan");
     tcase_set_timeout(tc, 120);

@@ -161,11 +161,7 @@ static void check_adapter(const ad_case *c, uint64_t seed) {
     ssm_cuda_free(dx), ssm_cuda_free(dtok), ssm_cuda_free(dord), ssm_cuda_free(dg);
     ssm_adapter_free(a);
     ssm_adapter_free(ga);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 
 START_TEST(image_patches_matches_cpu) {
@@ -301,11 +297,7 @@ START_TEST(every_head_matches_cpu) {
     ssm_cuda_free(d_f), ssm_cuda_free(d_df), ssm_cuda_free(d_out), ssm_cuda_free(d_dout);
     ssm_head_free(h);
     ssm_head_free(gh);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 END_TEST
 
@@ -347,14 +339,9 @@ END_TEST
 #endif
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_adapter: skipped (built without CUDA=1, or a sanitizer/double build)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_adapter: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_adapter:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_adapter");
     TCase *tc = tcase_create("adapter_head");
     tcase_set_timeout(tc, 120);

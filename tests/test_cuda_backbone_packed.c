@@ -330,15 +330,9 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_backbone_packed: skipped (built without CUDA=1, or a sanitizer/double "
-           "build, which links no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_backbone_packed: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_backbone_packed:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_backbone_packed");
     TCase *tc = tcase_create("packed");
     tcase_set_timeout(tc, 300);

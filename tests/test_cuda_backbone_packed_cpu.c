@@ -117,15 +117,9 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_backbone_packed_cpu: skipped (built without CUDA=1, or a sanitizer/double "
-           "build, which links no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_backbone_packed_cpu: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_backbone_packed_cpu:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_backbone_packed_cpu");
     TCase *tc = tcase_create("packed");
     tcase_set_timeout(tc, 300);

@@ -78,15 +78,9 @@ START_TEST(adapter_matches_cpu) {
     ad_options(&o, c);
     ssm_input_shape in = {1, {row}};
     ssm_params p, p2;
-    ssm_params_init(&p);
-    ssm_params_init(&p2);
-    ssm_error e = {0};
     ssm_adapter *a, *ga;
-    ck_assert_msg(ssm_adapter_create(&a, "bag_features", &o, &in, D, &p, "", &e) == SSM_OK, "%s",
-                  e.msg);
-    ck_assert(ssm_adapter_create(&ga, "bag_features", &o, &in, D, &p2, "", &e) == SSM_OK);
-    ck_assert(ssm_adapter_has_cuda(a));
-    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
+    twin_adapters(&a, &p, &ga, &p2, "bag_features", &o, &in, D);
+    ssm_error e = {0};
     uint64_t st = 40 + (uint64_t)_i;
     tu_fill_uniform(p.data, p.total, -0.5, 0.5, &st);
     tu_fill_uniform(p.grad, p.total, -0.1, 0.1, &st);
@@ -139,11 +133,7 @@ START_TEST(adapter_matches_cpu) {
     a->pack = ga->pack = NULL;
     ssm_adapter_free(a);
     ssm_adapter_free(ga);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 END_TEST
 
@@ -154,14 +144,9 @@ START_TEST(head_matches_cpu) {
     ssm_head_input in = {.adapter = "bag_features", .input = {1, {10}}, .S = 1, .L = L, .D = D,
                          .cls_index = 0};
     ssm_params p, p2;
-    ssm_params_init(&p);
-    ssm_params_init(&p2);
-    ssm_error e = {0};
     ssm_head *h, *gh;
-    ck_assert_msg(ssm_head_create(&h, "bag", &opt, &in, &p, "", &e) == SSM_OK, "%s", e.msg);
-    ck_assert(ssm_head_create(&gh, "bag", &opt, &in, &p2, "", &e) == SSM_OK);
-    ck_assert(ssm_head_has_cuda(h));
-    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
+    twin_heads(&h, &p, &gh, &p2, "bag", &opt, &in);
+    ssm_error e = {0};
     uint64_t st = 700 + (uint64_t)pool;
     tu_fill_uniform(p.data, p.total, -0.5, 0.5, &st);
     tu_fill_uniform(p.grad, p.total, -0.1, 0.1, &st);
@@ -222,24 +207,15 @@ START_TEST(head_matches_cpu) {
     h->pack = gh->pack = NULL;
     ssm_head_free(h);
     ssm_head_free(gh);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 END_TEST
 #endif
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_bag: skipped (built without CUDA=1, or a sanitizer/double build)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_bag: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_bag:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_bag");
     TCase *tc = tcase_create("bag");
     tcase_set_timeout(tc, 120);

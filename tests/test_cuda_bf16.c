@@ -295,10 +295,8 @@ int main(void) {
     TCase *tc = tcase_create("refusals");
     tcase_add_test(tc, bf16_on_cpu_refused);
     suite_add_tcase(su, tc);
+    if (tu_cuda_ready("test_cuda_bf16: GPU cases")) {
 #if HAVE_CUDA
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_bf16: GPU cases skipped (no CUDA device)\n");
-    } else {
         TCase *tg = tcase_create("gpu");
         tcase_set_timeout(tg, 600);
         tcase_add_test(tg, backbone_bf16_bidirectional);
@@ -306,9 +304,7 @@ int main(void) {
         tcase_add_loop_test(tg, model_step_bf16_matches_cpu, 0, 2);
         tcase_add_test(tg, cli_bf16_training_reaches_fp32_accuracy);
         suite_add_tcase(su, tg);
-    }
-#else
-    printf("test_cuda_bf16: GPU cases skipped (built without CUDA=1, or a sanitizer/double build)\n");
 #endif
+    }
     return tu_run_suite_nofork(su);
 }

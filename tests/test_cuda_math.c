@@ -278,16 +278,9 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_math: skipped (built without CUDA=1, or a sanitizer/double build, which "
-           "links no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_math: skipped (no CUDA device: nvidia-smi shows none, or the driver "
-               "is missing)\n");
+    if (!tu_cuda_ready("test_cuda_math:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_math");
     TCase *tc = tcase_create("twins");
     tcase_set_timeout(tc, 120);

@@ -436,10 +436,8 @@ int main(void) {
     tcase_add_test(tc, forecast_not_refused_as_a_task_on_cuda);
     tcase_add_test(tc, adapter_or_head_without_cuda_refused);
     suite_add_tcase(su, tc);
+    if (tu_cuda_ready("test_cuda_model: GPU cases")) {
 #if HAVE_CUDA
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_model: GPU cases skipped (no CUDA device)\n");
-    } else {
         TCase *tg = tcase_create("gpu");
         tcase_set_timeout(tg, 600);
         tcase_add_loop_test(tg, training_step_matches_cpu, 0, (int)N_VARIANTS);
@@ -447,9 +445,7 @@ int main(void) {
         tcase_add_test(tg, cli_gpu_training_reaches_cpu_accuracy);
         tcase_add_test(tg, cli_gpu_forecast_matches_cpu);
         suite_add_tcase(su, tg);
-    }
-#else
-    printf("test_cuda_model: GPU cases skipped (built without CUDA=1, or a sanitizer/double build)\n");
 #endif
+    }
     return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 }

@@ -139,15 +139,9 @@ START_TEST(point_groups_matches_cpu) {
         snprintf(o.orders[i], SSM_ADAPTER_NAME_MAX, "%s", names[i]);
     ssm_input_shape in = {2, {N, C}};
     ssm_params p, p2;
-    ssm_params_init(&p);
-    ssm_params_init(&p2);
-    ssm_error e = {0};
     ssm_adapter *a, *ga;
-    ck_assert_msg(ssm_adapter_create(&a, "point_groups", &o, &in, D, &p, "", &e) == SSM_OK, "%s",
-                  e.msg);
-    ck_assert(ssm_adapter_create(&ga, "point_groups", &o, &in, D, &p2, "", &e) == SSM_OK);
-    ck_assert(ssm_adapter_has_cuda(a));
-    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
+    twin_adapters(&a, &p, &ga, &p2, "point_groups", &o, &in, D);
+    ssm_error e = {0};
     ssm_rng rng;
     ck_assert_int_eq(ssm_rng_init(&rng, 5, &e), SSM_OK);
     ssm_adapter_init_params(a, &p, &rng);
@@ -191,11 +185,7 @@ START_TEST(point_groups_matches_cpu) {
     ssm_rng_free(&rng);
     ssm_adapter_free(a);
     ssm_adapter_free(ga);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 END_TEST
 

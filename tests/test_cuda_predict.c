@@ -209,18 +209,13 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, refused_without_a_gpu);
+    if (tu_cuda_ready("test_cuda_predict: GPU cases")) {
 #if HAVE_CUDA
-    if (ssm_cuda_device_count() > 0) {
         tcase_add_test(tc, images_on_the_gpu);
         tcase_add_test(tc, long_audio_on_the_gpu);
         tcase_add_test(tc, bags_on_the_gpu);
-    } else {
-        printf("test_cuda_predict: GPU cases skipped (no CUDA device)\n");
-    }
-#else
-    printf("test_cuda_predict: GPU cases skipped (built without CUDA=1, or a sanitizer/double "
-           "build)\n");
 #endif
+    }
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

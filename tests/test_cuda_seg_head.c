@@ -97,14 +97,9 @@ START_TEST(head_matches_cpu) {
     ssm_head_input in = {.adapter = "point_groups", .input = {2, {N, C}}, .S = 1, .L = G, .D = D,
                          .cls_index = -1, .pos_dims = 3};
     ssm_params p, p2;
-    ssm_params_init(&p);
-    ssm_params_init(&p2);
-    ssm_error e = {0};
     ssm_head *h, *gh;
-    ck_assert_msg(ssm_head_create(&h, "segment", &opt, &in, &p, "", &e) == SSM_OK, "%s", e.msg);
-    ck_assert(ssm_head_create(&gh, "segment", &opt, &in, &p2, "", &e) == SSM_OK);
-    ck_assert(ssm_head_has_cuda(h));
-    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
+    twin_heads(&h, &p, &gh, &p2, "segment", &opt, &in);
+    ssm_error e = {0};
     uint64_t st = 800 + (uint64_t)_i;
     tu_fill_uniform(p.data, p.total, -0.3, 0.3, &st);
     tu_fill_uniform(p.grad, p.total, -0.1, 0.1, &st);
@@ -158,11 +153,7 @@ START_TEST(head_matches_cpu) {
     ssm_cuda_free(d_out), ssm_cuda_free(d_dout);
     ssm_head_free(h);
     ssm_head_free(gh);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 END_TEST
 
@@ -227,14 +218,9 @@ END_TEST
 #endif
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_seg_head: skipped (built without CUDA=1, or a sanitizer/double build)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_seg_head: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_seg_head:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_seg_head");
     TCase *tc = tcase_create("segment");
     tcase_set_timeout(tc, 120);

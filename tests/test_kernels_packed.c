@@ -16,6 +16,7 @@
 
 #include "kernels/conv1d.h"
 #include "kernels/scan.h"
+#include "tests/scan_fixture.h"
 #include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
@@ -48,13 +49,6 @@ static int64_t cols_differ(const real *a, const real *b, int64_t R, int64_t T, i
 }
 
 // ---------------------------------------------------------------- scan
-
-enum { OPT_SOFTPLUS = 1, OPT_D = 2, OPT_Z = 4, OPT_BIAS = 8, OPT_ALL = 15 };
-
-typedef struct {
-    scan_shape s;
-    real *u, *delta, *A, *Bm, *Cm, *Dskip, *z, *bias, *dout;
-} scan_problem;
 
 typedef struct {
     real *out, *last, *cs;                     // forward
@@ -119,20 +113,11 @@ static void scan_case(int64_t B, int64_t D, int64_t N, int64_t G, int64_t chunk,
                       const int64_t *len, int n_segs, uint64_t seed) {
     int64_t off[64];
     const int64_t T = make_offsets(off, len, n_segs);
-    scan_problem p = {.s = {.B = B, .D = D, .L = T, .N = N, .G = G, .chunk = chunk,
-                            .delta_softplus = !!(opts & OPT_SOFTPLUS), .seg_offsets = off,
-                            .n_segs = n_segs}};
+    const scan_shape s = {.B = B, .D = D, .L = T, .N = N, .G = G, .chunk = chunk,
+                          .delta_softplus = !!(opts & OPT_SOFTPLUS), .seg_offsets = off,
+                          .n_segs = n_segs};
     uint64_t st = seed;
-    const size_t BDL = (size_t)(B * D * T), BGNL = (size_t)(B * G * N * T);
-    p.u = tu_new_uniform(BDL, -1, 1, &st);
-    p.delta = opts & OPT_SOFTPLUS ? tu_new_uniform(BDL, -1.5, 1.0, &st) : tu_new_uniform(BDL, 0.05, 0.8, &st);
-    p.A = tu_new_uniform((size_t)(D * N), -2.0, -0.2, &st);
-    p.Bm = tu_new_uniform(BGNL, -1, 1, &st);
-    p.Cm = tu_new_uniform(BGNL, -1, 1, &st);
-    p.Dskip = opts & OPT_D ? tu_new_uniform((size_t)D, -1, 1, &st) : NULL;
-    p.z = opts & OPT_Z ? tu_new_uniform(BDL, -2, 2, &st) : NULL;
-    p.bias = opts & OPT_BIAS ? tu_new_uniform((size_t)D, -0.5, 0.5, &st) : NULL;
-    p.dout = tu_new_uniform(BDL, -1, 1, &st);
+    scan_problem p = scan_problem_draw(s, opts, 1, &st);
 
     scan_result pk;
     scan_run(&pk, &p);
@@ -202,8 +187,7 @@ static void scan_case(int64_t B, int64_t D, int64_t N, int64_t G, int64_t chunk,
     }
     free(sumA), free(sumD), free(sumb);
     scan_result_free(&pk);
-    free(p.u), free(p.delta), free(p.A), free(p.Bm), free(p.Cm), free(p.Dskip), free(p.z);
-    free(p.bias), free(p.dout);
+    scan_problem_free(&p);
 }
 
 static const int64_t LENS_MAIN[] = {1, 2, 7, 64, 65, 130}; // starts 0 1 3 10 74 139, T 269
@@ -232,15 +216,11 @@ END_TEST
 START_TEST(scan_one_segment_equals_unsegmented) {
     // seg_offsets {0, L} is the plain row: every result bit for bit
     const int64_t L = 150, off[2] = {0, L};
-    scan_problem p = {.s = {.B = 2, .D = 24, .L = L, .N = 16, .G = 1, .chunk = 64,
-                            .delta_softplus = 1}};
     uint64_t st = 9;
+    const scan_shape sh = {.B = 2, .D = 24, .L = L, .N = 16, .G = 1, .chunk = 64,
+                           .delta_softplus = 1};
+    scan_problem p = scan_problem_draw(sh, OPT_ALL, 1, &st);
     const size_t BDL = (size_t)(2 * 24 * L), BGNL = (size_t)(2 * 16 * L);
-    p.u = tu_new_uniform(BDL, -1, 1, &st), p.delta = tu_new_uniform(BDL, -1.5, 1, &st);
-    p.A = tu_new_uniform(24 * 16, -2, -0.2, &st);
-    p.Bm = tu_new_uniform(BGNL, -1, 1, &st), p.Cm = tu_new_uniform(BGNL, -1, 1, &st);
-    p.Dskip = tu_new_uniform(24, -1, 1, &st), p.z = tu_new_uniform(BDL, -2, 2, &st);
-    p.bias = tu_new_uniform(24, -0.5, 0.5, &st), p.dout = tu_new_uniform(BDL, -1, 1, &st);
     scan_result a, b;
     scan_run(&a, &p);
     p.s.seg_offsets = off;
@@ -256,8 +236,7 @@ START_TEST(scan_one_segment_equals_unsegmented) {
     ck_assert(!memcmp(a.dD, b.dD, sizeof(real) * 24));
     ck_assert(!memcmp(a.dbias, b.dbias, sizeof(real) * 24));
     scan_result_free(&a), scan_result_free(&b);
-    free(p.u), free(p.delta), free(p.A), free(p.Bm), free(p.Cm), free(p.Dskip), free(p.z);
-    free(p.bias), free(p.dout);
+    scan_problem_free(&p);
 }
 END_TEST
 

@@ -8,37 +8,17 @@
 #include <string.h>
 
 #include "kernels/scan.h"
+#include "tests/scan_fixture.h"
 #include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
-// Inputs of one scan problem; optional ones are NULL when switched off.
-typedef struct {
-    scan_shape s;
-    real *u, *delta, *A, *Bm, *Cm, *Dskip, *z, *bias;
-} problem;
-
-enum { OPT_SOFTPLUS = 1, OPT_D = 2, OPT_Z = 4, OPT_BIAS = 8, OPT_ALL = 15 };
+typedef scan_problem problem;
 
 static problem make_problem(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int64_t chunk,
                             int opts, uint64_t seed) {
-    problem p = {.s = {B, D, L, N, G, chunk, !!(opts & OPT_SOFTPLUS)}};
-    uint64_t st = seed;
-    size_t BDL = (size_t)(B * D * L), BGNL = (size_t)(B * G * N * L);
-    p.u = tu_new_uniform(BDL, -1, 1, &st);
-    // softplus on: raw delta around 0 (dt in ~[0.2, 1.3]); off: delta is dt itself, positive
-    p.delta = opts & OPT_SOFTPLUS ? tu_new_uniform(BDL, -1.5, 1.0, &st) : tu_new_uniform(BDL, 0.05, 0.8, &st);
-    p.A = tu_new_uniform((size_t)(D * N), -2.0, -0.2, &st);
-    p.Bm = tu_new_uniform(BGNL, -1, 1, &st);
-    p.Cm = tu_new_uniform(BGNL, -1, 1, &st);
-    p.Dskip = opts & OPT_D ? tu_new_uniform((size_t)D, -1, 1, &st) : NULL;
-    p.z = opts & OPT_Z ? tu_new_uniform(BDL, -2, 2, &st) : NULL;
-    p.bias = opts & OPT_BIAS ? tu_new_uniform((size_t)D, -0.5, 0.5, &st) : NULL;
-    return p;
-}
-
-static void free_problem(problem *p) {
-    free(p->u), free(p->delta), free(p->A), free(p->Bm), free(p->Cm);
-    free(p->Dskip), free(p->z), free(p->bias);
+    const scan_shape s = {.B = B, .D = D, .L = L, .N = N, .G = G, .chunk = chunk,
+                          .delta_softplus = !!(opts & OPT_SOFTPLUS)};
+    return scan_problem_draw(s, opts, 0, &seed);
 }
 
 // The equations of scan.h, one (b, d) at a time, in double. h_all [B,D,L+1,N]
@@ -123,7 +103,7 @@ static void check_forward(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G,
     ck_assert(memcmp(out, out2, sizeof(real) * BDL) == 0);
 
     free(out), free(out2), free(last), free(cs), free(ref), free(h), free(ref_last), free(ref_cs);
-    free_problem(&p);
+    scan_problem_free(&p);
 }
 
 START_TEST(forward_matches_naive_all_options) {
@@ -152,7 +132,7 @@ START_TEST(forward_extreme_delta) {
     naive_scan(ref, h, &p);
     double e = rel_err_d(out, ref, 18);
     ck_assert_msg(e < 2e-6, "rel err %g", e);
-    free_problem(&p);
+    scan_problem_free(&p);
 }
 END_TEST
 
@@ -334,7 +314,7 @@ START_TEST(backward_matches_naive_bptt) {
                     free(*arrs[i]);
                 grads_free(&gr);
                 free(dout);
-                free_problem(&p);
+                scan_problem_free(&p);
             }
     omp_set_num_threads(saved);
 }
@@ -367,7 +347,7 @@ START_TEST(chunked_backward_equals_unchunked) {
             }
             grads_free(&ref);
             free(dout);
-            free_problem(&p);
+            scan_problem_free(&p);
         }
 }
 END_TEST
@@ -406,7 +386,7 @@ START_TEST(backward_bitwise_deterministic_and_thread_counts_agree) {
     omp_set_num_threads(saved);
     ck_assert(memcmp(o1, o2, sizeof(real) * BDL) == 0);
     free(o1), free(o2), free(dout);
-    free_problem(&p);
+    scan_problem_free(&p);
 }
 END_TEST
 
