@@ -22,6 +22,7 @@
 #include "tasks/head_bag.h"
 #include "tasks/head_registry.h"
 #include "tests/util/grad_check.h"
+#include "tests/util/rig.h"
 #include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
@@ -81,10 +82,7 @@ static void check_adapter(const char *act, ssm_cls_position cls, int coords) {
     uint64_t st = 1234 + (uint64_t)cls * 7 + (uint64_t)act[0];
     tu_fill_uniform(p.data, p.total, -1, 1, &st);
     ssm_arena ar;
-    ssm_arena_init(&ar);
-    ck_assert_int_eq(ssm_adapter_plan(a, &ar, NB, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_adapter_plan(a, &ar, NB, &e), SSM_OK);
+    tu_plan_adapter(a, &ar, NB);
     ssm_packing pk = {.n = NB, .total = TOTAL, .offsets = OFF, .key = 5};
     a->pack = &pk;
     int64_t T = TOTAL + NB * a->ragged_extra, nt = T * D;
@@ -138,10 +136,7 @@ static void check_head(ssm_bag_pool pool) {
     uint64_t st = 17 + pool;
     tu_fill_uniform(p.data, p.total, -1, 1, &st);
     ssm_arena ar;
-    ssm_arena_init(&ar);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, NB, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, NB, &e), SSM_OK);
+    tu_plan_head(h, &ar, NB);
     ssm_packing pk = {.n = NB, .total = T, .offsets = OFF};
     h->pack = &pk;
     real feats[TOTAL * 5];

@@ -26,6 +26,7 @@
 #include "tasks/head_registry.h"
 #include "tasks/head_segment.h"
 #include "tests/util/grad_check.h"
+#include "tests/util/rig.h"
 #include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
@@ -127,10 +128,7 @@ static void check(int64_t N, int64_t C, int64_t G, int64_t D, int64_t P, int64_t
     for (size_t i = 0; i < p.total; i++)
         p.data[i] += (real)(0.2 * (tu_uniform(&st) - 0.5));
     ssm_arena ar;
-    ssm_arena_init(&ar);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, B, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, B, &e), SSM_OK);
+    tu_plan_head(h, &ar, B);
     size_t nx = (size_t)(B * N * C), nf = (size_t)(B * G * D), no = (size_t)(B * N * P);
     real *x = malloc(nx * sizeof *x), *pos = malloc((size_t)(B * G * 3) * sizeof *pos);
     real *feats = malloc(nf * sizeof *feats), *dfeats = malloc(nf * sizeof *dfeats);
@@ -206,10 +204,7 @@ START_TEST(refusals) {
     ck_assert_ptr_nonnull(h);
     ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
     ssm_arena ar;
-    ssm_arena_init(&ar);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, 2, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, 2, &e), SSM_OK);
+    tu_plan_head(h, &ar, 2);
     real x[2 * 16 * 3] = {0}, pos[2 * 4 * 3] = {0}, feats[2 * 4 * 4] = {0}, out[2 * 16 * 4];
     h->ctx = (ssm_head_context){.x = x, .positions = pos};
     ck_assert_int_eq(ssm_head_forward(h, &p, out, feats, 2, &e), SSM_EINVAL);

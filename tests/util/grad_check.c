@@ -9,6 +9,7 @@
 
 #include "core/arena.h"
 #include "tasks/head_registry.h"
+#include "tests/util/rig.h"
 
 double tu_fd_check_params(ssm_params *p, const real *g, tu_loss_fn loss, void *ctx, double h,
                           double floor, size_t max_checks, double tol, int (*keep)(const char *),
@@ -59,12 +60,8 @@ static double adapter_loss(void *vctx) {
 
 void tu_check_adapter_grads(ssm_adapter *a, ssm_params *p, const real *x, int64_t B,
                             uint64_t *st, double tol, const char *what) {
-    ssm_error e = {0};
     ssm_arena ar;
-    ssm_arena_init(&ar);
-    ck_assert_int_eq(ssm_adapter_plan(a, &ar, B, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_adapter_plan(a, &ar, B, &e), SSM_OK);
+    tu_plan_adapter(a, &ar, B);
     const size_t nt = (size_t)(B * a->n_seqs * a->seq_len * a->d_model);
     real *R = malloc(nt * sizeof(real)), *tokens = malloc(nt * sizeof(real));
     tu_fill_uniform(R, nt, -1, 1, st);
