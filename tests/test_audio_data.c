@@ -381,8 +381,6 @@ START_TEST(recipe_esc50_and_folder_hold_out) {
 END_TEST
 
 int main(void) {
-    if (tu_mkdtemp(g_root, sizeof g_root, "ssm_audio_data"))
-        return 1;
     Suite *s = suite_create("audio_data");
     TCase *tc = tcase_create("audio_data");
     tcase_set_timeout(tc, 120);
@@ -392,6 +390,6 @@ int main(void) {
     tcase_add_test(tc, recipe_batches);
     tcase_add_test(tc, recipe_esc50_and_folder_hold_out);
     suite_add_tcase(s, tc);
-    int failed = tu_run_suite_nofork(s); // the fixtures of one test serve the next
-    return tu_rmtree(g_root) ? 1 : failed;
+    // nofork: the fixtures of one test serve the next
+    return tu_run_suite_in(s, 1, g_root, sizeof g_root, "ssm_audio_data");
 }

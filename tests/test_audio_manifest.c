@@ -342,8 +342,6 @@ START_TEST(recipe_gives_multi_hot_and_mixed_targets) {
 END_TEST
 
 int main(void) {
-    if (tu_mkdtemp(g_root, sizeof g_root, "ssm_audio_manifest"))
-        return 1;
     Suite *s = suite_create("audio_manifest");
     TCase *tc = tcase_create("audio_manifest");
     tcase_set_timeout(tc, 120);
@@ -352,6 +350,5 @@ int main(void) {
     tcase_add_test(tc, generated_scenes_are_a_readable_deterministic_set);
     tcase_add_test(tc, recipe_gives_multi_hot_and_mixed_targets);
     suite_add_tcase(s, tc);
-    int failed = tu_run_suite(s);
-    return tu_rmtree(g_root) ? 1 : failed;
+    return tu_run_suite_in(s, 0, g_root, sizeof g_root, "ssm_audio_manifest");
 }

@@ -164,13 +164,10 @@ START_TEST(train_beats_chance_then_eval_agrees) {
 END_TEST
 
 int main(void) {
-    if (tu_mkdtemp(g_dir, sizeof g_dir, "ssm_audio_train"))
-        return 1;
     Suite *s = suite_create("audio_train");
     TCase *tc = tcase_create("audio_train");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, train_beats_chance_then_eval_agrees);
     suite_add_tcase(s, tc);
-    int failed = tu_run_suite(s);
-    return tu_rmtree(g_dir) ? 1 : failed;
+    return tu_run_suite_in(s, 0, g_dir, sizeof g_dir, "ssm_audio_train");
 }

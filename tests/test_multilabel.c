@@ -423,8 +423,6 @@ START_TEST(config_refusals) {
 END_TEST
 
 int main(void) {
-    if (tu_mkdtemp(g_root, sizeof g_root, "ssm_multilabel"))
-        return 1;
     Suite *s = suite_create("multilabel");
     TCase *tc = tcase_create("multilabel");
     tcase_set_timeout(tc, 120);
@@ -436,6 +434,5 @@ int main(void) {
     tcase_add_test(tc, multilabel_task_targets_metrics_predict);
     tcase_add_test(tc, config_refusals);
     suite_add_tcase(s, tc);
-    int failed = tu_run_suite(s);
-    return tu_rmtree(g_root) ? 1 : failed;
+    return tu_run_suite_in(s, 0, g_root, sizeof g_root, "ssm_multilabel");
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "core/real.h"
+#include "tests/util/files.h"
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
 #define TU_HAVE_CUDA 1
 #include "kernels/cuda/common.h"
@@ -23,6 +24,15 @@ static int run(Suite *s, int nofork) {
 
 int tu_run_suite(Suite *s) { return run(s, 0); }
 int tu_run_suite_nofork(Suite *s) { return run(s, 1); }
+
+int tu_run_suite_in(Suite *s, int nofork, char *dir, size_t cap, const char *tag) {
+    if (tu_mkdtemp(dir, cap, tag)) {
+        fprintf(stderr, "%s: cannot make a temp folder\n", tag);
+        return 1;
+    }
+    int failed = run(s, nofork);
+    return tu_rmtree(dir) ? 1 : failed;
+}
 
 int tu_cuda_ready(const char *what) {
 #if TU_HAVE_CUDA
