@@ -1,4 +1,4 @@
-// defines: gstack, gstack_init, gstack_free, pk_offsets, pk_perm_identity, pk_perm_reverse,
+// defines: TOL, TOL_GRAD, TOL_BF16, TOL_BF16_GRAD, gstack, gstack_init, gstack_free, pk_offsets, pk_perm_identity, pk_perm_reverse,
 //          pk_perm_shuffle, pk_net_init, pk_result, pk_gpu_packed, pk_result_free,
 //          pk_seq_err
 // Helpers of the backbone GPU suites (tests/test_cuda_backbone*.c): a GPU stack planned
@@ -18,6 +18,14 @@
 #include "kernels/cuda/common.h"
 #include "tests/backbone_fixture.h"
 #include "tests/util/cuda_bytes.h"
+
+// The bars of the backbone GPU suites, relative errors against the CPU stack: fp32 outputs
+// and input gradients, fp32 gradients per parameter tensor; bf16 outputs, bf16 gradients per
+// tensor (tests/test_cuda_bf16.c's header argues them).
+#define TOL 1e-5
+#define TOL_GRAD 5e-5
+#define TOL_BF16 1e-2
+#define TOL_BF16_GRAD 3e-2
 
 // A stack planned on the GPU for (B_max, L); decl is its own host table (the same layout as
 // every other declaration of cfg), which receives gradient downloads. The arena is poisoned

@@ -40,9 +40,6 @@
 #endif
 
 #if HAVE_CUDA
-#define TOL 1e-5
-#define TOL_GRAD 5e-5
-
 static void sub(real *a, const real *b, size_t n) {
     for (size_t i = 0; i < n; i++)
         a[i] -= b[i];

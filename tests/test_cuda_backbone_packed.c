@@ -41,10 +41,6 @@
 #endif
 
 #if HAVE_CUDA
-#define TOL 1e-5
-#define TOL_GRAD 5e-5
-#define TOL_BF16 1e-2
-#define TOL_BF16_GRAD 3e-2
 #define TOL_BF16_SEQ 5e-2
 
 static const int64_t LENS[] = {1, 2, 7, 64, 65, 130, 1000};

@@ -29,8 +29,6 @@
 #endif
 
 #if HAVE_CUDA
-#define TOL 1e-5
-#define TOL_GRAD 5e-5
 
 static const int64_t LENS[] = {1, 2, 7, 64, 65, 130, 1000};
 #define N_LENS 7

@@ -43,8 +43,6 @@
 #define HAVE_CUDA 0
 #endif
 
-#define TOL_BF16 1e-2
-#define TOL_BF16_GRAD 3e-2 // per parameter gradient tensor (see the header)
 
 // ---- refusals (every build) ----------------------------------------------------------------
 START_TEST(bf16_on_cpu_refused) {
