@@ -282,12 +282,14 @@ int main(int argc, char **argv) {
         // each version timed twice (v1, v2, v3, v1, v2, v3): the spread between a version's
         // two medians is the noise; the table keeps the first, the log both
         for (int round = 0; round < 2; round++) {
-            Row f = {"conv1d fwd [128,384,197] K4",
-                     cold_ms([&] { conv_fwd_v1(out1, x, w, b, B, C, L, (int)K); }, warm, reps),
-                     cold_ms([&] { lab_v2::conv_fwd(out2, x, w, b, B, C, L, (int)K); }, warm, reps),
-                     cold_ms([&] { CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1, NULL, 0)); },
-                               warm, reps),
-                     fb};
+            Row f = {
+                "conv1d fwd [128,384,197] K4",
+                cold_ms([&] { conv_fwd_v1(out1, x, w, b, B, C, L, (int)K); }, warm, reps),
+                cold_ms([&] { lab_v2::conv_fwd(out2, x, w, b, B, C, L, (int)K); }, warm, reps),
+                cold_ms(
+                    [&] { CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1, NULL, 0)); },
+                    warm, reps),
+                fb};
             Row g = {"conv1d bwd [128,384,197] K4",
                      cold_ms([&] { conv_bwd_v1(dx1, dw1, db1, dout, x, w, b, B, C, L, (int)K); },
                                warm, reps),

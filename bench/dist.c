@@ -115,8 +115,8 @@ static int worker(int argc, char **argv) {
     double ar_min = ar[0];
     for (int s = 1; s < STEPS; s++)
         ar_min = fmin(ar_min, ar[s]);
-    double m[5] = {bench_median(step, STEPS), bench_median(fb, STEPS), bench_median(wait, STEPS), bench_median(ar, STEPS),
-                   bench_median(opt, STEPS)};
+    double m[5] = {bench_median(step, STEPS), bench_median(fb, STEPS), bench_median(wait, STEPS),
+                   bench_median(ar, STEPS), bench_median(opt, STEPS)};
     double a1 = 0, a4 = 0, a16 = 0;
     if (d.active) {
         a1 = allreduce_ms(&d, p->grad, p->total, 1);

@@ -1,7 +1,7 @@
-// defines: cli_args, cli_parse, cli_parse_dir_options, cli_fail, cli_load_config, cli_apply_threads,
-//          cli_open_device, cli_mkdirs, cli_data, cli_data_open, cli_data_close,
-//          cli_data_metadata, cli_train_config, cmd_train, cmd_eval, cmd_predict, cmd_info, cmd_check_grad,
-//          cmd_cv, cmd_synth_bags, cmd_synth_scenes
+// defines: cli_args, cli_parse, cli_parse_dir_options, cli_fail, cli_load_config,
+//          cli_apply_threads, cli_open_device, cli_mkdirs, cli_data, cli_data_open,
+//          cli_data_close, cli_data_metadata, cli_train_config, cmd_train, cmd_eval, cmd_predict,
+//          cmd_info, cmd_check_grad, cmd_cv, cmd_synth_bags, cmd_synth_scenes
 // Shared plumbing of the ssmkit subcommands. Only cli/ prints errors and
 // chooses exit codes (DESIGN.md invariant 7): 0 ok, 1 runtime/data error,
 // 2 usage or config error.

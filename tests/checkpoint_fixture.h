@@ -16,9 +16,12 @@
 
 static char tmpdir[256];
 
-static inline void setup(void) { ck_assert_int_eq(tu_mkdtemp(tmpdir, sizeof tmpdir, "ssm_ckpt"), 0); }
+static inline void setup(void) {
+    ck_assert_int_eq(tu_mkdtemp(tmpdir, sizeof tmpdir, "ssm_ckpt"), 0);
+}
 
-static inline void teardown(void) { ck_assert_int_eq(tu_rmtree(tmpdir), 0); } // read-only folders too
+// removes folders a test left read-only too
+static inline void teardown(void) { ck_assert_int_eq(tu_rmtree(tmpdir), 0); }
 
 // A small model table: names as mamba_ssm writes them. extra / other_shape
 // give the variants used by the mismatch tests.

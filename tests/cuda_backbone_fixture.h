@@ -1,6 +1,6 @@
-// defines: TOL, TOL_GRAD, TOL_BF16, TOL_BF16_GRAD, gstack, gstack_init, gstack_free, pk_offsets, pk_perm_identity, pk_perm_reverse,
-//          pk_perm_shuffle, pk_net_init, pk_result, pk_gpu_packed, pk_result_free,
-//          pk_seq_err
+// defines: TOL, TOL_GRAD, TOL_BF16, TOL_BF16_GRAD, gstack, gstack_init, gstack_free,
+//          pk_offsets, pk_perm_identity, pk_perm_reverse, pk_perm_shuffle, pk_net_init,
+//          pk_result, pk_gpu_packed, pk_result_free, pk_seq_err
 // Helpers of the backbone GPU suites (tests/test_cuda_backbone*.c): a GPU stack planned
 // over a device parameter mirror; for packed rows, per-sequence scan orders, one packed
 // forward + backward on the GPU with everything downloaded, and the error of one sequence.

@@ -172,7 +172,9 @@ static void run_case(mamba_config c, int order_kind, int mixer_only, const char 
 
 START_TEST(mixer_k1) { run_case(cfg_tiny(1, 1), ORD_FIXED, 1, "mixer K=1"); }
 END_TEST
-START_TEST(mixer_k2_bidirectional) { run_case(cfg_tiny(2, 1), ORD_FIXED, 1, "mixer K=2 {id, rev}"); }
+START_TEST(mixer_k2_bidirectional) {
+    run_case(cfg_tiny(2, 1), ORD_FIXED, 1, "mixer K=2 {id, rev}");
+}
 END_TEST
 START_TEST(mixer_k4_random_perms) { run_case(cfg_tiny(4, 1), ORD_RANDOM, 1, "mixer K=4 random"); }
 END_TEST

@@ -193,7 +193,8 @@ static void norm_case(int layer, int64_t N, int64_t C) {
     norm_args a = {.N = N, .C = C, .layer = layer};
     size_t nx = N * C;
     a.x = rnd(nx, -2, 2), a.w = rnd(C, 0.5, 1.5), a.b = rnd(C, -1, 1);
-    a.out = tu_new_zeros(nx), a.mean = tu_new_zeros(N), a.rstd = tu_new_zeros(N), a.R = rnd(nx, -1, 1);
+    a.out = tu_new_zeros(nx), a.mean = tu_new_zeros(N), a.rstd = tu_new_zeros(N),
+    a.R = rnd(nx, -1, 1);
     size_t ng = nx + 2 * C;
     real *G = tu_new_zeros(ng);
     const char *what = layer ? "layernorm" : "rmsnorm";
@@ -353,7 +354,8 @@ START_TEST(loss_grads) {
         free(a.logits), free(a.probs), free(a.losses), free(a.R), free(G), free(g);
     }
     loss_args m = {.N = 11};
-    m.pred = rnd(11, -2, 2), m.target = rnd(11, -2, 2), m.losses = tu_new_zeros(11), m.R = rnd(11, -1, 1);
+    m.pred = rnd(11, -2, 2), m.target = rnd(11, -2, 2), m.losses = tu_new_zeros(11),
+    m.R = rnd(11, -1, 1);
     real *G = tu_new_zeros(11);
     real *g = backward_twice("mse", mse_bwd, &m, G, 11);
     fd_ctx f = {mse_fwd, &m, m.losses, m.R, 11};

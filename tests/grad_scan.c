@@ -50,7 +50,8 @@ static void check_grads_d(int64_t D, int64_t G, int opts, int64_t N, int64_t L, 
     size_t BDL = (size_t)(B * D * L), BGNL = (size_t)(B * G * N * L), DN = (size_t)(D * N);
     p.u = tu_new_uniform(BDL, -1, 1, &st);
     // keep delta + bias away from softplus' switch to linear at 20
-    p.delta = opts & OPT_SOFTPLUS ? tu_new_uniform(BDL, -2, 1, &st) : tu_new_uniform(BDL, 0.05, 0.8, &st);
+    p.delta =
+        opts & OPT_SOFTPLUS ? tu_new_uniform(BDL, -2, 1, &st) : tu_new_uniform(BDL, 0.05, 0.8, &st);
     p.A = tu_new_uniform(DN, -2.0, -0.3, &st);
     p.Bm = tu_new_uniform(BGNL, -1, 1, &st);
     p.Cm = tu_new_uniform(BGNL, -1, 1, &st);

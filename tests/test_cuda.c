@@ -74,7 +74,8 @@ static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int
     double e3 = check_rel("chunk_states", h_cs, cs, ncs, tol);
 
     // backward: gradients start from random values (accumulation is part of the contract)
-    real *i_du = tu_new_uniform(BDL, -0.5, 0.5, &st), *i_ddelta = tu_new_uniform(BDL, -0.5, 0.5, &st);
+    real *i_du = tu_new_uniform(BDL, -0.5, 0.5, &st),
+         *i_ddelta = tu_new_uniform(BDL, -0.5, 0.5, &st);
     real *i_dz = tu_new_uniform(BDL, -0.5, 0.5, &st), *i_dA = tu_new_uniform(DN, -0.5, 0.5, &st);
     real *i_dB = tu_new_uniform(BGNL, -0.5, 0.5, &st), *i_dC = tu_new_uniform(BGNL, -0.5, 0.5, &st);
     real *i_dD = tu_new_uniform(D, -0.5, 0.5, &st), *i_db = tu_new_uniform(D, -0.5, 0.5, &st);

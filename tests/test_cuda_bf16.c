@@ -271,8 +271,8 @@ START_TEST(cli_bf16_training_reaches_fp32_accuracy) {
     cf_idx_fixture(dir, sizeof dir, "ssmkit_bf16", 1, "  device: cuda\n");
     double acc[2];
     for (int bf = 0; bf < 2; bf++) {
-        snprintf(args, sizeof args, "train %s/cfg.yaml --set run.name=%s --set run.precision=%s", dir,
-                 bf ? "bf16" : "fp32", bf ? "bf16" : "fp32");
+        snprintf(args, sizeof args, "train %s/cfg.yaml --set run.name=%s --set run.precision=%s",
+                 dir, bf ? "bf16" : "fp32", bf ? "bf16" : "fp32");
         int rc = cf_ssmkit(dir, NULL, args);
         char *so = cf_output(dir, "out"), *se = cf_output(dir, "err");
         ck_assert_msg(rc == 0, "train %s exited %d: %s", bf ? "bf16" : "fp32", rc, se);

@@ -44,7 +44,8 @@
 START_TEST(activation_all) {
     uint64_t st = 101;
     const int64_t n = 10007;
-    real *x = tu_new_uniform(n, -25, 25, &st), *y = tu_new_uniform(n, -3, 3, &st), *g = tu_new_uniform(n, -1, 1, &st);
+    real *x = tu_new_uniform(n, -25, 25, &st), *y = tu_new_uniform(n, -3, 3, &st),
+         *g = tu_new_uniform(n, -1, 1, &st);
     real *init = tu_new_uniform(n, -1, 1, &st), *init2 = tu_new_uniform(n, -1, 1, &st);
     real *ref = malloc(sizeof(real) * n), *ref2 = malloc(sizeof(real) * n);
     real *dx_ = dev(x, n, 0), *dy_ = dev(y, n, 0), *dg_ = dev(g, n, 0);
@@ -100,7 +101,8 @@ static void conv_case(int64_t B, int64_t C, int64_t L, int64_t K, int silu, int 
                       uint64_t seed) {
     uint64_t st = seed;
     size_t n = B * C * L;
-    real *x = tu_new_uniform(n, -2, 2, &st), *w = tu_new_uniform(C * K, -1, 1, &st), *dout = tu_new_uniform(n, -1, 1, &st);
+    real *x = tu_new_uniform(n, -2, 2, &st), *w = tu_new_uniform(C * K, -1, 1, &st),
+         *dout = tu_new_uniform(n, -1, 1, &st);
     real *bias = with_bias ? tu_new_uniform(C, -0.5, 0.5, &st) : NULL;
     real *ref = malloc(sizeof(real) * n);
     fprintf(stderr, "conv1d B=%lld C=%lld L=%lld K=%lld silu=%d bias=%d:\n", (long long)B,
@@ -110,7 +112,8 @@ static void conv_case(int64_t B, int64_t C, int64_t L, int64_t K, int silu, int 
     real *gb = bias ? dev(bias, C, 0) : NULL, *gout = poisoned(n, 0);
     OK(conv1d_causal_forward_cuda(gout, gx, gw, gb, B, C, L, K, silu, NULL, 0));
     cmp("conv fwd", gout, ref, n, 0, TOL32);
-    real *i_dx = tu_new_uniform(n, -1, 1, &st), *i_dw = tu_new_uniform(C * K, -1, 1, &st), *i_db = tu_new_uniform(C, -1, 1, &st);
+    real *i_dx = tu_new_uniform(n, -1, 1, &st), *i_dw = tu_new_uniform(C * K, -1, 1, &st),
+         *i_db = tu_new_uniform(C, -1, 1, &st);
     real *c_dx = hcopy(i_dx, n), *c_dw = hcopy(i_dw, C * K), *c_db = hcopy(i_db, C);
     conv1d_causal_backward(c_dx, c_dw, c_db, dout, x, w, bias, B, C, L, K, silu, NULL, 0);
     real *g_dx = dev(i_dx, n, 0), *g_dw = dev(i_dw, C * K, 0), *g_db = dev(i_db, C, 0);
@@ -181,7 +184,8 @@ START_TEST(permute_all) {
     int32_t *gp;
     OK(ssm_cuda_alloc((void **)&gp, sizeof(int32_t) * B * L, "test"));
     OK(ssm_cuda_upload(gp, perm, sizeof(int32_t) * B * L));
-    real *x = tu_new_uniform(n, -1, 1, &st), *init = tu_new_uniform(n, -1, 1, &st), *ref = malloc(sizeof(real) * n);
+    real *x = tu_new_uniform(n, -1, 1, &st), *init = tu_new_uniform(n, -1, 1, &st),
+         *ref = malloc(sizeof(real) * n);
     real *gx = dev(x, n, 0), *gout = poisoned(n, 0), *gacc = poisoned(n, 0);
     fprintf(stderr, "permute B=%lld C=%lld L=%lld:\n", (long long)B, (long long)C, (long long)L);
     gather_tokens_forward(ref, x, perm, B, C, L);
@@ -229,8 +233,10 @@ static void norm_case(int ln, int resid, int with_bias, int64_t N, int64_t C, ui
     uint64_t st = seed;
     size_t n = N * C;
     const real eps = (real)1e-5;
-    real *x = tu_new_uniform(n, -2, 3, &st), *r = tu_new_uniform(n, -1, 1, &st), *w = tu_new_uniform(C, 0.5, 1.5, &st);
-    real *b = with_bias ? tu_new_uniform(C, -0.5, 0.5, &st) : NULL, *dout = tu_new_uniform(n, -1, 1, &st);
+    real *x = tu_new_uniform(n, -2, 3, &st), *r = tu_new_uniform(n, -1, 1, &st),
+         *w = tu_new_uniform(C, 0.5, 1.5, &st);
+    real *b = with_bias ? tu_new_uniform(C, -0.5, 0.5, &st) : NULL,
+         *dout = tu_new_uniform(n, -1, 1, &st);
     real *dro = tu_new_uniform(n, -1, 1, &st);
     fprintf(stderr, "%s%s N=%lld C=%lld bias=%d:\n", ln ? "layernorm" : "rmsnorm",
             resid == 1 ? " + residual" : resid == 2 ? " + residual(NULL)" : "", (long long)N,

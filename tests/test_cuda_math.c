@@ -121,10 +121,12 @@ END_TEST
 START_TEST(bce_all) {
     uint64_t st = 513;
     const int64_t n = 1003;
-    real *l = tu_new_uniform(n, -30, 30, &st), *y = tu_new_uniform(n, 0, 1, &st), *dl = tu_new_uniform(n, -1, 1, &st);
+    real *l = tu_new_uniform(n, -30, 30, &st), *y = tu_new_uniform(n, 0, 1, &st),
+         *dl = tu_new_uniform(n, -1, 1, &st);
     for (int64_t i = 0; i < n; i += 3)
         y[i] = (real)(i % 2); // multi-hot entries
-    real *init = tu_new_uniform(n, -1, 1, &st), *ref = malloc(sizeof(real) * n), *c_d = hcopy(init, n);
+    real *init = tu_new_uniform(n, -1, 1, &st), *ref = malloc(sizeof(real) * n),
+         *c_d = hcopy(init, n);
     fprintf(stderr, "bce n=%lld:\n", (long long)n);
     bce_logits_forward(ref, l, y, n);
     bce_logits_backward(c_d, dl, l, y, n);
@@ -142,8 +144,10 @@ END_TEST
 START_TEST(mse_all) {
     uint64_t st = 503;
     const int64_t n = 1001;
-    real *p = tu_new_uniform(n, -2, 2, &st), *q = tu_new_uniform(n, -2, 2, &st), *dl = tu_new_uniform(n, -1, 1, &st);
-    real *init = tu_new_uniform(n, -1, 1, &st), *ref = malloc(sizeof(real) * n), *c_d = hcopy(init, n);
+    real *p = tu_new_uniform(n, -2, 2, &st), *q = tu_new_uniform(n, -2, 2, &st),
+         *dl = tu_new_uniform(n, -1, 1, &st);
+    real *init = tu_new_uniform(n, -1, 1, &st), *ref = malloc(sizeof(real) * n),
+         *c_d = hcopy(init, n);
     fprintf(stderr, "mse n=%lld:\n", (long long)n);
     mse_forward(ref, p, q, n);
     mse_backward(c_d, dl, p, q, n);
@@ -162,7 +166,8 @@ END_TEST
 START_TEST(optim_all) {
     uint64_t st = 601;
     const int64_t n = 100003;
-    real *p = tu_new_uniform(n, -1, 1, &st), *g = tu_new_uniform(n, -0.1, 0.1, &st), *m = tu_new_uniform(n, -0.01, 0.01, &st);
+    real *p = tu_new_uniform(n, -1, 1, &st), *g = tu_new_uniform(n, -0.1, 0.1, &st),
+         *m = tu_new_uniform(n, -0.01, 0.01, &st);
     real *v = tu_new_uniform(n, 0, 0.001, &st);
     real *gp = dev(p, n, 0), *gg = dev(g, n, 0), *gm = dev(m, n, 0), *gv = dev(v, n, 0);
     fprintf(stderr, "optim n=%lld:\n", (long long)n);
@@ -218,7 +223,8 @@ static void linear_case(int bf16, int with_bias, int64_t N, int64_t IC, int64_t 
     uint64_t st = seed;
     double tol = bf16 ? TOL16 : TOL32;
     real *x = tu_new_uniform(N * IC, -1, 1, &st), *w = tu_new_uniform(OC * IC, -0.5, 0.5, &st);
-    real *b = with_bias ? tu_new_uniform(OC, -1, 1, &st) : NULL, *dout = tu_new_uniform(N * OC, -1, 1, &st);
+    real *b = with_bias ? tu_new_uniform(OC, -1, 1, &st) : NULL,
+         *dout = tu_new_uniform(N * OC, -1, 1, &st);
     real *i_dx = tu_new_uniform(N * IC, -1, 1, &st), *i_dw = tu_new_uniform(OC * IC, -1, 1, &st);
     real *i_db = tu_new_uniform(OC, -1, 1, &st);
     if (bf16)

@@ -155,10 +155,19 @@ static void scan_packed_case(int64_t B, int64_t D, int64_t N, int64_t G, int64_t
     const int64_t L = off[n];
     uint64_t st = seed;
     const size_t BDL = (size_t)(B * D * L), BGNL = (size_t)(B * G * N * L);
-    scan_in in = {B, D, L, N, G, tu_new_uniform(BDL, -1, 1, &st), tu_new_uniform(BDL, -1.5, 1.0, &st),
-                  tu_new_uniform((size_t)(D * N), -2.0, -0.2, &st), tu_new_uniform(BGNL, -1, 1, &st),
-                  tu_new_uniform(BGNL, -1, 1, &st), tu_new_uniform((size_t)D, -1, 1, &st),
-                  with_z ? tu_new_uniform(BDL, -2, 2, &st) : NULL, tu_new_uniform((size_t)D, -0.5, 0.5, &st),
+    scan_in in = {B,
+                  D,
+                  L,
+                  N,
+                  G,
+                  tu_new_uniform(BDL, -1, 1, &st),
+                  tu_new_uniform(BDL, -1.5, 1.0, &st),
+                  tu_new_uniform((size_t)(D * N), -2.0, -0.2, &st),
+                  tu_new_uniform(BGNL, -1, 1, &st),
+                  tu_new_uniform(BGNL, -1, 1, &st),
+                  tu_new_uniform((size_t)D, -1, 1, &st),
+                  with_z ? tu_new_uniform(BDL, -2, 2, &st) : NULL,
+                  tu_new_uniform((size_t)D, -0.5, 0.5, &st),
                   tu_new_uniform(BDL, -1, 1, &st)};
     if (bf16) { // both runs read the same bf16 values; keep the host copies equal to them
         round_bf16(in.u, BDL), round_bf16(in.delta, BDL), round_bf16(in.Bm, BGNL);
@@ -243,10 +252,20 @@ START_TEST(scan_one_sequence_equals_dense) {
     uint64_t st = 36;
     const int64_t B = 2, D = 16, N = 16, L = 203, off[2] = {0, L};
     const size_t BDL = (size_t)(B * D * L), BNL = (size_t)(B * N * L);
-    scan_in in = {B, D, L, N, 1, tu_new_uniform(BDL, -1, 1, &st), tu_new_uniform(BDL, -1.5, 1.0, &st),
-                  tu_new_uniform((size_t)(D * N), -2.0, -0.2, &st), tu_new_uniform(BNL, -1, 1, &st),
-                  tu_new_uniform(BNL, -1, 1, &st), tu_new_uniform((size_t)D, -1, 1, &st), tu_new_uniform(BDL, -2, 2, &st),
-                  tu_new_uniform((size_t)D, -0.5, 0.5, &st), tu_new_uniform(BDL, -1, 1, &st)};
+    scan_in in = {B,
+                  D,
+                  L,
+                  N,
+                  1,
+                  tu_new_uniform(BDL, -1, 1, &st),
+                  tu_new_uniform(BDL, -1.5, 1.0, &st),
+                  tu_new_uniform((size_t)(D * N), -2.0, -0.2, &st),
+                  tu_new_uniform(BNL, -1, 1, &st),
+                  tu_new_uniform(BNL, -1, 1, &st),
+                  tu_new_uniform((size_t)D, -1, 1, &st),
+                  tu_new_uniform(BDL, -2, 2, &st),
+                  tu_new_uniform((size_t)D, -0.5, 0.5, &st),
+                  tu_new_uniform(BDL, -1, 1, &st)};
     fprintf(stderr, "scan fp32 one packed sequence vs dense, B=%lld D=%lld L=%lld:\n",
             (long long)B, (long long)D, (long long)L);
     scan_res p = scan_run(&in, 16, off, 1, 0), d = scan_run(&in, 16, NULL, 0, 0);

@@ -247,7 +247,8 @@ static void conv_case(int64_t B, int64_t C, int64_t K, int silu, int with_bias, 
     int64_t off[64];
     const int64_t T = make_offsets(off, len, n_segs), R = B * C;
     uint64_t st = seed;
-    real *x = tu_new_uniform((size_t)(R * T), -1, 1, &st), *dout = tu_new_uniform((size_t)(R * T), -1, 1, &st);
+    real *x = tu_new_uniform((size_t)(R * T), -1, 1, &st),
+         *dout = tu_new_uniform((size_t)(R * T), -1, 1, &st);
     real *w = tu_new_uniform((size_t)(C * K), -0.5, 0.5, &st);
     real *bias = with_bias ? tu_new_uniform((size_t)C, -0.2, 0.2, &st) : NULL;
     real *out = tu_new_zeros((size_t)(R * T)), *dx = tu_new_uniform((size_t)(R * T), -1, 1, &st);
@@ -310,7 +311,8 @@ START_TEST(conv_one_segment_equals_unsegmented) {
     const int64_t T = 300, off[2] = {0, T}, B = 2, C = 6, K = 4, n = B * C * T;
     uint64_t st = 77;
     real *x = tu_new_uniform((size_t)n, -1, 1, &st), *dout = tu_new_uniform((size_t)n, -1, 1, &st);
-    real *w = tu_new_uniform((size_t)(C * K), -0.5, 0.5, &st), *bias = tu_new_uniform((size_t)C, -0.2, 0.2, &st);
+    real *w = tu_new_uniform((size_t)(C * K), -0.5, 0.5, &st),
+         *bias = tu_new_uniform((size_t)C, -0.2, 0.2, &st);
     real *o1 = tu_new_zeros((size_t)n), *o2 = tu_new_zeros((size_t)n);
     real *g1 = tu_new_zeros((size_t)(n + C * K + C)), *g2 = tu_new_zeros((size_t)(n + C * K + C));
     conv1d_causal_forward(o1, x, w, bias, B, C, T, K, 1, NULL, 0);

@@ -1,4 +1,5 @@
-// defines: tu_next, tu_uniform, tu_fill_uniform, tu_new_uniform, tu_new_zeros, tu_rel_err, tu_max_abs_diff, tu_fd_check, tu_dot
+// defines: tu_next, tu_uniform, tu_fill_uniform, tu_new_uniform, tu_new_zeros, tu_rel_err,
+//          tu_max_abs_diff, tu_fd_check, tu_dot
 // Helpers shared by the Check suites: seeded random inputs, error measures,
 // and a central finite-difference gradient check.
 #pragma once
