@@ -27,7 +27,7 @@
 #include "kernels/cuda/norm.h"
 
 #include "bench/conv_lab_v2.cuh"
-#include "bench/cuda_timing.cuh"
+#include "bench/cuda_bench.cuh"
 
 #define CK(x) SSM_CUDA_ABORT_ON_ERROR(x)
 
@@ -160,14 +160,6 @@ static void colsum_v1(float *dw, const RmsCols &f, int64_t N, int64_t C) {
 }
 
 // --- harness ------------------------------------------------------------------------------
-__global__ void fill_kernel(float *x, int64_t n, float lo, float hi, uint32_t seed) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15, h *= 2246822519u, h ^= h >> 13, h *= 3266489917u, h ^= h >> 16;
-        x[i] = lo + (hi - lo) * (h >> 8) * (1.f / 16777216.f);
-    }
-}
 static uint32_t g_seed = 4321;
 static float *rand_dev(int64_t n, float lo, float hi) {
     float *f;
@@ -191,7 +183,7 @@ static std::vector<float> to_host(const float *d, int64_t n) {
 static void *g_flush;
 static const size_t FLUSH_BYTES = (size_t)256 << 20;
 
-// every timing here starts with L2 evicted (bench/cuda_timing.cuh)
+// every timing here starts with L2 evicted (bench/cuda_bench.cuh)
 template <typename F> static double cold_ms(F f, int warm, int reps) {
     return median_ms(f, warm, reps, g_flush, FLUSH_BYTES);
 }

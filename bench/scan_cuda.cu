@@ -13,18 +13,10 @@
 #include "kernels/cuda/common.h"
 #include "kernels/cuda/scan.h"
 
-#include "bench/cuda_timing.cuh"
+#include "bench/cuda_bench.cuh"
 
 #define CK(x) SSM_CUDA_ABORT_ON_ERROR(x)
 
-__global__ void fill_kernel(float *x, int64_t n, float lo, float hi, uint32_t seed) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15, h *= 2246822519u, h ^= h >> 13, h *= 3266489917u, h ^= h >> 16;
-        x[i] = lo + (hi - lo) * (h >> 8) * (1.f / 16777216.f);
-    }
-}
 __global__ void to_bf16_kernel(__nv_bfloat16 *y, const float *x, int64_t n) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)

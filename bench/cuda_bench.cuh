@@ -1,11 +1,23 @@
-// defines: median_ms
-// The GPU benchmarks' timer (bench/*.cu): a callable's median time over repetitions, after
-// warm-up calls, timed with CUDA events on the default stream.
+// defines: fill_kernel, median_ms
+// The harness the GPU benchmarks share (bench/*.cu): inputs filled on the device from a
+// seed, and a callable's median time over repetitions, after warm-up calls, timed with CUDA
+// events on the default stream.
 #pragma once
 #include <algorithm>
+#include <stdint.h>
 #include <vector>
 
 #include "kernels/cuda/common.h"
+
+// x[0..n) uniform in [lo, hi): a hash of (i, seed), the same values for every launch shape.
+__global__ void fill_kernel(float *x, int64_t n, float lo, float hi, uint32_t seed) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
+        h ^= h >> 15, h *= 2246822519u, h ^= h >> 13, h *= 3266489917u, h ^= h >> 16;
+        x[i] = lo + (hi - lo) * (h >> 8) * (1.f / 16777216.f);
+    }
+}
 
 // Milliseconds of f(): the median of reps timed calls after warm untimed ones. With flush,
 // flush_bytes of it are overwritten before each timed call (outside the timing), so no call
