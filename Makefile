@@ -183,15 +183,21 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 GRAD_BIN := $(GRAD_SRC:tests/%.c=$(B)/dbl/tests/%)
 SAN_BIN  := $(TEST_SRC:tests/%.c=$(B)/san/tests/%)
 
-$(B)/tests/%: tests/%.c $(TEST_UTIL_SRC) $(B)/libssmkit.a
+# tests/util/*.c: compiled once per flavour (the object rules above), linked into every suite
+TEST_UTIL_OBJ     := $(TEST_UTIL_SRC:%.c=$(B)/obj/%.o)
+DBL_TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(B)/dbl/obj/%.o)
+SAN_TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(B)/san/obj/%.o)
+.SECONDARY: $(TEST_UTIL_OBJ) $(DBL_TEST_UTIL_OBJ) $(SAN_TEST_UTIL_OBJ) # kept, not intermediate
+
+$(B)/tests/%: tests/%.c $(TEST_UTIL_OBJ) $(B)/libssmkit.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(TEST_UTIL_SRC) $(B)/libssmkit.a $(CHECK_LIBS) $(LDLIBS)
-$(B)/dbl/tests/%: tests/%.c $(TEST_UTIL_SRC) $(B)/dbl/libssmkit.a
+	$(CC) $(CFLAGS) -o $@ $< $(TEST_UTIL_OBJ) $(B)/libssmkit.a $(CHECK_LIBS) $(LDLIBS)
+$(B)/dbl/tests/%: tests/%.c $(DBL_TEST_UTIL_OBJ) $(B)/dbl/libssmkit.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DSSM_DOUBLE -o $@ $< $(TEST_UTIL_SRC) $(B)/dbl/libssmkit.a $(CHECK_LIBS) $(LDLIBS)
-$(B)/san/tests/%: tests/%.c $(TEST_UTIL_SRC) $(B)/san/libssmkit.a
+	$(CC) $(CFLAGS) -DSSM_DOUBLE -o $@ $< $(DBL_TEST_UTIL_OBJ) $(B)/dbl/libssmkit.a $(CHECK_LIBS) $(LDLIBS)
+$(B)/san/tests/%: tests/%.c $(SAN_TEST_UTIL_OBJ) $(B)/san/libssmkit.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TEST_UTIL_SRC) $(B)/san/libssmkit.a $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(SAN_TEST_UTIL_OBJ) $(B)/san/libssmkit.a $(CHECK_LIBS) $(LDLIBS)
 
 ifeq ($(MPI),1)
 NOMPI_BIN := $(B)/ssmkit-nompi
@@ -245,6 +251,7 @@ clean:
 
 -include $(B)/obj/core/distributed.nompi.d
 -include $(OBJ:.o=.d) $(DBL_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(CLI_SRC:%.c=$(B)/obj/%.d) $(CLI_SRC:%.c=$(B)/dbl/obj/%.d)
+-include $(TEST_UTIL_OBJ:.o=.d) $(DBL_TEST_UTIL_OBJ:.o=.d) $(SAN_TEST_UTIL_OBJ:.o=.d)
 
 # --- the PyTorch round trip (tests/torch/): its C driver, and its suite in `make test`,
 # which skips with a message where Python has no torch (tools/pytorch/install_cpu_torch.sh)

@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "backbone/mamba.h"
+#include "bench/timing.h"
 #include "core/checkpoint.h"
 
 static int parse_list(const char *s, int64_t *out, int max) {
@@ -68,8 +69,6 @@ static int parse_list(const char *s, int64_t *out, int max) {
     return n;
 }
 
-static double cpu_seconds(void);
-
 // Best-call wall rate of a 1024^3 SGEMM (OpenBLAS threads), and in *per_cpu
 // its rate per second of process CPU time over all the calls: the second is
 // what "cpu of SGEMM" compares against, and depends much less on other jobs.
@@ -80,7 +79,7 @@ static double sgemm_gflops(double *per_cpu) {
     for (int i = 0; i < n * n; i++)
         a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-    double best = 1e30, start = omp_get_wtime(), c0 = cpu_seconds();
+    double best = 1e30, start = omp_get_wtime(), c0 = bench_cpu_seconds();
     int calls = 0;
     while (omp_get_wtime() - start < 1.0) {
         double t0 = omp_get_wtime();
@@ -89,7 +88,7 @@ static double sgemm_gflops(double *per_cpu) {
         best = t < best ? t : best;
         calls++;
     }
-    *per_cpu = 2.0 * n * n * n * calls / (cpu_seconds() - c0) * 1e-9;
+    *per_cpu = 2.0 * n * n * n * calls / (bench_cpu_seconds() - c0) * 1e-9;
     free(a), free(b), free(c);
     return 2.0 * n * n * n / best * 1e-9;
 }
@@ -109,17 +108,6 @@ typedef struct {
     double train_cpu_s;    // process CPU seconds per forward+backward (mean)
     size_t arena_bytes;
 } result;
-
-static double cpu_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int write_f32(const char *prefix, const char *ext, const real *x, size_t n) {
     char path[1024];
@@ -204,15 +192,15 @@ static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t 
         double *ts = malloc(sizeof(double) * step_iters), c0 = 0;
         for (int i = 0; i < step_warmup + step_iters; i++) {
             if (i == step_warmup)
-                c0 = cpu_seconds();
+                c0 = bench_cpu_seconds();
             double t0 = omp_get_wtime();
             mamba_stack_forward(s, &p, out, in, &o, B);
             mamba_stack_backward(s, &p, din, dout, &o, B);
             if (i >= step_warmup)
                 ts[i - step_warmup] = omp_get_wtime() - t0;
         }
-        r->step_cpu_s = (cpu_seconds() - c0) / step_iters;
-        qsort(ts, step_iters, sizeof(double), cmp_double);
+        r->step_cpu_s = (bench_cpu_seconds() - c0) / step_iters;
+        qsort(ts, step_iters, sizeof(double), bench_cmp_double);
         r->step_min_s = ts[0];
         r->step_med_s = step_iters % 2 ? ts[step_iters / 2]
                                        : 0.5 * (ts[step_iters / 2 - 1] + ts[step_iters / 2]);
@@ -236,7 +224,7 @@ static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t 
         double t = omp_get_wtime() - t0;
         r->fwd_s = t < r->fwd_s ? t : r->fwd_s;
     }
-    const double c0 = cpu_seconds();
+    const double c0 = bench_cpu_seconds();
     for (int i = 0; i < reps; i++) {
         t0 = omp_get_wtime();
         mamba_stack_forward(s, &p, out, in, &o, B);
@@ -244,7 +232,7 @@ static int run(result *r, int64_t d_model, int64_t n_layers, int64_t B, int64_t 
         double t = omp_get_wtime() - t0;
         r->train_s = t < r->train_s ? t : r->train_s;
     }
-    r->train_cpu_s = (cpu_seconds() - c0) / reps;
+    r->train_cpu_s = (bench_cpu_seconds() - c0) / reps;
 done:
     r->arena_bytes = a.peak;
     free(in), free(out), free(din), free(dout), free(perm);

@@ -27,6 +27,7 @@
 #include "kernels/cuda/norm.h"
 
 #include "bench/conv_lab_v2.cuh"
+#include "bench/cuda_bench.cuh"
 
 #define CK(x) SSM_CUDA_ABORT_ON_ERROR(x)
 
@@ -159,14 +160,6 @@ static void colsum_v1(float *dw, const RmsCols &f, int64_t N, int64_t C) {
 }
 
 // --- harness ------------------------------------------------------------------------------
-__global__ void fill_kernel(float *x, int64_t n, float lo, float hi, uint32_t seed) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15, h *= 2246822519u, h ^= h >> 13, h *= 3266489917u, h ^= h >> 16;
-        x[i] = lo + (hi - lo) * (h >> 8) * (1.f / 16777216.f);
-    }
-}
 static uint32_t g_seed = 4321;
 static float *rand_dev(int64_t n, float lo, float hi) {
     float *f;
@@ -190,25 +183,9 @@ static std::vector<float> to_host(const float *d, int64_t n) {
 static void *g_flush;
 static const size_t FLUSH_BYTES = (size_t)256 << 20;
 
-template <typename F> static double median_ms(F f, int warm, int reps) {
-    for (int i = 0; i < warm; i++)
-        f();
-    cudaEvent_t a, b;
-    CUDA_CHECK_ABORT(cudaEventCreate(&a));
-    CUDA_CHECK_ABORT(cudaEventCreate(&b));
-    std::vector<float> t(reps);
-    for (int i = 0; i < reps; i++) {
-        CUDA_CHECK_ABORT(cudaMemsetAsync(g_flush, i & 0xff, FLUSH_BYTES)); // evict L2
-        CUDA_CHECK_ABORT(cudaEventRecord(a));
-        f();
-        CUDA_CHECK_ABORT(cudaEventRecord(b));
-        CUDA_CHECK_ABORT(cudaEventSynchronize(b));
-        CUDA_CHECK_ABORT(cudaEventElapsedTime(&t[i], a, b));
-    }
-    CUDA_CHECK_ABORT(cudaGetLastError());
-    cudaEventDestroy(a), cudaEventDestroy(b);
-    std::sort(t.begin(), t.end());
-    return t[reps / 2];
+// every timing here starts with L2 evicted (bench/cuda_bench.cuh)
+template <typename F> static double cold_ms(F f, int warm, int reps) {
+    return median_ms(f, warm, reps, g_flush, FLUSH_BYTES);
 }
 
 // ||a - b|| / ||b||; NaN anywhere: infinity
@@ -250,7 +227,7 @@ int main(int argc, char **argv) {
     // device-to-device copy: the bandwidth ceiling of this run
     const int64_t ncopy = (int64_t)64 << 20; // 256 MiB
     float *csrc = rand_dev(ncopy, -1, 1), *cdst = rand_dev(ncopy, -1, 1);
-    double copy_ms = median_ms(
+    double copy_ms = cold_ms(
         [&] { CUDA_CHECK_ABORT(cudaMemcpyAsync(cdst, csrc, ncopy * 4, cudaMemcpyDeviceToDevice)); },
         warm, reps);
     double copy_gbs = 2.0 * ncopy * 4 / (copy_ms * 1e6);
@@ -297,19 +274,21 @@ int main(int argc, char **argv) {
         // each version timed twice (v1, v2, v3, v1, v2, v3): the spread between a version's
         // two medians is the noise; the table keeps the first, the log both
         for (int round = 0; round < 2; round++) {
-            Row f = {"conv1d fwd [128,384,197] K4",
-                     median_ms([&] { conv_fwd_v1(out1, x, w, b, B, C, L, (int)K); }, warm, reps),
-                     median_ms([&] { lab_v2::conv_fwd(out2, x, w, b, B, C, L, (int)K); }, warm, reps),
-                     median_ms([&] { CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1, NULL, 0)); },
-                               warm, reps),
-                     fb};
+            Row f = {
+                "conv1d fwd [128,384,197] K4",
+                cold_ms([&] { conv_fwd_v1(out1, x, w, b, B, C, L, (int)K); }, warm, reps),
+                cold_ms([&] { lab_v2::conv_fwd(out2, x, w, b, B, C, L, (int)K); }, warm, reps),
+                cold_ms(
+                    [&] { CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1, NULL, 0)); },
+                    warm, reps),
+                fb};
             Row g = {"conv1d bwd [128,384,197] K4",
-                     median_ms([&] { conv_bwd_v1(dx1, dw1, db1, dout, x, w, b, B, C, L, (int)K); },
+                     cold_ms([&] { conv_bwd_v1(dx1, dw1, db1, dout, x, w, b, B, C, L, (int)K); },
                                warm, reps),
-                     median_ms([&] {
+                     cold_ms([&] {
                          lab_v2::conv_bwd(dx2, dw2, db2, part, dout, x, w, b, B, C, L, (int)K);
                      }, warm, reps),
-                     median_ms([&] {
+                     cold_ms([&] {
                          CK(conv1d_causal_backward_cuda(dx2, dw2, db2, dout, x, w, b, B, C, L, K, 1, NULL, 0));
                      }, warm, reps),
                      bb};
@@ -338,14 +317,14 @@ int main(int argc, char **argv) {
         check("norm dweight column sum", rel_err(h2, to_host(dw1, C)), 1e-5, to_host(dw2, C) == h2);
         double cb = 2.0 * n * 4 + N * 4.0; // g, x, rstd
         rows.push_back({"norm dweight colsum [25216,192]",
-                        median_ms([&] { colsum_v1(dw1, f, N, C); }, warm, reps),
-                        median_ms([&] { CK(cu_colsum(dw2, (float *)NULL, N, C, f)); }, warm, reps),
+                        cold_ms([&] { colsum_v1(dw1, f, N, C); }, warm, reps),
+                        cold_ms([&] { CK(cu_colsum(dw2, (float *)NULL, N, C, f)); }, warm, reps),
                         NAN, cb});
         // the whole rmsnorm_backward_cuda (row kernel + column sum), v1 = row kernel + v1 sum
         // is not separable from the library; report v2 only, bytes: g, x, rstd, dinp r+w (rows)
         // + g, x, rstd (column sum)
         double rb = 4.0 * n * 4 + N * 4.0 + cb;
-        double whole = median_ms(
+        double whole = cold_ms(
             [&] { CK(rmsnorm_backward_cuda(dinp, dw2, g, x, w, rstd, N, C)); }, warm, reps);
         rows.push_back({"rmsnorm_backward (rows+colsum)", NAN, whole, NAN, rb});
         float *ds[] = {g, x, rstd, w, dinp, dw0, dw1, dw2};

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/timing.h"
 #include "core/distributed.h"
 #include "kernels/linear.h"
 #include "tasks/task_registry.h"
@@ -34,22 +35,6 @@
 #define REPS 60
 #define GLOBAL_B 64
 #define OVERLAP_REPS 20
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void die(const ssm_dist *d, const char *what, const ssm_error *e) {
     char msg[1200];
@@ -65,15 +50,15 @@ static double allreduce_ms(const ssm_dist *d, real *buf, size_t n, int buckets) 
     for (int r = 0; r < REPS; r++) {
         if (ssm_dist_barrier(d, &e))
             die(d, "barrier", &e);
-        double t0 = now();
+        double t0 = bench_now();
         for (int k = 0; k < buckets; k++) {
             size_t lo = n * k / buckets, hi = n * (k + 1) / buckets;
             if (ssm_dist_allreduce(d, buf + lo, hi - lo, SSM_DIST_REAL, &e))
                 die(d, "all-reduce", &e);
         }
-        t[r] = 1e3 * (now() - t0);
+        t[r] = 1e3 * (bench_now() - t0);
     }
-    return median(t, REPS);
+    return bench_median(t, REPS);
 }
 
 // A non-blocking all-reduce of copy [n] in flight while this rank works (compute: one
@@ -88,23 +73,23 @@ static void overlap_ms(const ssm_dist *d, ssm_task *t, const ssm_batch *b, real 
         double loss;
         if (ssm_dist_barrier(d, &e))
             die(d, "barrier", &e);
-        double t0 = now();
+        double t0 = bench_now();
         if (ssm_dist_iallreduce(d, copy, n, SSM_DIST_REAL, &req, &e))
             die(d, "non-blocking all-reduce", &e);
         if (compute && task_loss_and_grad(t, b, &loss, &e))
             die(d, "step", &e);
         if (!compute)
             usleep(20000);
-        double t1 = now();
+        double t1 = bench_now();
         if (ssm_dist_wait(d, &req, &e))
             die(d, "wait", &e);
-        wk[r] = 1e3 * (t1 - t0), w[r] = 1e3 * (now() - t1);
+        wk[r] = 1e3 * (t1 - t0), w[r] = 1e3 * (bench_now() - t1);
     }
     *wait_min = w[0];
     for (int r = 1; r < OVERLAP_REPS; r++)
         *wait_min = fmin(*wait_min, w[r]);
-    *work_ms = median(wk, OVERLAP_REPS);
-    *wait_ms = median(w, OVERLAP_REPS);
+    *work_ms = bench_median(wk, OVERLAP_REPS);
+    *wait_ms = bench_median(w, OVERLAP_REPS);
 }
 
 static int worker(int argc, char **argv) {
@@ -144,19 +129,19 @@ static int worker(int argc, char **argv) {
     const double share = (double)B / GLOBAL_B;
     double step[STEPS], fb[STEPS], wait[STEPS], ar[STEPS], opt[STEPS];
     for (int s = -WARMUP; s < STEPS; s++) {
-        double loss, norm, t0 = now();
+        double loss, norm, t0 = bench_now();
         if (task_loss_and_grad(t, &b, &loss, &e))
             die(&d, "step", &e);
-        double t1 = now();
+        double t1 = bench_now();
         if (ssm_dist_barrier(&d, &e))
             die(&d, "barrier", &e);
-        double t2 = now();
+        double t2 = bench_now();
         if (ssm_dist_grad_average(&d, p->grad, p->total, share, 0, &e))
             die(&d, "gradient average", &e);
-        double t3 = now();
+        double t3 = bench_now();
         if (t->dev->clip(p, 1.0, &norm, &e) || t->dev->adamw(p, &cfg.optim, 1e-4, s + WARMUP + 1, &e))
             die(&d, "optimizer", &e);
-        double t4 = now();
+        double t4 = bench_now();
         if (s >= 0) {
             step[s] = 1e3 * (t4 - t0), fb[s] = 1e3 * (t1 - t0), wait[s] = 1e3 * (t2 - t1);
             ar[s] = 1e3 * (t3 - t2), opt[s] = 1e3 * (t4 - t3);
@@ -166,8 +151,8 @@ static int worker(int argc, char **argv) {
     double ar_min = ar[0];
     for (int s = 1; s < STEPS; s++)
         ar_min = fmin(ar_min, ar[s]);
-    double m[5] = {median(step, STEPS), median(fb, STEPS), median(wait, STEPS), median(ar, STEPS),
-                   median(opt, STEPS)};
+    double m[5] = {bench_median(step, STEPS), bench_median(fb, STEPS), bench_median(wait, STEPS),
+                   bench_median(ar, STEPS), bench_median(opt, STEPS)};
     double a1 = 0, a4 = 0, a16 = 0, ov[2][3] = {{0}};
     if (d.active) {
         a1 = allreduce_ms(&d, p->grad, p->total, 1);

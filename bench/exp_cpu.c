@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/timing.h"
 #include "kernels/cpu_vec.h"
 #ifdef SSM_HAVE_SLEEF
 #include <sleef.h>
@@ -22,12 +23,6 @@
 #define PASSES 2000
 
 typedef vr (*vfun)(vr);
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static vr ours_exp2(vr x) { return v_exp2(x); }
 static vr ours_exp(vr x) { return v_exp(x); }
@@ -75,13 +70,13 @@ static double speed(vfun f, double lo, double hi) {
         x[i] = (real)(lo + (hi - lo) * (double)i / N_ARR);
     double best = 1e30;
     for (int rep = 0; rep < 7; rep++) {
-        const double t0 = now();
+        const double t0 = bench_now();
         for (int p = 0; p < PASSES; p++) {
             for (int i = 0; i < N_ARR; i += V_W)
                 v_st(y + i, f(v_ld(x + i)));
             __asm__ volatile("" : : "r"(y) : "memory"); // keep every pass
         }
-        const double t = (now() - t0) / ((double)PASSES * N_ARR) * 1e9;
+        const double t = (bench_now() - t0) / ((double)PASSES * N_ARR) * 1e9;
         best = t < best ? t : best;
     }
     return best;

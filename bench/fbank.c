@@ -16,14 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/timing.h"
 #include "datasets/audio_read.h"
 #include "datasets/fbank.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static void *xmalloc(size_t n) {
     void *p = fftw_malloc(n);
@@ -84,7 +79,7 @@ static double time_fft(fft_kind kind, int n, int dbl, int reps) {
     }
     double best = 1e30, sink = 0;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int f = 0; f < FRAMES; f++) {
             // copy in, as fbank does (GSL transforms in place)
             memcpy(buf, (char *)src + (size_t)f * n * sz, (size_t)n * sz);
@@ -109,7 +104,7 @@ static double time_fft(fft_kind kind, int n, int dbl, int reps) {
             }
             sink += dbl ? ((double *)buf)[1] : ((float *)buf)[1];
         }
-        double t = (now() - t0) / FRAMES * 1e9;
+        double t = (bench_now() - t0) / FRAMES * 1e9;
         best = t < best ? t : best;
     }
     if (sink == 12345.678)
@@ -155,13 +150,13 @@ static double time_fbank(ssm_fbank_window w, double seconds, int reps, int64_t *
     const int inner = seconds < 5 ? 20 : 2;
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int k = 0; k < inner; k++)
             if (ssm_fbank_compute(fb, x, n, out, &e) != SSM_OK) {
                 fprintf(stderr, "fbank bench: %s\n", e.msg);
                 exit(1);
             }
-        double t = (now() - t0) / inner;
+        double t = (bench_now() - t0) / inner;
         best = t < best ? t : best;
     }
     free(x);
@@ -182,12 +177,12 @@ static double time_resample(int from, double seconds, int reps) {
     ssm_error e = {0};
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (ssm_audio_resample(x, n, from, 16000, &y, &m, &e) != SSM_OK) {
             fprintf(stderr, "fbank bench: %s\n", e.msg);
             exit(1);
         }
-        double t = now() - t0;
+        double t = bench_now() - t0;
         free(y);
         best = t < best ? t : best;
     }

@@ -27,36 +27,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "bench/packed_args.h"
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backbone/mamba.h"
+#include "bench/packed_runs.h"
+#include "bench/timing.h"
 #include "kernels/cpu_dispatch.h"
 
 typedef struct {
     double min_s, med_s, cpu_s; // per step
     size_t arena_bytes;
 } timing;
-
-static double cpu_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double peak_rss_mib(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0; // kilobytes on Linux
-}
 
 typedef struct {
     mamba_stack *s;
@@ -65,12 +48,7 @@ typedef struct {
 } model;
 
 static int model_init(model *m, int64_t d, int64_t N, int64_t layers, int64_t B_max, int64_t L) {
-    mamba_config c;
-    mamba_config_defaults(&c);
-    c.d_model = d;
-    c.d_state = N;
-    c.n_layers = layers;
-    c.n_branches = 2;
+    const mamba_config c = packed_config(d, N, layers);
     ssm_error e = {0};
     ssm_params_init(&m->p);
     ssm_arena_init(&m->a);
@@ -99,7 +77,7 @@ static real *inputs(size_t n, unsigned salt) {
         exit(1);
     }
     for (size_t i = 0; i < n; i++)
-        x[i] = (real)((double)((i * 7 + salt) % 97) / 97 - 0.5);
+        x[i] = packed_input(i, salt);
     return x;
 }
 
@@ -115,26 +93,16 @@ static int time_steps(timing *t, model *m, const ssm_packing *pk, int64_t B, int
         fprintf(stderr, "packed: out of memory\n");
         return 1;
     }
-    mamba_orders o = {.count = 2, .perm = perm};
+    mamba_orders o;
     ssm_error e = {0};
-    ssm_code rc;
-    if (pk) {
-        mamba_order_identity_packed(perm, pk);
-        mamba_order_reverse_packed(perm + T, pk);
-        rc = mamba_orders_check_packed(m->s, &o, pk, &e);
-    } else {
-        mamba_order_identity(perm, B, L);
-        mamba_order_reverse(perm + T, B, L);
-        rc = mamba_orders_check(m->s, &o, B, &e);
-    }
-    if (rc) {
+    if (packed_orders(perm, &o, m->s, pk, B, L, &e)) {
         fprintf(stderr, "packed: %s\n", e.msg);
         return 1;
     }
     double *ts = malloc(sizeof(double) * (size_t)iters), c0 = 0;
     for (int i = 0; i < warmup + iters; i++) {
         if (i == warmup)
-            c0 = cpu_seconds();
+            c0 = bench_cpu_seconds();
         const double t0 = omp_get_wtime();
         if (pk) {
             mamba_stack_forward_packed(m->s, &m->p, out, in, &o, pk);
@@ -146,18 +114,12 @@ static int time_steps(timing *t, model *m, const ssm_packing *pk, int64_t B, int
         if (i >= warmup)
             ts[i - warmup] = omp_get_wtime() - t0;
     }
-    t->cpu_s = (cpu_seconds() - c0) / iters;
-    qsort(ts, (size_t)iters, sizeof(double), cmp_double);
+    t->cpu_s = (bench_cpu_seconds() - c0) / iters;
+    t->med_s = bench_median(ts, iters); // sorts ts
     t->min_s = ts[0];
-    t->med_s = iters % 2 ? ts[iters / 2] : 0.5 * (ts[iters / 2 - 1] + ts[iters / 2]);
     t->arena_bytes = m->a.peak;
     free(ts), free(in), free(dout), free(out), free(din), free(perm);
     return 0;
-}
-
-static uint64_t rng_next(uint64_t *st) {
-    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
-    return *st >> 33;
 }
 
 int main(int argc, char **argv) {
@@ -181,9 +143,7 @@ int main(int argc, char **argv) {
            getenv("OMP_WAIT_POLICY"), variant, warmup, iters);
 
     if (do_long) {
-        int64_t *off = malloc(sizeof(int64_t) * (size_t)(long_n + 1));
-        for (int64_t i = 0; i <= long_n; i++)
-            off[i] = long_T * i / long_n;
+        int64_t *off = packed_long_offsets(long_T, long_n);
         ssm_packing pk = {.n = long_n, .total = long_T, .offsets = off};
         model m;
         timing t;
@@ -194,7 +154,7 @@ int main(int argc, char **argv) {
                "| cpu s/step | tokens/s |\n|---|---|---|---|---|---|---|---|---|\n");
         printf("| plan (1, %lld) | %lld | %lld | %.0f | %.0f | %.2f | %.2f | %.2f | %.0f |\n\n",
                (long long)long_T, (long long)long_T, (long long)long_n,
-               t.arena_bytes / 1048576.0, peak_rss_mib(), t.min_s, t.med_s, t.cpu_s,
+               t.arena_bytes / 1048576.0, bench_peak_rss_mib(), t.min_s, t.med_s, t.cpu_s,
                (double)long_T / t.med_s);
         printf("arena bytes: %zu\n\n", t.arena_bytes);
         fflush(stdout);
@@ -203,22 +163,9 @@ int main(int argc, char **argv) {
     }
 
     if (do_bags) {
-        int64_t *len = malloc(sizeof(int64_t) * (size_t)bags);
-        int64_t *off = malloc(sizeof(int64_t) * (size_t)(bags + 1));
-        uint64_t st = seed;
         int64_t mx = 0;
-        off[0] = 0;
-        printf("bag lengths (seed %llu):", (unsigned long long)seed);
-        for (int64_t i = 0; i < bags; i++) {
-            len[i] = lo + (int64_t)(rng_next(&st) % (uint64_t)(hi - lo + 1));
-            off[i + 1] = off[i] + len[i];
-            mx = len[i] > mx ? len[i] : mx;
-            printf(" %lld", (long long)len[i]);
-        }
+        int64_t *off = packed_bag_offsets(bags, lo, hi, seed, &mx);
         const int64_t T = off[bags];
-        printf("; %lld tokens, padded to %lld x %lld = %lld (%.0f%% padding)\n\n", (long long)T,
-               (long long)bags, (long long)mx, (long long)(bags * mx),
-               100.0 * (double)(bags * mx - T) / (double)(bags * mx));
         ssm_packing pk = {.n = bags, .total = T, .offsets = off};
         printf("| bags | run | plan (B_max, L) | tokens computed | arena MiB | step min s | "
                "step median s | cpu s/step | real tokens/s | vs padded |\n"
@@ -251,7 +198,7 @@ int main(int argc, char **argv) {
                    rows[r].t->arena_bytes / 1048576.0, rows[r].t->min_s, rows[r].t->med_s,
                    rows[r].t->cpu_s, rate, rate / pad_rate);
         }
-        free(len), free(off);
+        free(off);
     }
     return 0;
 }

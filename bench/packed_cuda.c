@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/packed_args.h"
+#include "bench/packed_runs.h"
 
 #ifdef SSM_CUDA
 #include <cuda_runtime_api.h>
@@ -48,11 +48,6 @@ static void die(const char *what, const ssm_error *e) {
     exit(1);
 }
 
-static int cmp_float(const void *a, const void *b) {
-    const float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 static double used_mib(void) {
     size_t free_b = 0, total_b = 0;
     CUDA_CHECK_ABORT(cudaMemGetInfo(&free_b, &total_b));
@@ -66,12 +61,7 @@ typedef struct {
 } model;
 
 static void model_init(model *m, int64_t d, int64_t N, int64_t layers, int64_t B_max, int64_t L) {
-    mamba_config c;
-    mamba_config_defaults(&c);
-    c.d_model = d;
-    c.d_state = N;
-    c.n_layers = layers;
-    c.n_branches = 2;
+    const mamba_config c = packed_config(d, N, layers);
     ssm_error e = {0};
     ssm_params_init(&m->p);
     ssm_arena_init(&m->a);
@@ -101,7 +91,7 @@ static real *dev_inputs(size_t n, unsigned salt) {
         exit(1);
     }
     for (size_t i = 0; i < n; i++)
-        h[i] = (real)((double)((i * 7 + salt) % 97) / 97 - 0.5);
+        h[i] = packed_input(i, salt);
     CK(ssm_cuda_alloc((void **)&d, n * sizeof(real), "bench"));
     CK(ssm_cuda_upload(d, h, n * sizeof(real)));
     free(h);
@@ -118,33 +108,27 @@ static void time_steps(timing *t, model *m, const ssm_packing *pk_host, int64_t 
     CK(ssm_cuda_alloc((void **)&out, n * sizeof(real), "bench"));
     CK(ssm_cuda_alloc((void **)&din, n * sizeof(real), "bench"));
     int32_t *perm = malloc(sizeof(int32_t) * 2 * (size_t)T), *perm_d;
-    mamba_orders o = {.count = 2, .perm = perm};
+    mamba_orders o;
     ssm_packing pk = {0};
     int64_t *off_d = NULL;
     ssm_error e = {0};
-    ssm_code rc;
-    if (pk_host) { // the orders are checked on the host, then run from the device
+    // the orders are checked on the host, then run from the device
+    ssm_code rc = packed_orders(perm, &o, m->s, pk_host, B, L, &e);
+    if (rc)
+        die("orders", &e);
+    if (pk_host) {
         pk = *pk_host;
-        mamba_order_identity_packed(perm, &pk);
-        mamba_order_reverse_packed(perm + T, &pk);
-        rc = mamba_orders_check_packed(m->s, &o, &pk, &e);
         CK(ssm_cuda_alloc((void **)&off_d, sizeof(int64_t) * (size_t)(pk.n + 1), "bench"));
         CK(ssm_cuda_upload(off_d, pk.offsets, sizeof(int64_t) * (size_t)(pk.n + 1)));
         pk.d_offsets = off_d;
-    } else {
-        mamba_order_identity(perm, B, L);
-        mamba_order_reverse(perm + T, B, L);
-        rc = mamba_orders_check(m->s, &o, B, &e);
     }
-    if (rc)
-        die("orders", &e);
     CK(ssm_cuda_alloc((void **)&perm_d, sizeof(int32_t) * 2 * (size_t)T, "bench"));
     CK(ssm_cuda_upload(perm_d, perm, sizeof(int32_t) * 2 * (size_t)T));
     o.perm = perm_d;
     cudaEvent_t a, b;
     CUDA_CHECK_ABORT(cudaEventCreate(&a));
     CUDA_CHECK_ABORT(cudaEventCreate(&b));
-    float *ts = malloc(sizeof(float) * (size_t)iters);
+    double *ts = malloc(sizeof(double) * (size_t)iters);
     for (int i = 0; i < warmup + iters; i++) {
         CUDA_CHECK_ABORT(cudaEventRecord(a, 0));
         if (pk_host) {
@@ -160,23 +144,20 @@ static void time_steps(timing *t, model *m, const ssm_packing *pk_host, int64_t 
             die(pk_host ? "packed step" : "padded step", &e);
         CUDA_CHECK_ABORT(cudaEventRecord(b, 0));
         CUDA_CHECK_ABORT(cudaEventSynchronize(b));
-        if (i >= warmup)
-            CUDA_CHECK_ABORT(cudaEventElapsedTime(&ts[i - warmup], a, b));
+        if (i >= warmup) {
+            float ms;
+            CUDA_CHECK_ABORT(cudaEventElapsedTime(&ms, a, b));
+            ts[i - warmup] = 1e-3 * ms;
+        }
     }
-    qsort(ts, (size_t)iters, sizeof(float), cmp_float);
-    t->min_s = ts[0] * 1e-3;
-    t->med_s = (iters % 2 ? ts[iters / 2] : 0.5 * (ts[iters / 2 - 1] + ts[iters / 2])) * 1e-3;
+    t->med_s = bench_median(ts, iters); // sorts ts
+    t->min_s = ts[0];
     t->arena_bytes = m->a.capacity;
     cudaEventDestroy(a);
     cudaEventDestroy(b);
     free(ts), free(perm);
     ssm_cuda_free(in), ssm_cuda_free(dout), ssm_cuda_free(out), ssm_cuda_free(din);
     ssm_cuda_free(perm_d), ssm_cuda_free(off_d);
-}
-
-static uint64_t rng_next(uint64_t *st) { // bench/packed.c's generator: the same bag lengths
-    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
-    return *st >> 33;
 }
 
 int main(int argc, char **argv) {
@@ -199,9 +180,7 @@ int main(int argc, char **argv) {
            prop.name, (long long)d, (long long)N, (long long)layers, warmup, iters);
 
     if (do_long) {
-        int64_t *off = malloc(sizeof(int64_t) * (size_t)(long_n + 1));
-        for (int64_t i = 0; i <= long_n; i++)
-            off[i] = long_T * i / long_n;
+        int64_t *off = packed_long_offsets(long_T, long_n);
         ssm_packing pk = {.n = long_n, .total = long_T, .offsets = off};
         model m;
         timing t;
@@ -220,21 +199,9 @@ int main(int argc, char **argv) {
     }
 
     if (do_bags) {
-        int64_t *off = malloc(sizeof(int64_t) * (size_t)(bags + 1));
-        uint64_t st = seed;
         int64_t mx = 0;
-        off[0] = 0;
-        printf("bag lengths (seed %llu):", (unsigned long long)seed);
-        for (int64_t i = 0; i < bags; i++) {
-            int64_t len = lo + (int64_t)(rng_next(&st) % (uint64_t)(hi - lo + 1));
-            off[i + 1] = off[i] + len;
-            mx = len > mx ? len : mx;
-            printf(" %lld", (long long)len);
-        }
+        int64_t *off = packed_bag_offsets(bags, lo, hi, seed, &mx);
         const int64_t T = off[bags];
-        printf("; %lld tokens, padded to %lld x %lld = %lld (%.0f%% padding)\n\n", (long long)T,
-               (long long)bags, (long long)mx, (long long)(bags * mx),
-               100.0 * (double)(bags * mx - T) / (double)(bags * mx));
         ssm_packing pk = {.n = bags, .total = T, .offsets = off};
         printf("| bags | run | plan (B_max, L) | tokens computed | arena MiB | step min s | "
                "step median s | real tokens/s | vs padded |\n"

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/timing.h"
 #include "core/config.h"
 #include "core/device_select.h"
 #include "core/rng.h"
@@ -39,22 +40,6 @@
 #endif
 
 #define MAX_SETS 32
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 typedef struct {
     const char *config;
@@ -131,7 +116,7 @@ static ssm_code time_model(const ssm_config *c, int64_t N, int64_t B, int train,
     }
     double *ts = malloc((size_t)o->iters * sizeof *ts);
     for (int r = -o->warmup; !rc && r < o->iters; r++) {
-        double t0 = now(), loss, gnorm;
+        double t0 = bench_now(), loss, gnorm;
         if (train) {
             rc = task_loss_and_grad(t, &b, &loss, err);
             if (!rc) rc = t->dev->clip(t->work, 1.0, &gnorm, err);
@@ -141,10 +126,10 @@ static ssm_code time_model(const ssm_config *c, int64_t N, int64_t B, int train,
             rc = model_predict(&t->model, x, B, &out, err);
         }
         if (r >= 0)
-            ts[r] = now() - t0;
+            ts[r] = bench_now() - t0;
     }
     if (!rc) {
-        *sec = median(ts, o->iters);
+        *sec = bench_median(ts, o->iters);
         *mib = device_used_mib();
     }
     free(ts);
@@ -209,13 +194,13 @@ static void grouping_rows(const ssm_config *c, int64_t B, int64_t N, int64_t G, 
         SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&b2, big, "bench"));
         double tc[8];
         for (int r = -2; r < 8; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             CUDA_CHECK_ABORT(cudaMemcpy(b2, a, big, cudaMemcpyDeviceToDevice));
             CUDA_CHECK_ABORT(cudaDeviceSynchronize());
             if (r >= 0)
-                tc[r] = now() - t0;
+                tc[r] = bench_now() - t0;
         }
-        bw = 2.0 * (double)big / median(tc, 8); // read + write
+        bw = 2.0 * (double)big / bench_median(tc, 8); // read + write
         ssm_cuda_free(a);
         ssm_cuda_free(b2);
         SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&dx, (size_t)(B * N * 3) * sizeof(real), "bench"));
@@ -224,16 +209,16 @@ static void grouping_rows(const ssm_config *c, int64_t B, int64_t N, int64_t G, 
         SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&dc, (size_t)(B * G * 3) * sizeof(real), "bench"));
         SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(dx, x, (size_t)(B * N * 3) * sizeof(real)));
         for (int r = -o->warmup; r < n; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             SSM_CUDA_ABORT_ON_ERROR(fps_forward_cuda(didx, ds, dx, B, N, G, 3));
             CUDA_CHECK_ABORT(cudaDeviceSynchronize());
-            double t1 = now();
+            double t1 = bench_now();
             // the queries: the first G points (the centres' values do not change the work)
             SSM_CUDA_ABORT_ON_ERROR(knn_forward_cuda(didx, NULL, dx, 3, dx, 3, B, G, N, k));
             CUDA_CHECK_ABORT(cudaDeviceSynchronize());
             if (r >= 0) {
                 tf[r] = t1 - t0;
-                tk[r] = now() - t1;
+                tk[r] = bench_now() - t1;
             }
         }
         ssm_cuda_free(dx);
@@ -244,17 +229,17 @@ static void grouping_rows(const ssm_config *c, int64_t B, int64_t N, int64_t G, 
 #endif
     {
         for (int r = -o->warmup; r < n; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             fps_forward(idx, scratch, x, B, N, G, 3);
-            double t1 = now();
+            double t1 = bench_now();
             knn_forward(idx, NULL, x, 3, x, 3, B, G, N, k);
             if (r >= 0) {
                 tf[r] = t1 - t0;
-                tk[r] = now() - t1;
+                tk[r] = bench_now() - t1;
             }
         }
     }
-    double f = median(tf, n), kk = median(tk, n);
+    double f = bench_median(tf, n), kk = bench_median(tk, n);
     char pf[32] = "—", pk[32] = "—";
     if (bw > 0) {
         snprintf(pf, sizeof pf, "%.1f%%", 100.0 * fps_bytes / f / bw);

@@ -19,16 +19,10 @@
 #include "kernels/cuda/common.h"
 #include "kernels/cuda/scan.h"
 
+#include "bench/cuda_bench.cuh"
+
 #define CK(x) SSM_CUDA_ABORT_ON_ERROR(x)
 
-__global__ void fill_kernel(float *x, int64_t n, float lo, float hi, uint32_t seed) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15, h *= 2246822519u, h ^= h >> 13, h *= 3266489917u, h ^= h >> 16;
-        x[i] = lo + (hi - lo) * (h >> 8) * (1.f / 16777216.f);
-    }
-}
 __global__ void to_bf16_kernel(__nv_bfloat16 *y, const float *x, int64_t n) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
@@ -51,34 +45,22 @@ static void *rand_dev(int64_t n, float lo, float hi, int bf16) {
     return h;
 }
 
-// Median of `reps` timed calls after `warm` untimed ones; a call slower than ~1.5 s / reps
-// (timed once after the warm-up) cuts reps down, to 3 at least.
-template <typename F> static double median_ms(F f, int warm, int reps) {
+// median_ms (bench/cuda_bench.cuh) with reps cut down, to 3 at least, when one call (timed
+// once after the warm-up) is slower than ~1.5 s / reps: the 1M-token shapes stay short.
+template <typename F> static double median_ms_capped(F f, int warm, int reps) {
     for (int i = 0; i < warm; i++)
         f();
     cudaEvent_t a, b;
     CUDA_CHECK_ABORT(cudaEventCreate(&a));
     CUDA_CHECK_ABORT(cudaEventCreate(&b));
-    {
-        float once = 0.f;
-        CUDA_CHECK_ABORT(cudaEventRecord(a));
-        f();
-        CUDA_CHECK_ABORT(cudaEventRecord(b));
-        CUDA_CHECK_ABORT(cudaEventSynchronize(b));
-        CUDA_CHECK_ABORT(cudaEventElapsedTime(&once, a, b));
-        reps = std::max(3, std::min(reps, (int)(1500.f / std::max(once, 1e-3f))));
-    }
-    std::vector<float> t(reps);
-    for (int i = 0; i < reps; i++) {
-        CUDA_CHECK_ABORT(cudaEventRecord(a));
-        f();
-        CUDA_CHECK_ABORT(cudaEventRecord(b));
-        CUDA_CHECK_ABORT(cudaEventSynchronize(b));
-        CUDA_CHECK_ABORT(cudaEventElapsedTime(&t[i], a, b));
-    }
+    float once = 0.f;
+    CUDA_CHECK_ABORT(cudaEventRecord(a));
+    f();
+    CUDA_CHECK_ABORT(cudaEventRecord(b));
+    CUDA_CHECK_ABORT(cudaEventSynchronize(b));
+    CUDA_CHECK_ABORT(cudaEventElapsedTime(&once, a, b));
     cudaEventDestroy(a), cudaEventDestroy(b);
-    std::sort(t.begin(), t.end());
-    return t[reps / 2];
+    return median_ms(f, 0, std::max(3, std::min(reps, (int)(1500.f / std::max(once, 1e-3f)))));
 }
 
 struct Row {
@@ -141,12 +123,12 @@ static Row run(int64_t B, int64_t D, int64_t L, int64_t N, int bf16, int reps, b
                                             (float *)z, bias, ws, &s));
     };
     Row r = {B, D, L, N, bf16, tchunk, 0, 0, 0, 0, 0, 0};
-    r.fwd_ms = median_ms(fwd, 3, reps);
-    r.bwd_ms = median_ms(bwd, 2, reps);
+    r.fwd_ms = median_ms_capped(fwd, 3, reps);
+    r.bwd_ms = median_ms_capped(bwd, 2, reps);
     if (tchunk && other) {
         set_chunked("0");
-        r.ofwd_ms = median_ms(fwd, 2, reps);
-        r.obwd_ms = median_ms(bwd, 1, reps);
+        r.ofwd_ms = median_ms_capped(fwd, 2, reps);
+        r.obwd_ms = median_ms_capped(bwd, 1, reps);
         set_chunked(NULL);
     }
     CK(ssm_cuda_sync());

@@ -16,6 +16,8 @@
 #include "kernels/cuda/scan_split.cuh"
 #include "kernels/cuda/scan_split_bwd.cuh"
 
+#include "bench/cuda_bench.cuh"
+
 #define CK(x) SSM_CUDA_ABORT_ON_ERROR(x)
 typedef __nv_bfloat16 bf;
 
@@ -26,32 +28,6 @@ __global__ void fill_bf(bf *x, int64_t n, float lo, float hi, uint32_t seed) {
         h ^= h >> 15, h *= 2246822519u, h ^= h >> 13, h *= 3266489917u, h ^= h >> 16;
         x[i] = __float2bfloat16(lo + (hi - lo) * (h >> 8) * (1.f / 16777216.f));
     }
-}
-__global__ void fill_f(float *x, int64_t n, float lo, float hi, uint32_t seed) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15, h *= 2246822519u, h ^= h >> 13, h *= 3266489917u, h ^= h >> 16;
-        x[i] = lo + (hi - lo) * (h >> 8) * (1.f / 16777216.f);
-    }
-}
-
-template <typename F> static float median_ms(F f, int reps) {
-    for (int i = 0; i < 3; i++)
-        f();
-    cudaEvent_t a, b;
-    cudaEventCreate(&a), cudaEventCreate(&b);
-    std::vector<float> t(reps);
-    for (int i = 0; i < reps; i++) {
-        cudaEventRecord(a);
-        f();
-        cudaEventRecord(b);
-        cudaEventSynchronize(b);
-        cudaEventElapsedTime(&t[i], a, b);
-    }
-    CUDA_CHECK_ABORT(cudaGetLastError());
-    std::sort(t.begin(), t.end());
-    return t[reps / 2];
 }
 
 static double rel_err_bf(const bf *x, const bf *ref, int64_t n) {
@@ -73,7 +49,7 @@ template <int P, int MINB = 1, bool CKMID = false> static void fwd_variant(ScanA
     if (smem > 48 * 1024)
         CUDA_CHECK_ABORT(cudaFuncSetAttribute(scan_fwd_kernel<bf, P, MINB, CKMID>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     CUDA_CHECK_ABORT(cudaMemset(a.out, 0xFF, BDL * 2));
-    float ms = median_ms([&] { scan_fwd_kernel<bf, P, MINB, CKMID><<<grid, SCAN_THREADS, smem>>>(a); }, 20);
+    float ms = median_ms([&] { scan_fwd_kernel<bf, P, MINB, CKMID><<<grid, SCAN_THREADS, smem>>>(a); }, 3, 20);
     printf("fwd P=%2d minblocks=%d ckmid=%d: %.3f ms  rel err vs library %.2g\n", P, MINB, (int)CKMID, ms,
            rel_err_bf((const bf *)a.out, ref, BDL));
 }
@@ -83,7 +59,7 @@ template <int P> static void fwd_split_variant(ScanArgs a, const bf *ref, int64_
     a.nblk = (a.dpg + SCAN_THREADS / P - 1) / (SCAN_THREADS / P);
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     CUDA_CHECK_ABORT(cudaMemset(a.out, 0xFF, BDL * 2));
-    float ms = median_ms([&] { scan_fwd_split_kernel<bf, P, SCAN_ITEMS><<<grid, SCAN_THREADS>>>(a); }, 20);
+    float ms = median_ms([&] { scan_fwd_split_kernel<bf, P, SCAN_ITEMS><<<grid, SCAN_THREADS>>>(a); }, 3, 20);
     printf("fwd split P=%d (states per lane %d): %.3f ms  rel err vs library %.2g\n", P,
            SCAN_SPLIT_NS, ms, rel_err_bf((const bf *)a.out, ref, BDL));
 }
@@ -98,7 +74,7 @@ static void fwd_pipe_variant(ScanArgs a, const bf *ref, int64_t BDL) {
     if (smem > 48 * 1024)
         CUDA_CHECK_ABORT(cudaFuncSetAttribute(scan_fwd_pipe_kernel<bf, P, TS, NB>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     CUDA_CHECK_ABORT(cudaMemset(a.out, 0xFF, BDL * 2));
-    float ms = median_ms([&] { scan_fwd_pipe_kernel<bf, P, TS, NB><<<grid, SCAN_THREADS, smem>>>(a); }, 20);
+    float ms = median_ms([&] { scan_fwd_pipe_kernel<bf, P, TS, NB><<<grid, SCAN_THREADS, smem>>>(a); }, 3, 20);
     printf("fwd pipe (%s) P=%d TS=%d (smem %d KB): %.3f ms  rel err vs library %.2g\n",
            NB ? "v6" : "v5", P, TS,
            smem / 1024, ms, rel_err_bf((const bf *)a.out, ref, BDL));
@@ -111,7 +87,7 @@ template <int SUB, bool STAGEBC> static void bwd_split_variant(ScanArgs a) {
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     size_t smem = scan_bwd_split_smem_bytes<bf, 4, SUB, STAGEBC>();
     CUDA_CHECK_ABORT(cudaFuncSetAttribute(scan_bwd_split_kernel<bf, 4, SUB, STAGEBC>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    float ms = median_ms([&] { scan_bwd_split_kernel<bf, 4, SUB, STAGEBC><<<grid, SCAN_THREADS, smem>>>(a); }, 10);
+    float ms = median_ms([&] { scan_bwd_split_kernel<bf, 4, SUB, STAGEBC><<<grid, SCAN_THREADS, smem>>>(a); }, 3, 10);
     printf("bwd kernel state-split SUB=%2d %s (smem %zu KB): %.3f ms\n", SUB,
            STAGEBC ? "v5 staged B,C" : "v4b", smem / 1024, ms);
 }
@@ -143,9 +119,9 @@ int main(int argc, char **argv) {
     fill_bf<<<1024, 256>>>(z, BDL, -2, 2, 3);
     fill_bf<<<1024, 256>>>(Bm, BNL, -1, 1, 4);
     fill_bf<<<1024, 256>>>(Cm, BNL, -1, 1, 5);
-    fill_f<<<1024, 256>>>(A, D * N, -4, -0.5f, 6);
-    fill_f<<<1024, 256>>>(Dk, D, -1, 1, 7);
-    fill_f<<<1024, 256>>>(bias, D, -3, -1, 8);
+    fill_kernel<<<1024, 256>>>(A, D * N, -4, -0.5f, 6);
+    fill_kernel<<<1024, 256>>>(Dk, D, -1, 1, 7);
+    fill_kernel<<<1024, 256>>>(bias, D, -3, -1, 8);
     CK(selective_scan_forward_bf16((ssm_bf16 *)ref, NULL, cs, (ssm_bf16 *)u, (ssm_bf16 *)delta,
                                    A, (ssm_bf16 *)Bm, (ssm_bf16 *)Cm, Dk, (ssm_bf16 *)z, bias,
                                    &s));
@@ -201,7 +177,7 @@ int main(int argc, char **argv) {
                     (ssm_bf16 *)ref, cs2, (ssm_bf16 *)u, (ssm_bf16 *)delta, A, (ssm_bf16 *)Bm,
                     (ssm_bf16 *)Cm, Dk, (ssm_bf16 *)z, bias, ws, &s2));
             },
-            10);
+            3, 10);
         printf("bwd chunk=%2lld: %.3f ms (workspace %.0f MB)\n", (long long)chunk, ms,
                selective_scan_workspace_size_cuda(&s2) * 4e-6);
         if (chunk == 64 && N == 16) { // the scan kernels alone, same inputs

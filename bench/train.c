@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/timing.h"
 #include "core/device_select.h"
 #include "tasks/classify_model.h"
 #include "tasks/train_device.h"
@@ -40,22 +41,6 @@ static const shape SHAPES[] = {
     {"fmnist_gpu", 1, 28, 28, 4, 192, 8, 256, 10, SSM_CLS_NONE, 1},
     {"vim_tiny", 3, 224, 224, 16, 192, 24, 128, 1000, SSM_CLS_MIDDLE, 0},
 };
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 // Forward matmul FLOPs of one sample (2 per multiply-add): patch embedding, per layer
 // in_proj, out_proj and per branch x_proj, dt_proj, then the head.
@@ -108,7 +93,7 @@ static double gemm_seconds(int64_t M, int64_t N, int64_t K, int bf16) {
     ssm_cuda_free(A);
     ssm_cuda_free(B);
     ssm_cuda_free(C);
-    return median(t, 15);
+    return bench_median(t, 15);
 }
 
 static int run_shape(const shape *s, int bf16, double rate32, double rate16, int steps) {
@@ -147,7 +132,7 @@ static int run_shape(const shape *s, int bf16, double rate32, double rate16, int
     ssm_optim_config oc = {.lr = 1e-4, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.05};
     double *t = malloc((size_t)steps * sizeof *t), loss = 0, gnorm = 0;
     for (int r = -3; r < steps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         const real *dx;
         const int32_t *dy;
         ssm_code rc = classify_model_batch_in(&m, x, y, s->batch, &dx, &dy, &err);
@@ -159,11 +144,11 @@ static int run_shape(const shape *s, int bf16, double rate32, double rate16, int
             return 1;
         }
         if (r >= 0)
-            t[r] = now() - t0;
+            t[r] = bench_now() - t0;
     }
     CUDA_CHECK_ABORT(cudaDeviceSynchronize());
     CUDA_CHECK_ABORT(cudaMemGetInfo(&free1, &total));
-    double step = median(t, steps);
+    double step = bench_median(t, steps);
     int64_t P = m.adapter->seq_len - (m.adapter->cls_index >= 0);
     double f = 3.0 * forward_flops(s, mamba_stack_get_config(m.stack), m.adapter->seq_len, P,
                                    m.n_branches);

@@ -76,6 +76,42 @@ int cli_parse(cli_args *a, int argc, char **argv, unsigned allowed, const char *
     return 0;
 }
 
+int cli_parse_dir_options(int argc, char **argv, const char *usage, const char *help,
+                          const char **dir, int (*opt)(void *ctx, const char *key, const char *val),
+                          void *ctx) {
+    *dir = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            printf("%s\n\n%s", usage, help);
+            return 0;
+        }
+        if (s[0] != '-') {
+            if (*dir) {
+                fprintf(stderr, "ssmkit: unexpected argument '%s'\nusage: %s\n", s, usage);
+                return 2;
+            }
+            *dir = s;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "ssmkit: option '%s' needs a value\nusage: %s\n", s, usage);
+            return 2;
+        }
+        i++;
+        int rc = opt(ctx, s, v);
+        if (rc == 1)
+            fprintf(stderr, "ssmkit: unknown option '%s'\nusage: %s\n", s, usage);
+        if (rc)
+            return 2;
+    }
+    if (!*dir) {
+        fprintf(stderr, "ssmkit: missing the DIR argument\nusage: %s\n", usage);
+        return 2;
+    }
+    return -1;
+}
+
 void cli_blame_config(const char *config, ssm_error *err) {
     size_t n = strlen(config);
     if (err->code == SSM_ECONFIG && strncmp(err->msg, config, n) != 0)

@@ -1,7 +1,7 @@
-// defines: cli_args, cli_parse, cli_fail, cli_load_config, cli_apply_threads,
-//          cli_open_device, cli_mkdirs, cli_data, cli_data_open, cli_data_close,
-//          cli_data_metadata, cli_train_config, cmd_train, cmd_eval, cmd_predict, cmd_info, cmd_check_grad,
-//          cmd_cv, cmd_synth_bags, cmd_synth_scenes
+// defines: cli_args, cli_parse, cli_parse_dir_options, cli_fail, cli_load_config,
+//          cli_apply_threads, cli_open_device, cli_mkdirs, cli_data, cli_data_open,
+//          cli_data_close, cli_data_metadata, cli_train_config, cmd_train, cmd_eval, cmd_predict,
+//          cmd_info, cmd_check_grad, cmd_cv, cmd_synth_bags, cmd_synth_scenes
 // Shared plumbing of the ssmkit subcommands. Only cli/ prints errors and
 // chooses exit codes (DESIGN.md invariant 7): 0 ok, 1 runtime/data error,
 // 2 usage or config error.
@@ -46,6 +46,15 @@ enum { CLI_SET = 1, CLI_RESUME = 2, CLI_CKPT = 4, CLI_SPLIT = 8, CLI_INPUTS = 16
 // Parses argv after the command name; refuses flags outside `allowed`.
 // Returns 0, or 2 after printing the problem and the usage line.
 int cli_parse(cli_args *a, int argc, char **argv, unsigned allowed, const char *usage);
+
+// The command line of a generator, `ssmkit <cmd> DIR [--option value]...`: DIR into *dir,
+// each option and its value handed to opt(ctx, option, value), which returns 0 when it took
+// them, 1 for an option it does not know, 2 for a bad value (after saying why). --help / -h
+// prints the usage line and `help`. Returns -1 when the command should go on, else the exit
+// code to return now: 0 after --help, 2 after a usage error (printed with the usage line).
+int cli_parse_dir_options(int argc, char **argv, const char *usage, const char *help,
+                          const char **dir, int (*opt)(void *ctx, const char *key, const char *val),
+                          void *ctx);
 
 // Prints "ssmkit <cmd>: <message>" and returns the exit code for err->code.
 // A config error found after loading (the model or the task refusing the data or a key)

@@ -15,55 +15,40 @@
 static const char *USAGE = "ssmkit synth-bags DIR [--bags N] [--min L] [--max L] [--dim F] "
                            "[--witnesses A:B] [--shift S] [--splits K] [--seed S]";
 
+static int option(void *ctx, const char *s, const char *v) {
+    mil_synth_opts *o = ctx;
+    if (!strcmp(s, "--bags")) o->n_bags = atoll(v);
+    else if (!strcmp(s, "--min")) o->min_len = atoll(v);
+    else if (!strcmp(s, "--max")) o->max_len = atoll(v);
+    else if (!strcmp(s, "--dim")) o->F = atoll(v);
+    else if (!strcmp(s, "--shift")) o->shift = atof(v);
+    else if (!strcmp(s, "--splits")) o->n_splits = atoll(v);
+    else if (!strcmp(s, "--seed")) o->seed = strtoull(v, NULL, 10);
+    else if (!strcmp(s, "--witnesses")) {
+        long long a, b;
+        if (sscanf(v, "%lld:%lld", &a, &b) != 2) {
+            fprintf(stderr, "ssmkit: --witnesses takes A:B, got '%s'\n", v);
+            return 2;
+        }
+        o->min_witness = a, o->max_witness = b;
+    } else
+        return 1;
+    return 0;
+}
+
 int cmd_synth_bags(int argc, char **argv) {
     mil_synth_opts o = {.n_bags = 40, .min_len = 1000, .max_len = 50000, .F = 128,
                         .min_witness = 5, .max_witness = 20, .shift = 2.0,
                         .positive_fraction = 0.5, .n_splits = 5, .val_fraction = 0.1, .seed = 0};
-    const char *dir = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            printf("%s\n\nWrites a synthetic MIL bag set in CLAM's layout (docs/datasets.md).\n"
-                   "Defaults: 40 bags of 1000..50000 instances of 128 features, 5..20 witnesses\n"
-                   "per positive bag shifted by 2.0, 5 split files, seed 0.\n", USAGE);
-            return 0;
-        }
-        if (s[0] != '-') {
-            if (dir) {
-                fprintf(stderr, "ssmkit: unexpected argument '%s'\nusage: %s\n", s, USAGE);
-                return 2;
-            }
-            dir = s;
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "ssmkit: option '%s' needs a value\nusage: %s\n", s, USAGE);
-            return 2;
-        }
-        i++;
-        if (!strcmp(s, "--bags")) o.n_bags = atoll(v);
-        else if (!strcmp(s, "--min")) o.min_len = atoll(v);
-        else if (!strcmp(s, "--max")) o.max_len = atoll(v);
-        else if (!strcmp(s, "--dim")) o.F = atoll(v);
-        else if (!strcmp(s, "--shift")) o.shift = atof(v);
-        else if (!strcmp(s, "--splits")) o.n_splits = atoll(v);
-        else if (!strcmp(s, "--seed")) o.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(s, "--witnesses")) {
-            long long a, b;
-            if (sscanf(v, "%lld:%lld", &a, &b) != 2) {
-                fprintf(stderr, "ssmkit: --witnesses takes A:B, got '%s'\n", v);
-                return 2;
-            }
-            o.min_witness = a, o.max_witness = b;
-        } else {
-            fprintf(stderr, "ssmkit: unknown option '%s'\nusage: %s\n", s, USAGE);
-            return 2;
-        }
-    }
-    if (!dir) {
-        fprintf(stderr, "ssmkit: missing the DIR argument\nusage: %s\n", USAGE);
-        return 2;
-    }
+    const char *dir;
+    int rc = cli_parse_dir_options(
+        argc, argv, USAGE,
+        "Writes a synthetic MIL bag set in CLAM's layout (docs/datasets.md).\n"
+        "Defaults: 40 bags of 1000..50000 instances of 128 features, 5..20 witnesses\n"
+        "per positive bag shifted by 2.0, 5 split files, seed 0.\n",
+        &dir, option, &o);
+    if (rc >= 0)
+        return rc;
     ssm_error err = {0};
     if (mil_synth_write(dir, &o, &err))
         return cli_fail("synth-bags", &err);

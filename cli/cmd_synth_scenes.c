@@ -14,49 +14,33 @@
 static const char *USAGE = "ssmkit synth-scenes DIR [--train N] [--val N] [--test N] "
                            "[--seconds S] [--sources K] [--rate HZ] [--seed S]";
 
+static int option(void *ctx, const char *s, const char *v) {
+    ssm_scene_opts *o = ctx;
+    if (!strcmp(s, "--train")) o->n_train = atoll(v);
+    else if (!strcmp(s, "--val")) o->n_val = atoll(v);
+    else if (!strcmp(s, "--test")) o->n_test = atoll(v);
+    else if (!strcmp(s, "--seconds")) o->seconds = atof(v);
+    else if (!strcmp(s, "--sources")) o->max_sources = atoi(v);
+    else if (!strcmp(s, "--rate")) o->sample_rate = atoi(v);
+    else if (!strcmp(s, "--seed")) o->seed = strtoull(v, NULL, 10);
+    else
+        return 1;
+    return 0;
+}
+
 int cmd_synth_scenes(int argc, char **argv) {
     ssm_scene_opts o;
     ssm_scene_opts_default(&o);
-    const char *dir = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            printf("%s\n\nWrites a multi-label sound-event set in AST/AuM's manifest layout\n"
-                   "(docs/datasets.md): clips of 1..K overlapping sources of 8 classes (hum,\n"
-                   "tone, whistle, chirps, beeps, noise bursts, clicks) over faint noise.\n"
-                   "Defaults: 800 / 100 / 200 clips of 1 s at 16000 Hz, 1..3 sources, seed 0.\n",
-                   USAGE);
-            return 0;
-        }
-        if (s[0] != '-') {
-            if (dir) {
-                fprintf(stderr, "ssmkit: unexpected argument '%s'\nusage: %s\n", s, USAGE);
-                return 2;
-            }
-            dir = s;
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "ssmkit: option '%s' needs a value\nusage: %s\n", s, USAGE);
-            return 2;
-        }
-        i++;
-        if (!strcmp(s, "--train")) o.n_train = atoll(v);
-        else if (!strcmp(s, "--val")) o.n_val = atoll(v);
-        else if (!strcmp(s, "--test")) o.n_test = atoll(v);
-        else if (!strcmp(s, "--seconds")) o.seconds = atof(v);
-        else if (!strcmp(s, "--sources")) o.max_sources = atoi(v);
-        else if (!strcmp(s, "--rate")) o.sample_rate = atoi(v);
-        else if (!strcmp(s, "--seed")) o.seed = strtoull(v, NULL, 10);
-        else {
-            fprintf(stderr, "ssmkit: unknown option '%s'\nusage: %s\n", s, USAGE);
-            return 2;
-        }
-    }
-    if (!dir) {
-        fprintf(stderr, "ssmkit: missing the DIR argument\nusage: %s\n", USAGE);
-        return 2;
-    }
+    const char *dir;
+    int rc = cli_parse_dir_options(
+        argc, argv, USAGE,
+        "Writes a multi-label sound-event set in AST/AuM's manifest layout\n"
+        "(docs/datasets.md): clips of 1..K overlapping sources of 8 classes (hum,\n"
+        "tone, whistle, chirps, beeps, noise bursts, clicks) over faint noise.\n"
+        "Defaults: 800 / 100 / 200 clips of 1 s at 16000 Hz, 1..3 sources, seed 0.\n",
+        &dir, option, &o);
+    if (rc >= 0)
+        return rc;
     ssm_error err = {0};
     if (ssm_audio_scenes_write(dir, &o, &err))
         return cli_fail("synth-scenes", &err);

@@ -266,12 +266,7 @@ ssm_code audio_data_open(audio_data *d, const ssm_data_config *dc, uint64_t seed
 }
 
 void audio_data_close(audio_data *d) {
-    if (d->open & 1)
-        ssm_batcher_free(&d->train);
-    if (d->open & 2)
-        ssm_batcher_free(&d->val);
-    if (d->open & 4)
-        ssm_batcher_free(&d->test);
+    ssm_batchers_free(&d->train, &d->val, &d->test, (unsigned)d->open);
     for (int sp = 0; sp < 3; sp++)
         free(d->ids[sp]);
     ssm_audio_noise_free(&d->noise);

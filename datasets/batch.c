@@ -369,6 +369,15 @@ fail:
     return rc;
 }
 
+void ssm_batchers_free(ssm_batcher *train, ssm_batcher *val, ssm_batcher *test, unsigned open) {
+    if (open & 1)
+        ssm_batcher_free(train);
+    if (open & 2)
+        ssm_batcher_free(val);
+    if (open & 4)
+        ssm_batcher_free(test);
+}
+
 void ssm_batcher_free(ssm_batcher *bt) {
     ssm_prefetch_stop(bt);
     for (int s = 0; s < 2; s++)

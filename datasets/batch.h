@@ -3,7 +3,8 @@
 //          ssm_batcher_seek, ssm_batcher_batches_per_epoch, ssm_batcher_free,
 //          ssm_epoch_order, SSM_BATCH_MAX_DIMS, ssm_dense_kind, ssm_batch_alloc_extra,
 //          ssm_batch_alloc_ragged, ssm_weighted_order, ssm_batcher_batches_before,
-//          ssm_batcher_batches_in_epochs, ssm_shard_mode, ssm_batcher_shard
+//          ssm_batcher_batches_in_epochs, ssm_shard_mode, ssm_batcher_shard,
+//          ssm_batchers_free
 // The batch the rest of ssmkit consumes, and the batcher that makes batches
 // from any sample source (an in-memory image dataset today; time-series
 // windows or bags of features later, through the same struct).
@@ -196,6 +197,9 @@ typedef struct {
 ssm_code ssm_batcher_init(ssm_batcher *bt, const ssm_sample_source *src, const int64_t *ids,
                           int64_t n_ids, const ssm_batcher_opts *opts, ssm_error *err);
 void ssm_batcher_free(ssm_batcher *bt);
+// A data recipe's three batchers: frees train, val and test where bit 1, 2 and 4 of `open`
+// says it was initialised.
+void ssm_batchers_free(ssm_batcher *train, ssm_batcher *val, ssm_batcher *test, unsigned open);
 
 // The next batch of the current epoch, in *out (valid until the next call of
 // next/seek/free). At the end of an epoch *out is NULL and the position moves

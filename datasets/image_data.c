@@ -112,12 +112,7 @@ ssm_code image_data_open(image_data *d, const ssm_data_config *dc, uint64_t seed
 }
 
 void image_data_close(image_data *d) {
-    if (d->open & 1)
-        ssm_batcher_free(&d->train);
-    if (d->open & 2)
-        ssm_batcher_free(&d->val);
-    if (d->open & 4)
-        ssm_batcher_free(&d->test);
+    ssm_batchers_free(&d->train, &d->val, &d->test, (unsigned)d->open);
     ssm_image_dataset_free(&d->train_ds);
     ssm_image_dataset_free(&d->test_ds);
     memset(d, 0, sizeof *d);

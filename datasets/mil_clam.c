@@ -223,20 +223,6 @@ static ssm_code clam_read(const mil_bags *s, int64_t bag, const int64_t *rows, i
 
 // ---- the dataset CSV --------------------------------------------------------------
 
-static void next_cell(const char **p, const char *end, const char **cell, size_t *len) {
-    const char *q = memchr(*p, ',', (size_t)(end - *p));
-    if (!q)
-        q = end;
-    *cell = *p;
-    *len = (size_t)(q - *p);
-    series_trim(cell, len);
-    if (*len >= 2 && (*cell)[0] == '"' && (*cell)[*len - 1] == '"') {
-        (*cell)++;
-        *len -= 2;
-    }
-    *p = q < end ? q + 1 : end;
-}
-
 typedef struct {
     char **slide, **label; // [rows]
     int64_t *line;         // [rows] CSV line of each slide
@@ -269,7 +255,7 @@ static ssm_code read_csv(csv_rows *c, const char *path, ssm_error *err) {
             fields += line[i] == ',';
         if (!ncols) {
             for (int col = 0; col < fields; col++) {
-                next_cell(&p, end, &cell, &len);
+                series_next_cell(&p, end, &cell, &len);
                 if (len == 8 && !memcmp(cell, "slide_id", 8))
                     col_slide = col;
                 else if (len == 5 && !memcmp(cell, "label", 5))
@@ -312,7 +298,7 @@ static ssm_code read_csv(csv_rows *c, const char *path, ssm_error *err) {
         }
         char *sv = NULL, *lv = NULL;
         for (int col = 0; col < ncols; col++) {
-            next_cell(&p, end, &cell, &len);
+            series_next_cell(&p, end, &cell, &len);
             if (col == col_slide)
                 sv = strndup(cell, len);
             else if (col == col_label)
@@ -376,7 +362,7 @@ static ssm_code map_labels(mil_bags *s, const csv_rows *c, const char *map, cons
         const char *p = map, *end = map + strlen(map), *cell;
         size_t len;
         while (p < end && rc == SSM_OK) {
-            next_cell(&p, end, &cell, &len);
+            series_next_cell(&p, end, &cell, &len);
             const char *colon = memchr(cell, ':', len);
             char *num_end = NULL;
             long v = colon ? strtol(colon + 1, &num_end, 10) : -1;

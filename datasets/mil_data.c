@@ -194,12 +194,7 @@ ssm_code mil_data_open(mil_data *d, const ssm_data_config *dc, uint64_t seed, in
 }
 
 void mil_data_close(mil_data *d) {
-    if (d->open & 1)
-        ssm_batcher_free(&d->train);
-    if (d->open & 2)
-        ssm_batcher_free(&d->val);
-    if (d->open & 4)
-        ssm_batcher_free(&d->test);
+    ssm_batchers_free(&d->train, &d->val, &d->test, (unsigned)d->open);
     mil_bags_free(&d->bags);
     mil_bags_free(&d->test_bags);
     mil_split_free(&d->split);

@@ -133,21 +133,6 @@ ssm_code mil_folds_stratified(mil_split *sp, const int32_t *labels, int64_t n,
 
 // ---- CLAM split files ----------------------------------------------------------------
 
-// The next comma-separated cell of [*p, end) (quotes stripped, trimmed); advances *p.
-static void next_cell(const char **p, const char *end, const char **cell, size_t *len) {
-    const char *q = memchr(*p, ',', (size_t)(end - *p));
-    if (!q)
-        q = end;
-    *cell = *p;
-    *len = (size_t)(q - *p);
-    series_trim(cell, len);
-    if (*len >= 2 && (*cell)[0] == '"' && (*cell)[*len - 1] == '"') {
-        (*cell)++;
-        *len -= 2;
-    }
-    *p = q < end ? q + 1 : end;
-}
-
 ssm_code mil_split_read_clam(mil_split *sp, const mil_bags *s, const char *path, ssm_error *err) {
     memset(sp, 0, sizeof *sp);
     series_text txt;
@@ -182,7 +167,7 @@ ssm_code mil_split_read_clam(mil_split *sp, const mil_bags *s, const char *path,
                 break;
             }
             for (ncols = 0; ncols < fields; ncols++) {
-                next_cell(&p, end, &cell, &len);
+                series_next_cell(&p, end, &cell, &len);
                 col_part[ncols] = -1;
                 for (int k = 0; k < 3; k++)
                     if (len == strlen(part_names[k]) && !memcmp(cell, part_names[k], len)) {
@@ -202,7 +187,7 @@ ssm_code mil_split_read_clam(mil_split *sp, const mil_bags *s, const char *path,
             break;
         }
         for (int c = 0; c < ncols && rc == SSM_OK; c++) {
-            next_cell(&p, end, &cell, &len);
+            series_next_cell(&p, end, &cell, &len);
             if (col_part[c] < 0 || !len)
                 continue;
             char name[512];

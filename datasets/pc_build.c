@@ -166,3 +166,12 @@ void pc_deform(pc_mesh *m, uint64_t key) {
         v[2] = -sin(ry) * x3 + cos(ry) * z2;
     }
 }
+
+void pc_jitter(pc_cloud *raw, uint64_t key) {
+    for (int64_t j = 0; j < raw->n; j++)
+        for (int k = 0; k < 3; k++) {
+            uint64_t d = (uint64_t)(j * 3 + k) * 2;
+            double u = pc_unit(key, d), v = pc_unit(key, d + 1);
+            raw->p[j * 6 + k] += (real)(0.01 * sqrt(-2 * log(1 - u)) * cos(2 * M_PI * v));
+        }
+}

@@ -1,6 +1,7 @@
 // defines: pc_builder, pc_surface_fn, PC_BUILD_GRID, pc_build_vertex, pc_build_face,
 //          pc_build_grid, pc_build_box, pc_build_tri, pc_surf_sphere, pc_surf_side,
-//          pc_surf_disk, pc_surf_torus, pc_surf_box, pc_unit, pc_between, pc_deform
+//          pc_surf_disk, pc_surf_torus, pc_surf_box, pc_unit, pc_between, pc_deform,
+//          pc_jitter
 // Triangle meshes built from primitives for the generated point sets (pc_shapes.h: shape
 // classification; pc_parts.h: part segmentation): vertices and faces grown in one mesh,
 // parametric patches as grids, boxes, subdivided triangles; optionally every face labelled
@@ -47,3 +48,6 @@ double pc_between(uint64_t key, uint64_t i, double lo, double hi); // U[lo, hi)
 // taper and twist along y about the mean height, a tilt of up to 10 degrees about x and z,
 // a rotation about y.
 void pc_deform(pc_mesh *m, uint64_t key);
+// Gaussian noise of sigma 0.01 (Box-Muller on draws of key) on the x, y, z of every point of a
+// sampled cloud of 6 values a point.
+void pc_jitter(pc_cloud *raw, uint64_t key);

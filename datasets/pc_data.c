@@ -276,12 +276,7 @@ ssm_code pc_data_open(pc_data *d, const ssm_data_config *dc, uint64_t seed, int 
 }
 
 void pc_data_close(pc_data *d) {
-    if (d->open & 1)
-        ssm_batcher_free(&d->train);
-    if (d->open & 2)
-        ssm_batcher_free(&d->val);
-    if (d->open & 4)
-        ssm_batcher_free(&d->test);
+    ssm_batchers_free(&d->train, &d->val, &d->test, (unsigned)d->open);
     pc_set_free(&d->train_set);
     pc_set_free(&d->test_set);
     memset(d, 0, sizeof *d);

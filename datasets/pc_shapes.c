@@ -109,13 +109,7 @@ static ssm_code load_shape(void *vctx, int64_t i, uint64_t unused, pc_cloud *raw
     pc_mesh_free(&m);
     if (rc != SSM_OK)
         return rc;
-    uint64_t nk = ssm_seed_derive(key, 2000);
-    for (int64_t j = 0; j < raw->n; j++)
-        for (int k = 0; k < 3; k++) { // Box-Muller, sigma 0.01
-            uint64_t d = (uint64_t)(j * 3 + k) * 2;
-            double u = pc_unit(nk, d), v = pc_unit(nk, d + 1);
-            raw->p[j * 6 + k] += (real)(0.01 * sqrt(-2 * log(1 - u)) * cos(2 * M_PI * v));
-        }
+    pc_jitter(raw, ssm_seed_derive(key, 2000));
     return SSM_OK;
 }
 

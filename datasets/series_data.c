@@ -231,12 +231,7 @@ ssm_code series_data_open(series_data *d, const ssm_data_config *dc, uint64_t se
 }
 
 void series_data_close(series_data *d) {
-    if (d->open & 1)
-        ssm_batcher_free(&d->train);
-    if (d->open & 2)
-        ssm_batcher_free(&d->val);
-    if (d->open & 4)
-        ssm_batcher_free(&d->test);
+    ssm_batchers_free(&d->train, &d->val, &d->test, (unsigned)d->open);
     if (d->forecast)
         series_dataset_free(&d->ds);
     else {

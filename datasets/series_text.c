@@ -1,5 +1,5 @@
 // defines: series_text_read, series_text_free, series_lines_init, series_next_line,
-//          series_trim, series_parse_number, series_snippet
+//          series_trim, series_next_cell, series_parse_number, series_snippet
 #include "datasets/series_text.h"
 
 #include <errno.h>
@@ -99,6 +99,20 @@ void series_trim(const char **s, size_t *n) {
         len--;
     *s = p;
     *n = len;
+}
+
+void series_next_cell(const char **p, const char *end, const char **cell, size_t *len) {
+    const char *q = memchr(*p, ',', (size_t)(end - *p));
+    if (!q)
+        q = end;
+    *cell = *p;
+    *len = (size_t)(q - *p);
+    series_trim(cell, len);
+    if (*len >= 2 && (*cell)[0] == '"' && (*cell)[*len - 1] == '"') {
+        (*cell)++;
+        *len -= 2;
+    }
+    *p = q < end ? q + 1 : end;
 }
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }

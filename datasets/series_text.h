@@ -1,5 +1,6 @@
 // defines: series_text, series_text_read, series_text_free, series_lines, series_lines_init,
-//          series_next_line, series_trim, series_parse_number, series_snippet, SERIES_NUM_*
+//          series_next_line, series_trim, series_next_cell, series_parse_number,
+//          series_snippet, SERIES_NUM_*
 // Shared text plumbing of the time-series readers (series_csv.c, ucr.c, ucr_ts.c):
 // a whole file read into one NUL-terminated buffer, a line iterator that counts
 // 1-based line numbers for error messages, and a strict decimal number parser
@@ -33,6 +34,9 @@ int series_next_line(series_lines *it, const char **s, size_t *n);
 
 // Strips spaces and tabs at both ends of [*s, *s + *n).
 void series_trim(const char **s, size_t *n);
+// The next comma-separated cell of [*p, end) into [*cell, *cell + *len): trimmed, one pair of
+// surrounding double quotes stripped; *p moves past its comma (to end after the last cell).
+void series_next_cell(const char **p, const char *end, const char **cell, size_t *len);
 
 enum {
     SERIES_NUM_OK = 0,      // a finite decimal number

@@ -1,5 +1,5 @@
 // defines: (static test helpers) setup, teardown, make_params, tensors_equal, path_in, slurp,
-//          spit, fill_meta, config_yaml — shared by the checkpoint suites.
+//          fill_meta, config_yaml — shared by the checkpoint suites.
 #pragma once
 #include <check.h>
 #include <stdbool.h>
@@ -10,20 +10,18 @@
 
 #include "core/checkpoint.h"
 #include "core/rng.h"
+#include "tests/util/cli_fixture.h"
+#include "tests/util/files.h"
 #include "tests/util/testutil.h"
 
 static char tmpdir[256];
 
 static inline void setup(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ssm_ckpt_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_int_eq(tu_mkdtemp(tmpdir, sizeof tmpdir, "ssm_ckpt"), 0);
 }
 
-static inline void teardown(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "chmod -R u+w '%s'; rm -rf '%s'", tmpdir, tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+// removes folders a test left read-only too
+static inline void teardown(void) { ck_assert_int_eq(tu_rmtree(tmpdir), 0); }
 
 // A small model table: names as mamba_ssm writes them. extra / other_shape
 // give the variants used by the mismatch tests.
@@ -53,25 +51,14 @@ static inline bool tensors_equal(const ssm_params *a, const real *da, const ssm_
     return true;
 }
 
-static inline void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", tmpdir, name); }
+static inline void path_in(char *buf, size_t n, const char *name) { tu_path(buf, n, tmpdir, name); }
 
 static inline unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*len + 1);
-    ck_assert_uint_eq(fread(b, 1, *len, f), *len);
-    fclose(f);
-    return b;
-}
-
-static inline void spit(const char *path, const void *b, size_t len) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
+    long n = 0;
+    char *b = cf_read_file(path, &n);
+    ck_assert_msg(b != NULL, "cannot read %s", path);
+    *len = (size_t)n;
+    return (unsigned char *)b;
 }
 
 static const char *config_yaml = "data:\n  name: \"mnist\"\n  path: \"C:\\\\x\"\nrun:\n  seed: 7\n";

@@ -18,6 +18,9 @@
 
 #include "backbone/mamba.h"
 #include "backbone/mamba_internal.h"
+#include "tests/backbone_fixture.h"
+#include "tests/util/grad_check.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #define FD_H 1e-4
@@ -39,17 +42,6 @@ typedef struct {
     int mixer_only; // run layer 0's mixer alone (no norm, no residual)
 } fx;
 
-static void random_perm(int32_t *row, int64_t L, uint64_t *st) {
-    for (int64_t l = 0; l < L; l++)
-        row[l] = (int32_t)l;
-    for (int64_t l = L - 1; l > 0; l--) {
-        int64_t j = (int64_t)(tu_uniform(st) * (double)(l + 1));
-        int32_t t = row[l];
-        row[l] = row[j];
-        row[j] = t;
-    }
-}
-
 static void fx_init(fx *f, mamba_config cfg, int order_kind, int mixer_only, int64_t B) {
     memset(f, 0, sizeof *f);
     f->cfg = cfg;
@@ -58,33 +50,13 @@ static void fx_init(fx *f, mamba_config cfg, int order_kind, int mixer_only, int
     f->D = cfg.d_model;
     f->mixer_only = mixer_only;
     ssm_error e = {0};
-    ssm_params_init(&f->p);
-    ck_assert_msg(mamba_stack_declare(&f->s, &cfg, &f->p, "", &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(ssm_params_finalize(&f->p, &e) == SSM_OK, "%s", e.msg);
-    ssm_rng rng;
-    ck_assert(ssm_rng_init(&rng, 7, &e) == SSM_OK);
-    mamba_stack_init_params(f->s, &f->p, &rng);
-    ssm_rng_free(&rng);
+    bb_declare(&f->s, &f->p, &cfg, 7);
     // Move away from the init's special values so that every term matters:
     // dt around 0.3..2 (the init's dt <= 0.1 barely uses the state), norm
-    // weights and D away from 1, nonzero norm biases.
+    // weights and D away from 1, A_log shifted.
     uint64_t st = 12345;
-    for (size_t i = 0; i < f->p.count; i++) {
-        ssm_param_info *it = &f->p.items[i];
-        real *x = f->p.data + it->offset;
-        if (strstr(it->name, "dt_proj") && strstr(it->name, ".bias"))
-            tu_fill_uniform(x, it->numel, -1.0, 1.0, &st);
-        else if (strstr(it->name, "norm") || strstr(it->name, ".D"))
-            for (size_t j = 0; j < it->numel; j++)
-                x[j] += (real)(0.5 * (tu_uniform(&st) - 0.5));
-        else if (strstr(it->name, "A") && strstr(it->name, "_log"))
-            for (size_t j = 0; j < it->numel; j++)
-                x[j] += (real)(0.3 * (tu_uniform(&st) - 0.5));
-    }
-    ssm_arena_init(&f->a);
-    ck_assert_msg(mamba_stack_plan(f->s, &f->a, f->B, f->L, &e) == SSM_OK, "%s", e.msg);
-    ck_assert(ssm_arena_commit(&f->a, &e) == SSM_OK);
-    ck_assert_msg(mamba_stack_plan(f->s, &f->a, f->B, f->L, &e) == SSM_OK, "%s", e.msg);
+    perturb_params(&f->p, &st, -1.0, 0.3);
+    bb_plan(f->s, &f->a, f->B, f->L);
 
     const int64_t n = f->B * f->L * f->D, K = cfg.n_branches, BL = f->B * f->L;
     f->in = malloc((size_t)n * sizeof(real));
@@ -144,6 +116,11 @@ static double fx_loss(void *ctx) {
     return tu_dot(f->out, f->w, (size_t)(f->B * f->L * f->D));
 }
 
+// The tensors layer 0's mixer alone uses (no norm, no other layer).
+static int mixer_param(const char *name) {
+    return !strstr(name, "norm") && strncmp(name, "layers.0.", 9) == 0;
+}
+
 // Forward + backward, then every parameter tensor and the input against FD.
 static void fx_check_all(fx *f, const char *label) {
     const size_t n = (size_t)(f->B * f->L * f->D);
@@ -162,30 +139,14 @@ static void fx_check_all(fx *f, const char *label) {
         mamba_mixer_backward(f->s, &f->p, 0, f->din, f->w, f->in, &f->o, f->B);
     else
         mamba_stack_backward(f->s, &f->p, f->din, f->w, &f->o, f->B);
-    for (size_t i = 0; i < f->p.total; i++)
-        ck_assert_msg(fabs(f->p.grad[i] - 2 * g1[i]) <= 1e-12 * (1 + fabs(g1[i])),
-                      "%s: gradient %zu does not accumulate", label, i);
+    tu_assert_doubled(f->p.grad, g1, f->p.total, 1e-12, label);
     memcpy(f->p.grad, g1, f->p.total * sizeof(real));
     for (size_t i = 0; i < n; i++)
         f->din[i] *= 0.5;
     free(g1);
 
-    double worst_all = 0;
-    for (size_t t = 0; t < f->p.count; t++) {
-        const ssm_param_info *it = &f->p.items[t];
-        if (f->mixer_only && (strstr(it->name, "norm") || strncmp(it->name, "layers.0.", 9) != 0))
-            continue; // not used by the mixer alone
-        size_t worst;
-        double err = tu_fd_check(f->p.data + it->offset, f->p.grad + it->offset, it->numel, fx_loss,
-                                 f, FD_H, FD_FLOOR, FD_MAX_CHECKS, &worst);
-        ck_assert_msg(err < FD_TOL, "%s: %s[%zu]: analytic %.10g vs finite differences, rel err %.3g",
-                      label, it->name, worst, (double)f->p.grad[it->offset + worst], err);
-        if (err > worst_all)
-            worst_all = err;
-        if (getenv("GRAD_VERBOSE"))
-            printf("    %-40s %.2e at %zu (g %.3e)\n", it->name, err, worst,
-                   (double)f->p.grad[it->offset + worst]);
-    }
+    double worst_all = tu_fd_check_params(&f->p, NULL, fx_loss, f, FD_H, FD_FLOOR, FD_MAX_CHECKS,
+                                          FD_TOL, f->mixer_only ? mixer_param : NULL, label);
     size_t worst;
     double err = tu_fd_check(f->in, f->din, n, fx_loss, f, FD_H, FD_FLOOR, 4 * FD_MAX_CHECKS, &worst);
     ck_assert_msg(err < FD_TOL, "%s: input[%zu]: analytic %.10g, rel err %.3g", label, worst,
@@ -193,17 +154,6 @@ static void fx_check_all(fx *f, const char *label) {
     if (err > worst_all)
         worst_all = err;
     printf("  %-34s worst rel err %.2e over %zu tensors + input\n", label, worst_all, f->p.count);
-}
-
-static mamba_config small_cfg(int K, int64_t n_layers) {
-    mamba_config c;
-    mamba_config_defaults(&c);
-    c.d_model = 8;
-    c.d_state = 4;
-    c.n_layers = n_layers;
-    c.n_branches = K;
-    c.scan_chunk = 3; // L = 7 gives chunks of 3, 3, 1: the checkpoint recompute path runs
-    return c;
 }
 
 // B = 2 on 2+ threads runs the mixer's per-sample parallel path; B = 1 (fewer
@@ -220,36 +170,38 @@ static void run_case(mamba_config c, int order_kind, int mixer_only, const char 
     run_case_b(c, order_kind, mixer_only, 2, label);
 }
 
-START_TEST(mixer_k1) { run_case(small_cfg(1, 1), ORD_FIXED, 1, "mixer K=1"); }
+START_TEST(mixer_k1) { run_case(cfg_tiny(1, 1), ORD_FIXED, 1, "mixer K=1"); }
 END_TEST
-START_TEST(mixer_k2_bidirectional) { run_case(small_cfg(2, 1), ORD_FIXED, 1, "mixer K=2 {id, rev}"); }
+START_TEST(mixer_k2_bidirectional) {
+    run_case(cfg_tiny(2, 1), ORD_FIXED, 1, "mixer K=2 {id, rev}");
+}
 END_TEST
-START_TEST(mixer_k4_random_perms) { run_case(small_cfg(4, 1), ORD_RANDOM, 1, "mixer K=4 random"); }
+START_TEST(mixer_k4_random_perms) { run_case(cfg_tiny(4, 1), ORD_RANDOM, 1, "mixer K=4 random"); }
 END_TEST
-START_TEST(mixer_one_sample) { run_case_b(small_cfg(2, 1), ORD_RANDOM, 1, 1, "mixer K=2 B=1"); }
+START_TEST(mixer_one_sample) { run_case_b(cfg_tiny(2, 1), ORD_RANDOM, 1, 1, "mixer K=2 B=1"); }
 END_TEST
-START_TEST(block_k2) { run_case(small_cfg(2, 1), ORD_FIXED, 0, "block K=2"); }
+START_TEST(block_k2) { run_case(cfg_tiny(2, 1), ORD_FIXED, 0, "block K=2"); }
 END_TEST
-START_TEST(stack4_bidirectional) { run_case(small_cfg(2, 4), ORD_FIXED, 0, "stack 4 layers K=2"); }
+START_TEST(stack4_bidirectional) { run_case(cfg_tiny(2, 4), ORD_FIXED, 0, "stack 4 layers K=2"); }
 END_TEST
 START_TEST(stack_layernorm) {
-    mamba_config c = small_cfg(2, 2);
+    mamba_config c = cfg_tiny(2, 2);
     c.norm = MAMBA_NORM_LAYER;
     run_case(c, ORD_FIXED, 0, "stack 2 layers LayerNorm");
 }
 END_TEST
 START_TEST(stack_merge_sum) {
-    mamba_config c = small_cfg(2, 2);
+    mamba_config c = cfg_tiny(2, 2);
     c.merge = MAMBA_MERGE_SUM;
     run_case(c, ORD_RANDOM, 0, "stack 2 layers merge=sum");
 }
 END_TEST
 START_TEST(stack_schedule) {
-    run_case(small_cfg(2, 4), ORD_SCHEDULE, 0, "stack 4 layers scheduled orders");
+    run_case(cfg_tiny(2, 4), ORD_SCHEDULE, 0, "stack 4 layers scheduled orders");
 }
 END_TEST
 START_TEST(stack_no_final_norm) {
-    mamba_config c = small_cfg(1, 2);
+    mamba_config c = cfg_tiny(1, 2);
     c.final_norm = 0;
     c.scan_chunk = 64; // one chunk
     run_case(c, ORD_FIXED, 0, "stack no norm_f, one chunk");
@@ -271,9 +223,5 @@ int main(void) {
     tcase_add_test(tc, stack_schedule);
     tcase_add_test(tc, stack_no_final_norm);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

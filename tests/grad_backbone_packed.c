@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include "backbone/mamba.h"
+#include "tests/backbone_fixture.h"
+#include "tests/util/grad_check.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #define FD_H 1e-4
@@ -48,31 +51,10 @@ static void fx_init(fx *f, mamba_config cfg, int64_t count, int scheduled, int64
     f->T = f->off[N_SEQS];
     f->pk = (ssm_packing){.n = N_SEQS, .total = f->T, .offsets = f->off};
     ssm_error e = {0};
-    ssm_params_init(&f->p);
-    ck_assert_msg(mamba_stack_declare(&f->s, &cfg, &f->p, "", &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(ssm_params_finalize(&f->p, &e) == SSM_OK, "%s", e.msg);
-    ssm_rng rng;
-    ck_assert(ssm_rng_init(&rng, 17, &e) == SSM_OK);
-    mamba_stack_init_params(f->s, &f->p, &rng);
-    ssm_rng_free(&rng);
-    // away from the init's special values, as grad_backbone.c does
-    uint64_t st = 4321;
-    for (size_t i = 0; i < f->p.count; i++) {
-        ssm_param_info *it = &f->p.items[i];
-        real *x = f->p.data + it->offset;
-        if (strstr(it->name, "dt_proj") && strstr(it->name, ".bias"))
-            tu_fill_uniform(x, it->numel, -1.0, 1.0, &st);
-        else if (strstr(it->name, "norm") || strstr(it->name, ".D"))
-            for (size_t j = 0; j < it->numel; j++)
-                x[j] += (real)(0.5 * (tu_uniform(&st) - 0.5));
-        else if (strstr(it->name, "A") && strstr(it->name, "_log"))
-            for (size_t j = 0; j < it->numel; j++)
-                x[j] += (real)(0.3 * (tu_uniform(&st) - 0.5));
-    }
-    ssm_arena_init(&f->a);
-    ck_assert_msg(mamba_stack_plan(f->s, &f->a, B_max, L, &e) == SSM_OK, "%s", e.msg);
-    ck_assert(ssm_arena_commit(&f->a, &e) == SSM_OK);
-    ck_assert_msg(mamba_stack_plan(f->s, &f->a, B_max, L, &e) == SSM_OK, "%s", e.msg);
+    bb_declare(&f->s, &f->p, &cfg, 17);
+    uint64_t st = 4321; // away from the init's special values, as grad_backbone.c does
+    perturb_params(&f->p, &st, -1.0, 0.3);
+    bb_plan(f->s, &f->a, B_max, L);
 
     const size_t n = (size_t)(f->T * f->D);
     f->in = malloc(n * sizeof(real));
@@ -128,17 +110,8 @@ static void fx_check_all(fx *f, const char *label) {
     memset(f->din, 0, n * sizeof(real));
     mamba_stack_forward_packed(f->s, &f->p, f->out, f->in, &f->o, &f->pk);
     mamba_stack_backward_packed(f->s, &f->p, f->din, f->w, &f->o, &f->pk);
-    double worst_all = 0;
-    for (size_t t = 0; t < f->p.count; t++) {
-        const ssm_param_info *it = &f->p.items[t];
-        size_t worst;
-        double err = tu_fd_check(f->p.data + it->offset, f->p.grad + it->offset, it->numel, fx_loss,
-                                 f, FD_H, FD_FLOOR, FD_MAX_CHECKS, &worst);
-        ck_assert_msg(err < FD_TOL, "%s: %s[%zu]: analytic %.10g vs finite differences, rel err %.3g",
-                      label, it->name, worst, (double)f->p.grad[it->offset + worst], err);
-        if (err > worst_all)
-            worst_all = err;
-    }
+    double worst_all = tu_fd_check_params(&f->p, NULL, fx_loss, f, FD_H, FD_FLOOR, FD_MAX_CHECKS,
+                                          FD_TOL, NULL, label);
     size_t worst;
     double err = tu_fd_check(f->in, f->din, n, fx_loss, f, FD_H, FD_FLOOR, 4 * FD_MAX_CHECKS, &worst);
     ck_assert_msg(err < FD_TOL, "%s: input[%zu] (token %zu): analytic %.10g, rel err %.3g", label,
@@ -148,20 +121,9 @@ static void fx_check_all(fx *f, const char *label) {
     printf("  %-40s worst rel err %.2e over %zu tensors + input\n", label, worst_all, f->p.count);
 }
 
-static mamba_config small_cfg(int K, int64_t n_layers) {
-    mamba_config c;
-    mamba_config_defaults(&c);
-    c.d_model = 8;
-    c.d_state = 4;
-    c.n_layers = n_layers;
-    c.n_branches = K;
-    c.scan_chunk = 3;
-    return c;
-}
-
 START_TEST(packed_stack_bidirectional) {
     fx f;
-    fx_init(&f, small_cfg(2, 2), 2, 0, 1, 11);
+    fx_init(&f, cfg_tiny(2, 2), 2, 0, 1, 11);
     fx_check_all(&f, "packed 2 layers {id, rev}");
     fx_free(&f);
 }
@@ -169,7 +131,7 @@ END_TEST
 
 START_TEST(packed_stack_scheduled_orders) {
     fx f;
-    fx_init(&f, small_cfg(2, 2), 4, 1, 1, 11);
+    fx_init(&f, cfg_tiny(2, 2), 4, 1, 1, 11);
     fx_check_all(&f, "packed 2 layers, 4 orders scheduled");
     fx_free(&f);
 }
@@ -177,7 +139,7 @@ END_TEST
 
 START_TEST(packed_on_dense_plan_layernorm) {
     // planned (B_max 2, L 6): 12 tokens of budget for the 11 packed ones
-    mamba_config c = small_cfg(2, 2);
+    mamba_config c = cfg_tiny(2, 2);
     c.norm = MAMBA_NORM_LAYER;
     c.merge = MAMBA_MERGE_SUM;
     fx f;
@@ -195,9 +157,5 @@ int main(void) {
     tcase_add_test(tc, packed_stack_scheduled_orders);
     tcase_add_test(tc, packed_on_dense_plan_layernorm);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

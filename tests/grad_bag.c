@@ -21,6 +21,9 @@
 #include "core/params.h"
 #include "tasks/head_bag.h"
 #include "tasks/head_registry.h"
+#include "tests/util/grad_check.h"
+#include "tests/util/rig.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #define TOL 1e-6
@@ -79,10 +82,7 @@ static void check_adapter(const char *act, ssm_cls_position cls, int coords) {
     uint64_t st = 1234 + (uint64_t)cls * 7 + (uint64_t)act[0];
     tu_fill_uniform(p.data, p.total, -1, 1, &st);
     ssm_arena ar;
-    ssm_arena_init(&ar);
-    ck_assert_int_eq(ssm_adapter_plan(a, &ar, NB, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_adapter_plan(a, &ar, NB, &e), SSM_OK);
+    tu_plan_adapter(a, &ar, NB);
     ssm_packing pk = {.n = NB, .total = TOTAL, .offsets = OFF, .key = 5};
     a->pack = &pk;
     int64_t T = TOTAL + NB * a->ragged_extra, nt = T * D;
@@ -98,17 +98,11 @@ static void check_adapter(const char *act, ssm_cls_position cls, int coords) {
     ssm_adapter_backward(a, &p, R, x, NB);
     real *g = malloc(p.total * sizeof(real));
     memcpy(g, p.grad, p.total * sizeof(real));
-    for (size_t i = 0; i < p.count; i++) {
-        size_t worst;
-        double err = tu_fd_check(ssm_params_data(&p, i), g + p.items[i].offset, p.items[i].numel,
-                                 adapter_loss, &ctx, FD_H, FLOOR, 100000, &worst);
-        ck_assert_msg(err < TOL, "bag_features (act %s, cls %d, coords %d): %s[%zu] relative "
-                      "error %g", act, (int)cls, coords, p.items[i].name, worst, err);
-    }
-    // backward accumulates
-    ssm_adapter_backward(a, &p, R, x, NB);
-    for (size_t i = 0; i < p.total; i++)
-        ck_assert(fabs(p.grad[i] - 2 * g[i]) <= 1e-12 * (1 + fabs(g[i])));
+    char what[96];
+    snprintf(what, sizeof what, "bag_features (act %s, cls %d, coords %d)", act, (int)cls, coords);
+    tu_fd_check_params(&p, g, adapter_loss, &ctx, FD_H, FLOOR, 100000, TOL, NULL, what);
+    ssm_adapter_backward(a, &p, R, x, NB); // backward accumulates
+    tu_assert_doubled(p.grad, g, p.total, 1e-12, what);
     free(g);
     a->pack = NULL;
     ssm_adapter_free(a);
@@ -128,20 +122,6 @@ END_TEST
 
 // ---- head ------------------------------------------------------------------------------
 
-typedef struct {
-    ssm_head *h;
-    ssm_params *p;
-    real *out;
-    const real *feats, *R;
-} head_ctx;
-
-static double head_loss(void *vctx) {
-    head_ctx *c = vctx;
-    ssm_error e;
-    ck_assert_int_eq(ssm_head_forward(c->h, c->p, c->out, c->feats, NB, &e), SSM_OK);
-    return tu_dot(c->out, c->R, (size_t)(NB * c->h->out_numel));
-}
-
 static void check_head(ssm_bag_pool pool) {
     const int64_t D = 5, V = 3, T = TOTAL;
     ssm_head_options o = {.num_classes = V, .bag_pool = pool, .attn_dim = 6};
@@ -156,42 +136,14 @@ static void check_head(ssm_bag_pool pool) {
     uint64_t st = 17 + pool;
     tu_fill_uniform(p.data, p.total, -1, 1, &st);
     ssm_arena ar;
-    ssm_arena_init(&ar);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, NB, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, NB, &e), SSM_OK);
+    tu_plan_head(h, &ar, NB);
     ssm_packing pk = {.n = NB, .total = T, .offsets = OFF};
     h->pack = &pk;
-    real feats[TOTAL * 5], dfeats[TOTAL * 5], pre[TOTAL * 5], R[NB * 3], out[NB * 3];
+    real feats[TOTAL * 5];
     tu_fill_uniform(feats, (size_t)(T * D), -1, 1, &st);
-    tu_fill_uniform(R, (size_t)(NB * V), -1, 1, &st);
-    tu_fill_uniform(pre, (size_t)(T * D), -1, 1, &st);
-    memcpy(dfeats, pre, sizeof pre);
-    head_ctx ctx = {h, &p, out, feats, R};
-    head_loss(&ctx); // backward follows a forward of the same batch
-    ssm_params_zero_grad(&p);
-    ck_assert_int_eq(ssm_head_backward(h, &p, dfeats, R, feats, NB, &e), SSM_OK);
-    for (int64_t i = 0; i < T * D; i++)
-        dfeats[i] -= pre[i];
-    real *g = malloc(p.total * sizeof(real));
-    memcpy(g, p.grad, p.total * sizeof(real));
-    const char *name = ssm_bag_pool_name(pool);
-    for (size_t i = 0; i < p.count; i++) {
-        size_t worst;
-        double err = tu_fd_check(ssm_params_data(&p, i), g + p.items[i].offset, p.items[i].numel,
-                                 head_loss, &ctx, FD_H, FLOOR, 100000, &worst);
-        ck_assert_msg(err < TOL, "bag head (%s): %s[%zu] relative error %g", name,
-                      p.items[i].name, worst, err);
-    }
-    size_t worst;
-    double err = tu_fd_check(feats, dfeats, (size_t)(T * D), head_loss, &ctx, FD_H, FLOOR, 100000,
-                             &worst);
-    ck_assert_msg(err < TOL, "bag head (%s): feats[%zu] relative error %g", name, worst, err);
-    head_loss(&ctx);
-    ck_assert_int_eq(ssm_head_backward(h, &p, dfeats, R, feats, NB, &e), SSM_OK);
-    for (size_t i = 0; i < p.total; i++)
-        ck_assert(fabs(p.grad[i] - 2 * g[i]) <= 1e-12 * (1 + fabs(g[i])));
-    free(g);
+    char what[64];
+    snprintf(what, sizeof what, "bag head (%s)", ssm_bag_pool_name(pool));
+    tu_check_head_grads(h, &p, feats, (size_t)(T * D), NB, &st, TOL, what);
     h->pack = NULL;
     ssm_head_free(h);
     ssm_arena_free(&ar);
@@ -211,9 +163,5 @@ int main(void) {
     tcase_add_test(tc, adapter_matches_finite_differences);
     tcase_add_test(tc, head_matches_finite_differences);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

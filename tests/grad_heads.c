@@ -12,6 +12,7 @@
 // (random values, h = 1e-5).
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@
 #include "core/params.h"
 #include "tasks/head_registry.h"
 #include "tasks/loss.h"
+#include "tests/util/grad_check.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #define TOL 1e-7
@@ -48,21 +51,6 @@ static const head_case CASES[] = {
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
-typedef struct {
-    ssm_head *h;
-    ssm_params *p;
-    real *out;
-    const real *feats, *R;
-    int64_t B;
-} head_ctx;
-
-static double head_loss(void *vctx) {
-    head_ctx *c = vctx;
-    ssm_error e;
-    ck_assert_int_eq(ssm_head_forward(c->h, c->p, c->out, c->feats, c->B, &e), SSM_OK);
-    return tu_dot(c->out, c->R, (size_t)(c->B * c->h->out_numel));
-}
-
 static void check_case(const head_case *hc, uint64_t seed) {
     const int64_t B = 3;
     ssm_params p;
@@ -90,10 +78,7 @@ static void check_case(const head_case *hc, uint64_t seed) {
         if (pass == 0)
             ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
     }
-    const int64_t nf = B * hc->S * hc->L * hc->D, K = h->out_numel;
-    real *feats = malloc((size_t)nf * sizeof(real)), *dfeats = malloc((size_t)nf * sizeof(real));
-    real *pre = malloc((size_t)nf * sizeof(real)), *R = malloc((size_t)(B * K) * sizeof(real));
-    real *out = malloc((size_t)(B * K) * sizeof(real));
+    const size_t nf = (size_t)(B * hc->S * hc->L * hc->D);
     if (hc->revin) { // some windows' statistics, as the adapter's forward leaves them
         int64_t nx = B * hc->input.dims[0] * hc->input.dims[1];
         real *x = malloc((size_t)nx * sizeof(real)), *xn = malloc((size_t)nx * sizeof(real));
@@ -105,39 +90,12 @@ static void check_case(const head_case *hc, uint64_t seed) {
         free(x);
         free(xn);
     }
-    tu_fill_uniform(feats, (size_t)nf, -1, 1, &st);
-    tu_fill_uniform(R, (size_t)(B * K), -1, 1, &st);
-    tu_fill_uniform(pre, (size_t)nf, -1, 1, &st);
-    memcpy(dfeats, pre, (size_t)nf * sizeof(real));
-    head_ctx ctx = {h, &p, out, feats, R, B};
-    head_loss(&ctx); // backward follows a forward of the same batch
-    ssm_params_zero_grad(&p);
-    ck_assert_int_eq(ssm_head_backward(h, &p, dfeats, R, feats, B, &e), SSM_OK);
-    for (int64_t i = 0; i < nf; i++)
-        dfeats[i] -= pre[i];
-    real *g = malloc(p.total * sizeof(real));
-    memcpy(g, p.grad, p.total * sizeof(real));
-    for (size_t i = 0; i < p.count; i++) {
-        size_t worst;
-        double err = tu_fd_check(ssm_params_data(&p, i), g + p.items[i].offset, p.items[i].numel,
-                                 head_loss, &ctx, FD_H, FLOOR, 100000, &worst);
-        ck_assert_msg(err < TOL, "head %s: %s[%zu] relative error %g", hc->head, p.items[i].name,
-                      worst, err);
-    }
-    size_t worst;
-    double err = tu_fd_check(feats, dfeats, (size_t)nf, head_loss, &ctx, FD_H, FLOOR, 100000, &worst);
-    ck_assert_msg(err < TOL, "head %s: feats[%zu] relative error %g", hc->head, worst, err);
-    // backward accumulates: a second call doubles the parameter gradients
-    head_loss(&ctx);
-    ck_assert_int_eq(ssm_head_backward(h, &p, dfeats, R, feats, B, &e), SSM_OK);
-    for (size_t i = 0; i < p.total; i++)
-        ck_assert(fabs(p.grad[i] - 2 * g[i]) <= 1e-12 * (1 + fabs(g[i])));
-    free(g);
+    real *feats = malloc(nf * sizeof(real));
+    tu_fill_uniform(feats, nf, -1, 1, &st);
+    char what[64];
+    snprintf(what, sizeof what, "head %s", hc->head);
+    tu_check_head_grads(h, &p, feats, nf, B, &st, TOL, what);
     free(feats);
-    free(dfeats);
-    free(pre);
-    free(R);
-    free(out);
     ssm_head_free(h);
     ssm_arena_free(&ar);
     ssm_params_free(&p);
@@ -260,9 +218,5 @@ int main(void) {
     tcase_add_test(tc, unknown_head_lists_the_known);
     tcase_add_test(tc, losses_match_finite_differences);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -29,6 +29,7 @@
 #include "kernels/loss.h"
 #include "kernels/norm.h"
 #include "kernels/permute.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #define FD_H 1e-5
@@ -37,18 +38,7 @@
 
 static uint64_t seed = 0xD1B54A32D192ED03ull;
 
-static real *rnd(size_t n, double lo, double hi) {
-    real *x = malloc(n * sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    tu_fill_uniform(x, n, lo, hi, &seed);
-    return x;
-}
-
-static real *zeros(size_t n) {
-    real *x = calloc(n ? n : 1, sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    return x;
-}
+static real *rnd(size_t n, double lo, double hi) { return tu_new_uniform(n, lo, hi, &seed); }
 
 // L = sum(out * R) after running the kernel's forward on the current inputs
 typedef struct {
@@ -118,8 +108,8 @@ START_TEST(linear_grads) {
     lin_args a = {.N = 4, .IC = 5, .OC = 3};
     size_t nx = a.N * a.IC, nw = a.OC * a.IC, no = a.N * a.OC;
     a.x = rnd(nx, -1, 1), a.w = rnd(nw, -1, 1), a.b = rnd(a.OC, -1, 1);
-    a.out = zeros(no), a.R = rnd(no, -1, 1);
-    real *G = zeros(nx + nw + a.OC);
+    a.out = tu_new_zeros(no), a.R = rnd(no, -1, 1);
+    real *G = tu_new_zeros(nx + nw + a.OC);
     real *g = backward_twice("linear", lin_bwd, &a, G, nx + nw + a.OC);
     fd_ctx f = {lin_fwd, &a, a.out, a.R, no};
     expect_grad("linear dinp", &f, a.x, g, nx);
@@ -150,9 +140,9 @@ static void conv_case(int64_t B, int64_t C, int64_t L, int64_t K, int silu, int 
     conv_args a = {.B = B, .C = C, .L = L, .K = K, .silu = silu};
     size_t nx = B * C * L, nw = C * K;
     a.x = rnd(nx, -1.5, 1.5), a.w = rnd(nw, -1, 1), a.b = with_bias ? rnd(C, -1, 1) : NULL;
-    a.out = zeros(nx), a.R = rnd(nx, -1, 1);
+    a.out = tu_new_zeros(nx), a.R = rnd(nx, -1, 1);
     size_t ng = nx + nw + (with_bias ? C : 0);
-    real *G = zeros(ng);
+    real *G = tu_new_zeros(ng);
     char what[64];
     snprintf(what, sizeof what, "conv K=%d silu=%d bias=%d", (int)K, silu, with_bias);
     real *g = backward_twice(what, conv_bwd, &a, G, ng);
@@ -203,9 +193,10 @@ static void norm_case(int layer, int64_t N, int64_t C) {
     norm_args a = {.N = N, .C = C, .layer = layer};
     size_t nx = N * C;
     a.x = rnd(nx, -2, 2), a.w = rnd(C, 0.5, 1.5), a.b = rnd(C, -1, 1);
-    a.out = zeros(nx), a.mean = zeros(N), a.rstd = zeros(N), a.R = rnd(nx, -1, 1);
+    a.out = tu_new_zeros(nx), a.mean = tu_new_zeros(N), a.rstd = tu_new_zeros(N),
+    a.R = rnd(nx, -1, 1);
     size_t ng = nx + 2 * C;
-    real *G = zeros(ng);
+    real *G = tu_new_zeros(ng);
     const char *what = layer ? "layernorm" : "rmsnorm";
     real *g = backward_twice(what, norm_bwd, &a, G, ng);
     fd_ctx f = {norm_fwd, &a, a.out, a.R, nx};
@@ -257,10 +248,10 @@ START_TEST(elementwise_grads) {
     const int64_t n = 24, ns = sizeof special / sizeof special[0];
     for (int op = 0; op < 3; op++) {
         ew_args a = {.n = n, .op = op};
-        a.x = rnd(n, -6, 6), a.z = rnd(n, -6, 6), a.out = zeros(n), a.R = rnd(n, -1, 1);
+        a.x = rnd(n, -6, 6), a.z = rnd(n, -6, 6), a.out = tu_new_zeros(n), a.R = rnd(n, -1, 1);
         memcpy(a.x, special, sizeof special);
         memcpy(a.z + n - ns, special, sizeof special);
-        real *G = zeros(2 * n);
+        real *G = tu_new_zeros(2 * n);
         real *g = backward_twice(names[op], ew_bwd, &a, G, op == 2 ? 2 * n : n);
         fd_ctx f = {ew_fwd, &a, a.out, a.R, n};
         expect_grad(names[op], &f, a.x, g, n);
@@ -313,8 +304,8 @@ START_TEST(permute_grads) {
     for (int mode = 0; mode < 3; mode++) {
         perm_args a = {.B = B, .C = C, .L = L, .perm = perm, .scatter = mode > 0,
                        .accumulate = mode == 2};
-        a.x = rnd(n, -1, 1), a.base = rnd(n, -1, 1), a.out = zeros(n), a.R = rnd(n, -1, 1);
-        real *G = zeros(n);
+        a.x = rnd(n, -1, 1), a.base = rnd(n, -1, 1), a.out = tu_new_zeros(n), a.R = rnd(n, -1, 1);
+        real *G = tu_new_zeros(n);
         real *g = backward_twice(names[mode], perm_bwd, &a, G, n);
         fd_ctx f = {perm_fwd, &a, a.out, a.R, n};
         expect_grad(names[mode], &f, a.x, g, n);
@@ -353,9 +344,9 @@ START_TEST(loss_grads) {
     int32_t targets[4] = {0, 4, 2, 2};
     for (int k = 0; k < 2; k++) {
         loss_args a = {.N = N, .V = V, .targets = targets, .smoothing = k ? 0.1 : 0};
-        a.logits = rnd(N * V, -3, 3), a.probs = zeros(N * V), a.losses = zeros(N);
+        a.logits = rnd(N * V, -3, 3), a.probs = tu_new_zeros(N * V), a.losses = tu_new_zeros(N);
         a.R = rnd(N, 0.2, 1.5);
-        real *G = zeros(N * V);
+        real *G = tu_new_zeros(N * V);
         const char *what = k ? "cross-entropy eps=0.1" : "cross-entropy eps=0";
         real *g = backward_twice(what, ce_bwd, &a, G, N * V);
         fd_ctx f = {ce_fwd, &a, a.losses, a.R, N};
@@ -363,8 +354,9 @@ START_TEST(loss_grads) {
         free(a.logits), free(a.probs), free(a.losses), free(a.R), free(G), free(g);
     }
     loss_args m = {.N = 11};
-    m.pred = rnd(11, -2, 2), m.target = rnd(11, -2, 2), m.losses = zeros(11), m.R = rnd(11, -1, 1);
-    real *G = zeros(11);
+    m.pred = rnd(11, -2, 2), m.target = rnd(11, -2, 2), m.losses = tu_new_zeros(11),
+    m.R = rnd(11, -1, 1);
+    real *G = tu_new_zeros(11);
     real *g = backward_twice("mse", mse_bwd, &m, G, 11);
     fd_ctx f = {mse_fwd, &m, m.losses, m.R, 11};
     expect_grad("mse", &f, m.pred, g, 11);
@@ -382,9 +374,5 @@ int main(void) {
     tcase_add_test(tc, permute_grads);
     tcase_add_test(tc, loss_grads);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include "kernels/scan.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if !REAL_IS_DOUBLE
@@ -24,12 +25,6 @@ typedef struct {
     real *w;                                          // [B, D, L] loss weights (= dout)
     real *out;                                        // [B, D, L] scratch for the loss
 } problem;
-
-static real *alloc_fill(size_t n, double lo, double hi, uint64_t *st) {
-    real *x = malloc(sizeof(real) * (n ? n : 1));
-    tu_fill_uniform(x, n, lo, hi, st);
-    return x;
-}
 
 static double loss_fn(void *ctx) {
     problem *p = ctx;
@@ -53,16 +48,17 @@ static void check_grads_d(int64_t D, int64_t G, int opts, int64_t N, int64_t L, 
     problem p = {.s = {B, D, L, N, G, chunk, !!(opts & OPT_SOFTPLUS)}};
     uint64_t st = 31 + (uint64_t)opts * 101 + (uint64_t)G;
     size_t BDL = (size_t)(B * D * L), BGNL = (size_t)(B * G * N * L), DN = (size_t)(D * N);
-    p.u = alloc_fill(BDL, -1, 1, &st);
+    p.u = tu_new_uniform(BDL, -1, 1, &st);
     // keep delta + bias away from softplus' switch to linear at 20
-    p.delta = opts & OPT_SOFTPLUS ? alloc_fill(BDL, -2, 1, &st) : alloc_fill(BDL, 0.05, 0.8, &st);
-    p.A = alloc_fill(DN, -2.0, -0.3, &st);
-    p.Bm = alloc_fill(BGNL, -1, 1, &st);
-    p.Cm = alloc_fill(BGNL, -1, 1, &st);
-    p.Dskip = opts & OPT_D ? alloc_fill((size_t)D, -1, 1, &st) : NULL;
-    p.z = opts & OPT_Z ? alloc_fill(BDL, -2, 2, &st) : NULL;
-    p.bias = opts & OPT_BIAS ? alloc_fill((size_t)D, -0.3, 0.3, &st) : NULL;
-    p.w = alloc_fill(BDL, -1, 1, &st);
+    p.delta =
+        opts & OPT_SOFTPLUS ? tu_new_uniform(BDL, -2, 1, &st) : tu_new_uniform(BDL, 0.05, 0.8, &st);
+    p.A = tu_new_uniform(DN, -2.0, -0.3, &st);
+    p.Bm = tu_new_uniform(BGNL, -1, 1, &st);
+    p.Cm = tu_new_uniform(BGNL, -1, 1, &st);
+    p.Dskip = opts & OPT_D ? tu_new_uniform((size_t)D, -1, 1, &st) : NULL;
+    p.z = opts & OPT_Z ? tu_new_uniform(BDL, -2, 2, &st) : NULL;
+    p.bias = opts & OPT_BIAS ? tu_new_uniform((size_t)D, -0.3, 0.3, &st) : NULL;
+    p.w = tu_new_uniform(BDL, -1, 1, &st);
     p.out = malloc(sizeof(real) * BDL);
 
     // gradients start at random values: the backward must add, not overwrite
@@ -82,7 +78,7 @@ static void check_grads_d(int64_t D, int64_t G, int opts, int64_t N, int64_t L, 
         {.name = "delta_bias", .x = p.bias, .n = (size_t)D},
     };
     for (int i = 0; i < 8; i++) {
-        t[i].g = alloc_fill(t[i].n, -1, 1, &st);
+        t[i].g = tu_new_uniform(t[i].n, -1, 1, &st);
         t[i].g0 = malloc(sizeof(real) * t[i].n);
         memcpy(t[i].g0, t[i].g, sizeof(real) * t[i].n);
     }
@@ -167,9 +163,5 @@ int main(void) {
     tcase_add_test(tc, grads_options_off);
     tcase_add_test(tc, grads_thread_counts_and_chunk_sizes);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(su);
 }

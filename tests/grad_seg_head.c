@@ -25,6 +25,9 @@
 #include "core/params.h"
 #include "tasks/head_registry.h"
 #include "tasks/head_segment.h"
+#include "tests/util/grad_check.h"
+#include "tests/util/rig.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if !REAL_IS_DOUBLE
@@ -125,10 +128,7 @@ static void check(int64_t N, int64_t C, int64_t G, int64_t D, int64_t P, int64_t
     for (size_t i = 0; i < p.total; i++)
         p.data[i] += (real)(0.2 * (tu_uniform(&st) - 0.5));
     ssm_arena ar;
-    ssm_arena_init(&ar);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, B, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, B, &e), SSM_OK);
+    tu_plan_head(h, &ar, B);
     size_t nx = (size_t)(B * N * C), nf = (size_t)(B * G * D), no = (size_t)(B * N * P);
     real *x = malloc(nx * sizeof *x), *pos = malloc((size_t)(B * G * 3) * sizeof *pos);
     real *feats = malloc(nf * sizeof *feats), *dfeats = malloc(nf * sizeof *dfeats);
@@ -163,8 +163,7 @@ static void check(int64_t N, int64_t C, int64_t G, int64_t D, int64_t P, int64_t
     // backward accumulates: a second call doubles the parameter gradients
     loss(&c);
     ck_assert_int_eq(ssm_head_backward(h, &p, dfeats, R, feats, B, &e), SSM_OK);
-    for (size_t i = 0; i < p.total; i++)
-        ck_assert(fabs(p.grad[i] - 2 * g[i]) <= 1e-10 * (1 + fabs(g[i])));
+    tu_assert_doubled(p.grad, g, p.total, 1e-10, "segment head");
     free(g);
     free(x);
     free(pos);
@@ -205,10 +204,7 @@ START_TEST(refusals) {
     ck_assert_ptr_nonnull(h);
     ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
     ssm_arena ar;
-    ssm_arena_init(&ar);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, 2, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_head_plan(h, &ar, 2, &e), SSM_OK);
+    tu_plan_head(h, &ar, 2);
     real x[2 * 16 * 3] = {0}, pos[2 * 4 * 3] = {0}, feats[2 * 4 * 4] = {0}, out[2 * 16 * 4];
     h->ctx = (ssm_head_context){.x = x, .positions = pos};
     ck_assert_int_eq(ssm_head_forward(h, &p, out, feats, 2, &e), SSM_EINVAL);
@@ -230,9 +226,5 @@ int main(void) {
     tcase_add_test(tc, grad_plain_two_tokens);
     tcase_add_test(tc, refusals);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(su);
 }

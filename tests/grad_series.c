@@ -28,32 +28,16 @@
 #include "core/arena.h"
 #include "core/params.h"
 #include "tasks/model.h"
+#include "tests/util/grad_check.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if !REAL_IS_DOUBLE
 #error "grad_series must be built with -DSSM_DOUBLE"
 #endif
 
-#define FD_H 1e-5
-#define FLOOR 1e-8
 
 // ---- adapters ----------------------------------------------------------------
-
-typedef struct {
-    ssm_adapter *a;
-    ssm_params *p;
-    real *tokens;
-    const real *x, *R;
-    int64_t B;
-    size_t nt;
-} adapter_ctx;
-
-static double adapter_loss(void *vctx) {
-    adapter_ctx *c = vctx;
-    ssm_error e;
-    ck_assert_int_eq(ssm_adapter_forward(c->a, c->p, c->tokens, NULL, c->x, c->B, &e), SSM_OK);
-    return tu_dot(c->tokens, c->R, c->nt);
-}
 
 static void check_adapter(const char *name, int revin, int affine) {
     const int64_t B = 2, T = 11, V = 3, D = 4;
@@ -85,37 +69,13 @@ static void check_adapter(const char *name, int revin, int affine) {
         for (int64_t v = 0; v < V; v++)
             w[v] = (real)(0.5 + 0.3 * v);
     }
-    ssm_arena ar;
-    ssm_arena_init(&ar);
-    ck_assert_int_eq(ssm_adapter_plan(a, &ar, B, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_adapter_plan(a, &ar, B, &e), SSM_OK);
-    size_t nt = (size_t)(B * a->n_seqs * a->seq_len * D), nx = (size_t)(B * T * V);
-    real *x = malloc(nx * sizeof(real)), *R = malloc(nt * sizeof(real)),
-         *tokens = malloc(nt * sizeof(real));
-    tu_fill_uniform(x, nx, -2, 3, &st);
-    tu_fill_uniform(R, nt, -1, 1, &st);
-    adapter_ctx ctx = {a, &p, tokens, x, R, B, nt};
-    ssm_params_zero_grad(&p);
-    ssm_adapter_backward(a, &p, R, x, B);
-    for (size_t i = 0; i < p.count; i++) {
-        size_t worst;
-        double err = tu_fd_check(ssm_params_data(&p, i), ssm_params_grad(&p, i), p.items[i].numel,
-                                 adapter_loss, &ctx, FD_H, FLOOR, 100000, &worst);
-        ck_assert_msg(err < 1e-7, "%s revin %d affine %d: %s[%zu] relative error %g", name, revin,
-                      affine, p.items[i].name, worst, err);
-    }
-    real *g1 = malloc(p.total * sizeof(real));
-    memcpy(g1, p.grad, p.total * sizeof(real));
-    ssm_adapter_backward(a, &p, R, x, B); // accumulates
-    for (size_t i = 0; i < p.total; i++)
-        ck_assert(fabs(p.grad[i] - 2 * g1[i]) <= 1e-12 * (1 + fabs(g1[i])));
-    free(g1);
+    real *x = malloc((size_t)(B * T * V) * sizeof(real));
+    tu_fill_uniform(x, (size_t)(B * T * V), -2, 3, &st);
+    char what[96];
+    snprintf(what, sizeof what, "%s revin %d affine %d", name, revin, affine);
+    tu_check_adapter_grads(a, &p, x, B, &st, 1e-7, what);
     free(x);
-    free(R);
-    free(tokens);
     ssm_adapter_free(a);
-    ssm_arena_free(&ar);
     ssm_params_free(&p);
 }
 
@@ -184,13 +144,9 @@ static void check_model(const char *adapter, int affine, int64_t out_vars) {
     model_loss(&ctx);
     real *g = malloc(m.params.total * sizeof(real));
     memcpy(g, m.params.grad, m.params.total * sizeof(real));
-    for (size_t i = 0; i < m.params.count; i++) {
-        size_t worst;
-        double err = tu_fd_check(ssm_params_data(&m.params, i), g + m.params.items[i].offset,
-                                 m.params.items[i].numel, model_loss, &ctx, 1e-4, 1e-4, 24, &worst);
-        ck_assert_msg(err < 1e-5, "%s affine %d: %s[%zu] relative error %g", adapter, affine,
-                      m.params.items[i].name, worst, err);
-    }
+    char what[96];
+    snprintf(what, sizeof what, "%s affine %d", adapter, affine);
+    tu_fd_check_params(&m.params, g, model_loss, &ctx, 1e-4, 1e-4, 24, 1e-5, NULL, what);
     free(g);
     model_free(&m);
 }
@@ -215,9 +171,5 @@ int main(void) {
     tcase_add_test(tc, model_variate_grad_ms);
     tcase_add_test(tc, model_patch_grad);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

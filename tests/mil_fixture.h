@@ -1,6 +1,6 @@
-// defines: mil_tmpdir, mil_write_text, mil_rmtree, mil_epoch
-// Helpers of the MIL suites (tests/test_mil_*.c): a fresh temporary folder, small text
-// fixtures written by the tests themselves, and one epoch of a batcher gathered per bag.
+// defines: mil_tmpdir, mil_rmtree, mil_epoch
+// Helpers of the MIL suites (tests/test_mil_*.c): a fresh temporary folder (tests/util/files.h
+// writes the small text fixtures into it), and one epoch of a batcher gathered per bag.
 #pragma once
 #include <check.h>
 #include <stdio.h>
@@ -8,26 +8,14 @@
 #include <string.h>
 
 #include "datasets/batch.h"
+#include "tests/util/files.h"
 
 // A new empty folder under $TMPDIR (or /tmp); path has room for 256 bytes.
 static inline void mil_tmpdir(char *path) {
-    const char *t = getenv("TMPDIR");
-    snprintf(path, 256, "%s/ssmkit_mil_XXXXXX", t && t[0] ? t : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(path));
+    ck_assert_int_eq(tu_mkdtemp(path, 256, "ssmkit_mil"), 0);
 }
 
-static inline void mil_write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static inline void mil_rmtree(const char *path) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static inline void mil_rmtree(const char *path) { ck_assert_int_eq(tu_rmtree(path), 0); }
 
 // One epoch of bt: for every bag id, its count of appearances and (last) tokens copied
 // into x_of[id] (malloc'd [len, token]), its label into y_of[id] and its length.

@@ -25,11 +25,8 @@ static char pf_bin[512];
 static char *pf_out, *pf_err; // the last run's stdout and stderr (malloc'd)
 
 static inline void pf_setup(void) {
-    (void)fx_hammer_mutate;
-    (void)fx_write;
     fx_init();
-    const char *b = getenv("SSMKIT_BIN");
-    snprintf(pf_bin, sizeof pf_bin, "%s", b && *b ? b : "build/ssmkit");
+    snprintf(pf_bin, sizeof pf_bin, "%s", cf_bin());
 }
 
 static inline void pf_teardown(void) {

@@ -14,40 +14,21 @@
 #include "core/params.h"
 #include "tasks/pool.h"
 #include "tasks/metrics.h"
+#include "tests/util/rig.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
-// An adapter with its params and arena, ready to run.
-typedef struct {
-    ssm_adapter *a;
-    ssm_params p;
-    ssm_arena ar;
-} rig;
+// An adapter with its params and arena, ready to run (tests/util/rig.h).
+typedef tu_rig rig;
 
 static void rig_make(rig *r, const ssm_adapter_options *o, int64_t C, int64_t H, int64_t W,
                      int64_t D, int64_t B_max) {
     ssm_input_shape in = {3, {C, H, W}};
-    ssm_params_init(&r->p);
     ssm_error e = {0};
-    ck_assert_msg(ssm_adapter_create(&r->a, "image_patches", o, &in, D, &r->p, "", &e) == SSM_OK,
-                  "%s", e.msg);
-    ck_assert_int_eq(ssm_params_finalize(&r->p, &e), SSM_OK);
-    ssm_arena_init(&r->ar);
-    ck_assert_int_eq(ssm_adapter_plan(r->a, &r->ar, B_max, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&r->ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_adapter_plan(r->a, &r->ar, B_max, &e), SSM_OK);
+    ck_assert_msg(tu_rig_make(r, "image_patches", o, &in, D, B_max, &e) == SSM_OK, "%s", e.msg);
 }
 
-static void rig_free(rig *r) {
-    ssm_adapter_free(r->a);
-    ssm_arena_free(&r->ar);
-    ssm_params_free(&r->p);
-}
-
-static const real *param(const rig *r, const char *name) {
-    int64_t i = ssm_params_find(&r->p, name);
-    ck_assert_msg(i >= 0, "parameter %s missing", name);
-    return ssm_params_data(&r->p, (size_t)i);
-}
+static const real *param(const rig *r, const char *name) { return tu_param(&r->p, name); }
 
 // ---- registry ------------------------------------------------------------------
 
@@ -142,7 +123,7 @@ START_TEST(image_patches_params_and_errors) {
     real x[2 * 3 * 8 * 12] = {0}, tok[2 * 7 * 6];
     ck_assert_int_eq(ssm_adapter_forward(r.a, &r.p, tok, NULL, x, 2, &e), SSM_EINVAL);
     ck_assert(strstr(e.msg, "planned for 1..1"));
-    rig_free(&r);
+    tu_rig_free(&r);
 
     // refusals, each naming what was expected
     struct {
@@ -232,7 +213,7 @@ static void check_extraction(ssm_cls_position cls) {
             }
         ck_assert_int_eq(l, L);
     }
-    rig_free(&r);
+    tu_rig_free(&r);
 }
 
 START_TEST(image_patches_extraction_matches_naive) {
@@ -266,7 +247,7 @@ static void run_orders(int32_t *orders, ssm_cls_position cls, int64_t C, int64_t
     ck_assert_int_eq(ssm_adapter_forward(r.a, &r.p, tok, orders, x, B, &e), SSM_OK);
     free(x);
     free(tok);
-    rig_free(&r);
+    tu_rig_free(&r);
 }
 
 START_TEST(image_patches_orders_3x4_by_hand) {
@@ -501,9 +482,5 @@ int main(void) {
     tcase_add_test(tc, metrics_top5);
     tcase_add_test(tc, metrics_confusion_csv);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

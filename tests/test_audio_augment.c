@@ -16,6 +16,8 @@
 #include "datasets/audio_augment.h"
 #include "datasets/audio_source.h"
 #include "datasets/augment.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 START_TEST(choices_are_pure_functions_of_the_key) {
@@ -167,9 +169,9 @@ static void write_tone(const char *path, double hz, int n, double amp) {
 }
 
 START_TEST(source_is_deterministic_and_soft_labels_sum_to_one) {
-    char dir[] = "/tmp/ssm_audio_aug_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char p0[128], p1[128];
+    char dir[256];
+    ck_assert_int_eq(tu_mkdtemp(dir, sizeof dir, "ssm_audio_aug"), 0);
+    char p0[300], p1[300];
     snprintf(p0, sizeof p0, "%s/a.wav", dir);
     snprintf(p1, sizeof p1, "%s/b.wav", dir);
     write_tone(p0, 440, 16000, 0.3);
@@ -253,9 +255,7 @@ START_TEST(source_is_deterministic_and_soft_labels_sum_to_one) {
     ck_assert_int_ne(ssm_audio_clip_features(&o, 0, 1, x1, &y, NULL, &e), SSM_OK);
     ck_assert_msg(strstr(e.msg, p0) != NULL, "%s", e.msg);
     ssm_fbank_free(fb);
-    unlink(p0);
-    unlink(p1);
-    rmdir(dir);
+    ck_assert_int_eq(tu_rmtree(dir), 0);
 }
 END_TEST
 
@@ -269,9 +269,5 @@ int main(void) {
     tcase_add_test(tc, shift_roll_gain_mix_noise);
     tcase_add_test(tc, source_is_deterministic_and_soft_labels_sum_to_one);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -17,6 +17,8 @@
 #include "core/config.h"
 #include "datasets/audio_data.h"
 #include "datasets/audio_sets.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 static char g_root[64];
@@ -379,9 +381,6 @@ START_TEST(recipe_esc50_and_folder_hold_out) {
 END_TEST
 
 int main(void) {
-    snprintf(g_root, sizeof g_root, "/tmp/ssm_audio_data_XXXXXX");
-    if (!mkdtemp(g_root))
-        return 1;
     Suite *s = suite_create("audio_data");
     TCase *tc = tcase_create("audio_data");
     tcase_set_timeout(tc, 120);
@@ -391,14 +390,6 @@ int main(void) {
     tcase_add_test(tc, recipe_batches);
     tcase_add_test(tc, recipe_esc50_and_folder_hold_out);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK); // the fixtures of one test serve the next
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_root);
-    if (system(cmd) != 0)
-        failed++;
-    return failed ? 1 : 0;
+    // nofork: the fixtures of one test serve the next
+    return tu_run_suite_in(s, 1, g_root, sizeof g_root, "ssm_audio_data");
 }

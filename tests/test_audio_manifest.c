@@ -19,6 +19,8 @@
 #include "datasets/audio_data.h"
 #include "datasets/audio_manifest.h"
 #include "datasets/audio_manifest_synth.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 static char g_root[64];
@@ -340,9 +342,6 @@ START_TEST(recipe_gives_multi_hot_and_mixed_targets) {
 END_TEST
 
 int main(void) {
-    snprintf(g_root, sizeof g_root, "/tmp/ssm_audio_manifest_XXXXXX");
-    if (!mkdtemp(g_root))
-        return 1;
     Suite *s = suite_create("audio_manifest");
     TCase *tc = tcase_create("audio_manifest");
     tcase_set_timeout(tc, 120);
@@ -351,13 +350,5 @@ int main(void) {
     tcase_add_test(tc, generated_scenes_are_a_readable_deterministic_set);
     tcase_add_test(tc, recipe_gives_multi_hot_and_mixed_targets);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_root);
-    if (system(cmd) != 0)
-        failed++;
-    return failed ? 1 : 0;
+    return tu_run_suite_in(s, 0, g_root, sizeof g_root, "ssm_audio_manifest");
 }

@@ -13,37 +13,19 @@
 #include "adapters/adapter.h"
 #include "core/arena.h"
 #include "core/params.h"
+#include "tests/util/rig.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
-typedef struct {
-    ssm_adapter *a;
-    ssm_params p;
-    ssm_arena ar;
-} rig;
+typedef tu_rig rig; // tests/util/rig.h
 
 static void rig_make(rig *r, const char *name, const ssm_adapter_options *o,
                      const ssm_input_shape *in, int64_t D, int64_t B_max) {
-    ssm_params_init(&r->p);
     ssm_error e = {0};
-    ck_assert_msg(ssm_adapter_create(&r->a, name, o, in, D, &r->p, "", &e) == SSM_OK, "%s", e.msg);
-    ck_assert_int_eq(ssm_params_finalize(&r->p, &e), SSM_OK);
-    ssm_arena_init(&r->ar);
-    ck_assert_int_eq(ssm_adapter_plan(r->a, &r->ar, B_max, &e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&r->ar, &e), SSM_OK);
-    ck_assert_int_eq(ssm_adapter_plan(r->a, &r->ar, B_max, &e), SSM_OK);
+    ck_assert_msg(tu_rig_make(r, name, o, in, D, B_max, &e) == SSM_OK, "%s", e.msg);
 }
 
-static void rig_free(rig *r) {
-    ssm_adapter_free(r->a);
-    ssm_arena_free(&r->ar);
-    ssm_params_free(&r->p);
-}
-
-static const real *param(const rig *r, const char *name) {
-    int64_t i = ssm_params_find(&r->p, name);
-    ck_assert_msg(i >= 0, "parameter %s missing", name);
-    return ssm_params_data(&r->p, (size_t)i);
-}
+static const real *param(const rig *r, const char *name) { return tu_param(&r->p, name); }
 
 static void set_extra(ssm_adapter_options *o, const char *key, const char *value) {
     snprintf(o->extra[o->n_extra].key, SSM_ADAPTER_NAME_MAX, "%s", key);
@@ -101,7 +83,7 @@ static void check_tokens(ssm_cls_position cls) {
             }
         ck_assert_int_eq(l, L);
     }
-    rig_free(&r);
+    tu_rig_free(&r);
 }
 
 START_TEST(tokens_match_naive_conv) {
@@ -153,8 +135,8 @@ START_TEST(same_bits_as_image_patches_on_the_transpose) {
     ssm_adapter_backward(ri.a, &ri.p, ta, xt, B);
     ck_assert(memcmp(ra.p.grad, ri.p.grad, ra.p.total * sizeof(real)) == 0);
     free(x), free(xt), free(ta), free(ti);
-    rig_free(&ra);
-    rig_free(&ri);
+    tu_rig_free(&ra);
+    tu_rig_free(&ri);
 }
 END_TEST
 
@@ -203,7 +185,7 @@ START_TEST(orders_by_hand) {
                                   names[k], withcls, (long long)l, ord[(k * B + b) * L + l], w);
                 }
         }
-        rig_free(&r);
+        tu_rig_free(&r);
     }
     // the default orders: AuM's Fo-Bi pair
     ssm_adapter_options o;
@@ -216,7 +198,7 @@ START_TEST(orders_by_hand) {
     ck_assert_str_eq(r.a->order_names[1], "freq_reverse");
     ck_assert_int_eq(r.a->seq_len, 8 * 8 + 1); // 16 x 16 patches, middle class token
     ck_assert_int_eq(r.a->cls_index, 32);
-    rig_free(&r);
+    tu_rig_free(&r);
 }
 END_TEST
 
@@ -246,7 +228,7 @@ START_TEST(params_and_refusals) {
         for (int d = 0; d < want[i].ndim; d++)
             ck_assert_int_eq(r.p.items[k].shape[d], want[i].shape[d]);
     }
-    rig_free(&r);
+    tu_rig_free(&r);
 
     struct {
         int ndim;
@@ -297,9 +279,5 @@ int main(void) {
     tcase_add_test(tc, orders_by_hand);
     tcase_add_test(tc, params_and_refusals);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -5,7 +5,6 @@
 // samples) refused with the file named, and the real recordings of Debian's
 // asterisk-core-sounds-en-wav, sound-icons and alsa-utils when installed.
 #include <check.h>
-#include <ftw.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -15,6 +14,8 @@
 #include <unistd.h>
 
 #include "datasets/audio_read.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
@@ -25,20 +26,11 @@
 #define LSAN_ON() ((void)0)
 #endif
 
-static char g_dir[64];
+static char g_dir[256];
 
-static void make_dir(void) {
-    strcpy(g_dir, "/tmp/ssm_audio_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-}
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    return remove(p);
-}
-static void remove_dir(void) { nftw(g_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
-
-static void path_in(char *out, size_t cap, const char *name) {
-    snprintf(out, cap, "%s/%s", g_dir, name);
-}
+static void make_dir(void) { ck_assert_int_eq(tu_mkdtemp(g_dir, sizeof g_dir, "ssm_audio"), 0); }
+static void remove_dir(void) { tu_rmtree(g_dir); }
+static void path_in(char *out, size_t cap, const char *name) { tu_path(out, cap, g_dir, name); }
 
 // A 16-bit-exact stereo test signal: left = a 440 Hz tone, right = a 1 kHz
 // tone at half amplitude, both multiples of 2^16 as int32 so that every
@@ -415,9 +407,5 @@ int main(void) {
     tcase_add_test(tc, bad_files_are_refused_naming_the_file);
     tcase_add_test(tc, real_recordings_if_installed);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -16,9 +16,10 @@
 #include <unistd.h>
 
 #include "tests/util/cli_fixture.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
-static const char *g_bin;
 static char g_dir[64];
 
 static const char *const CLASSES[4] = {"down_chirp", "up_chirp", "tone", "beeps"};
@@ -124,21 +125,9 @@ static const char *CONFIG =
     "  progress: off\n"
     "  tensorboard: false\n";
 
-static int ssmkit(const char *args) {
-    char cmd[2048], out[128], err[128];
-    snprintf(cmd, sizeof cmd, "%s %s", g_bin, args);
-    snprintf(out, sizeof out, "%s/out.txt", g_dir);
-    snprintf(err, sizeof err, "%s/err.txt", g_dir);
-    return cf_run(cmd, out, err);
-}
+static int ssmkit(const char *args) { return cf_ssmkit(g_dir, NULL, args); }
 
-static char *output(const char *which) {
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s.txt", g_dir, which);
-    char *s = cf_read_file(path, NULL);
-    ck_assert_ptr_nonnull(s);
-    return s;
-}
+static char *output(const char *which) { return cf_output(g_dir, which); }
 
 START_TEST(train_beats_chance_then_eval_agrees) {
     char path[256], args[1024];
@@ -175,22 +164,10 @@ START_TEST(train_beats_chance_then_eval_agrees) {
 END_TEST
 
 int main(void) {
-    g_bin = getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN") : "build/ssmkit";
-    snprintf(g_dir, sizeof g_dir, "/tmp/ssm_audio_train_XXXXXX");
-    if (!mkdtemp(g_dir))
-        return 1;
     Suite *s = suite_create("audio_train");
     TCase *tc = tcase_create("audio_train");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, train_beats_chance_then_eval_agrees);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        failed++;
-    return failed ? 1 : 0;
+    return tu_run_suite_in(s, 0, g_dir, sizeof g_dir, "ssm_audio_train");
 }

@@ -12,6 +12,7 @@
 
 #include "backbone/mamba.h"
 #include "tests/backbone_fixture.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 static double silu_d(double x) { return x / (1 + exp(-x)); }
@@ -417,9 +418,5 @@ int main(void) {
     tcase_add_test(tc, deterministic_runs);
     tcase_add_test(tc, smaller_batch_than_planned);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -22,6 +22,7 @@
 
 #include "backbone/mamba.h"
 #include "tests/backbone_fixture.h"
+#include "tests/util/suite.h"
 
 #define BAR_ACT 1e-6
 #define BAR_GRAD 1e-5
@@ -314,9 +315,5 @@ int main(void) {
     tcase_add_test(tc, orders_check_refuses_a_perm_that_crosses_a_sequence);
     tcase_add_test(tc, packed_order_helpers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -9,6 +9,7 @@
 
 #include "backbone/mamba.h"
 #include "tests/backbone_fixture.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 static double softplus_d(double x) { return x > 20 ? x : log1p(exp(x)); }
@@ -250,9 +251,5 @@ int main(void) {
     tcase_add_test(tc, orders_are_validated);
     tcase_add_test(tc, arena_too_small_is_an_error);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -19,13 +19,11 @@
 #include "adapters/adapter.h"
 #include "core/arena.h"
 #include "core/params.h"
+#include "tests/util/rig.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
-typedef struct {
-    ssm_adapter *a;
-    ssm_params p;
-    ssm_arena ar;
-} rig;
+typedef tu_rig rig; // tests/util/rig.h
 
 static void opts(ssm_adapter_options *o, const char *const *kv, const char *const *orders) {
     ssm_adapter_options_defaults(o);
@@ -38,30 +36,16 @@ static void opts(ssm_adapter_options *o, const char *const *kv, const char *cons
         snprintf(o->orders[o->n_orders++], SSM_ADAPTER_NAME_MAX, "%s", orders[i]);
 }
 
+// bag_features on rows of `row` values, its parameters uniform in [-1, 1) (seed 99).
 static ssm_code make(rig *r, const ssm_adapter_options *o, int64_t row, int64_t D, int64_t B_max,
                      ssm_error *e) {
-    memset(r, 0, sizeof *r);
-    ssm_params_init(&r->p);
     ssm_input_shape in = {1, {row}};
-    ssm_code rc = ssm_adapter_create(&r->a, "bag_features", o, &in, D, &r->p, "", e);
-    if (rc != SSM_OK) {
-        ssm_params_free(&r->p);
-        return rc;
+    ssm_code rc = tu_rig_make(r, "bag_features", o, &in, D, B_max, e);
+    if (rc == SSM_OK) {
+        uint64_t st = 99;
+        tu_fill_uniform(r->p.data, r->p.total, -1, 1, &st);
     }
-    ck_assert_int_eq(ssm_params_finalize(&r->p, e), SSM_OK);
-    uint64_t st = 99;
-    tu_fill_uniform(r->p.data, r->p.total, -1, 1, &st);
-    ssm_arena_init(&r->ar);
-    ck_assert_int_eq(ssm_adapter_plan(r->a, &r->ar, B_max, e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&r->ar, e), SSM_OK);
-    ck_assert_int_eq(ssm_adapter_plan(r->a, &r->ar, B_max, e), SSM_OK);
-    return SSM_OK;
-}
-
-static void unmake(rig *r) {
-    ssm_adapter_free(r->a);
-    ssm_arena_free(&r->ar);
-    ssm_params_free(&r->p);
+    return rc;
 }
 
 // Runs a forward over bags of the given lengths; returns tokens and orders (malloc'd).
@@ -133,7 +117,7 @@ START_TEST(every_order_keeps_each_bag_and_the_class_token_first) {
         }
         free(tok);
         free(ord);
-        unmake(&r);
+        tu_rig_free(&r);
     }
 }
 END_TEST
@@ -166,7 +150,7 @@ static void bag_order(const char *name, int64_t n, const real *xy, int extra, in
         ck_assert_int_eq(ord[3 + extra], 3 + extra);
     free(tok);
     free(ord);
-    unmake(&r);
+    tu_rig_free(&r);
 }
 
 static void expect(const char *what, const int64_t *got, const int64_t *want, int64_t n) {
@@ -275,7 +259,7 @@ START_TEST(shuffle_is_fresh_per_key_and_reproducible) {
         moved += o1[q] != q;
     ck_assert_int_gt(moved, 10);
     free(t1), free(t2), free(t3), free(o1), free(o2), free(o3);
-    unmake(&r);
+    tu_rig_free(&r);
 }
 END_TEST
 
@@ -329,7 +313,7 @@ START_TEST(tokens_match_naive_math) {
             run(&r, len, n, x, 0, &tok2, &ord2);
             ck_assert_mem_eq(tok, tok2, (size_t)((total + n * extra) * D) * sizeof(real));
             free(tok), free(ord), free(tok2), free(ord2);
-            unmake(&r);
+            tu_rig_free(&r);
         }
 }
 END_TEST
@@ -420,7 +404,7 @@ START_TEST(bad_batches_are_refused_at_forward) {
     x[3 * 4 + 3] = 0;
     ck_assert_int_eq(ssm_adapter_forward(r.a, &r.p, tok, ord, x, 2, &e), SSM_OK);
     r.a->pack = NULL;
-    unmake(&r);
+    tu_rig_free(&r);
 }
 END_TEST
 
@@ -436,9 +420,5 @@ int main(void) {
     tcase_add_test(tc, bad_options_are_refused_at_create);
     tcase_add_test(tc, bad_batches_are_refused_at_forward);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(su);
 }

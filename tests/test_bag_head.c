@@ -18,6 +18,8 @@
 #include "core/params.h"
 #include "tasks/head_bag.h"
 #include "tasks/head_registry.h"
+#include "tests/util/rig.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 typedef struct {
@@ -41,10 +43,7 @@ static ssm_code make(rig *r, ssm_bag_pool pool, int64_t V, int64_t Ha, int64_t L
     ck_assert_int_eq(ssm_params_finalize(&r->p, e), SSM_OK);
     uint64_t st = 31 + pool;
     tu_fill_uniform(r->p.data, r->p.total, -1, 1, &st);
-    ssm_arena_init(&r->ar);
-    ck_assert_int_eq(ssm_head_plan(r->h, &r->ar, B_max, e), SSM_OK);
-    ck_assert_int_eq(ssm_arena_commit(&r->ar, e), SSM_OK);
-    ck_assert_int_eq(ssm_head_plan(r->h, &r->ar, B_max, e), SSM_OK);
+    tu_plan_head(r->h, &r->ar, B_max);
     return SSM_OK;
 }
 
@@ -272,9 +271,5 @@ int main(void) {
     tcase_add_test(tc, pooling_names);
     tcase_add_test(tc, refusals_name_the_problem);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(su);
 }

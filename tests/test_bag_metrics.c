@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tasks/metrics.h"
+#include "tests/util/suite.h"
 
 #define EPS 1e-12
 
@@ -139,9 +140,5 @@ int main(void) {
     tcase_add_test(tc, ovr_macro_auc_matches_sklearn_and_skips_absent_classes);
     tcase_add_test(tc, score_metrics_keep_softmax_probabilities);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(su);
 }

@@ -17,6 +17,7 @@
 #include "core/checkpoint.h"
 #include "core/ckpt_header.h"
 #include "core/rng.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #include "tests/checkpoint_fixture.h"
@@ -192,7 +193,7 @@ static void write_st(const char *path, const char *header, const void *data, siz
     memcpy(b + 8, header, n);
     if (dlen)
         memcpy(b + 8 + n, data, dlen);
-    spit(path, b, 8 + n + dlen);
+    tu_write_file(path, b, 8 + n + dlen);
     free(b);
 }
 
@@ -278,12 +279,12 @@ START_TEST(bad_files_refused) {
     path_in(path, sizeof path, "short.safetensors");
     ssm_ckpt_info info;
     ssm_error e = {0};
-    spit(path, "\x10\0\0", 3);
+    tu_write_file(path, "\x10\0\0", 3);
     ck_assert_int_eq(ssm_checkpoint_inspect(path, &info, &e), SSM_EFORMAT);
     ck_assert(strstr(e.msg, "too short"));
     // A header length larger than the file (a truncated download).
     unsigned char b[16] = {0xff, 0xff, 0, 0, 0, 0, 0, 0, '{', '}'};
-    spit(path, b, 10);
+    tu_write_file(path, b, 10);
     ck_assert_int_eq(ssm_checkpoint_inspect(path, &info, &e), SSM_EFORMAT);
     ck_assert_msg(strstr(e.msg, "header length 65535") && strstr(e.msg, path), "%s", e.msg);
     // A directory is not a checkpoint.
@@ -360,7 +361,7 @@ START_TEST(corruption_hammer) {
             size_t q = (size_t)(tu_uniform(&st) * (double)len);
             buf[q] ^= (unsigned char)(1u << (int)(tu_uniform(&st) * 8));
         }
-        spit(bad, buf, blen);
+        tu_write_file(bad, buf, blen);
         ssm_ckpt_info info;
         ssm_code rc = ssm_checkpoint_inspect(bad, &info, &e);
         if (rc == SSM_OK) {
@@ -449,9 +450,5 @@ int main(void) {
     tcase_add_test(tc, corruption_hammer);
     tcase_add_test(tc, inspect_lists_tensors_and_metadata);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

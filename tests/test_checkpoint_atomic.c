@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "tests/checkpoint_fixture.h"
+#include "tests/util/suite.h"
 
 static int count_entries(const char *dir) {
     DIR *d = opendir(dir);
@@ -85,9 +86,5 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, failed_save_keeps_the_previous_file);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

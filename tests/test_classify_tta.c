@@ -15,6 +15,7 @@
 #include "datasets/pc_augment.h"
 #include "tasks/classify_model.h"
 #include "tasks/classify_tta.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 static void tta_config(ssm_config *c, const char *tta) {
@@ -24,14 +25,15 @@ static void tta_config(ssm_config *c, const char *tta) {
 
 enum { C_ = 2, H_ = 8, W_ = 6, V_ = 4, B_ = 3 };
 
-static void build(classify_model *m) {
+// A tiny mean-pooled classifier (d_model 8, one layer) of V_ classes for batches of B_, over
+// the adapter `adapter` with options o on inputs `in`.
+static void build_with(classify_model *m, const char *adapter, const ssm_adapter_options *o,
+                       ssm_input_shape in, uint64_t seed) {
     classify_model_spec s;
     memset(&s, 0, sizeof s);
-    s.adapter = "image_patches";
-    ssm_adapter_options_defaults(&s.adapter_opt);
-    s.adapter_opt.patch_size = 2;
-    s.adapter_opt.cls_token = SSM_CLS_NONE;
-    s.input = (ssm_input_shape){3, {C_, H_, W_}};
+    s.adapter = adapter;
+    s.adapter_opt = *o;
+    s.input = in;
     mamba_config_defaults(&s.backbone);
     s.backbone.d_model = 8;
     s.backbone.n_layers = 1;
@@ -39,9 +41,18 @@ static void build(classify_model *m) {
     s.num_classes = V_;
     s.mean_pool = 1;
     s.B_max = B_;
-    s.seed = 5;
+    s.seed = seed;
     ssm_error e;
     ck_assert_msg(classify_model_build(m, &s, &e) == SSM_OK, "%s", e.msg);
+}
+
+// image patches of 2 x 2, no class token, over [C_, H_, W_]
+static void build(classify_model *m) {
+    ssm_adapter_options o;
+    ssm_adapter_options_defaults(&o);
+    o.patch_size = 2;
+    o.cls_token = SSM_CLS_NONE;
+    build_with(m, "image_patches", &o, (ssm_input_shape){3, {C_, H_, W_}}, 5);
 }
 
 START_TEST(hflip_averages_the_logits_of_the_mirror) {
@@ -103,26 +114,15 @@ enum { NP_ = 64, VOTES_ = 3 };
 
 START_TEST(vote_averages_augmented_copies) {
     classify_model m;
-    classify_model_spec s;
-    memset(&s, 0, sizeof s);
-    s.adapter = "point_groups";
-    ssm_adapter_options_defaults(&s.adapter_opt);
-    s.adapter_opt.n_extra = 2;
-    snprintf(s.adapter_opt.extra[0].key, SSM_ADAPTER_NAME_MAX, "group_size");
-    snprintf(s.adapter_opt.extra[0].value, SSM_ADAPTER_VALUE_MAX, "8");
-    snprintf(s.adapter_opt.extra[1].key, SSM_ADAPTER_NAME_MAX, "num_groups");
-    snprintf(s.adapter_opt.extra[1].value, SSM_ADAPTER_VALUE_MAX, "8");
-    s.input = (ssm_input_shape){2, {NP_, 3}};
-    mamba_config_defaults(&s.backbone);
-    s.backbone.d_model = 8;
-    s.backbone.n_layers = 1;
-    s.backbone.d_state = 4;
-    s.num_classes = V_;
-    s.mean_pool = 1;
-    s.B_max = B_;
-    s.seed = 6;
+    ssm_adapter_options o;
+    ssm_adapter_options_defaults(&o);
+    o.n_extra = 2;
+    snprintf(o.extra[0].key, SSM_ADAPTER_NAME_MAX, "group_size");
+    snprintf(o.extra[0].value, SSM_ADAPTER_VALUE_MAX, "8");
+    snprintf(o.extra[1].key, SSM_ADAPTER_NAME_MAX, "num_groups");
+    snprintf(o.extra[1].value, SSM_ADAPTER_VALUE_MAX, "8");
+    build_with(&m, "point_groups", &o, (ssm_input_shape){2, {NP_, 3}}, 6);
     ssm_error e;
-    ck_assert_msg(classify_model_build(&m, &s, &e) == SSM_OK, "%s", e.msg);
     real x[B_ * NP_ * 3], xa[B_ * NP_ * 3];
     uint64_t st = 4;
     tu_fill_uniform(x, B_ * NP_ * 3, -1, 1, &st);
@@ -188,9 +188,5 @@ int main(void) {
     tcase_add_test(tc, hflip_refuses_non_images);
     tcase_add_test(tc, vote_averages_augmented_copies);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -14,87 +14,19 @@
 
 #include "core/checkpoint.h"
 #include "tests/util/cli_fixture.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 
-static char g_dir[256];       // temp folder: data/, runs/, configs
-static const char *g_bin;
+static char g_dir[256]; // temp folder: data/, runs/, cfg.yaml (tests/util/cli_fixture.h)
 
-// A deliberately tiny bidirectional model: it must still learn the patterns.
-static const char *CONFIG =
-    "data:\n"
-    "  name: idx\n"
-    "  path: %s/data\n"
-    "  val_fraction: 0.1\n"
-    "  batch_size: 32\n"
-    "  num_workers: 1\n"
-    "adapter:\n"
-    "  name: image_patches\n"
-    "  patch_size: 7\n"
-    "  cls_token: middle\n"
-    "  orders: [row, reverse]\n"
-    "backbone:\n"
-    "  d_model: 24\n"
-    "  n_layers: 2\n"
-    "  d_state: 8\n"
-    "task:\n"
-    "  name: classify\n"
-    "  num_classes: 10\n"
-    "  label_smoothing: 0.1\n"
-    "  pool: cls\n"
-    "optim:\n"
-    "  lr: 3e-3\n"
-    "  warmup_steps: 10\n"
-    "  min_lr: 1e-5\n"
-    "  grad_clip: 1.0\n"
-    "train:\n"
-    "  epochs: 6\n"
-    "  log_every: 10\n"
-    "  checkpoint_every: 7\n"
-    "run:\n"
-    "  dir: %s/runs\n"
-    "  seed: 3\n"
-    "  threads: 2\n";
+static void setup(void) { cf_idx_fixture(g_dir, sizeof g_dir, "ssmkit_cli", 1, NULL); }
 
-static void write_config(const char *path) {
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, CONFIG, g_dir, g_dir);
-    fclose(f);
-}
-
-static void setup(void) {
-    g_bin = getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN") : "build/ssmkit";
-    snprintf(g_dir, sizeof g_dir, "/tmp/ssmkit_cli_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    char path[512];
-    snprintf(path, sizeof path, "%s/data", g_dir);
-    ck_assert_int_eq(mkdir(path, 0755), 0);
-    ck_assert_int_eq(cf_write_synthetic_idx(path, 1200, 300, 7), 0);
-    snprintf(path, sizeof path, "%s/cfg.yaml", g_dir);
-    write_config(path);
-}
-
-static void teardown(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { ck_assert_int_eq(tu_rmtree(g_dir), 0); }
 
 // Runs `ssmkit <args>` with output into g_dir/out.txt and err.txt; returns the exit code.
-static int ssmkit(const char *env, const char *args) {
-    char cmd[4096], out[512], err[512];
-    snprintf(cmd, sizeof cmd, "%s %s %s", env ? env : "", g_bin, args);
-    snprintf(out, sizeof out, "%s/out.txt", g_dir);
-    snprintf(err, sizeof err, "%s/err.txt", g_dir);
-    return cf_run(cmd, out, err);
-}
+static int ssmkit(const char *env, const char *args) { return cf_ssmkit(g_dir, env, args); }
 
-static char *output(const char *which) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.txt", g_dir, which);
-    char *s = cf_read_file(path, NULL);
-    ck_assert_ptr_nonnull(s);
-    return s;
-}
+static char *output(const char *which) { return cf_output(g_dir, which); }
 
 static void train_run_with(const char *name, const char *env, const char *extra, int expect) {
     char args[1024];
@@ -280,9 +212,5 @@ int main(void) {
     tcase_add_test(tc, check_grad_passes_on_a_bidirectional_config);
     tcase_add_test(tc, bad_config_and_flags_are_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -10,19 +10,14 @@
 #include "core/config.h"
 #include "core/config_keys.h"
 #include "tasks/task_run.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 
 static char tmpdir[256];
 
-static void setup(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ssm_cfg_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
+static void setup(void) { ck_assert_int_eq(tu_mkdtemp(tmpdir, sizeof tmpdir, "ssm_cfg"), 0); }
 
-static void teardown(void) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void teardown(void) { ck_assert_int_eq(tu_rmtree(tmpdir), 0); }
 
 // Writes text to <tmpdir>/name and returns the path (static buffer per call site is fine: copied).
 static void fixture(char *path, size_t n, const char *name, const char *text) {
@@ -500,9 +495,5 @@ int main(void) {
     tcase_add_test(tc, task_name_checked_by_the_registry);
     tcase_add_test(tc, docs_list_every_key);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

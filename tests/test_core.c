@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/params.h"
 #include "core/rng.h"
+#include "tests/util/suite.h"
 
 START_TEST(error_message_and_prefix) {
     ssm_error e = {0};
@@ -99,9 +100,5 @@ int main(void) {
     tcase_add_test(tc, arena_measure_then_commit);
     tcase_add_test(tc, rng_reproducible_and_restorable);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -26,6 +26,7 @@
 #include "kernels/norm.h"
 #include "kernels/permute.h"
 #include "kernels/scan.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #define BAR_ELEM 2e-6
@@ -294,9 +295,5 @@ int main(void) {
     tcase_add_test(tc, dispatch_refuses_missing_features);
     tcase_add_test(tc, scan_workspace_serves_every_variant);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -20,117 +21,26 @@
 #include "kernels/cuda/common.h"
 #include "kernels/cuda/scan.h"
 #include "kernels/scan.h"
+#include "tests/scan_fixture.h"
 #else
 #define HAVE_CUDA 0
 #endif
 
 #if HAVE_CUDA
-// --- helpers -----------------------------------------------------------------------------
-#define TOL32 1e-5
-#define TOL16 1e-2
-
-static real *hfill(size_t n, double lo, double hi, uint64_t *st) {
-    real *x = malloc(sizeof(real) * (n ? n : 1));
-    tu_fill_uniform(x, n, lo, hi, st);
-    return x;
-}
-
-static void round_bf16(real *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        x[i] = ssm_bf16_to_float(ssm_bf16_from_float(x[i]));
-}
-
-// Device copy of host floats (as fp32, or as bf16 when bf16 is set); NULL stays NULL.
-static void *dup_dev(const real *h, size_t n, int bf16) {
-    if (!h)
-        return NULL;
-    void *d;
-    if (bf16) {
-        ssm_bf16 *tmp = malloc(2 * (n ? n : 1));
-        for (size_t i = 0; i < n; i++)
-            tmp[i] = ssm_bf16_from_float(h[i]);
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&d, 2 * n, "test"));
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d, tmp, 2 * n));
-        free(tmp);
-    } else {
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&d, sizeof(real) * n, "test"));
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d, h, sizeof(real) * n));
-    }
-    return d;
-}
-
-// Device buffer of n elements filled with NaN bytes (0xFF.. is a NaN in fp32 and in bf16).
-static void *poisoned(size_t n, int bf16) {
-    void *d;
-    size_t bytes = (bf16 ? 2 : sizeof(real)) * n;
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&d, bytes, "test"));
-    CUDA_CHECK_ABORT(cudaMemset(d, 0xFF, bytes));
-    return d;
-}
-
-// Host floats of a device buffer (fp32 or bf16).
-static real *to_host(const void *d, size_t n, int bf16) {
-    real *h = malloc(sizeof(real) * (n ? n : 1));
-    if (bf16) {
-        ssm_bf16 *tmp = malloc(2 * (n ? n : 1));
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_download(tmp, d, 2 * n));
-        for (size_t i = 0; i < n; i++)
-            h[i] = ssm_bf16_to_float(tmp[i]);
-        free(tmp);
-    } else {
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_download(h, d, sizeof(real) * n));
-    }
-    return h;
-}
-
-// ||(gpu - init) - (cpu - init)|| / ||cpu - init||, the error of an accumulated increment.
-static double inc_err(const real *gpu, const real *cpu, const real *init, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double dc = (double)cpu[i] - init[i], dg = (double)gpu[i] - init[i];
-        num += (dg - dc) * (dg - dc);
-        den += dc * dc;
-    }
-    if (isnan(num))
-        return INFINITY;
-    return sqrt(num) / fmax(sqrt(den), 1e-30);
-}
-
-static double check_rel(const char *what, const real *gpu, const real *cpu, size_t n, double tol) {
-    double e = tu_rel_err(gpu, cpu, n);
-    if (!(e < tol))
-        fprintf(stderr, "  %s: rel err %.3g (tol %.1g)\n", what, e, tol);
-    ck_assert_msg(e < tol, "%s: rel err %g >= %g", what, e, tol);
-    return e;
-}
-
-static double check_inc(const char *what, const real *gpu, const real *cpu, const real *init,
-                        size_t n, double tol) {
-    double e = inc_err(gpu, cpu, init, n);
-    if (!(e < tol))
-        fprintf(stderr, "  %s: rel err %.3g (tol %.1g)\n", what, e, tol);
-    ck_assert_msg(e < tol, "%s: rel err %g >= %g", what, e, tol);
-    return e;
-}
+#include "tests/util/cuda_compare.h"
 
 // --- selective scan ---------------------------------------------------------------------------
-enum { O_SOFTPLUS = 1, O_D = 2, O_Z = 4, O_BIAS = 8, O_ALL = 15 };
-
 static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int64_t chunk,
                       int opts, int bf16, uint64_t seed) {
-    scan_shape s = {B, D, L, N, G, chunk, !!(opts & O_SOFTPLUS)};
+    const scan_shape s = {.B = B, .D = D, .L = L, .N = N, .G = G, .chunk = chunk,
+                          .delta_softplus = !!(opts & OPT_SOFTPLUS)};
     const double tol = bf16 ? TOL16 : TOL32;
     uint64_t st = seed;
     size_t BDL = B * D * L, BGNL = B * G * N * L, BDN = B * D * N, DN = D * N;
     size_t ncs = selective_scan_chunk_states_size(&s);
-    real *u = hfill(BDL, -1, 1, &st);
-    real *delta = opts & O_SOFTPLUS ? hfill(BDL, -1.5, 1.0, &st) : hfill(BDL, 0.05, 0.8, &st);
-    real *A = hfill(DN, -2.0, -0.2, &st);
-    real *Bm = hfill(BGNL, -1, 1, &st), *Cm = hfill(BGNL, -1, 1, &st);
-    real *Dk = opts & O_D ? hfill(D, -1, 1, &st) : NULL;
-    real *z = opts & O_Z ? hfill(BDL, -2, 2, &st) : NULL;
-    real *bias = opts & O_BIAS ? hfill(D, -0.5, 0.5, &st) : NULL;
-    real *dout = hfill(BDL, -1, 1, &st);
+    scan_problem p = scan_problem_draw(s, opts, 1, &st); // freed below, pointer by pointer
+    real *u = p.u, *delta = p.delta, *A = p.A, *Bm = p.Bm, *Cm = p.Cm, *Dk = p.Dskip, *z = p.z;
+    real *bias = p.bias, *dout = p.dout;
     if (bf16) { // the CPU sees exactly the values the GPU reads
         round_bf16(u, BDL), round_bf16(delta, BDL), round_bf16(Bm, BGNL), round_bf16(Cm, BGNL);
         round_bf16(dout, BDL);
@@ -142,10 +52,10 @@ static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int
     real *cs = malloc(sizeof(real) * ncs);
     selective_scan_forward(out, last, cs, u, delta, A, Bm, Cm, Dk, z, bias, &s);
     // GPU forward
-    void *du_ = dup_dev(u, BDL, bf16), *ddelta_ = dup_dev(delta, BDL, bf16);
-    void *dBm_ = dup_dev(Bm, BGNL, bf16), *dCm_ = dup_dev(Cm, BGNL, bf16);
-    void *dz_ = dup_dev(z, BDL, bf16), *ddout_ = dup_dev(dout, BDL, bf16);
-    real *dA_ = dup_dev(A, DN, 0), *dD_ = dup_dev(Dk, D, 0), *dbias_ = dup_dev(bias, D, 0);
+    void *du_ = dev(u, BDL, bf16), *ddelta_ = dev(delta, BDL, bf16);
+    void *dBm_ = dev(Bm, BGNL, bf16), *dCm_ = dev(Cm, BGNL, bf16);
+    void *dz_ = dev(z, BDL, bf16), *ddout_ = dev(dout, BDL, bf16);
+    real *dA_ = dev(A, DN, 0), *dD_ = dev(Dk, D, 0), *dbias_ = dev(bias, D, 0);
     void *gout = poisoned(BDL, bf16);
     real *glast = poisoned(BDN, 0), *gcs = poisoned(ncs, 0);
     if (bf16)
@@ -154,8 +64,8 @@ static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int
     else
         SSM_CUDA_ABORT_ON_ERROR(selective_scan_forward_cuda(gout, glast, gcs, du_, ddelta_, dA_,
                                                             dBm_, dCm_, dD_, dz_, dbias_, &s));
-    real *h_out = to_host(gout, BDL, bf16), *h_last = to_host(glast, BDN, 0);
-    real *h_cs = to_host(gcs, ncs, 0);
+    real *h_out = host(gout, BDL, bf16), *h_last = host(glast, BDN, 0);
+    real *h_cs = host(gcs, ncs, 0);
     fprintf(stderr, "scan %s B=%lld D=%lld L=%lld N=%lld G=%lld chunk=%lld opts=%d:\n",
             bf16 ? "bf16" : "fp32", (long long)B, (long long)D, (long long)L, (long long)N,
             (long long)G, (long long)chunk, opts);
@@ -164,10 +74,11 @@ static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int
     double e3 = check_rel("chunk_states", h_cs, cs, ncs, tol);
 
     // backward: gradients start from random values (accumulation is part of the contract)
-    real *i_du = hfill(BDL, -0.5, 0.5, &st), *i_ddelta = hfill(BDL, -0.5, 0.5, &st);
-    real *i_dz = hfill(BDL, -0.5, 0.5, &st), *i_dA = hfill(DN, -0.5, 0.5, &st);
-    real *i_dB = hfill(BGNL, -0.5, 0.5, &st), *i_dC = hfill(BGNL, -0.5, 0.5, &st);
-    real *i_dD = hfill(D, -0.5, 0.5, &st), *i_db = hfill(D, -0.5, 0.5, &st);
+    real *i_du = tu_new_uniform(BDL, -0.5, 0.5, &st),
+         *i_ddelta = tu_new_uniform(BDL, -0.5, 0.5, &st);
+    real *i_dz = tu_new_uniform(BDL, -0.5, 0.5, &st), *i_dA = tu_new_uniform(DN, -0.5, 0.5, &st);
+    real *i_dB = tu_new_uniform(BGNL, -0.5, 0.5, &st), *i_dC = tu_new_uniform(BGNL, -0.5, 0.5, &st);
+    real *i_dD = tu_new_uniform(D, -0.5, 0.5, &st), *i_db = tu_new_uniform(D, -0.5, 0.5, &st);
     if (bf16)
         round_bf16(i_du, BDL), round_bf16(i_ddelta, BDL), round_bf16(i_dz, BDL);
     real *c_du = malloc(sizeof(real) * BDL), *c_ddelta = malloc(sizeof(real) * BDL);
@@ -182,10 +93,10 @@ static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int
     selective_scan_backward(c_du, c_ddelta, c_dA, c_dB, c_dC, Dk ? c_dD : NULL, z ? c_dz : NULL,
                             bias ? c_db : NULL, dout, cs, u, delta, A, Bm, Cm, Dk, z, bias, ws,
                             &s);
-    void *g_du = dup_dev(i_du, BDL, bf16), *g_ddelta = dup_dev(i_ddelta, BDL, bf16);
-    void *g_dz = dup_dev(i_dz, BDL, bf16);
-    real *g_dA = dup_dev(i_dA, DN, 0), *g_dB = dup_dev(i_dB, BGNL, 0);
-    real *g_dC = dup_dev(i_dC, BGNL, 0), *g_dD = dup_dev(i_dD, D, 0), *g_db = dup_dev(i_db, D, 0);
+    void *g_du = dev(i_du, BDL, bf16), *g_ddelta = dev(i_ddelta, BDL, bf16);
+    void *g_dz = dev(i_dz, BDL, bf16);
+    real *g_dA = dev(i_dA, DN, 0), *g_dB = dev(i_dB, BGNL, 0);
+    real *g_dC = dev(i_dC, BGNL, 0), *g_dD = dev(i_dD, D, 0), *g_db = dev(i_db, D, 0);
     size_t nws = selective_scan_workspace_size_cuda(&s);
     real *gws = poisoned(nws, 0); // every partial must be written before it is read
     if (bf16)
@@ -198,9 +109,9 @@ static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int
             g_du, g_ddelta, g_dA, g_dB, g_dC, Dk ? g_dD : NULL, z ? g_dz : NULL,
             bias ? g_db : NULL, ddout_, gcs, du_, ddelta_, dA_, dBm_, dCm_, dD_, dz_, dbias_, gws,
             &s));
-    real *h_du = to_host(g_du, BDL, bf16), *h_ddelta = to_host(g_ddelta, BDL, bf16);
-    real *h_dA = to_host(g_dA, DN, 0), *h_dB = to_host(g_dB, BGNL, 0);
-    real *h_dC = to_host(g_dC, BGNL, 0);
+    real *h_du = host(g_du, BDL, bf16), *h_ddelta = host(g_ddelta, BDL, bf16);
+    real *h_dA = host(g_dA, DN, 0), *h_dB = host(g_dB, BGNL, 0);
+    real *h_dC = host(g_dC, BGNL, 0);
     double e4 = check_inc("du", h_du, c_du, i_du, BDL, tol);
     double e5 = check_inc("ddelta", h_ddelta, c_ddelta, i_ddelta, BDL, tol);
     double e6 = check_inc("dA", h_dA, c_dA, i_dA, DN, tol);
@@ -208,17 +119,17 @@ static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int
     double e8 = check_inc("dCm", h_dC, c_dC, i_dC, BGNL, tol);
     double e9 = 0;
     if (z) {
-        real *h_dz = to_host(g_dz, BDL, bf16);
+        real *h_dz = host(g_dz, BDL, bf16);
         e9 = fmax(e9, check_inc("dz", h_dz, c_dz, i_dz, BDL, tol));
         free(h_dz);
     }
     if (Dk) {
-        real *h_dD = to_host(g_dD, D, 0);
+        real *h_dD = host(g_dD, D, 0);
         e9 = fmax(e9, check_inc("dDskip", h_dD, c_dD, i_dD, D, tol));
         free(h_dD);
     }
     if (bias) {
-        real *h_db = to_host(g_db, D, 0);
+        real *h_db = host(g_db, D, 0);
         e9 = fmax(e9, check_inc("ddelta_bias", h_db, c_db, i_db, D, tol));
         free(h_db);
     }
@@ -233,7 +144,7 @@ static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int
         SSM_CUDA_ABORT_ON_ERROR(selective_scan_backward_cuda(
             g_du, g_ddelta, g_dA, g_dB, NULL, NULL, NULL, NULL, ddout_, gcs, du_, ddelta_, dA_,
             dBm_, dCm_, dD_, dz_, dbias_, gws, &s));
-        real *h_dB2 = to_host(g_dB, BGNL, 0), *h_dA2 = to_host(g_dA, DN, 0);
+        real *h_dB2 = host(g_dB, BGNL, 0), *h_dA2 = host(g_dA, DN, 0);
         ck_assert_msg(memcmp(h_dB2, h_dB, sizeof(real) * BGNL) == 0, "dBm not bit-identical");
         ck_assert_msg(memcmp(h_dA2, h_dA, sizeof(real) * DN) == 0, "dA not bit-identical");
         free(h_dB2), free(h_dA2);
@@ -251,36 +162,36 @@ static void scan_case(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int
 
 // L not a multiple of the chunk or the tile; N odd; G = 1 and 2; every option on and off;
 // each of the lane counts the host code picks (forward P = 2..32, backward P = 1, 2, 4).
-START_TEST(scan_fp32_small) { scan_case(2, 8, 100, 5, 1, 16, O_ALL, 0, 11); }
+START_TEST(scan_fp32_small) { scan_case(2, 8, 100, 5, 1, 16, OPT_ALL, 0, 11); }
 END_TEST
-START_TEST(scan_fp32_groups) { scan_case(2, 12, 300, 16, 2, 64, O_SOFTPLUS | O_Z, 0, 12); }
+START_TEST(scan_fp32_groups) { scan_case(2, 12, 300, 16, 2, 64, OPT_SOFTPLUS | OPT_Z, 0, 12); }
 END_TEST
-START_TEST(scan_fp32_odd_chunk) { scan_case(1, 70, 77, 4, 2, 37, O_D | O_BIAS, 0, 13); }
+START_TEST(scan_fp32_odd_chunk) { scan_case(1, 70, 77, 4, 2, 37, OPT_D | OPT_BIAS, 0, 13); }
 END_TEST
-START_TEST(scan_fp32_wide) { scan_case(2, 34816, 40, 3, 2, 24, O_ALL, 0, 14); }
+START_TEST(scan_fp32_wide) { scan_case(2, 34816, 40, 3, 2, 24, OPT_ALL, 0, 14); }
 END_TEST
-START_TEST(scan_fp32_long) { scan_case(1, 4, 3000, 16, 1, 64, O_ALL, 0, 15); }
+START_TEST(scan_fp32_long) { scan_case(1, 4, 3000, 16, 1, 64, OPT_ALL, 0, 15); }
 END_TEST
-START_TEST(scan_fp32_mid) { scan_case(4, 96, 197, 16, 1, 64, O_ALL, 0, 16); }
+START_TEST(scan_fp32_mid) { scan_case(4, 96, 197, 16, 1, 64, OPT_ALL, 0, 16); }
 END_TEST
-START_TEST(scan_bf16_groups) { scan_case(2, 12, 300, 16, 2, 64, O_ALL, 1, 17); }
+START_TEST(scan_bf16_groups) { scan_case(2, 12, 300, 16, 2, 64, OPT_ALL, 1, 17); }
 END_TEST
-START_TEST(scan_bf16_odd) { scan_case(1, 70, 77, 4, 2, 37, O_D | O_BIAS | O_Z, 1, 18); }
+START_TEST(scan_bf16_odd) { scan_case(1, 70, 77, 4, 2, 37, OPT_D | OPT_BIAS | OPT_Z, 1, 18); }
 END_TEST
-START_TEST(scan_bf16_mid) { scan_case(4, 96, 197, 16, 1, 64, O_ALL, 1, 19); }
+START_TEST(scan_bf16_mid) { scan_case(4, 96, 197, 16, 1, 64, OPT_ALL, 1, 19); }
 END_TEST
 
 // Enough channels (B*D*N/4 >= 256 threads per multiprocessor) for the state-split kernels
 // (scan_split.cuh): N = 16 and 8, a partial last tile, L unaligned for 16-byte loads, G = 2.
-START_TEST(scan_fp32_split) { scan_case(4, 2304, 200, 16, 2, 64, O_ALL, 0, 21); }
+START_TEST(scan_fp32_split) { scan_case(4, 2304, 200, 16, 2, 64, OPT_ALL, 0, 21); }
 END_TEST
-START_TEST(scan_bf16_split) { scan_case(4, 2304, 197, 16, 1, 32, O_ALL, 1, 22); }
+START_TEST(scan_bf16_split) { scan_case(4, 2304, 197, 16, 1, 32, OPT_ALL, 1, 22); }
 END_TEST
-START_TEST(scan_bf16_split_n8) { scan_case(8, 2304, 72, 8, 1, 16, O_SOFTPLUS | O_Z, 1, 23); }
+START_TEST(scan_bf16_split_n8) { scan_case(8, 2304, 72, 8, 1, 16, OPT_SOFTPLUS | OPT_Z, 1, 23); }
 END_TEST
 // v5 (scan_pipe.cuh, cp.async-staged forward; B, C staged in the backward): bf16, N = 16,
 // L a multiple of 16 with a partial last chunk
-START_TEST(scan_bf16_pipe) { scan_case(4, 2304, 208, 16, 1, 64, O_ALL, 1, 24); }
+START_TEST(scan_bf16_pipe) { scan_case(4, 2304, 208, 16, 1, 64, OPT_ALL, 1, 24); }
 END_TEST
 
 START_TEST(scan_refuses_bad_shapes) {
@@ -305,16 +216,9 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda: skipped (built without CUDA=1, or a sanitizer/double build, which links "
-           "no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda: skipped (no CUDA device: nvidia-smi shows none, or the driver is "
-               "missing)\n");
+    if (!tu_cuda_ready("test_cuda:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda");
     TCase *tc = tcase_create("scan");
     tcase_set_timeout(tc, 120);
@@ -333,11 +237,6 @@ int main(void) {
     tcase_add_test(tc, scan_bf16_split_n8);
     tcase_add_test(tc, scan_bf16_pipe);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 #endif
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -29,6 +30,7 @@
 
 #if HAVE_CUDA
 #include "tests/util/cuda_bytes.h"
+#include "tests/util/cuda_twin.h"
 
 typedef struct {
     int64_t C, H, W, p, s;
@@ -120,23 +122,13 @@ static void check_adapter(const ad_case *c, uint64_t seed) {
             tu_fill_uniform(ssm_params_data(&p, i), p.items[i].numel, 0.6, 1.4, &st);
     tu_fill_uniform(p.grad, p.total, -0.1, 0.1, &st); // backward must accumulate onto these
     ssm_params dp;
-    ck_assert_msg(ssm_params_cuda_mirror(&dp, &p, &e) == SSM_OK, "%s", e.msg);
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(dp.grad, p.grad, p.total * sizeof(real)));
-
-    // CPU plan and run
-    ssm_arena ha, da;
-    ssm_arena_init(&ha);
-    ssm_arena_init(&da);
+    twin_mirror(&dp, &p);
     ssm_adapter *ga = NULL; // a second instance for the device (its own scratch)
     ssm_params p2;
     ssm_params_init(&p2);
     ck_assert(ssm_adapter_create(&ga, c->adapter, &c->o, &c->in, D, &p2, "", &e) == SSM_OK);
-    ck_assert(ssm_adapter_plan(a, &ha, B, &e) == SSM_OK);
-    ck_assert(ssm_arena_commit(&ha, &e) == SSM_OK);
-    ck_assert(ssm_adapter_plan(a, &ha, B, &e) == SSM_OK);
-    ck_assert(ssm_adapter_plan_cuda(ga, &da, B, &e) == SSM_OK);
-    ck_assert(ssm_arena_commit_cuda(&da, &e) == SSM_OK);
-    ck_assert_msg(ssm_adapter_plan_cuda(ga, &da, B, &e) == SSM_OK, "%s", e.msg);
+    ssm_arena ha, da;
+    twin_plan_adapters(a, &ha, ga, &da, B);
 
     int64_t nx = B;
     for (int d = 0; d < c->in.ndim; d++)
@@ -164,21 +156,12 @@ static void check_adapter(const ad_case *c, uint64_t seed) {
     ssm_adapter_backward(a, &p, g, x, B);
     ck_assert_msg(ssm_adapter_backward_cuda(ga, &dp, dg, dx, B, &e) == SSM_OK, "%s", e.msg);
     real *ggrad = host_of(dp.grad, p.total * sizeof(real));
-    for (size_t i = 0; i < p.count; i++) {
-        const ssm_param_info *it = &p.items[i];
-        double ri = tu_rel_err(ggrad + it->offset, p.grad + it->offset, it->numel);
-        ck_assert_msg(ri < 1e-5, "%s: gradient of %s: relative error %.3e", c->adapter, it->name,
-                      ri);
-    }
+    twin_grads_agree(c->adapter, ggrad, &p, 1e-5, 0);
     free(x), free(tok), free(ord), free(gtok), free(gord), free(g), free(ggrad);
     ssm_cuda_free(dx), ssm_cuda_free(dtok), ssm_cuda_free(dord), ssm_cuda_free(dg);
     ssm_adapter_free(a);
     ssm_adapter_free(ga);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 
 START_TEST(image_patches_matches_cpu) {
@@ -254,8 +237,7 @@ START_TEST(every_head_matches_cpu) {
             tu_fill_uniform(ssm_params_data(&p, i), p.items[i].numel, 0.6, 1.4, &st);
     tu_fill_uniform(p.grad, p.total, -0.1, 0.1, &st);
     ssm_params dp;
-    ck_assert(ssm_params_cuda_mirror(&dp, &p, &e) == SSM_OK);
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(dp.grad, p.grad, p.total * sizeof(real)));
+    twin_mirror(&dp, &p);
     ssm_arena ha, da;
     ssm_arena_init(&ha);
     ssm_arena_init(&da);
@@ -308,20 +290,14 @@ START_TEST(every_head_matches_cpu) {
     real *g_df = host_of(d_df, (size_t)nf * sizeof(real));
     real *g_grad = host_of(dp.grad, p.total * sizeof(real));
     ck_assert_msg(tu_rel_err(g_df, df, (size_t)nf) < 1e-5, "head %s: dfeats", c->head);
-    for (size_t i = 0; i < p.count; i++) {
-        const ssm_param_info *it = &p.items[i];
-        double r = tu_rel_err(g_grad + it->offset, p.grad + it->offset, it->numel);
-        ck_assert_msg(r < 1e-5, "head %s: gradient of %s: relative error %.3e", c->head, it->name, r);
-    }
+    char what[64];
+    snprintf(what, sizeof what, "head %s", c->head);
+    twin_grads_agree(what, g_grad, &p, 1e-5, 0);
     free(f), free(df), free(out), free(dout), free(g_out), free(g_df), free(g_grad);
     ssm_cuda_free(d_f), ssm_cuda_free(d_df), ssm_cuda_free(d_out), ssm_cuda_free(d_dout);
     ssm_head_free(h);
     ssm_head_free(gh);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 END_TEST
 
@@ -363,14 +339,9 @@ END_TEST
 #endif
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_adapter: skipped (built without CUDA=1, or a sanitizer/double build)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_adapter: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_adapter:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_adapter");
     TCase *tc = tcase_create("adapter_head");
     tcase_set_timeout(tc, 120);
@@ -380,11 +351,6 @@ int main(void) {
     tcase_add_loop_test(tc, every_head_matches_cpu, 0, (int)N_HD);
     tcase_add_test(tc, head_helpers_match_cpu);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite_nofork(su);
 #endif
 }

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -33,72 +34,35 @@
 #include "kernels/cuda/common.h"
 #include "kernels/cuda/linear.h"
 #include "kernels/linear.h"
-#include "tests/backbone_fixture.h"
+#include "tests/cuda_backbone_fixture.h"
 #else
 #define HAVE_CUDA 0
 #endif
 
 #if HAVE_CUDA
-#define TOL 1e-5
-#define TOL_GRAD 5e-5
-
-static real *hrand(size_t n, double lo, double hi, uint64_t *st) {
-    real *x = malloc(sizeof(real) * (n ? n : 1));
-    tu_fill_uniform(x, n, lo, hi, st);
-    return x;
-}
-
-static void *dev_copy(const void *h, size_t bytes) {
-    void *d;
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&d, bytes ? bytes : 4, "test"));
-    if (bytes)
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d, h, bytes));
-    return d;
-}
-
-static void poison(void *d, size_t bytes) { CUDA_CHECK_ABORT(cudaMemset(d, 0xFF, bytes)); }
-
-static real *host_of(const real *d, size_t n) {
-    real *h = malloc(sizeof(real) * (n ? n : 1));
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_download(h, d, sizeof(real) * n));
-    return h;
-}
-
 static void sub(real *a, const real *b, size_t n) {
     for (size_t i = 0; i < n; i++)
         a[i] -= b[i];
 }
 
-// One GPU stack planned over the CPU net's parameters (same declaration: same indices).
+// One GPU stack planned over the CPU net's parameters (same declaration: same indices);
+// the stack's own host table g.decl receives downloads, dev mirrors the CPU net's values.
 typedef struct {
-    mamba_stack *s;
-    ssm_params decl; // the GPU stack's own host table: same layout; receives downloads
-    ssm_params dev;  // device mirror of the CPU net's parameters
-    ssm_arena arena;
+    gstack g;
+    ssm_params dev;
 } gpu_net;
 
 static void gpu_init(gpu_net *g, const net *n) {
     ssm_error e = {0};
     memset(g, 0, sizeof *g);
-    ssm_params_init(&g->decl);
-    ck_assert_msg(mamba_stack_declare(&g->s, &n->cfg, &g->decl, "", &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(ssm_params_finalize(&g->decl, &e) == SSM_OK, "%s", e.msg);
-    ck_assert(g->decl.total == n->p.total && g->decl.count == n->p.count);
+    gstack_init(&g->g, &n->cfg, n->B_max, n->L); // arena poisoned: scratch read early is NaN
+    ck_assert(g->g.decl.total == n->p.total && g->g.decl.count == n->p.count);
     ck_assert_msg(ssm_params_cuda_mirror(&g->dev, &n->p, &e) == SSM_OK, "%s", e.msg);
-    ssm_arena_init(&g->arena);
-    ck_assert_msg(mamba_stack_plan_cuda(g->s, &g->arena, n->B_max, n->L, &e) == SSM_OK, "%s",
-                  e.msg);
-    ck_assert_msg(ssm_arena_commit_cuda(&g->arena, &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(mamba_stack_plan_cuda(g->s, &g->arena, n->B_max, n->L, &e) == SSM_OK, "%s",
-                  e.msg);
-    poison(g->arena.base, g->arena.capacity); // scratch read before written shows as NaN
 }
 
 static void gpu_free(gpu_net *g) {
     ssm_params_cuda_free(&g->dev);
-    ssm_arena_free_cuda(&g->arena);
-    mamba_stack_free(g->s);
-    ssm_params_free(&g->decl);
+    gstack_free(&g->g);
 }
 
 typedef struct {
@@ -111,19 +75,18 @@ static gpu_result gpu_run(gpu_net *g, const net *n, const real *in_d, const real
                           int64_t B) {
     ssm_error e = {0};
     const size_t nbld = (size_t)(B * n->L * n->cfg.d_model), tot = n->p.total;
-    real *out_d, *din_d = dev_copy(din0, nbld * sizeof(real));
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc((void **)&out_d, nbld * sizeof(real), "test"));
-    poison(out_d, nbld * sizeof(real));
+    real *out_d = dev_poison(nbld * sizeof(real)), *din_d = dev_copy(din0, nbld * sizeof(real));
     SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(g->dev.grad, grad0, tot * sizeof(real)));
-    ck_assert_msg(mamba_stack_forward_cuda(g->s, &g->dev, out_d, in_d, o_dev, B, &e) == SSM_OK,
+    ck_assert_msg(mamba_stack_forward_cuda(g->g.s, &g->dev, out_d, in_d, o_dev, B, &e) == SSM_OK,
                   "forward: %s", e.msg);
-    ck_assert_msg(mamba_stack_backward_cuda(g->s, &g->dev, din_d, dout_d, o_dev, B, &e) ==
+    ck_assert_msg(mamba_stack_backward_cuda(g->g.s, &g->dev, din_d, dout_d, o_dev, B, &e) ==
                       SSM_OK,
                   "backward: %s", e.msg);
-    gpu_result r = {host_of(out_d, nbld), host_of(din_d, nbld), NULL};
-    ck_assert_msg(ssm_params_cuda_download(&g->decl, &g->dev, 1, &e) == SSM_OK, "%s", e.msg);
+    gpu_result r = {host_of(out_d, nbld * sizeof(real)), host_of(din_d, nbld * sizeof(real)),
+                    NULL};
+    ck_assert_msg(ssm_params_cuda_download(&g->g.decl, &g->dev, 1, &e) == SSM_OK, "%s", e.msg);
     r.grad = malloc(sizeof(real) * tot);
-    memcpy(r.grad, g->decl.grad, sizeof(real) * tot);
+    memcpy(r.grad, g->g.decl.grad, sizeof(real) * tot);
     ssm_cuda_free(out_d);
     ssm_cuda_free(din_d);
     return r;
@@ -152,8 +115,8 @@ static void compare_case(mamba_config cfg, int64_t B_max, int64_t B, int64_t L, 
     mamba_orders o = {.count = count, .perm = perm, .schedule = schedule};
     ssm_error e = {0};
     ck_assert_msg(mamba_orders_check(n.s, &o, B, &e) == SSM_OK, "%s", e.msg);
-    real *in = hrand(nbld, -1, 1, &st), *dout = hrand(nbld, -1, 1, &st);
-    real *din0 = hrand(nbld, -1, 1, &st), *grad0 = hrand(tot, -1, 1, &st);
+    real *in = tu_new_uniform(nbld, -1, 1, &st), *dout = tu_new_uniform(nbld, -1, 1, &st);
+    real *din0 = tu_new_uniform(nbld, -1, 1, &st), *grad0 = tu_new_uniform(tot, -1, 1, &st);
 
     // GPU first (the CPU backward below overwrites n.p.grad)
     gpu_net g;
@@ -298,16 +261,16 @@ START_TEST(gemm_strided_batched_twin) {
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) {
             const int64_t sA = ta ? 0 : M * K, sB = N * K, sC = 2 * M * N; // C: every other block
-            real *A = hrand((size_t)(M * K * batch), -1, 1, &st);
-            real *Bm = hrand((size_t)(N * K * batch), -1, 1, &st);
-            real *C = hrand((size_t)(sC * batch), -1, 1, &st);
+            real *A = tu_new_uniform((size_t)(M * K * batch), -1, 1, &st);
+            real *Bm = tu_new_uniform((size_t)(N * K * batch), -1, 1, &st);
+            real *C = tu_new_uniform((size_t)(sC * batch), -1, 1, &st);
             real *Ad = dev_copy(A, sizeof(real) * M * K * batch);
             real *Bd = dev_copy(Bm, sizeof(real) * N * K * batch);
             real *Cd = dev_copy(C, sizeof(real) * sC * batch);
             SSM_CUDA_ABORT_ON_ERROR(gemm_strided_batched_cuda(Cd + M * N, Ad, Bd, M, N, K, ta, tb,
                                                               0.5f, 1.f, batch, sA, sB, sC));
             gemm_strided_batched(C + M * N, A, Bm, M, N, K, ta, tb, 0.5f, 1.f, batch, sA, sB, sC);
-            real *Cg = host_of(Cd, (size_t)(sC * batch));
+            real *Cg = host_of(Cd, sizeof(real) * (size_t)(sC * batch));
             double err = tu_rel_err(Cg, C, (size_t)(sC * batch));
             ck_assert_msg(err < TOL, "transA %d transB %d: rel err %.3g", ta, tb, err);
             free(A), free(Bm), free(C), free(Cg);
@@ -318,15 +281,9 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_backbone: skipped (built without CUDA=1, or a sanitizer/double build, "
-           "which links no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_backbone: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_backbone:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_backbone");
     TCase *tc = tcase_create("stack");
     tcase_set_timeout(tc, 120);
@@ -338,11 +295,6 @@ int main(void) {
     tcase_add_test(tc, vim_like_layernorm);
     tcase_add_test(tc, wide_batch_split_scan);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 #endif
 }

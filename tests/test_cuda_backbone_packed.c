@@ -30,20 +30,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
 #define HAVE_CUDA 1
-#include "tests/cuda_packed_fixture.h"
+#include "tests/cuda_backbone_fixture.h"
 #else
 #define HAVE_CUDA 0
 #endif
 
 #if HAVE_CUDA
-#define TOL 1e-5
-#define TOL_GRAD 5e-5
-#define TOL_BF16 1e-2
-#define TOL_BF16_GRAD 3e-2
 #define TOL_BF16_SEQ 5e-2
 
 static const int64_t LENS[] = {1, 2, 7, 64, 65, 130, 1000};
@@ -123,11 +120,11 @@ static void packed_case(mamba_config cfg, const int64_t *lens, int64_t n, order_
     pc.precision = opt.bf16 ? MAMBA_BF16 : MAMBA_FP32;
     gstack g;
     gstack_init(&g, &pc, opt.B_max, opt.L);
-    int64_t *off_d = pk_dev(off, sizeof(int64_t) * (size_t)(n + 1));
+    int64_t *off_d = dev_copy(off, sizeof(int64_t) * (size_t)(n + 1));
     ssm_packing pk = {.n = n, .total = T, .offsets = off, .d_offsets = off_d, .key = 0};
-    int32_t *perm_d = pk_dev(perm, sizeof(int32_t) * (size_t)(count * T));
+    int32_t *perm_d = dev_copy(perm, sizeof(int32_t) * (size_t)(count * T));
     mamba_orders od = {.count = count, .perm = perm_d, .schedule = opt.schedule};
-    real *in_d = pk_dev(in, nld * sizeof(real)), *dout_d = pk_dev(dout, nld * sizeof(real));
+    real *in_d = dev_copy(in, nld * sizeof(real)), *dout_d = dev_copy(dout, nld * sizeof(real));
     pk_result pr = pk_gpu_packed(&g, &dev, in_d, dout_d, &od, &pk, D);
     if (opt.determinism) {
         pk_result p2 = pk_gpu_packed(&g, &dev, in_d, dout_d, &od, &pk, D);
@@ -162,10 +159,10 @@ static void packed_case(mamba_config cfg, const int64_t *lens, int64_t n, order_
         for (int64_t c = 0; c < count; c++)
             for (int64_t t = 0; t < m; t++)
                 pa[c * m + t] = perm[c * T + t0 + t] - (int32_t)t0;
-        int32_t *pa_d = pk_dev(pa, sizeof(int32_t) * (size_t)(count * m));
+        int32_t *pa_d = dev_copy(pa, sizeof(int32_t) * (size_t)(count * m));
         mamba_orders oa = {.count = count, .perm = pa_d, .schedule = opt.schedule};
-        real *ia_d = pk_dev(in + t0 * D, mD * sizeof(real));
-        real *ga_d = pk_dev(dout + t0 * D, mD * sizeof(real));
+        real *ia_d = dev_copy(in + t0 * D, mD * sizeof(real));
+        real *ga_d = dev_copy(dout + t0 * D, mD * sizeof(real));
         real *oa_d, *da_d;
         SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc((void **)&oa_d, mD * sizeof(real), "test"));
         SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc((void **)&da_d, mD * sizeof(real), "test"));
@@ -304,8 +301,8 @@ START_TEST(bad_packing_refused) {
     ck_assert_msg(ssm_params_cuda_mirror(&dev, &hn.p, &e) == SSM_OK, "%s", e.msg);
     gstack g;
     gstack_init(&g, &c, 2, 10);
-    real *buf = pk_dev(NULL, 0);
-    int32_t *perm_d = pk_dev(NULL, 0);
+    real *buf = dev_copy(NULL, 0);
+    int32_t *perm_d = dev_copy(NULL, 0);
     mamba_orders od = {.count = 1, .perm = perm_d, .schedule = NULL};
     const int64_t over[3] = {0, 15, 21}, empty[3] = {0, 4, 4}, fine[2] = {0, 8};
     ssm_packing pk = {.n = 2, .total = 21, .offsets = over, .d_offsets = (const int64_t *)buf};
@@ -329,15 +326,9 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_backbone_packed: skipped (built without CUDA=1, or a sanitizer/double "
-           "build, which links no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_backbone_packed: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_backbone_packed:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_backbone_packed");
     TCase *tc = tcase_create("packed");
     tcase_set_timeout(tc, 300);
@@ -347,11 +338,6 @@ int main(void) {
     tcase_add_test(tc, bf16_idrev);
     tcase_add_test(tc, long_row_100k);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 #endif
 }

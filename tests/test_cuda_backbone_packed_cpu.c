@@ -18,18 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
 #define HAVE_CUDA 1
-#include "tests/cuda_packed_fixture.h"
+#include "tests/cuda_backbone_fixture.h"
 #else
 #define HAVE_CUDA 0
 #endif
 
 #if HAVE_CUDA
-#define TOL 1e-5
-#define TOL_GRAD 5e-5
 
 static const int64_t LENS[] = {1, 2, 7, 64, 65, 130, 1000};
 #define N_LENS 7
@@ -61,12 +60,12 @@ static void cpu_case(mamba_config cfg, int64_t count, const int32_t *schedule, u
     ck_assert_msg(ssm_params_cuda_mirror(&dev, &n.p, &e) == SSM_OK, "%s", e.msg);
     gstack g;
     gstack_init(&g, &cfg, 1, T);
-    int64_t *off_d = pk_dev(off, sizeof(int64_t) * (N_LENS + 1));
+    int64_t *off_d = dev_copy(off, sizeof(int64_t) * (N_LENS + 1));
     ssm_packing pkd = pk;
     pkd.d_offsets = off_d;
-    int32_t *perm_d = pk_dev(perm, sizeof(int32_t) * (size_t)(count * T));
+    int32_t *perm_d = dev_copy(perm, sizeof(int32_t) * (size_t)(count * T));
     mamba_orders od = {.count = count, .perm = perm_d, .schedule = schedule};
-    real *in_d = pk_dev(in, nld * sizeof(real)), *dout_d = pk_dev(dout, nld * sizeof(real));
+    real *in_d = dev_copy(in, nld * sizeof(real)), *dout_d = dev_copy(dout, nld * sizeof(real));
     pk_result gr = pk_gpu_packed(&g, &dev, in_d, dout_d, &od, &pkd, D);
 
     // CPU
@@ -116,26 +115,15 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_backbone_packed_cpu: skipped (built without CUDA=1, or a sanitizer/double "
-           "build, which links no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_backbone_packed_cpu: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_backbone_packed_cpu:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_backbone_packed_cpu");
     TCase *tc = tcase_create("packed");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, gpu_vs_cpu_idrev);
     tcase_add_test(tc, gpu_vs_cpu_sched4);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 #endif
 }

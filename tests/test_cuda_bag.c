@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -30,6 +31,7 @@
 
 #if HAVE_CUDA
 #include "tests/util/cuda_bytes.h"
+#include "tests/util/cuda_twin.h"
 
 static const int64_t LEN[] = {1, 300, 17, 3000, 2, 64};
 #define NB 6
@@ -76,32 +78,16 @@ START_TEST(adapter_matches_cpu) {
     ad_options(&o, c);
     ssm_input_shape in = {1, {row}};
     ssm_params p, p2;
-    ssm_params_init(&p);
-    ssm_params_init(&p2);
-    ssm_error e = {0};
     ssm_adapter *a, *ga;
-    ck_assert_msg(ssm_adapter_create(&a, "bag_features", &o, &in, D, &p, "", &e) == SSM_OK, "%s",
-                  e.msg);
-    ck_assert(ssm_adapter_create(&ga, "bag_features", &o, &in, D, &p2, "", &e) == SSM_OK);
-    ck_assert(ssm_adapter_has_cuda(a));
-    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
+    twin_adapters(&a, &p, &ga, &p2, "bag_features", &o, &in, D);
+    ssm_error e = {0};
     uint64_t st = 40 + (uint64_t)_i;
     tu_fill_uniform(p.data, p.total, -0.5, 0.5, &st);
     tu_fill_uniform(p.grad, p.total, -0.1, 0.1, &st);
     ssm_params dp;
-    ck_assert(ssm_params_cuda_mirror(&dp, &p, &e) == SSM_OK);
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(dp.grad, p.grad, p.total * sizeof(real)));
+    twin_mirror(&dp, &p);
     ssm_arena ha, da;
-    ssm_arena_init(&ha);
-    ssm_arena_init(&da);
-    for (int pass = 0; pass < 2; pass++) {
-        ck_assert(ssm_adapter_plan(a, &ha, NB, &e) == SSM_OK);
-        ck_assert_msg(ssm_adapter_plan_cuda(ga, &da, NB, &e) == SSM_OK, "%s", e.msg);
-        if (pass == 0) {
-            ck_assert(ssm_arena_commit(&ha, &e) == SSM_OK);
-            ck_assert(ssm_arena_commit_cuda(&da, &e) == SSM_OK);
-        }
-    }
+    twin_plan_adapters(a, &ha, ga, &da, NB);
     int64_t off[NB + 1];
     offsets(off);
     const int64_t total = off[NB], extra = a->ragged_extra, T = total + NB * extra;
@@ -140,23 +126,14 @@ START_TEST(adapter_matches_cpu) {
     ssm_adapter_backward(a, &p, dtok, x, NB);
     ck_assert_msg(ssm_adapter_backward_cuda(ga, &dp, d_dtok, d_x, NB, &e) == SSM_OK, "%s", e.msg);
     real *g_grad = host_of(dp.grad, p.total * sizeof(real));
-    for (size_t i = 0; i < p.count; i++) {
-        const ssm_param_info *it = &p.items[i];
-        double ri = tu_rel_err(g_grad + it->offset, p.grad + it->offset, it->numel);
-        fprintf(stderr, "  gradient of %-20s rel err %.2g\n", it->name, ri);
-        ck_assert_msg(ri < 1e-5, "gradient of %s: relative error %.3e", it->name, ri);
-    }
+    twin_grads_agree("", g_grad, &p, 1e-5, 1);
     free(x), free(tok), free(ord), free(g_tok), free(g_ord), free(dtok), free(g_grad);
     ssm_cuda_free(d_off), ssm_cuda_free(d_x), ssm_cuda_free(d_tok), ssm_cuda_free(d_ord);
     ssm_cuda_free(d_dtok);
     a->pack = ga->pack = NULL;
     ssm_adapter_free(a);
     ssm_adapter_free(ga);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 END_TEST
 
@@ -167,31 +144,16 @@ START_TEST(head_matches_cpu) {
     ssm_head_input in = {.adapter = "bag_features", .input = {1, {10}}, .S = 1, .L = L, .D = D,
                          .cls_index = 0};
     ssm_params p, p2;
-    ssm_params_init(&p);
-    ssm_params_init(&p2);
-    ssm_error e = {0};
     ssm_head *h, *gh;
-    ck_assert_msg(ssm_head_create(&h, "bag", &opt, &in, &p, "", &e) == SSM_OK, "%s", e.msg);
-    ck_assert(ssm_head_create(&gh, "bag", &opt, &in, &p2, "", &e) == SSM_OK);
-    ck_assert(ssm_head_has_cuda(h));
-    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
+    twin_heads(&h, &p, &gh, &p2, "bag", &opt, &in);
+    ssm_error e = {0};
     uint64_t st = 700 + (uint64_t)pool;
     tu_fill_uniform(p.data, p.total, -0.5, 0.5, &st);
     tu_fill_uniform(p.grad, p.total, -0.1, 0.1, &st);
     ssm_params dp;
-    ck_assert(ssm_params_cuda_mirror(&dp, &p, &e) == SSM_OK);
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(dp.grad, p.grad, p.total * sizeof(real)));
+    twin_mirror(&dp, &p);
     ssm_arena ha, da;
-    ssm_arena_init(&ha);
-    ssm_arena_init(&da);
-    for (int pass = 0; pass < 2; pass++) {
-        ck_assert(ssm_head_plan(h, &ha, NB, &e) == SSM_OK);
-        ck_assert_msg(ssm_head_plan_cuda(gh, &da, NB, &e) == SSM_OK, "%s", e.msg);
-        if (pass == 0) {
-            ck_assert(ssm_arena_commit(&ha, &e) == SSM_OK);
-            ck_assert(ssm_arena_commit_cuda(&da, &e) == SSM_OK);
-        }
-    }
+    twin_plan_heads(h, &ha, gh, &da, NB);
     int64_t off[NB + 1];
     offsets(off);
     const int64_t T = off[NB];
@@ -230,12 +192,7 @@ START_TEST(head_matches_cpu) {
     real *g_grad = host_of(dp.grad, p.total * sizeof(real));
     r = tu_rel_err(g_df, df, nf);
     ck_assert_msg(r < 1e-5, "%s: dfeats relative error %g", name, r);
-    for (size_t i = 0; i < p.count; i++) {
-        const ssm_param_info *it = &p.items[i];
-        double ri = tu_rel_err(g_grad + it->offset, p.grad + it->offset, it->numel);
-        fprintf(stderr, "  gradient of %-26s rel err %.2g\n", it->name, ri);
-        ck_assert_msg(ri < 1e-5, "%s: gradient of %s: relative error %.3e", name, it->name, ri);
-    }
+    twin_grads_agree(name, g_grad, &p, 1e-5, 1);
     // the same bits again: a second forward + backward from the same state
     SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d_df, df0, nf * sizeof(real)));
     ck_assert(ssm_head_forward_cuda(gh, &dp, d_out, d_f, NB, &e) == SSM_OK);
@@ -250,35 +207,21 @@ START_TEST(head_matches_cpu) {
     h->pack = gh->pack = NULL;
     ssm_head_free(h);
     ssm_head_free(gh);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 END_TEST
 #endif
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_bag: skipped (built without CUDA=1, or a sanitizer/double build)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_bag: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_bag:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_bag");
     TCase *tc = tcase_create("bag");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, adapter_matches_cpu, 0, 4);
     tcase_add_loop_test(tc, head_matches_cpu, 0, 5);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite_nofork(su);
 #endif
 }

@@ -29,6 +29,8 @@
 #include "tasks/train_device.h"
 #include "tests/backbone_fixture.h"
 #include "tests/util/cli_fixture.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -36,12 +38,11 @@
 #include "backbone/mamba_cuda.h"
 #include "core/cuda/device.h"
 #include "kernels/cuda/common.h"
+#include "tests/cuda_backbone_fixture.h"
 #else
 #define HAVE_CUDA 0
 #endif
 
-#define TOL_BF16 1e-2
-#define TOL_BF16_GRAD 3e-2 // per parameter gradient tensor (see the header)
 
 // ---- refusals (every build) ----------------------------------------------------------------
 START_TEST(bf16_on_cpu_refused) {
@@ -76,18 +77,6 @@ START_TEST(bf16_on_cpu_refused) {
 END_TEST
 
 #if HAVE_CUDA
-static real *host_of(const real *d, size_t n) {
-    real *h = malloc(sizeof(real) * (n ? n : 1));
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_download(h, d, sizeof(real) * n));
-    return h;
-}
-static void *dev_copy(const void *h, size_t bytes) {
-    void *d;
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&d, bytes ? bytes : 4, "test"));
-    if (bytes)
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d, h, bytes));
-    return d;
-}
 
 // ---- the backbone alone --------------------------------------------------------------------
 static void backbone_case(mamba_config cfg, int64_t B_max, int64_t B, int64_t L, uint64_t seed) {
@@ -109,19 +98,12 @@ static void backbone_case(mamba_config cfg, int64_t B_max, int64_t B, int64_t L,
     ssm_error e = {0};
     mamba_config bc = cfg;
     bc.precision = MAMBA_BF16;
-    ssm_params decl, dev;
-    ssm_params_init(&decl);
-    mamba_stack *s = NULL;
-    ck_assert_msg(mamba_stack_declare(&s, &bc, &decl, "", &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(ssm_params_finalize(&decl, &e) == SSM_OK, "%s", e.msg);
+    gstack g; // its arena poisoned: scratch read unwritten is NaN
+    gstack_init(&g, &bc, B_max, L);
+    mamba_stack *s = g.s;
+    ssm_params dev;
     ck_assert_msg(ssm_params_cuda_mirror(&dev, &n.p, &e) == SSM_OK, "%s", e.msg);
     ck_assert_msg(ssm_params_cuda_shadow_bf16(&dev, &e) == SSM_OK, "%s", e.msg);
-    ssm_arena a;
-    ssm_arena_init(&a);
-    ck_assert_msg(mamba_stack_plan_cuda(s, &a, B_max, L, &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(ssm_arena_commit_cuda(&a, &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(mamba_stack_plan_cuda(s, &a, B_max, L, &e) == SSM_OK, "%s", e.msg);
-    CUDA_CHECK_ABORT(cudaMemset(a.base, 0xFF, a.capacity)); // scratch read unwritten: NaN
     CUDA_CHECK_ABORT(cudaMemset(dev.grad, 0, tot * sizeof(real)));
     int32_t *perm_d = dev_copy(perm, sizeof(int32_t) * (size_t)(count * B * L));
     mamba_orders od = {.count = count, .perm = perm_d, .schedule = NULL};
@@ -135,8 +117,8 @@ static void backbone_case(mamba_config cfg, int64_t B_max, int64_t B, int64_t L,
                   e.msg);
     ck_assert_msg(mamba_stack_backward_cuda(s, &dev, din_d, dout_d, &od, B, &e) == SSM_OK, "%s",
                   e.msg);
-    real *gout = host_of(out_d, nbld), *gdin = host_of(din_d, nbld);
-    ck_assert_msg(ssm_params_cuda_download(&decl, &dev, 1, &e) == SSM_OK, "%s", e.msg);
+    real *gout = host_of(out_d, nbld * sizeof(real)), *gdin = host_of(din_d, nbld * sizeof(real));
+    ck_assert_msg(ssm_params_cuda_download(&g.decl, &dev, 1, &e) == SSM_OK, "%s", e.msg);
 
     // CPU, fp32
     real *out = malloc(nbld * sizeof(real)), *din = calloc(nbld, sizeof(real));
@@ -150,7 +132,7 @@ static void backbone_case(mamba_config cfg, int64_t B_max, int64_t B, int64_t L,
     ck_assert_msg(ed < TOL_BF16, "bf16 din: rel err %.3g", ed);
     for (size_t i = 0; i < n.p.count; i++) {
         const ssm_param_info *it = &n.p.items[i];
-        double r = tu_rel_err(decl.grad + it->offset, n.p.grad + it->offset, it->numel);
+        double r = tu_rel_err(g.decl.grad + it->offset, n.p.grad + it->offset, it->numel);
         if (!(r <= worst))
             worst = r, wn = it->name;
         if (!(r < TOL_BF16_GRAD))
@@ -165,9 +147,7 @@ static void backbone_case(mamba_config cfg, int64_t B_max, int64_t B, int64_t L,
     ssm_cuda_free(perm_d), ssm_cuda_free(in_d), ssm_cuda_free(dout_d), ssm_cuda_free(out_d);
     ssm_cuda_free(din_d);
     ssm_params_cuda_free(&dev);
-    ssm_arena_free_cuda(&a);
-    mamba_stack_free(s);
-    ssm_params_free(&decl);
+    gstack_free(&g);
     net_free(&n);
 }
 
@@ -271,7 +251,7 @@ START_TEST(model_step_bf16_matches_cpu) {
     const train_device *dg = train_device_get(&gpu.device);
     ck_assert_msg(dg->adamw(&gpu.dparams, &oc, oc.lr, 1, &e) == SSM_OK, "%s", e.msg);
     size_t tot = gpu.dparams.total;
-    real *data = host_of(gpu.dparams.data, tot);
+    real *data = host_of(gpu.dparams.data, tot * sizeof(real));
     ssm_bf16 *sh = malloc(tot * sizeof(ssm_bf16));
     SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_download(sh, gpu.dparams.data_bf16, tot * sizeof(ssm_bf16)));
     ck_assert(memcmp(data, gpu.params.data, tot * sizeof(real)) != 0); // it moved
@@ -286,39 +266,15 @@ START_TEST(model_step_bf16_matches_cpu) {
 END_TEST
 
 // ---- the ssmkit command: bf16 training reaches the fp32 accuracy ---------------------------
-static char g_dir[256];
-static const char *CONFIG = "data:\n  name: idx\n  path: %s/data\n  val_fraction: 0.1\n"
-                            "  batch_size: 32\n  num_workers: 1\n"
-                            "adapter:\n  name: image_patches\n  patch_size: 7\n  cls_token: middle\n"
-                            "  orders: [row, reverse]\n"
-                            "backbone:\n  d_model: 24\n  n_layers: 2\n  d_state: 8\n"
-                            "task:\n  name: classify\n  num_classes: 10\n  label_smoothing: 0.1\n"
-                            "  pool: cls\n"
-                            "optim:\n  lr: 3e-3\n  warmup_steps: 10\n  min_lr: 1e-5\n  grad_clip: 1.0\n"
-                            "train:\n  epochs: 6\n  log_every: 10\n  checkpoint_every: 7\n"
-                            "run:\n  dir: %s/runs\n  seed: 3\n  threads: 2\n  device: cuda\n";
-
 START_TEST(cli_bf16_training_reaches_fp32_accuracy) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ssmkit_bf16_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    char path[512], cmd[2048], out[512], err[512];
-    snprintf(path, sizeof path, "%s/data", g_dir);
-    ck_assert_int_eq(mkdir(path, 0755), 0);
-    ck_assert_int_eq(cf_write_synthetic_idx(path, 1200, 300, 7), 0);
-    snprintf(path, sizeof path, "%s/cfg.yaml", g_dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, CONFIG, g_dir, g_dir);
-    fclose(f);
-    const char *bin = getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN") : "build-cuda/ssmkit";
+    char dir[256], args[1024];
+    cf_idx_fixture(dir, sizeof dir, "ssmkit_bf16", 1, "  device: cuda\n");
     double acc[2];
     for (int bf = 0; bf < 2; bf++) {
-        snprintf(cmd, sizeof cmd, "%s train %s --set run.name=%s --set run.precision=%s", bin, path,
-                 bf ? "bf16" : "fp32", bf ? "bf16" : "fp32");
-        snprintf(out, sizeof out, "%s/out.txt", g_dir);
-        snprintf(err, sizeof err, "%s/err.txt", g_dir);
-        int rc = cf_run(cmd, out, err);
-        char *so = cf_read_file(out, NULL), *se = cf_read_file(err, NULL);
+        snprintf(args, sizeof args, "train %s/cfg.yaml --set run.name=%s --set run.precision=%s",
+                 dir, bf ? "bf16" : "fp32", bf ? "bf16" : "fp32");
+        int rc = cf_ssmkit(dir, NULL, args);
+        char *so = cf_output(dir, "out"), *se = cf_output(dir, "err");
         ck_assert_msg(rc == 0, "train %s exited %d: %s", bf ? "bf16" : "fp32", rc, se);
         acc[bf] = cf_json_number(so, "test_accuracy");
         printf("ssmkit train on cuda, %s: %s", bf ? "bf16" : "fp32", so);
@@ -327,8 +283,7 @@ START_TEST(cli_bf16_training_reaches_fp32_accuracy) {
     }
     ck_assert_msg(acc[1] >= acc[0] - 0.02 && acc[1] > 0.8, "bf16 test accuracy %.4f, fp32 %.4f",
                   acc[1], acc[0]);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(tu_rmtree(dir), 0);
 }
 END_TEST
 #endif // HAVE_CUDA
@@ -338,10 +293,8 @@ int main(void) {
     TCase *tc = tcase_create("refusals");
     tcase_add_test(tc, bf16_on_cpu_refused);
     suite_add_tcase(su, tc);
+    if (tu_cuda_ready("test_cuda_bf16: GPU cases")) {
 #if HAVE_CUDA
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_bf16: GPU cases skipped (no CUDA device)\n");
-    } else {
         TCase *tg = tcase_create("gpu");
         tcase_set_timeout(tg, 600);
         tcase_add_test(tg, backbone_bf16_bidirectional);
@@ -349,14 +302,7 @@ int main(void) {
         tcase_add_loop_test(tg, model_step_bf16_matches_cpu, 0, 2);
         tcase_add_test(tg, cli_bf16_training_reaches_fp32_accuracy);
         suite_add_tcase(su, tg);
-    }
-#else
-    printf("test_cuda_bf16: GPU cases skipped (built without CUDA=1, or a sanitizer/double build)\n");
 #endif
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    }
+    return tu_run_suite_nofork(su);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -43,8 +44,9 @@
 START_TEST(activation_all) {
     uint64_t st = 101;
     const int64_t n = 10007;
-    real *x = hfill(n, -25, 25, &st), *y = hfill(n, -3, 3, &st), *g = hfill(n, -1, 1, &st);
-    real *init = hfill(n, -1, 1, &st), *init2 = hfill(n, -1, 1, &st);
+    real *x = tu_new_uniform(n, -25, 25, &st), *y = tu_new_uniform(n, -3, 3, &st),
+         *g = tu_new_uniform(n, -1, 1, &st);
+    real *init = tu_new_uniform(n, -1, 1, &st), *init2 = tu_new_uniform(n, -1, 1, &st);
     real *ref = malloc(sizeof(real) * n), *ref2 = malloc(sizeof(real) * n);
     real *dx_ = dev(x, n, 0), *dy_ = dev(y, n, 0), *dg_ = dev(g, n, 0);
     real *out = poisoned(n, 0), *acc = poisoned(n, 0), *acc2 = poisoned(n, 0);
@@ -99,8 +101,9 @@ static void conv_case(int64_t B, int64_t C, int64_t L, int64_t K, int silu, int 
                       uint64_t seed) {
     uint64_t st = seed;
     size_t n = B * C * L;
-    real *x = hfill(n, -2, 2, &st), *w = hfill(C * K, -1, 1, &st), *dout = hfill(n, -1, 1, &st);
-    real *bias = with_bias ? hfill(C, -0.5, 0.5, &st) : NULL;
+    real *x = tu_new_uniform(n, -2, 2, &st), *w = tu_new_uniform(C * K, -1, 1, &st),
+         *dout = tu_new_uniform(n, -1, 1, &st);
+    real *bias = with_bias ? tu_new_uniform(C, -0.5, 0.5, &st) : NULL;
     real *ref = malloc(sizeof(real) * n);
     fprintf(stderr, "conv1d B=%lld C=%lld L=%lld K=%lld silu=%d bias=%d:\n", (long long)B,
             (long long)C, (long long)L, (long long)K, silu, with_bias);
@@ -109,7 +112,8 @@ static void conv_case(int64_t B, int64_t C, int64_t L, int64_t K, int silu, int 
     real *gb = bias ? dev(bias, C, 0) : NULL, *gout = poisoned(n, 0);
     OK(conv1d_causal_forward_cuda(gout, gx, gw, gb, B, C, L, K, silu, NULL, 0));
     cmp("conv fwd", gout, ref, n, 0, TOL32);
-    real *i_dx = hfill(n, -1, 1, &st), *i_dw = hfill(C * K, -1, 1, &st), *i_db = hfill(C, -1, 1, &st);
+    real *i_dx = tu_new_uniform(n, -1, 1, &st), *i_dw = tu_new_uniform(C * K, -1, 1, &st),
+         *i_db = tu_new_uniform(C, -1, 1, &st);
     real *c_dx = hcopy(i_dx, n), *c_dw = hcopy(i_dw, C * K), *c_db = hcopy(i_db, C);
     conv1d_causal_backward(c_dx, c_dw, c_db, dout, x, w, bias, B, C, L, K, silu, NULL, 0);
     real *g_dx = dev(i_dx, n, 0), *g_dw = dev(i_dw, C * K, 0), *g_db = dev(i_db, C, 0);
@@ -180,7 +184,8 @@ START_TEST(permute_all) {
     int32_t *gp;
     OK(ssm_cuda_alloc((void **)&gp, sizeof(int32_t) * B * L, "test"));
     OK(ssm_cuda_upload(gp, perm, sizeof(int32_t) * B * L));
-    real *x = hfill(n, -1, 1, &st), *init = hfill(n, -1, 1, &st), *ref = malloc(sizeof(real) * n);
+    real *x = tu_new_uniform(n, -1, 1, &st), *init = tu_new_uniform(n, -1, 1, &st),
+         *ref = malloc(sizeof(real) * n);
     real *gx = dev(x, n, 0), *gout = poisoned(n, 0), *gacc = poisoned(n, 0);
     fprintf(stderr, "permute B=%lld C=%lld L=%lld:\n", (long long)B, (long long)C, (long long)L);
     gather_tokens_forward(ref, x, perm, B, C, L);
@@ -209,7 +214,7 @@ START_TEST(permute_all) {
     int64_t tb[2][3] = {{2, 33, 70}, {1, 1, 97}};
     for (int k = 0; k < 2; k++) {
         int64_t TB = tb[k][0], R = tb[k][1], S = tb[k][2];
-        real *t = hfill(TB * R * S, -1, 1, &st), *tr = malloc(sizeof(real) * TB * R * S);
+        real *t = tu_new_uniform(TB * R * S, -1, 1, &st), *tr = malloc(sizeof(real) * TB * R * S);
         transpose_forward(tr, t, TB, R, S);
         real *gt = dev(t, TB * R * S, 0), *go = poisoned(TB * R * S, 0);
         OK(transpose_forward_cuda(go, gt, TB, R, S));
@@ -228,9 +233,11 @@ static void norm_case(int ln, int resid, int with_bias, int64_t N, int64_t C, ui
     uint64_t st = seed;
     size_t n = N * C;
     const real eps = (real)1e-5;
-    real *x = hfill(n, -2, 3, &st), *r = hfill(n, -1, 1, &st), *w = hfill(C, 0.5, 1.5, &st);
-    real *b = with_bias ? hfill(C, -0.5, 0.5, &st) : NULL, *dout = hfill(n, -1, 1, &st);
-    real *dro = hfill(n, -1, 1, &st);
+    real *x = tu_new_uniform(n, -2, 3, &st), *r = tu_new_uniform(n, -1, 1, &st),
+         *w = tu_new_uniform(C, 0.5, 1.5, &st);
+    real *b = with_bias ? tu_new_uniform(C, -0.5, 0.5, &st) : NULL,
+         *dout = tu_new_uniform(n, -1, 1, &st);
+    real *dro = tu_new_uniform(n, -1, 1, &st);
     fprintf(stderr, "%s%s N=%lld C=%lld bias=%d:\n", ln ? "layernorm" : "rmsnorm",
             resid == 1 ? " + residual" : resid == 2 ? " + residual(NULL)" : "", (long long)N,
             (long long)C, with_bias);
@@ -264,8 +271,8 @@ static void norm_case(int ln, int resid, int with_bias, int64_t N, int64_t C, ui
     if (resid)
         cmp("residual_out", gro, xs, n, 0, TOL32);
     // backward. CPU: the norm's dx into zeros, plus dresidual_out, added to both inputs.
-    real *i_dx = hfill(n, -1, 1, &st), *i_dr = hfill(n, -1, 1, &st);
-    real *i_dw = hfill(C, -1, 1, &st), *i_db = hfill(C, -1, 1, &st);
+    real *i_dx = tu_new_uniform(n, -1, 1, &st), *i_dr = tu_new_uniform(n, -1, 1, &st);
+    real *i_dw = tu_new_uniform(C, -1, 1, &st), *i_db = tu_new_uniform(C, -1, 1, &st);
     real *c_dx = hcopy(i_dx, n), *c_dr = hcopy(i_dr, n), *c_dw = hcopy(i_dw, C);
     real *c_db = hcopy(i_db, C), *gsum = calloc(n, sizeof(real));
     if (ln)
@@ -340,16 +347,9 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_kernels: skipped (built without CUDA=1, or a sanitizer/double build, which "
-           "links no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_kernels: skipped (no CUDA device: nvidia-smi shows none, or the driver "
-               "is missing)\n");
+    if (!tu_cuda_ready("test_cuda_kernels:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_kernels");
     TCase *tc = tcase_create("twins");
     tcase_set_timeout(tc, 120);
@@ -370,11 +370,6 @@ int main(void) {
     tcase_add_test(tc, norm_vim_tiny);
     tcase_add_test(tc, norm_row_tiles);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 #endif
 }

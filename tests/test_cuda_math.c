@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -44,7 +45,7 @@
 // --- losses -------------------------------------------------------------------------------------
 static void ce_case(int64_t N, int64_t V, real smoothing, uint64_t seed) {
     uint64_t st = seed;
-    real *logits = hfill(N * V, -8, 8, &st), *dloss = hfill(N, -1, 1, &st);
+    real *logits = tu_new_uniform(N * V, -8, 8, &st), *dloss = tu_new_uniform(N, -1, 1, &st);
     int32_t *t = malloc(sizeof(int32_t) * N);
     for (int64_t i = 0; i < N; i++)
         t[i] = (int32_t)(tu_uniform(&st) * V) % (int32_t)V;
@@ -66,7 +67,7 @@ static void ce_case(int64_t N, int64_t V, real smoothing, uint64_t seed) {
     fprintf(stderr, "  %-28s rel err %.2g\n", "losses", e);
     ck_assert_msg(e < TOL32, "losses: rel err %g", e);
     cmp("probs", gprobs, probs, N * V, 0, TOL32);
-    real *init = hfill(N * V, -1, 1, &st), *c_d = hcopy(init, N * V);
+    real *init = tu_new_uniform(N * V, -1, 1, &st), *c_d = hcopy(init, N * V);
     cross_entropy_backward(c_d, dloss, probs, t, N, V, smoothing);
     real *g_d = dev(init, N * V, 0);
     OK(cross_entropy_backward_cuda(g_d, gdl, gprobs, gt, N, V, smoothing));
@@ -83,8 +84,8 @@ END_TEST
 // Soft labels (mixup): rows of the target are distributions; the CE twins' soft variants.
 static void soft_ce_case(int64_t N, int64_t V, real smoothing, uint64_t seed) {
     uint64_t st = seed;
-    real *logits = hfill(N * V, -8, 8, &st), *dloss = hfill(N, -1, 1, &st);
-    real *q = hfill(N * V, 0, 1, &st);
+    real *logits = tu_new_uniform(N * V, -8, 8, &st), *dloss = tu_new_uniform(N, -1, 1, &st);
+    real *q = tu_new_uniform(N * V, 0, 1, &st);
     for (int64_t n = 0; n < N; n++) {
         double s = 0;
         for (int64_t j = 0; j < V; j++)
@@ -101,7 +102,7 @@ static void soft_ce_case(int64_t N, int64_t V, real smoothing, uint64_t seed) {
     OK(soft_cross_entropy_forward_cuda(gloss, gprobs, gl, gq, N, V, smoothing));
     cmp("soft losses", gloss, loss, N, 0, TOL32);
     cmp("soft probs", gprobs, probs, N * V, 0, TOL32);
-    real *init = hfill(N * V, -1, 1, &st), *c_d = hcopy(init, N * V);
+    real *init = tu_new_uniform(N * V, -1, 1, &st), *c_d = hcopy(init, N * V);
     soft_cross_entropy_backward(c_d, dloss, probs, q, N, V, smoothing);
     real *g_d = dev(init, N * V, 0);
     OK(soft_cross_entropy_backward_cuda(g_d, gdl, gprobs, gq, N, V, smoothing));
@@ -120,10 +121,12 @@ END_TEST
 START_TEST(bce_all) {
     uint64_t st = 513;
     const int64_t n = 1003;
-    real *l = hfill(n, -30, 30, &st), *y = hfill(n, 0, 1, &st), *dl = hfill(n, -1, 1, &st);
+    real *l = tu_new_uniform(n, -30, 30, &st), *y = tu_new_uniform(n, 0, 1, &st),
+         *dl = tu_new_uniform(n, -1, 1, &st);
     for (int64_t i = 0; i < n; i += 3)
         y[i] = (real)(i % 2); // multi-hot entries
-    real *init = hfill(n, -1, 1, &st), *ref = malloc(sizeof(real) * n), *c_d = hcopy(init, n);
+    real *init = tu_new_uniform(n, -1, 1, &st), *ref = malloc(sizeof(real) * n),
+         *c_d = hcopy(init, n);
     fprintf(stderr, "bce n=%lld:\n", (long long)n);
     bce_logits_forward(ref, l, y, n);
     bce_logits_backward(c_d, dl, l, y, n);
@@ -141,8 +144,10 @@ END_TEST
 START_TEST(mse_all) {
     uint64_t st = 503;
     const int64_t n = 1001;
-    real *p = hfill(n, -2, 2, &st), *q = hfill(n, -2, 2, &st), *dl = hfill(n, -1, 1, &st);
-    real *init = hfill(n, -1, 1, &st), *ref = malloc(sizeof(real) * n), *c_d = hcopy(init, n);
+    real *p = tu_new_uniform(n, -2, 2, &st), *q = tu_new_uniform(n, -2, 2, &st),
+         *dl = tu_new_uniform(n, -1, 1, &st);
+    real *init = tu_new_uniform(n, -1, 1, &st), *ref = malloc(sizeof(real) * n),
+         *c_d = hcopy(init, n);
     fprintf(stderr, "mse n=%lld:\n", (long long)n);
     mse_forward(ref, p, q, n);
     mse_backward(c_d, dl, p, q, n);
@@ -161,8 +166,9 @@ END_TEST
 START_TEST(optim_all) {
     uint64_t st = 601;
     const int64_t n = 100003;
-    real *p = hfill(n, -1, 1, &st), *g = hfill(n, -0.1, 0.1, &st), *m = hfill(n, -0.01, 0.01, &st);
-    real *v = hfill(n, 0, 0.001, &st);
+    real *p = tu_new_uniform(n, -1, 1, &st), *g = tu_new_uniform(n, -0.1, 0.1, &st),
+         *m = tu_new_uniform(n, -0.01, 0.01, &st);
+    real *v = tu_new_uniform(n, 0, 0.001, &st);
     real *gp = dev(p, n, 0), *gg = dev(g, n, 0), *gm = dev(m, n, 0), *gv = dev(v, n, 0);
     fprintf(stderr, "optim n=%lld:\n", (long long)n);
     adamw_update(p, g, m, v, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 3);
@@ -198,8 +204,8 @@ START_TEST(gemm_transposes) {
     const int64_t M = 37, N = 29, K = 53;
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) {
-            real *A = hfill(M * K, -1, 1, &st), *B = hfill(K * N, -1, 1, &st);
-            real *C0 = hfill(M * N, -1, 1, &st), *C = hcopy(C0, M * N);
+            real *A = tu_new_uniform(M * K, -1, 1, &st), *B = tu_new_uniform(K * N, -1, 1, &st);
+            real *C0 = tu_new_uniform(M * N, -1, 1, &st), *C = hcopy(C0, M * N);
             gemm(C, A, B, M, N, K, ta, tb, (real)0.7, (real)-0.4);
             real *gA = dev(A, M * K, 0), *gB = dev(B, K * N, 0), *gC = dev(C0, M * N, 0);
             OK(gemm_cuda(gC, gA, gB, M, N, K, ta, tb, (real)0.7, (real)-0.4));
@@ -216,10 +222,11 @@ static void linear_case(int bf16, int with_bias, int64_t N, int64_t IC, int64_t 
                         uint64_t seed) {
     uint64_t st = seed;
     double tol = bf16 ? TOL16 : TOL32;
-    real *x = hfill(N * IC, -1, 1, &st), *w = hfill(OC * IC, -0.5, 0.5, &st);
-    real *b = with_bias ? hfill(OC, -1, 1, &st) : NULL, *dout = hfill(N * OC, -1, 1, &st);
-    real *i_dx = hfill(N * IC, -1, 1, &st), *i_dw = hfill(OC * IC, -1, 1, &st);
-    real *i_db = hfill(OC, -1, 1, &st);
+    real *x = tu_new_uniform(N * IC, -1, 1, &st), *w = tu_new_uniform(OC * IC, -0.5, 0.5, &st);
+    real *b = with_bias ? tu_new_uniform(OC, -1, 1, &st) : NULL,
+         *dout = tu_new_uniform(N * OC, -1, 1, &st);
+    real *i_dx = tu_new_uniform(N * IC, -1, 1, &st), *i_dw = tu_new_uniform(OC * IC, -1, 1, &st);
+    real *i_db = tu_new_uniform(OC, -1, 1, &st);
     if (bf16)
         round_bf16(x, N * IC), round_bf16(w, OC * IC), round_bf16(dout, N * OC),
             round_bf16(i_dx, N * IC);
@@ -277,16 +284,9 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_math: skipped (built without CUDA=1, or a sanitizer/double build, which "
-           "links no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_math: skipped (no CUDA device: nvidia-smi shows none, or the driver "
-               "is missing)\n");
+    if (!tu_cuda_ready("test_cuda_math:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_math");
     TCase *tc = tcase_create("twins");
     tcase_set_timeout(tc, 120);
@@ -304,11 +304,6 @@ int main(void) {
     tcase_add_test(tc, linear_bf16);
     tcase_add_test(tc, linear_bf16_odd);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 #endif
 }

@@ -26,6 +26,8 @@
 #include "tasks/head_registry.h"
 #include "tasks/task_run.h"
 #include "tests/util/cli_fixture.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -36,69 +38,19 @@
 #define HAVE_CUDA 0
 #endif
 
-// ---- shared: the ssmkit binary on a generated IDX set -------------------------------------
+// ---- shared: the ssmkit binary on a generated IDX set (tests/util/cli_fixture.h) ----------
 static char g_dir[256];
 
-static const char *ssmkit_bin(void) {
-    const char *b = getenv("SSMKIT_BIN");
-    if (b)
-        return b;
-#ifdef SSM_CUDA
-    return access("build-cuda/ssmkit", X_OK) == 0 ? "build-cuda/ssmkit" : "build/ssmkit";
-#else
-    return "build/ssmkit";
-#endif
-}
-
-static const char *CONFIG = "data:\n  name: idx\n  path: %s/data\n  val_fraction: 0.1\n"
-                            "  batch_size: 32\n  num_workers: 1\n"
-                            "adapter:\n  name: image_patches\n  patch_size: 7\n  cls_token: middle\n"
-                            "  orders: [row, reverse]\n"
-                            "backbone:\n  d_model: 24\n  n_layers: 2\n  d_state: 8\n"
-                            "task:\n  name: classify\n  num_classes: 10\n  label_smoothing: 0.1\n"
-                            "  pool: cls\n"
-                            "optim:\n  lr: 3e-3\n  warmup_steps: 10\n  min_lr: 1e-5\n  grad_clip: 1.0\n"
-                            "train:\n  epochs: 6\n  log_every: 10\n  checkpoint_every: 7\n"
-                            "run:\n  dir: %s/runs\n  seed: 3\n  threads: 2\n";
-
 static void make_fixture(int with_data) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ssmkit_cudam_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    char path[512];
-    if (with_data) {
-        snprintf(path, sizeof path, "%s/data", g_dir);
-        ck_assert_int_eq(mkdir(path, 0755), 0);
-        ck_assert_int_eq(cf_write_synthetic_idx(path, 1200, 300, 7), 0);
-    }
-    snprintf(path, sizeof path, "%s/cfg.yaml", g_dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, CONFIG, g_dir, g_dir);
-    fclose(f);
+    cf_idx_fixture(g_dir, sizeof g_dir, "ssmkit_cudam", with_data, NULL);
 }
 
-static void drop_fixture(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void drop_fixture(void) { ck_assert_int_eq(tu_rmtree(g_dir), 0); }
 
 // Runs `ssmkit <args>`; stdout / stderr into g_dir/out.txt, err.txt; returns the exit code.
-static int ssmkit(const char *args) {
-    char cmd[4096], out[512], err[512];
-    snprintf(cmd, sizeof cmd, "%s %s", ssmkit_bin(), args);
-    snprintf(out, sizeof out, "%s/out.txt", g_dir);
-    snprintf(err, sizeof err, "%s/err.txt", g_dir);
-    return cf_run(cmd, out, err);
-}
+static int ssmkit(const char *args) { return cf_ssmkit(g_dir, NULL, args); }
 
-static char *output(const char *which) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.txt", g_dir, which);
-    char *s = cf_read_file(path, NULL);
-    ck_assert_ptr_nonnull(s);
-    return s;
-}
+static char *output(const char *which) { return cf_output(g_dir, which); }
 
 // ---- refusals (every build) ----------------------------------------------------------------
 
@@ -484,10 +436,8 @@ int main(void) {
     tcase_add_test(tc, forecast_not_refused_as_a_task_on_cuda);
     tcase_add_test(tc, adapter_or_head_without_cuda_refused);
     suite_add_tcase(su, tc);
+    if (tu_cuda_ready("test_cuda_model: GPU cases")) {
 #if HAVE_CUDA
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_model: GPU cases skipped (no CUDA device)\n");
-    } else {
         TCase *tg = tcase_create("gpu");
         tcase_set_timeout(tg, 600);
         tcase_add_loop_test(tg, training_step_matches_cpu, 0, (int)N_VARIANTS);
@@ -495,14 +445,7 @@ int main(void) {
         tcase_add_test(tg, cli_gpu_training_reaches_cpu_accuracy);
         tcase_add_test(tg, cli_gpu_forecast_matches_cpu);
         suite_add_tcase(su, tg);
-    }
-#else
-    printf("test_cuda_model: GPU cases skipped (built without CUDA=1, or a sanitizer/double build)\n");
 #endif
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    }
+    return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 }

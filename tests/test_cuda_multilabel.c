@@ -12,12 +12,14 @@
 #include <string.h>
 
 #include "tasks/model.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
 #define HAVE_CUDA 1
 #include "core/cuda/device.h"
 #include "kernels/cuda/common.h"
+#include "tests/util/cuda_twin.h"
 #else
 #define HAVE_CUDA 0
 #endif
@@ -91,25 +93,11 @@ START_TEST(multilabel_step_matches_cpu) {
     ssm_targets th = {.values = y}, td;
     ck_assert_msg(loss_check_targets(&s.loss, &th, BATCH, K_, &e) == SSM_OK, "%s", e.msg);
     double lc, lg;
-    ck_assert_msg(model_loss_and_grad(&cpu, x, &th, BATCH, &lc, &e) == SSM_OK, "%s", e.msg);
-    CUDA_CHECK_ABORT(cudaMemset(gpu.dparams.grad, 0xFF, gpu.dparams.total * sizeof(real)));
-    const real *xd;
-    ck_assert_msg(model_batch_in(&gpu, x, &th, BATCH, &xd, &td, &e) == SSM_OK, "%s", e.msg);
+    twin_model_step(&cpu, &gpu, x, &th, BATCH, &lc, &lg, &td);
     ck_assert(td.cls == NULL && td.values != NULL);
-    ck_assert_msg(model_loss_and_grad(&gpu, xd, &td, BATCH, &lg, &e) == SSM_OK, "%s", e.msg);
-    ck_assert(ssm_params_cuda_download(&gpu.params, &gpu.dparams, 1, &e) == SSM_OK);
-    printf("[%s] loss cpu %.7f gpu %.7f\n", v->name, lc, lg);
-    ck_assert_msg(fabs(lg - lc) <= 1e-5 * fabs(lc), "[%s] loss: cpu %.8f gpu %.8f", v->name, lc, lg);
-    for (size_t i = 0; i < cpu.params.count; i++) {
-        const ssm_param_info *it = &cpu.params.items[i];
-        double r = tu_rel_err(gpu.params.grad + it->offset, cpu.params.grad + it->offset, it->numel);
-        ck_assert_msg(r < 1e-4, "[%s] gradient of %s: relative error %.3e", v->name, it->name, r);
-    }
-    const real *og;
-    ck_assert_msg(model_predict(&gpu, x, BATCH, &og, &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(model_forward(&cpu, x, BATCH, &e) == SSM_OK, "%s", e.msg);
-    double r = tu_rel_err(og, cpu.out, ny);
-    ck_assert_msg(r < 1e-5, "[%s] outputs: relative error %.3e", v->name, r);
+    twin_loss_agrees(v->name, lc, lg, 1e-5);
+    twin_grads_agree(v->name, gpu.params.grad, &cpu.params, 1e-4, 0);
+    twin_outputs_agree(v->name, &cpu, &gpu, x, BATCH, ny, 1e-5);
     free(x);
     free(y);
     model_free(&cpu);
@@ -120,25 +108,15 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if HAVE_CUDA
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_multilabel: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_multilabel:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_multilabel");
     TCase *tg = tcase_create("gpu");
     tcase_set_timeout(tg, 300);
     tcase_add_loop_test(tg, multilabel_step_matches_cpu, 0,
                         (int)(sizeof VARIANTS / sizeof VARIANTS[0]));
     suite_add_tcase(su, tg);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-#else
-    printf("test_cuda_multilabel: skipped (built without CUDA=1, or a sanitizer/double build)\n");
-    return 0;
+    return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 #endif
 }

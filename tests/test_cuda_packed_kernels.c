@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -154,11 +155,20 @@ static void scan_packed_case(int64_t B, int64_t D, int64_t N, int64_t G, int64_t
     const int64_t L = off[n];
     uint64_t st = seed;
     const size_t BDL = (size_t)(B * D * L), BGNL = (size_t)(B * G * N * L);
-    scan_in in = {B, D, L, N, G, hfill(BDL, -1, 1, &st), hfill(BDL, -1.5, 1.0, &st),
-                  hfill((size_t)(D * N), -2.0, -0.2, &st), hfill(BGNL, -1, 1, &st),
-                  hfill(BGNL, -1, 1, &st), hfill((size_t)D, -1, 1, &st),
-                  with_z ? hfill(BDL, -2, 2, &st) : NULL, hfill((size_t)D, -0.5, 0.5, &st),
-                  hfill(BDL, -1, 1, &st)};
+    scan_in in = {B,
+                  D,
+                  L,
+                  N,
+                  G,
+                  tu_new_uniform(BDL, -1, 1, &st),
+                  tu_new_uniform(BDL, -1.5, 1.0, &st),
+                  tu_new_uniform((size_t)(D * N), -2.0, -0.2, &st),
+                  tu_new_uniform(BGNL, -1, 1, &st),
+                  tu_new_uniform(BGNL, -1, 1, &st),
+                  tu_new_uniform((size_t)D, -1, 1, &st),
+                  with_z ? tu_new_uniform(BDL, -2, 2, &st) : NULL,
+                  tu_new_uniform((size_t)D, -0.5, 0.5, &st),
+                  tu_new_uniform(BDL, -1, 1, &st)};
     if (bf16) { // both runs read the same bf16 values; keep the host copies equal to them
         round_bf16(in.u, BDL), round_bf16(in.delta, BDL), round_bf16(in.Bm, BGNL);
         round_bf16(in.Cm, BGNL), round_bf16(in.dout, BDL);
@@ -242,10 +252,20 @@ START_TEST(scan_one_sequence_equals_dense) {
     uint64_t st = 36;
     const int64_t B = 2, D = 16, N = 16, L = 203, off[2] = {0, L};
     const size_t BDL = (size_t)(B * D * L), BNL = (size_t)(B * N * L);
-    scan_in in = {B, D, L, N, 1, hfill(BDL, -1, 1, &st), hfill(BDL, -1.5, 1.0, &st),
-                  hfill((size_t)(D * N), -2.0, -0.2, &st), hfill(BNL, -1, 1, &st),
-                  hfill(BNL, -1, 1, &st), hfill((size_t)D, -1, 1, &st), hfill(BDL, -2, 2, &st),
-                  hfill((size_t)D, -0.5, 0.5, &st), hfill(BDL, -1, 1, &st)};
+    scan_in in = {B,
+                  D,
+                  L,
+                  N,
+                  1,
+                  tu_new_uniform(BDL, -1, 1, &st),
+                  tu_new_uniform(BDL, -1.5, 1.0, &st),
+                  tu_new_uniform((size_t)(D * N), -2.0, -0.2, &st),
+                  tu_new_uniform(BNL, -1, 1, &st),
+                  tu_new_uniform(BNL, -1, 1, &st),
+                  tu_new_uniform((size_t)D, -1, 1, &st),
+                  tu_new_uniform(BDL, -2, 2, &st),
+                  tu_new_uniform((size_t)D, -0.5, 0.5, &st),
+                  tu_new_uniform(BDL, -1, 1, &st)};
     fprintf(stderr, "scan fp32 one packed sequence vs dense, B=%lld D=%lld L=%lld:\n",
             (long long)B, (long long)D, (long long)L);
     scan_res p = scan_run(&in, 16, off, 1, 0), d = scan_run(&in, 16, NULL, 0, 0);
@@ -296,8 +316,8 @@ static void conv_packed_case(int64_t B, int64_t C, int64_t K, int silu, const in
     const int64_t L = off[n];
     const size_t BCL = (size_t)(B * C * L), CK = (size_t)(C * K);
     uint64_t st = seed;
-    real *x = hfill(BCL, -2, 2, &st), *w = hfill(CK, -1, 1, &st);
-    real *b = hfill((size_t)C, -0.5, 0.5, &st), *dout = hfill(BCL, -1, 1, &st);
+    real *x = tu_new_uniform(BCL, -2, 2, &st), *w = tu_new_uniform(CK, -1, 1, &st);
+    real *b = tu_new_uniform((size_t)C, -0.5, 0.5, &st), *dout = tu_new_uniform(BCL, -1, 1, &st);
     fprintf(stderr, "conv1d packed B=%lld C=%lld K=%lld silu=%d, %lld sequences in L=%lld:\n",
             (long long)B, (long long)C, (long long)K, silu, (long long)n, (long long)L);
     conv_res p = conv_run(x, w, b, dout, B, C, L, K, silu, off, n);
@@ -352,15 +372,9 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_packed_kernels: skipped (built without CUDA=1, or a sanitizer/double "
-           "build, which links no CUDA code)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_packed_kernels: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_packed_kernels:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_packed_kernels");
     TCase *tc = tcase_create("packed");
     tcase_set_timeout(tc, 120);
@@ -373,11 +387,6 @@ int main(void) {
     tcase_add_test(tc, scan_fp32_tile_boundaries);
     tcase_add_test(tc, scan_bf16_mixed_lengths);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 #endif
 }

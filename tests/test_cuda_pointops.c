@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -30,26 +31,14 @@
 #endif
 
 #if HAVE_CUDA
+#include "tests/util/cuda_bytes.h"
+#include "tests/util/cuda_twin.h"
+
 static int no_gpu(void) {
     if (ssm_cuda_device_count() > 0 && ssm_cuda_has_kernel_image())
         return 0;
     fprintf(stderr, "test_cuda_pointops: no usable GPU: skipped\n");
     return 1;
-}
-
-static void *dev_copy(const void *h, size_t bytes) {
-    void *d;
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&d, bytes ? bytes : 4, "test"));
-    if (bytes)
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d, h, bytes));
-    return d;
-}
-
-static void *dev_poison(size_t bytes) {
-    void *d;
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&d, bytes ? bytes : 4, "test"));
-    CUDA_CHECK_ABORT(cudaMemset(d, 0xFF, bytes));
-    return d;
 }
 
 static real *cloud(int64_t n, int64_t stride, int grid, uint64_t seed) {
@@ -137,12 +126,6 @@ START_TEST(knn_matches_cpu) {
 }
 END_TEST
 
-static void *host_of(const void *d, size_t bytes) {
-    void *h = malloc(bytes ? bytes : 4);
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_download(h, d, bytes));
-    return h;
-}
-
 START_TEST(point_groups_matches_cpu) {
     if (no_gpu())
         return;
@@ -156,15 +139,9 @@ START_TEST(point_groups_matches_cpu) {
         snprintf(o.orders[i], SSM_ADAPTER_NAME_MAX, "%s", names[i]);
     ssm_input_shape in = {2, {N, C}};
     ssm_params p, p2;
-    ssm_params_init(&p);
-    ssm_params_init(&p2);
-    ssm_error e = {0};
     ssm_adapter *a, *ga;
-    ck_assert_msg(ssm_adapter_create(&a, "point_groups", &o, &in, D, &p, "", &e) == SSM_OK, "%s",
-                  e.msg);
-    ck_assert(ssm_adapter_create(&ga, "point_groups", &o, &in, D, &p2, "", &e) == SSM_OK);
-    ck_assert(ssm_adapter_has_cuda(a));
-    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
+    twin_adapters(&a, &p, &ga, &p2, "point_groups", &o, &in, D);
+    ssm_error e = {0};
     ssm_rng rng;
     ck_assert_int_eq(ssm_rng_init(&rng, 5, &e), SSM_OK);
     ssm_adapter_init_params(a, &p, &rng);
@@ -173,19 +150,9 @@ START_TEST(point_groups_matches_cpu) {
         p.data[i] += (real)(0.1 * (tu_uniform(&st) - 0.5));
     tu_fill_uniform(p.grad, p.total, -0.1, 0.1, &st);
     ssm_params dp;
-    ck_assert(ssm_params_cuda_mirror(&dp, &p, &e) == SSM_OK);
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(dp.grad, p.grad, p.total * sizeof(real)));
+    twin_mirror(&dp, &p);
     ssm_arena ha, da;
-    ssm_arena_init(&ha);
-    ssm_arena_init(&da);
-    for (int pass = 0; pass < 2; pass++) {
-        ck_assert(ssm_adapter_plan(a, &ha, B, &e) == SSM_OK);
-        ck_assert_msg(ssm_adapter_plan_cuda(ga, &da, B, &e) == SSM_OK, "%s", e.msg);
-        if (pass == 0) {
-            ck_assert(ssm_arena_commit(&ha, &e) == SSM_OK);
-            ck_assert(ssm_arena_commit_cuda(&da, &e) == SSM_OK);
-        }
-    }
+    twin_plan_adapters(a, &ha, ga, &da, B);
     real *x = cloud(B * N, C, 0, 31);
     const int64_t G = a->seq_len;
     size_t nt = (size_t)(B * G * D), no = (size_t)(a->n_orders * B * G);
@@ -212,22 +179,13 @@ START_TEST(point_groups_matches_cpu) {
     ssm_adapter_backward(a, &p, dtok, x, B);
     ck_assert_msg(ssm_adapter_backward_cuda(ga, &dp, d_dtok, d_x, B, &e) == SSM_OK, "%s", e.msg);
     real *g_grad = host_of(dp.grad, p.total * sizeof(real));
-    for (size_t i = 0; i < p.count; i++) {
-        const ssm_param_info *it = &p.items[i];
-        double ri = tu_rel_err(g_grad + it->offset, p.grad + it->offset, it->numel);
-        fprintf(stderr, "  gradient of %-30s rel err %.2g\n", it->name, ri);
-        ck_assert_msg(ri < 1e-3, "gradient of %s: relative error %.3e", it->name, ri);
-    }
+    twin_grads_agree("", g_grad, &p, 1e-3, 1);
     free(x), free(tok), free(ord), free(g_tok), free(g_ord), free(dtok), free(g_grad);
     ssm_cuda_free(d_x), ssm_cuda_free(d_tok), ssm_cuda_free(d_ord), ssm_cuda_free(d_dtok);
     ssm_rng_free(&rng);
     ssm_adapter_free(a);
     ssm_adapter_free(ga);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 END_TEST
 
@@ -260,9 +218,5 @@ int main(void) {
     tcase_add_test(tc, skipped);
 #endif
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(su);
 }

@@ -14,6 +14,7 @@
 #include "core/device_select.h"
 #include "datasets/mil_synth.h"
 #include "tests/predict_fixture.h"
+#include "tests/util/suite.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
 #define HAVE_CUDA 1
@@ -208,22 +209,13 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, refused_without_a_gpu);
+    if (tu_cuda_ready("test_cuda_predict: GPU cases")) {
 #if HAVE_CUDA
-    if (ssm_cuda_device_count() > 0) {
         tcase_add_test(tc, images_on_the_gpu);
         tcase_add_test(tc, long_audio_on_the_gpu);
         tcase_add_test(tc, bags_on_the_gpu);
-    } else {
-        printf("test_cuda_predict: GPU cases skipped (no CUDA device)\n");
-    }
-#else
-    printf("test_cuda_predict: GPU cases skipped (built without CUDA=1, or a sanitizer/double "
-           "build)\n");
 #endif
+    }
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
@@ -34,6 +35,7 @@
 
 #if HAVE_CUDA
 #include "tests/util/cuda_bytes.h"
+#include "tests/util/cuda_twin.h"
 
 START_TEST(interp_matches_cpu) {
     const int64_t B = 3, N = 700, M = 40, C = 300, k = 3;
@@ -95,31 +97,16 @@ START_TEST(head_matches_cpu) {
     ssm_head_input in = {.adapter = "point_groups", .input = {2, {N, C}}, .S = 1, .L = G, .D = D,
                          .cls_index = -1, .pos_dims = 3};
     ssm_params p, p2;
-    ssm_params_init(&p);
-    ssm_params_init(&p2);
-    ssm_error e = {0};
     ssm_head *h, *gh;
-    ck_assert_msg(ssm_head_create(&h, "segment", &opt, &in, &p, "", &e) == SSM_OK, "%s", e.msg);
-    ck_assert(ssm_head_create(&gh, "segment", &opt, &in, &p2, "", &e) == SSM_OK);
-    ck_assert(ssm_head_has_cuda(h));
-    ck_assert_int_eq(ssm_params_finalize(&p, &e), SSM_OK);
+    twin_heads(&h, &p, &gh, &p2, "segment", &opt, &in);
+    ssm_error e = {0};
     uint64_t st = 800 + (uint64_t)_i;
     tu_fill_uniform(p.data, p.total, -0.3, 0.3, &st);
     tu_fill_uniform(p.grad, p.total, -0.1, 0.1, &st);
     ssm_params dp;
-    ck_assert(ssm_params_cuda_mirror(&dp, &p, &e) == SSM_OK);
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(dp.grad, p.grad, p.total * sizeof(real)));
+    twin_mirror(&dp, &p);
     ssm_arena ha, da;
-    ssm_arena_init(&ha);
-    ssm_arena_init(&da);
-    for (int pass = 0; pass < 2; pass++) {
-        ck_assert(ssm_head_plan(h, &ha, B, &e) == SSM_OK);
-        ck_assert_msg(ssm_head_plan_cuda(gh, &da, B, &e) == SSM_OK, "%s", e.msg);
-        if (pass == 0) {
-            ck_assert(ssm_arena_commit(&ha, &e) == SSM_OK);
-            ck_assert(ssm_arena_commit_cuda(&da, &e) == SSM_OK);
-        }
-    }
+    twin_plan_heads(h, &ha, gh, &da, B);
     size_t nx = (size_t)(B * N * C), nf = (size_t)(B * G * D), no = (size_t)(B * N * P);
     real *x = malloc(nx * sizeof(real)), *pos = malloc((size_t)(B * G * 3) * sizeof(real));
     real *f = malloc(nf * sizeof(real)), *df = malloc(nf * sizeof(real)), *df0 = malloc(nf * sizeof(real));
@@ -152,11 +139,7 @@ START_TEST(head_matches_cpu) {
     real *g_df = host_of(d_df, nf * sizeof(real)), *g_grad = host_of(dp.grad, p.total * sizeof(real));
     r = tu_rel_err(g_df, df, nf);
     ck_assert_msg(r < 1e-5, "dfeats relative error %g", r);
-    for (size_t i = 0; i < p.count; i++) {
-        const ssm_param_info *it = &p.items[i];
-        double ri = tu_rel_err(g_grad + it->offset, p.grad + it->offset, it->numel);
-        ck_assert_msg(ri < 1e-4, "gradient of %s: relative error %.3e", it->name, ri);
-    }
+    twin_grads_agree("", g_grad, &p, 1e-4, 0);
     // the same bits again from the same state
     SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d_df, df0, nf * sizeof(real)));
     ck_assert(ssm_head_forward_cuda(gh, &dp, d_out, d_f, B, &e) == SSM_OK);
@@ -170,11 +153,7 @@ START_TEST(head_matches_cpu) {
     ssm_cuda_free(d_out), ssm_cuda_free(d_dout);
     ssm_head_free(h);
     ssm_head_free(gh);
-    ssm_arena_free(&ha);
-    ssm_arena_free_cuda(&da);
-    ssm_params_cuda_free(&dp);
-    ssm_params_free(&p);
-    ssm_params_free(&p2);
+    twin_free(&ha, &da, &dp, &p, &p2);
 }
 END_TEST
 
@@ -225,23 +204,11 @@ START_TEST(model_step_matches_cpu) {
     ck_assert(ssm_head_segment_set_categories(cpu.head, cats, MB, &e) == SSM_OK);
     ck_assert(ssm_head_segment_set_categories(gpu.head, cats, MB, &e) == SSM_OK);
     double lc, lg;
-    ck_assert_msg(model_loss_and_grad(&cpu, x, &t, MB, &lc, &e) == SSM_OK, "%s", e.msg);
-    const real *dx;
-    ck_assert_msg(model_batch_in(&gpu, x, &t, MB, &dx, &td, &e) == SSM_OK, "%s", e.msg);
-    CUDA_CHECK_ABORT(cudaMemset(gpu.dparams.grad, 0xFF, gpu.dparams.total * sizeof(real)));
-    ck_assert_msg(model_loss_and_grad(&gpu, dx, &td, MB, &lg, &e) == SSM_OK, "%s", e.msg);
+    twin_model_step(&cpu, &gpu, x, &t, MB, &lc, &lg, &td);
     double lerr = fabs(lg - lc) / fabs(lc);
     fprintf(stderr, "  segment model step: loss cpu %.7f gpu %.7f rel %.2e\n", lc, lg, lerr);
     ck_assert_msg(lerr < 1e-5, "loss: cpu %.8f gpu %.8f", lc, lg);
-    ck_assert(ssm_params_cuda_download(&gpu.params, &gpu.dparams, 1, &e) == SSM_OK);
-    double worst = 0;
-    for (size_t i = 0; i < cpu.params.count; i++) {
-        const ssm_param_info *it = &cpu.params.items[i];
-        double ri = tu_rel_err(gpu.params.grad + it->offset, cpu.params.grad + it->offset,
-                               it->numel);
-        worst = ri > worst ? ri : worst;
-        ck_assert_msg(ri < 1e-3, "gradient of %s: relative error %.3e", it->name, ri);
-    }
+    double worst = twin_grads_agree("", gpu.params.grad, &cpu.params, 1e-3, 0);
     fprintf(stderr, "  segment model step: worst gradient rel err %.2g\n", worst);
     free(x);
     model_free(&cpu);
@@ -251,14 +218,9 @@ END_TEST
 #endif
 
 int main(void) {
-#if !HAVE_CUDA
-    printf("test_cuda_seg_head: skipped (built without CUDA=1, or a sanitizer/double build)\n");
-    return 0;
-#else
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_seg_head: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_seg_head:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_seg_head");
     TCase *tc = tcase_create("segment");
     tcase_set_timeout(tc, 120);
@@ -266,11 +228,6 @@ int main(void) {
     tcase_add_loop_test(tc, head_matches_cpu, 0, 2);
     tcase_add_test(tc, model_step_matches_cpu);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite_nofork(su);
 #endif
 }

@@ -16,12 +16,15 @@
 
 #include "tasks/model.h"
 #include "tests/util/cli_fixture.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #if defined(SSM_CUDA) && !defined(__SANITIZE_ADDRESS__) && !REAL_IS_DOUBLE
 #define HAVE_CUDA 1
 #include "core/cuda/device.h"
 #include "kernels/cuda/common.h"
+#include "tests/util/cuda_twin.h"
 #else
 #define HAVE_CUDA 0
 #endif
@@ -78,24 +81,11 @@ START_TEST(packed_step_matches_cpu) {
     ck_assert_msg(model_set_packing(&cpu, off, B, 77, &e) == SSM_OK, "%s", e.msg);
     ck_assert_msg(model_set_packing(&gpu, off, B, 77, &e) == SSM_OK, "%s", e.msg);
     double lc, lg;
-    ck_assert_msg(model_loss_and_grad(&cpu, x, &th, B, &lc, &e) == SSM_OK, "%s", e.msg);
-    CUDA_CHECK_ABORT(cudaMemset(gpu.dparams.grad, 0xFF, gpu.dparams.total * sizeof(real)));
-    const real *xd;
-    ck_assert_msg(model_batch_in(&gpu, x, &th, B, &xd, &td, &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(model_loss_and_grad(&gpu, xd, &td, B, &lg, &e) == SSM_OK, "%s", e.msg);
-    ck_assert(ssm_params_cuda_download(&gpu.params, &gpu.dparams, 1, &e) == SSM_OK);
-    printf("[%s pooling] loss cpu %.7f gpu %.7f\n", cls ? "cls" : "mean", lc, lg);
-    ck_assert_msg(fabs(lg - lc) <= 1e-5 * fabs(lc), "loss: cpu %.8f gpu %.8f", lc, lg);
-    for (size_t i = 0; i < cpu.params.count; i++) {
-        const ssm_param_info *it = &cpu.params.items[i];
-        double r = tu_rel_err(gpu.params.grad + it->offset, cpu.params.grad + it->offset, it->numel);
-        ck_assert_msg(r < 1e-4, "gradient of %s: relative error %.3e", it->name, r);
-    }
-    const real *og;
-    ck_assert_msg(model_predict(&gpu, x, B, &og, &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(model_forward(&cpu, x, B, &e) == SSM_OK, "%s", e.msg);
-    double r = tu_rel_err(og, cpu.out, (size_t)B * K);
-    ck_assert_msg(r < 1e-5, "logits: relative error %.3e", r);
+    twin_model_step(&cpu, &gpu, x, &th, B, &lc, &lg, &td);
+    const char *what = cls ? "cls pooling" : "mean pooling";
+    twin_loss_agrees(what, lc, lg, 1e-5);
+    twin_grads_agree(what, gpu.params.grad, &cpu.params, 1e-4, 0);
+    twin_outputs_agree(what, &cpu, &gpu, x, B, (size_t)B * K, 1e-5);
     free(x);
     model_free(&cpu);
     model_free(&gpu);
@@ -137,22 +127,17 @@ static void write_events(const char *path, int n, uint64_t seed) {
 }
 
 START_TEST(recipe_trains_on_the_gpu) {
-    char dir[] = "/tmp/ssmkit_cuda_ucr_XXXXXX", tr[300], te[300], cmd[2048], out[400], errp[400];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[256], tr[300], te[300], args[2048];
+    ck_assert_int_eq(tu_mkdtemp(dir, sizeof dir, "ssmkit_cuda_ucr"), 0);
     snprintf(tr, sizeof tr, "%s/Events_TRAIN.ts", dir);
     snprintf(te, sizeof te, "%s/Events_TEST.ts", dir);
     write_events(tr, 60, 11);
     write_events(te, 90, 12);
-    const char *bin = getenv("SSMKIT_BIN");
-    snprintf(cmd, sizeof cmd, "%s train configs/series/ucr.yaml --set data.path=%s "
+    snprintf(args, sizeof args, "train configs/series/ucr.yaml --set data.path=%s "
              "--set task.num_classes=3 --set train.min_steps=300 --set run.device=cuda "
-             "--set run.dir=%s --set run.name=gpu --set run.progress=off",
-             bin && *bin ? bin : "build-cuda/ssmkit", tr, dir);
-    snprintf(out, sizeof out, "%s/out.txt", dir);
-    snprintf(errp, sizeof errp, "%s/err.txt", dir);
-    ck_assert_msg(cf_run(cmd, out, errp) == 0, "%s failed", cmd);
-    char *json = cf_read_file(out, NULL);
-    ck_assert_ptr_nonnull(json);
+             "--set run.dir=%s --set run.name=gpu --set run.progress=off", tr, dir);
+    ck_assert_msg(cf_ssmkit(dir, NULL, args) == 0, "ssmkit %s failed", args);
+    char *json = cf_output(dir, "out");
     double acc = cf_json_number(json, "test_accuracy");
     printf("recipe on the GPU, generated events set: test accuracy %.4f\n", acc);
     ck_assert_msg(acc >= 0.9, "test accuracy %g: %s", acc, json);
@@ -162,25 +147,15 @@ END_TEST
 #endif // HAVE_CUDA
 
 int main(void) {
-#if HAVE_CUDA
-    if (ssm_cuda_device_count() == 0) {
-        printf("test_cuda_ucr: skipped (no CUDA device)\n");
+    if (!tu_cuda_ready("test_cuda_ucr:"))
         return 0;
-    }
+#if HAVE_CUDA
     Suite *su = suite_create("cuda_ucr");
     TCase *tg = tcase_create("gpu");
     tcase_set_timeout(tg, 300);
     tcase_add_loop_test(tg, packed_step_matches_cpu, 0, 2);
     tcase_add_test(tg, recipe_trains_on_the_gpu);
     suite_add_tcase(su, tg);
-    SRunner *sr = srunner_create(su);
-    srunner_set_fork_status(sr, CK_NOFORK); // one CUDA context for the whole suite
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-#else
-    printf("test_cuda_ucr: skipped (built without CUDA=1, or a sanitizer/double build)\n");
-    return 0;
+    return tu_run_suite_nofork(su); // one CUDA context for the whole suite
 #endif
 }

@@ -10,6 +10,7 @@
 #include "datasets/augment.h"
 #include "datasets/batch.h"
 #include "datasets/dataset.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 // ---------------------------------------------------------------- split, stats
@@ -528,9 +529,5 @@ int main(void) {
     tcase_add_test(tc, normalized_data_has_zero_mean_unit_std);
     tcase_add_test(tc, producer_errors_propagate_through_prefetch);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

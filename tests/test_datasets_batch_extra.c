@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "datasets/batch.h"
+#include "tests/util/suite.h"
 
 enum { N_SAMPLES = 23, T = 5, CLASSES = 3 };
 
@@ -99,9 +100,5 @@ int main(void) {
     tcase_add_test(tc, tokens_weights_and_dense_kind_reach_the_batch);
     tcase_add_test(tc, extra_errors_and_missing_callback);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

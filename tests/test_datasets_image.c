@@ -2,7 +2,6 @@
 // messages, a corruption hammer), the PNG reader, and the real Fashion-MNIST
 // files when installed. Batching and augmentation: test_datasets_batch.c.
 #include <check.h>
-#include <ftw.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -13,25 +12,17 @@
 #include "datasets/dataset.h"
 #include "datasets/idx.h"
 #include "datasets/png.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 // ---------------------------------------------------------------- fixtures
 
-static char g_dir[64];
+static char g_dir[256];
 
-static void make_dir(void) {
-    strcpy(g_dir, "/tmp/ssm_ds_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-}
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    return remove(p);
-}
-static void remove_dir(void) { nftw(g_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
-
-static void path_in(char *out, size_t cap, const char *name) {
-    snprintf(out, cap, "%s/%s", g_dir, name);
-}
+static void make_dir(void) { ck_assert_int_eq(tu_mkdtemp(g_dir, sizeof g_dir, "ssm_ds"), 0); }
+static void remove_dir(void) { tu_rmtree(g_dir); }
+static void path_in(char *out, size_t cap, const char *name) { tu_path(out, cap, g_dir, name); }
 
 static void write_bytes(const char *path, const void *p, size_t n, int gz) {
     if (gz) {
@@ -421,9 +412,5 @@ int main(void) {
     tcase_add_test(tc, png_reads_back_exactly_and_refuses_corruption);
     tcase_add_test(tc, real_fashion_mnist_if_installed);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

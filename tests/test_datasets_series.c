@@ -11,6 +11,7 @@
 #include "datasets/series_csv.h"
 #include "datasets/series_split.h"
 #include "tests/series_fixture.h"
+#include "tests/util/suite.h"
 
 // The generated series: value of row r, variate c, written with %.17g so that
 // the reader must give back exactly this double.
@@ -464,10 +465,7 @@ int main(void) {
     tcase_add_test(tc, hammer_csv_never_crashes);
     tcase_add_test(tc, real_etth1_if_present);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = tu_run_suite(s);
     fx_cleanup();
-    return failed ? 1 : 0;
+    return failed;
 }

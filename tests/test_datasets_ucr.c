@@ -9,6 +9,7 @@
 
 #include "datasets/ucr.h"
 #include "tests/series_fixture.h"
+#include "tests/util/suite.h"
 
 #define X(s, i, t, c) ((s)->x[((i) * (s)->len + (t)) * (s)->dims + (c)])
 
@@ -304,10 +305,7 @@ int main(void) {
     tcase_add_test(tc, pairs_share_classes_and_length);
     tcase_add_test(tc, hammer_tsv_and_ts_never_crash);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = tu_run_suite(s);
     fx_cleanup();
-    return failed ? 1 : 0;
+    return failed;
 }

@@ -21,6 +21,7 @@
 #include "core/params.h"
 #include "tests/series_fixture.h"
 #include "tests/util/cli_fixture.h"
+#include "tests/util/suite.h"
 
 #define MAX_NAMES 32
 #define NAME_LEN SSM_ADAPTER_NAME_MAX
@@ -334,8 +335,7 @@ END_TEST
 
 static void setup(void) {
     fx_init();
-    const char *b = getenv("SSMKIT_BIN");
-    snprintf(bin, sizeof bin, "%s", b && *b ? b : "build/ssmkit");
+    snprintf(bin, sizeof bin, "%s", cf_bin());
 }
 
 static void teardown(void) { fx_cleanup(); }
@@ -351,9 +351,5 @@ int main(void) {
     tcase_set_timeout(c, 300);
     tcase_add_test(c, every_checkpoint_key_is_documented);
     suite_add_tcase(s, c);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(s);
 }

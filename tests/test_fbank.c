@@ -16,6 +16,7 @@
 
 #include "datasets/audio_read.h"
 #include "datasets/fbank.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #define FIXTURES "tests/fixtures/fbank"
@@ -456,9 +457,5 @@ int main(void) {
     tcase_add_test(tc, one_filterbank_serves_many_threads);
     tcase_add_test(tc, bad_options_are_refused_by_name);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -23,6 +23,7 @@
 #include "tasks/classify_model.h"
 #include "tests/series_fixture.h"
 #include "tests/util/cli_fixture.h"
+#include "tests/util/suite.h"
 
 static double now_s(void) {
     struct timespec t;
@@ -245,7 +246,7 @@ static void predict_with_height(const char *h, const char *want) {
     ssm_params_free(&p);
     fx_path(out, sizeof out, "predict.out");
     fx_path(errp, sizeof errp, "predict.err");
-    const char *bin = getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN") : "build/ssmkit";
+    const char *bin = cf_bin();
     snprintf(cmd, sizeof cmd, "%s predict %s --ckpt %s %s/none.png", bin, cfg, ckpt, fx_dir);
     int rc = cf_run(cmd, out, errp);
     char *msg = cf_read_file(errp, NULL);
@@ -338,7 +339,7 @@ START_TEST(resume_refuses_impossible_positions) {
     snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
     ck_assert_int_eq(cf_run(cmd, NULL, NULL), 0);
     ck_assert_int_eq(cf_write_synthetic_idx(dir, 64, 16, 3), 0);
-    const char *bin = getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN") : "build/ssmkit";
+    const char *bin = cf_bin();
     char base[1500];
     snprintf(base, sizeof base, "%s train configs/image/fashion_mnist.yaml --set data.path=%s "
              "--set data.batch_size=16 --set backbone.d_model=8 --set backbone.n_layers=1 "
@@ -388,7 +389,7 @@ END_TEST
 // neither the config file nor its line.
 START_TEST(config_errors_found_late_name_the_config) {
     char cfg[512], tsv[512], out[512], errp[512], cmd[2400];
-    const char *bin = getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN") : "build/ssmkit";
+    const char *bin = cf_bin();
     fx_write(tsv, sizeof tsv, "two_TRAIN.tsv",
              "1\t0.1\t0.2\t0.3\t0.4\t0.5\t0.6\t0.7\t0.8\n2\t0.8\t0.7\t0.6\t0.5\t0.4\t0.3\t0.2\t0.1\n"
              "1\t0.2\t0.2\t0.3\t0.4\t0.5\t0.6\t0.7\t0.8\n2\t0.9\t0.7\t0.6\t0.5\t0.4\t0.3\t0.2\t0.1\n",
@@ -434,10 +435,7 @@ int main(void) {
     tcase_add_test(tc, resume_refuses_impossible_positions);
     tcase_add_test(tc, config_errors_found_late_name_the_config);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = tu_run_suite(s);
     fx_cleanup();
-    return failed ? 1 : 0;
+    return failed;
 }

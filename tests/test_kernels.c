@@ -15,6 +15,7 @@
 #include "kernels/norm.h"
 #include "kernels/optim.h"
 #include "kernels/permute.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 // float kernels vs double naive loops over short sums: a few ulps of float
@@ -22,18 +23,7 @@
 
 static uint64_t seed = 0x9E3779B97F4A7C15ull;
 
-static real *rnd(size_t n, double lo, double hi) {
-    real *x = malloc(n * sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    tu_fill_uniform(x, n, lo, hi, &seed);
-    return x;
-}
-
-static real *zeros(size_t n) {
-    real *x = calloc(n, sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    return x;
-}
+static real *rnd(size_t n, double lo, double hi) { return tu_new_uniform(n, lo, hi, &seed); }
 
 // max |a - ref| / max(|ref|, 1): relative for large values, absolute near 0
 static double err_vs(const real *a, const double *ref, size_t n) {
@@ -71,7 +61,7 @@ START_TEST(gemm_all_transposes) {
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const int64_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
         real *A = rnd(M * K, -1, 1), *B = rnd(K * N, -1, 1), *C0 = rnd(M * N, -1, 1);
-        real *C = zeros(M * N);
+        real *C = tu_new_zeros(M * N);
         double *ref = malloc(sizeof(double) * M * N);
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
@@ -107,7 +97,7 @@ END_TEST
 START_TEST(linear_forward_matches_naive) {
     const int64_t N = 6, IC = 5, OC = 4;
     real *x = rnd(N * IC, -1, 1), *w = rnd(OC * IC, -1, 1), *b = rnd(OC, -1, 1);
-    real *out = zeros(N * OC);
+    real *out = tu_new_zeros(N * OC);
     double ref[6 * 4];
     for (int with_bias = 0; with_bias < 2; with_bias++) {
         for (int64_t n = 0; n < N; n++)
@@ -159,7 +149,7 @@ START_TEST(conv1d_forward_matches_naive) {
     const int64_t shapes[][2] = {{9, 4}, {1, 4}, {2, 4}, {600, 4}, {9, 3}, {9, 5}};
     const int64_t B = 2, C = 3, Lmax = 600;
     real *x = rnd(B * C * Lmax, -2, 2), *w = rnd(C * 5, -1, 1), *bias = rnd(C, -1, 1);
-    real *out = zeros(B * C * Lmax);
+    real *out = tu_new_zeros(B * C * Lmax);
     double *ref = malloc(sizeof(double) * B * C * Lmax);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (int silu = 0; silu < 2; silu++)
@@ -188,7 +178,7 @@ START_TEST(norms_forward_match_naive) {
     const int64_t N = 4, C = 10;
     const real eps = 1e-5f;
     real *x = rnd(N * C, -3, 3), *w = rnd(C, 0.5, 1.5), *b = rnd(C, -1, 1);
-    real *out = zeros(N * C), *mean = zeros(N), *rstd = zeros(N);
+    real *out = tu_new_zeros(N * C), *mean = tu_new_zeros(N), *rstd = tu_new_zeros(N);
     double ref[4 * 10], ref_rstd[4], ref_mean[4];
     for (int64_t n = 0; n < N; n++) {
         double ss = 0;
@@ -227,7 +217,7 @@ END_TEST
 START_TEST(activations_match_naive) {
     // random values plus the extremes where a naive sigmoid or softplus breaks
     enum { n = 40 };
-    real *x = rnd(n, -8, 8), *z = rnd(n, -8, 8), *out = zeros(n);
+    real *x = rnd(n, -8, 8), *z = rnd(n, -8, 8), *out = tu_new_zeros(n);
     const real special[] = {-100, -30, 0, 19.5f, 20, 20.5f, 30, 100};
     memcpy(x, special, sizeof special);
     double ref[n];
@@ -262,8 +252,8 @@ START_TEST(gather_scatter_round_trip_and_by_hand) {
     const int64_t B = 3, C = 4, L = 10;
     const size_t n = B * C * L;
     int32_t *perm = random_perms(B, L);
-    real *x = rnd(n, -1, 1), *g = zeros(n), *back = zeros(n), *y = rnd(n, -1, 1);
-    real *acc = zeros(n);
+    real *x = rnd(n, -1, 1), *g = tu_new_zeros(n), *back = tu_new_zeros(n), *y = rnd(n, -1, 1);
+    real *acc = tu_new_zeros(n);
     gather_tokens_forward(g, x, perm, B, C, L);
     for (int64_t b = 0; b < B; b++)
         for (int64_t c = 0; c < C; c++)
@@ -284,7 +274,7 @@ END_TEST
 
 START_TEST(transpose_matches_naive) {
     const int64_t B = 2, R = 37, S = 45; // not multiples of the tile
-    real *x = rnd(B * R * S, -1, 1), *t = zeros(B * R * S), *tt = zeros(B * R * S);
+    real *x = rnd(B * R * S, -1, 1), *t = tu_new_zeros(B * R * S), *tt = tu_new_zeros(B * R * S);
     transpose_forward(t, x, B, R, S);
     for (int64_t b = 0; b < B; b++)
         for (int64_t i = 0; i < R; i++)
@@ -329,7 +319,7 @@ END_TEST
 
 START_TEST(mse_matches_naive) {
     enum { n = 17 };
-    real *p = rnd(n, -2, 2), *t = rnd(n, -2, 2), *l = zeros(n);
+    real *p = rnd(n, -2, 2), *t = rnd(n, -2, 2), *l = tu_new_zeros(n);
     double ref[n];
     for (int i = 0; i < n; i++)
         ref[i] = ((double)p[i] - t[i]) * ((double)p[i] - t[i]);
@@ -474,9 +464,5 @@ int main(void) {
     tcase_add_test(tc, global_norm_and_clip);
     tcase_add_test(tc, backward_reductions_bitwise_deterministic);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

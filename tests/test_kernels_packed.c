@@ -16,17 +16,12 @@
 
 #include "kernels/conv1d.h"
 #include "kernels/scan.h"
+#include "tests/scan_fixture.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 #define SUM_TOL 1e-5
 
-static real *alloc_fill(size_t n, double lo, double hi, uint64_t *st) {
-    real *x = malloc(sizeof(real) * (n ? n : 1));
-    tu_fill_uniform(x, n, lo, hi, st);
-    return x;
-}
-
-static real *alloc_zero(size_t n) { return calloc(n ? n : 1, sizeof(real)); }
 
 // offsets [n + 1] of segments with the given lengths; returns the total
 static int64_t make_offsets(int64_t *off, const int64_t *len, int n) {
@@ -55,13 +50,6 @@ static int64_t cols_differ(const real *a, const real *b, int64_t R, int64_t T, i
 
 // ---------------------------------------------------------------- scan
 
-enum { OPT_SOFTPLUS = 1, OPT_D = 2, OPT_Z = 4, OPT_BIAS = 8, OPT_ALL = 15 };
-
-typedef struct {
-    scan_shape s;
-    real *u, *delta, *A, *Bm, *Cm, *Dskip, *z, *bias, *dout;
-} scan_problem;
-
 typedef struct {
     real *out, *last, *cs;                     // forward
     real *du, *ddelta, *dz, *dA, *dB, *dC, *dD, *dbias; // backward (zero-initialised)
@@ -70,13 +58,13 @@ typedef struct {
 static void scan_run(scan_result *r, const scan_problem *p) {
     const scan_shape *s = &p->s;
     const size_t BDL = (size_t)(s->B * s->D * s->L), BGNL = (size_t)(s->B * s->G * s->N * s->L);
-    r->out = alloc_zero(BDL);
-    r->last = alloc_zero((size_t)(s->B * s->D * s->N));
-    r->cs = alloc_zero(selective_scan_chunk_states_size(s));
-    r->du = alloc_zero(BDL), r->ddelta = alloc_zero(BDL), r->dz = alloc_zero(BDL);
-    r->dA = alloc_zero((size_t)(s->D * s->N));
-    r->dB = alloc_zero(BGNL), r->dC = alloc_zero(BGNL);
-    r->dD = alloc_zero((size_t)s->D), r->dbias = alloc_zero((size_t)s->D);
+    r->out = tu_new_zeros(BDL);
+    r->last = tu_new_zeros((size_t)(s->B * s->D * s->N));
+    r->cs = tu_new_zeros(selective_scan_chunk_states_size(s));
+    r->du = tu_new_zeros(BDL), r->ddelta = tu_new_zeros(BDL), r->dz = tu_new_zeros(BDL);
+    r->dA = tu_new_zeros((size_t)(s->D * s->N));
+    r->dB = tu_new_zeros(BGNL), r->dC = tu_new_zeros(BGNL);
+    r->dD = tu_new_zeros((size_t)s->D), r->dbias = tu_new_zeros((size_t)s->D);
     selective_scan_forward(r->out, r->last, r->cs, p->u, p->delta, p->A, p->Bm, p->Cm, p->Dskip,
                            p->z, p->bias, s);
     const size_t ws_n = selective_scan_workspace_size(s, omp_get_max_threads());
@@ -125,26 +113,17 @@ static void scan_case(int64_t B, int64_t D, int64_t N, int64_t G, int64_t chunk,
                       const int64_t *len, int n_segs, uint64_t seed) {
     int64_t off[64];
     const int64_t T = make_offsets(off, len, n_segs);
-    scan_problem p = {.s = {.B = B, .D = D, .L = T, .N = N, .G = G, .chunk = chunk,
-                            .delta_softplus = !!(opts & OPT_SOFTPLUS), .seg_offsets = off,
-                            .n_segs = n_segs}};
+    const scan_shape s = {.B = B, .D = D, .L = T, .N = N, .G = G, .chunk = chunk,
+                          .delta_softplus = !!(opts & OPT_SOFTPLUS), .seg_offsets = off,
+                          .n_segs = n_segs};
     uint64_t st = seed;
-    const size_t BDL = (size_t)(B * D * T), BGNL = (size_t)(B * G * N * T);
-    p.u = alloc_fill(BDL, -1, 1, &st);
-    p.delta = opts & OPT_SOFTPLUS ? alloc_fill(BDL, -1.5, 1.0, &st) : alloc_fill(BDL, 0.05, 0.8, &st);
-    p.A = alloc_fill((size_t)(D * N), -2.0, -0.2, &st);
-    p.Bm = alloc_fill(BGNL, -1, 1, &st);
-    p.Cm = alloc_fill(BGNL, -1, 1, &st);
-    p.Dskip = opts & OPT_D ? alloc_fill((size_t)D, -1, 1, &st) : NULL;
-    p.z = opts & OPT_Z ? alloc_fill(BDL, -2, 2, &st) : NULL;
-    p.bias = opts & OPT_BIAS ? alloc_fill((size_t)D, -0.5, 0.5, &st) : NULL;
-    p.dout = alloc_fill(BDL, -1, 1, &st);
+    scan_problem p = scan_problem_draw(s, opts, 1, &st);
 
     scan_result pk;
     scan_run(&pk, &p);
     const int64_t BD = B * D, BGN = B * G * N, nc = scan_n_chunks(&p.s);
-    real *sumA = alloc_zero((size_t)(D * N)), *sumD = alloc_zero((size_t)D);
-    real *sumb = alloc_zero((size_t)D);
+    real *sumA = tu_new_zeros((size_t)(D * N)), *sumD = tu_new_zeros((size_t)D);
+    real *sumb = tu_new_zeros((size_t)D);
     char what[160];
     snprintf(what, sizeof what, "B=%ld D=%ld N=%ld G=%ld chunk=%ld opts=%d segs=%d threads=%d",
              (long)B, (long)D, (long)N, (long)G, (long)chunk, opts, n_segs, omp_get_max_threads());
@@ -171,8 +150,8 @@ static void scan_case(int64_t B, int64_t D, int64_t N, int64_t G, int64_t chunk,
         // the checkpoints that fall in this segment: h before step t of the row is h before
         // step t - t0 of the segment alone, which a run with chunk 1 checkpoints at every step
         scan_problem q1 = scan_cut(&p, t0, n, 1);
-        real *cs1 = alloc_zero(selective_scan_chunk_states_size(&q1.s));
-        real *o1 = alloc_zero((size_t)(BD * n));
+        real *cs1 = tu_new_zeros(selective_scan_chunk_states_size(&q1.s));
+        real *o1 = tu_new_zeros((size_t)(BD * n));
         selective_scan_forward(o1, NULL, cs1, q1.u, q1.delta, q1.A, q1.Bm, q1.Cm, q1.Dskip, q1.z,
                                q1.bias, &q1.s);
         for (int64_t c = (t0 + chunk - 1) / chunk; c * chunk < t0 + n; c++)
@@ -208,8 +187,7 @@ static void scan_case(int64_t B, int64_t D, int64_t N, int64_t G, int64_t chunk,
     }
     free(sumA), free(sumD), free(sumb);
     scan_result_free(&pk);
-    free(p.u), free(p.delta), free(p.A), free(p.Bm), free(p.Cm), free(p.Dskip), free(p.z);
-    free(p.bias), free(p.dout);
+    scan_problem_free(&p);
 }
 
 static const int64_t LENS_MAIN[] = {1, 2, 7, 64, 65, 130}; // starts 0 1 3 10 74 139, T 269
@@ -238,15 +216,11 @@ END_TEST
 START_TEST(scan_one_segment_equals_unsegmented) {
     // seg_offsets {0, L} is the plain row: every result bit for bit
     const int64_t L = 150, off[2] = {0, L};
-    scan_problem p = {.s = {.B = 2, .D = 24, .L = L, .N = 16, .G = 1, .chunk = 64,
-                            .delta_softplus = 1}};
     uint64_t st = 9;
+    const scan_shape sh = {.B = 2, .D = 24, .L = L, .N = 16, .G = 1, .chunk = 64,
+                           .delta_softplus = 1};
+    scan_problem p = scan_problem_draw(sh, OPT_ALL, 1, &st);
     const size_t BDL = (size_t)(2 * 24 * L), BGNL = (size_t)(2 * 16 * L);
-    p.u = alloc_fill(BDL, -1, 1, &st), p.delta = alloc_fill(BDL, -1.5, 1, &st);
-    p.A = alloc_fill(24 * 16, -2, -0.2, &st);
-    p.Bm = alloc_fill(BGNL, -1, 1, &st), p.Cm = alloc_fill(BGNL, -1, 1, &st);
-    p.Dskip = alloc_fill(24, -1, 1, &st), p.z = alloc_fill(BDL, -2, 2, &st);
-    p.bias = alloc_fill(24, -0.5, 0.5, &st), p.dout = alloc_fill(BDL, -1, 1, &st);
     scan_result a, b;
     scan_run(&a, &p);
     p.s.seg_offsets = off;
@@ -262,8 +236,7 @@ START_TEST(scan_one_segment_equals_unsegmented) {
     ck_assert(!memcmp(a.dD, b.dD, sizeof(real) * 24));
     ck_assert(!memcmp(a.dbias, b.dbias, sizeof(real) * 24));
     scan_result_free(&a), scan_result_free(&b);
-    free(p.u), free(p.delta), free(p.A), free(p.Bm), free(p.Cm), free(p.Dskip), free(p.z);
-    free(p.bias), free(p.dout);
+    scan_problem_free(&p);
 }
 END_TEST
 
@@ -274,23 +247,24 @@ static void conv_case(int64_t B, int64_t C, int64_t K, int silu, int with_bias, 
     int64_t off[64];
     const int64_t T = make_offsets(off, len, n_segs), R = B * C;
     uint64_t st = seed;
-    real *x = alloc_fill((size_t)(R * T), -1, 1, &st), *dout = alloc_fill((size_t)(R * T), -1, 1, &st);
-    real *w = alloc_fill((size_t)(C * K), -0.5, 0.5, &st);
-    real *bias = with_bias ? alloc_fill((size_t)C, -0.2, 0.2, &st) : NULL;
-    real *out = alloc_zero((size_t)(R * T)), *dx = alloc_fill((size_t)(R * T), -1, 1, &st);
-    real *dw = alloc_zero((size_t)(C * K)), *db = alloc_zero((size_t)C);
+    real *x = tu_new_uniform((size_t)(R * T), -1, 1, &st),
+         *dout = tu_new_uniform((size_t)(R * T), -1, 1, &st);
+    real *w = tu_new_uniform((size_t)(C * K), -0.5, 0.5, &st);
+    real *bias = with_bias ? tu_new_uniform((size_t)C, -0.2, 0.2, &st) : NULL;
+    real *out = tu_new_zeros((size_t)(R * T)), *dx = tu_new_uniform((size_t)(R * T), -1, 1, &st);
+    real *dw = tu_new_zeros((size_t)(C * K)), *db = tu_new_zeros((size_t)C);
     real *dx0 = malloc(sizeof(real) * (size_t)(R * T));
     memcpy(dx0, dx, sizeof(real) * (size_t)(R * T)); // dx accumulates onto a nonzero start
     conv1d_causal_forward(out, x, w, bias, B, C, T, K, silu, off, n_segs);
     conv1d_causal_backward(dx, dw, db, dout, x, w, bias, B, C, T, K, silu, off, n_segs);
-    real *sw = alloc_zero((size_t)(C * K)), *sb = alloc_zero((size_t)C);
+    real *sw = tu_new_zeros((size_t)(C * K)), *sb = tu_new_zeros((size_t)C);
     char what[96];
     snprintf(what, sizeof what, "conv B=%ld C=%ld K=%ld silu=%d bias=%d segs=%d", (long)B, (long)C,
              (long)K, silu, with_bias, n_segs);
     for (int i = 0; i < n_segs; i++) {
         const int64_t t0 = off[i], n = len[i];
         real *xs = malloc(sizeof(real) * (size_t)(R * n)), *ds = malloc(sizeof(real) * (size_t)(R * n));
-        real *os = alloc_zero((size_t)(R * n)), *dxs = malloc(sizeof(real) * (size_t)(R * n));
+        real *os = tu_new_zeros((size_t)(R * n)), *dxs = malloc(sizeof(real) * (size_t)(R * n));
         cut(xs, x, R, T, t0, n), cut(ds, dout, R, T, t0, n), cut(dxs, dx0, R, T, t0, n);
         conv1d_causal_forward(os, xs, w, bias, B, C, n, K, silu, NULL, 0);
         conv1d_causal_backward(dxs, sw, with_bias ? sb : NULL, ds, xs, w, bias, B, C, n, K, silu,
@@ -336,10 +310,11 @@ END_TEST
 START_TEST(conv_one_segment_equals_unsegmented) {
     const int64_t T = 300, off[2] = {0, T}, B = 2, C = 6, K = 4, n = B * C * T;
     uint64_t st = 77;
-    real *x = alloc_fill((size_t)n, -1, 1, &st), *dout = alloc_fill((size_t)n, -1, 1, &st);
-    real *w = alloc_fill((size_t)(C * K), -0.5, 0.5, &st), *bias = alloc_fill((size_t)C, -0.2, 0.2, &st);
-    real *o1 = alloc_zero((size_t)n), *o2 = alloc_zero((size_t)n);
-    real *g1 = alloc_zero((size_t)(n + C * K + C)), *g2 = alloc_zero((size_t)(n + C * K + C));
+    real *x = tu_new_uniform((size_t)n, -1, 1, &st), *dout = tu_new_uniform((size_t)n, -1, 1, &st);
+    real *w = tu_new_uniform((size_t)(C * K), -0.5, 0.5, &st),
+         *bias = tu_new_uniform((size_t)C, -0.2, 0.2, &st);
+    real *o1 = tu_new_zeros((size_t)n), *o2 = tu_new_zeros((size_t)n);
+    real *g1 = tu_new_zeros((size_t)(n + C * K + C)), *g2 = tu_new_zeros((size_t)(n + C * K + C));
     conv1d_causal_forward(o1, x, w, bias, B, C, T, K, 1, NULL, 0);
     conv1d_causal_forward(o2, x, w, bias, B, C, T, K, 1, off, 1);
     conv1d_causal_backward(g1, g1 + n, g1 + n + C * K, dout, x, w, bias, B, C, T, K, 1, NULL, 0);
@@ -359,9 +334,5 @@ int main(void) {
     tcase_add_test(tc, conv_segments_equal_segments_alone);
     tcase_add_test(tc, conv_one_segment_equals_unsegmented);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

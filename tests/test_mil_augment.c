@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "datasets/mil_data.h"
 #include "tests/mil_fixture.h"
+#include "tests/util/suite.h"
 
 enum { NBAGS = 30, FEAT = 4 };
 
@@ -110,9 +111,5 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, feature_dropout_drops_training_features_only);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -10,6 +10,7 @@
 
 #include "datasets/augment.h"
 #include "datasets/batch.h"
+#include "tests/util/suite.h"
 
 enum { N = 37, TOK = 3, BS = 4 };
 
@@ -407,9 +408,5 @@ int main(void) {
     tcase_add_test(tc, weighted_order_is_pure_and_proportional);
     tcase_add_test(tc, dense_batches_are_unchanged);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -17,6 +17,7 @@
 #include "datasets/mil_folds.h"
 #include "datasets/mil_synth.h"
 #include "tests/mil_fixture.h"
+#include "tests/util/suite.h"
 
 static mil_synth_opts small_opts(void) {
     mil_synth_opts o = {.n_bags = 12, .min_len = 20, .max_len = 60, .F = 8, .min_witness = 1,
@@ -221,13 +222,13 @@ START_TEST(bad_files_name_the_slide_and_the_file) {
     write_h5(dir, "good", H5T_IEEE_F32LE, 5, 4, 2);
     write_h5(dir, "good2", H5T_IEEE_F32LE, 7, 4, 2);
 
-    mil_write_text(path, "case_id,slide_id,label\nc1,good,a\nc2,good2,b\nc3,gone,a\n");
+    tu_write_text(path, "case_id,slide_id,label\nc1,good,a\nc2,good2,b\nc3,gone,a\n");
     expect_open(dir, 0, SSM_EIO, "slide 'gone'", "h5_files/gone.h5: cannot open");
     expect_open(dir, 0, SSM_EIO, "dataset.csv: line 4", NULL);
 
     char bad[400];
     mil_clam_h5_path(bad, sizeof bad, dir, "gone");
-    mil_write_text(bad, "this is not an HDF5 file\n"); // corrupt
+    tu_write_text(bad, "this is not an HDF5 file\n"); // corrupt
     expect_open(dir, 0, SSM_EIO, "slide 'gone'", "not an HDF5 file");
 
     write_h5(dir, "gone", H5T_IEEE_F32LE, 0, 0, 0); // no features
@@ -254,15 +255,15 @@ START_TEST(bad_files_name_the_slide_and_the_file) {
     // a split naming a slide the dataset lacks, or one slide twice
     char sp_path[300];
     snprintf(sp_path, sizeof sp_path, "%s/splits_0.csv", dir);
-    mil_write_text(sp_path, ",train,val,test\n0,good,,good2\n1,ghost,,\n");
+    tu_write_text(sp_path, ",train,val,test\n0,good,,good2\n1,ghost,,\n");
     mil_split sp;
     ck_assert_int_eq(mil_split_read_clam(&sp, &s, sp_path, &e), SSM_ENOTFOUND);
     ck_assert_msg(strstr(e.msg, "line 3, column train: slide 'ghost' is not in the dataset"), "%s",
                   e.msg);
-    mil_write_text(sp_path, ",train,val,test\n0,good,good,good2\n");
+    tu_write_text(sp_path, ",train,val,test\n0,good,good,good2\n");
     ck_assert_int_eq(mil_split_read_clam(&sp, &s, sp_path, &e), SSM_EDATA);
     ck_assert_msg(strstr(e.msg, "slide 'good' is already in train (line 2)"), "%s", e.msg);
-    mil_write_text(sp_path, ",train,validation\n0,good,good2\n");
+    tu_write_text(sp_path, ",train,validation\n0,good,good2\n");
     ck_assert_int_eq(mil_split_read_clam(&sp, &s, sp_path, &e), SSM_EFORMAT);
     mil_bags_free(&s);
 
@@ -272,13 +273,13 @@ START_TEST(bad_files_name_the_slide_and_the_file) {
     expect_open(dir, 1, SSM_EFORMAT, "dataset 'coords' is [5, 3], expected [N, 2]", NULL);
 
     // CSV problems
-    mil_write_text(path, "case_id,slide,label\nc1,good,a\n");
+    tu_write_text(path, "case_id,slide,label\nc1,good,a\n");
     expect_open(dir, 0, SSM_EFORMAT, "the header must name the columns case_id, slide_id", NULL);
-    mil_write_text(path, "case_id,slide_id,label\nc1,good,a\nc2,good,b\n");
+    tu_write_text(path, "case_id,slide_id,label\nc1,good,a\nc2,good,b\n");
     expect_open(dir, 0, SSM_EDATA, "slide 'good' is on lines 2 and 3", NULL);
-    mil_write_text(path, "case_id,slide_id,label\nc1,good,a\nc2,good2\n");
+    tu_write_text(path, "case_id,slide_id,label\nc1,good,a\nc2,good2\n");
     expect_open(dir, 0, SSM_EFORMAT, "line 3: 2 fields, the header has 3", NULL);
-    mil_write_text(path, "case_id,slide_id,label\nc1,good,a\nc2,good2,a\n");
+    tu_write_text(path, "case_id,slide_id,label\nc1,good,a\nc2,good2,a\n");
     expect_open(dir, 0, SSM_EDATA, "1 class", "at least 2");
     mil_rmtree(dir);
 }
@@ -292,9 +293,5 @@ int main(void) {
     tcase_add_test(tc, crops_read_the_same_rows_across_blocks);
     tcase_add_test(tc, bad_files_name_the_slide_and_the_file);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

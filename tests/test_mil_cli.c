@@ -22,29 +22,13 @@
 
 #include "datasets/mil_synth.h"
 #include "tests/series_fixture.h"
+#include "tests/util/cli_fixture.h"
+#include "tests/util/suite.h"
 
 static char bin[512], out[1024];
 
-static int run(const char *cmd) {
-    char full[4096], path[600];
-    snprintf(path, sizeof path, "%s/stdout.txt", fx_dir);
-    snprintf(full, sizeof full, "%s > %s 2> %s/stderr.txt", cmd, path, fx_dir);
-    int rc = system(full);
-    out[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        char line[1024];
-        while (fgets(line, sizeof line, f))
-            snprintf(out, sizeof out, "%s", line);
-        fclose(f);
-    }
-    if (rc != 0) {
-        snprintf(full, sizeof full, "tail -5 %s/stderr.txt >&2", fx_dir);
-        if (system(full)) {
-        }
-    }
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+// Runs cmd with the last line of its stdout into `out`; returns the exit code.
+static int run(const char *cmd) { return cf_run_last_line(cmd, fx_dir, out, sizeof out); }
 
 // A musk-style CSV: 40 bags of 1..9 instances of 6 features; a positive bag holds one
 // instance whose first feature is large.
@@ -71,8 +55,7 @@ static void write_musk(char *path, size_t n) {
 
 static void setup(void) {
     fx_init();
-    const char *b = getenv("SSMKIT_BIN");
-    snprintf(bin, sizeof bin, "%s", b && *b ? b : "build/ssmkit");
+    snprintf(bin, sizeof bin, "%s", cf_bin());
 }
 
 static void teardown(void) { fx_cleanup(); }
@@ -110,11 +93,6 @@ static int64_t *read_witness(const char *dir, const char *slide, int64_t *n) {
     return w;
 }
 
-static double json_num(const char *line, const char *key) {
-    const char *p = strstr(line, key);
-    return p ? atof(p + strlen(key)) : NAN;
-}
-
 START_TEST(clam_train_finds_the_witnesses) {
     char dir[600], cmd[4096];
     snprintf(dir, sizeof dir, "%s/slides", fx_dir);
@@ -131,7 +109,7 @@ START_TEST(clam_train_finds_the_witnesses) {
              "--set run.dir=%s --set run.name=c",
              bin, dir, dir, dir, fx_dir);
     ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, out);
-    double auc = json_num(out, "\"test_auc\":");
+    double auc = cf_json_number(out, "test_auc");
     ck_assert_msg(auc >= 0.95, "test AUC %g < 0.95: %s", auc, out);
     // attention: the top instance of each positive test slide is a witness
     char p[800];
@@ -214,7 +192,7 @@ START_TEST(musk_cross_validation) {
     ck_assert_ptr_nonnull(f);
     ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
     fclose(f);
-    double m = json_num(line, "\"accuracy_mean\":");
+    double m = cf_json_number(line, "accuracy_mean");
     ck_assert_msg(m >= 0 && m <= 1, "%s", line);
     ck_assert_ptr_nonnull(strstr(line, "\"auc_std\":"));
     for (int k = 0; k < 3; k++) { // one ordinary run folder per fold
@@ -255,9 +233,5 @@ int main(void) {
     tcase_add_test(tc, musk_cross_validation);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -16,6 +16,7 @@
 #include "datasets/mil_folds.h"
 #include "datasets/mil_synth.h"
 #include "tests/mil_fixture.h"
+#include "tests/util/suite.h"
 
 enum { NB = 103, K = 10 };
 
@@ -329,9 +330,5 @@ int main(void) {
     tcase_add_test(tc, clam_recipe_with_splits_weights_and_coords);
     tcase_add_test(tc, fmnist_bags_recipe);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -22,6 +22,8 @@
 #include "tasks/schedule.h"
 #include "tasks/task_run.h"
 #include "tests/mil_fixture.h"
+#include "tests/util/cli_fixture.h"
+#include "tests/util/suite.h"
 
 enum { N = 37, TOK = 2, BS = 4, EPOCHS = 8 };
 
@@ -311,29 +313,6 @@ END_TEST
 
 static char bin[512];
 
-// Runs cmd; the last line of its stdout into last (may be NULL). Returns the exit status.
-static int run(const char *cmd, const char *dir, char *last, size_t cap) {
-    char full[12000], path[400];
-    snprintf(path, sizeof path, "%s/stdout.txt", dir);
-    snprintf(full, sizeof full, "%s > %s 2> %s/stderr.txt", cmd, path, dir);
-    int rc = system(full);
-    if (last) {
-        last[0] = 0;
-        FILE *f = fopen(path, "r");
-        char line[2048];
-        while (f && fgets(line, sizeof line, f))
-            snprintf(last, cap, "%s", line);
-        if (f)
-            fclose(f);
-    }
-    if (rc != 0) {
-        snprintf(full, sizeof full, "tail -5 %s/stderr.txt >&2", dir);
-        if (system(full)) {
-        }
-    }
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 // The step lines of a run's metrics.jsonl: count, steps per epoch, the last lr.
 static int64_t read_steps(const char *run_dir, int64_t *per_epoch, double *last_lr) {
     char path[400], line[1024];
@@ -407,7 +386,7 @@ START_TEST(training_runs_the_counted_steps_and_resumes) {
     char full[2048], resumed[2048], run_dir[400];
     snprintf(cmd, sizeof cmd, "%s train configs/mil/musk1.yaml%s --set run.dir=%s "
              "--set run.name=full", bin, args, dir);
-    ck_assert_msg(run(cmd, dir, full, sizeof full) == 0, "%s", cmd);
+    ck_assert_msg(cf_run_last_line(cmd, dir, full, sizeof full) == 0, "%s", cmd);
     int64_t steps_of[16] = {0};
     double lr = 0;
     snprintf(run_dir, sizeof run_dir, "%s/full", dir);
@@ -423,10 +402,10 @@ START_TEST(training_runs_the_counted_steps_and_resumes) {
     // killed mid-epoch 1 (checkpoint after every step), resumed: the same run
     snprintf(cmd, sizeof cmd, "SSMKIT_DEBUG_KILL_AT_STEP=%lld %s train configs/mil/musk1.yaml%s "
              "--set run.dir=%s --set run.name=cut", (long long)(per[0] + 2), bin, args, dir);
-    ck_assert_int_ne(run(cmd, dir, NULL, 0), 0);
+    ck_assert_int_ne(cf_run_last_line(cmd, dir, NULL, 0), 0);
     snprintf(cmd, sizeof cmd, "%s train configs/mil/musk1.yaml%s --set run.dir=%s "
              "--set run.name=cut --resume %s/cut", bin, args, dir, dir);
-    ck_assert_msg(run(cmd, dir, resumed, sizeof resumed) == 0, "%s", cmd);
+    ck_assert_msg(cf_run_last_line(cmd, dir, resumed, sizeof resumed) == 0, "%s", cmd);
     summary_core(full);
     summary_core(resumed);
     ck_assert_str_eq(full, resumed);
@@ -440,8 +419,7 @@ START_TEST(training_runs_the_counted_steps_and_resumes) {
 END_TEST
 
 int main(void) {
-    const char *b = getenv("SSMKIT_BIN");
-    snprintf(bin, sizeof bin, "%s", b && *b ? b : "build/ssmkit");
+    snprintf(bin, sizeof bin, "%s", cf_bin());
     Suite *s = suite_create("mil_epochs");
     TCase *tc = tcase_create("mil_epochs");
     tcase_set_timeout(tc, 300);
@@ -450,9 +428,5 @@ int main(void) {
     tcase_add_test(tc, evaluation_crops_repeat_training_crops_change);
     tcase_add_test(tc, training_runs_the_counted_steps_and_resumes);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -15,6 +15,7 @@
 #include "datasets/mil_fmnist.h"
 #include "datasets/mil_musk.h"
 #include "tests/mil_fixture.h"
+#include "tests/util/suite.h"
 
 // 3 bags; b2's rows are not adjacent; b2 is positive through its first instance.
 static const char *TINY = "0,b1,1.0,2.0\n"
@@ -28,7 +29,7 @@ START_TEST(musk_csv_groups_bags_in_file_order) {
     char dir[256], path[300];
     mil_tmpdir(dir);
     snprintf(path, sizeof path, "%s/tiny.csv", dir);
-    mil_write_text(path, TINY);
+    tu_write_text(path, TINY);
     mil_bags s;
     ssm_error e = {0};
     ck_assert_msg(mil_musk_read(&s, path, &e) == SSM_OK, "%s", e.msg);
@@ -80,7 +81,7 @@ END_TEST
 static void expect_bad(const char *dir, const char *text, ssm_code code, const char *needle) {
     char path[300];
     snprintf(path, sizeof path, "%s/bad.csv", dir);
-    mil_write_text(path, text);
+    tu_write_text(path, text);
     mil_bags s;
     ssm_error e = {0};
     ck_assert_int_eq(mil_musk_read(&s, path, &e), code);
@@ -231,7 +232,7 @@ START_TEST(feature_stats_use_the_given_bags_only) {
     char dir[256], path[300];
     mil_tmpdir(dir);
     snprintf(path, sizeof path, "%s/stats.csv", dir);
-    mil_write_text(path, "0,a,1,5\n0,a,3,5\n1,b,5,5\n1,c,1000,-1000\n");
+    tu_write_text(path, "0,a,1,5\n0,a,3,5\n1,b,5,5\n1,c,1000,-1000\n");
     mil_bags s;
     ssm_error e = {0};
     ck_assert_int_eq(mil_musk_read(&s, path, &e), SSM_OK);
@@ -327,9 +328,5 @@ int main(void) {
     tcase_add_test(tc, feature_stats_use_the_given_bags_only);
     tcase_add_test(tc, fmnist_bags_follow_ilse);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

@@ -27,6 +27,8 @@
 #include "tasks/metrics.h"
 #include "tasks/task_registry.h"
 #include "tasks/task_run.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
 static char g_root[64];
@@ -421,9 +423,6 @@ START_TEST(config_refusals) {
 END_TEST
 
 int main(void) {
-    snprintf(g_root, sizeof g_root, "/tmp/ssm_multilabel_XXXXXX");
-    if (!mkdtemp(g_root))
-        return 1;
     Suite *s = suite_create("multilabel");
     TCase *tc = tcase_create("multilabel");
     tcase_set_timeout(tc, 120);
@@ -435,13 +434,5 @@ int main(void) {
     tcase_add_test(tc, multilabel_task_targets_metrics_predict);
     tcase_add_test(tc, config_refusals);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_root);
-    if (system(cmd) != 0)
-        failed++;
-    return failed ? 1 : 0;
+    return tu_run_suite_in(s, 0, g_root, sizeof g_root, "ssm_multilabel");
 }

@@ -12,6 +12,7 @@
 #include "tasks/plot_run.h"
 #include "tests/series_fixture.h"
 #include "tests/util/cli_fixture.h"
+#include "tests/util/suite.h"
 
 // Decodes path as 8-bit RGB; *w, *h its size. Returns the pixels (free) or NULL.
 static uint8_t *decode(const char *path, int *w, int *h) {
@@ -187,7 +188,7 @@ START_TEST(train_run_folder_gets_both_pictures) {
     fx_write(cfg, sizeof cfg, "pic.yaml", text, SIZE_MAX);
     fx_path(out, sizeof out, "train.out");
     fx_path(err, sizeof err, "train.err");
-    const char *bin = getenv("SSMKIT_BIN") ? getenv("SSMKIT_BIN") : "build/ssmkit";
+    const char *bin = cf_bin();
     snprintf(cmd, sizeof cmd, "%s train %s", bin, cfg);
     int rc = cf_run(cmd, out, err);
     char *msg = cf_read_file(err, NULL);
@@ -223,10 +224,7 @@ int main(void) {
     tcase_add_test(tc, confusion_png_has_the_layout_size_and_a_dark_diagonal);
     tcase_add_test(tc, train_run_folder_gets_both_pictures);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = tu_run_suite(s);
     fx_cleanup();
-    return failed ? 1 : 0;
+    return failed;
 }

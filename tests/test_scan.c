@@ -8,42 +8,17 @@
 #include <string.h>
 
 #include "kernels/scan.h"
+#include "tests/scan_fixture.h"
+#include "tests/util/suite.h"
 #include "tests/util/testutil.h"
 
-// Inputs of one scan problem; optional ones are NULL when switched off.
-typedef struct {
-    scan_shape s;
-    real *u, *delta, *A, *Bm, *Cm, *Dskip, *z, *bias;
-} problem;
-
-enum { OPT_SOFTPLUS = 1, OPT_D = 2, OPT_Z = 4, OPT_BIAS = 8, OPT_ALL = 15 };
-
-static real *alloc_fill(size_t n, double lo, double hi, uint64_t *st) {
-    real *x = malloc(sizeof(real) * (n ? n : 1));
-    tu_fill_uniform(x, n, lo, hi, st);
-    return x;
-}
+typedef scan_problem problem;
 
 static problem make_problem(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G, int64_t chunk,
                             int opts, uint64_t seed) {
-    problem p = {.s = {B, D, L, N, G, chunk, !!(opts & OPT_SOFTPLUS)}};
-    uint64_t st = seed;
-    size_t BDL = (size_t)(B * D * L), BGNL = (size_t)(B * G * N * L);
-    p.u = alloc_fill(BDL, -1, 1, &st);
-    // softplus on: raw delta around 0 (dt in ~[0.2, 1.3]); off: delta is dt itself, positive
-    p.delta = opts & OPT_SOFTPLUS ? alloc_fill(BDL, -1.5, 1.0, &st) : alloc_fill(BDL, 0.05, 0.8, &st);
-    p.A = alloc_fill((size_t)(D * N), -2.0, -0.2, &st);
-    p.Bm = alloc_fill(BGNL, -1, 1, &st);
-    p.Cm = alloc_fill(BGNL, -1, 1, &st);
-    p.Dskip = opts & OPT_D ? alloc_fill((size_t)D, -1, 1, &st) : NULL;
-    p.z = opts & OPT_Z ? alloc_fill(BDL, -2, 2, &st) : NULL;
-    p.bias = opts & OPT_BIAS ? alloc_fill((size_t)D, -0.5, 0.5, &st) : NULL;
-    return p;
-}
-
-static void free_problem(problem *p) {
-    free(p->u), free(p->delta), free(p->A), free(p->Bm), free(p->Cm);
-    free(p->Dskip), free(p->z), free(p->bias);
+    const scan_shape s = {.B = B, .D = D, .L = L, .N = N, .G = G, .chunk = chunk,
+                          .delta_softplus = !!(opts & OPT_SOFTPLUS)};
+    return scan_problem_draw(s, opts, 0, &seed);
 }
 
 // The equations of scan.h, one (b, d) at a time, in double. h_all [B,D,L+1,N]
@@ -128,7 +103,7 @@ static void check_forward(int64_t B, int64_t D, int64_t L, int64_t N, int64_t G,
     ck_assert(memcmp(out, out2, sizeof(real) * BDL) == 0);
 
     free(out), free(out2), free(last), free(cs), free(ref), free(h), free(ref_last), free(ref_cs);
-    free_problem(&p);
+    scan_problem_free(&p);
 }
 
 START_TEST(forward_matches_naive_all_options) {
@@ -157,7 +132,7 @@ START_TEST(forward_extreme_delta) {
     naive_scan(ref, h, &p);
     double e = rel_err_d(out, ref, 18);
     ck_assert_msg(e < 2e-6, "rel err %g", e);
-    free_problem(&p);
+    scan_problem_free(&p);
 }
 END_TEST
 
@@ -174,14 +149,14 @@ static grads grads_alloc(const scan_shape *s, uint64_t seed) {
     g.n_dB = (size_t)(s->B * s->G * s->N * s->L);
     g.n_dD = (size_t)s->D;
     uint64_t st = seed; // nonzero start: backward accumulates
-    g.du = alloc_fill(g.n_du, -1, 1, &st);
-    g.ddelta = alloc_fill(g.n_du, -1, 1, &st);
-    g.dz = alloc_fill(g.n_du, -1, 1, &st);
-    g.dA = alloc_fill(g.n_dA, -1, 1, &st);
-    g.dB = alloc_fill(g.n_dB, -1, 1, &st);
-    g.dC = alloc_fill(g.n_dB, -1, 1, &st);
-    g.dD = alloc_fill(g.n_dD, -1, 1, &st);
-    g.dbias = alloc_fill(g.n_dD, -1, 1, &st);
+    g.du = tu_new_uniform(g.n_du, -1, 1, &st);
+    g.ddelta = tu_new_uniform(g.n_du, -1, 1, &st);
+    g.dz = tu_new_uniform(g.n_du, -1, 1, &st);
+    g.dA = tu_new_uniform(g.n_dA, -1, 1, &st);
+    g.dB = tu_new_uniform(g.n_dB, -1, 1, &st);
+    g.dC = tu_new_uniform(g.n_dB, -1, 1, &st);
+    g.dD = tu_new_uniform(g.n_dD, -1, 1, &st);
+    g.dbias = tu_new_uniform(g.n_dD, -1, 1, &st);
     return g;
 }
 
@@ -314,7 +289,7 @@ START_TEST(backward_matches_naive_bptt) {
                 uint64_t st = 3;
                 size_t BDL = (size_t)(B * D * L), DN = (size_t)(D * N);
                 size_t BGNL = (size_t)(B * G * N * L);
-                real *dout = alloc_fill(BDL, -1, 1, &st);
+                real *dout = tu_new_uniform(BDL, -1, 1, &st);
                 grads gr = grads_alloc(&p.s, 1);
                 grads_zero(&gr);
                 run_backward(&gr, &p, dout, &p.s);
@@ -339,7 +314,7 @@ START_TEST(backward_matches_naive_bptt) {
                     free(*arrs[i]);
                 grads_free(&gr);
                 free(dout);
-                free_problem(&p);
+                scan_problem_free(&p);
             }
     omp_set_num_threads(saved);
 }
@@ -353,7 +328,7 @@ START_TEST(chunked_backward_equals_unchunked) {
             // D = 20: with G = 1 two channel blocks per group (partial dB/dC buffers)
             problem p = make_problem(2, 20, L, 5, G, L, opts, 500 + (uint64_t)opts);
             uint64_t st = 99;
-            real *dout = alloc_fill((size_t)(2 * 20 * L), -1, 1, &st);
+            real *dout = tu_new_uniform((size_t)(2 * 20 * L), -1, 1, &st);
             grads ref = grads_alloc(&p.s, 1);
             grads_zero(&ref);
             run_backward(&ref, &p, dout, &p.s); // chunk = L: one chunk, no checkpoints used
@@ -372,7 +347,7 @@ START_TEST(chunked_backward_equals_unchunked) {
             }
             grads_free(&ref);
             free(dout);
-            free_problem(&p);
+            scan_problem_free(&p);
         }
 }
 END_TEST
@@ -383,7 +358,7 @@ START_TEST(backward_bitwise_deterministic_and_thread_counts_agree) {
     // paths run here.
     problem p = make_problem(2, 40, 29, 8, 2, 6, OPT_ALL, 4242);
     uint64_t st = 5;
-    real *dout = alloc_fill((size_t)(2 * 40 * 29), -1, 1, &st);
+    real *dout = tu_new_uniform((size_t)(2 * 40 * 29), -1, 1, &st);
     int saved = omp_get_max_threads();
     grads per_threads[2];
     for (int nt = 1; nt <= 2; nt++) {
@@ -411,7 +386,7 @@ START_TEST(backward_bitwise_deterministic_and_thread_counts_agree) {
     omp_set_num_threads(saved);
     ck_assert(memcmp(o1, o2, sizeof(real) * BDL) == 0);
     free(o1), free(o2), free(dout);
-    free_problem(&p);
+    scan_problem_free(&p);
 }
 END_TEST
 
@@ -437,9 +412,5 @@ int main(void) {
     tcase_add_test(tc, backward_bitwise_deterministic_and_thread_counts_agree);
     tcase_add_test(tc, workspace_size_scales_with_chunk_not_length_times_state);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(su);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "tasks/metrics_seg.h"
+#include "tests/util/suite.h"
 
 // Two categories: A has parts 0..1, B parts 2..4.
 static const int32_t RANGE[2][2] = {{0, 2}, {2, 3}};
@@ -115,9 +116,5 @@ int main(void) {
     tcase_add_test(tc, shape_iou_by_hand);
     tcase_add_test(tc, instance_and_class);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(su);
 }

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/util/suite.h"
+
 #define MAX_MODULES 128
 
 static char names[MAX_MODULES][96];
@@ -143,9 +145,5 @@ int main(void) {
     TCase *tc = tcase_create("layers");
     tcase_add_test(tc, no_loop_of_calls_among_tasks_files);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

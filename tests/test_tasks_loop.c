@@ -8,6 +8,8 @@
 
 #include "tasks/runlog.h"
 #include "tasks/schedule.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 
 START_TEST(schedule_warmup_then_cosine) {
     lr_schedule s = {.lr = 1e-3, .min_lr = 1e-5, .warmup_steps = 10, .total_steps = 110, .cosine = 1};
@@ -37,9 +39,9 @@ START_TEST(schedule_warmup_then_linear) {
 END_TEST
 
 START_TEST(runlog_writes_json_lines) {
-    char dir[] = "/tmp/ssmkit_runlog_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char path[256];
+    char dir[256];
+    ck_assert_int_eq(tu_mkdtemp(dir, sizeof dir, "ssmkit_runlog"), 0);
+    char path[300];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     runlog r;
     ssm_error e;
@@ -57,8 +59,7 @@ START_TEST(runlog_writes_json_lines) {
     ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
     fclose(f);
     ck_assert_str_eq(line, "{\"kind\":\"step\",\"step\":12,\"loss\":0.5,\"bad\":null,\"note\":\"a \\\"q\\\"\\n\"}\n");
-    unlink(path);
-    rmdir(dir);
+    ck_assert_int_eq(tu_rmtree(dir), 0);
 }
 END_TEST
 
@@ -69,9 +70,5 @@ int main(void) {
     tcase_add_test(tc, schedule_warmup_then_linear);
     tcase_add_test(tc, runlog_writes_json_lines);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

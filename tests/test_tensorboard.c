@@ -9,6 +9,8 @@
 
 #include "tasks/tensorboard.h"
 #include "tests/util/cli_fixture.h"
+#include "tests/util/files.h"
+#include "tests/util/suite.h"
 
 START_TEST(crc32c_check_values) {
     // The CRC-32C check value of "123456789" (RFC 3720 / the Castagnoli catalogue)
@@ -34,8 +36,8 @@ static uint32_t unmask(uint32_t m) {
 }
 
 START_TEST(events_decode_back) {
-    char dir[] = "/tmp/ssmkit_tb_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[256];
+    ck_assert_int_eq(tu_mkdtemp(dir, sizeof dir, "ssmkit_tb"), 0);
     tb_writer w;
     ssm_error e;
     ck_assert_int_eq(tb_open(&w, dir, &e), SSM_OK);
@@ -89,8 +91,7 @@ START_TEST(events_decode_back) {
     }
     ck_assert_int_eq(records, 3);
     free(data);
-    unlink(path);
-    rmdir(dir);
+    ck_assert_int_eq(tu_rmtree(dir), 0);
 }
 END_TEST
 
@@ -100,9 +101,5 @@ int main(void) {
     tcase_add_test(tc, crc32c_check_values);
     tcase_add_test(tc, events_decode_back);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

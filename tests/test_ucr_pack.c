@@ -23,6 +23,7 @@
 #include "datasets/series_data.h"
 #include "datasets/ucr_source.h"
 #include "tests/series_fixture.h"
+#include "tests/util/suite.h"
 
 // sample i: length 3 + i % 9, channel c value at t = 100 i + 10 c + t (so every value names
 // its sample, channel and time), label i % 3
@@ -335,10 +336,5 @@ int main(void) {
     tcase_add_test(tc, small_sets_and_refusals);
     tcase_add_test(tc, real_japanese_vowels);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    (void)fx_hammer_mutate;
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

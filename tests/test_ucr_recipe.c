@@ -26,13 +26,13 @@
 #include "datasets/series_data.h"
 #include "tasks/schedule.h"
 #include "tests/series_fixture.h"
+#include "tests/util/cli_fixture.h"
+#include "tests/util/suite.h"
 
 static const char *RECIPE = "configs/series/ucr.yaml";
 
-static double unit(uint64_t *s) { return (double)(fx_next(s) >> 11) * 0x1.0p-53; }
-
 static double gauss(uint64_t *s) {
-    double u = unit(s) + 1e-12, v = unit(s);
+    double u = tu_uniform(s) + 1e-12, v = tu_uniform(s);
     return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
 }
 
@@ -45,8 +45,8 @@ static void write_events(char *path, size_t cap, const char *name, int n, uint64
                                   "@dimensions 2\n@equalLength false\n"
                                   "@classLabel true bump dip other\n@data\n");
     for (int i = 0; i < n; i++) {
-        int cls = i % 3, len = 40 + (int)(unit(&seed) * 41);
-        double at = 8 + unit(&seed) * (len - 16);
+        int cls = i % 3, len = 40 + (int)(tu_uniform(&seed) * 41);
+        double at = 8 + tu_uniform(&seed) * (len - 16);
         for (int c = 0; c < 2; c++) {
             for (int t = 0; t < len; t++) {
                 double v = 0.3 * gauss(&seed);
@@ -128,31 +128,14 @@ START_TEST(recipe_learns_a_generated_set) {
     char train[512], test[512], cmd[4096], p[700];
     write_events(train, sizeof train, "Events_TRAIN.ts", 60, 11);
     write_events(test, sizeof test, "Events_TEST.ts", 90, 12);
-    const char *b = getenv("SSMKIT_BIN");
     snprintf(cmd, sizeof cmd,
              "%s train %s --set data.path=%s --set task.num_classes=3 --set train.min_steps=300 "
-             "--set run.dir=%s --set run.name=ev --set run.progress=off > %s/out.txt "
-             "2> %s/err.txt", b && *b ? b : "build/ssmkit", RECIPE, train, fx_dir, fx_dir,
+             "--set run.dir=%s --set run.name=ev --set run.progress=off", cf_bin(), RECIPE, train,
              fx_dir);
-    int rc = system(cmd);
-    snprintf(p, sizeof p, "%s/out.txt", fx_dir);
-    FILE *f = fopen(p, "r");
-    char line[2048] = "";
-    if (f) {
-        char l[2048];
-        while (fgets(l, sizeof l, f))
-            snprintf(line, sizeof line, "%s", l);
-        fclose(f);
-    }
-    if (rc != 0) {
-        snprintf(cmd, sizeof cmd, "tail -5 %s/err.txt >&2", fx_dir);
-        if (system(cmd)) {
-        }
-    }
-    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "train failed: %s", line);
-    const char *at = strstr(line, "\"test_accuracy\":");
-    ck_assert_msg(at != NULL, "%s", line);
-    double acc = atof(at + strlen("\"test_accuracy\":"));
+    char line[2048];
+    ck_assert_msg(cf_run_last_line(cmd, fx_dir, line, sizeof line) == 0, "train failed: %s", line);
+    ck_assert_msg(strstr(line, "\"test_accuracy\":") != NULL, "%s", line);
+    double acc = cf_json_number(line, "test_accuracy");
     fprintf(stderr, "recipe on the generated events set: test accuracy %.4f\n", acc);
     ck_assert_msg(acc >= 0.9, "test accuracy %g < 0.9: %s", acc, line);
     snprintf(p, sizeof p, "%s/ev/confusion_test.csv", fx_dir);
@@ -234,10 +217,5 @@ int main(void) {
     tcase_add_test(tc, recipe_learns_a_generated_set);
     tcase_add_test(tc, many_long_class_names_survive);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    (void)fx_hammer_mutate;
-    return failed ? 1 : 0;
+    return tu_run_suite(s);
 }

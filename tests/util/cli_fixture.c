@@ -1,12 +1,16 @@
 // defines: the CLI test helpers (see cli_fixture.h)
 #include "tests/util/cli_fixture.h"
 
+#include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "tests/util/files.h"
 #include "tests/util/testutil.h"
 
 void cf_pattern_image(uint8_t *img, int k, uint64_t *state) {
@@ -26,7 +30,7 @@ static void be32(uint8_t *p, uint32_t v) {
 }
 
 static int write_split(const char *dir, const char *prefix, int n, uint64_t *state) {
-    char path[1024];
+    char path[2048];
     snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
     FILE *fi = fopen(path, "wb");
     snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
@@ -62,17 +66,97 @@ int cf_write_synthetic_idx(const char *dir, int n_train, int n_test, uint64_t se
     return write_split(dir, "t10k", n_test, &state);
 }
 
+static const char *IDX_CONFIG =
+    "data:\n  name: idx\n  path: %s/data\n  val_fraction: 0.1\n  batch_size: 32\n  num_workers: 1\n"
+    "adapter:\n  name: image_patches\n  patch_size: 7\n  cls_token: middle\n"
+    "  orders: [row, reverse]\n"
+    "backbone:\n  d_model: 24\n  n_layers: 2\n  d_state: 8\n"
+    "task:\n  name: classify\n  num_classes: 10\n  label_smoothing: 0.1\n  pool: cls\n"
+    "optim:\n  lr: 3e-3\n  warmup_steps: 10\n  min_lr: 1e-5\n  grad_clip: 1.0\n"
+    "train:\n  epochs: 6\n  log_every: 10\n  checkpoint_every: 7\n"
+    "run:\n  dir: %s/runs\n  seed: 3\n  threads: 2\n%s";
+
+void cf_idx_fixture(char *dir, size_t cap, const char *tag, int with_data, const char *run_extra) {
+    ck_assert_int_eq(tu_mkdtemp(dir, cap, tag), 0);
+    char path[1024];
+    if (with_data) {
+        snprintf(path, sizeof path, "%s/data", dir);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+        ck_assert_int_eq(cf_write_synthetic_idx(path, 1200, 300, 7), 0);
+    }
+    char *text;
+    ck_assert_int_ge(asprintf(&text, IDX_CONFIG, dir, dir, run_extra ? run_extra : ""), 0);
+    snprintf(path, sizeof path, "%s/cfg.yaml", dir);
+    tu_write_text(path, text);
+    free(text);
+}
+
+const char *cf_bin(void) {
+    const char *b = getenv("SSMKIT_BIN");
+    if (b && *b)
+        return b;
+#ifdef SSM_CUDA
+    if (access("build-cuda/ssmkit", X_OK) == 0)
+        return "build-cuda/ssmkit";
+#endif
+    return "build/ssmkit";
+}
+
 int cf_run(const char *cmd, const char *out_path, const char *err_path) {
-    char full[8192];
-    snprintf(full, sizeof full, "%s >%s 2>%s", cmd, out_path ? out_path : "/dev/null",
-             err_path ? err_path : "/dev/null");
+    char *full;
+    if (asprintf(&full, "%s >%s 2>%s", cmd, out_path ? out_path : "/dev/null",
+                 err_path ? err_path : "/dev/null") < 0)
+        return -1;
     int st = system(full);
+    free(full);
     if (st == -1)
         return -1;
     if (WIFSIGNALED(st))
         return 128 + WTERMSIG(st);
     int code = WEXITSTATUS(st);
     return code; // the shell reports a killed child as 128 + signal too
+}
+
+int cf_ssmkit(const char *dir, const char *env, const char *args) {
+    char *cmd, out[1024], err[1024];
+    ck_assert_int_ge(asprintf(&cmd, "%s %s %s", env ? env : "", cf_bin(), args), 0);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(err, sizeof err, "%s/err.txt", dir);
+    int rc = cf_run(cmd, out, err);
+    free(cmd);
+    return rc;
+}
+
+char *cf_output(const char *dir, const char *which) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.txt", dir, which);
+    char *s = cf_read_file(path, NULL);
+    ck_assert_msg(s != NULL, "%s missing", path);
+    return s;
+}
+
+int cf_run_last_line(const char *cmd, const char *dir, char *last, size_t cap) {
+    char out[1024], err[1024];
+    snprintf(out, sizeof out, "%s/stdout.txt", dir);
+    snprintf(err, sizeof err, "%s/stderr.txt", dir);
+    int rc = cf_run(cmd, out, err);
+    FILE *f = last && cap ? fopen(out, "r") : NULL;
+    if (last && cap)
+        last[0] = 0;
+    if (f) { // read in pieces of cap: a line longer than that leaves its last piece
+        char *piece = malloc(cap);
+        while (piece && fgets(piece, (int)cap, f))
+            snprintf(last, cap, "%s", piece);
+        free(piece);
+        fclose(f);
+    }
+    if (rc != 0) { // show why in the suite's output
+        char tail[1100];
+        snprintf(tail, sizeof tail, "tail -5 %s >&2", err);
+        if (system(tail)) {
+        }
+    }
+    return rc;
 }
 
 char *cf_read_file(const char *path, long *len) {

@@ -2,18 +2,41 @@
 #include "tests/util/testutil.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
-double tu_uniform(uint64_t *s) {
+uint64_t tu_next(uint64_t *s) {
     // xorshift64*: quality is plenty for test inputs, and it needs no library
     *s ^= *s >> 12;
     *s ^= *s << 25;
     *s ^= *s >> 27;
-    return (double)((*s * 0x2545F4914F6CDD1Dull) >> 11) * 0x1.0p-53;
+    return *s * 0x2545F4914F6CDD1Dull;
 }
+
+double tu_uniform(uint64_t *s) { return (double)(tu_next(s) >> 11) * 0x1.0p-53; }
 
 void tu_fill_uniform(real *x, size_t n, double lo, double hi, uint64_t *state) {
     for (size_t i = 0; i < n; i++)
         x[i] = (real)(lo + (hi - lo) * tu_uniform(state));
+}
+
+real *tu_new_uniform(size_t n, double lo, double hi, uint64_t *state) {
+    real *x = malloc(sizeof(real) * (n ? n : 1));
+    if (!x) {
+        fprintf(stderr, "tu_new_uniform: out of memory for %zu values\n", n);
+        abort();
+    }
+    tu_fill_uniform(x, n, lo, hi, state);
+    return x;
+}
+
+real *tu_new_zeros(size_t n) {
+    real *x = calloc(n ? n : 1, sizeof(real));
+    if (!x) {
+        fprintf(stderr, "tu_new_zeros: out of memory for %zu values\n", n);
+        abort();
+    }
+    return x;
 }
 
 double tu_rel_err(const real *a, const real *b, size_t n) {

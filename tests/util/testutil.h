@@ -1,4 +1,5 @@
-// defines: tu_rng_fill, tu_fill_uniform, tu_rel_err, tu_max_abs_diff, tu_fd_check, tu_dot
+// defines: tu_next, tu_uniform, tu_fill_uniform, tu_new_uniform, tu_new_zeros, tu_rel_err,
+//          tu_max_abs_diff, tu_fd_check, tu_dot
 // Helpers shared by the Check suites: seeded random inputs, error measures,
 // and a central finite-difference gradient check.
 #pragma once
@@ -10,6 +11,12 @@
 // Deterministic uniform values in [lo, hi) from a small xorshift state.
 void tu_fill_uniform(real *x, size_t n, double lo, double hi, uint64_t *state);
 double tu_uniform(uint64_t *state);
+// The raw 64-bit step of the same generator (tu_uniform is its top 53 bits).
+uint64_t tu_next(uint64_t *state);
+// n fresh values uniform in [lo, hi) from *state; malloc'd, never NULL (aborts without memory).
+real *tu_new_uniform(size_t n, double lo, double hi, uint64_t *state);
+// n fresh zeros; calloc'd, never NULL.
+real *tu_new_zeros(size_t n);
 
 // ||a - b|| / max(||b||, tiny)
 double tu_rel_err(const real *a, const real *b, size_t n);

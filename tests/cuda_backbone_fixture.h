@@ -1,11 +1,11 @@
-// defines: gstack, gstack_init, gstack_free, pk_offsets, pk_perm_identity, pk_perm_reverse,
-//          pk_perm_shuffle, pk_net_init, pk_result, pk_gpu_packed, pk_result_free, pk_dev,
-//          pk_seq_err
-// Helpers of the packed-backbone GPU suites (tests/test_cuda_backbone_packed*.c): a GPU stack
-// planned over a device parameter mirror, per-sequence scan orders of a packed row, one packed
+// defines: TOL, TOL_GRAD, TOL_BF16, TOL_BF16_GRAD, gstack, gstack_init, gstack_free,
+//          pk_offsets, pk_perm_identity, pk_perm_reverse, pk_perm_shuffle, pk_net_init,
+//          pk_result, pk_gpu_packed, pk_result_free, pk_seq_err
+// Helpers of the backbone GPU suites (tests/test_cuda_backbone*.c): a GPU stack planned
+// over a device parameter mirror; for packed rows, per-sequence scan orders, one packed
 // forward + backward on the GPU with everything downloaded, and the error of one sequence.
-// Header-only (each suite is its own binary); include only where HAVE_CUDA is 1, after
-// tests/backbone_fixture.h.
+// Device copies of host bytes: tests/util/cuda_bytes.h. Header-only (each suite is its own
+// binary); include only where HAVE_CUDA is 1.
 #pragma once
 #include <check.h>
 #include <math.h>
@@ -17,6 +17,15 @@
 #include "core/packing.h"
 #include "kernels/cuda/common.h"
 #include "tests/backbone_fixture.h"
+#include "tests/util/cuda_bytes.h"
+
+// The bars of the backbone GPU suites, relative errors against the CPU stack: fp32 outputs
+// and input gradients, fp32 gradients per parameter tensor; bf16 outputs, bf16 gradients per
+// tensor (tests/test_cuda_bf16.c's header argues them).
+#define TOL 1e-5
+#define TOL_GRAD 5e-5
+#define TOL_BF16 1e-2
+#define TOL_BF16_GRAD 3e-2
 
 // A stack planned on the GPU for (B_max, L); decl is its own host table (the same layout as
 // every other declaration of cfg), which receives gradient downloads. The arena is poisoned
@@ -27,7 +36,7 @@ typedef struct {
     ssm_arena arena;
 } gstack;
 
-static void gstack_init(gstack *g, const mamba_config *cfg, int64_t B_max, int64_t L) {
+static inline void gstack_init(gstack *g, const mamba_config *cfg, int64_t B_max, int64_t L) {
     ssm_error e = {0};
     memset(g, 0, sizeof *g);
     ssm_params_init(&g->decl);
@@ -40,14 +49,14 @@ static void gstack_init(gstack *g, const mamba_config *cfg, int64_t B_max, int64
     CUDA_CHECK_ABORT(cudaMemset(g->arena.base, 0xFF, g->arena.capacity));
 }
 
-static void gstack_free(gstack *g) {
+static inline void gstack_free(gstack *g) {
     ssm_arena_free_cuda(&g->arena);
     mamba_stack_free(g->s);
     ssm_params_free(&g->decl);
 }
 
 // offsets [n + 1] of sequences of the given lengths
-static int64_t *pk_offsets(const int64_t *lens, int64_t n) {
+static inline int64_t *pk_offsets(const int64_t *lens, int64_t n) {
     int64_t *o = malloc(sizeof(int64_t) * (size_t)(n + 1));
     o[0] = 0;
     for (int64_t i = 0; i < n; i++)
@@ -57,16 +66,16 @@ static int64_t *pk_offsets(const int64_t *lens, int64_t n) {
 
 // Orders of a packed row, within each sequence (mamba_order_identity_packed and
 // mamba_order_reverse_packed are the CPU room's; these keep the GPU suite independent).
-static void pk_perm_identity(int32_t *perm, const int64_t *off, int64_t n) {
+static inline void pk_perm_identity(int32_t *perm, const int64_t *off, int64_t n) {
     for (int64_t t = 0; t < off[n]; t++)
         perm[t] = (int32_t)t;
 }
-static void pk_perm_reverse(int32_t *perm, const int64_t *off, int64_t n) {
+static inline void pk_perm_reverse(int32_t *perm, const int64_t *off, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         for (int64_t t = off[i]; t < off[i + 1]; t++)
             perm[t] = (int32_t)(off[i + 1] - 1 - (t - off[i]));
 }
-static void pk_perm_shuffle(int32_t *perm, const int64_t *off, int64_t n, uint64_t *st) {
+static inline void pk_perm_shuffle(int32_t *perm, const int64_t *off, int64_t n, uint64_t *st) {
     for (int64_t i = 0; i < n; i++) {
         random_perm(perm + off[i], off[i + 1] - off[i], st);
         for (int64_t t = off[i]; t < off[i + 1]; t++)
@@ -76,34 +85,19 @@ static void pk_perm_shuffle(int32_t *perm, const int64_t *off, int64_t n, uint64
 
 // Declared, initialised and perturbed parameters (no CPU plan: a long row would need a large
 // host arena the GPU suites do not use). Free with net_free.
-static void pk_net_init(net *n, mamba_config cfg, uint64_t seed) {
+static inline void pk_net_init(net *n, mamba_config cfg, uint64_t seed) {
     memset(n, 0, sizeof *n);
     n->cfg = cfg;
-    ssm_error e = {0};
-    ssm_params_init(&n->p);
-    ck_assert_msg(mamba_stack_declare(&n->s, &cfg, &n->p, "", &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(ssm_params_finalize(&n->p, &e) == SSM_OK, "%s", e.msg);
-    ssm_rng rng;
-    ck_assert(ssm_rng_init(&rng, seed, &e) == SSM_OK);
-    mamba_stack_init_params(n->s, &n->p, &rng);
-    ssm_rng_free(&rng);
+    bb_declare(&n->s, &n->p, &cfg, seed);
     ssm_arena_init(&n->a);
     perturb(n, seed + 1);
-}
-
-static void *pk_dev(const void *h, size_t bytes) {
-    void *d;
-    SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_alloc(&d, bytes ? bytes : 4, "test"));
-    if (bytes)
-        SSM_CUDA_ABORT_ON_ERROR(ssm_cuda_upload(d, h, bytes));
-    return d;
 }
 
 typedef struct {
     real *out, *din, *grad; // host: [total, D], [total, D], [params total]
 } pk_result;
 
-static void pk_result_free(pk_result *r) {
+static inline void pk_result_free(pk_result *r) {
     free(r->out);
     free(r->din);
     free(r->grad);
@@ -111,8 +105,9 @@ static void pk_result_free(pk_result *r) {
 
 // One packed forward + backward on g: out poisoned, din and the gradients from 0. in, dout,
 // perm are device arrays; pk carries host and device offsets.
-static pk_result pk_gpu_packed(gstack *g, ssm_params *dev, const real *in_d, const real *dout_d,
-                               const mamba_orders *od, const ssm_packing *pk, int64_t D) {
+static inline pk_result pk_gpu_packed(gstack *g, ssm_params *dev, const real *in_d,
+                                      const real *dout_d, const mamba_orders *od,
+                                      const ssm_packing *pk, int64_t D) {
     ssm_error e = {0};
     const size_t nld = (size_t)(pk->total * D), tot = dev->total;
     real *out_d, *din_d;
@@ -139,7 +134,7 @@ static pk_result pk_gpu_packed(gstack *g, ssm_params *dev, const real *in_d, con
 
 // Norm-wise relative error of sequence i's rows [off[i], off[i+1]) of two [total, D] arrays;
 // any NaN in a gives infinity.
-static double pk_seq_err(const real *a, const real *ref, const int64_t *off, int64_t i,
+static inline double pk_seq_err(const real *a, const real *ref, const int64_t *off, int64_t i,
                          int64_t D) {
     const size_t b = (size_t)(off[i] * D), m = (size_t)((off[i + 1] - off[i]) * D);
     double e = tu_rel_err(a + b, ref + b, m);
