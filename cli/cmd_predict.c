@@ -10,7 +10,7 @@
 
 static const char *USAGE =
     "ssmkit predict CONFIG --ckpt FILE [--top K] [--full] [--format text|json|csv]\n"
-    "       [--window S [--hop S]] [--attention FILE] [--set k=v]... INPUT...";
+    "       [--window S [--hop S]] [--attention FILE] [--category NAME] [--set k=v]... INPUT...";
 
 static const char *HELP =
     "Runs a checkpoint's model on input files and prints one row per sample. What an input\n"
@@ -21,7 +21,8 @@ static const char *HELP =
     "          S seconds every S (or hop) seconds, each row with its start and end\n"
     "  bags    MIL bags: CLAM .h5 feature files (one bag each), or CSVs of features (rows\n"
     "          of D values: one bag; rows label,bag_id,f1..fD: one bag per bag_id)\n"
-    "  points  point clouds: .txt .xyz .pts .csv .ply .off\n"
+    "  points  point clouds: .txt .xyz .pts .csv .ply .off (a segmentation model: one row\n"
+    "          per point of the file, its part and probability)\n"
     "Inputs are prepared as the training data was (the checkpoint's metadata: size,\n"
     "normalisation, class names; the config gives what a checkpoint lacks).\n\n"
     "  --top K            classes per text row (default 3)\n"
@@ -30,7 +31,9 @@ static const char *HELP =
     "                     (a header row); json and csv: every class, 9 significant digits\n"
     "  --window S --hop S audio: sound event detection over a long recording\n"
     "  --attention FILE   bags: each instance's attention weight, as CSV\n"
-    "                     (input,sample,instance,attention[,x,y])\n";
+    "                     (input,sample,instance,attention[,x,y])\n"
+    "  --category NAME    point segmentation (ShapeNetPart): the objects' category, by name\n"
+    "                     or number; required when the model is conditioned on it\n";
 
 // Removes predict's options from argv (they take a value, but --full), filling *o.
 // Returns 0, or 2 after printing the problem.
@@ -39,7 +42,7 @@ static int take_options(int *argc, char **argv, predict_opts *o) {
     for (int i = 0; i < *argc; i++) {
         const char *s = argv[i];
         int flag = !strcmp(s, "--format") || !strcmp(s, "--window") || !strcmp(s, "--hop") ||
-                   !strcmp(s, "--attention");
+                   !strcmp(s, "--attention") || !strcmp(s, "--category");
         if (!strcmp(s, "--full")) {
             o->full = 1;
             continue;
@@ -67,6 +70,8 @@ static int take_options(int *argc, char **argv, predict_opts *o) {
             }
         } else if (!strcmp(s, "--attention")) {
             o->attention = v;
+        } else if (!strcmp(s, "--category")) {
+            o->category = v;
         } else {
             double x = strtod(v, &end);
             if (end == v || *end || !(x > 0) || x > 1e7) {

@@ -3,7 +3,7 @@
 //          predict_normalize, predict_group_alloc, predict_group_free, predict_reader_images,
 //          predict_reader_audio, predict_reader_bags, predict_reader_points,
 //          predict_writer, predict_writer_begin, predict_writer_row, predict_writer_end,
-//          PREDICT_CHUNK
+//          predict_json_string, predict_csv_cell, PREDICT_CHUNK
 // `ssmkit predict` (docs/predict.md): a checkpoint's model on input files of any modality.
 // Each modality is a reader, one file cli/predict_<modality>.c plus one line in the table
 // of cli/predict.c: it says which configs it serves (data.name), learns the data's shape
@@ -35,6 +35,7 @@ typedef struct {
     int full;              // --full: text probabilities with 9 significant digits
     double window, hop;    // --window S --hop S (audio, seconds); window 0 = whole clips
     const char *attention; // --attention FILE (bags: per-instance attention CSV), or NULL
+    const char *category;  // --category NAME (point segmentation: the objects' category), or NULL
 } predict_opts;
 
 // What one output row describes.
@@ -81,6 +82,11 @@ typedef struct {
     ssm_input_shape trained; // one sample (dense) or one token (ragged) as trained
     int ragged;              // packed groups (bags)
     int coords;              // ragged tokens end with 2 coordinates (the adapter's option)
+    // a segmentation model (task segment): its categories and parts, as the task needs them
+    // (task_data_info), and the reader writes the rows itself (in `after`, one per point)
+    int64_t categories, num_parts;
+    const int32_t *part_range; // [categories, 2]
+    int own_rows;
 } predict_plan;
 
 typedef struct {
@@ -92,7 +98,12 @@ typedef struct {
     // The next group of samples from c->inputs (the reader keeps its place); g->n = 0 at
     // the end.
     ssm_code (*next)(predict_ctx *c, void *state, predict_group *g, ssm_error *err);
-    // Optional: after the model ran on g, extra outputs (bags: --attention).
+    // Optional: after the model was built for g, before it runs (a segmentation model's
+    // categories).
+    ssm_code (*before)(predict_ctx *c, void *state, ssm_task *t, const predict_group *g,
+                       ssm_error *err);
+    // Optional: after the model ran on g, extra outputs (bags: --attention; with
+    // plan->own_rows, the rows themselves).
     ssm_code (*after)(predict_ctx *c, void *state, const ssm_task *t, const predict_group *g,
                       ssm_error *err);
     void (*close)(void *state);
@@ -135,3 +146,7 @@ void predict_writer_begin(predict_writer *w, FILE *f, const predict_opts *opt, c
 // One sample's row from its outputs out [t->model.K].
 void predict_writer_row(predict_writer *w, const predict_item *it, const real *out);
 void predict_writer_end(predict_writer *w);
+// A JSON string (quoted, escaped) and a CSV cell (quoted when it must be), for readers that
+// write their own rows (plan->own_rows).
+void predict_json_string(FILE *f, const char *s);
+void predict_csv_cell(FILE *f, const char *s);

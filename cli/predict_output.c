@@ -1,4 +1,5 @@
-// defines: predict_writer_begin, predict_writer_row, predict_writer_end (see predict.h)
+// defines: predict_writer_begin, predict_writer_row, predict_writer_end, predict_json_string,
+//          predict_csv_cell (see predict.h)
 // The three forms of predict's output, one row per sample:
 //   text  tab-separated: the input (":sample" for a bag of a multi-bag file), the window's
 //         start and end in seconds (audio --window), then the top K classes with their
@@ -49,6 +50,9 @@ static void csv_cell(FILE *f, const char *s) {
     }
     fputc('"', f);
 }
+
+void predict_json_string(FILE *f, const char *s) { json_string(f, s); }
+void predict_csv_cell(FILE *f, const char *s) { csv_cell(f, s); }
 
 static const char *class_name(const predict_writer *w, int64_t v, char *buf, size_t n) {
     if (w->class_names && w->class_names[v])
