@@ -105,7 +105,7 @@ static ssm_code seg_open(predict_ctx *c, points_state *s, predict_plan *plan, ss
     for (int64_t k = 0; k < s->NC; k++) {
         char *end;
         long first = strtol(p, &end, 10);
-        long count = end != p ? strtol(end, &end, 10) : -1;
+        long count = end != p && *end == ' ' ? strtol(end, &end, 10) : -1;
         if (end == p || (*end && *end != '\n') || first < 0 || count < 1 ||
             first + count > s->parts)
             return ssm_fail(err, SSM_EFORMAT, "%s: metadata data_part_range, line %lld: expected "
