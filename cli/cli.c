@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "datasets/pc_parts.h"
 #include "kernels/cpu_dispatch.h"
 #include "kernels/linear.h"
 
@@ -308,6 +309,28 @@ static ssm_code columns_meta(ssm_metadata *m, const series_data *s, ssm_error *e
     return rc;
 }
 
+// A segmentation set's parts: data_parts (how many), data_part_range (a line "first count"
+// per category) and, for the generated parts set, data_part_names (a line per part).
+static ssm_code part_metadata(ssm_metadata *m, const pc_data *d, int generated, ssm_error *err) {
+    SSM_TRY(ssm_metadata_set_int(m, "data_parts", d->num_parts, err));
+    char buf[4096] = "";
+    size_t len = 0;
+    for (int32_t k = 0; k < d->num_classes && len < sizeof buf; k++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%d %d", k ? "\n" : "",
+                                d->part_range[2 * k], d->part_range[2 * k + 1]);
+    if (len >= sizeof buf)
+        return ssm_fail(err, SSM_EINVAL, "%d categories: too many for the checkpoint's "
+                        "metadata", d->num_classes);
+    SSM_TRY(ssm_metadata_set(m, "data_part_range", buf, err));
+    if (!generated || d->num_parts != PC_PARTS_NUM_PARTS)
+        return SSM_OK;
+    len = 0;
+    for (int32_t k = 0; k < PC_PARTS_NUM_PARTS; k++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", k ? "\n" : "",
+                                PC_PARTS_NAMES[k]);
+    return ssm_metadata_set(m, "data_part_names", buf, err);
+}
+
 ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) {
     char key[64];
     if (cd->series) {
@@ -364,6 +387,8 @@ ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) 
         int ps = (int)cd->conf.point_sampling;
         SSM_TRY(ssm_metadata_set(m, "data_point_sampling", ps >= 0 && ps < 3 ? sampling[ps] : "fps",
                                  err));
+        if (cd->pts.num_parts > 0 && cd->pts.part_range) // segmentation: what predict needs
+            SSM_TRY(part_metadata(m, &cd->pts, cd->conf.name == SSM_DATA_PARTS, err));
         return class_names_meta(m, (const char *const *)cd->pts.train_set.class_names,
                                 cd->pts.num_classes, err);
     }

@@ -11,7 +11,7 @@
 static const char *USAGE =
     "ssmkit predict CONFIG --ckpt FILE [--top K] [--full] [--format text|json|csv]\n"
     "       [--window S [--hop S]] [--attention FILE] [--at ROW] [--no-dates]\n"
-    "       [--set k=v]... INPUT...";
+    "       [--category NAME] [--set k=v]... INPUT...";
 
 static const char *HELP =
     "Runs a checkpoint's model on input files and prints one row per sample. What an input\n"
@@ -22,7 +22,8 @@ static const char *HELP =
     "          S seconds every S (or hop) seconds, each row with its start and end\n"
     "  bags    MIL bags: CLAM .h5 feature files (one bag each), or CSVs of features (rows\n"
     "          of D values: one bag; rows label,bag_id,f1..fD: one bag per bag_id)\n"
-    "  points  point clouds: .txt .xyz .pts .csv .ply .off\n"
+    "  points  point clouds: .txt .xyz .pts .csv .ply .off (a segmentation model: one row\n"
+    "          per point of the file, its part and probability)\n"
     "  forecast a CSV in the training data's layout (data.name ett, csv): a time column,\n"
     "          then the variates, found by name; the last data_lookback rows are the\n"
     "          history. Writes the next data_horizon steps of the targets in the data's\n"
@@ -42,6 +43,8 @@ static const char *HELP =
     "  --at ROW           forecast: the history ends at data row ROW (1 = the first row\n"
     "                     after the header), not the last row\n"
     "  --no-dates         forecast: number the future steps 1..horizon, no timestamps\n"
+    "  --category NAME    point segmentation (ShapeNetPart): the objects' category, by name\n"
+    "                     or number; required when the model is conditioned on it\n"
     "Forecasts: text and csv are the same CSV; json one document (docs/predict.md).\n";
 
 // Removes predict's options from argv (they take a value, but --full), filling *o.
@@ -51,7 +54,8 @@ static int take_options(int *argc, char **argv, predict_opts *o) {
     for (int i = 0; i < *argc; i++) {
         const char *s = argv[i];
         int flag = !strcmp(s, "--format") || !strcmp(s, "--window") || !strcmp(s, "--hop") ||
-                   !strcmp(s, "--attention") || !strcmp(s, "--at");
+                   !strcmp(s, "--attention") || !strcmp(s, "--at") ||
+                   !strcmp(s, "--category");
         if (!strcmp(s, "--full") || !strcmp(s, "--no-dates")) {
             o->full |= !strcmp(s, "--full");
             o->no_dates |= !strcmp(s, "--no-dates");
@@ -87,6 +91,8 @@ static int take_options(int *argc, char **argv, predict_opts *o) {
                 return 2;
             }
             o->at = r;
+        } else if (!strcmp(s, "--category")) {
+            o->category = v;
         } else {
             double x = strtod(v, &end);
             if (end == v || *end || !(x > 0) || x > 1e7) {

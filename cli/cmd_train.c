@@ -128,6 +128,10 @@ static ssm_code train_ranks(const ssm_config *cfg_in, const ssm_device *device, 
                      task->params->total, (long long)tr->S, (long long)tr->L, (long long)tr->D,
                      tr->n_branches, (long long)tr->n_layers,
                      ssm_device_name(device, dn, sizeof dn));
+            if (tr->concat)
+                ssm_info("model: its %d scan orders concatenated, the backbone scans %lld "
+                         "tokens per sequence (adapter.order_layout: concat)", tr->n_cat,
+                         (long long)tr->Lc);
             ssm_info("run folder: %s", run_dir);
         }
         const char *kill = getenv("SSMKIT_DEBUG_KILL_AT_STEP");

@@ -234,7 +234,10 @@ static ssm_code model_for(predict_ctx *c, predict_model *m, const predict_group 
                         .class_names = (const char *const *)c->class_names,
                         .max_tokens = tokens, .coords = plan->coords,
                         .horizon = plan->horizon, .out_vars = plan->out_vars,
-                        .out_std = plan->out_std};
+                        .out_std = plan->out_std, .num_parts = plan->num_parts,
+                        .part_range = plan->part_range};
+    if (plan->num_parts) // segmentation: the task's classes are the categories
+        d.num_classes = plan->categories;
     SSM_TRY(task_create(&m->task, c->cfg, &d, B, err));
     m->shape = g->shape;
     m->B = B;
@@ -260,6 +263,8 @@ static ssm_code run_groups(predict_ctx *c, const predict_reader *r, void *state,
         if (rc == SSM_OK && g.ragged)
             rc = model_set_packing(&m.task->model, g.offsets, g.n,
                                    ssm_augment_key(m.task->model.seed, 0, 0), err);
+        if (rc == SSM_OK && r->before)
+            rc = r->before(c, state, m.task, &g, err);
         const real *out = NULL;
         if (rc == SSM_OK)
             rc = model_predict(&m.task->model, g.x, g.n, &out, err);
@@ -271,6 +276,8 @@ static ssm_code run_groups(predict_ctx *c, const predict_reader *r, void *state,
             fflush(c->out);
             continue;
         }
+        if (plan->own_rows) // the reader wrote them
+            continue;
         if (rc == SSM_OK && !begun) {
             predict_writer_begin(&w, c->out, c->opt, m.task,
                                  (const char *const *)c->class_names, c->ckpt,
@@ -321,6 +328,9 @@ ssm_code predict_run(const ssm_config *cfg, const char *ckpt, const char *const 
     if (rc == SSM_OK && opt->window > 0 && r != &predict_reader_audio)
         rc = ssm_fail(err, SSM_EINVAL, "--window: audio only; data.name is %s's (%s)", r->name,
                       r->inputs);
+    if (rc == SSM_OK && opt->category && r != &predict_reader_points)
+        rc = ssm_fail(err, SSM_EINVAL, "--category: point-cloud segmentation only; data.name is "
+                      "%s's (%s)", r->name, r->inputs);
     if (rc == SSM_OK && opt->attention && r != &predict_reader_bags)
         rc = ssm_fail(err, SSM_EINVAL, "--attention: MIL bags only; data.name is %s's (%s)",
                       r->name, r->inputs);

@@ -39,6 +39,7 @@ typedef struct {
     const char *attention; // --attention FILE (bags: per-instance attention CSV), or NULL
     int64_t at;            // --at ROW (forecasts): the history ends at data row ROW; 0: the last
     int no_dates;          // --no-dates (forecasts): number the future steps, no timestamps
+    const char *category;  // --category NAME (point segmentation: the objects' category), or NULL
 } predict_opts;
 
 // What one output row describes.
@@ -89,6 +90,11 @@ typedef struct {
     // targets' scaler std (task_data_info's horizon, out_vars, out_std); 0 / NULL else
     int64_t horizon, out_vars;
     const double *out_std;
+    // a segmentation model (task segment): its categories and parts, as the task needs them
+    // (task_data_info), and the reader writes the rows itself (in `after`, one per point)
+    int64_t categories, num_parts;
+    const int32_t *part_range; // [categories, 2]
+    int own_rows;
 } predict_plan;
 
 typedef struct {
@@ -100,7 +106,12 @@ typedef struct {
     // The next group of samples from c->inputs (the reader keeps its place); g->n = 0 at
     // the end.
     ssm_code (*next)(predict_ctx *c, void *state, predict_group *g, ssm_error *err);
-    // Optional: after the model ran on g, extra outputs (bags: --attention).
+    // Optional: after the model was built for g, before it runs (a segmentation model's
+    // categories).
+    ssm_code (*before)(predict_ctx *c, void *state, ssm_task *t, const predict_group *g,
+                       ssm_error *err);
+    // Optional: after the model ran on g, extra outputs (bags: --attention; with
+    // plan->own_rows, the rows themselves).
     ssm_code (*after)(predict_ctx *c, void *state, const ssm_task *t, const predict_group *g,
                       ssm_error *err);
     void (*close)(void *state);
@@ -150,6 +161,7 @@ void predict_writer_begin(predict_writer *w, FILE *f, const predict_opts *opt, c
 void predict_writer_row(predict_writer *w, const predict_item *it, const real *out);
 void predict_writer_end(predict_writer *w);
 // s as a JSON string (quoted, escaped); s as a CSV cell (quoted when it holds a comma, a
-// quote or a line break): the writer's own, for readers that write their outputs.
+// quote or a line break): the writer's own, for readers that write their outputs (a `write`
+// hook, or plan->own_rows).
 void predict_json_string(FILE *f, const char *s);
 void predict_csv_cell(FILE *f, const char *s);

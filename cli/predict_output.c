@@ -51,6 +51,9 @@ static void csv_cell(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+void predict_json_string(FILE *f, const char *s) { json_string(f, s); }
+void predict_csv_cell(FILE *f, const char *s) { csv_cell(f, s); }
+
 static const char *class_name(const predict_writer *w, int64_t v, char *buf, size_t n) {
     if (w->class_names && w->class_names[v])
         return w->class_names[v];

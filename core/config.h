@@ -48,6 +48,8 @@ typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_feature
 // ucr: how series are normalised (datasets/ucr_source.h)
 typedef enum { SSM_SERIES_NORM_NONE = 0, SSM_SERIES_NORM_SERIES, SSM_SERIES_NORM_DATASET } ssm_series_norm;
 typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
+// How the adapter's scan orders reach the backbone (tasks/trunk.h).
+typedef enum { SSM_ORDERS_BRANCHES = 0, SSM_ORDERS_CONCAT } ssm_order_layout;
 typedef enum { SSM_NORM_RMS = 0, SSM_NORM_LAYER } ssm_norm_kind;
 typedef enum { SSM_MERGE_MEAN = 0, SSM_MERGE_SUM } ssm_merge_kind;
 typedef enum { SSM_LOSS_AUTO = 0, SSM_LOSS_CE, SSM_LOSS_MSE, SSM_LOSS_MAE, SSM_LOSS_BCE } ssm_loss_kind;
@@ -164,6 +166,7 @@ typedef struct {
                                  // frames; 0 = adapter.stride
     int64_t group_size;          // points: points per group k, 0 = the adapter's default
     int64_t num_groups;          // points: groups G (FPS centres), 0 = the adapter's default
+    ssm_order_layout order_layout; // one order per branch, or concatenated (PointMamba)
 } ssm_adapter_config;
 
 typedef struct {

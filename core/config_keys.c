@@ -25,6 +25,7 @@ static const char *const window_names[] = {"hanning", "povey", "hamming", "recta
 static const char *const features_names[] = {"M", "S", "MS", NULL};
 static const char *const series_norm_names[] = {"none", "series", "dataset", NULL};
 static const char *const cls_names[] = {"none", "head", "middle", NULL};
+static const char *const order_layout_names[] = {"branches", "concat", NULL};
 static const char *const norm_names[] = {"rms", "layer", NULL};
 static const char *const merge_names[] = {"mean", "sum", NULL};
 static const char *const loss_names[] = {"auto", "ce", "mse", "mae", "bce", NULL};
@@ -354,6 +355,11 @@ const ssm_config_key ssm_config_keys[] = {
     INT("adapter.num_groups", adapter.num_groups, 0, 1 << 24, "0",
         "Points (point_groups): groups G, the FPS centres (PointMamba: 64 of 1024 points, 128 of "
         "2048); 0 = points / (group_size / 2), or points / adapter.stride in the older spelling."),
+    ENUM("adapter.order_layout", adapter.order_layout, order_layout_names, "branches",
+         "How the scan orders reach the backbone: one per branch, or concat: PointMamba's "
+         "layout, each order's copy of the tokens scaled by a learned per-order indicator and "
+         "the copies laid end to end as one sequence (backbone.n_branches 1, or 2 to scan it "
+         "both ways); each token's copies are averaged after the backbone."),
     // --- backbone (mamba_ssm defaults)
     INT("backbone.d_model", backbone.d_model, 1, 65536, "128", "Model width D."),
     INT("backbone.n_layers", backbone.n_layers, 1, 1024, "4", "Number of residual Mamba blocks."),

@@ -46,6 +46,8 @@ static const cyaml_strval_t features_sv[] = {SV("M", SSM_FEATURES_M), SV("S", SS
                                              SV("MS", SSM_FEATURES_MS)};
 static const cyaml_strval_t cls_sv[] = {SV("none", SSM_CFG_CLS_NONE), SV("head", SSM_CFG_CLS_HEAD),
                                         SV("middle", SSM_CFG_CLS_MIDDLE)};
+static const cyaml_strval_t order_layout_sv[] = {SV("branches", SSM_ORDERS_BRANCHES),
+                                                 SV("concat", SSM_ORDERS_CONCAT)};
 static const cyaml_strval_t norm_sv[] = {SV("rms", SSM_NORM_RMS), SV("layer", SSM_NORM_LAYER)};
 static const cyaml_strval_t merge_sv[] = {SV("mean", SSM_MERGE_MEAN), SV("sum", SSM_MERGE_SUM)};
 static const cyaml_strval_t loss_sv[] = {SV("auto", SSM_LOSS_AUTO), SV("ce", SSM_LOSS_CE),
@@ -189,6 +191,8 @@ static const cyaml_schema_field_t adapter_fields[] = {
     CYAML_FIELD_INT("tstride", OPT, ssm_adapter_config, tstride),
     CYAML_FIELD_INT("group_size", OPT, ssm_adapter_config, group_size),
     CYAML_FIELD_INT("num_groups", OPT, ssm_adapter_config, num_groups),
+    CYAML_FIELD_ENUM("order_layout", ESTRICT, ssm_adapter_config, order_layout, order_layout_sv,
+                     NSV(order_layout_sv)),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t backbone_fields[] = {

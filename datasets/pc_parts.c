@@ -1,5 +1,5 @@
 // defines: pc_parts_load, pc_parts_write, pc_parts_mesh, PC_PARTS_CATEGORIES,
-//          PC_PARTS_RANGE (see pc_parts.h)
+//          PC_PARTS_RANGE, PC_PARTS_NAMES (see pc_parts.h)
 #include "datasets/pc_parts.h"
 
 #include <errno.h>
@@ -15,6 +15,9 @@
 const char *const PC_PARTS_CATEGORIES[PC_PARTS_NUM_CATEGORIES] = {"table", "lamp", "chair",
                                                                   "airplane"};
 const int32_t PC_PARTS_RANGE[PC_PARTS_NUM_CATEGORIES][2] = {{0, 2}, {2, 3}, {5, 4}, {9, 4}};
+const char *const PC_PARTS_NAMES[PC_PARTS_NUM_PARTS] = {
+    "top", "legs", "base", "pole", "shade", "seat", "back", "legs", "arms",
+    "body", "wings", "tail", "engines"};
 
 #define U(i, lo, hi) pc_between(key, (i), (lo), (hi))
 
@@ -199,7 +202,10 @@ ssm_code pc_parts_write(const char *dir, int64_t train_per_class, int64_t test_p
     for (int k = 0; k < 2; k++) {
         pc_set s;
         SSM_TRY(pc_parts_load(&s, per[k], points, seed, splits[k], &o, err));
-        ssm_code rc = pc_shapenet_write(&s, dir, splits[k], k == 0, err);
+        // the test shapes are numbered after the training ones: no file overwrites another
+        ssm_code rc = k == 1 ? pc_set_number_after(&s, per[1], per[0], err) : SSM_OK;
+        if (rc == SSM_OK)
+            rc = pc_shapenet_write(&s, dir, splits[k], k == 0, err);
         pc_set_free(&s);
         SSM_TRY(rc);
     }

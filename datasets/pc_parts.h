@@ -1,5 +1,5 @@
 // defines: pc_parts_load, pc_parts_write, pc_parts_mesh, PC_PARTS_CATEGORIES,
-//          PC_PARTS_NUM_CATEGORIES, PC_PARTS_NUM_PARTS, PC_PARTS_RANGE
+//          PC_PARTS_NUM_CATEGORIES, PC_PARTS_NUM_PARTS, PC_PARTS_RANGE, PC_PARTS_NAMES
 // A seeded synthetic part-segmentation set for the demo config and the end-to-end tests,
 // with no download, the twin of ShapeNetPart: four categories of objects made of parts,
 // each a triangle mesh whose faces carry their part (pc_build.h), sampled by area so that
@@ -24,6 +24,7 @@
 #define PC_PARTS_NUM_PARTS 13
 extern const char *const PC_PARTS_CATEGORIES[PC_PARTS_NUM_CATEGORIES];
 extern const int32_t PC_PARTS_RANGE[PC_PARTS_NUM_CATEGORIES][2]; // {first part, count}
+extern const char *const PC_PARTS_NAMES[PC_PARTS_NUM_PARTS];      // by global part id
 
 // A shape of category cat (faces labelled with global part ids, before the noise).
 ssm_code pc_parts_mesh(pc_mesh *m, int32_t cat, uint64_t key, ssm_error *err);
@@ -37,6 +38,7 @@ ssm_code pc_parts_load(pc_set *s, int64_t per_class, int64_t raw_points, uint64_
 
 // Writes the set in ShapeNetPart's layout (pc_shapenet.h: synsetoffset2category.txt, the
 // train / val (empty) / test JSON lists, `<synset>/<id>.txt` rows x y z nx ny nz part)
-// with `points` points per shape, normalised to the unit sphere.
+// with `points` points per shape, normalised to the unit sphere; ids `<category>_NNNN`, the
+// test shapes numbered after the training ones (no file of one split overwrites the other).
 ssm_code pc_parts_write(const char *dir, int64_t train_per_class, int64_t test_per_class,
                         int64_t points, uint64_t seed, ssm_error *err);

@@ -1,5 +1,5 @@
 // defines: pc_set_free, pc_prep_key, pc_set_alloc, pc_set_class_names, pc_set_label_by_class, pc_set_find_class,
-//          pc_set_fill (see pc_set.h)
+//          pc_set_fill, pc_set_number_after (see pc_set.h)
 #include "datasets/pc_set.h"
 
 #include <math.h>
@@ -68,6 +68,19 @@ ssm_code pc_set_label_by_class(pc_set *s, int64_t per_class, ssm_error *err) {
         s->labels[i] = (int32_t)(i / per_class);
         snprintf(name, sizeof name, "%s_%04lld", s->class_names[s->labels[i]],
                  (long long)(i % per_class + 1));
+        if (!(s->names[i] = strdup(name)))
+            return ssm_fail(err, SSM_ENOMEM, "out of memory for %lld cloud names",
+                            (long long)s->n);
+    }
+    return SSM_OK;
+}
+
+ssm_code pc_set_number_after(pc_set *s, int64_t per_class, int64_t after, ssm_error *err) {
+    for (int64_t i = 0; i < s->n; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s_%04lld", s->class_names[s->labels[i]],
+                 (long long)(after + i % per_class + 1));
+        free(s->names[i]);
         if (!(s->names[i] = strdup(name)))
             return ssm_fail(err, SSM_ENOMEM, "out of memory for %lld cloud names",
                             (long long)s->n);

@@ -1,5 +1,6 @@
 // defines: pc_set, pc_set_free, pc_prep, pc_set_alloc, pc_set_fill, pc_load_fn,
-//          pc_set_class_names, pc_set_label_by_class, pc_set_find_class, pc_prep_key
+//          pc_set_class_names, pc_set_label_by_class, pc_set_find_class, pc_prep_key,
+//          pc_set_number_after
 // A labelled set of point clouds held in memory, every cloud already sampled to the same
 // number of points (so a 12,311-cloud ModelNet40 of 10,000-point files becomes 12,311 x
 // 1,024 points once, at load, instead of 3 GB) and normalised: what the point recipes
@@ -53,6 +54,10 @@ ssm_code pc_set_class_names(pc_set *s, char *const *names, int32_t k, ssm_error 
 // A generated set's labels and names: cloud i is of class i / per_class and named
 // "<class>_<NNNN>" (ModelNet's spelling), numbered from 1 within its class.
 ssm_code pc_set_label_by_class(pc_set *s, int64_t per_class, ssm_error *err);
+// Renames a set labelled by pc_set_label_by_class "<class>_<NNNN>" numbered from after + 1
+// within its class: the test split of a generated set written beside its training split
+// (after = the training shapes per class), so that no file of one overwrites the other's.
+ssm_code pc_set_number_after(pc_set *s, int64_t per_class, int64_t after, ssm_error *err);
 // The index of a class name, or -1.
 int32_t pc_set_find_class(const pc_set *s, const char *name);
 

@@ -142,7 +142,10 @@ ssm_code pc_shapes_write(const char *dir, int64_t train_per_class, int64_t test_
     for (int k = 0; k < 2; k++) {
         pc_set s;
         SSM_TRY(pc_shapes_load(&s, per[k], points, seed, splits[k], &o, err));
-        ssm_code rc = pc_modelnet_write(&s, dir, "shapes", splits[k], k == 0, err);
+        // the test shapes are numbered after the training ones: no file overwrites another
+        ssm_code rc = k == 1 ? pc_set_number_after(&s, per[1], per[0], err) : SSM_OK;
+        if (rc == SSM_OK)
+            rc = pc_modelnet_write(&s, dir, "shapes", splits[k], k == 0, err);
         pc_set_free(&s);
         SSM_TRY(rc);
     }

@@ -65,6 +65,8 @@ void task_trunk_spec_from_config(ssm_trunk_spec *s, const ssm_config *c, const s
         add_extra(o, "num_groups", v);
     }
     s->input = *in;
+    s->order_layout = c->adapter.order_layout == SSM_ORDERS_CONCAT ? TRUNK_ORDERS_CONCAT
+                                                                   : TRUNK_ORDERS_BRANCHES;
     mamba_config *b = &s->backbone;
     mamba_config_defaults(b);
     b->d_model = c->backbone.d_model;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks/trunk_concat.h"
+
 // Branch k of layer i scans order (i*K + k) mod n_orders: with as many orders
 // as branches every layer uses them all (Vim); with more orders than branches
 // the layers cycle through them (PCM's changing xyz orders, VMamba-style
@@ -12,6 +14,32 @@ void trunk_fill_schedule(int32_t *schedule, int64_t n_layers, int K, int n_order
     for (int64_t i = 0; i < n_layers; i++)
         for (int k = 0; k < K; k++)
             schedule[i * K + k] = (int32_t)((i * K + k) % n_orders);
+}
+
+// The concat layout (trunk.h): the backbone scans one sequence of O*L tokens in 1 or 2
+// orders of its own; the order indicators are declared between the adapter and the
+// backbone. PointMamba draws gamma ~ N(1, 0.02^2), beta ~ N(0, 0.02^2) and keeps them out of
+// the weight decay (one-dimensional parameters).
+static ssm_code concat_declare(ssm_trunk *t, mamba_config *bc, ssm_params *p, const char *name,
+                               ssm_error *err) {
+    if (t->ragged)
+        return ssm_fail(err, SSM_ECONFIG, "adapter.order_layout: concat lays a sample's orders "
+                        "end to end; adapter %s gives variable-length samples (use branches)",
+                        name);
+    if (bc->n_branches == 0)
+        bc->n_branches = 1;
+    if (bc->n_branches > 2)
+        return ssm_fail(err, SSM_ECONFIG, "adapter.order_layout: concat scans the concatenated "
+                        "orders forward (backbone.n_branches: 1) or both ways (2), not with %d "
+                        "branches", bc->n_branches);
+    t->concat = 1;
+    t->n_cat = t->adapter->n_orders;
+    t->Lc = t->n_cat * t->L;
+    t->n_branches = bc->n_branches;
+    int64_t shape[2] = {t->n_cat, t->D};
+    SSM_TRY(ssm_params_add(p, "order_scale.gamma", 2, shape, SSM_PARAM_NO_DECAY, &t->cat_gamma,
+                           err));
+    return ssm_params_add(p, "order_scale.beta", 2, shape, SSM_PARAM_NO_DECAY, &t->cat_beta, err);
 }
 
 ssm_code trunk_declare(ssm_trunk *t, const ssm_trunk_spec *spec, int64_t B_max, ssm_params *p,
@@ -42,6 +70,10 @@ ssm_code trunk_declare(ssm_trunk *t, const ssm_trunk_spec *spec, int64_t B_max, 
     }
     if (t->adapter->n_orders < 1)
         return ssm_fail(err, SSM_ECONFIG, "adapter %s provides no scan order", spec->adapter);
+    if (spec->order_layout == TRUNK_ORDERS_CONCAT) {
+        SSM_TRY(concat_declare(t, &bc, p, spec->adapter, err));
+        return mamba_stack_declare(&t->stack, &bc, p, "", err);
+    }
     if (bc.n_branches == 0)
         bc.n_branches = t->adapter->n_orders < MAMBA_MAX_BRANCHES ? t->adapter->n_orders
                                                                   : MAMBA_MAX_BRANCHES;
@@ -56,6 +88,14 @@ ssm_code trunk_declare(ssm_trunk *t, const ssm_trunk_spec *spec, int64_t B_max, 
 
 void trunk_init_params(ssm_trunk *t, ssm_params *p, ssm_rng *rng) {
     ssm_adapter_init_params(t->adapter, p, rng);
+    if (t->concat) {
+        size_t n = (size_t)t->n_cat * t->D;
+        real *g = ssm_params_data(p, t->cat_gamma);
+        ssm_init_trunc_normal(g, n, rng, .02, -2, 2);
+        for (size_t i = 0; i < n; i++)
+            g[i] += 1;
+        ssm_init_trunc_normal(ssm_params_data(p, t->cat_beta), n, rng, .02, -2, 2);
+    }
     mamba_stack_init_params(t->stack, p, rng);
 }
 
@@ -96,16 +136,51 @@ ssm_code trunk_plan(ssm_trunk *t, ssm_arena *a, ssm_error *err) {
     t->feats = ssm_arena_take(a, ntok);
     t->dfeats = ssm_arena_take(a, ntok);
     t->dtokens = ssm_arena_take(a, ntok);
+    if (t->concat) {
+        size_t ncat = (size_t)N * t->Lc * t->D * sizeof(real);
+        t->cat_inv = ssm_arena_take(a, (size_t)t->n_cat * N * t->L * sizeof(int32_t));
+        t->cat_orders = ssm_arena_take(a, (size_t)t->n_branches * N * t->Lc * sizeof(int32_t));
+        t->cat_in = ssm_arena_take(a, ncat);
+        t->cat_out = ssm_arena_take(a, ncat);
+    }
     SSM_TRY(ssm_adapter_plan(t->adapter, a, t->B_max, err));
-    SSM_TRY(mamba_stack_plan(t->stack, a, N, t->L, err));
+    SSM_TRY(mamba_stack_plan(t->stack, a, N, t->concat ? t->Lc : t->L, err));
     if (!ssm_arena_measuring(a))
-        trunk_fill_schedule(t->schedule, t->n_layers, t->n_branches, t->adapter->n_orders);
+        trunk_fill_schedule(t->schedule, t->n_layers, t->n_branches,
+                            t->concat ? t->n_branches : t->adapter->n_orders);
     return SSM_OK;
 }
 
+// The orders the backbone scans: the adapter's, or in the concat layout the trunk's own
+// over the long sequences.
 static mamba_orders orders_of(const ssm_trunk *t) {
+    if (t->concat)
+        return (mamba_orders){.count = t->n_branches, .perm = t->cat_orders,
+                              .schedule = t->schedule};
     mamba_orders o = {.count = t->adapter->n_orders, .perm = t->orders, .schedule = t->schedule};
     return o;
+}
+
+// The concat layout's forward from the adapter's tokens and orders (trunk.h).
+static void concat_forward(ssm_trunk *t, const ssm_params *p, int64_t N) {
+    trunk_concat_inverse(t->cat_inv, t->orders, t->n_cat, N, t->L);
+    trunk_concat_gather(t->cat_in, t->tokens, t->orders, ssm_params_data(p, t->cat_gamma),
+                        ssm_params_data(p, t->cat_beta), t->n_cat, N, t->L, t->D);
+    trunk_concat_orders(t->cat_orders, t->n_branches, N, t->Lc);
+    mamba_orders o = orders_of(t);
+    mamba_stack_forward(t->stack, p, t->cat_out, t->cat_in, &o, N);
+    trunk_concat_merge(t->feats, t->cat_out, t->cat_inv, t->n_cat, N, t->L, t->D);
+}
+
+static void concat_backward(ssm_trunk *t, ssm_params *p, int64_t N) {
+    trunk_concat_merge_backward(t->cat_out, t->dfeats, t->orders, t->n_cat, N, t->L, t->D);
+    memset(t->cat_in, 0, (size_t)N * t->Lc * t->D * sizeof(real));
+    mamba_orders o = orders_of(t);
+    mamba_stack_backward(t->stack, p, t->cat_in, t->cat_out, &o, N);
+    trunk_concat_gather_backward(t->dtokens, ssm_params_grad(p, t->cat_gamma),
+                                 ssm_params_grad(p, t->cat_beta), t->cat_in, t->tokens, t->orders,
+                                 t->cat_inv, ssm_params_data(p, t->cat_gamma), t->n_cat, N, t->L,
+                                 t->D);
 }
 
 ssm_code trunk_forward(ssm_trunk *t, const ssm_params *p, const real *x, int64_t B, ssm_error *err) {
@@ -122,6 +197,10 @@ ssm_code trunk_forward(ssm_trunk *t, const ssm_params *p, const real *x, int64_t
     }
     SSM_TRY(ssm_adapter_forward(t->adapter, p, t->tokens, t->orders, x, B, err));
     // The adapter wrote the orders as [n_orders, B*S, L] for this B, as mamba_orders reads them.
+    if (t->concat) {
+        concat_forward(t, p, B * t->S);
+        return SSM_OK;
+    }
     mamba_orders o = orders_of(t);
     mamba_stack_forward(t->stack, p, t->feats, t->tokens, &o, B * t->S);
     return SSM_OK;
@@ -136,7 +215,10 @@ void trunk_backward(ssm_trunk *t, ssm_params *p, const real *x, int64_t B) {
         ssm_adapter_backward(t->adapter, p, t->dtokens, x, B);
         return;
     }
-    mamba_stack_backward(t->stack, p, t->dtokens, t->dfeats, &o, B * t->S);
+    if (t->concat)
+        concat_backward(t, p, B * t->S);
+    else
+        mamba_stack_backward(t->stack, p, t->dtokens, t->dfeats, &o, B * t->S);
     ssm_adapter_backward(t->adapter, p, t->dtokens, x, B);
 }
 

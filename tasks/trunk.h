@@ -1,6 +1,6 @@
 // defines: ssm_trunk, ssm_trunk_spec, trunk_declare, trunk_init_params, trunk_plan,
 //          trunk_forward, trunk_backward, trunk_free, trunk_fill_schedule, trunk_set_packing,
-//          trunk_tokens
+//          trunk_tokens, trunk_order_layout
 // The part every model shares: adapter -> Mamba backbone. A model (classify,
 // forecast, ...) puts its head on top of `feats`. Handles the adapter's
 // sequences per sample (S = n_seqs): the backbone runs on B*S sequences of L
@@ -12,6 +12,17 @@
 // where the token packing adds the adapter's ragged_extra tokens (a class token) to each
 // sequence; the backbone runs one packed row (mamba_stack_forward_packed), planned for
 // T_max = adapter->seq_len + B_max * ragged_extra tokens.
+//
+// How the adapter's O scan orders reach the backbone (order_layout):
+//   branches  one order per backbone branch (Vim's bidirectional layout; with more orders
+//             than branches the layers cycle through them, trunk_fill_schedule)
+//   concat    PointMamba's layout (tasks/trunk_concat.h): every sequence read in each of
+//             its O orders, each copy scaled and shifted by its order's learned indicator
+//             (order_scale.gamma, order_scale.beta [O, D]), the O copies laid end to end as
+//             one sequence of O*L tokens that the backbone scans forward (1 branch) or both
+//             ways (2); each token's O outputs are then averaged back onto it, so feats stay
+//             [B*S, L, D] in the adapter's token order (a head, the pooling and the segment
+//             head's propagation see the L tokens, not the O*L copies). Dense adapters only.
 #pragma once
 #include <stdint.h>
 
@@ -22,11 +33,15 @@
 #include "core/params.h"
 #include "core/rng.h"
 
+typedef enum { TRUNK_ORDERS_BRANCHES = 0, TRUNK_ORDERS_CONCAT } trunk_order_layout;
+
 typedef struct {
     const char *adapter;             // registry name
     ssm_adapter_options adapter_opt;
     ssm_input_shape input;           // one sample's shape: [C, H, W] images, [T, V] series
-    mamba_config backbone;           // n_branches 0 = one branch per adapter order (at most 8)
+    mamba_config backbone;           // n_branches 0 = one branch per adapter order (at most 8);
+                                     // concat: 0 = 1, or 2 (forward and reverse)
+    trunk_order_layout order_layout;
 } ssm_trunk_spec;
 
 typedef struct {
@@ -50,6 +65,15 @@ typedef struct {
     int64_t *x_off, *tok_off;       // [B_max + 1] owned host offsets of the batch in flight
     int64_t *d_x_off, *d_tok_off;   // [B_max + 1] their device copies (CUDA plan, arena)
     ssm_packing xpack, tpack;       // instances (the adapter's x) and tokens (backbone, head)
+    // concat layout only (concat = 1; n_branches is then 1 or 2)
+    int concat;
+    int n_cat;              // O: the adapter's orders, laid end to end
+    int64_t Lc;             // O * L: the backbone's sequence length
+    size_t cat_gamma, cat_beta;     // order_scale.gamma, order_scale.beta [O, D]
+    int32_t *cat_inv;       // [O, B_max*S, L] the inverse of each adapter order (arena)
+    int32_t *cat_orders;    // [n_branches, B_max*S, Lc] identity, reverse (arena)
+    real *cat_in;           // [B_max*S, Lc, D] the backbone's input; its gradient in backward
+    real *cat_out;          // [B_max*S, Lc, D] the backbone's output; its gradient in backward
 } ssm_trunk;
 
 // Creates the adapter and declares the backbone in p (before ssm_params_finalize).

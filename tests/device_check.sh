@@ -43,3 +43,12 @@ nvidia-smi --query-gpu=memory.used --format=csv,noheader
 $S synth-scenes "$O/scenes" --train 400 --val 60 --test 120 --seed 3 > /dev/null
 $S train configs/audio/multilabel_demo.yaml --set run.device=cuda --set data.path="$O/scenes" \
     --set run.dir="$O/runs" --set run.name=multilabel_gpu --set run.progress=off 2> "$O/multilabel_gpu.err" | tail -1
+# PointMamba's concatenated orders on the GPU (adapter.order_layout: concat): the shapes demo,
+# 15 epochs, then predict of the parts demo on the GPU writes one row per point
+$S train configs/points/shapes.yaml --set adapter.order_layout=concat --set run.device=cuda \
+    --set train.epochs=15 --set run.dir="$O/runs" --set run.name=shapes_concat_gpu \
+    --set run.progress=off 2> "$O/shapes_concat_gpu.err" | tail -1
+awk 'BEGIN { srand(1); for (i = 0; i < 300; i++) printf "%f %f %f\n", rand() - .5, rand() * .2, rand() - .5 }' > "$O/cloud.xyz"
+echo "parts predict on the GPU: $($S predict configs/points/parts.yaml --set run.device=cuda \
+    --ckpt "$O/runs/parts_gpu/last.safetensors" --category table --format csv "$O/cloud.xyz" \
+    2> "$O/parts_predict_gpu.err" | wc -l) lines (301 expected: a header and a row per point)"

@@ -437,6 +437,11 @@ START_TEST(recipe) {
     for (int64_t i = 0; i < mem.test_set.n * 64 * 3; i++)
         md = fmax(md, fabs(disk.test_set.points[i] - mem.test_set.points[i]));
     ck_assert_msg(md < 1e-3, "max difference %g", md);
+    ck_assert_int_eq(disk.train_set.n, mem.train_set.n);
+    md = 0; // the training clouds too: no file of the test split overwrote one of theirs
+    for (int64_t i = 0; i < mem.train_set.n * 64 * 3; i++)
+        md = fmax(md, fabs(disk.train_set.points[i] - mem.train_set.points[i]));
+    ck_assert_msg(md < 1e-3, "training clouds: max difference %g", md);
     pc_data_close(&disk);
     ck_assert_int_eq(pc_data_open(&disk, &dc, 5, 0, &e), SSM_OK); // read again, no test split
     ck_assert_int_eq(disk.n_test, 0);

@@ -239,6 +239,11 @@ START_TEST(parts_recipe) {
     for (int64_t i = 0; i < mem.test_set.n * 64 * 3; i++)
         md = fmax(md, fabs(disk.test_set.points[i] - mem.test_set.points[i]));
     ck_assert_msg(md < 1e-3, "max difference %g", md);
+    ck_assert_int_eq(disk.train_set.n, mem.train_set.n);
+    md = 0; // the training clouds too: no file of the test split overwrote one of theirs
+    for (int64_t i = 0; i < mem.train_set.n * 64 * 3; i++)
+        md = fmax(md, fabs(disk.train_set.points[i] - mem.train_set.points[i]));
+    ck_assert_msg(md < 1e-3, "training clouds: max difference %g", md);
     ck_assert(!memcmp(disk.test_set.parts, mem.test_set.parts,
                       (size_t)(mem.test_set.n * 64) * sizeof(int32_t)));
     pc_data_close(&disk);
