@@ -199,7 +199,3 @@ void predict_writer_end(predict_writer *w) {
     if (w->opt->format == PREDICT_JSON)
         fprintf(w->f, "\n]}\n");
 }
-
-void predict_json_string(FILE *f, const char *s) { json_string(f, s); }
-
-void predict_csv_cell(FILE *f, const char *s) { csv_cell(f, s); }
