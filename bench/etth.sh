@@ -2,7 +2,7 @@
 # The S-Mamba layout on ETTh1 and ETTh2 at the four horizons, one table.
 #
 #   bench/etth.sh [--sets "1 2"] [--horizons "96 192 336 720"] [--jobs N] [--out FILE]
-#                 [--dir DIR] [--reference] [--set k=v]...
+#                 [--dir DIR] [--reference] [--table-only] [--set k=v]...
 #
 # Runs `ssmkit train configs/series/etth{1,2}_smamba.yaml --set data.horizon=H` for every
 # set and horizon, --jobs at a time (default 1; with more, the wall and training times of
@@ -15,7 +15,8 @@
 # scale (the best-validation checkpoint), epochs run (the best one), training seconds and
 # wall seconds of the whole command, beside S-Mamba's, iTransformer's and PatchTST's test
 # MSE at lookback 96 as S-Mamba's paper reports them (its ETT table; iTransformer's and
-# PatchTST's numbers there are iTransformer's). Runs go to runs/bench_etth/etth<S>_<H>/.
+# PatchTST's numbers there are iTransformer's). Runs go to runs/bench_etth/etth<S>_<H>/;
+# --table-only prints the table of the runs already there.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 export SSMKIT_DATA="${SSMKIT_DATA:-$here/../shared/data}"
@@ -27,6 +28,7 @@ out=""
 dir="$here/runs/bench_etth"
 extra=()
 reference=0
+table_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --sets) sets="$2"; shift 2 ;;
@@ -36,7 +38,8 @@ while [ $# -gt 0 ]; do
     --dir) dir="$2"; shift 2 ;;
     --set) extra+=(--set "$2"); shift 2 ;;
     --reference) reference=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --table-only) table_only=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/etth.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -81,6 +84,7 @@ one_run() { # set horizon
 running=0
 for s in $sets; do
   for h in $horizons; do
+    [ "$table_only" = 1 ] && continue
     one_run "$s" "$h" &
     running=$((running + 1))
     if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
@@ -95,7 +99,8 @@ table=$(
   for s in $sets; do
     for h in $horizons; do
       name="etth${s}_$h"
-      read -r rc wall < "$dir/$name.wall"
+      rc=missing wall=0
+      [ -r "$dir/$name.wall" ] && read -r rc wall < "$dir/$name.wall"
       read -r sm it pt <<< "$(ref_of "$s" "$h")"
       if [ "$rc" != 0 ] || ! grep -q '"test_mse"' "$dir/$name.json"; then
         echo "| ETTh$s | $h | failed (exit $rc, $dir/$name.log) | | $sm | $it | $pt | | | |"
@@ -105,9 +110,9 @@ table=$(
       mae=$(field "$dir/$name.json" test_mae)
       ep=$(field "$dir/$name.json" epochs)
       ts=$(field "$dir/$name.json" train_seconds)
-      # the epoch of the best validation MSE (the checkpoint tested), from the run's log
+      # the epoch of the best validation score (the loss: the checkpoint tested), from the run's log
       bestep=$(grep '"split":"val"' "$dir/$name/metrics.jsonl" 2>/dev/null | awk -F'[:,]' '
-        { for (i = 1; i < NF; i++) { if ($i == "\"epoch\"") e = $(i + 1); if ($i == "\"mse\"") m = $(i + 1) }
+        { for (i = 1; i < NF; i++) { if ($i == "\"epoch\"") e = $(i + 1); if ($i == "\"loss\"") m = $(i + 1) }
           if (best == "" || m + 0 < best + 0) { best = m; be = e } } END { print be }')
       printf "| ETTh%s | %d | %.4f | %.4f | %s | %s | %s | %s (%s) | %.0f | %.0f |\n" "$s" "$h" \
         "$mse" "$mae" "$sm" "$it" "$pt" "$ep" "${bestep:-?}" "$ts" "$wall"
