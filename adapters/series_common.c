@@ -1,5 +1,5 @@
-// defines: series_adapter_orders, series_adapter_revin_options, series_adapter_check_input
-//          (see series_common.h)
+// defines: series_adapter_orders, series_adapter_revin_options, series_adapter_check_input,
+//          series_adapter_time_features (see series_common.h)
 #include "adapters/series_common.h"
 
 #include <stdio.h>
@@ -50,7 +50,7 @@ ssm_code series_adapter_revin_options(const ssm_adapter_options *opt, const char
 
 ssm_code series_adapter_check_input(const ssm_adapter_options *opt, const ssm_input_shape *in,
                                     const char *adapter, ssm_error *err) {
-    static const char *const known[] = {"revin", "revin_affine", NULL};
+    static const char *const known[] = {"revin", "revin_affine", "time_features", NULL};
     SSM_TRY(ssm_adapter_check_options(opt, adapter, known, err));
     if (in->ndim != 2 || in->dims[0] < 1 || in->dims[1] < 1) {
         char s[96];
@@ -61,5 +61,16 @@ ssm_code series_adapter_check_input(const ssm_adapter_options *opt, const ssm_in
     if (opt->cls_token != SSM_CLS_DEFAULT && opt->cls_token != SSM_CLS_NONE)
         return ssm_fail(err, SSM_ECONFIG, "%s: cls_token = %s, only none is supported (pool by mean)",
                         adapter, ssm_cls_position_name(opt->cls_token));
+    return SSM_OK;
+}
+
+ssm_code series_adapter_time_features(const ssm_adapter_options *opt, const char *adapter,
+                                      int64_t V, int64_t *F, ssm_error *err) {
+    SSM_TRY(ssm_adapter_option_int(opt, adapter, "time_features", 0, F, err));
+    if (*F < 0 || *F >= V)
+        return ssm_fail(err, SSM_ECONFIG,
+                        "%s: option time_features = %lld of the input's %lld columns, expected "
+                        "0 .. %lld (the calendar columns come first, then at least one variate)",
+                        adapter, (long long)*F, (long long)V, (long long)(V - 1));
     return SSM_OK;
 }

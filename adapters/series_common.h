@@ -1,4 +1,5 @@
-// defines: series_adapter_orders, series_adapter_revin_options, series_adapter_check_input
+// defines: series_adapter_orders, series_adapter_revin_options, series_adapter_check_input,
+//          series_adapter_time_features
 // What the two time-series adapters (series_variate.c, series_patch.c) share:
 // their scan orders over a token sequence that has no second dimension
 // (forward = the identity, also accepted as "row", the config's default;
@@ -14,11 +15,18 @@
 ssm_code series_adapter_orders(ssm_adapter *a, const ssm_adapter_options *opt, int64_t L,
                                int32_t **base, const char *adapter, ssm_error *err);
 
-// The checks both series adapters make at create: only the extra options revin and
-// revin_affine, a [lookback, variates] sample shape, no class token (they pool by mean).
+// The checks both series adapters make at create: only the extra options revin,
+// revin_affine and time_features, a [lookback, variates] sample shape, no class token (they
+// pool by mean).
 ssm_code series_adapter_check_input(const ssm_adapter_options *opt, const ssm_input_shape *in,
                                     const char *adapter, ssm_error *err);
 
 // Reads the extra options "revin" and "revin_affine" (0 or 1; default 0).
 ssm_code series_adapter_revin_options(const ssm_adapter_options *opt, const char *adapter,
                                       int *revin, int *affine, ssm_error *err);
+
+// Reads the extra option "time_features" (default 0): how many of the input's first columns
+// are calendar features (datasets/series_time.h; the trunk sets it from data.time_features),
+// checked against the input's V columns (at least one variate must remain).
+ssm_code series_adapter_time_features(const ssm_adapter_options *opt, const char *adapter,
+                                      int64_t V, int64_t *F, ssm_error *err);

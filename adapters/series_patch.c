@@ -67,6 +67,14 @@ static ssm_code sp_create(ssm_adapter *a, const ssm_adapter_options *opt, const 
                         ADAPTER_NAME, (long long)sp->p, (long long)sp->T, (long long)sp->s);
     sp->P = (sp->T + sp->s - sp->p) / sp->s + 1;
     SSM_TRY(series_adapter_revin_options(opt, ADAPTER_NAME, &sp->revin, &sp->affine, err));
+    int64_t F;
+    SSM_TRY(series_adapter_time_features(opt, ADAPTER_NAME, sp->V, &F, err));
+    if (F > 0)
+        return ssm_fail(err, SSM_ECONFIG,
+                        "%s: data.time_features: calendar tokens need adapter series_variate "
+                        "(one token per column); series_patch would forecast the calendar "
+                        "columns as variates",
+                        ADAPTER_NAME);
     a->seq_len = sp->P;
     a->n_seqs = sp->V;
     a->cls_index = -1;

@@ -11,9 +11,21 @@
 // are forward (the identity) and reverse (S-Mamba's bidirectional Mamba).
 // One sequence per sample (n_seqs = 1), L = V, no class token.
 //
-// Options: orders (forward, reverse), extra "revin" / "revin_affine" (0|1).
+// Options: orders (forward, reverse), extra "revin" / "revin_affine" (0|1),
+// "time_features" (F, set by the trunk from data.time_features).
 // patch_size, stride and in_channels do not apply and are ignored (the
 // variates come from the data).
+//
+// Calendar tokens (time_features = F > 0; iTransformer / S-Mamba's x_mark): the first F
+// of the V input columns are the window's calendar features (datasets/series_time.h).
+// Each becomes a token like a variate, through the same embedding (the reference embeds
+// cat(x, x_mark) with one nn.Linear), but RevIN leaves them as they are: their statistics
+// are set to mean 0, std 1, so the head's de-normalisation leaves their (never used)
+// forecasts alone too. Tokens stay in column order (calendar first: the head forecasts
+// the last columns, the variates); the scan orders visit the variates first, then the
+// calendar tokens, as the reference's concatenation [variates, marks] is scanned:
+// forward = F, .., V-1, 0, .., F-1, and reverse its flip. RevIN's learnable affine is
+// refused with calendar tokens (it would scale them).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +47,7 @@
 
 typedef struct {
     int64_t T, V;
+    int64_t F;     // calendar columns at the front of V (option time_features), or 0
     int revin, affine;
     ssm_revin rv;
     size_t w_idx, b_idx;
@@ -43,6 +56,7 @@ typedef struct {
     real *xt;      // [B_max * V, T] the windows variate-major (arena)
     real *dxt;     // [B_max * V, T] their gradient (arena; when affine)
     int32_t *dev_base; // [n_orders, V] the orders' base on the device (CUDA plan)
+    real *dev_ones;    // [B_max * F] ones: the calendar columns' RevIN std (CUDA plan)
 } series_variate;
 
 static ssm_code sv_create(ssm_adapter *a, const ssm_adapter_options *opt, const ssm_input_shape *in,
@@ -55,10 +69,20 @@ static ssm_code sv_create(ssm_adapter *a, const ssm_adapter_options *opt, const 
     sv->T = in->dims[0];
     sv->V = in->dims[1];
     SSM_TRY(series_adapter_revin_options(opt, ADAPTER_NAME, &sv->revin, &sv->affine, err));
+    SSM_TRY(series_adapter_time_features(opt, ADAPTER_NAME, sv->V, &sv->F, err));
+    if (sv->F > 0 && sv->affine)
+        return ssm_fail(err, SSM_ECONFIG,
+                        "%s: revin_affine with calendar tokens (data.time_features): the affine "
+                        "would scale the calendar columns, which RevIN leaves alone; use "
+                        "revin without affine (as S-Mamba and iTransformer do)",
+                        ADAPTER_NAME);
     a->seq_len = sv->V;
     a->n_seqs = 1;
     a->cls_index = -1;
     SSM_TRY(series_adapter_orders(a, opt, sv->V, &sv->base, ADAPTER_NAME, err));
+    // with calendar tokens every order starts at the first variate (see the header)
+    for (int64_t i = 0; sv->F > 0 && i < (int64_t)a->n_orders * sv->V; i++)
+        sv->base[i] = (int32_t)((sv->base[i] + sv->F) % sv->V);
     int64_t D = a->d_model;
     char name[SSM_PARAM_NAME_MAX];
     snprintf(name, sizeof name, "%senc_embedding.value_embedding.weight", prefix);
@@ -105,12 +129,29 @@ static void to_variate_major(real *xt, const real *src, int64_t B, int64_t T, in
                 xt[((size_t)b * V + v) * T + t] = src[((size_t)b * T + t) * V + v];
 }
 
+// RevIN normalised every column: the calendar columns get their raw values back and the
+// statistics mean 0, std 1 (as if not normalised).
+static void keep_calendar(series_variate *sv, const real *x, int64_t B) {
+    const int64_t T = sv->T, V = sv->V, F = sv->F;
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t t = 0; t < T; t++)
+            memcpy(sv->xn + ((size_t)b * T + t) * V, x + ((size_t)b * T + t) * V,
+                   (size_t)F * sizeof(real));
+        for (int64_t c = 0; c < F; c++) {
+            sv->rv.mean[b * V + c] = 0;
+            sv->rv.std[b * V + c] = 1;
+        }
+    }
+}
+
 // The model's input after RevIN (or x itself), variate-major into sv->xt.
 static const real *prepare(ssm_adapter *a, const ssm_params *p, const real *x, int64_t B) {
     series_variate *sv = a->impl;
     const real *src = x;
     if (sv->revin) {
         ssm_revin_norm_forward(&sv->rv, p, sv->xn, x, B);
+        if (sv->F > 0)
+            keep_calendar(sv, x, B);
         src = sv->xn;
     }
     to_variate_major(sv->xt, src, B, sv->T, sv->V);
@@ -166,6 +207,32 @@ static ssm_code sv_plan_cuda(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ss
     sv->dev_base = ssm_arena_take(arena, bytes);
     if (!ssm_arena_measuring(arena))
         SSM_CUDA_TRY(ssm_cuda_upload(sv->dev_base, sv->base, bytes), err);
+    sv->dev_ones = NULL;
+    if (sv->revin && sv->F > 0) {
+        const size_t n = (size_t)B_max * (size_t)sv->F;
+        sv->dev_ones = ssm_arena_take(arena, n * sizeof(real));
+        if (!ssm_arena_measuring(arena)) {
+            real *ones = malloc(n * sizeof(real));
+            if (!ones)
+                return ssm_fail(err, SSM_ENOMEM, "%s: out of memory", ADAPTER_NAME);
+            for (size_t i = 0; i < n; i++)
+                ones[i] = 1;
+            ssm_code rc = ssm_cuda_upload(sv->dev_ones, ones, n * sizeof(real));
+            free(ones);
+            SSM_CUDA_TRY(rc, err);
+        }
+    }
+    return SSM_OK;
+}
+
+// keep_calendar on the device: strided copies, no kernel of its own.
+static ssm_code keep_calendar_cuda(series_variate *sv, const real *x, int64_t B) {
+    const size_t row = (size_t)sv->V * sizeof(real), width = (size_t)sv->F * sizeof(real);
+    CUDA_CHECK(cudaMemcpy2DAsync(sv->xn, row, x, row, width, (size_t)(B * sv->T),
+                                 cudaMemcpyDeviceToDevice, 0));
+    CUDA_CHECK(cudaMemset2DAsync(sv->rv.mean, row, 0, width, (size_t)B, 0));
+    CUDA_CHECK(cudaMemcpy2DAsync(sv->rv.std, row, sv->dev_ones, width, width, (size_t)B,
+                                 cudaMemcpyDeviceToDevice, 0));
     return SSM_OK;
 }
 
@@ -175,6 +242,8 @@ static ssm_code prepare_cuda(ssm_adapter *a, const ssm_params *p, const real *x,
     const real *src = x;
     if (sv->revin) {
         SSM_TRY(ssm_revin_norm_forward_cuda(&sv->rv, p, sv->xn, x, B, err));
+        if (sv->F > 0)
+            SSM_CUDA_TRY(keep_calendar_cuda(sv, x, B), err);
         src = sv->xn;
     }
     SSM_CUDA_TRY(series_swap_last2_cuda(sv->xt, src, B, sv->T, sv->V), err);
@@ -225,7 +294,8 @@ static void sv_free(ssm_adapter *a) {
 const ssm_adapter_vtable ssm_adapter_series_variate = {
     .name = ADAPTER_NAME,
     .summary = "series [T, V] -> one token per variate (its whole window, linear embed; "
-               "iTransformer / S-Mamba); orders forward, reverse; optional RevIN",
+               "iTransformer / S-Mamba); orders forward, reverse; optional RevIN and "
+               "calendar tokens",
     .create = sv_create,
     .init_params = sv_init_params,
     .plan = sv_plan,

@@ -85,6 +85,11 @@ static ssm_code check_config(const mamba_config *c, ssm_error *err) {
     if (c->scan_chunk < 1)
         return ssm_fail(err, SSM_EINVAL, "mamba: scan_chunk %lld, expected >= 1",
                         (long long)c->scan_chunk);
+    if (c->ffn_dim < 0)
+        return ssm_fail(err, SSM_EINVAL, "mamba: ffn_dim %lld, expected >= 0 (0 = no FFN)",
+                        (long long)c->ffn_dim);
+    if (c->norm_position != MAMBA_PRE_NORM && c->norm_position != MAMBA_POST_NORM)
+        return ssm_fail(err, SSM_EINVAL, "mamba: unknown norm position %d", (int)c->norm_position);
     return SSM_OK;
 }
 
@@ -115,7 +120,7 @@ ssm_code mamba_stack_declare(mamba_stack **out, const mamba_config *cfg, ssm_par
         mamba_stack_free(s);
         return ssm_fail(err, SSM_ENOMEM, "mamba: out of memory");
     }
-    const int64_t D = s->D, E = s->E, N = s->N, R = s->R, P = s->P, dc = s->dc;
+    const int64_t D = s->D, E = s->E, N = s->N, R = s->R, P = s->P, dc = s->dc, F = cfg->ffn_dim;
     const int layer_norm = cfg->norm == MAMBA_NORM_LAYER;
     const unsigned ND = SSM_PARAM_NO_DECAY;
     ssm_code rc = SSM_OK;
@@ -148,6 +153,16 @@ ssm_code mamba_stack_declare(mamba_stack **out, const mamba_config *cfg, ssm_par
         l->norm_b = SIZE_MAX;
         if (layer_norm)
             ADD(&l->norm_b, ND, 1, SHAPE(D), "%slayers.%lld.norm.bias", pf, li);
+        l->norm2_w = l->norm2_b = l->fc1_w = l->fc1_b = l->fc2_w = l->fc2_b = SIZE_MAX;
+        if (F > 0) {
+            ADD(&l->fc1_w, 0, 2, SHAPE(F, D), "%slayers.%lld.ffn.fc1.weight", pf, li);
+            ADD(&l->fc1_b, ND, 1, SHAPE(F), "%slayers.%lld.ffn.fc1.bias", pf, li);
+            ADD(&l->fc2_w, 0, 2, SHAPE(D, F), "%slayers.%lld.ffn.fc2.weight", pf, li);
+            ADD(&l->fc2_b, ND, 1, SHAPE(D), "%slayers.%lld.ffn.fc2.bias", pf, li);
+            ADD(&l->norm2_w, ND, 1, SHAPE(D), "%slayers.%lld.norm2.weight", pf, li);
+            if (layer_norm)
+                ADD(&l->norm2_b, ND, 1, SHAPE(D), "%slayers.%lld.norm2.bias", pf, li);
+        }
     }
     ADD(&s->normf_w, ND, 1, SHAPE(D), "%snorm_f.weight", prefix);
     s->normf_b = SIZE_MAX;
@@ -180,8 +195,11 @@ void mamba_stack_init_params(mamba_stack *s, ssm_params *p, ssm_rng *rng) {
     const double lin_D = 1 / sqrt((double)D), lin_E = 1 / sqrt((double)E);
     const double conv_bound = 1 / sqrt((double)dc); // depthwise: fan_in = 1 * d_conv
     const double dt_w_bound = 1 / sqrt((double)R);  // dt_init "random", dt_scale 1
-    // _init_weights(rescale_prenorm_residual): out_proj /= sqrt(1 * n_layer)
-    const double out_scale = 1 / sqrt((double)s->n_layers);
+    // _init_weights(rescale_prenorm_residual): out_proj /= sqrt(1 * n_layer); a post-norm
+    // block's mixer is not a pre-norm residual branch (mamba.h)
+    const double out_scale =
+        c->norm_position == MAMBA_POST_NORM ? 1 : 1 / sqrt((double)s->n_layers);
+    const int64_t F = c->ffn_dim;
     const double log_lo = log(c->dt_min), log_hi = log(c->dt_max);
     for (int64_t i = 0; i < s->n_layers; i++) {
         mamba_layer_params *l = &s->lp[i];
@@ -214,6 +232,18 @@ void mamba_stack_init_params(mamba_stack *s, ssm_params *p, ssm_rng *rng) {
             nw[d] = 1;
         if (l->norm_b != SIZE_MAX)
             memset(ssm_params_data(p, l->norm_b), 0, (size_t)D * sizeof(real));
+        if (F > 0) { // nn.Linear (S-Mamba's kernel-1 Conv1d: the same bounds)
+            const double b1 = 1 / sqrt((double)D), b2 = 1 / sqrt((double)F);
+            fill_uniform(ssm_params_data(p, l->fc1_w), (size_t)(F * D), b1, rng);
+            fill_uniform(ssm_params_data(p, l->fc1_b), (size_t)F, b1, rng);
+            fill_uniform(ssm_params_data(p, l->fc2_w), (size_t)(D * F), b2, rng);
+            fill_uniform(ssm_params_data(p, l->fc2_b), (size_t)D, b2, rng);
+            real *n2 = ssm_params_data(p, l->norm2_w);
+            for (int64_t d = 0; d < D; d++)
+                n2[d] = 1;
+            if (l->norm2_b != SIZE_MAX)
+                memset(ssm_params_data(p, l->norm2_b), 0, (size_t)D * sizeof(real));
+        }
     }
     real *fw = ssm_params_data(p, s->normf_w);
     for (int64_t d = 0; d < D; d++)
@@ -299,6 +329,27 @@ ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L
     ws = ws > ws_packed ? ws : ws_packed;
     s->ws_elems = ws;
     TAKE(c->ws, ws);
+    // the extended block's buffers come last, so the plain block's layout is unchanged
+    c->dffn = NULL;
+    if (mamba_block_extended(&s->cfg)) {
+        const int64_t F = s->cfg.ffn_dim, post = s->cfg.norm_position == MAMBA_POST_NORM;
+        for (int64_t i = 0; i < s->n_layers; i++) {
+            mamba_layer_acts *t = &s->acts[i];
+            TAKE(t->sum1, BLD);
+            if (F > 0) {
+                TAKE(t->hn, BLD);
+                if (post)
+                    TAKE(t->sum2, BLD);
+                if (s->cfg.norm == MAMBA_NORM_LAYER)
+                    TAKE(t->mean2, B * L);
+                TAKE(t->rstd2, B * L);
+                TAKE(t->ffn_a, B * L * F);
+                TAKE(t->ffn_g, B * L * F);
+            }
+        }
+        if (F > 0)
+            TAKE(c->dffn, B * L * F);
+    }
 #undef TAKE
     if (missing)
         return ssm_fail(err, SSM_ENOMEM,

@@ -9,6 +9,15 @@
 // x_proj, dt_proj, A_log, D per branch; shared in_proj and out_proj), merged
 // by mean or sum, then a final norm. Knows nothing of modalities: tokens in,
 // tokens out. Parameter names follow mamba_ssm / Vim (see docs/backbone.md).
+//
+// Two block options (both off by default, and then the stack is exactly the one above):
+// a feed-forward sublayer after the mixer (ffn_dim > 0: Linear D -> F, exact GELU,
+// Linear F -> D, parameters layers.i.ffn.fc1/fc2.{weight,bias}, its own norm layers.i.norm2),
+// and where the norms sit (norm_position):
+//   pre  (mamba_ssm):  h = x + mixer(norm(x));       x' = h + ffn(norm2(h))
+//   post (S-Mamba, iTransformer's EncoderLayer):
+//                      h = norm(x + mixer(x));       x' = norm2(h + ffn(h))
+// (without the FFN, x' = h). The final norm (final_norm) follows the last block in both.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +31,7 @@
 
 typedef enum { MAMBA_NORM_RMS = 0, MAMBA_NORM_LAYER } mamba_norm_kind;
 typedef enum { MAMBA_MERGE_MEAN = 0, MAMBA_MERGE_SUM } mamba_merge_kind;
+typedef enum { MAMBA_PRE_NORM = 0, MAMBA_POST_NORM } mamba_norm_position;
 // fp32 everywhere, or mixed precision on a GPU (run.precision: bf16): bf16 GEMMs and scan,
 // fp32 master weights, norms and residual stream (docs/backbone.md, "bf16 mixed precision").
 typedef enum { MAMBA_FP32 = 0, MAMBA_BF16 } mamba_precision;
@@ -45,6 +55,8 @@ typedef struct {
     mamba_precision precision;            // MAMBA_FP32 (default); MAMBA_BF16 needs the GPU plan
                                           // (mamba_stack_plan refuses it) and a bf16 shadow of
                                           // the weights (core/cuda/device.h)
+    int64_t ffn_dim;                      // F of the feed-forward sublayer; 0 (default) = none
+    mamba_norm_position norm_position;    // MAMBA_PRE_NORM (default) or MAMBA_POST_NORM
 } mamba_config;
 
 void mamba_config_defaults(mamba_config *c); // fills the mamba_ssm defaults above
@@ -73,6 +85,10 @@ ssm_code mamba_stack_declare(mamba_stack **out, const mamba_config *cfg, ssm_par
 // kaiming, dt_proj weight uniform ±dt_rank^-0.5, dt bias = inverse softplus of
 // log-uniform dt in [dt_min, dt_max] floored, A_log = log(1..N), D = 1,
 // conv as PyTorch's default, out_proj rescaled by 1/sqrt(n_layers), norms 1.
+// Post-norm blocks skip the out_proj rescale (mamba_ssm applies it to pre-norm
+// residual branches; S-Mamba's Mamba modules keep nn.Linear's init); the FFN's
+// linears get nn.Linear's (weight and bias uniform +-1/sqrt(fan_in)), drawn after
+// the layer's mixer, so the draws without an FFN are unchanged.
 void mamba_stack_init_params(mamba_stack *s, ssm_params *p, ssm_rng *rng);
 
 // Lays out activations for batches up to B_max of length L in the arena.

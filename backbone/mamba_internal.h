@@ -1,7 +1,8 @@
 // defines: mamba_stack (the struct behind the opaque handle), mamba_branch_params,
 //          mamba_layer_params, mamba_layer_acts, mamba_scratch, mamba_mixer_forward,
 //          mamba_mixer_backward, mamba_order_perm, mamba_run, mamba_run_dense, mamba_run_perm,
-//          mamba_mixer_forward_run, mamba_mixer_backward_run
+//          mamba_mixer_forward_run, mamba_mixer_backward_run, mamba_block_extended,
+//          mamba_ffn_forward, mamba_ffn_backward
 // Private to backbone/: the parameter indices, the activation pointers laid
 // out by mamba_stack_plan, and the one-layer mixer that stack.c runs.
 #pragma once
@@ -26,7 +27,18 @@ typedef struct {
     size_t in_w;           // [2E, D]
     size_t out_w;          // [D, E]
     mamba_branch_params br[MAMBA_MAX_BRANCHES];
+    // the feed-forward sublayer (cfg.ffn_dim = F > 0; SIZE_MAX otherwise), declared after
+    // the norm so that the mixer's gradient span (gspan) is the same as without it
+    size_t norm2_w, norm2_b;  // [D] (norm2_b only for LayerNorm)
+    size_t fc1_w, fc1_b;      // [F, D], [F]
+    size_t fc2_w, fc2_b;      // [D, F], [D]
 } mamba_layer_params;
+
+// A block other than the plain pre-norm one (ffn_dim > 0 or post-norm): stack.c and
+// stack_cuda.c run it through backbone/block.c's passes (and their CUDA twins).
+static inline int mamba_block_extended(const mamba_config *c) {
+    return c->ffn_dim > 0 || c->norm_position == MAMBA_POST_NORM;
+}
 
 // What layer i keeps from the forward for the backward (sizes for B_max).
 typedef struct {
@@ -37,6 +49,13 @@ typedef struct {
     real *y;                            // [B, E, L] merged branch outputs at token positions (pre-gate)
     real *xdbl[MAMBA_MAX_BRANCHES];     // [B, R + 2N, L] x_proj output: dt rows, B rows, C rows
     real *cstates[MAMBA_MAX_BRANCHES];  // [B, E, n_chunks, N] scan checkpoints
+    // extended blocks only (mamba_block_extended; NULL otherwise), backbone/block.c:
+    real *sum1;                         // [B, L, D] x + mixer(.) (post: norm's input; pre: h)
+    real *hn;                           // [B, L, D] the FFN's input (post: norm(sum1); pre:
+                                        //           norm2(sum1)); ffn_dim > 0 only
+    real *sum2;                         // [B, L, D] post + FFN: hn + ffn(hn), norm2's input
+    real *mean2, *rstd2;                // [B * L] norm2's statistics (mean2 for LayerNorm)
+    real *ffn_a, *ffn_g;                // [B * L, F] fc1's output and its GELU
 } mamba_layer_acts;
 
 // Scratch reused by every layer. The forward uses a prefix of it (A, xg, xc,
@@ -53,6 +72,7 @@ typedef struct {
     real *dxdbl;                 // [B, R + 2N, L]
     real *gslots;                // [plan_threads, gslot]: per-thread gradient slots (see mixer.c)
     real *ws;                    // scan workspaces: plan_threads of ws_slot, or one for plan_threads
+    real *dffn;                  // [B * L, F] the FFN's hidden gradient (ffn_dim > 0 only)
 } mamba_scratch;
 
 // The GPU plan (backbone/cuda/, mamba_stack_plan_cuda): device pointers into a device
@@ -66,6 +86,9 @@ typedef struct {
     real *y;                           // [B, L, E] merged branch outputs (pre-gate), token-major
     real *xdbl[MAMBA_MAX_BRANCHES];    // dt [B_max, R, L], then Bm [B_max, N, L], Cm [B_max, N, L]
     real *cstates[MAMBA_MAX_BRANCHES]; // [B, E, n_chunks, N] scan checkpoints
+    // extended blocks only (backbone/cuda/block_cuda.c; as mamba_layer_acts, fp32 also in
+    // the bf16 plan): sum1, hn, sum2 [B, L, D]; mean2, rstd2 [B * L]; ffn_a, ffn_g [B * L, F]
+    real *sum1, *hn, *sum2, *mean2, *rstd2, *ffn_a, *ffn_g;
 } mamba_cuda_layer_acts;
 
 typedef struct {
@@ -81,6 +104,7 @@ typedef struct {
     real *wpart;                // [B, P*E + E*R] per-sample x_proj / dt_proj weight gradients
     real *ws;                   // scan backward workspace (ws_floats)
     size_t ws_floats;
+    real *dffn;                 // [B * L, F] the FFN's hidden gradient (ffn_dim > 0 only)
 } mamba_cuda_scratch;
 
 // The bf16 plan (cfg.precision MAMBA_BF16; the table in docs/backbone.md, "bf16 mixed
@@ -183,3 +207,12 @@ void mamba_mixer_forward_run(mamba_stack *s, const ssm_params *p, int64_t layer,
 void mamba_mixer_backward_run(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
                               const real *dout, const real *in, const mamba_orders *o,
                               const mamba_run *r);
+
+// The feed-forward sublayer of layer i (ffn.c; cfg.ffn_dim > 0) over rows tokens:
+// out [rows, D] = fc2(GELU(fc1(in))) (WRITTEN), saving fc1's output and its GELU in
+// s->acts[layer]; the backward adds the input gradient into din [rows, D] (+=) and the
+// parameter gradients (+=), dout [rows, D], in the forward's input.
+void mamba_ffn_forward(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
+                       const real *in, int64_t rows);
+void mamba_ffn_backward(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
+                        const real *dout, const real *in, int64_t rows);

@@ -7,6 +7,13 @@
 //   out = norm_f(res_n)   (or res_n when final_norm is off)
 // which is Block's "residual = hidden + residual; hidden = mixer(norm(residual))"
 // with the addition written one layer later.
+//
+// Extended blocks (mamba.h: an FFN, or post-norm) run block_forward / block_backward
+// below instead, layer by layer from x_i = res_i to x_{i+1}:
+//   pre + FFN:   sum1 = x + mixer(norm(x)); hn = norm2(sum1); x' = sum1 + ffn(hn)
+//   post:        sum1 = x + mixer(x);       x' = norm(sum1)
+//   post + FFN:  sum1 = x + mixer(x);       hn = norm(sum1); sum2 = hn + ffn(hn);
+//                x' = norm2(sum2)
 #include <string.h>
 
 #include "backbone/mamba_internal.h"
@@ -34,6 +41,65 @@ static void norm_bwd(const mamba_stack *s, real *dinp, const real *dout, const r
                          s->D);
 }
 
+// One extended block, x = s->acts[i].res -> next (mamba_block_extended).
+static void block_forward(mamba_stack *s, const ssm_params *p, int64_t i, real *next,
+                          const mamba_orders *orders, const mamba_run *r) {
+    const int64_t rows = r->B * r->L, F = s->cfg.ffn_dim, n = rows * s->D;
+    const size_t bld = (size_t)n * sizeof(real);
+    mamba_layer_acts *t = &s->acts[i];
+    const mamba_layer_params *lp = &s->lp[i];
+    if (s->cfg.norm_position == MAMBA_POST_NORM) {
+        memcpy(t->sum1, t->res, bld); // the mixer adds onto its own input
+        mamba_mixer_forward_run(s, p, i, t->sum1, t->res, orders, r);
+        real *h = F > 0 ? t->hn : next;
+        norm_fwd(s, h, t->mean, t->rstd, t->sum1, p, lp->norm_w, lp->norm_b, rows);
+        if (F > 0) {
+            mamba_ffn_forward(s, p, i, t->sum2, t->hn, rows);
+            add_forward(t->sum2, t->sum2, t->hn, n);
+            norm_fwd(s, next, t->mean2, t->rstd2, t->sum2, p, lp->norm2_w, lp->norm2_b, rows);
+        }
+        return;
+    }
+    norm_fwd(s, t->normed, t->mean, t->rstd, t->res, p, lp->norm_w, lp->norm_b, rows);
+    memcpy(t->sum1, t->res, bld);
+    mamba_mixer_forward_run(s, p, i, t->sum1, t->normed, orders, r);
+    norm_fwd(s, t->hn, t->mean2, t->rstd2, t->sum1, p, lp->norm2_w, lp->norm2_b, rows);
+    mamba_ffn_forward(s, p, i, next, t->hn, rows);
+    add_forward(next, next, t->sum1, n);
+}
+
+// dres: in, the gradient w.r.t. the block's output; out, w.r.t. its input x. The stack's
+// dnormed scratch holds the intermediate gradients (the mixer does not use it).
+static void block_backward(mamba_stack *s, ssm_params *p, int64_t i, real *dres,
+                           const mamba_orders *orders, const mamba_run *r) {
+    const int64_t rows = r->B * r->L, F = s->cfg.ffn_dim;
+    const size_t bld = (size_t)(rows * s->D) * sizeof(real);
+    const mamba_layer_acts *t = &s->acts[i];
+    const mamba_layer_params *lp = &s->lp[i];
+    real *dtmp = s->sc.dnormed;
+    if (s->cfg.norm_position == MAMBA_POST_NORM) {
+        if (F > 0) { // dres: d x' -> d hn = dsum2 + ffn'(dsum2)
+            memset(dtmp, 0, bld);
+            norm_bwd(s, dtmp, dres, t->sum2, t->mean2, t->rstd2, p, lp->norm2_w, lp->norm2_b,
+                     rows);
+            memcpy(dres, dtmp, bld);
+            mamba_ffn_backward(s, p, i, dres, dtmp, t->hn, rows);
+        }
+        memset(dtmp, 0, bld); // dsum1
+        norm_bwd(s, dtmp, dres, t->sum1, t->mean, t->rstd, p, lp->norm_w, lp->norm_b, rows);
+        memcpy(dres, dtmp, bld); // d x = dsum1 + mixer'(dsum1)
+        mamba_mixer_backward_run(s, p, i, dres, dtmp, t->res, orders, r);
+        return;
+    }
+    memset(dtmp, 0, bld); // d hn
+    mamba_ffn_backward(s, p, i, dtmp, dres, t->hn, rows);
+    // dsum1 = d x' + norm2'(d hn)
+    norm_bwd(s, dres, dtmp, t->sum1, t->mean2, t->rstd2, p, lp->norm2_w, lp->norm2_b, rows);
+    memset(dtmp, 0, bld); // d normed
+    mamba_mixer_backward_run(s, p, i, dtmp, dres, t->normed, orders, r);
+    norm_bwd(s, dres, dtmp, t->res, t->mean, t->rstd, p, lp->norm_w, lp->norm_b, rows);
+}
+
 // The passes for any run (mamba_internal.h): rows = B * L tokens.
 static void stack_forward(mamba_stack *s, const ssm_params *p, real *out, const real *in,
                           const mamba_orders *orders, const mamba_run *r) {
@@ -43,8 +109,12 @@ static void stack_forward(mamba_stack *s, const ssm_params *p, real *out, const 
     for (int64_t i = 0; i < s->n_layers; i++) {
         mamba_layer_acts *t = &s->acts[i];
         const mamba_layer_params *lp = &s->lp[i];
-        norm_fwd(s, t->normed, t->mean, t->rstd, t->res, p, lp->norm_w, lp->norm_b, rows);
         real *next = i + 1 < s->n_layers ? s->acts[i + 1].res : s->res_out;
+        if (mamba_block_extended(&s->cfg)) {
+            block_forward(s, p, i, next, orders, r);
+            continue;
+        }
+        norm_fwd(s, t->normed, t->mean, t->rstd, t->res, p, lp->norm_w, lp->norm_b, rows);
         memcpy(next, t->res, bld); // the mixer adds onto the residual
         mamba_mixer_forward_run(s, p, i, next, t->normed, orders, r);
     }
@@ -68,6 +138,10 @@ static void stack_backward(mamba_stack *s, ssm_params *p, real *din, const real 
     for (int64_t i = s->n_layers - 1; i >= 0; i--) {
         const mamba_layer_acts *t = &s->acts[i];
         const mamba_layer_params *lp = &s->lp[i];
+        if (mamba_block_extended(&s->cfg)) {
+            block_backward(s, p, i, dres, orders, r);
+            continue;
+        }
         // res_{i+1} = res_i + mixer(norm(res_i)): the gradient reaches res_i
         // directly (dres unchanged) and through the mixer and the norm.
         memset(dnormed, 0, n * sizeof(real));

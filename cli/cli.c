@@ -181,8 +181,9 @@ ssm_code cli_data_open(cli_data *d, const ssm_config *c, int test_too, ssm_error
         d->test = test_too ? &s->test : NULL;
         in->input.ndim = 2;
         in->input.dims[0] = s->T;
-        in->input.dims[1] = s->in_vars;
+        in->input.dims[1] = s->x_vars; // with data.time_features, the calendar columns first
         if (s->forecast) {
+            in->time_features = s->time_feats;
             in->horizon = s->horizon;
             in->out_vars = s->out_vars;
             in->out_std = s->out_std;
@@ -353,6 +354,8 @@ ssm_code cli_data_metadata(ssm_metadata *m, const cli_data *cd, ssm_error *err) 
                                     err);
         }
         SSM_TRY(ssm_metadata_set_int(m, "data_horizon", s->horizon, err));
+        // the model's input is these calendar columns (datasets/series_time.h) then the variates
+        SSM_TRY(ssm_metadata_set_int(m, "data_time_features", s->time_feats, err));
         SSM_TRY(ssm_metadata_set_int(m, "data_out_variates", s->out_vars, err));
         SSM_TRY(columns_meta(m, s, err));
         for (int64_t j = 0; j < s->in_vars; j++) {

@@ -56,7 +56,9 @@ typedef enum { SSM_LOSS_AUTO = 0, SSM_LOSS_CE, SSM_LOSS_MSE, SSM_LOSS_MAE, SSM_L
 typedef enum { SSM_POOL_MEAN = 0, SSM_POOL_CLS, SSM_POOL_LAST, SSM_POOL_ATTENTION, SSM_POOL_GATED,
                SSM_POOL_MAX } ssm_pool_kind;
 typedef enum { SSM_OPTIM_ADAMW = 0 } ssm_optim_name;
-typedef enum { SSM_SCHED_COSINE = 0, SSM_SCHED_CONSTANT, SSM_SCHED_LINEAR } ssm_schedule;
+typedef enum { SSM_SCHED_COSINE = 0, SSM_SCHED_CONSTANT, SSM_SCHED_LINEAR, SSM_SCHED_STEP } ssm_schedule;
+// Where a backbone block's norms sit (backbone/mamba.h, mamba_norm_position).
+typedef enum { SSM_NORM_POS_PRE = 0, SSM_NORM_POS_POST } ssm_norm_position;
 // Which weights the final test evaluation uses: best validation checkpoint or the last step.
 typedef enum { SSM_TEST_BEST = 0, SSM_TEST_LAST } ssm_test_checkpoint;
 typedef enum { SSM_PREC_FP32 = 0, SSM_PREC_BF16 } ssm_precision;
@@ -117,6 +119,8 @@ typedef struct {
     int64_t lookback, horizon, stride; // series windows: input length, output length, step
     char target[SSM_CFG_NAME_MAX];     // series target column (features S or MS)
     ssm_features features;
+    bool time_features;                // forecast: calendar columns before the variates
+                                       // (datasets/series_time.h), one token each (series_variate)
     // series classification (ucr: datasets/ucr_source.h)
     bool pack;                         // ragged batches of patch tokens, no padding
     int64_t patch_len, patch_stride;   // the tokens of pack; 0 = automatic
@@ -179,6 +183,9 @@ typedef struct {
     ssm_merge_kind merge;
     int64_t scan_chunk;
     bool final_norm;
+    int64_t ffn_dim;             // a feed-forward sublayer (d_model -> ffn_dim -> d_model, GELU)
+                                 // after each block's mixer; 0 = none
+    ssm_norm_position norm_position; // pre-norm (mamba_ssm) or post-norm (S-Mamba, iTransformer)
 } ssm_backbone_config;
 
 typedef struct {
@@ -205,6 +212,8 @@ typedef struct {
     double warmup_fraction;      // warmup as a fraction of the run's steps (a third way)
     ssm_schedule schedule;
     double min_lr;
+    int64_t step_epochs;         // schedule step: multiply the rate by step_gamma every this many
+    double step_gamma;           //   epochs (Time-Series-Library's lradj type1: 1 and 0.5)
 } ssm_optim_config;
 
 typedef struct {

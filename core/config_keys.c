@@ -31,7 +31,8 @@ static const char *const merge_names[] = {"mean", "sum", NULL};
 static const char *const loss_names[] = {"auto", "ce", "mse", "mae", "bce", NULL};
 static const char *const pool_names[] = {"mean", "cls", "last", "attention", "gated", "max", NULL};
 static const char *const optim_names[] = {"adamw", NULL};
-static const char *const schedule_names[] = {"cosine", "constant", "linear", NULL};
+static const char *const schedule_names[] = {"cosine", "constant", "linear", "step", NULL};
+static const char *const norm_position_names[] = {"pre", "post", NULL};
 static const char *const test_checkpoint_names[] = {"best", "last", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", NULL};
 static const char *const allreduce_names[] = {"fp32", "bf16", NULL};
@@ -209,6 +210,12 @@ const ssm_config_key ssm_config_keys[] = {
         "Series: target column for features S and MS."),
     ENUM("data.features", data.features, features_names, "M",
          "Series: M = all variates in and out, S = target only, MS = all in, target out."),
+    BOOL("data.time_features", data.time_features, "false",
+         "Series forecasting: the calendar features of every input step (hour of day, day of "
+         "week, day of month, day of year from the date column, each in [-0.5, 0.5], "
+         "Time-Series-Library's timeF) as 4 extra input columns before the variates; "
+         "series_variate makes each its own token, not RevIN-normalised and not forecast "
+         "(iTransformer / S-Mamba's x_mark)."),
     BOOL("data.pack", data.pack, "false",
          "ucr: each series is its own packed (ragged) sequence of patch tokens, series of "
          "unequal lengths without padding (adapter bag_features embeds the tokens)."),
@@ -381,6 +388,12 @@ const ssm_config_key ssm_config_keys[] = {
     INT("backbone.scan_chunk", backbone.scan_chunk, 1, 65536, "64",
         "Checkpoint interval of the scan's backward (memory vs recompute)."),
     BOOL("backbone.final_norm", backbone.final_norm, "true", "Apply a final norm after the last block."),
+    INT("backbone.ffn_dim", backbone.ffn_dim, 0, 1 << 20, "0",
+        "Hidden width of a feed-forward sublayer after each block's mixer (Linear, GELU, "
+        "Linear, with its own norm and residual; S-Mamba's d_ff); 0 = none."),
+    ENUM("backbone.norm_position", backbone.norm_position, norm_position_names, "pre",
+         "pre: x + mixer(norm(x)) (mamba_ssm); post: norm(x + mixer(x)), and norm(h + ffn(h)) "
+         "(S-Mamba / iTransformer's encoder layer)."),
     // --- task
     STR("task.name", task.name, 0, check_ident, "a registered task (classify, forecast, regress)",
         "classify", "The task: its head, loss, metrics and reports, by its registry name."),
@@ -421,8 +434,14 @@ const ssm_config_key ssm_config_keys[] = {
         "Linear warmup as a fraction of the run's steps (after train.min_steps); at most one "
         "of the warmups may be set."),
     ENUM("optim.schedule", optim.schedule, schedule_names, "cosine",
-         "Learning-rate schedule after warmup, decaying to min_lr (constant: stays at lr)."),
+         "Learning-rate schedule after warmup, decaying to min_lr (constant: stays at lr; step: "
+         "optim.step_gamma every optim.step_epochs epochs)."),
     FLT("optim.min_lr", optim.min_lr, 0, 10, 0, "1e-06", "Final learning rate (<= lr)."),
+    INT("optim.step_epochs", optim.step_epochs, 1, MILLION, "1",
+        "Schedule step: the rate is multiplied by optim.step_gamma every this many epochs."),
+    FLT("optim.step_gamma", optim.step_gamma, 0, 1, SSM_KEY_MIN_OPEN, "0.5",
+        "Schedule step: the factor (0.5 every epoch = Time-Series-Library's lradj type1); the "
+        "rate never goes below optim.min_lr."),
     // --- train
     INT("train.epochs", train.epochs, 1, MILLION, "10", "Passes over the training set."),
     INT("train.max_steps", train.max_steps, 0, BIG, "0", "Stop after this many steps; 0 = no limit."),

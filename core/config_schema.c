@@ -62,7 +62,10 @@ static const cyaml_strval_t test_checkpoint_sv[] = {SV("best", SSM_TEST_BEST),
                                                      SV("last", SSM_TEST_LAST)};
 static const cyaml_strval_t schedule_sv[] = {SV("cosine", SSM_SCHED_COSINE),
                                              SV("constant", SSM_SCHED_CONSTANT),
-                                             SV("linear", SSM_SCHED_LINEAR)};
+                                             SV("linear", SSM_SCHED_LINEAR),
+                                             SV("step", SSM_SCHED_STEP)};
+static const cyaml_strval_t norm_position_sv[] = {SV("pre", SSM_NORM_POS_PRE),
+                                                  SV("post", SSM_NORM_POS_POST)};
 static const cyaml_strval_t series_norm_sv[] = {SV("none", SSM_SERIES_NORM_NONE),
                                                 SV("series", SSM_SERIES_NORM_SERIES),
                                                 SV("dataset", SSM_SERIES_NORM_DATASET)};
@@ -130,6 +133,7 @@ static const cyaml_schema_field_t data_fields[] = {
     CYAML_FIELD_INT("stride", OPT, ssm_data_config, stride),
     CYAML_FIELD_STRING("target", OPT, ssm_data_config, target, 0),
     CYAML_FIELD_ENUM("features", ESTRICT, ssm_data_config, features, features_sv, NSV(features_sv)),
+    CYAML_FIELD_BOOL("time_features", OPT, ssm_data_config, time_features),
     CYAML_FIELD_BOOL("pack", OPT, ssm_data_config, pack),
     CYAML_FIELD_INT("patch_len", OPT, ssm_data_config, patch_len),
     CYAML_FIELD_INT("patch_stride", OPT, ssm_data_config, patch_stride),
@@ -211,6 +215,9 @@ static const cyaml_schema_field_t backbone_fields[] = {
     CYAML_FIELD_ENUM("merge", ESTRICT, ssm_backbone_config, merge, merge_sv, NSV(merge_sv)),
     CYAML_FIELD_INT("scan_chunk", OPT, ssm_backbone_config, scan_chunk),
     CYAML_FIELD_BOOL("final_norm", OPT, ssm_backbone_config, final_norm),
+    CYAML_FIELD_INT("ffn_dim", OPT, ssm_backbone_config, ffn_dim),
+    CYAML_FIELD_ENUM("norm_position", ESTRICT, ssm_backbone_config, norm_position,
+                     norm_position_sv, NSV(norm_position_sv)),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t task_fields[] = {
@@ -238,6 +245,8 @@ static const cyaml_schema_field_t optim_fields[] = {
     CYAML_FIELD_FLOAT("warmup_fraction", OPT, ssm_optim_config, warmup_fraction),
     CYAML_FIELD_ENUM("schedule", ESTRICT, ssm_optim_config, schedule, schedule_sv, NSV(schedule_sv)),
     CYAML_FIELD_FLOAT("min_lr", OPT, ssm_optim_config, min_lr),
+    CYAML_FIELD_INT("step_epochs", OPT, ssm_optim_config, step_epochs),
+    CYAML_FIELD_FLOAT("step_gamma", OPT, ssm_optim_config, step_gamma),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t train_fields[] = {

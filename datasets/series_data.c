@@ -40,7 +40,8 @@ static ssm_code open_forecast(series_data *d, const ssm_data_config *dc, uint64_
                       .lookback = dc->lookback,
                       .horizon = dc->horizon,
                       .stride = dc->stride,
-                      .scale = 1};
+                      .scale = 1,
+                      .time_features = dc->time_features};
     if (dc->name == SSM_DATA_ETT && so.layout == SERIES_CUSTOM)
         return ssm_fail(err, SSM_ECONFIG,
                         "data.path %s: data.name ett needs an ETTh* or ETTm* file (or use data.name csv)",
@@ -56,6 +57,8 @@ static ssm_code open_forecast(series_data *d, const ssm_data_config *dc, uint64_
         SSM_TRY(series_split_get(&d->split[s], &d->ds, (series_split_id)s, err));
     d->T = d->ds.lookback;
     d->in_vars = d->ds.in_vars;
+    d->time_feats = d->ds.time_feats;
+    d->x_vars = d->ds.x_vars;
     d->horizon = d->ds.horizon;
     d->out_vars = d->ds.out_vars;
     d->out_std = malloc((size_t)d->out_vars * sizeof *d->out_std);
@@ -79,7 +82,7 @@ static ssm_code open_forecast(series_data *d, const ssm_data_config *dc, uint64_
         if (s == 2 && !test_too)
             break;
         ssm_sample_source src = {.ctx = &d->split[s], .n = d->split[s].count, .x_ndim = 2,
-                                 .x_shape = {d->T, d->in_vars}, .dense_ndim = 2,
+                                 .x_shape = {d->T, d->x_vars}, .dense_ndim = 2,
                                  .dense_shape = {d->horizon, d->out_vars}, .get = window_get};
         ssm_batcher *bt = s == 0 ? &d->train : s == 1 ? &d->val : &d->test;
         ssm_code rc = s == 0 ? make_batcher(bt, &src, ids, d->n_train, dc->batch_size, dc->shuffle,
@@ -94,9 +97,11 @@ static ssm_code open_forecast(series_data *d, const ssm_data_config *dc, uint64_
     }
     free(ids);
     d->has_val = 1;
-    ssm_info("data: %s: %lld train, %lld val, %lld test windows of %lld x %lld -> %lld x %lld",
+    ssm_info("data: %s: %lld train, %lld val, %lld test windows of %lld x %lld%s -> %lld x %lld",
              d->path, (long long)d->n_train, (long long)d->n_val, (long long)d->n_test,
-             (long long)d->T, (long long)d->in_vars, (long long)d->horizon, (long long)d->out_vars);
+             (long long)d->T, (long long)d->in_vars,
+             d->time_feats ? " (+ 4 calendar features)" : "", (long long)d->horizon,
+             (long long)d->out_vars);
     return SSM_OK;
 }
 
@@ -159,6 +164,9 @@ static ssm_code open_ucr_batchers(series_data *d, const ssm_data_config *dc, uin
 static ssm_code open_ucr(series_data *d, const ssm_data_config *dc, uint64_t seed, int test_too,
                          ssm_error *err) {
     d->forecast = 0;
+    if (dc->time_features)
+        return ssm_fail(err, SSM_ECONFIG, "data.time_features: calendar features of a "
+                        "forecasting file's date column (ett, csv); ucr series have no dates");
     char test_path[SSM_CFG_PATH_MAX];
     const char *at = strstr(d->path, "_TRAIN");
     if (!at)
@@ -170,6 +178,7 @@ static ssm_code open_ucr(series_data *d, const ssm_data_config *dc, uint64_t see
     SSM_TRY(ucr_read_pair(&d->ucr_train, &d->ucr_test, d->path, test_path, NULL, err));
     d->T = d->ucr_train.len;
     d->in_vars = d->ucr_train.dims;
+    d->x_vars = d->in_vars;
     d->num_classes = d->ucr_train.num_classes;
     int64_t n = d->ucr_train.n;
     if (dc->limit > 0 && dc->limit < n)

@@ -8,7 +8,9 @@
 //              file name, csv uses the 70/10/20 layout). data.lookback,
 //              data.horizon, data.stride, data.features (M, S, MS),
 //              data.target. Batches: x [B, lookback, in_vars] standardised,
-//              y_dense [B, horizon, out_vars]. data.limit keeps the first N
+//              y_dense [B, horizon, out_vars]; with data.time_features x is
+//              [B, lookback, 4 + in_vars], the window's calendar features
+//              (datasets/series_time.h) before the variates. data.limit keeps the first N
 //              training windows. data.val_fraction does not apply: the
 //              validation split is the reference's.
 //   ucr        classification (datasets/ucr.h): data.path is the training file
@@ -43,7 +45,9 @@ typedef struct {
     ssm_batcher train, val, test;
     int has_val;
     int64_t n_train, n_val, n_test;
-    int64_t T, in_vars;         // one sample x [T, in_vars]
+    int64_t T, in_vars;         // one sample x [T, in_vars] (+ time_feats columns before them)
+    int64_t time_feats;         // forecast with data.time_features: calendar columns of x, else 0
+    int64_t x_vars;             // columns of one sample x: time_feats + in_vars
     int64_t horizon, out_vars;  // forecast targets [horizon, out_vars]
     double *out_std;            // [out_vars] scaler std of the target columns (forecast)
     int64_t num_classes;        // classification

@@ -3,6 +3,8 @@
 //          series_inverse_transform, series_split_name
 #include "datasets/series_split.h"
 
+#include "datasets/series_time.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,37 @@ static int64_t window_count(int64_t begin, int64_t end, int64_t lookback, int64_
                             int64_t stride) {
     const int64_t span = end - begin - lookback - horizon;
     return span < 0 ? 0 : span / stride + 1;
+}
+
+// The calendar features of every row from its date (series_time.h).
+static ssm_code build_marks(series_dataset *d, const series_table *t, ssm_error *e) {
+    const int64_t F = SERIES_TIME_FEATURES;
+    if (!t->dates) {
+        series_dataset_free(d);
+        return ssm_fail(e, SSM_EINVAL, "time features need the table's date column");
+    }
+    d->marks = malloc((size_t)d->rows * (size_t)F * sizeof *d->marks);
+    if (!d->marks) {
+        series_dataset_free(d);
+        return ssm_fail(e, SSM_ENOMEM, "out of memory for %lld x %lld time features",
+                        (long long)d->rows, (long long)F);
+    }
+    for (int64_t r = 0; r < d->rows; r++) {
+        series_date dt;
+        const ssm_code rc = series_date_parse(&dt, t->dates[r], e);
+        if (rc != SSM_OK) {
+            series_dataset_free(d);
+            // rows follow the header line directly (series_csv.h refuses blank lines)
+            if (e)
+                ssm_error_prefix(e, "line %lld, column '%s': ", (long long)(r + 2),
+                                 t->date_name ? t->date_name : "date");
+            return rc;
+        }
+        series_time_features(d->marks + r * F, &dt);
+    }
+    d->time_feats = F;
+    d->x_vars = F + d->in_vars;
+    return SSM_OK;
 }
 
 ssm_code series_dataset_build(series_dataset *d, const series_table *t, const series_opts *o,
@@ -157,6 +190,9 @@ ssm_code series_dataset_build(series_dataset *d, const series_table *t, const se
         for (int64_t c = 0; c < d->vars; c++)
             d->data[r * d->vars + c] = (t->values[r * t->vars + src[c]] - d->mean[c]) / d->std[c];
     free(src);
+    d->x_vars = d->in_vars;
+    if (o->time_features)
+        return build_marks(d, t, e);
     return SSM_OK;
 }
 
@@ -180,6 +216,7 @@ void series_dataset_free(series_dataset *d) {
     free(d->data);
     free(d->mean);
     free(d->std);
+    free(d->marks);
     memset(d, 0, sizeof *d);
 }
 
@@ -202,9 +239,13 @@ ssm_code series_window(real *x, real *y, const series_split *s, int64_t i, ssm_e
     const series_dataset *d = s->ds;
     const int64_t r = s->begin + i * d->stride;
     const int64_t xc0 = d->vars - d->in_vars, yc0 = d->vars - d->out_vars;
-    for (int64_t t = 0; t < d->lookback; t++)
+    const int64_t F = d->time_feats, X = F + d->in_vars;
+    for (int64_t t = 0; t < d->lookback; t++) {
+        for (int64_t c = 0; c < F; c++)
+            x[t * X + c] = (real)d->marks[(r + t) * F + c];
         for (int64_t c = 0; c < d->in_vars; c++)
-            x[t * d->in_vars + c] = (real)d->data[(r + t) * d->vars + xc0 + c];
+            x[t * X + F + c] = (real)d->data[(r + t) * d->vars + xc0 + c];
+    }
     for (int64_t t = 0; t < d->horizon; t++)
         for (int64_t c = 0; c < d->out_vars; c++)
             y[t * d->out_vars + c] = (real)d->data[(r + d->lookback + t) * d->vars + yc0 + c];
@@ -214,7 +255,7 @@ ssm_code series_window(real *x, real *y, const series_split *s, int64_t i, ssm_e
 ssm_code series_batch(real *x, real *y, const series_split *s, const int64_t *idx, int64_t B,
                       ssm_error *e) {
     const series_dataset *d = s->ds;
-    const size_t xs = (size_t)d->lookback * (size_t)d->in_vars;
+    const size_t xs = (size_t)d->lookback * (size_t)(d->time_feats + d->in_vars);
     const size_t ys = (size_t)d->horizon * (size_t)d->out_vars;
     for (int64_t b = 0; b < B; b++)
         SSM_TRY(series_window(x + (size_t)b * xs, y + (size_t)b * ys, s, idx[b], e));

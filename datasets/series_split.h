@@ -38,6 +38,8 @@ typedef struct {
     int64_t horizon;    // forecast length (pred_len), >= 1
     int64_t stride;     // step between window starts; 0 means 1
     int scale;          // 1: standardise with training statistics (reference default)
+    int time_features;  // 1: calendar features of every row (series_time.h) before the input
+                        //    columns of x (the reference's x_mark; never scaled)
 } series_opts;
 
 typedef struct {
@@ -54,6 +56,9 @@ typedef struct {
     int64_t border2[3]; // [train, val, test] one past the last row
     int64_t lookback, horizon, stride;
     series_mode mode;
+    int64_t time_feats; // calendar columns of x: SERIES_TIME_FEATURES, or 0 (opts.time_features)
+    int64_t x_vars;     // columns of a window's x: time_feats + in_vars
+    double *marks;      // [rows, time_feats] the calendar features of every row, or NULL
 } series_dataset;
 
 typedef struct {
@@ -74,7 +79,8 @@ ssm_code series_borders(int64_t border1[3], int64_t border2[3], series_layout la
                         int64_t rows, int64_t lookback, ssm_error *e);
 
 // Selects columns, computes borders, fits the scaler on the training rows and
-// standardises every row. The table is only read. Fails if the target is not a
+// standardises every row; with opts.time_features parses every row's date (a date that
+// does not parse fails naming its CSV line, the header being line 1). The table is only read. Fails if the target is not a
 // column or a split has no complete window.
 ssm_code series_dataset_build(series_dataset *d, const series_table *t, const series_opts *o,
                               ssm_error *e);
@@ -88,11 +94,12 @@ ssm_code series_split_get(series_split *s, const series_dataset *d, series_split
 
 // Window i of a split: with r = begin + i * stride,
 //   x = data[r : r + lookback, input columns], y = data[r + lookback : r + lookback + horizon,
-//   output columns] (the output columns are the last out_vars).
-ssm_code series_window(real *x /* [lookback, in_vars] */, real *y /* [horizon, out_vars] */,
+//   output columns] (the output columns are the last out_vars). With time features, each row
+//   of x is marks[r + t, :] then the input columns (x_vars = time_feats + in_vars columns).
+ssm_code series_window(real *x /* [lookback, x_vars] */, real *y /* [horizon, out_vars] */,
                        const series_split *s, int64_t i, ssm_error *e);
 // Windows idx[0..B) stacked.
-ssm_code series_batch(real *x /* [B, lookback, in_vars] */, real *y /* [B, horizon, out_vars] */,
+ssm_code series_batch(real *x /* [B, lookback, x_vars] */, real *y /* [B, horizon, out_vars] */,
                       const series_split *s, const int64_t *idx /* [B] */, int64_t B,
                       ssm_error *e);
 

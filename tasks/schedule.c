@@ -6,6 +6,11 @@
 double lr_schedule_at(const lr_schedule *s, int64_t step) {
     if (s->warmup_steps > 0 && step < s->warmup_steps)
         return s->lr * (double)(step + 1) / (double)s->warmup_steps;
+    if (s->step && s->per_epoch > 0 && s->step_epochs > 0) {
+        const int64_t decays = step / s->per_epoch / s->step_epochs;
+        const double v = s->lr * pow(s->gamma, (double)decays);
+        return v > s->min_lr ? v : s->min_lr;
+    }
     if ((!s->cosine && !s->linear) || s->total_steps <= s->warmup_steps)
         return s->lr;
     double t = (double)(step - s->warmup_steps) / (double)(s->total_steps - s->warmup_steps);

@@ -1,6 +1,10 @@
 // defines: lr_schedule, lr_schedule_at, lr_schedule_resolve
 // Learning rate: linear warmup from 0 to `lr` over `warmup_steps`, then cosine or linear
-// decay to `min_lr` at `total_steps` (or constant after warmup).
+// decay to `min_lr` at `total_steps` (or constant after warmup), or step decay by epochs:
+// lr * gamma^floor(epoch / step_epochs), never below min_lr, with epoch = step / per_epoch
+// (optim.schedule: step; gamma 0.5 every epoch is Time-Series-Library's `lradj type1`,
+// the schedule of iTransformer's and S-Mamba's scripts, which set the rate of epoch e to
+// lr * 0.5^e after each epoch).
 #pragma once
 #include <stdint.h>
 
@@ -11,6 +15,9 @@ typedef struct {
     int64_t warmup_steps, total_steps;
     int cosine; // 0 = constant after warmup (or linear)
     int linear; // 1 = a straight line from lr to min_lr (optim.schedule: linear)
+    int step;   // 1 = step decay by epochs (optim.schedule: step)
+    int64_t per_epoch, step_epochs; // step: optimizer steps per epoch, epochs per decay
+    double gamma;                   // step: the factor of each decay
 } lr_schedule;
 
 // step is 0-based: the rate used for the (step+1)-th optimizer update.

@@ -52,6 +52,9 @@ typedef struct {
     int64_t num_classes;            // classify: classes in the data (0: unknown, trust the config)
     const char *const *class_names; // [num_classes] or NULL (confusion CSV header, predict)
     int64_t horizon, out_vars;      // series windows: H and target columns (the last out_vars of V)
+    int64_t time_features;          // series windows: calendar columns before the variates of x
+                                    // (data.time_features), handed to the adapter as its option
+                                    // time_features; 0 without
     const double *out_std;          // [out_vars] the scaler's std of the targets, or NULL
     const char *const *test_sample_names; // names of the test source's samples by id (MIL
                                           // bags: slide ids), or NULL

@@ -84,6 +84,9 @@ void task_trunk_spec_from_config(ssm_trunk_spec *s, const ssm_config *c, const s
     b->merge = c->backbone.merge == SSM_MERGE_SUM ? MAMBA_MERGE_SUM : MAMBA_MERGE_MEAN;
     b->scan_chunk = c->backbone.scan_chunk;
     b->final_norm = c->backbone.final_norm;
+    b->ffn_dim = c->backbone.ffn_dim;
+    b->norm_position =
+        c->backbone.norm_position == SSM_NORM_POS_POST ? MAMBA_POST_NORM : MAMBA_PRE_NORM;
     b->precision = c->run.precision == SSM_PREC_BF16 ? MAMBA_BF16 : MAMBA_FP32;
 }
 
@@ -103,6 +106,11 @@ ssm_code task_create(ssm_task **out, const ssm_config *c, const task_data_info *
         add_extra(&s.trunk.adapter_opt, "max_tokens", v);
         if (d->coords)
             add_extra(&s.trunk.adapter_opt, "coords", "1");
+    }
+    if (d->time_features > 0) { // the first columns of x are calendar features (series_variate)
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)d->time_features);
+        add_extra(&s.trunk.adapter_opt, "time_features", v);
     }
     SSM_TRY(ssm_device_parse(&s.device, c->run.device, err));
     SSM_TRY(vt->configure(&s, c, d, err));

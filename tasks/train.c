@@ -281,6 +281,10 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
         .total_steps = total,
         .cosine = cfg->optim.schedule == SSM_SCHED_COSINE,
         .linear = cfg->optim.schedule == SSM_SCHED_LINEAR,
+        .step = cfg->optim.schedule == SSM_SCHED_STEP,
+        .per_epoch = per_epoch,
+        .step_epochs = cfg->optim.step_epochs,
+        .gamma = cfg->optim.step_gamma,
     };
 
     loop_state st = {.best = NAN, .best_step = -1};

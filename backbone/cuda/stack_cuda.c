@@ -20,11 +20,17 @@
 // scan, which restart at each. The arena holds B_max rows of the planned L, so a packed row
 // may hold up to B_max * L tokens. fp32 and bf16 alike.
 //
+// Extended blocks (an FFN, or post-norm: backbone/mamba.h) run block_cuda.c's passes layer
+// by layer instead: res_0 = in (a copy), res_{i+1} = block_i(res_i), out = norm_f(res_n);
+// din += the gradient that reaches res_0. Their buffers are planned after all of the above,
+// so the plain block's plan is unchanged.
+//
 // No host<->device copy and no synchronization: every call is queued on the default stream.
 // The only host reads are the schedule (a host array), the plan, and a packed call's host
 // offsets (checked with ssm_packing_check; the kernels read pk->d_offsets).
 #include <string.h>
 
+#include "backbone/cuda/block_cuda.h"
 #include "backbone/cuda/mixer_cuda.h"
 #include "backbone/mamba_cuda.h"
 #include "backbone/mamba_internal.h"
@@ -199,6 +205,26 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
         for (int64_t i = 0; i < s->n_layers; i++)
             s->cu_acts[i].normed = h->normed32;
     }
+    c->dffn = NULL;
+    if (mamba_block_extended(&s->cfg)) { // block_cuda.c's buffers (mamba_internal.h)
+        const int64_t F = s->cfg.ffn_dim, post = s->cfg.norm_position == MAMBA_POST_NORM;
+        for (int64_t i = 0; i < s->n_layers; i++) {
+            mamba_cuda_layer_acts *t = &s->cu_acts[i];
+            TAKE(t->sum1, BLD);
+            if (F > 0) {
+                TAKE(t->hn, BLD);
+                if (post)
+                    TAKE(t->sum2, BLD);
+                if (s->cfg.norm == MAMBA_NORM_LAYER)
+                    TAKE(t->mean2, B * L);
+                TAKE(t->rstd2, B * L);
+                TAKE(t->ffn_a, B * L * F);
+                TAKE(t->ffn_g, B * L * F);
+            }
+        }
+        if (F > 0)
+            TAKE(c->dffn, B * L * F);
+    }
 #undef TAKE
 #undef TAKE_H
     if (missing)
@@ -267,9 +293,42 @@ static ssm_code packed_call(const mamba_stack *s, const ssm_packing *pk, mamba_c
     return SSM_OK;
 }
 
+// The extended blocks' forward (see the header).
+static ssm_code stack_forward_extended(mamba_stack *s, const ssm_params *p, real *out,
+                                       const real *in, const mamba_orders *orders,
+                                       const mamba_cuda_call *cl, ssm_error *err) {
+    const int64_t rows = cl->B * cl->L, n = s->n_layers;
+    const size_t bytes = (size_t)(rows * s->D) * sizeof(real);
+    cudaError_t e = cudaMemcpyAsync(s->cu_acts[0].res, in, bytes, cudaMemcpyDeviceToDevice, 0);
+    if (e != cudaSuccess)
+        return took(ssm_cuda_fail(__FILE__, __LINE__, "cudaMemcpyAsync(res_0 <- in)", e), err);
+    for (int64_t i = 0; i < n; i++) {
+        real *next = i + 1 < n ? s->cu_acts[i + 1].res : s->cu_res_out;
+        TRY_DEV(mamba_block_forward_cuda(s, p, i, next, orders, cl));
+    }
+    if (!s->cfg.final_norm) {
+        e = cudaMemcpyAsync(out, s->cu_res_out, bytes, cudaMemcpyDeviceToDevice, 0);
+        if (e != cudaSuccess)
+            return took(ssm_cuda_fail(__FILE__, __LINE__, "cudaMemcpyAsync(out <- res_n)", e),
+                        err);
+        return SSM_OK;
+    }
+    const real eps = (real)s->cfg.norm_eps;
+    if (s->cfg.norm == MAMBA_NORM_LAYER)
+        TRY_DEV(layernorm_forward_cuda(out, s->cu_mean_f, s->cu_rstd_f, s->cu_res_out,
+                                       ssm_params_data(p, s->normf_w),
+                                       ssm_params_data(p, s->normf_b), rows, s->D, eps));
+    else
+        TRY_DEV(rmsnorm_forward_cuda(out, s->cu_rstd_f, s->cu_res_out,
+                                     ssm_params_data(p, s->normf_w), rows, s->D, eps));
+    return SSM_OK;
+}
+
 static ssm_code stack_forward(mamba_stack *s, const ssm_params *p, real *out, const real *in,
                               const mamba_orders *orders, const mamba_cuda_call *cl,
                               ssm_error *err) {
+    if (mamba_block_extended(&s->cfg))
+        return stack_forward_extended(s, p, out, in, orders, cl, err);
     const int64_t rows = cl->B * cl->L, n = s->n_layers;
     mamba_cuda_layer_acts *A0 = &s->cu_acts[0];
     TRY_DEV(norm_res_fwd(s, p, A0->normed, A0->res, A0->mean, A0->rstd, in, NULL,
@@ -319,6 +378,12 @@ static ssm_code stack_backward(mamba_stack *s, ssm_params *p, real *din, const r
         if (e != cudaSuccess)
             return took(ssm_cuda_fail(__FILE__, __LINE__, "cudaMemcpyAsync(dres <- dout)", e),
                         err);
+    }
+    if (mamba_block_extended(&s->cfg)) {
+        for (int64_t i = s->n_layers - 1; i >= 0; i--)
+            TRY_DEV(mamba_block_backward_cuda(s, p, i, dres, orders, cl));
+        TRY_DEV(add_forward_cuda(din, din, dres, rows * D));
+        return SSM_OK;
     }
     for (int64_t i = s->n_layers - 1; i >= 0; i--) {
         const mamba_cuda_layer_acts *t = &s->cu_acts[i];
