@@ -234,7 +234,7 @@ static ssm_code model_for(predict_ctx *c, predict_model *m, const predict_group 
                         .class_names = (const char *const *)c->class_names,
                         .max_tokens = tokens, .coords = plan->coords,
                         .horizon = plan->horizon, .out_vars = plan->out_vars,
-                        .out_std = plan->out_std, .num_parts = plan->num_parts,
+                        .out_std = plan->out_std, .time_features = plan->time_features, .num_parts = plan->num_parts,
                         .part_range = plan->part_range};
     if (plan->num_parts) // segmentation: the task's classes are the categories
         d.num_classes = plan->categories;

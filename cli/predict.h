@@ -90,6 +90,7 @@ typedef struct {
     // targets' scaler std (task_data_info's horizon, out_vars, out_std); 0 / NULL else
     int64_t horizon, out_vars;
     const double *out_std;
+    int64_t time_features; // calendar columns before the variates (data_time_features), or 0
     // a segmentation model (task segment): its categories and parts, as the task needs them
     // (task_data_info), and the reader writes the rows itself (in `after`, one per point)
     int64_t categories, num_parts;

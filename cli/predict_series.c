@@ -22,6 +22,7 @@
 #include "cli/predict.h"
 #include "datasets/series_csv.h"
 #include "datasets/series_stamps.h"
+#include "datasets/series_time.h"
 
 typedef struct {
     char *time_name;      // the input's first column header (NULL: numbered steps)
@@ -31,6 +32,7 @@ typedef struct {
 
 typedef struct {
     int64_t L, V, H, Vout;  // lookback, input columns, horizon, target columns
+    int64_t F;              // calendar features before the columns (data_time_features), or 0
     char *cols_buf;
     char **cols;            // [V] the model's input columns, in its order
     double *mean, *std;     // [V] the training split's scaler
@@ -94,6 +96,14 @@ static ssm_code fc_open(predict_ctx *c, void **state, predict_plan *plan, ssm_er
     SSM_TRY(predict_meta_int(c, "data_variates", &s->V, err));
     SSM_TRY(predict_meta_int(c, "data_horizon", &s->H, err));
     SSM_TRY(predict_meta_int(c, "data_out_variates", &s->Vout, err));
+    // a checkpoint from before calendar tokens has no key: the config says
+    if (ssm_metadata_get(&c->meta, "data_time_features"))
+        SSM_TRY(predict_meta_int(c, "data_time_features", &s->F, err));
+    else
+        s->F = c->cfg->data.time_features ? SERIES_TIME_FEATURES : 0;
+    if (s->F != 0 && s->F != SERIES_TIME_FEATURES)
+        return ssm_fail(err, SSM_EFORMAT, "%s: metadata data_time_features = %lld, expected 0 "
+                        "or %d", c->ckpt, (long long)s->F, SERIES_TIME_FEATURES);
     // bounds before L * V and the arrays below are sized
     if (s->L < 1 || s->V < 1 || s->H < 1 || s->Vout < 1 || s->Vout > s->V || s->L > 1 << 24 ||
         s->V > 1 << 20 || s->H > 1 << 24 || s->L * s->V > 1 << 28)
@@ -120,7 +130,8 @@ static ssm_code fc_open(predict_ctx *c, void **state, predict_plan *plan, ssm_er
     }
     for (int64_t k = 0; k < s->Vout; k++)
         s->out_std[k] = s->std[s->V - s->Vout + k];
-    plan->trained = (ssm_input_shape){2, {s->L, s->V}};
+    plan->trained = (ssm_input_shape){2, {s->L, s->F + s->V}};
+    plan->time_features = s->F;
     plan->horizon = s->H;
     plan->out_vars = s->Vout;
     plan->out_std = s->out_std;
@@ -162,11 +173,31 @@ static ssm_code take_window(predict_ctx *c, fc_state *s, const series_table *t, 
         rc = ssm_fail(err, SSM_EDATA, "%s: %lld data rows%s; the model forecasts from the last "
                       "%lld (data_lookback): give at least %lld", path, (long long)end,
                       c->opt->at > 0 ? " up to --at" : "", (long long)s->L, (long long)s->L);
-    // as the dataset standardises its rows (datasets/series_split.c), in double, then float
-    for (int64_t r = 0; rc == SSM_OK && r < s->L; r++)
+    // as the dataset makes its windows (datasets/series_split.c): each row's calendar
+    // features first (a model trained with data.time_features), then the columns
+    // standardised in double, then float
+    const int64_t X = s->F + s->V;
+    for (int64_t r = 0; rc == SSM_OK && r < s->L; r++) {
+        const int64_t row = end - s->L + r;
+        if (s->F) {
+            series_date dt;
+            double f[SERIES_TIME_FEATURES];
+            rc = t->dates ? series_date_parse(&dt, t->dates[row], err)
+                          : ssm_fail(err, SSM_EDATA, "no time column");
+            if (rc != SSM_OK) { // data row r is line r + 2 (the header is line 1)
+                ssm_error_prefix(err, "%s:%lld: column 1 ('%s'): the model reads calendar "
+                                 "features of each row's date (data.time_features): ", path,
+                                 (long long)(row + 2), t->date_name ? t->date_name : "");
+                break;
+            }
+            series_time_features(f, &dt);
+            for (int64_t k = 0; k < s->F; k++)
+                x[r * X + k] = (real)f[k];
+        }
         for (int64_t j = 0; j < s->V; j++)
-            x[r * s->V + j] =
-                (real)((t->values[(end - s->L + r) * t->vars + idx[j]] - s->mean[j]) / s->std[j]);
+            x[r * X + s->F + j] =
+                (real)((t->values[row * t->vars + idx[j]] - s->mean[j]) / s->std[j]);
+    }
     // the targets in the file's order (insertion sort: a handful of columns)
     int64_t *ord = s->order + b * s->Vout;
     for (int64_t k = 0; rc == SSM_OK && k < s->Vout; k++) {
@@ -203,9 +234,9 @@ static ssm_code fc_next(predict_ctx *c, void *state, predict_group *g, ssm_error
     int64_t n = c->n_inputs - s->next < PREDICT_CHUNK ? c->n_inputs - s->next : PREDICT_CHUNK;
     if (n <= 0)
         return SSM_OK;
-    const int64_t size = s->L * s->V;
+    const int64_t size = s->L * (s->F + s->V);
     SSM_TRY(predict_group_alloc(g, n, n * size, err));
-    g->shape = (ssm_input_shape){2, {s->L, s->V}};
+    g->shape = (ssm_input_shape){2, {s->L, s->F + s->V}};
     for (int64_t i = 0; i < n; i++) {
         const char *path = c->inputs[s->next + i];
         series_table t;

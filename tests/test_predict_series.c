@@ -123,7 +123,8 @@ static void read_block(const char **p, fc_block *b) {
 // (the dataset's column order: the target last); *end_row = the window's last data row
 // (1-based).
 static void model_window(const char *config, const char *const *sets, int n_sets, int64_t i,
-                         double *want, int64_t *end_row, int64_t *out_vars, char names[][64]) {
+                         double *want, int64_t *end_row, int64_t *out_vars, char names[][64],
+                         const char *ckpt_path) {
     ssm_config cfg;
     ssm_error e = {0};
     ck_assert_msg(ssm_config_resolve_checked(&cfg, config, sets, n_sets, task_check_config,
@@ -131,11 +132,12 @@ static void model_window(const char *config, const char *const *sets, int n_sets
     series_data d;
     ck_assert_msg(series_data_open(&d, &cfg.data, (uint64_t)cfg.run.seed, 1, &e) == SSM_OK, "%s",
                   e.msg);
-    task_data_info info = {.input = {2, {d.T, d.in_vars}}, .horizon = d.horizon,
-                           .out_vars = d.out_vars, .out_std = d.out_std};
+    task_data_info info = {.input = {2, {d.T, d.x_vars}}, .horizon = d.horizon,
+                           .out_vars = d.out_vars, .out_std = d.out_std,
+                           .time_features = d.time_feats};
     ssm_task *t = NULL;
     ck_assert_msg(task_create(&t, &cfg, &info, 1, &e) == SSM_OK, "%s", e.msg);
-    ck_assert_msg(task_load_checkpoint(t, ckpt, 0, NULL, &e) == SSM_OK, "%s", e.msg);
+    ck_assert_msg(task_load_checkpoint(t, ckpt_path, 0, NULL, &e) == SSM_OK, "%s", e.msg);
     const series_split *sp = &d.split[2];
     if (i < 0)
         i += sp->count;
@@ -198,7 +200,7 @@ START_TEST(forecast_matches_model) {
         int64_t end_row, V;
         char names[8][64];
         model_window("configs/series/etth1_96.yaml", SETS, N_SETS, windows[w], want, &end_row, &V,
-                     names);
+                     names, ckpt);
         ck_assert_int_eq(V, 3);
         char cmd[4096];
         snprintf(cmd, sizeof cmd, "%s predict configs/series/etth1_96.yaml%s --ckpt %s --at %lld "
@@ -228,6 +230,43 @@ START_TEST(forecast_matches_model) {
     }
     fprintf(stderr, "forecast: predict vs the model in-process: max |diff| / (1 + |x|) = %.3g "
             "(values printed with 9 digits)\n", worst);
+}
+END_TEST
+
+// A model trained with calendar tokens (data.time_features: S-Mamba's layout): predict
+// makes each history row's 4 calendar features from its date, as the dataset does, and the
+// forecast equals the model's on the same window in-process.
+START_TEST(forecast_with_calendar_tokens) {
+    const char *sets[N_SETS + 1];
+    for (int i = 0; i < N_SETS; i++)
+        sets[i] = SETS[i];
+    sets[N_SETS] = "data.time_features=true";
+    char cmd[4096], tckpt[700];
+    snprintf(cmd, sizeof cmd, "%s train configs/series/etth1_96.yaml%s --set "
+             "data.time_features=true --set train.epochs=1 --set train.max_steps=6 --set "
+             "run.dir=%s --set run.name=ft", pf_bin, sets_text, fx_dir);
+    ck_assert_msg(pf_run(cmd) == 0, "%s\n%s", cmd, pf_err);
+    snprintf(tckpt, sizeof tckpt, "%s/ft/best.safetensors", fx_dir);
+    double want[H * 8];
+    int64_t end_row, V;
+    char names[8][64];
+    model_window("configs/series/etth1_96.yaml", sets, N_SETS + 1, 17, want, &end_row, &V, names,
+                 tckpt);
+    snprintf(cmd, sizeof cmd, "%s predict configs/series/etth1_96.yaml%s --set "
+             "data.time_features=true --ckpt %s --at %lld %s", pf_bin, sets_text, tckpt,
+             (long long)end_row, csv);
+    ck_assert_msg(pf_run(cmd) == 0, "%s\n%s", cmd, pf_err);
+    const char *p = pf_out;
+    fc_block b;
+    read_block(&p, &b);
+    check_block(&b, want, H, V, names, end_row, 1);
+    // the metadata, not the config, says the model reads calendar tokens
+    snprintf(cmd, sizeof cmd, "%s predict configs/series/etth1_96.yaml%s --ckpt %s --at %lld %s",
+             pf_bin, sets_text, tckpt, (long long)end_row, csv);
+    ck_assert_msg(pf_run(cmd) == 0, "%s\n%s", cmd, pf_err);
+    p = pf_out;
+    read_block(&p, &b);
+    check_block(&b, want, H, V, names, end_row, 1);
 }
 END_TEST
 
@@ -385,7 +424,7 @@ START_TEST(regress_one_row) {
     int64_t end_row, V;
     char names[8][64];
     model_window("configs/series/etth1_regress_ot.yaml", RSETS, N_SETS, 5, want, &end_row, &V,
-                 names);
+                 names, ckpt);
     ck_assert_int_eq(V, 1);
     ck_assert_str_eq(names[0], "OT");
     snprintf(cmd, sizeof cmd, "%s predict configs/series/etth1_regress_ot.yaml%s --ckpt %s --at "
@@ -573,6 +612,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, forecast_matches_model);
+    tcase_add_test(tc, forecast_with_calendar_tokens);
     tcase_add_test(tc, blocks_and_json);
     tcase_add_test(tc, steps_and_index);
     tcase_add_test(tc, refusals);
