@@ -111,7 +111,7 @@ START_TEST(features_over_two_years) {
         for (int m = 1; m <= 12; m++)
             for (int d = 1; d <= mdays[y == 2020][m - 1]; d++, doy++, wd = (wd + 1) % 7)
                 for (int h = 0; h < 24; h += 5) {
-                    char text[40];
+                    char text[64];
                     snprintf(text, sizeof text, "%04d-%02d-%02d %02d:00:00", y, m, d, h);
                     double f[SERIES_TIME_FEATURES];
                     features_of(f, text);
