@@ -169,7 +169,7 @@ static ssm_code load_files(pc_set *s, h5_info *files, int64_t nf, char *const *c
         const char *base = strrchr(files[fi].path, '/');
         base = base ? base + 1 : files[fi].path;
         for (int64_t j = 0; rc == SSM_OK && j < (int64_t)rows.n; j++) {
-            char name[600];
+            char name[1300]; // a path of up to 1200 bytes, "#", the row
             snprintf(name, sizeof name, "%s#%lld", base, (long long)j);
             if (rows.label[j] < 0 || rows.label[j] >= k)
                 rc = ssm_fail(err, SSM_EDATA, "%s: row %lld: label %d, expected 0..%d (%d "

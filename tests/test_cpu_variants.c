@@ -208,7 +208,7 @@ static const scan_case_spec scan_cases[] = {
 
 static void scan_case(outputs *o, int which) {
     const scan_case_spec *c = &scan_cases[which];
-    const scan_shape s = {c->B, c->D, c->L, c->N, c->G, c->chunk, c->softplus};
+    const scan_shape s = {c->B, c->D, c->L, c->N, c->G, c->chunk, c->softplus, NULL, 0};
     const size_t BDL = (size_t)(c->B * c->D * c->L), BGNL = (size_t)(c->B * c->G * c->N * c->L);
     const size_t DN = (size_t)(c->D * c->N), D = (size_t)c->D;
     real *u = input(BDL, -1, 1, 41), *A = input(DN, -2, -0.2, 43);
@@ -272,7 +272,7 @@ END_TEST
 
 // The workspace size a caller plans must serve every variant the CPU runs.
 START_TEST(scan_workspace_serves_every_variant) {
-    const scan_shape s = {3, 40, 33, 8, 2, 8, 1};
+    const scan_shape s = {3, 40, 33, 8, 2, 8, 1, NULL, 0};
     const size_t planned = selective_scan_workspace_size(&s, 2);
     ssm_error err = {0};
     for (int v = 0; v < SSM_CPU_N_VARIANTS; v++)

@@ -196,7 +196,7 @@ END_TEST
 
 START_TEST(scan_refuses_bad_shapes) {
     ssm_cuda_take_error(NULL);
-    scan_shape s = {1, 6, 10, 4, 4, 16, 1}; // D not a multiple of G
+    scan_shape s = {1, 6, 10, 4, 4, 16, 1, NULL, 0}; // D not a multiple of G
     void *p = (void *)16;
     ck_assert_int_eq(selective_scan_forward_cuda(p, NULL, NULL, p, p, p, p, p, NULL, NULL, NULL,
                                                  &s),

@@ -392,7 +392,7 @@ END_TEST
 
 START_TEST(workspace_size_scales_with_chunk_not_length_times_state) {
     // the backward's memory is O(B*D*N*L/chunk) + per-thread O(chunk*N), not O(B*D*N*L)
-    scan_shape s = {8, 768, 784, 16, 1, 64, 1};
+    scan_shape s = {8, 768, 784, 16, 1, 64, 1, NULL, 0};
     size_t ws = selective_scan_workspace_size(&s, 2);
     size_t full = (size_t)(8 * 768 * 784 * 16);
     ck_assert_uint_lt(ws, full / 50);
