@@ -106,6 +106,23 @@ ssm_code predict_meta_double(predict_ctx *c, const char *key, double *out, ssm_e
     return SSM_OK;
 }
 
+ssm_code predict_meta_scaler(predict_ctx *c, int64_t n, double **mean, double **std,
+                             ssm_error *err) {
+    if (!(*mean = malloc((size_t)n * sizeof **mean)) || !(*std = malloc((size_t)n * sizeof **std)))
+        return ssm_fail(err, SSM_ENOMEM, "out of memory for %lld columns' scaler", (long long)n);
+    for (int64_t j = 0; j < n; j++) {
+        char key[64];
+        snprintf(key, sizeof key, "data_mean.%lld", (long long)j);
+        SSM_TRY(predict_meta_double(c, key, &(*mean)[j], err));
+        snprintf(key, sizeof key, "data_std.%lld", (long long)j);
+        SSM_TRY(predict_meta_double(c, key, &(*std)[j], err));
+        if (!((*std)[j] > 0))
+            return ssm_fail(err, SSM_EFORMAT, "%s: metadata %s = %g, expected > 0", c->ckpt, key,
+                            (*std)[j]);
+    }
+    return SSM_OK;
+}
+
 ssm_code predict_normalize(predict_ctx *c, int *out, ssm_error *err) {
     if (!ssm_metadata_get(&c->meta, "data_normalize")) {
         *out = c->cfg->data.augment.normalize;

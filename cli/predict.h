@@ -138,6 +138,10 @@ ssm_code predict_run(const ssm_config *cfg, const char *ckpt, const char *const 
 const char *predict_meta(predict_ctx *c, const char *key, ssm_error *err);
 ssm_code predict_meta_int(predict_ctx *c, const char *key, int64_t *out, ssm_error *err);
 ssm_code predict_meta_double(predict_ctx *c, const char *key, double *out, ssm_error *err);
+// The training split's scaler of n columns (data_mean.<j>, data_std.<j>, every std > 0) into
+// *mean, *std [n], malloc'd (the caller frees them, also on failure).
+ssm_code predict_meta_scaler(predict_ctx *c, int64_t n, double **mean, double **std,
+                             ssm_error *err);
 // data_normalize: the checkpoint's, else the config's data.augment.normalize (a checkpoint
 // from before the key existed was trained with the config's setting).
 ssm_code predict_normalize(predict_ctx *c, int *out, ssm_error *err);

@@ -74,20 +74,7 @@ static ssm_code bg_open(predict_ctx *c, void **state, predict_plan *plan, ssm_er
         norm = c->cfg->data.name == SSM_DATA_MUSK && c->cfg->data.augment.normalize;
     }
     if (norm) {
-        s->mean = malloc((size_t)s->F * sizeof *s->mean);
-        s->std = malloc((size_t)s->F * sizeof *s->std);
-        if (!s->mean || !s->std)
-            return ssm_fail(err, SSM_ENOMEM, "out of memory");
-        for (int64_t j = 0; j < s->F; j++) {
-            char key[64];
-            snprintf(key, sizeof key, "data_mean.%lld", (long long)j);
-            SSM_TRY(predict_meta_double(c, key, &s->mean[j], err));
-            snprintf(key, sizeof key, "data_std.%lld", (long long)j);
-            SSM_TRY(predict_meta_double(c, key, &s->std[j], err));
-            if (!(s->std[j] > 0))
-                return ssm_fail(err, SSM_EFORMAT, "%s: metadata %s = %g, expected > 0", c->ckpt,
-                                key, s->std[j]);
-        }
+        SSM_TRY(predict_meta_scaler(c, s->F, &s->mean, &s->std, err));
     }
     if (c->opt->attention) {
         if (!(s->attn = fopen(c->opt->attention, "w")))

@@ -112,22 +112,11 @@ static ssm_code fc_open(predict_ctx *c, void **state, predict_plan *plan, ssm_er
                         "targets <= variates", c->ckpt, (long long)s->L, (long long)s->V,
                         (long long)s->H, (long long)s->Vout);
     SSM_TRY(fc_columns(c, s, err));
-    s->mean = malloc((size_t)s->V * sizeof *s->mean);
-    s->std = malloc((size_t)s->V * sizeof *s->std);
+    SSM_TRY(predict_meta_scaler(c, s->V, &s->mean, &s->std, err));
     s->out_std = malloc((size_t)s->Vout * sizeof *s->out_std);
     s->order = malloc((size_t)PREDICT_CHUNK * (size_t)s->Vout * sizeof *s->order);
-    if (!s->mean || !s->std || !s->out_std || !s->order)
+    if (!s->out_std || !s->order)
         return ssm_fail(err, SSM_ENOMEM, "out of memory");
-    for (int64_t j = 0; j < s->V; j++) {
-        char key[64];
-        snprintf(key, sizeof key, "data_mean.%lld", (long long)j);
-        SSM_TRY(predict_meta_double(c, key, &s->mean[j], err));
-        snprintf(key, sizeof key, "data_std.%lld", (long long)j);
-        SSM_TRY(predict_meta_double(c, key, &s->std[j], err));
-        if (!(s->std[j] > 0))
-            return ssm_fail(err, SSM_EFORMAT, "%s: metadata %s = %g, expected > 0", c->ckpt, key,
-                            s->std[j]);
-    }
     for (int64_t k = 0; k < s->Vout; k++)
         s->out_std[k] = s->std[s->V - s->Vout + k];
     plan->trained = (ssm_input_shape){2, {s->L, s->F + s->V}};

@@ -65,20 +65,7 @@ static ssm_code sc_open(predict_ctx *c, void **state, predict_plan *plan, ssm_er
         s->token = s->p * s->dims;
     }
     if (c->cfg->data.series_norm == SSM_SERIES_NORM_DATASET) {
-        s->mean = malloc((size_t)s->dims * sizeof *s->mean);
-        s->std = malloc((size_t)s->dims * sizeof *s->std);
-        if (!s->mean || !s->std)
-            return ssm_fail(err, SSM_ENOMEM, "out of memory");
-        for (int64_t j = 0; j < s->dims; j++) {
-            char key[64];
-            snprintf(key, sizeof key, "data_mean.%lld", (long long)j);
-            SSM_TRY(predict_meta_double(c, key, &s->mean[j], err));
-            snprintf(key, sizeof key, "data_std.%lld", (long long)j);
-            SSM_TRY(predict_meta_double(c, key, &s->std[j], err));
-            if (!(s->std[j] > 0))
-                return ssm_fail(err, SSM_EFORMAT, "%s: metadata %s = %g, expected > 0", c->ckpt,
-                                key, s->std[j]);
-        }
+        SSM_TRY(predict_meta_scaler(c, s->dims, &s->mean, &s->std, err));
     }
     plan->trained = s->pack ? (ssm_input_shape){1, {s->token}}
                             : (ssm_input_shape){2, {s->T, s->dims}};
