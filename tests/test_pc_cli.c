@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include <unistd.h>
+#include "tests/util/cli_fixture.h"
 
 static char fx_dir[256];
 
@@ -35,30 +36,7 @@ static void fx_cleanup(void) {
 static char bin[512], out[1024], errtxt[4096];
 
 static int run(const char *cmd) {
-    char full[4096], path[600], epath[600];
-    snprintf(path, sizeof path, "%s/stdout.txt", fx_dir);
-    snprintf(epath, sizeof epath, "%s/stderr.txt", fx_dir);
-    snprintf(full, sizeof full, "%s > %s 2> %s", cmd, path, epath);
-    int rc = system(full);
-    out[0] = errtxt[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        char line[1024];
-        while (fgets(line, sizeof line, f))
-            snprintf(out, sizeof out, "%s", line);
-        fclose(f);
-    }
-    if ((f = fopen(epath, "r"))) {
-        size_t n = fread(errtxt, 1, sizeof errtxt - 1, f);
-        errtxt[n] = 0;
-        fclose(f);
-    }
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static double json_num(const char *line, const char *key) {
-    const char *p = strstr(line, key);
-    return p ? atof(p + strlen(key)) : NAN;
+    return cf_run_capture(cmd, fx_dir, out, sizeof out, errtxt, sizeof errtxt);
 }
 
 static void setup(void) {
@@ -81,7 +59,7 @@ START_TEST(train_shapes_beats_chance) {
              "--set data.path=%s/shapes --set run.dir=%s/runs --set run.name=s", bin, SMALL,
              fx_dir, fx_dir);
     ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, errtxt);
-    double acc = json_num(out, "\"test_accuracy\":");
+    double acc = cf_json_number(out, "test_accuracy");
     fprintf(stderr, "  shapes (20 a class, 128 points, 30 epochs): test accuracy %.3f\n", acc);
     ck_assert_msg(acc >= 0.5, "test accuracy %g over 10 classes: %s", acc, out);
     struct stat st;
@@ -96,14 +74,14 @@ START_TEST(train_shapes_beats_chance) {
     snprintf(cmd, sizeof cmd, "%s eval configs/points/shapes.yaml %s --set data.path=%s/shapes "
              "--ckpt %s/runs/s/last.safetensors --split test", bin, SMALL, fx_dir, fx_dir);
     ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, errtxt);
-    acc = json_num(out, "\"accuracy\":");
+    acc = cf_json_number(out, "accuracy");
     ck_assert_msg(fabs(acc - run_acc) < 1e-5, "eval %g, train's test %g: %s", acc, run_acc, out);
     // voting over 4 augmented copies of each cloud (the recipe's scale, shift and rotation)
     snprintf(cmd, sizeof cmd, "%s eval configs/points/shapes.yaml %s --set data.path=%s/shapes "
              "--ckpt %s/runs/s/last.safetensors --split test --set task.tta=vote:4", bin, SMALL,
              fx_dir, fx_dir);
     ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, errtxt);
-    double vote = json_num(out, "\"accuracy\":");
+    double vote = cf_json_number(out, "accuracy");
     fprintf(stderr, "  the same checkpoint with task.tta vote:4: test accuracy %.3f\n", vote);
     ck_assert_msg(vote >= 0.5, "vote:4 test accuracy %g: %s", vote, out);
 }

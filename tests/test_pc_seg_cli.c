@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include "tests/util/cli_fixture.h"
 
 static char fx_dir[256], bin[512], out[1024], errtxt[4096];
 
@@ -35,30 +36,7 @@ static void teardown(void) {
 
 // Runs cmd; out = the last line of stdout, errtxt = the start of stderr.
 static int run(const char *cmd) {
-    char full[4096], path[600], epath[600];
-    snprintf(path, sizeof path, "%s/stdout.txt", fx_dir);
-    snprintf(epath, sizeof epath, "%s/stderr.txt", fx_dir);
-    snprintf(full, sizeof full, "%s > %s 2> %s", cmd, path, epath);
-    int rc = system(full);
-    out[0] = errtxt[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        char line[1024];
-        while (fgets(line, sizeof line, f))
-            snprintf(out, sizeof out, "%s", line);
-        fclose(f);
-    }
-    if ((f = fopen(epath, "r"))) {
-        size_t n = fread(errtxt, 1, sizeof errtxt - 1, f);
-        errtxt[n] = 0;
-        fclose(f);
-    }
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static double json_num(const char *line, const char *key) {
-    const char *p = strstr(line, key);
-    return p ? atof(p + strlen(key)) : NAN;
+    return cf_run_capture(cmd, fx_dir, out, sizeof out, errtxt, sizeof errtxt);
 }
 
 static const char *SMALL = "--set data.shapes_per_class=25 --set data.num_points=128 "
@@ -74,9 +52,9 @@ START_TEST(train_parts_beats_chance) {
              "--set data.path=%s/parts --set run.dir=%s/runs --set run.name=p", bin, SMALL,
              fx_dir, fx_dir);
     ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, errtxt);
-    double miou = json_num(out, "\"test_instance_miou\":");
-    double cmiou = json_num(out, "\"test_class_miou\":");
-    double acc = json_num(out, "\"test_accuracy\":");
+    double miou = cf_json_number(out, "test_instance_miou");
+    double cmiou = cf_json_number(out, "test_class_miou");
+    double acc = cf_json_number(out, "test_accuracy");
     fprintf(stderr, "  parts (25 a category, 128 points, 30 epochs): test instance mIoU %.3f, "
             "class mIoU %.3f, accuracy %.3f\n", miou, cmiou, acc);
     ck_assert_msg(miou >= 0.6, "test instance mIoU %g: %s", miou, out);
@@ -92,7 +70,7 @@ START_TEST(train_parts_beats_chance) {
     snprintf(cmd, sizeof cmd, "%s eval configs/points/parts.yaml %s --set data.path=%s/parts "
              "--ckpt %s/runs/p/last.safetensors --split test", bin, SMALL, fx_dir, fx_dir);
     ck_assert_msg(run(cmd) == 0, "%s -> %s", cmd, errtxt);
-    double e_miou = json_num(out, "\"instance_miou\":");
+    double e_miou = cf_json_number(out, "instance_miou");
     ck_assert_msg(fabs(e_miou - miou) < 1e-5, "eval %g, train's test %g: %s", e_miou, miou, out);
 }
 END_TEST

@@ -20,29 +20,13 @@
 
 #include "tests/series_fixture.h"
 #include "tests/util/testutil.h"
+#include "tests/util/cli_fixture.h"
 
 static char bin[512], csv[512], out[1024];
 
 // Runs cmd with stdout captured into `out` (the last line); returns the exit code.
 static int run(const char *cmd) {
-    char full[4096], path[600];
-    snprintf(path, sizeof path, "%s/stdout.txt", fx_dir);
-    snprintf(full, sizeof full, "%s > %s 2> %s/stderr.txt", cmd, path, fx_dir);
-    int rc = system(full);
-    out[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        char line[1024];
-        while (fgets(line, sizeof line, f))
-            snprintf(out, sizeof out, "%s", line);
-        fclose(f);
-    }
-    if (rc != 0) { // show why in the suite's output
-        snprintf(full, sizeof full, "tail -5 %s/stderr.txt >&2", fx_dir);
-        if (system(full)) {
-        }
-    }
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return cf_run_capture(cmd, fx_dir, out, sizeof out, NULL, 0);
 }
 
 static void setup(void) {

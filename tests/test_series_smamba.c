@@ -23,31 +23,13 @@
 #include "tasks/schedule.h"
 #include "tests/series_fixture.h"
 #include "tests/util/testutil.h"
+#include "tests/util/cli_fixture.h"
 
 static char bin[512], csv[512], out[4096], err_tail[4096];
 
 // Runs cmd with stdout's last line in `out` and stderr's tail in `err_tail`; the exit code.
 static int run(const char *cmd) {
-    char full[4096], po[600], pe[600];
-    snprintf(po, sizeof po, "%s/stdout.txt", fx_dir);
-    snprintf(pe, sizeof pe, "%s/stderr.txt", fx_dir);
-    snprintf(full, sizeof full, "%s > %s 2> %s", cmd, po, pe);
-    int rc = system(full);
-    out[0] = err_tail[0] = 0;
-    FILE *f = fopen(po, "r");
-    if (f) {
-        char line[1024];
-        while (fgets(line, sizeof line, f))
-            snprintf(out, sizeof out, "%s", line);
-        fclose(f);
-    }
-    f = fopen(pe, "r");
-    if (f) {
-        size_t n = fread(err_tail, 1, sizeof err_tail - 1, f);
-        err_tail[n] = 0;
-        fclose(f);
-    }
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return cf_run_capture(cmd, fx_dir, out, sizeof out, err_tail, sizeof err_tail);
 }
 
 // 3 variates, 400 hourly rows from 2021-01-01 00:00 (the custom 70/10/20 layout)

@@ -135,7 +135,8 @@ char *cf_output(const char *dir, const char *which) {
     return s;
 }
 
-int cf_run_last_line(const char *cmd, const char *dir, char *last, size_t cap) {
+int cf_run_capture(const char *cmd, const char *dir, char *last, size_t cap, char *err_text,
+                   size_t err_cap) {
     char out[1024], err[1024];
     snprintf(out, sizeof out, "%s/stdout.txt", dir);
     snprintf(err, sizeof err, "%s/stderr.txt", dir);
@@ -150,6 +151,14 @@ int cf_run_last_line(const char *cmd, const char *dir, char *last, size_t cap) {
         free(piece);
         fclose(f);
     }
+    if (err_text && err_cap) {
+        err_text[0] = 0;
+        if ((f = fopen(err, "r"))) {
+            size_t n = fread(err_text, 1, err_cap - 1, f);
+            err_text[n] = 0;
+            fclose(f);
+        }
+    }
     if (rc != 0) { // show why in the suite's output
         char tail[1100];
         snprintf(tail, sizeof tail, "tail -5 %s >&2", err);
@@ -157,6 +166,10 @@ int cf_run_last_line(const char *cmd, const char *dir, char *last, size_t cap) {
         }
     }
     return rc;
+}
+
+int cf_run_last_line(const char *cmd, const char *dir, char *last, size_t cap) {
+    return cf_run_capture(cmd, dir, last, cap, NULL, 0);
 }
 
 char *cf_read_file(const char *path, long *len) {

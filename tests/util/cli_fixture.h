@@ -1,5 +1,5 @@
 // defines: cf_write_synthetic_idx, cf_pattern_image, cf_idx_fixture, cf_bin, cf_run,
-//          cf_ssmkit, cf_output, cf_run_last_line, cf_read_file, cf_json_number
+//          cf_ssmkit, cf_output, cf_run_last_line, cf_run_capture, cf_read_file, cf_json_number
 // Helpers for suites that drive the ssmkit binary: a synthetic IDX image
 // dataset whose classes are learnable patterns (and a run folder with a config
 // that learns it), running commands, reading the one-line JSON they print.
@@ -40,6 +40,9 @@ char *cf_output(const char *dir, const char *which);
 // stdout into last[0..cap) (when last is non-NULL); when it fails, the tail of its stderr
 // goes to this process's stderr. Returns cf_run's status.
 int cf_run_last_line(const char *cmd, const char *dir, char *last, size_t cap);
+// cf_run_last_line, and the start of stderr into err_text[0..err_cap) (when non-NULL).
+int cf_run_capture(const char *cmd, const char *dir, char *last, size_t cap, char *err_text,
+                   size_t err_cap);
 
 // Reads a whole file into a malloc'd NUL-terminated string (NULL on failure).
 char *cf_read_file(const char *path, long *len);
