@@ -10,7 +10,9 @@ bwd at the same shapes and dtypes, with inputs drawn from the same ranges, and p
 
     | B | D | L | N | dtype | ssmkit fwd | mamba_ssm fwd | ratio | ssmkit bwd | mamba_ssm bwd | ratio | ssmkit path |
 
-ratio = mamba_ssm time / ssmkit time (> 1: ssmkit faster). Both sides: chunk of states,
+ratio = mamba_ssm time / ssmkit time (> 1: ssmkit faster). build_causal_conv1d builds
+causal-conv1d's extension the same way (dispatch and instantiations cut to fp32 / bf16 inputs
+with fp32 weights), for bench/vim_step_torch.py's training step. Both sides: chunk of states,
 G = 1 (variable B, C of shape [B, 1, N, L]), z, D, delta bias, softplus, median of CUDA-event
 timed calls after warm-up. mamba_ssm's fwd returns new tensors each call and its bwd allocates
 its gradients (PyTorch's caching allocator: no cudaMalloc in the timed loop) and casts dB, dC
@@ -83,24 +85,100 @@ def patched_sources(src, build):
     return ss, out
 
 
-def build_extension(src, build):
+# upstream's nvcc flags (both packages' setup.py), for sm_90 only
+NVCC_FLAGS = ["-O3", "-std=c++17", "-U__CUDA_NO_HALF_OPERATORS__", "-U__CUDA_NO_HALF_CONVERSIONS__",
+              "-U__CUDA_NO_BFLOAT16_OPERATORS__", "-U__CUDA_NO_BFLOAT16_CONVERSIONS__",
+              "-U__CUDA_NO_BFLOAT162_OPERATORS__", "-U__CUDA_NO_BFLOAT162_CONVERSIONS__",
+              "--expt-relaxed-constexpr", "--expt-extended-lambda", "--use_fast_math", "-lineinfo",
+              "-gencode", "arch=compute_90,code=sm_90"]
+
+
+def load_patched(name, what, inc, sources, build):
     import torch.utils.cpp_extension as ce
     os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")
     os.environ.setdefault("MAX_JOBS", str(os.cpu_count() or 8))
-    inc, sources = patched_sources(src, build)
-    # upstream's nvcc flags (setup.py), for sm_90 only
-    flags = ["-O3", "-std=c++17", "-U__CUDA_NO_HALF_OPERATORS__", "-U__CUDA_NO_HALF_CONVERSIONS__",
-             "-U__CUDA_NO_BFLOAT16_OPERATORS__", "-U__CUDA_NO_BFLOAT16_CONVERSIONS__",
-             "-U__CUDA_NO_BFLOAT162_OPERATORS__", "-U__CUDA_NO_BFLOAT162_CONVERSIONS__",
-             "--expt-relaxed-constexpr", "--expt-extended-lambda", "--use_fast_math", "-lineinfo",
-             "-gencode", "arch=compute_90,code=sm_90"]
     t0 = time.time()
-    mod = ce.load(name="ssmkit_mamba_selective_scan", sources=sources, extra_cflags=["-O3", "-std=c++17"],
-                  extra_cuda_cflags=flags, extra_include_paths=[os.path.abspath(inc)],
+    mod = ce.load(name=name, sources=sources, extra_cflags=["-O3", "-std=c++17"],
+                  extra_cuda_cflags=NVCC_FLAGS, extra_include_paths=[os.path.abspath(inc)],
                   build_directory=build, verbose=False)
-    print(f"mamba_ssm selective_scan extension (sm_90, fp32 + bf16): built or loaded in "
-          f"{time.time() - t0:.0f} s ({os.environ['MAX_JOBS']} jobs)", flush=True)
+    print(f"{what} extension (sm_90, fp32 + bf16): built or loaded in {time.time() - t0:.0f} s "
+          f"({os.environ['MAX_JOBS']} jobs)", flush=True)
     return mod
+
+
+def build_extension(src, build):
+    inc, sources = patched_sources(src, build)
+    return load_patched("ssmkit_mamba_selective_scan", "mamba_ssm selective_scan", inc, sources, build)
+
+
+# causal-conv1d's dispatch cut to what mamba_ssm's inner function asks for under fp32 and bf16
+# autocast: fp32 or bf16 activations, the fp32 weights of an nn.Conv1d
+CONV_TYPES = (("float", "float"), ("at::BFloat16", "float"))
+
+
+def patched_conv_sources(src, build):
+    """causal-conv1d's csrc with its .cpp dispatch and the .cu files' explicit instantiations
+    cut to CONV_TYPES (input, weight), written into the build folder (upstream untouched)."""
+    cs = os.path.join(src, "causal_conv1d", "csrc")
+    cpp = open(os.path.join(cs, "causal_conv1d.cpp")).read()
+    macros = r"""
+#define SSMKIT_CONV_DISPATCH_ITYPE(ITYPE, NAME, ...)                                  \
+    if (ITYPE == at::ScalarType::BFloat16) {                                          \
+        using input_t = at::BFloat16;                                                 \
+        __VA_ARGS__();                                                                \
+    } else if (ITYPE == at::ScalarType::Float) {                                      \
+        using input_t = float;                                                        \
+        __VA_ARGS__();                                                                \
+    } else {                                                                          \
+        AT_ERROR(#NAME, " built for fp32 and bf16 inputs only (bench/compare_mamba_ssm.py)"); \
+    }
+#define SSMKIT_CONV_DISPATCH_WTYPE(WTYPE, NAME, ...)                                  \
+    if (WTYPE == at::ScalarType::Float) {                                             \
+        using weight_t = float;                                                       \
+        __VA_ARGS__();                                                                \
+    } else {                                                                          \
+        AT_ERROR(#NAME, " built for fp32 weights only (bench/compare_mamba_ssm.py)"); \
+    }
+"""
+    n_i = len(re.findall(r"DISPATCH_ITYPE_FLOAT_AND_HALF_AND_BF16\(x\.scalar_type\(\)", cpp))
+    n_w = len(re.findall(r"DISPATCH_WTYPE_FLOAT_AND_HALF_AND_BF16\(weight\.scalar_type\(\)", cpp))
+    if n_i != 3 or n_w != 3:
+        sys.exit(f"causal_conv1d.cpp: expected 3 + 3 dispatch calls, found {n_i} + {n_w} "
+                 "(another causal-conv1d version? tools/fetch_mamba_src.sh pins the one this reads)")
+    cpp = cpp.replace("DISPATCH_ITYPE_FLOAT_AND_HALF_AND_BF16(x.scalar_type()",
+                      "SSMKIT_CONV_DISPATCH_ITYPE(x.scalar_type()")
+    cpp = cpp.replace("DISPATCH_WTYPE_FLOAT_AND_HALF_AND_BF16(weight.scalar_type()",
+                      "SSMKIT_CONV_DISPATCH_WTYPE(weight.scalar_type()")
+    cpp = cpp.replace('#include "causal_conv1d.h"', '#include "causal_conv1d.h"\n' + macros, 1)
+    os.makedirs(build, exist_ok=True)
+    out = []
+
+    def write(name, text):
+        path = os.path.join(build, name)
+        if not os.path.exists(path) or open(path).read() != text:  # keep ninja's timestamps
+            open(path, "w").write(text)
+        out.append(path)
+
+    write("causal_conv1d.cpp", cpp)
+    inst = re.compile(r"^template void \w+<([^>]*)>\(")
+    for name in ("causal_conv1d_fwd.cu", "causal_conv1d_bwd.cu", "causal_conv1d_update.cu"):
+        kept, dropped = [], 0
+        for line in open(os.path.join(cs, name)).read().split("\n"):
+            m = inst.match(line)
+            if m and tuple(t.strip() for t in m.group(1).split(",")) not in CONV_TYPES:
+                dropped += 1
+                continue
+            kept.append(line)
+        if dropped == 0:
+            sys.exit(f"{name}: no explicit instantiations found to cut (another causal-conv1d "
+                     "version? tools/fetch_mamba_src.sh pins the one this reads)")
+        write(name, "\n".join(kept))
+    return cs, out
+
+
+def build_causal_conv1d(src, build):
+    inc, sources = patched_conv_sources(src, build)
+    return load_patched("ssmkit_causal_conv1d", "causal-conv1d", inc, sources, build)
 
 
 def median_ms(torch, f, warm, reps):

@@ -14,7 +14,13 @@
 // loss comes down), so the per-step median is a true wall time. Memory: cudaMemGetInfo
 // before the model is built and after the steps (everything is allocated at build
 // time: parameters and their gradient / moments, the activation arena, cuBLAS and scan
-// workspaces), so "held" is also the peak. Needs CUDA=1 and a GPU; prints why otherwise.
+// workspaces), so "held" is also the peak; the --csv line's peak is the lowest free
+// memory seen after any step (warm-up included) against the same baseline, which would
+// catch a buffer that grows during the steps. Needs CUDA=1 and a GPU; prints why otherwise.
+//   bench/train [steps] [--shape NAME] [--prec fp32|bf16] [--csv]
+//     --shape, --prec: only that shape / precision (default: all of both)
+//     --csv: one line per run, for bench/compare_vim_step.sh (no cuBLAS rates):
+//       shape,prec,batch,L,layers,params,samples_per_s,ms_per_step,peak_mib,held_mib,arena_mib
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +102,7 @@ static double gemm_seconds(int64_t M, int64_t N, int64_t K, int bf16) {
     return bench_median(t, 15);
 }
 
-static int run_shape(const shape *s, int bf16, double rate32, double rate16, int steps) {
+static int run_shape(const shape *s, int bf16, double rate32, double rate16, int steps, int csv) {
     classify_model_spec spec = {0};
     spec.adapter = "image_patches";
     ssm_adapter_options_defaults(&spec.adapter_opt);
@@ -131,6 +137,7 @@ static int run_shape(const shape *s, int bf16, double rate32, double rate16, int
     const train_device *dev = train_device_get(&m.device);
     ssm_optim_config oc = {.lr = 1e-4, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.05};
     double *t = malloc((size_t)steps * sizeof *t), loss = 0, gnorm = 0;
+    size_t free_min = free0;
     for (int r = -3; r < steps; r++) {
         double t0 = bench_now();
         const real *dx;
@@ -145,6 +152,10 @@ static int run_shape(const shape *s, int bf16, double rate32, double rate16, int
         }
         if (r >= 0)
             t[r] = bench_now() - t0;
+        size_t fr;
+        CUDA_CHECK_ABORT(cudaMemGetInfo(&fr, &total));
+        if (fr < free_min)
+            free_min = fr;
     }
     CUDA_CHECK_ABORT(cudaDeviceSynchronize());
     CUDA_CHECK_ABORT(cudaMemGetInfo(&free1, &total));
@@ -153,14 +164,23 @@ static int run_shape(const shape *s, int bf16, double rate32, double rate16, int
     double f = 3.0 * forward_flops(s, mamba_stack_get_config(m.stack), m.adapter->seq_len, P,
                                    m.n_branches);
     double rate = f * (double)s->batch / step;
-    printf("| %-10s | %-4s | %4lld | %3lld | %5lld | %9.1f | %7.2f | %9.0f | %6.2f | %5.1f%% | "
-           "%5.1f%% | %7.0f | %7.0f |\n",
-           s->name, bf16 ? "bf16" : "fp32", (long long)s->batch, (long long)m.adapter->seq_len,
-           (long long)s->n_layers, (double)s->batch / step, step * 1e3,
-           (double)(free0 - free1) / (1 << 20), f / 1e9, 100.0 * rate / rate32,
-           100.0 * rate / rate16,
-           (double)m.params.total * (4 * 4 + (bf16 ? 2 : 0)) / (1 << 20),
-           (double)m.darena.capacity / (1 << 20));
+    if (free1 < free_min)
+        free_min = free1;
+    if (csv)
+        printf("%s,%s,%lld,%lld,%lld,%zu,%.2f,%.3f,%.1f,%.1f,%.1f\n", s->name,
+               bf16 ? "bf16" : "fp32", (long long)s->batch, (long long)m.adapter->seq_len,
+               (long long)s->n_layers, m.params.total, (double)s->batch / step, step * 1e3,
+               (double)(free0 - free_min) / (1 << 20), (double)(free0 - free1) / (1 << 20),
+               (double)m.darena.capacity / (1 << 20));
+    else
+        printf("| %-10s | %-4s | %4lld | %3lld | %5lld | %9.1f | %7.2f | %9.0f | %6.2f | %5.1f%% | "
+               "%5.1f%% | %7.0f | %7.0f |\n",
+               s->name, bf16 ? "bf16" : "fp32", (long long)s->batch, (long long)m.adapter->seq_len,
+               (long long)s->n_layers, (double)s->batch / step, step * 1e3,
+               (double)(free0 - free1) / (1 << 20), f / 1e9, 100.0 * rate / rate32,
+               100.0 * rate / rate16,
+               (double)m.params.total * (4 * 4 + (bf16 ? 2 : 0)) / (1 << 20),
+               (double)m.darena.capacity / (1 << 20));
     fprintf(stderr, "%s: loss %.4f grad norm %.4f after %d steps\n", s->name, loss, gnorm, steps + 3);
     free(t);
     free(x);
@@ -169,31 +189,76 @@ static int run_shape(const shape *s, int bf16, double rate32, double rate16, int
     return 0;
 }
 
+static int usage(void) {
+    fprintf(stderr, "usage: bench/train [steps] [--shape NAME] [--prec fp32|bf16] [--csv]\n");
+    return 2;
+}
+
 int main(int argc, char **argv) {
-    int steps = argc > 1 ? atoi(argv[1]) : 20;
+    int steps = 20, csv = 0, prec = -1; // prec -1: both
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--csv"))
+            csv = 1;
+        else if (!strcmp(argv[i], "--shape") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--prec") && i + 1 < argc) {
+            i++;
+            if (!strcmp(argv[i], "fp32"))
+                prec = 0;
+            else if (!strcmp(argv[i], "bf16"))
+                prec = 1;
+            else
+                return usage();
+        } else if (argv[i][0] != '-' && atoi(argv[i]) > 0)
+            steps = atoi(argv[i]);
+        else
+            return usage();
+    }
+    size_t n_shapes = sizeof SHAPES / sizeof SHAPES[0], found = 0;
+    for (size_t i = 0; i < n_shapes; i++)
+        found += !only || !strcmp(only, SHAPES[i].name);
+    if (!found) {
+        fprintf(stderr, "bench/train: no shape named %s (fmnist_gpu, vim_tiny)\n", only);
+        return 2;
+    }
     ssm_device d = {SSM_DEVICE_CUDA, 0};
     ssm_error err = {0};
     if (ssm_device_open(&d, &err)) {
         printf("bench/train: %s\n", err.msg);
         return 0;
     }
-    double rate[2];
-    for (int bf = 0; bf < 2; bf++) {
-        double big = 2.0 * 4096 * 4096 * 4096 / gemm_seconds(4096, 4096, 4096, bf);
-        // The in_proj of vim_tiny: [128*197, 192] x [192, 768]
-        double inproj = 2.0 * 128 * 197 * 768 * 192 / gemm_seconds(128 * 197, 768, 192, bf);
-        printf("cuBLAS %s GEMM: 4096^3 %.1f TFLOP/s; in_proj shape (25216 x 768 x 192) %.1f "
-               "TFLOP/s\n", bf ? "bf16 (fp32 accumulation)" : "fp32", big / 1e12, inproj / 1e12);
-        rate[bf] = big;
+    double rate[2] = {0, 0};
+    if (csv) {
+        // the cuBLAS handle (and its workspace) before the first build, as the GEMM rates
+        // below create it in the table mode: no run's memory counts it
+        cublasHandle_t h;
+        SSM_CUDA_ABORT_ON_ERROR(ssm_cublas_handle(&h));
+        printf("shape,prec,batch,L,layers,params,samples_per_s,ms_per_step,peak_mib,held_mib,"
+               "arena_mib\n");
+    } else {
+        for (int bf = 0; bf < 2; bf++) {
+            double big = 2.0 * 4096 * 4096 * 4096 / gemm_seconds(4096, 4096, 4096, bf);
+            // The in_proj of vim_tiny: [128*197, 192] x [192, 768]
+            double inproj = 2.0 * 128 * 197 * 768 * 192 / gemm_seconds(128 * 197, 768, 192, bf);
+            printf("cuBLAS %s GEMM: 4096^3 %.1f TFLOP/s; in_proj shape (25216 x 768 x 192) %.1f "
+                   "TFLOP/s\n", bf ? "bf16 (fp32 accumulation)" : "fp32", big / 1e12,
+                   inproj / 1e12);
+            rate[bf] = big;
+        }
+        printf("model GFLOP/sample = matmul FLOPs of forward + backward (3x forward); %% fp32 / "
+               "%% bf16 GEMM = achieved model FLOP/s over the 4096^3 cuBLAS fp32 / bf16 rate\n\n");
+        printf("| shape      | prec | batch |   L | layers | samples/s | ms/step | held MiB | GFLOP/sample | %% fp32 GEMM | %% bf16 GEMM | params MiB | arena MiB |\n");
+        printf("|------------|------|------:|----:|-------:|----------:|--------:|---------:|-------------:|-------:|-------:|--------:|--------:|\n");
     }
-    printf("model GFLOP/sample = matmul FLOPs of forward + backward (3x forward); %% fp32 / %% bf16 "
-           "GEMM = achieved model FLOP/s over the 4096^3 cuBLAS fp32 / bf16 rate\n\n");
-    printf("| shape      | prec | batch |   L | layers | samples/s | ms/step | held MiB | GFLOP/sample | %% fp32 GEMM | %% bf16 GEMM | params MiB | arena MiB |\n");
-    printf("|------------|------|------:|----:|-------:|----------:|--------:|---------:|-------------:|-------:|-------:|--------:|--------:|\n");
     int rc = 0;
-    for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++)
+    for (size_t i = 0; i < n_shapes; i++) {
+        if (only && strcmp(only, SHAPES[i].name))
+            continue;
         for (int bf = 0; bf < 2; bf++)
-            rc |= run_shape(&SHAPES[i], bf, rate[0], rate[1], steps);
+            if (prec < 0 || prec == bf)
+                rc |= run_shape(&SHAPES[i], bf, rate[0], rate[1], steps, csv);
+    }
     return rc;
 }
 #else
