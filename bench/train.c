@@ -112,6 +112,9 @@ static int run_shape(const shape *s, int bf16, double rate32, double rate16, int
     mamba_config_defaults(&spec.backbone);
     spec.backbone.d_model = s->d_model;
     spec.backbone.n_layers = s->n_layers;
+    // both shapes are bidirectional (Vim's {row, reverse}, one branch each, as the configs'
+    // n_branches 0 gives); mamba_config_defaults alone would give one branch
+    spec.backbone.n_branches = 2;
     spec.backbone.precision = bf16 ? MAMBA_BF16 : MAMBA_FP32;
     spec.num_classes = s->classes;
     spec.mean_pool = s->mean_pool;
