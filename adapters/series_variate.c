@@ -229,10 +229,10 @@ static ssm_code sv_plan_cuda(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ss
 static ssm_code keep_calendar_cuda(series_variate *sv, const real *x, int64_t B) {
     const size_t row = (size_t)sv->V * sizeof(real), width = (size_t)sv->F * sizeof(real);
     CUDA_CHECK(cudaMemcpy2DAsync(sv->xn, row, x, row, width, (size_t)(B * sv->T),
-                                 cudaMemcpyDeviceToDevice, 0));
-    CUDA_CHECK(cudaMemset2DAsync(sv->rv.mean, row, 0, width, (size_t)B, 0));
+                                 cudaMemcpyDeviceToDevice, ssm_cuda_stream()));
+    CUDA_CHECK(cudaMemset2DAsync(sv->rv.mean, row, 0, width, (size_t)B, ssm_cuda_stream()));
     CUDA_CHECK(cudaMemcpy2DAsync(sv->rv.std, row, sv->dev_ones, width, width, (size_t)B,
-                                 cudaMemcpyDeviceToDevice, 0));
+                                 cudaMemcpyDeviceToDevice, ssm_cuda_stream()));
     return SSM_OK;
 }
 

@@ -1,6 +1,7 @@
 // defines: main (bench/train: a classification training step on one GPU)
 // Prints, per model shape: samples/s of a whole training step (upload of the batch,
-// forward, loss, backward, clipping, AdamW), the device memory the model holds,
+// forward, loss, backward, clipping, AdamW), eager and as a CUDA graph side by side
+// (train.cuda_graph, tasks/cuda/step_graph.h), the device memory the model holds,
 // the model's matmul FLOPs per sample (forward + backward = 3x the forward's), the
 // achieved FLOP rate, and its fraction of a cuBLAS fp32 GEMM rate measured in the same
 // run (a 4096^3 product, and the shape of the model's widest GEMM, in_proj). Every shape runs
@@ -102,6 +103,45 @@ static double gemm_seconds(int64_t M, int64_t N, int64_t K, int bf16) {
     return bench_median(t, 15);
 }
 
+// 3 warm-up steps then `steps` timed ones (t[i], seconds): batch upload, then the eager
+// step (loss and gradient, clipping, AdamW: bench/train's step as it was) or, with graph, the
+// same step as a CUDA graph (tasks/model.h model_train_step_graph: the warm-ups run it eagerly
+// once, capture it, replay it). *done counts AdamW's steps across calls; *free_min, the
+// lowest free device memory seen after a step.
+static int time_steps(classify_model *m, const shape *s, const real *x, const int32_t *y,
+                      const ssm_optim_config *oc, int graph, int steps, double *t, int64_t *done,
+                      double *loss, double *gnorm, size_t *free_min) {
+    const train_device *dev = train_device_get(&m->device);
+    ssm_error err = {0};
+    for (int r = -3; r < steps; r++) {
+        double t0 = bench_now();
+        const real *dx;
+        const int32_t *dy;
+        const int64_t k = ++*done;
+        ssm_code rc = classify_model_batch_in(m, x, y, s->batch, &dx, &dy, &err);
+        if (!rc && graph) {
+            ssm_targets tg = {.cls = dy};
+            model_step_opts so = {.oc = oc, .max_norm = 1.0, .lr = oc->lr, .t = k};
+            rc = model_train_step_graph(m, dx, &tg, s->batch, &so, loss, gnorm, &err);
+        } else if (!rc) {
+            rc = classify_model_loss_and_grad(m, dx, dy, s->batch, loss, &err);
+            if (!rc) rc = dev->clip(&m->dparams, 1.0, gnorm, &err);
+            if (!rc) rc = dev->adamw(&m->dparams, oc, oc->lr, k, &err);
+        }
+        if (rc) {
+            fprintf(stderr, "%s (%s): %s\n", s->name, graph ? "graph" : "eager", err.msg);
+            return 1;
+        }
+        if (r >= 0)
+            t[r] = bench_now() - t0;
+        size_t fr, total;
+        CUDA_CHECK_ABORT(cudaMemGetInfo(&fr, &total));
+        if (fr < *free_min)
+            *free_min = fr;
+    }
+    return 0;
+}
+
 static int run_shape(const shape *s, int bf16, double rate32, double rate16, int steps, int csv) {
     classify_model_spec spec = {0};
     spec.adapter = "image_patches";
@@ -137,54 +177,46 @@ static int run_shape(const shape *s, int bf16, double rate32, double rate16, int
         x[i] = (real)((i * 2654435761u) % 2000) / 1000.f - 1.f;
     for (int64_t i = 0; i < s->batch; i++)
         y[i] = (int32_t)(i % s->classes);
-    const train_device *dev = train_device_get(&m.device);
     ssm_optim_config oc = {.lr = 1e-4, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.05};
     double *t = malloc((size_t)steps * sizeof *t), loss = 0, gnorm = 0;
     size_t free_min = free0;
-    for (int r = -3; r < steps; r++) {
-        double t0 = bench_now();
-        const real *dx;
-        const int32_t *dy;
-        ssm_code rc = classify_model_batch_in(&m, x, y, s->batch, &dx, &dy, &err);
-        if (!rc) rc = classify_model_loss_and_grad(&m, dx, dy, s->batch, &loss, &err);
-        if (!rc) rc = dev->clip(&m.dparams, 1.0, &gnorm, &err);
-        if (!rc) rc = dev->adamw(&m.dparams, &oc, oc.lr, r + 4, &err);
-        if (rc) {
-            fprintf(stderr, "%s: %s\n", s->name, err.msg);
-            return 1;
-        }
-        if (r >= 0)
-            t[r] = bench_now() - t0;
-        size_t fr;
-        CUDA_CHECK_ABORT(cudaMemGetInfo(&fr, &total));
-        if (fr < free_min)
-            free_min = fr;
-    }
+    int64_t done = 0; // AdamW's step count runs on from the eager steps into the graph's
+    if (time_steps(&m, s, x, y, &oc, 0, steps, t, &done, &loss, &gnorm, &free_min))
+        return 1;
     CUDA_CHECK_ABORT(cudaDeviceSynchronize());
     CUDA_CHECK_ABORT(cudaMemGetInfo(&free1, &total));
     double step = bench_median(t, steps);
+    // the same steps replayed as a CUDA graph (train.cuda_graph): warm-up, capture, replays
+    size_t gfree_min = free0; // not the eager peak: that is what the comparisons read
+    if (time_steps(&m, s, x, y, &oc, 1, steps, t, &done, &loss, &gnorm, &gfree_min))
+        return 1;
+    double gstep = bench_median(t, steps);
     int64_t P = m.adapter->seq_len - (m.adapter->cls_index >= 0);
     double f = 3.0 * forward_flops(s, mamba_stack_get_config(m.stack), m.adapter->seq_len, P,
                                    m.n_branches);
     double rate = f * (double)s->batch / step;
     if (free1 < free_min)
         free_min = free1;
-    if (csv)
-        printf("%s,%s,%lld,%lld,%lld,%zu,%.2f,%.3f,%.1f,%.1f,%.1f\n", s->name,
+    if (csv) // the graph columns last: readers of the first 11 fields are unaffected
+        printf("%s,%s,%lld,%lld,%lld,%zu,%.2f,%.3f,%.1f,%.1f,%.1f,%.2f,%.3f\n", s->name,
                bf16 ? "bf16" : "fp32", (long long)s->batch, (long long)m.adapter->seq_len,
                (long long)s->n_layers, m.params.total, (double)s->batch / step, step * 1e3,
                (double)(free0 - free_min) / (1 << 20), (double)(free0 - free1) / (1 << 20),
-               (double)m.darena.capacity / (1 << 20));
+               (double)m.darena.capacity / (1 << 20), (double)s->batch / gstep, gstep * 1e3);
     else
-        printf("| %-10s | %-4s | %4lld | %3lld | %5lld | %9.1f | %7.2f | %9.0f | %6.2f | %5.1f%% | "
-               "%5.1f%% | %7.0f | %7.0f |\n",
-               s->name, bf16 ? "bf16" : "fp32", (long long)s->batch, (long long)m.adapter->seq_len,
-               (long long)s->n_layers, (double)s->batch / step, step * 1e3,
-               (double)(free0 - free1) / (1 << 20), f / 1e9, 100.0 * rate / rate32,
-               100.0 * rate / rate16,
-               (double)m.params.total * (4 * 4 + (bf16 ? 2 : 0)) / (1 << 20),
-               (double)m.darena.capacity / (1 << 20));
-    fprintf(stderr, "%s: loss %.4f grad norm %.4f after %d steps\n", s->name, loss, gnorm, steps + 3);
+        printf("| %-10s | %-4s | %4lld | %3lld | %5lld | %9.1f | %7.2f | %9.1f | %7.2f | %5.2fx | "
+           "%9.0f | %6.2f | %5.1f%% | %5.1f%% | %7.0f | %7.0f |\n",
+           s->name, bf16 ? "bf16" : "fp32", (long long)s->batch, (long long)m.adapter->seq_len,
+           (long long)s->n_layers, (double)s->batch / step, step * 1e3, (double)s->batch / gstep,
+           gstep * 1e3, step / gstep,
+           (double)(free0 - free1) / (1 << 20), f / 1e9, 100.0 * rate / rate32,
+           100.0 * rate / rate16,
+           (double)m.params.total * (4 * 4 + (bf16 ? 2 : 0)) / (1 << 20),
+           (double)m.darena.capacity / (1 << 20));
+    model_graph_stats gs = model_graph_stats_of(&m);
+    fprintf(stderr, "%s: loss %.4f grad norm %.4f after %lld steps (graph: %lld eager, %lld "
+            "captured, %lld replayed)\n", s->name, loss, gnorm, (long long)done,
+            (long long)gs.eager, (long long)gs.captured, (long long)gs.replayed);
     free(t);
     free(x);
     free(y);
@@ -251,8 +283,11 @@ int main(int argc, char **argv) {
         }
         printf("model GFLOP/sample = matmul FLOPs of forward + backward (3x forward); %% fp32 / "
                "%% bf16 GEMM = achieved model FLOP/s over the 4096^3 cuBLAS fp32 / bf16 rate\n\n");
-        printf("| shape      | prec | batch |   L | layers | samples/s | ms/step | held MiB | GFLOP/sample | %% fp32 GEMM | %% bf16 GEMM | params MiB | arena MiB |\n");
-        printf("|------------|------|------:|----:|-------:|----------:|--------:|---------:|-------------:|-------:|-------:|--------:|--------:|\n");
+        printf("samples/s, ms/step: the eager step; graph: the same step replayed as a CUDA graph "
+               "(train.cuda_graph), timed on the same model right after; x = eager / graph "
+               "time\n\n");
+        printf("| shape      | prec | batch |   L | layers | samples/s | ms/step | graph samples/s | graph ms/step | speedup | held MiB | GFLOP/sample | %% fp32 GEMM | %% bf16 GEMM | params MiB | arena MiB |\n");
+        printf("|------------|------|------:|----:|-------:|----------:|--------:|----------:|--------:|------:|---------:|-------------:|-------:|-------:|--------:|--------:|\n");
     }
     int rc = 0;
     for (size_t i = 0; i < n_shapes; i++) {

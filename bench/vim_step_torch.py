@@ -398,9 +398,11 @@ def run_ssmkit(binary, steps):
     rows = {}
     for line in res.stdout.splitlines():
         f = line.split(",")
-        if len(f) == 11 and f[0] == "vim_tiny":
+        if len(f) in (11, 13) and f[0] == "vim_tiny":
             rows[f[1]] = dict(batch=int(f[2]), params=int(f[5]), sps=float(f[6]), ms=float(f[7]),
                               peak=float(f[8]), held=float(f[9]))
+            if len(f) == 13:  # the same step replayed as a CUDA graph (train.cuda_graph)
+                rows[f[1]].update(gsps=float(f[11]), gms=float(f[12]))
     if not rows:
         sys.exit(f"{binary}: no vim_tiny rows in\n{res.stdout}{res.stderr}")
     sys.stderr.write(res.stderr)
@@ -509,6 +511,9 @@ def main():
             print(f"| ssmkit | {prec} | {k['batch']} | {k['params']} | {k['sps']:.1f} | "
                   f"{k['ms']:.2f} | {k['peak']:.0f} | {k['held']:.0f} | {k['sps'] / sps:.2f} | "
                   f"{k['peak'] / peak:.2f} |")
+            if "gsps" in k:
+                print(f"| ssmkit, CUDA graph | {prec} | {k['batch']} | {k['params']} | "
+                      f"{k['gsps']:.1f} | {k['gms']:.2f} | | | {k['gsps'] / sps:.2f} | |")
         print(f"| {name} | {prec} | {args.batch or s['batch']} | {P} | {sps:.1f} | {ms:.2f} | "
               f"{peak:.0f} | {held:.0f} | | |", flush=True)
     print("\n" + "\n".join(notes))

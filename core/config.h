@@ -226,6 +226,7 @@ typedef struct {
     char resume[SSM_CFG_PATH_MAX]; // run folder to resume from, "" = start fresh
     int64_t checkpoint_every;    // steps between mid-epoch last.safetensors, 0 = epoch ends only
     ssm_test_checkpoint test_checkpoint; // weights of the final test evaluation
+    bool cuda_graph;             // on a GPU: each batch shape's step replayed as a CUDA graph
 } ssm_train_config;
 
 typedef struct {

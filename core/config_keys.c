@@ -457,6 +457,10 @@ const ssm_config_key ssm_config_keys[] = {
         "Also write last.safetensors every N steps, so a killed run resumes mid-epoch; 0 = at epoch ends."),
     ENUM("train.test_checkpoint", train.test_checkpoint, test_checkpoint_names, "best",
          "Weights of the final test evaluation: the best validation checkpoint, or the last step's."),
+    BOOL("train.cuda_graph", train.cuda_graph, "false",
+         "On a GPU (run.device: cuda): capture each batch shape's whole step (forward, backward, "
+         "clipping, AdamW) as a CUDA graph after one eager step, and replay it (the same weights, "
+         "fewer launch gaps); ragged batches and data-parallel runs stay eager; ignored on the CPU."),
     // --- run
     STR("run.name", run.name, 0, check_run_name, "a folder name", "default",
         "Run name; outputs go to <run.dir>/<run.name>/ (`default`: the config file's name)."),

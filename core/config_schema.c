@@ -260,6 +260,7 @@ static const cyaml_schema_field_t train_fields[] = {
     CYAML_FIELD_INT("checkpoint_every", OPT, ssm_train_config, checkpoint_every),
     CYAML_FIELD_ENUM("test_checkpoint", ESTRICT, ssm_train_config, test_checkpoint,
                      test_checkpoint_sv, NSV(test_checkpoint_sv)),
+    CYAML_FIELD_BOOL("cuda_graph", OPT, ssm_train_config, cuda_graph),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t run_fields[] = {

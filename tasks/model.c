@@ -7,6 +7,7 @@
 
 #if SSM_HAVE_CUDA
 #include "tasks/cuda/model.h"
+#include "tasks/cuda/step_graph.h"
 #endif
 
 // One sample's input values at most (2^31 floats: 8 GiB, more than a device holds).
@@ -154,6 +155,27 @@ ssm_code model_loss_and_grad(ssm_model *m, const real *x, const ssm_targets *t, 
     return SSM_OK;
 }
 
+ssm_code model_train_step_graph(ssm_model *m, const real *x, const ssm_targets *t, int64_t B,
+                                const model_step_opts *o, double *loss, double *gnorm,
+                                ssm_error *err) {
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        return model_train_step_graph_cuda(m, x, t, B, o, loss, gnorm, err);
+#endif
+    (void)x, (void)t, (void)B, (void)o, (void)loss, (void)gnorm;
+    return ssm_fail(err, SSM_EINVAL, "a CUDA graph of the training step (train.cuda_graph) "
+                    "needs a model on a GPU (run.device: cuda)");
+}
+
+model_graph_stats model_graph_stats_of(const ssm_model *m) {
+#if SSM_HAVE_CUDA
+    if (on_cuda(m))
+        return model_graph_stats_cuda(m);
+#endif
+    (void)m;
+    return (model_graph_stats){0};
+}
+
 ssm_code model_predict(ssm_model *m, const real *x_host, int64_t B, const real **out,
                        ssm_error *err) {
     const real *x = NULL;
@@ -169,8 +191,10 @@ ssm_code model_predict(ssm_model *m, const real *x_host, int64_t B, const real *
 
 void model_free(ssm_model *m) {
 #if SSM_HAVE_CUDA
-    if (on_cuda(m))
+    if (on_cuda(m)) {
+        model_step_graph_free_cuda(m); // the graphs hold pointers into the arena below
         model_free_cuda(m); // before the host table: the mirror shares its items
+    }
 #endif
     ssm_head_free(m->head);
     trunk_free(&m->trunk);

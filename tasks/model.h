@@ -1,5 +1,6 @@
 // defines: model_build, model_params, model_batch_in, model_forward, model_loss_and_grad,
-//          model_predict, model_free, model_set_packing (the types: tasks/model_arrays.h)
+//          model_predict, model_free, model_set_packing, model_train_step_graph,
+//          model_graph_stats_of (the types: tasks/model_arrays.h)
 // The one model of every task: trunk (adapter -> Mamba backbone, tasks/trunk.h) + a head
 // from the registry (tasks/head.h) + the loss the task picked (tasks/loss.h). It owns
 // the flat parameter table and the activation arena, both sized once when it is built
@@ -47,6 +48,19 @@ ssm_code model_forward(ssm_model *m, const real *x, int64_t B, ssm_error *err);
 // *loss is the batch's loss. x and t on the model's device (model_batch_in).
 ssm_code model_loss_and_grad(ssm_model *m, const real *x, const ssm_targets *t, int64_t B,
                              double *loss, ssm_error *err);
+
+// The whole training step on a GPU, replayed as one CUDA graph per batch shape
+// (train.cuda_graph; tasks/cuda/step_graph.h says what is captured and when): model_loss_and_grad,
+// global-norm clipping and AdamW (with o's settings) of model_params(m), after model_batch_in.
+// *loss as model_loss_and_grad's, *gnorm the norm before clipping. The same weights, bit for
+// bit, as model_loss_and_grad then the device's clip and adamw (tasks/train_device.h). Where
+// the norm is not finite the weights are left as they were (the caller stops the run). On the
+// CPU: SSM_EINVAL.
+ssm_code model_train_step_graph(ssm_model *m, const real *x, const ssm_targets *t, int64_t B,
+                                const model_step_opts *o, double *loss, double *gnorm,
+                                ssm_error *err);
+// The counts of the steps above (zeros before the first, and on the CPU).
+model_graph_stats model_graph_stats_of(const ssm_model *m);
 
 // Host x in, host outputs out: batch_in, forward, and on CUDA the outputs come down.
 // *out = m->h_out [B, K].

@@ -1,4 +1,4 @@
-// defines: ssm_model, ssm_model_spec, model_plan_arrays
+// defines: ssm_model, ssm_model_spec, model_plan_arrays, model_step_opts, model_graph_stats
 // The one model's struct (tasks/model.h has its calls) and the plan of its own arrays,
 // shared by the CPU path (tasks/model.c) and the device path (tasks/cuda/model_cuda.c),
 // which both build on this file and never on each other's.
@@ -8,6 +8,7 @@
 #include "adapters/adapter.h"
 #include "backbone/mamba.h"
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/device_select.h"
 #include "core/params.h"
 #include "tasks/head_registry.h"
@@ -48,12 +49,28 @@ typedef struct {
     int32_t *cls_in;    // [B_max * rows] CUDA: class targets
     real *val_in;       // [B_max, K] CUDA: real targets
     double *loss_sum;   // [1] CUDA: the batch's summed loss
+    void *step_graphs;  // CUDA: the training step captured per batch shape
+                        // (tasks/cuda/step_graph.c; NULL until train.cuda_graph's first step)
     real *h_out;        // [B_max, K] host view of out (= out on the CPU)
     // Aliases of the trunk's, for readers that print the model (bench/train.c).
     ssm_adapter *adapter;
     mamba_stack *stack;
     int n_branches;
 } ssm_model;
+
+// One step's optimizer settings for model_train_step_graph (tasks/model.h).
+typedef struct {
+    const ssm_optim_config *oc; // betas, eps, weight decay
+    double max_norm;            // global-norm clipping (optim.grad_clip); <= 0: the norm only
+    double lr;                  // this step's rate
+    int64_t t;                  // this step's count, 1-based (AdamW's bias correction)
+} model_step_opts;
+
+// How model_train_step_graph ran its steps: eagerly (a shape's warm-up, a ragged batch, a
+// shape past the cache), captured (the step that captured a shape and ran it), replayed.
+typedef struct {
+    int64_t eager, captured, replayed;
+} model_graph_stats;
 
 // After the trunk's plan in arena a (host or device: the model's device decides): the
 // head's scratch and the model's own arrays (out, dout, probs, losses, dloss).

@@ -28,6 +28,7 @@
 //   train.c, task_run.c, task_registry.c the loop, the calls on a task, the registry
 //   task_<name>.c, classify_tta.c        the tasks
 //   model.c, cuda/model_cuda.c, model_arrays.c   trunk + head + loss, on either device
+//   (cuda/step_graph.c: the GPU step as a CUDA graph)
 //   head_<name>.c, head_registry.c, loss.c   the heads and the losses
 //   trunk.c, pool.c, metrics.c, ...      what they are built from
 #pragma once

@@ -1,6 +1,6 @@
 // defines: task_trunk_spec_from_config, task_create, task_free, task_loss_and_grad,
-//          task_evaluate, task_load_checkpoint, task_save_checkpoint, task_batch_layout
-//          (see task_run.h)
+//          task_train_step_graph, task_evaluate, task_load_checkpoint, task_save_checkpoint,
+//          task_batch_layout (see task_run.h)
 // The calls every task shares, above the tasks themselves: they reach a task through
 // its vtable, and the model through tasks/model.h.
 #include "tasks/task_run.h"
@@ -163,6 +163,16 @@ ssm_code task_loss_and_grad(ssm_task *t, const ssm_batch *b, double *loss, ssm_e
     SSM_TRY(t->vt->targets(t, b, &th, err));
     SSM_TRY(model_batch_in(&t->model, b->x, &th, b->B, &x, &td, err));
     return model_loss_and_grad(&t->model, x, &td, b->B, loss, err);
+}
+
+ssm_code task_train_step_graph(ssm_task *t, const ssm_batch *b, const model_step_opts *o,
+                               double *loss, double *gnorm, ssm_error *err) {
+    ssm_targets th, td;
+    const real *x;
+    SSM_TRY(task_batch_layout(t, b, err));
+    SSM_TRY(t->vt->targets(t, b, &th, err));
+    SSM_TRY(model_batch_in(&t->model, b->x, &th, b->B, &x, &td, err));
+    return model_train_step_graph(&t->model, x, &td, b->B, o, loss, gnorm, err);
 }
 
 ssm_code task_evaluate(ssm_task *t, ssm_batcher *bt, task_metrics *out, ssm_error *err) {

@@ -1,5 +1,5 @@
 // defines: task_trunk_spec_from_config, task_create, task_free, task_loss_and_grad, task_batch_layout,
-//          task_evaluate, task_load_checkpoint, task_save_checkpoint
+//          task_train_step_graph, task_evaluate, task_load_checkpoint, task_save_checkpoint
 // The calls on a task (tasks/task.h), for the training loop and the CLI (with the
 // registry, tasks/task_registry.h): what every task shares (tasks/task_run.c:
 // building a task and its model from a config, a training step's loss and gradient,
@@ -31,6 +31,11 @@ void task_free(ssm_task *t); // the task and its model
 // task_evaluate call it; other callers of model_predict on a batch (predict) call it first.
 ssm_code task_batch_layout(ssm_task *t, const ssm_batch *b, ssm_error *err);
 ssm_code task_loss_and_grad(ssm_task *t, const ssm_batch *b, double *loss, ssm_error *err);
+// The whole step on a GPU (train.cuda_graph): task_loss_and_grad's batch in, then
+// model_train_step_graph (tasks/model.h: loss, gradient, clipping and AdamW of t->work as one
+// CUDA graph per batch shape). *loss as above, *gnorm the gradient norm before clipping.
+ssm_code task_train_step_graph(ssm_task *t, const ssm_batch *b, const model_step_opts *o,
+                               double *loss, double *gnorm, ssm_error *err);
 // One pass over bt from its position to the end of the epoch; *out is reset first. A batcher
 // cut into the ranks' ranges (SSM_SHARD_SPLIT) is evaluated on every rank of t->dist
 // together: the task's eval_reduce combines them, and every rank gets the whole split's metrics.

@@ -254,6 +254,24 @@ static ssm_code validate(ssm_task *t, ssm_batcher *val, loop_state *st, run_logs
     return SSM_OK;
 }
 
+// train.cuda_graph: the step as CUDA graphs where it can be (one GPU, one process); said once.
+static int use_cuda_graph(const ssm_task *t, const ssm_config *cfg, const ssm_dist *dist,
+                          int root) {
+    if (!cfg->train.cuda_graph)
+        return 0;
+    const char *why = !on_device(t) ? "the model is on the CPU"
+                      : dist       ? "data-parallel ranks all-reduce mid-step"
+                                   : NULL;
+    if (root) {
+        if (why)
+            ssm_info("train.cuda_graph: off (%s); the step runs eagerly", why);
+        else
+            ssm_info("train.cuda_graph: on (each batch shape captured after one eager step%s)",
+                     t->model.trunk.ragged ? "; this ragged model's batches stay eager" : "");
+    }
+    return why == NULL;
+}
+
 ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batcher *test,
                    const train_options *o, train_result *r, ssm_error *err) {
     const ssm_config *cfg = o->cfg;
@@ -319,6 +337,7 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
     }
 
     ssm_params *params = t->work; // the step's parameters: on the task's device
+    const int graph = use_cuda_graph(t, cfg, dist, root);
     ssm_code rc = SSM_OK;
     double t0 = progress_now();
     int64_t samples = 0;
@@ -338,24 +357,31 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
                 goto out;
             if (!b)
                 break;
-            double loss = 0; // a rank's shard may be empty (B 0): its share is 0
-            if ((b->B > 0 && (rc = task_loss_and_grad(t, b, &loss, err))) ||
-                (rc = average_over_ranks(t, dist, b, &loss, err))) {
+            double loss = 0, gnorm = 0; // a rank's shard may be empty (B 0): its share is 0
+            double lr = lr_schedule_at(&sched, st.step);
+            if (graph) { // the whole step, clipping and AdamW included (tasks/model.h)
+                model_step_opts so = {.oc = &cfg->optim, .max_norm = cfg->optim.grad_clip,
+                                      .lr = lr, .t = st.step + 1};
+                rc = task_train_step_graph(t, b, &so, &loss, &gnorm, err);
+            } else {
+                rc = b->B > 0 ? task_loss_and_grad(t, b, &loss, err) : SSM_OK;
+                if (!rc)
+                    rc = average_over_ranks(t, dist, b, &loss, err);
+            }
+            if (rc) {
                 ssm_error_prefix(err, "step %lld (epoch %lld): ", (long long)st.step + 1,
                                  (long long)st.epoch + 1);
                 goto out;
             }
-            double gnorm;
-            if ((rc = t->dev->clip(params, cfg->optim.grad_clip, &gnorm, err)))
+            if (!graph && (rc = t->dev->clip(params, cfg->optim.grad_clip, &gnorm, err)))
                 goto out;
-            if (!isfinite(gnorm)) {
+            if (!isfinite(gnorm)) { // the graph's AdamW left the weights as they were
                 rc = ssm_fail(err, SSM_EDATA,
                               "step %lld: gradient norm is %g: training diverged (lower optim.lr, "
                               "set optim.grad_clip)", (long long)st.step + 1, gnorm);
                 goto out;
             }
-            double lr = lr_schedule_at(&sched, st.step);
-            if ((rc = t->dev->adamw(params, &cfg->optim, lr, st.step + 1, err)))
+            if (!graph && (rc = t->dev->adamw(params, &cfg->optim, lr, st.step + 1, err)))
                 goto out;
             st.step++;
             samples += global_samples(b);
@@ -425,6 +451,11 @@ ssm_code train_run(ssm_task *t, ssm_batcher *train, ssm_batcher *val, ssm_batche
         }
     }
     r->train_seconds = progress_now() - t0;
+    if (graph && root) {
+        model_graph_stats gs = model_graph_stats_of(&t->model);
+        ssm_info("train.cuda_graph: %lld steps replayed, %lld captured, %lld eager",
+                 (long long)gs.replayed, (long long)gs.captured, (long long)gs.eager);
+    }
     r->samples_per_second = samples / fmax(r->train_seconds, 1e-9);
     rc = save_rank_weights(t, o, err);
     if (!rc && !val && root) // without validation the final weights are the ones to test

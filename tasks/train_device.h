@@ -1,4 +1,5 @@
-// defines: train_device, train_device_cpu, train_device_cuda, train_device_get
+// defines: train_device, train_device_cpu, train_device_cuda, train_device_get,
+//          train_cuda_adamw_constants, train_cuda_adamw_dev
 // What the training loop (tasks/train.c) does differently on each device, as a
 // small vtable, so that one loop serves the CPU and a GPU. `work` is the
 // parameter table a step updates (the host table on the CPU, its device mirror on
@@ -28,6 +29,16 @@ typedef struct {
 extern const train_device train_device_cpu;
 #if SSM_HAVE_CUDA
 extern const train_device train_device_cuda; // tasks/cuda/train_device_cuda.c
+
+// The AdamW pass of train_device_cuda with its constants in device memory, for a step
+// captured as a CUDA graph (tasks/cuda/step_graph.h), whose launches must not bake in the
+// rate or the step count. train_cuda_adamw_constants writes them for the rate lr and step t:
+// c[0..2] for the decayed tensors, c[3..5] for the no-decay ones (kernels/cuda/optim.h
+// adamw_constants); the host copies them to dev_c before each replay. Where *dev_guard (the
+// gradient norm, on the device) is not finite nothing is updated. The same bits as .adamw.
+void train_cuda_adamw_constants(float c[6], const ssm_optim_config *oc, double lr, int64_t t);
+ssm_code train_cuda_adamw_dev(ssm_params *work, const ssm_optim_config *oc, const float *dev_c,
+                              const double *dev_guard, ssm_error *err);
 #endif
 
 // The vtable for d (the CPU's for a CPU device, or in a build without CUDA).

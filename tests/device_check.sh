@@ -1,7 +1,8 @@
 #!/bin/sh
 # One batched GPU session (the device tool's machine; docs/kernels.md): builds the CUDA
 # binaries for sm_90 only (H100/H200; the release build has every arch), runs every CUDA
-# suite (test_cuda_nccl: the NCCL all-reduce and `mpirun -np 1` training), then the MIL recipe on a
+# suite (test_cuda_nccl: the NCCL all-reduce and `mpirun -np 1` training; test_cuda_graph: the
+# training step as a CUDA graph, bit for bit), bench/train (eager vs graph samples/s), then the MIL recipe on a
 # generated slide set on the GPU, alone and as one rank under mpirun (NCCL), a 100,000-instance
 # bag (d_model 128) training step on the GPU, the multilabel demo on generated scenes and the
 # part-segmentation demo on the GPU. Logs go to $OUT (or ./device_out).
@@ -14,10 +15,13 @@ mkdir -p "$O"
 T=$(ls tests/test_cuda*.c | sed 's#tests/\(.*\)\.c#build-cuda/tests/\1#')
 export CPATH=$CPATH:${SSMKIT_SYSROOT:-/tmp/sysroot}/usr/include/hdf5/serial LIBRARY_PATH=$LIBRARY_PATH:${SSMKIT_SYSROOT:-/tmp/sysroot}/usr/lib/x86_64-linux-gnu/hdf5/serial
 make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' \
-    build-cuda/ssmkit $T "$@" > "$O/build.log" 2>&1 || { echo "build failed"; tail -30 "$O/build.log"; exit 1; }
+    build-cuda/ssmkit build-cuda/bench/train $T "$@" > "$O/build.log" 2>&1 || { echo "build failed"; tail -30 "$O/build.log"; exit 1; }
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 SSMKIT_BIN=build-cuda/ssmkit tests/run_suites.sh $T > "$O/tests.log" 2>&1
 grep -E "^(==|[0-9]+%)|FAILED|suites:" "$O/tests.log" | tail -40
+# the training step eager and as a CUDA graph (train.cuda_graph; tests/test_cuda_graph.c checks
+# the bits), samples/s side by side
+build-cuda/bench/train 20 > "$O/train_bench.txt" 2>&1; tail -8 "$O/train_bench.txt"
 S=build-cuda/ssmkit
 $S synth-bags "$O/slides" --bags 96 --min 50 --max 300 --dim 16 --witnesses 3:6 --shift 6 --splits 2 --seed 11 > /dev/null
 $S train configs/mil/camelyon16_clam.yaml --set run.device=cuda --set data.path="$O/slides/dataset.csv" \

@@ -1,7 +1,8 @@
 #!/bin/bash
 # A short GPU call (the device tool's machine; docs/kernels.md), for when device time is
 # scarce: builds for sm_90, runs the CUDA suites that have never run on a GPU first (the list
-# below: drop a name once it has passed there), then scan_cuda's table, then (unless SLIM=1)
+# below: drop a name once it has passed there), then bench/train's table (the step eager and
+# as a CUDA graph), scan_cuda's table, then (unless SLIM=1)
 # every other CUDA suite and the points / packed benches. tests/device_check.sh is the
 # complete check (demos, mpirun, long bags). Logs under $OUT.
 # Usage: ../shared/device/prepare.sh && tools/device_debs.sh here, then on the device:
@@ -12,13 +13,13 @@ source .device/env.sh
 . tools/device_mpi.sh
 O=$OUT
 export CPATH=$CPATH:$SSMKIT_SYSROOT/usr/include/hdf5/serial LIBRARY_PATH=$LIBRARY_PATH:$SSMKIT_SYSROOT/usr/lib/x86_64-linux-gnu/hdf5/serial
-FIRST="test_cuda_scan_chunked test_cuda_point_concat test_cuda_smamba test_cuda_nccl test_cuda_multilabel test_cuda_seg_head test_cuda_predict test_cuda_ucr ${EXTRA_FIRST:-}"
+FIRST="test_cuda_graph test_cuda_scan_chunked test_cuda_point_concat test_cuda_smamba test_cuda_nccl test_cuda_multilabel test_cuda_seg_head test_cuda_predict test_cuda_ucr ${EXTRA_FIRST:-}"
 ALL=$(ls tests/test_cuda*.c | sed 's#tests/\(.*\)\.c#\1#')
 T=$(for t in $ALL; do echo build-cuda/tests/$t; done)
 if [ -n "${SLIM:-}" ]; then
-  BUILD="$(for t in $FIRST; do echo build-cuda/tests/$t; done) build-cuda/bench/scan_cuda"
+  BUILD="$(for t in $FIRST; do echo build-cuda/tests/$t; done) build-cuda/bench/scan_cuda build-cuda/bench/train"
 else
-  BUILD="$T build-cuda/bench/scan_cuda build-cuda/bench/points build-cuda/bench/packed_cuda"
+  BUILD="$T build-cuda/bench/scan_cuda build-cuda/bench/train build-cuda/bench/points build-cuda/bench/packed_cuda"
 fi
 t0=$(date +%s)
 make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' \
@@ -28,6 +29,8 @@ F=""; for t in $FIRST; do [ -x build-cuda/tests/$t ] && F="$F build-cuda/tests/$
 SSMKIT_BIN=build-cuda/ssmkit timeout 200 tests/run_suites.sh $F > $O/first.log 2>&1
 grep -E "^(==|[0-9]+%)|:F:|:E:|suites:" $O/first.log | head -40
 echo "first suites done $(( $(date +%s) - t0 )) s"
+# the training step eager and as a CUDA graph (train.cuda_graph), side by side
+timeout 120 build-cuda/bench/train 10 > $O/train_bench.txt 2>&1; tail -8 $O/train_bench.txt
 timeout 60 build-cuda/bench/scan_cuda > $O/scan.txt 2>&1; tail -25 $O/scan.txt
 [ -n "${SLIM:-}" ] && exit 0
 R=""; for t in $ALL; do case " $FIRST " in *" $t "*) ;; *) [ -x build-cuda/tests/$t ] && R="$R build-cuda/tests/$t";; esac; done

@@ -64,7 +64,8 @@ extern "C" ssm_code bag_gather_cuda(real *xf, const real *x, int64_t total, int6
                  (long long)total, (long long)row, (long long)F);
     if (total == 0)
         return SSM_OK;
-    gather_kernel<<<cu_blocks(total * F, CU_THREADS), CU_THREADS>>>(xf, x, total, row, F);
+    gather_kernel<<<cu_blocks(total * F, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        xf, x, total, row, F);
     CUDA_LAUNCH_CHECK("gather_kernel");
     return SSM_OK;
 }
@@ -90,8 +91,8 @@ extern "C" ssm_code bag_tokens_forward_cuda(real *tokens, const real *pre, const
                  "bag_tokens_forward_cuda: n=%lld total=%lld D=%lld extra=%lld", (long long)n,
                  (long long)total, (long long)D, (long long)extra);
     int64_t m = (total + n * extra) * D;
-    tokens_fwd_kernel<<<cu_blocks(m, CU_THREADS), CU_THREADS>>>(tokens, pre, cls, off, n, total, D,
-                                                                extra, act);
+    tokens_fwd_kernel<<<cu_blocks(m, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        tokens, pre, cls, off, n, total, D, extra, act);
     CUDA_LAUNCH_CHECK("tokens_fwd_kernel");
     return SSM_OK;
 }
@@ -126,11 +127,12 @@ extern "C" ssm_code bag_tokens_backward_cuda(real *dpre, real *dcls, const real 
     cu_bad_shape(n < 1 || total < n || D < 1 || extra < 0 || extra > 1 || (extra && !dcls),
                  "bag_tokens_backward_cuda: n=%lld total=%lld D=%lld extra=%lld", (long long)n,
                  (long long)total, (long long)D, (long long)extra);
-    tokens_bwd_kernel<<<cu_blocks(total * D, CU_THREADS), CU_THREADS>>>(dpre, dtokens, pre, off, n,
-                                                                        total, D, extra, act);
+    tokens_bwd_kernel<<<cu_blocks(total * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dpre, dtokens, pre, off, n, total, D, extra, act);
     CUDA_LAUNCH_CHECK("tokens_bwd_kernel");
     if (extra) {
-        dcls_kernel<<<cu_blocks(D, CU_THREADS), CU_THREADS>>>(dcls, dtokens, off, n, D);
+        dcls_kernel<<<cu_blocks(D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(dcls, dtokens,
+                                                                                    off, n, D);
         CUDA_LAUNCH_CHECK("dcls_kernel");
     }
     return SSM_OK;
@@ -153,7 +155,8 @@ extern "C" ssm_code bag_order_closed_cuda(int32_t *perm, const bag_order *o, con
                  "bag_order_closed_cuda: n=%lld total=%lld kind=%d", (long long)n,
                  (long long)total, (int)o->kind);
     int64_t T = total + n * extra;
-    closed_kernel<<<cu_blocks(T, CU_THREADS), CU_THREADS>>>(perm, o->kind, o->R, off, n, T, extra);
+    closed_kernel<<<cu_blocks(T, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        perm, o->kind, o->R, off, n, T, extra);
     CUDA_LAUNCH_CHECK("closed_kernel");
     return SSM_OK;
 }
@@ -300,11 +303,11 @@ extern "C" ssm_code bag_order_sorted_cuda(int32_t *perm, const bag_order *o, int
     if (rc != SSM_OK)
         return rc;
     if (o->kind != BAG_ORDER_SHUFFLE) {
-        grid_kernel<<<(unsigned)n, GRID_THREADS>>>(grids, xy, row, off);
+        grid_kernel<<<(unsigned)n, GRID_THREADS, 0, ssm_cuda_stream()>>>(grids, xy, row, off);
         CUDA_LAUNCH_CHECK("grid_kernel");
     }
-    keys_kernel<<<cu_blocks(total, CU_THREADS), CU_THREADS>>>(keys_in, vals_in, o->kind, which, key,
-                                                              xy, row, grids, off, n, total);
+    keys_kernel<<<cu_blocks(total, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        keys_in, vals_in, o->kind, which, key, xy, row, grids, off, n, total);
     CUDA_LAUNCH_CHECK("keys_kernel");
     // A radix sort is stable: equal keys keep the ascending instance order, as the host's
     // sort by (key, instance).
@@ -312,7 +315,8 @@ extern "C" ssm_code bag_order_sorted_cuda(int32_t *perm, const bag_order *o, int
                                                         vals_in, vals_out, (int)total, (int)n,
                                                         off, off + 1));
     int64_t T = total + n * extra;
-    scatter_kernel<<<cu_blocks(T, CU_THREADS), CU_THREADS>>>(perm, vals_out, off, n, T, extra);
+    scatter_kernel<<<cu_blocks(T, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        perm, vals_out, off, n, T, extra);
     CUDA_LAUNCH_CHECK("scatter_kernel");
     return SSM_OK;
 }

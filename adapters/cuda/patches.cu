@@ -39,7 +39,7 @@ extern "C" ssm_code patchify_forward_cuda(real *cols, const real *x, int64_t B,
     int64_t n = B * g->P * g->K;
     if (n == 0)
         return SSM_OK;
-    patchify_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(cols, x, B, *g);
+    patchify_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(cols, x, B, *g);
     CUDA_LAUNCH_CHECK("patchify_kernel");
     return SSM_OK;
 }
@@ -53,7 +53,8 @@ extern "C" ssm_code patchify_forward_bf16_cuda(ssm_bf16 *cols, const real *x, in
     int64_t n = B * g->P * g->K;
     if (n == 0)
         return SSM_OK;
-    patchify_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>((__nv_bfloat16 *)cols, x, B, *g);
+    patchify_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        (__nv_bfloat16 *)cols, x, B, *g);
     CUDA_LAUNCH_CHECK("patchify_kernel (bf16)");
     return SSM_OK;
 }
@@ -76,8 +77,8 @@ extern "C" ssm_code patch_tokens_forward_cuda(real *tokens, const real *emb, con
                  (long long)c);
     if (B == 0)
         return SSM_OK;
-    tokens_fwd_kernel<<<cu_blocks(B * L * D, CU_THREADS), CU_THREADS>>>(tokens, emb, pos, cls, B, P,
-                                                                        L, D, c);
+    tokens_fwd_kernel<<<cu_blocks(B * L * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        tokens, emb, pos, cls, B, P, L, D, c);
     CUDA_LAUNCH_CHECK("tokens_fwd_kernel");
     return SSM_OK;
 }
@@ -113,9 +114,11 @@ extern "C" ssm_code patch_tokens_backward_cuda(real *demb, real *dpos, real *dcl
                  (long long)c);
     if (B == 0)
         return SSM_OK;
-    demb_kernel<<<cu_blocks(B * P * D, CU_THREADS), CU_THREADS>>>(demb, dtokens, B, P, L, D, c);
+    demb_kernel<<<cu_blocks(B * P * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        demb, dtokens, B, P, L, D, c);
     CUDA_LAUNCH_CHECK("demb_kernel");
-    dpos_kernel<<<cu_blocks(L * D, CU_THREADS), CU_THREADS>>>(dpos, dcls, dtokens, B, L, D, c);
+    dpos_kernel<<<cu_blocks(L * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dpos, dcls, dtokens, B, L, D, c);
     CUDA_LAUNCH_CHECK("dpos_kernel");
     return SSM_OK;
 }
@@ -135,7 +138,8 @@ extern "C" ssm_code orders_broadcast_cuda(int32_t *orders, const int32_t *base, 
     int64_t n = (int64_t)n_orders * B * L;
     if (n == 0)
         return SSM_OK;
-    broadcast_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(orders, base, n_orders, B, L);
+    broadcast_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        orders, base, n_orders, B, L);
     CUDA_LAUNCH_CHECK("broadcast_kernel");
     return SSM_OK;
 }

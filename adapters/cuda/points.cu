@@ -8,13 +8,13 @@
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);            \
          i += (int64_t)gridDim.x * blockDim.x)
 
-#define LAUNCH(kernel, n, ...)                                                            \
-    do {                                                                                  \
-        if ((n) > 0) {                                                                    \
-            kernel<<<cu_blocks((n), CU_THREADS), CU_THREADS>>>(__VA_ARGS__);              \
-            CUDA_LAUNCH_CHECK(#kernel);                                                   \
-        }                                                                                 \
-        return SSM_OK;                                                                    \
+#define LAUNCH(kernel, n, ...)                                                                     \
+    do {                                                                                           \
+        if ((n) > 0) {                                                                             \
+            kernel<<<cu_blocks((n), CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(__VA_ARGS__); \
+            CUDA_LAUNCH_CHECK(#kernel);                                                            \
+        }                                                                                          \
+        return SSM_OK;                                                                             \
     } while (0)
 
 __global__ void k_centres(float *centres, const float *x, const int32_t *cidx, int64_t N,
@@ -234,7 +234,8 @@ extern "C" ssm_code pg_orders_cuda(int32_t *orders, const point_order *o, int n_
     orders_arg oa;
     for (int i = 0; i < n_orders; i++)
         oa.o[i] = o[i];
-    k_orders<<<(unsigned)(B * n_orders), CU_THREADS>>>(orders, oa, centres, B, G, grid, keys);
+    k_orders<<<(unsigned)(B * n_orders), CU_THREADS, 0, ssm_cuda_stream()>>>(orders, oa, centres, B,
+                                                                             G, grid, keys);
     CUDA_LAUNCH_CHECK("pg_orders_cuda");
     return SSM_OK;
 }

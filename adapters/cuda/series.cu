@@ -39,7 +39,8 @@ extern "C" ssm_code revin_norm_forward_cuda(real *xn, real *mean, real *std, con
                  (long long)B, (long long)T, (long long)V);
     if (B == 0)
         return SSM_OK;
-    norm_fwd_kernel<<<cu_blocks(B * V, CU_THREADS), CU_THREADS>>>(xn, mean, std, x, w, c, B, T, V);
+    norm_fwd_kernel<<<cu_blocks(B * V, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        xn, mean, std, x, w, c, B, T, V);
     CUDA_LAUNCH_CHECK("norm_fwd_kernel");
     return SSM_OK;
 }
@@ -74,7 +75,7 @@ extern "C" ssm_code revin_norm_backward_cuda(real *dw, real *dc, const real *dxn
                                              int64_t B, int64_t T, int64_t V) {
     cu_bad_shape(B < 0 || T < 1 || V < 1, "revin_norm_backward_cuda: B=%lld T=%lld V=%lld",
                  (long long)B, (long long)T, (long long)V);
-    norm_bwd_kernel<<<cu_blocks(V, 64), 64>>>(dw, dc, dxn, x, B, T, V);
+    norm_bwd_kernel<<<cu_blocks(V, 64), 64, 0, ssm_cuda_stream()>>>(dw, dc, dxn, x, B, T, V);
     CUDA_LAUNCH_CHECK("norm_bwd_kernel");
     return SSM_OK;
 }
@@ -97,8 +98,8 @@ extern "C" ssm_code revin_denorm_forward_cuda(real *y, const real *yn, const rea
                  (long long)B, (long long)H, (long long)V);
     if (B == 0)
         return SSM_OK;
-    denorm_fwd_kernel<<<cu_blocks(B * H * V, CU_THREADS), CU_THREADS>>>(y, yn, mean, std, w, c, B,
-                                                                        H, V);
+    denorm_fwd_kernel<<<cu_blocks(B * H * V, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        y, yn, mean, std, w, c, B, H, V);
     CUDA_LAUNCH_CHECK("denorm_fwd_kernel");
     return SSM_OK;
 }
@@ -139,11 +140,13 @@ extern "C" ssm_code revin_denorm_backward_cuda(real *dyn, real *dw, real *dc, co
                  "B=%lld H=%lld V=%lld", (long long)B, (long long)H, (long long)V);
     if (B == 0)
         return SSM_OK;
-    denorm_bwd_x_kernel<<<cu_blocks(B * H * V, CU_THREADS), CU_THREADS>>>(dyn, dy, std, w, B, H, V);
+    denorm_bwd_x_kernel<<<cu_blocks(B * H * V, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dyn, dy, std, w, B, H, V);
     CUDA_LAUNCH_CHECK("denorm_bwd_x_kernel");
     if (!w)
         return SSM_OK;
-    denorm_bwd_w_kernel<<<cu_blocks(V, 64), 64>>>(dw, dc, dy, yn, std, w, c, B, H, V);
+    denorm_bwd_w_kernel<<<cu_blocks(V, 64), 64, 0, ssm_cuda_stream()>>>(dw, dc, dy, yn, std, w, c,
+                                                                        B, H, V);
     CUDA_LAUNCH_CHECK("denorm_bwd_w_kernel");
     return SSM_OK;
 }
@@ -161,7 +164,8 @@ extern "C" ssm_code series_swap_last2_cuda(real *out, const real *in, int64_t B,
                  (long long)B, (long long)X, (long long)Y);
     if (B == 0)
         return SSM_OK;
-    swap_kernel<<<cu_blocks(B * X * Y, CU_THREADS), CU_THREADS>>>(out, in, B, X, Y);
+    swap_kernel<<<cu_blocks(B * X * Y, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(out, in, B,
+                                                                                        X, Y);
     CUDA_LAUNCH_CHECK("swap_kernel");
     return SSM_OK;
 }
@@ -184,7 +188,8 @@ extern "C" ssm_code series_patchify_cuda(real *cols, const real *x, int64_t B, i
                  (long long)P, (long long)p, (long long)s);
     if (B == 0)
         return SSM_OK;
-    patchify_kernel<<<cu_blocks(B * V * P * p, CU_THREADS), CU_THREADS>>>(cols, x, B, T, V, P, p, s);
+    patchify_kernel<<<cu_blocks(B * V * P * p, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        cols, x, B, T, V, P, p, s);
     CUDA_LAUNCH_CHECK("patchify_kernel");
     return SSM_OK;
 }
@@ -213,8 +218,8 @@ extern "C" ssm_code series_patchify_backward_cuda(real *dx, const real *dcols, i
                  "cuda: B=%lld T=%lld V=%lld", (long long)B, (long long)T, (long long)V);
     if (B == 0)
         return SSM_OK;
-    patchify_bwd_kernel<<<cu_blocks(B * T * V, CU_THREADS), CU_THREADS>>>(dx, dcols, B, T, V, P, p,
-                                                                          s);
+    patchify_bwd_kernel<<<cu_blocks(B * T * V, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dx, dcols, B, T, V, P, p, s);
     CUDA_LAUNCH_CHECK("patchify_bwd_kernel");
     return SSM_OK;
 }

@@ -96,7 +96,7 @@ static ssm_code ffn_bwd(mamba_stack *s, ssm_params *p, int64_t i, real *din, con
     const mamba_cuda_layer_acts *t = &s->cu_acts[i];
     const int64_t D = s->D, F = s->cfg.ffn_dim;
     real *dh = s->cu.dffn;
-    CUDA_CHECK(cudaMemsetAsync(dh, 0, (size_t)(rows * F) * sizeof(real), 0));
+    CUDA_CHECK(cudaMemsetAsync(dh, 0, (size_t)(rows * F) * sizeof(real), ssm_cuda_stream()));
     TRY(linear_backward_cuda(dh, ssm_params_grad(p, lp->fc2_w), ssm_params_grad(p, lp->fc2_b),
                              dout, t->ffn_g, ssm_params_data(p, lp->fc2_w), rows, F, D));
     TRY(gelu_backward_cuda(dh, t->ffn_a, rows * F));
@@ -138,18 +138,19 @@ ssm_code mamba_block_backward_cuda(mamba_stack *s, ssm_params *p, int64_t i, rea
     real *dtmp = s->cu.mix;
     if (s->cfg.norm_position == MAMBA_POST_NORM) {
         if (F > 0) { // dres: d x' -> d hn = dsum2 + ffn'(dsum2)
-            CUDA_CHECK(cudaMemsetAsync(dtmp, 0, bytes, 0));
+            CUDA_CHECK(cudaMemsetAsync(dtmp, 0, bytes, ssm_cuda_stream()));
             TRY(norm_bwd(s, p, dtmp, dres, t->sum2, t->mean2, t->rstd2, lp->norm2_w, lp->norm2_b,
                          rows));
-            CUDA_CHECK(cudaMemcpyAsync(dres, dtmp, bytes, cudaMemcpyDeviceToDevice, 0));
+            CUDA_CHECK(
+                cudaMemcpyAsync(dres, dtmp, bytes, cudaMemcpyDeviceToDevice, ssm_cuda_stream()));
             TRY(ffn_bwd(s, p, i, dres, dtmp, t->hn, rows));
         }
-        CUDA_CHECK(cudaMemsetAsync(dtmp, 0, bytes, 0)); // dsum1
+        CUDA_CHECK(cudaMemsetAsync(dtmp, 0, bytes, ssm_cuda_stream())); // dsum1
         TRY(norm_bwd(s, p, dtmp, dres, t->sum1, t->mean, t->rstd, lp->norm_w, lp->norm_b, rows));
         TRY(mixer_bwd(s, p, i, dres, dtmp, t->res, o, cl)); // d x = mixer'(dsum1) + dsum1
         return add_forward_cuda(dres, dres, dtmp, n);
     }
-    CUDA_CHECK(cudaMemsetAsync(dtmp, 0, bytes, 0)); // d hn
+    CUDA_CHECK(cudaMemsetAsync(dtmp, 0, bytes, ssm_cuda_stream())); // d hn
     TRY(ffn_bwd(s, p, i, dtmp, dres, t->hn, rows));
     // dsum1 = d x' + norm2'(d hn)
     TRY(norm_bwd(s, p, dres, dtmp, t->sum1, t->mean2, t->rstd2, lp->norm2_w, lp->norm2_b, rows));

@@ -25,14 +25,14 @@ __global__ void k_ffn_gelu_bwd(float *d, const float *a, int64_t n) {
     }
 }
 
-#define LAUNCH(kernel, n, ...)                                                            \
-    do {                                                                                  \
-        cu_bad_shape((n) < 0, #kernel ": n = %lld must be >= 0", (long long)(n));         \
-        if ((n) == 0)                                                                     \
-            return SSM_OK;                                                                \
-        kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(__VA_ARGS__);                    \
-        CUDA_LAUNCH_CHECK(#kernel);                                                       \
-        return SSM_OK;                                                                    \
+#define LAUNCH(kernel, n, ...)                                                                     \
+    do {                                                                                           \
+        cu_bad_shape((n) < 0, #kernel ": n = %lld must be >= 0", (long long)(n));                  \
+        if ((n) == 0)                                                                              \
+            return SSM_OK;                                                                         \
+        kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(__VA_ARGS__);       \
+        CUDA_LAUNCH_CHECK(#kernel);                                                                \
+        return SSM_OK;                                                                             \
     } while (0)
 
 extern "C" ssm_code gelu_forward_cuda(real *g, const real *a, int64_t n) {

@@ -1,7 +1,7 @@
 // defines: gelu_forward_cuda, gelu_backward_cuda
 // The GELU of the feed-forward sublayer (backbone/ffn.c) on GPU (private to backbone/cuda/).
 // Same conventions as mixer_kernels.h: device pointers, an ssm_code result, the message in
-// the per-thread CUDA error, the default stream.
+// the per-thread CUDA error, the library stream (ssm_cuda_stream).
 #pragma once
 #include <stdint.h>
 

@@ -32,7 +32,7 @@
     } while (0)
 
 static ssm_code zero(void *x, size_t bytes) {
-    cudaError_t e = cudaMemsetAsync(x, 0, bytes, 0);
+    cudaError_t e = cudaMemsetAsync(x, 0, bytes, ssm_cuda_stream());
     return e == cudaSuccess ? SSM_OK : ssm_cuda_fail(__FILE__, __LINE__, "cudaMemsetAsync", e);
 }
 

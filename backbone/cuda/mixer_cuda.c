@@ -17,7 +17,7 @@
 // are per-sample products ([B, P, E] and [B, E, R], one strided-batched GEMM each) summed over
 // the batch in ascending order (batch_sum_add_cuda): deterministic, no atomics.
 //
-// Everything runs on the default stream in order; nothing synchronizes or copies to the host.
+// Everything runs on the library stream in order; nothing synchronizes or copies to the host.
 //
 // Every step reads its extent from the call (mamba_cuda_call: B rows of L tokens), not from
 // the plan. A packed call (B = 1, L = pk->total, the offsets in cl->seg) runs exactly the
@@ -41,7 +41,7 @@
     } while (0)
 
 static ssm_code zero(real *x, size_t n) {
-    cudaError_t e = cudaMemsetAsync(x, 0, n * sizeof(real), 0);
+    cudaError_t e = cudaMemsetAsync(x, 0, n * sizeof(real), ssm_cuda_stream());
     return e == cudaSuccess ? SSM_OK : ssm_cuda_fail(__FILE__, __LINE__, "cudaMemsetAsync", e);
 }
 

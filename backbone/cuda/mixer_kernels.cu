@@ -71,7 +71,7 @@ extern "C" ssm_code tokens_to_channels_cuda(real *out, const real *inp, const in
     if (B * C * L == 0)
         return SSM_OK;
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)((L + 31) / 32), (unsigned)B);
-    k_tok2chan<<<grid, dim3(32, 8)>>>(out, inp, perm, C, L, ld, alpha);
+    k_tok2chan<<<grid, dim3(32, 8), 0, ssm_cuda_stream()>>>(out, inp, perm, C, L, ld, alpha);
     CUDA_LAUNCH_CHECK("k_tok2chan");
     return SSM_OK;
 }
@@ -83,7 +83,8 @@ extern "C" ssm_code channels_to_tokens_cuda(real *out, const real *inp, const in
     if (B * C * L == 0)
         return SSM_OK;
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)((L + 31) / 32), (unsigned)B);
-    k_chan2tok<<<grid, dim3(32, 8)>>>(out, inp, perm, C, L, ld, alpha, accumulate);
+    k_chan2tok<<<grid, dim3(32, 8), 0, ssm_cuda_stream()>>>(out, inp, perm, C, L, ld, alpha,
+                                                            accumulate);
     CUDA_LAUNCH_CHECK("k_chan2tok");
     return SSM_OK;
 }
@@ -123,14 +124,14 @@ __global__ void k_batch_sum_add(float *out, const float *part, int64_t B, int64_
     }
 }
 
-#define LAUNCH(kernel, n, ...)                                                            \
-    do {                                                                                  \
-        cu_bad_shape((n) < 0, #kernel ": n = %lld must be >= 0", (long long)(n));         \
-        if ((n) == 0)                                                                     \
-            return SSM_OK;                                                                \
-        kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(__VA_ARGS__);                    \
-        CUDA_LAUNCH_CHECK(#kernel);                                                       \
-        return SSM_OK;                                                                    \
+#define LAUNCH(kernel, n, ...)                                                                     \
+    do {                                                                                           \
+        cu_bad_shape((n) < 0, #kernel ": n = %lld must be >= 0", (long long)(n));                  \
+        if ((n) == 0)                                                                              \
+            return SSM_OK;                                                                         \
+        kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(__VA_ARGS__);       \
+        CUDA_LAUNCH_CHECK(#kernel);                                                                \
+        return SSM_OK;                                                                             \
     } while (0)
 
 extern "C" ssm_code gate_tokens_forward_cuda(real *g, const real *y, const real *xz,

@@ -4,7 +4,7 @@
 // between the token-major projections and the channel-first conv and scan, fused with the
 // scan order's gather / scatter, and the gate on token-major rows whose z is a column block
 // of xz. Same conventions as the kernels/cuda twins: device pointers, an ssm_code result,
-// the message in the per-thread CUDA error (ssm_cuda_take_error), the default stream.
+// the message in the per-thread CUDA error (ssm_cuda_take_error), the library stream.
 // perm rows must be permutations of [0, L) (the writes of channels_to_tokens would race
 // otherwise); perm NULL is the identity.
 #pragma once

@@ -76,10 +76,11 @@ extern "C" ssm_code tokens_to_channels_bf16_cuda(void *out, int out_fp32, const 
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)((L + 31) / 32), (unsigned)B);
     const __nv_bfloat16 *in = (const __nv_bfloat16 *)inp;
     if (out_fp32)
-        k_tok2chan_h<float><<<grid, dim3(32, 8)>>>((float *)out, in, perm, C, L, ld, alpha);
+        k_tok2chan_h<float>
+            <<<grid, dim3(32, 8), 0, ssm_cuda_stream()>>>((float *)out, in, perm, C, L, ld, alpha);
     else
-        k_tok2chan_h<__nv_bfloat16>
-            <<<grid, dim3(32, 8)>>>((__nv_bfloat16 *)out, in, perm, C, L, ld, alpha);
+        k_tok2chan_h<__nv_bfloat16><<<grid, dim3(32, 8), 0, ssm_cuda_stream()>>>(
+            (__nv_bfloat16 *)out, in, perm, C, L, ld, alpha);
     CUDA_LAUNCH_CHECK("k_tok2chan_h");
     return SSM_OK;
 }
@@ -94,11 +95,11 @@ extern "C" ssm_code channels_to_tokens_bf16_cuda(ssm_bf16 *out, const void *inp,
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)((L + 31) / 32), (unsigned)B);
     __nv_bfloat16 *o = (__nv_bfloat16 *)out;
     if (in_fp32)
-        k_chan2tok_h<float><<<grid, dim3(32, 8)>>>(o, (const float *)inp, perm, C, L, ld, alpha,
-                                                   accumulate);
+        k_chan2tok_h<float><<<grid, dim3(32, 8), 0, ssm_cuda_stream()>>>(
+            o, (const float *)inp, perm, C, L, ld, alpha, accumulate);
     else
-        k_chan2tok_h<__nv_bfloat16><<<grid, dim3(32, 8)>>>(o, (const __nv_bfloat16 *)inp, perm,
-                                                           C, L, ld, alpha, accumulate);
+        k_chan2tok_h<__nv_bfloat16><<<grid, dim3(32, 8), 0, ssm_cuda_stream()>>>(
+            o, (const __nv_bfloat16 *)inp, perm, C, L, ld, alpha, accumulate);
     CUDA_LAUNCH_CHECK("k_chan2tok_h");
     return SSM_OK;
 }
@@ -130,7 +131,7 @@ extern "C" ssm_code gate_tokens_forward_bf16_cuda(ssm_bf16 *g, const ssm_bf16 *y
                  (long long)rows, (long long)E);
     if (n == 0)
         return SSM_OK;
-    k_gate_tok_fwd_h<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(
+    k_gate_tok_fwd_h<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
         (__nv_bfloat16 *)g, (const __nv_bfloat16 *)y, (const __nv_bfloat16 *)xz, E, n);
     CUDA_LAUNCH_CHECK("k_gate_tok_fwd_h");
     return SSM_OK;
@@ -144,7 +145,7 @@ extern "C" ssm_code gate_tokens_backward_bf16_cuda(ssm_bf16 *dy, ssm_bf16 *dxz,
                  (long long)rows, (long long)E);
     if (n == 0)
         return SSM_OK;
-    k_gate_tok_bwd_h<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(
+    k_gate_tok_bwd_h<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
         (__nv_bfloat16 *)dy, (__nv_bfloat16 *)dxz, (const __nv_bfloat16 *)dg,
         (const __nv_bfloat16 *)y, (const __nv_bfloat16 *)xz, E, n);
     CUDA_LAUNCH_CHECK("k_gate_tok_bwd_h");

@@ -25,7 +25,8 @@
 // din += the gradient that reaches res_0. Their buffers are planned after all of the above,
 // so the plain block's plan is unchanged.
 //
-// No host<->device copy and no synchronization: every call is queued on the default stream.
+// No host<->device copy and no synchronization: every call is queued on the library stream
+// (kernels/cuda/common.h ssm_cuda_stream).
 // The only host reads are the schedule (a host array), the plan, and a packed call's host
 // offsets (checked with ssm_packing_check; the kernels read pk->d_offsets).
 #include <string.h>
@@ -299,7 +300,8 @@ static ssm_code stack_forward_extended(mamba_stack *s, const ssm_params *p, real
                                        const mamba_cuda_call *cl, ssm_error *err) {
     const int64_t rows = cl->B * cl->L, n = s->n_layers;
     const size_t bytes = (size_t)(rows * s->D) * sizeof(real);
-    cudaError_t e = cudaMemcpyAsync(s->cu_acts[0].res, in, bytes, cudaMemcpyDeviceToDevice, 0);
+    cudaError_t e =
+        cudaMemcpyAsync(s->cu_acts[0].res, in, bytes, cudaMemcpyDeviceToDevice, ssm_cuda_stream());
     if (e != cudaSuccess)
         return took(ssm_cuda_fail(__FILE__, __LINE__, "cudaMemcpyAsync(res_0 <- in)", e), err);
     for (int64_t i = 0; i < n; i++) {
@@ -307,7 +309,7 @@ static ssm_code stack_forward_extended(mamba_stack *s, const ssm_params *p, real
         TRY_DEV(mamba_block_forward_cuda(s, p, i, next, orders, cl));
     }
     if (!s->cfg.final_norm) {
-        e = cudaMemcpyAsync(out, s->cu_res_out, bytes, cudaMemcpyDeviceToDevice, 0);
+        e = cudaMemcpyAsync(out, s->cu_res_out, bytes, cudaMemcpyDeviceToDevice, ssm_cuda_stream());
         if (e != cudaSuccess)
             return took(ssm_cuda_fail(__FILE__, __LINE__, "cudaMemcpyAsync(out <- res_n)", e),
                         err);
@@ -361,7 +363,7 @@ static ssm_code stack_backward(mamba_stack *s, ssm_params *p, real *din, const r
     real *dres = s->cu.dres, *dnormed = s->cu.mix; // [B, L, D]; mix is free in the backward
     const size_t bytes = (size_t)(rows * D) * sizeof(real);
     if (s->cfg.final_norm) {
-        cudaError_t e = cudaMemsetAsync(dres, 0, bytes, 0);
+        cudaError_t e = cudaMemsetAsync(dres, 0, bytes, ssm_cuda_stream());
         if (e != cudaSuccess)
             return took(ssm_cuda_fail(__FILE__, __LINE__, "cudaMemsetAsync(dres)", e), err);
         if (ln)
@@ -374,7 +376,8 @@ static ssm_code stack_backward(mamba_stack *s, ssm_params *p, real *din, const r
                                           s->cu_res_out, ssm_params_data(p, s->normf_w),
                                           s->cu_rstd_f, rows, D));
     } else {
-        cudaError_t e = cudaMemcpyAsync(dres, dout, bytes, cudaMemcpyDeviceToDevice, 0);
+        cudaError_t e =
+            cudaMemcpyAsync(dres, dout, bytes, cudaMemcpyDeviceToDevice, ssm_cuda_stream());
         if (e != cudaSuccess)
             return took(ssm_cuda_fail(__FILE__, __LINE__, "cudaMemcpyAsync(dres <- dout)", e),
                         err);

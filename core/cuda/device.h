@@ -37,7 +37,7 @@ void ssm_params_cuda_free(ssm_params *dev); // and its bf16 shadow
 
 // Allocates dev's bf16 shadow (once) and fills it from dev->data.
 ssm_code ssm_params_cuda_shadow_bf16(ssm_params *dev, ssm_error *err);
-// data_bf16 = bf16(data), queued on the default stream; a no-op without a shadow.
+// data_bf16 = bf16(data), queued on the library stream; a no-op without a shadow.
 ssm_code ssm_params_cuda_refresh_bf16(ssm_params *dev, ssm_error *err);
 // Tensor `index` of the shadow (device); NULL without one.
 static inline const ssm_bf16 *ssm_params_data_bf16(const ssm_params *p, size_t index) {

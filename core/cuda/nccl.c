@@ -69,8 +69,9 @@ static ssm_code check_async(nccl_ctx *c, ssm_error *err) {
     return SSM_OK;
 }
 
-// Everything is queued on the legacy default stream (0), where the backward's kernels ran and
-// clipping's will: ordered after the one and before the other, with no host synchronisation.
+// Everything is queued on the library stream (ssm_cuda_stream), where the backward's kernels
+// ran and clipping's will: ordered after the one and before the other, with no host
+// synchronisation.
 static ssm_code nccl_grad_average(void *ctx, real *grad, size_t n, double share,
                                   ssm_error *err) {
     nccl_ctx *c = ctx;
@@ -80,7 +81,8 @@ static ssm_code nccl_grad_average(void *ctx, real *grad, size_t n, double share,
     else if (share != 1)
         SSM_CUDA_TRY(scale_inplace_cuda(grad, (real)share, (int64_t)n), err);
     if (!c->bf16) {
-        NCCL_TRY(ncclAllReduce(grad, grad, n, ncclFloat, ncclSum, c->comm, 0), c->comm, err);
+        NCCL_TRY(ncclAllReduce(grad, grad, n, ncclFloat, ncclSum, c->comm, ssm_cuda_stream()),
+                 c->comm, err);
         return SSM_OK;
     }
     if (c->cap < n) {
@@ -94,7 +96,8 @@ static ssm_code nccl_grad_average(void *ctx, real *grad, size_t n, double share,
         c->cap = n;
     }
     SSM_CUDA_TRY(cast_f32_to_bf16_cuda(c->buf, grad, (int64_t)n), err);
-    NCCL_TRY(ncclAllReduce(c->buf, c->buf, n, ncclBfloat16, ncclSum, c->comm, 0), c->comm, err);
+    NCCL_TRY(ncclAllReduce(c->buf, c->buf, n, ncclBfloat16, ncclSum, c->comm, ssm_cuda_stream()),
+             c->comm, err);
     SSM_CUDA_TRY(cast_bf16_to_f32_cuda(grad, c->buf, (int64_t)n), err);
     return SSM_OK;
 }

@@ -3,8 +3,8 @@
 // the ranks of d, one GPU per rank (the current device when attached), its unique id made
 // by rank 0 and broadcast over MPI (core/distributed.h), as llm.c does. Once attached,
 // ssm_dist_grad_average(d, ..., on_device 1) scales the device gradients by the rank's
-// share and sums them in place with ncclAllReduce on the legacy default stream (ordered
-// after the backward and before clipping, with no host synchronisation), in fp32, or in
+// share and sums them in place with ncclAllReduce on the library stream (ssm_cuda_stream;
+// ordered after the backward and before clipping, with no host synchronisation), in fp32, or in
 // bf16 (run.grad_allreduce: bf16: half the bytes; the sum is rounded to bf16 and widened back).
 // A build without NCCL (no nccl.h: make NCCL=0) refuses with the reason; one GPU then trains
 // alone as before.

@@ -18,9 +18,9 @@
         }                                                                          \
     } while (0)
 
-// Zeroes n bytes of device memory on the default stream (no synchronization).
+// Zeroes n bytes of device memory on the library stream (no synchronization).
 static inline ssm_code ssm_cuda_zero(void *p, size_t bytes) {
     if (bytes)
-        CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, 0));
+        CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ssm_cuda_stream()));
     return SSM_OK;
 }

@@ -40,14 +40,14 @@ __global__ void k_add(float *out, const float *a, const float *b, int64_t n) {
 }
 __global__ void k_scale(float *x, float s, int64_t n) { GRID_STRIDE(i, n) x[i] *= s; }
 
-#define LAUNCH(kernel, n, ...)                                                            \
-    do {                                                                                  \
-        cu_bad_shape((n) < 0, #kernel ": n = %lld must be >= 0", (long long)(n));         \
-        if ((n) == 0)                                                                     \
-            return SSM_OK;                                                                \
-        kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(__VA_ARGS__);                    \
-        CUDA_LAUNCH_CHECK(#kernel);                                                       \
-        return SSM_OK;                                                                    \
+#define LAUNCH(kernel, n, ...)                                                                     \
+    do {                                                                                           \
+        cu_bad_shape((n) < 0, #kernel ": n = %lld must be >= 0", (long long)(n));                  \
+        if ((n) == 0)                                                                              \
+            return SSM_OK;                                                                         \
+        kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(__VA_ARGS__);       \
+        CUDA_LAUNCH_CHECK(#kernel);                                                                \
+        return SSM_OK;                                                                             \
     } while (0)
 
 extern "C" ssm_code silu_forward_cuda(real *out, const real *x, int64_t n) {

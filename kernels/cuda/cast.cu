@@ -27,12 +27,13 @@ extern "C" ssm_code cast_f32_to_bf16_cuda(ssm_bf16 *out, const float *in, int64_
     if (n == 0)
         return SSM_OK;
     if ((((uintptr_t)out | (uintptr_t)in) & 7) == 0 && n % 2 == 0) {
-        k_f2bf2<<<cu_blocks(n / 2, CU_THREADS), CU_THREADS>>>((__nv_bfloat162 *)out,
-                                                             (const float2 *)in, n / 2);
+        k_f2bf2<<<cu_blocks(n / 2, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+            (__nv_bfloat162 *)out, (const float2 *)in, n / 2);
         CUDA_LAUNCH_CHECK("k_f2bf2");
         return SSM_OK;
     }
-    k_f2bf<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>((__nv_bfloat16 *)out, in, n);
+    k_f2bf<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>((__nv_bfloat16 *)out, in,
+                                                                           n);
     CUDA_LAUNCH_CHECK("k_f2bf");
     return SSM_OK;
 }
@@ -41,7 +42,8 @@ extern "C" ssm_code cast_bf16_to_f32_cuda(float *out, const ssm_bf16 *in, int64_
     cu_bad_shape(n < 0, "cast_bf16_to_f32_cuda: n = %lld must be >= 0", (long long)n);
     if (n == 0)
         return SSM_OK;
-    k_bf2f<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(out, (const __nv_bfloat16 *)in, n);
+    k_bf2f<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        out, (const __nv_bfloat16 *)in, n);
     CUDA_LAUNCH_CHECK("k_bf2f");
     return SSM_OK;
 }

@@ -1,6 +1,7 @@
 // defines: ssm_cuda_fail, ssm_cublas_fail, ssm_cuda_failf, ssm_cuda_take_error,
 //          ssm_cuda_device_count, ssm_cuda_has_kernel_image, ssm_cuda_alloc, ssm_cuda_free, ssm_cuda_upload,
-//          ssm_cuda_download, ssm_cuda_sync, ssm_cublas_handle, ssm_cuda_scratch
+//          ssm_cuda_download, ssm_cuda_sync, ssm_cuda_stream, ssm_cuda_capturing,
+//          ssm_cublas_handle, ssm_cuda_scratch, ssm_cuda_scratch_generation
 // The error bookkeeping and allocation helpers behind kernels/cuda/common.h.
 #include "kernels/cuda/common.h"
 
@@ -126,10 +127,46 @@ extern "C" int ssm_cuda_device_count(void) {
     return n;
 }
 
+// One stream per host thread, like the cuBLAS handle; g_stream stays NULL until first use, so
+// asking whether it captures never creates it.
+static thread_local cudaStream_t g_stream = NULL;
+
+extern "C" cudaStream_t ssm_cuda_stream(void) {
+    if (!g_stream && cudaStreamCreate(&g_stream) != cudaSuccess) {
+        // No stream (no device, or a dead context): the legacy stream keeps the library
+        // working as before, and the error shows at the first launch or copy.
+        g_stream = NULL;
+        return 0;
+    }
+    return g_stream;
+}
+
+extern "C" int ssm_cuda_capturing(void) {
+    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+    if (!g_stream || cudaStreamIsCapturing(g_stream, &st) != cudaSuccess)
+        return 0;
+    return st != cudaStreamCaptureStatusNone;
+}
+
+// The refusal of a host-synchronizing or allocating call inside a captured step.
+static ssm_code refuse_in_capture(const char *file, int line, const char *call) {
+    return ssm_cuda_failf(SSM_EDEVICE, file, line,
+                          "%s during a CUDA graph capture of the training step: a captured step "
+                          "may not allocate, copy synchronously or read back (the warm-up step "
+                          "before the capture should have made every buffer); set "
+                          "train.cuda_graph: false and report this",
+                          call);
+}
+
 extern "C" ssm_code ssm_cuda_alloc(void **p, size_t bytes, const char *what) {
     *p = NULL;
     if (bytes == 0)
         return SSM_OK;
+    if (ssm_cuda_capturing()) {
+        char call[160];
+        snprintf(call, sizeof call, "cudaMalloc of %zu bytes for %s", bytes, what ? what : "?");
+        return refuse_in_capture(__FILE__, __LINE__, call);
+    }
     cudaError_t err = cudaMalloc(p, bytes);
     if (err != cudaSuccess) {
         *p = NULL;
@@ -152,35 +189,53 @@ extern "C" void ssm_cuda_free(void *p) {
 }
 
 extern "C" ssm_code ssm_cuda_upload(void *dst_dev, const void *src_host, size_t bytes) {
+    if (bytes && ssm_cuda_capturing())
+        return refuse_in_capture(__FILE__, __LINE__, "ssm_cuda_upload (a synchronous cudaMemcpy)");
     if (bytes)
         CUDA_CHECK(cudaMemcpy(dst_dev, src_host, bytes, cudaMemcpyHostToDevice));
     return SSM_OK;
 }
 
 extern "C" ssm_code ssm_cuda_download(void *dst_host, const void *src_dev, size_t bytes) {
+    if (bytes && ssm_cuda_capturing())
+        return refuse_in_capture(__FILE__, __LINE__, "ssm_cuda_download (a host read)");
     if (bytes)
         CUDA_CHECK(cudaMemcpy(dst_host, src_dev, bytes, cudaMemcpyDeviceToHost));
     return SSM_OK;
 }
 
 extern "C" ssm_code ssm_cuda_sync(void) {
+    if (ssm_cuda_capturing())
+        return refuse_in_capture(__FILE__, __LINE__, "ssm_cuda_sync (cudaDeviceSynchronize)");
     CUDA_CHECK(cudaDeviceSynchronize());
     return SSM_OK;
 }
 
 // One handle per host thread; never destroyed (the process end releases it), so a library
-// user needs no init/teardown call.
+// user needs no init/teardown call. Bound once to the library stream (cublasSetStream also
+// resets the workspace to cuBLAS's default pool, which is what it had).
 static thread_local cublasHandle_t g_cublas = NULL;
 
 extern "C" ssm_code ssm_cublas_handle(cublasHandle_t *h) {
-    if (!g_cublas)
-        CUBLAS_CHECK(cublasCreate(&g_cublas));
+    if (!g_cublas) {
+        cublasHandle_t fresh = NULL;
+        CUBLAS_CHECK(cublasCreate(&fresh));
+        cublasStatus_t st = cublasSetStream(fresh, ssm_cuda_stream());
+        if (st != CUBLAS_STATUS_SUCCESS) {
+            cublasDestroy(fresh);
+            return ssm_cublas_fail(__FILE__, __LINE__, "cublasSetStream", st);
+        }
+        g_cublas = fresh;
+    }
     *h = g_cublas;
     return SSM_OK;
 }
 
 static thread_local void *g_scratch[SSM_SCRATCH_COUNT];
 static thread_local size_t g_scratch_bytes[SSM_SCRATCH_COUNT];
+static thread_local uint64_t g_scratch_gen = 0;
+
+extern "C" uint64_t ssm_cuda_scratch_generation(void) { return g_scratch_gen; }
 
 extern "C" ssm_code ssm_cuda_scratch(void **p, size_t bytes, ssm_scratch_slot slot) {
     *p = NULL;
@@ -189,8 +244,17 @@ extern "C" ssm_code ssm_cuda_scratch(void **p, size_t bytes, ssm_scratch_slot sl
                               "ssm_cuda_scratch: slot %d (expected 0..%d)", (int)slot,
                               SSM_SCRATCH_COUNT - 1);
     if (bytes > g_scratch_bytes[slot]) {
+        if (ssm_cuda_capturing()) { // the captured step would keep the pointer freed here
+            static_assert(SSM_SCRATCH_COUNT == 2, "a name per scratch slot");
+            static const char *const names[SSM_SCRATCH_COUNT] = {"conv1d", "colsum"};
+            char call[160];
+            snprintf(call, sizeof call, "growing scratch slot %s from %zu to %zu bytes",
+                     names[slot], g_scratch_bytes[slot], bytes);
+            return refuse_in_capture(__FILE__, __LINE__, call);
+        }
         ssm_cuda_free(g_scratch[slot]);
         g_scratch[slot] = NULL, g_scratch_bytes[slot] = 0;
+        g_scratch_gen++;
         size_t grow = bytes + bytes / 4; // headroom: a slightly larger shape reuses it
         ssm_code c = ssm_cuda_alloc(&g_scratch[slot], grow, "reduction partial sums (scratch)");
         if (c != SSM_OK)

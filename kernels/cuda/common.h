@@ -1,8 +1,9 @@
 // defines: CUDA_CHECK, CUBLAS_CHECK, CUDA_LAUNCH_CHECK, SSM_CUDA_ABORT_ON_ERROR, CUDA_CHECK_ABORT,
 //          ssm_cuda_fail, ssm_cublas_fail, ssm_cuda_take_error, ssm_cuda_device_count, ssm_cuda_has_kernel_image,
 //          ssm_cuda_alloc, ssm_cuda_free, ssm_cuda_upload, ssm_cuda_download, ssm_cuda_sync,
-//          ssm_cublas_handle, ssm_cuda_scratch, ssm_scratch_slot, ssm_bf16, ssm_bf16_from_float,
-//          ssm_bf16_to_float
+//          ssm_cuda_stream, ssm_cuda_capturing, ssm_cublas_handle, ssm_cuda_scratch,
+//          ssm_cuda_scratch_generation,
+//          ssm_scratch_slot, ssm_bf16, ssm_bf16_from_float, ssm_bf16_to_float
 // Shared pieces of the CUDA twins (kernels/cuda/*.cu), usable from C and C++.
 //
 // Error policy (DESIGN.md invariant 7, errors are values):
@@ -17,8 +18,13 @@
 //  * Test and bench programs (never library code) use CUDA_CHECK_ABORT and
 //    SSM_CUDA_ABORT_ON_ERROR, which print the message and abort.
 //
-// Streams: every twin runs on the legacy default stream (0) and is asynchronous to the host
-// like any kernel launch; copy results back with ssm_cuda_download (which synchronizes).
+// Streams: every twin queues its work on the library stream, ssm_cuda_stream() (one per host
+// thread), and is asynchronous to the host like any kernel launch; copy results back with
+// ssm_cuda_download (which synchronizes). The stream is a blocking one (created without
+// cudaStreamNonBlocking): the legacy default stream (0) still orders with it both ways, so the
+// synchronous cudaMemcpy of ssm_cuda_upload / _download, and a test's own launches on stream
+// 0, see the twins' work in order as before. It exists because a CUDA graph can only be
+// captured from a stream other than the legacy one (tasks/cuda/step_graph.h).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -52,13 +58,25 @@ int ssm_cuda_device_count(void);
 int ssm_cuda_has_kernel_image(void);
 
 // cudaMalloc with the size and purpose in the message on failure (what = "scan workspace").
+// During a graph capture on the library stream it allocates nothing and fails (SSM_EDEVICE,
+// naming `what`): a captured step would bake in a buffer the next growth frees.
 ssm_code ssm_cuda_alloc(void **p, size_t bytes, const char *what);
 void ssm_cuda_free(void *p); // NULL is fine
+// These three synchronize with the host, so during a capture they fail (SSM_EDEVICE) instead
+// of breaking it: a captured step reads nothing back mid-step.
 ssm_code ssm_cuda_upload(void *dst_dev, const void *src_host, size_t bytes);
 ssm_code ssm_cuda_download(void *dst_host, const void *src_dev, size_t bytes); // synchronizes
 ssm_code ssm_cuda_sync(void);
 
-// One cuBLAS handle per host thread, created on first use (on the current device).
+// The library stream of this host thread: created on first use on the current device (like
+// the cuBLAS handle), blocking (see "Streams" above), never destroyed. Every launch, async
+// memset / copy, cuBLAS call and NCCL call of the library goes here.
+cudaStream_t ssm_cuda_stream(void);
+// 1 while this thread's library stream is capturing a CUDA graph (0 before it exists).
+int ssm_cuda_capturing(void);
+
+// One cuBLAS handle per host thread, created on first use (on the current device), bound to
+// the library stream.
 ssm_code ssm_cublas_handle(cublasHandle_t *h);
 
 // Device scratch for the partial sums between the two launches of a fixed-order reduction
@@ -66,9 +84,14 @@ ssm_code ssm_cublas_handle(cublasHandle_t *h);
 // per slot and host thread, allocated on first use, grown when a larger request comes (the
 // cudaFree of the old one waits for the device, so no queued kernel still reads it) and kept
 // for the thread's life. Slots keep two users from sharing a buffer; every user runs on the
-// legacy default stream, so successive calls through one slot are ordered.
+// library stream, so successive calls through one slot are ordered. A growth during a CUDA
+// graph capture fails (SSM_EDEVICE, naming the slot and both sizes): the step's warm-up run,
+// before its capture, is what grows them.
 typedef enum { SSM_SCRATCH_CONV1D, SSM_SCRATCH_COLSUM, SSM_SCRATCH_COUNT } ssm_scratch_slot;
 ssm_code ssm_cuda_scratch(void **p, size_t bytes, ssm_scratch_slot slot);
+// Counts this thread's scratch reallocations: a captured graph that holds a scratch pointer
+// is stale once it changes (another model or shape grew a slot), and is captured again.
+uint64_t ssm_cuda_scratch_generation(void);
 
 #ifdef __cplusplus
 }

@@ -351,7 +351,7 @@ static ssm_code launch_fwd_(float *out, const float *x, const float *w, const fl
     int64_t nch = (BL + CHUNK - 1) / CHUNK;
     unsigned gy = (unsigned)(nch < 65535 ? nch : 65535);
     size_t shmem = sizeof(float) * (K + CHUNK + K - 1);
-    k_conv_fwd<I, KC, SEG><<<dim3((unsigned)C, gy), THREADS, shmem>>>(
+    k_conv_fwd<I, KC, SEG><<<dim3((unsigned)C, gy), THREADS, shmem, ssm_cuda_stream()>>>(
         out, x, w, bias, (I)BL, C, (I)L, 1.0 / (double)L, K, silu, (I)nch, sg.off, sg.n);
     CUDA_LAUNCH_CHECK("k_conv_fwd");
     return SSM_OK;
@@ -372,9 +372,10 @@ static ssm_code launch_bwd_(float *dx, float *part, int nparts, const float *dou
     if (shmem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(k_conv_bwd<I, KC, SEG>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shmem));
-    k_conv_bwd<I, KC, SEG><<<dim3((unsigned)C, (unsigned)nparts), THREADS, shmem>>>(
-        dx, part, dout, x, w, bias, (I)BL, C, (I)L, 1.0 / (double)L, K, silu, (I)nch,
-        part != NULL, sg.off, sg.n);
+    k_conv_bwd<I, KC, SEG>
+        <<<dim3((unsigned)C, (unsigned)nparts), THREADS, shmem, ssm_cuda_stream()>>>(
+            dx, part, dout, x, w, bias, (I)BL, C, (I)L, 1.0 / (double)L, K, silu, (I)nch,
+            part != NULL, sg.off, sg.n);
     CUDA_LAUNCH_CHECK("k_conv_bwd");
     return SSM_OK;
 }
@@ -433,8 +434,8 @@ extern "C" ssm_code conv1d_causal_backward_cuda(real *dx, real *dw, real *dbias,
         rc = launch_bwd<int64_t, 0>(dx, part, nparts, dout, x, w, bias, BL, C, L, k, silu, sg);
     if (rc != SSM_OK || !part)
         return rc;
-    k_conv_sum_parts<<<cu_blocks(C * (K + 1), CU_THREADS), CU_THREADS>>>(dw, dbias, part, C, k,
-                                                                         nparts);
+    k_conv_sum_parts<<<cu_blocks(C * (K + 1), CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dw, dbias, part, C, k, nparts);
     CUDA_LAUNCH_CHECK("k_conv_sum_parts");
     return SSM_OK;
 }

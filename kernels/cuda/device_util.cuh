@@ -169,7 +169,7 @@ static ssm_code cu_colsum(float *out0, float *out1, int64_t N, int64_t C, F f) {
     cap = cap < 1 ? 1 : cap > 1024 ? 1024 : cap;
     nt = nt > cap ? cap : nt;
     if (nt <= 4 || cg > 0x7fffffff) {
-        cu_colsum_kernel<<<(unsigned)cg, dim3(32, 32)>>>(out0, out1, N, C, f);
+        cu_colsum_kernel<<<(unsigned)cg, dim3(32, 32), 0, ssm_cuda_stream()>>>(out0, out1, N, C, f);
         CUDA_LAUNCH_CHECK("cu_colsum_kernel");
         return SSM_OK;
     }
@@ -180,11 +180,11 @@ static ssm_code cu_colsum(float *out0, float *out1, int64_t N, int64_t C, F f) {
     if (rc != SSM_OK)
         return rc;
     float *p1 = out1 ? part + nt * C : NULL;
-    cu_colsum_part_kernel<<<dim3((unsigned)cg, (unsigned)nt), dim3(32, CU_COLSUM_TY)>>>(
-        part, p1, N, C, rows, f);
+    cu_colsum_part_kernel<<<dim3((unsigned)cg, (unsigned)nt), dim3(32, CU_COLSUM_TY), 0,
+                            ssm_cuda_stream()>>>(part, p1, N, C, rows, f);
     CUDA_LAUNCH_CHECK("cu_colsum_part_kernel");
     CuPartCols g = {part, p1, C};
-    cu_colsum_kernel<<<(unsigned)cg, dim3(32, 32)>>>(out0, out1, nt, C, g);
+    cu_colsum_kernel<<<(unsigned)cg, dim3(32, 32), 0, ssm_cuda_stream()>>>(out0, out1, nt, C, g);
     CUDA_LAUNCH_CHECK("cu_colsum_kernel (pass 2)");
     return SSM_OK;
 }

@@ -146,7 +146,8 @@ template <typename T>
 static ssm_code bias_fill(T *out, const float *bias, int64_t N, int64_t OC) {
     if (N * OC == 0)
         return SSM_OK;
-    k_bias_fill<T><<<cu_blocks(N * OC, CU_THREADS), CU_THREADS>>>(out, bias, N, OC);
+    k_bias_fill<T>
+        <<<cu_blocks(N * OC, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(out, bias, N, OC);
     CUDA_LAUNCH_CHECK("k_bias_fill");
     return SSM_OK;
 }

@@ -74,7 +74,8 @@ extern "C" ssm_code cross_entropy_forward_cuda(real *losses, real *probs, const 
     if (N == 0)
         return SSM_OK;
     int threads = V >= 1024 ? 512 : V >= 256 ? 256 : 128;
-    k_ce_fwd<<<(unsigned)N, threads>>>(losses, probs, logits, targets, V, smoothing);
+    k_ce_fwd<<<(unsigned)N, threads, 0, ssm_cuda_stream()>>>(losses, probs, logits, targets, V,
+                                                             smoothing);
     CUDA_LAUNCH_CHECK("k_ce_fwd");
     return SSM_OK;
 }
@@ -86,8 +87,8 @@ extern "C" ssm_code cross_entropy_backward_cuda(real *dlogits, const real *dloss
                  (long long)N, (long long)V);
     if (N == 0)
         return SSM_OK;
-    k_ce_bwd<<<cu_blocks(N * V, CU_THREADS), CU_THREADS>>>(dlogits, dloss, probs, targets, N, V,
-                                                          smoothing);
+    k_ce_bwd<<<cu_blocks(N * V, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dlogits, dloss, probs, targets, N, V, smoothing);
     CUDA_LAUNCH_CHECK("k_ce_bwd");
     return SSM_OK;
 }
@@ -97,7 +98,8 @@ extern "C" ssm_code mse_forward_cuda(real *losses, const real *pred, const real 
     cu_bad_shape(n < 0, "mse_forward_cuda: n = %lld", (long long)n);
     if (n == 0)
         return SSM_OK;
-    k_mse_fwd<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(losses, pred, target, n);
+    k_mse_fwd<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(losses, pred, target,
+                                                                              n);
     CUDA_LAUNCH_CHECK("k_mse_fwd");
     return SSM_OK;
 }
@@ -107,7 +109,8 @@ extern "C" ssm_code mse_backward_cuda(real *dpred, const real *dloss, const real
     cu_bad_shape(n < 0, "mse_backward_cuda: n = %lld", (long long)n);
     if (n == 0)
         return SSM_OK;
-    k_mse_bwd<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(dpred, dloss, pred, target, n);
+    k_mse_bwd<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(dpred, dloss, pred,
+                                                                              target, n);
     CUDA_LAUNCH_CHECK("k_mse_bwd");
     return SSM_OK;
 }
@@ -130,7 +133,8 @@ extern "C" ssm_code mae_forward_cuda(real *losses, const real *pred, const real 
     cu_bad_shape(n < 0, "mae_forward_cuda: n=%lld", (long long)n);
     if (n == 0)
         return SSM_OK;
-    mae_fwd_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(losses, pred, target, n);
+    mae_fwd_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(losses, pred,
+                                                                                   target, n);
     CUDA_LAUNCH_CHECK("mae_fwd_kernel");
     return SSM_OK;
 }
@@ -140,7 +144,8 @@ extern "C" ssm_code mae_backward_cuda(real *dpred, const real *dloss, const real
     cu_bad_shape(n < 0, "mae_backward_cuda: n=%lld", (long long)n);
     if (n == 0)
         return SSM_OK;
-    mae_bwd_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(dpred, dloss, pred, target, n);
+    mae_bwd_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(dpred, dloss,
+                                                                                   pred, target, n);
     CUDA_LAUNCH_CHECK("mae_bwd_kernel");
     return SSM_OK;
 }
@@ -190,7 +195,8 @@ extern "C" ssm_code soft_cross_entropy_forward_cuda(real *losses, real *probs,
     if (N == 0)
         return SSM_OK;
     int threads = V >= 1024 ? 512 : V >= 256 ? 256 : 128;
-    k_soft_ce_fwd<<<(unsigned)N, threads>>>(losses, probs, logits, target, V, smoothing);
+    k_soft_ce_fwd<<<(unsigned)N, threads, 0, ssm_cuda_stream()>>>(losses, probs, logits, target, V,
+                                                                  smoothing);
     CUDA_LAUNCH_CHECK("k_soft_ce_fwd");
     return SSM_OK;
 }
@@ -202,8 +208,8 @@ extern "C" ssm_code soft_cross_entropy_backward_cuda(real *dlogits, const real *
                  (long long)N, (long long)V);
     if (N == 0)
         return SSM_OK;
-    k_soft_ce_bwd<<<cu_blocks(N * V, CU_THREADS), CU_THREADS>>>(dlogits, dloss, probs, target,
-                                                               N, V, smoothing);
+    k_soft_ce_bwd<<<cu_blocks(N * V, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dlogits, dloss, probs, target, N, V, smoothing);
     CUDA_LAUNCH_CHECK("k_soft_ce_bwd");
     return SSM_OK;
 }
@@ -227,7 +233,8 @@ extern "C" ssm_code bce_logits_forward_cuda(real *losses, const real *logits, co
     cu_bad_shape(n < 0, "bce_logits_forward_cuda: n = %lld", (long long)n);
     if (n == 0)
         return SSM_OK;
-    k_bce_fwd<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(losses, logits, target, n);
+    k_bce_fwd<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(losses, logits,
+                                                                              target, n);
     CUDA_LAUNCH_CHECK("k_bce_fwd");
     return SSM_OK;
 }
@@ -237,7 +244,8 @@ extern "C" ssm_code bce_logits_backward_cuda(real *dlogits, const real *dloss, c
     cu_bad_shape(n < 0, "bce_logits_backward_cuda: n = %lld", (long long)n);
     if (n == 0)
         return SSM_OK;
-    k_bce_bwd<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(dlogits, dloss, logits, target, n);
+    k_bce_bwd<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(dlogits, dloss,
+                                                                              logits, target, n);
     CUDA_LAUNCH_CHECK("k_bce_bwd");
     return SSM_OK;
 }

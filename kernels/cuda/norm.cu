@@ -125,8 +125,8 @@ static ssm_code norm_fwd(const char *name, float *out, float *resid_out, float *
     if (rc != SSM_OK || N == 0)
         return rc;
     unsigned blocks = (unsigned)((N + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
-    k_norm_fwd<LN><<<blocks, 32 * ROWS_PER_BLOCK>>>(out, resid_out, mean, rstd, inp, resid, w,
-                                                     bias, N, C, eps);
+    k_norm_fwd<LN><<<blocks, 32 * ROWS_PER_BLOCK, 0, ssm_cuda_stream()>>>(
+        out, resid_out, mean, rstd, inp, resid, w, bias, N, C, eps);
     CUDA_LAUNCH_CHECK(name);
     return SSM_OK;
 }
@@ -141,8 +141,8 @@ static ssm_code norm_bwd(const char *name, float *dinp, float *dresid, float *dw
         return rc;
     if (dinp || dresid) {
         unsigned blocks = (unsigned)((N + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
-        k_norm_bwd_rows<LN><<<blocks, 32 * ROWS_PER_BLOCK>>>(dinp, dresid, dout, dresid_out, x,
-                                                              w, mean, rstd, N, C);
+        k_norm_bwd_rows<LN><<<blocks, 32 * ROWS_PER_BLOCK, 0, ssm_cuda_stream()>>>(
+            dinp, dresid, dout, dresid_out, x, w, mean, rstd, N, C);
         CUDA_LAUNCH_CHECK(name);
     }
     if (dweight || dbias) {

@@ -1,4 +1,5 @@
-// defines: adamw_update_cuda, grad_global_norm_cuda, grad_clip_cuda (see optim.h)
+// defines: adamw_constants, adamw_update_cuda, adamw_update_dev_cuda, grad_global_norm_cuda,
+//          grad_clip_cuda, grad_clip_queue_cuda (see optim.h)
 #include <math.h>
 
 #include "kernels/cuda/device_util.cuh"
@@ -6,17 +7,46 @@
 
 #define NORM_PARTS 1024
 
+// One element's update; the one body of both launches below, so that an eager step and a
+// replayed CUDA graph compute the same bits from the same constants.
+__device__ __forceinline__ void adamw_one(float *p, const float *g, float *m, float *v,
+                                          int64_t i, float b1, float b2, float e, float step,
+                                          float rbc2, float decay) {
+    float gi = g[i];
+    float mi = b1 * m[i] + (1.f - b1) * gi;
+    float vi = b2 * v[i] + (1.f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - step * mi / (sqrtf(vi) * rbc2 + e);
+}
+
 __global__ void k_adamw(float *p, const float *g, float *m, float *v, int64_t n, float b1,
                         float b2, float e, float step, float rbc2, float decay) {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        float gi = g[i];
-        float mi = b1 * m[i] + (1.f - b1) * gi;
-        float vi = b2 * v[i] + (1.f - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - step * mi / (sqrtf(vi) * rbc2 + e);
-    }
+         i += (int64_t)gridDim.x * blockDim.x)
+        adamw_one(p, g, m, v, i, b1, b2, e, step, rbc2, decay);
+}
+
+// The step's constants c[3] read from device memory when the kernel runs, not baked in at
+// launch (a captured graph replays this launch every step); nothing changes where *guard is
+// not finite (a diverged gradient leaves the weights as they were).
+__global__ void k_adamw_dev(float *p, const float *g, float *m, float *v, int64_t n, float b1,
+                            float b2, float e, const float *c, const double *guard) {
+    if (guard && !isfinite(*guard))
+        return;
+    const float step = c[0], rbc2 = c[1], decay = c[2];
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        adamw_one(p, g, m, v, i, b1, b2, e, step, rbc2, decay);
+}
+
+extern "C" void adamw_constants(float c[3], float lr, float beta1, float beta2,
+                                float weight_decay, int64_t t) {
+    // the CPU's constants, computed the same way (double, then rounded)
+    double bc1 = 1.0 - pow((double)beta1, (double)t), bc2 = 1.0 - pow((double)beta2, (double)t);
+    c[0] = (float)((double)lr / bc1);
+    c[1] = (float)(1.0 / sqrt(bc2));
+    c[2] = (float)(1.0 - (double)lr * (double)weight_decay);
 }
 
 extern "C" ssm_code adamw_update_cuda(real *p, const real *g, real *m, real *v, int64_t n,
@@ -26,13 +56,24 @@ extern "C" ssm_code adamw_update_cuda(real *p, const real *g, real *m, real *v, 
                  (long long)n, (long long)t);
     if (n == 0)
         return SSM_OK;
-    // the CPU's constants, computed the same way (double, then rounded)
-    double bc1 = 1.0 - pow((double)beta1, (double)t), bc2 = 1.0 - pow((double)beta2, (double)t);
-    float step = (float)((double)lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
-    float decay = (float)(1.0 - (double)lr * (double)weight_decay);
-    k_adamw<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(p, g, m, v, n, beta1, beta2, eps, step, rbc2,
-                                                      decay);
+    float c[3];
+    adamw_constants(c, lr, beta1, beta2, weight_decay, t);
+    k_adamw<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        p, g, m, v, n, beta1, beta2, eps, c[0], c[1], c[2]);
     CUDA_LAUNCH_CHECK("k_adamw");
+    return SSM_OK;
+}
+
+extern "C" ssm_code adamw_update_dev_cuda(real *p, const real *g, real *m, real *v, int64_t n,
+                                          float beta1, float beta2, float eps,
+                                          const float *dev_c, const double *dev_guard) {
+    cu_bad_shape(n < 0 || !dev_c, "adamw_update_dev_cuda: n = %lld, constants %p", (long long)n,
+                 (const void *)dev_c);
+    if (n == 0)
+        return SSM_OK;
+    k_adamw_dev<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        p, g, m, v, n, beta1, beta2, eps, dev_c, dev_guard);
+    CUDA_LAUNCH_CHECK("k_adamw_dev");
     return SSM_OK;
 }
 
@@ -78,9 +119,10 @@ static ssm_code norm_on_device(const float *g, int64_t n) {
             return c;
     }
     int64_t chunk = (n + NORM_PARTS - 1) / NORM_PARTS;
-    k_norm_parts<<<NORM_PARTS, CU_THREADS>>>(g_parts, g, n, chunk < 1 ? 1 : chunk);
+    k_norm_parts<<<NORM_PARTS, CU_THREADS, 0, ssm_cuda_stream()>>>(g_parts, g, n,
+                                                                   chunk < 1 ? 1 : chunk);
     CUDA_LAUNCH_CHECK("k_norm_parts");
-    k_norm_final<<<1, NORM_PARTS>>>(g_parts);
+    k_norm_final<<<1, NORM_PARTS, 0, ssm_cuda_stream()>>>(g_parts);
     CUDA_LAUNCH_CHECK("k_norm_final");
     return SSM_OK;
 }
@@ -96,16 +138,33 @@ extern "C" ssm_code grad_global_norm_cuda(double *norm, const real *g, int64_t n
     return ssm_cuda_download(norm, g_parts + NORM_PARTS, sizeof(double));
 }
 
+// The scale is decided on the device: no round trip between the norm and the clip.
+static ssm_code clip_on_device(real *g, int64_t n, double max_norm) {
+    k_clip<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        g, n, g_parts + NORM_PARTS, max_norm);
+    CUDA_LAUNCH_CHECK("k_clip");
+    return SSM_OK;
+}
+
 extern "C" ssm_code grad_clip_cuda(double *norm, real *g, int64_t n, double max_norm) {
     cu_bad_shape(n < 0, "grad_clip_cuda: n = %lld", (long long)n);
     *norm = 0;
     if (n == 0)
         return SSM_OK;
     ssm_code c = norm_on_device(g, n);
+    if (c == SSM_OK)
+        c = clip_on_device(g, n, max_norm);
     if (c != SSM_OK)
         return c;
-    // the scale is decided on the device: no round trip between the norm and the clip
-    k_clip<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(g, n, g_parts + NORM_PARTS, max_norm);
-    CUDA_LAUNCH_CHECK("k_clip");
     return ssm_cuda_download(norm, g_parts + NORM_PARTS, sizeof(double));
+}
+
+extern "C" ssm_code grad_clip_queue_cuda(const double **norm_dev, real *g, int64_t n,
+                                         double max_norm) {
+    cu_bad_shape(n < 1, "grad_clip_queue_cuda: n = %lld (at least one gradient)", (long long)n);
+    ssm_code c = norm_on_device(g, n);
+    if (c == SSM_OK && max_norm > 0)
+        c = clip_on_device(g, n, max_norm);
+    *norm_dev = g_parts + NORM_PARTS;
+    return c;
 }

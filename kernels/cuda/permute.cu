@@ -40,8 +40,8 @@ static ssm_code perm_launch(const char *name, float *dst, const float *src, cons
     int64_t n = B * C * L;
     if (n == 0)
         return SSM_OK;
-    k_perm<MODE><<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(dst, src, perm, C, L, n, alpha,
-                                                           accumulate);
+    k_perm<MODE><<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dst, src, perm, C, L, n, alpha, accumulate);
     CUDA_LAUNCH_CHECK(name);
     return SSM_OK;
 }
@@ -96,7 +96,7 @@ extern "C" ssm_code transpose_forward_cuda(real *out, const real *inp, int64_t B
     if (B * R * S == 0)
         return SSM_OK;
     dim3 grid((unsigned)((S + 31) / 32), (unsigned)((R + 31) / 32), (unsigned)B);
-    k_transpose<<<grid, dim3(32, 8)>>>(out, inp, R, S);
+    k_transpose<<<grid, dim3(32, 8), 0, ssm_cuda_stream()>>>(out, inp, R, S);
     CUDA_LAUNCH_CHECK("k_transpose");
     return SSM_OK;
 }

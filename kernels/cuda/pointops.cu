@@ -101,7 +101,7 @@ extern "C" ssm_code fps_forward_cuda(int32_t *idx, real *scratch, const real *xy
                  "stride >= 3)", (long long)B, (long long)N, (long long)M, (long long)stride);
     if (B == 0 || M == 0)
         return SSM_OK;
-    k_fps<<<(unsigned)B, FPS_THREADS>>>(idx, scratch, xyz, N, M, stride);
+    k_fps<<<(unsigned)B, FPS_THREADS, 0, ssm_cuda_stream()>>>(idx, scratch, xyz, N, M, stride);
     CUDA_LAUNCH_CHECK("fps_forward_cuda");
     return SSM_OK;
 }
@@ -162,7 +162,8 @@ extern "C" ssm_code knn_forward_cuda(int32_t *idx, real *dist2, const real *quer
     if (B == 0 || M == 0)
         return SSM_OK;
     dim3 grid((unsigned)((M + KNN_THREADS - 1) / KNN_THREADS), (unsigned)B);
-    k_knn<<<grid, KNN_THREADS>>>(idx, dist2, query, qstride, ref, rstride, M, N, (int)k);
+    k_knn<<<grid, KNN_THREADS, 0, ssm_cuda_stream()>>>(idx, dist2, query, qstride, ref, rstride, M,
+                                                       N, (int)k);
     CUDA_LAUNCH_CHECK("knn_forward_cuda");
     return SSM_OK;
 }
@@ -185,7 +186,8 @@ extern "C" ssm_code interp_weights_cuda(real *w, const real *dist2, int64_t n, i
                  (long long)k);
     if (n == 0)
         return SSM_OK;
-    k_interp_weights<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(w, dist2, n, k);
+    k_interp_weights<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(w, dist2, n,
+                                                                                     k);
     CUDA_LAUNCH_CHECK("interp_weights_cuda");
     return SSM_OK;
 }
@@ -212,8 +214,8 @@ extern "C" ssm_code interp_forward_cuda(real *out, const real *feat, const int32
                  (long long)C, (long long)k);
     if (B == 0 || N == 0)
         return SSM_OK;
-    k_interp_fwd<<<cu_blocks(B * N * C, CU_THREADS), CU_THREADS>>>(out, feat, idx, w, B, N, M, C,
-                                                                    k);
+    k_interp_fwd<<<cu_blocks(B * N * C, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        out, feat, idx, w, B, N, M, C, k);
     CUDA_LAUNCH_CHECK("interp_forward_cuda");
     return SSM_OK;
 }
@@ -271,8 +273,8 @@ extern "C" ssm_code interp_backward_cuda(real *dfeat, const real *dout, const in
     int64_t mt = INTERP_SMEM_FLOATS / C;
     mt = mt > 16 ? 16 : mt;
     dim3 grid((unsigned)((M + mt - 1) / mt), (unsigned)B);
-    k_interp_bwd<<<grid, CU_THREADS, (size_t)(mt * C) * sizeof(float)>>>(dfeat, dout, idx, w, N,
-                                                                         M, C, k, mt);
+    k_interp_bwd<<<grid, CU_THREADS, (size_t)(mt * C) * sizeof(float), ssm_cuda_stream()>>>(
+        dfeat, dout, idx, w, N, M, C, k, mt);
     CUDA_LAUNCH_CHECK("interp_backward_cuda");
     return SSM_OK;
 }

@@ -205,7 +205,7 @@ static ssm_code launch_fwd_(const ScanArgs &a) {
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(scan_fwd_kernel<T, P, 1, CKMID, SEG>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    scan_fwd_kernel<T, P, 1, CKMID, SEG><<<grid, SCAN_THREADS, smem>>>(a);
+    scan_fwd_kernel<T, P, 1, CKMID, SEG><<<grid, SCAN_THREADS, smem, ssm_cuda_stream()>>>(a);
     CUDA_LAUNCH_CHECK("scan_fwd_kernel");
     return SSM_OK;
 }
@@ -219,7 +219,7 @@ template <typename T, int P> static ssm_code launch_fwd(const ScanArgs &a) {
 
 template <typename T, int P> static ssm_code launch_fwd_split(const ScanArgs &a) {
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
-    scan_fwd_split_kernel<T, P, SCAN_ITEMS><<<grid, SCAN_THREADS>>>(a);
+    scan_fwd_split_kernel<T, P, SCAN_ITEMS><<<grid, SCAN_THREADS, 0, ssm_cuda_stream()>>>(a);
     CUDA_LAUNCH_CHECK("scan_fwd_split_kernel");
     return SSM_OK;
 }
@@ -232,7 +232,7 @@ template <typename T, int P> static ssm_code launch_fwd_pipe(const ScanArgs &a) 
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(scan_fwd_pipe_kernel<T, P, SCAN_ITEMS>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    scan_fwd_pipe_kernel<T, P, SCAN_ITEMS><<<grid, SCAN_THREADS, smem>>>(a);
+    scan_fwd_pipe_kernel<T, P, SCAN_ITEMS><<<grid, SCAN_THREADS, smem, ssm_cuda_stream()>>>(a);
     CUDA_LAUNCH_CHECK("scan_fwd_pipe_kernel");
     return SSM_OK;
 }
@@ -329,7 +329,7 @@ template <typename T, int P, bool SEG> static ssm_code launch_bwd_(const ScanArg
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(scan_bwd_kernel<T, P, SEG>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    scan_bwd_kernel<T, P, SEG><<<grid, SCAN_THREADS, smem>>>(a);
+    scan_bwd_kernel<T, P, SEG><<<grid, SCAN_THREADS, smem, ssm_cuda_stream()>>>(a);
     CUDA_LAUNCH_CHECK("scan_bwd_kernel");
     return SSM_OK;
 }
@@ -347,7 +347,8 @@ template <typename T, int P> static ssm_code launch_bwd_split(const ScanArgs &a)
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB, STAGEBC>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB, STAGEBC><<<grid, SCAN_THREADS, smem>>>(a);
+    scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB, STAGEBC>
+        <<<grid, SCAN_THREADS, smem, ssm_cuda_stream()>>>(a);
     CUDA_LAUNCH_CHECK("scan_bwd_split_kernel");
     return SSM_OK;
 }
@@ -411,12 +412,13 @@ static ssm_code scan_backward(void *du, void *ddelta, float *dA, float *dBm, flo
     if (dBm || dCm) {
         const int64_t total = a.B * a.G * a.N * a.L;
         dim3 grid((unsigned)std::min<int64_t>((total + 255) / 256, 65535 * 8), 2);
-        scan_reduce_bc_kernel<<<grid, 256>>>(dBm, dCm, a.ws_bc, a.B * a.G, a.nblk, a.N * a.L);
+        scan_reduce_bc_kernel<<<grid, 256, 0, ssm_cuda_stream()>>>(dBm, dCm, a.ws_bc, a.B * a.G,
+                                                                   a.nblk, a.N * a.L);
         CUDA_LAUNCH_CHECK("scan_reduce_bc_kernel");
     }
     if (dA || dDskip || ddelta_bias) {
         const int64_t total = a.D * a.N;
-        scan_reduce_batch_kernel<<<(unsigned)((total + 255) / 256), 256>>>(
+        scan_reduce_batch_kernel<<<(unsigned)((total + 255) / 256), 256, 0, ssm_cuda_stream()>>>(
             dA, dDskip, ddelta_bias, a.ws_dA, a.ws_dD, a.ws_ddb, K * a.B, a.D, a.N);
         CUDA_LAUNCH_CHECK("scan_reduce_batch_kernel");
     }

@@ -10,14 +10,15 @@
 template <typename T, int P, bool SEG> static ssm_code fwd_passes(const ScanArgs &a) {
     const int64_t K = a.n_tchunks;
     dim3 g1((unsigned)(a.nblk * (K - 1)), (unsigned)a.G, (unsigned)a.B);
-    scan_fwd_csum_kernel<T, P, SEG><<<g1, SCAN_THREADS>>>(a);
+    scan_fwd_csum_kernel<T, P, SEG><<<g1, SCAN_THREADS, 0, ssm_cuda_stream()>>>(a);
     CUDA_LAUNCH_CHECK("scan_fwd_csum_kernel");
     const int64_t BDN = a.B * a.D * a.N;
-    scan_fwd_carry_kernel<<<(unsigned)((BDN + 127) / 128), 128>>>(
+    scan_fwd_carry_kernel<<<(unsigned)((BDN + 127) / 128), 128, 0, ssm_cuda_stream()>>>(
         (float *)a.chunk_states, a.B * a.D, a.N, a.n_chunks, K, a.tchunk / a.chunk);
     CUDA_LAUNCH_CHECK("scan_fwd_carry_kernel");
     dim3 g3((unsigned)(a.nblk * K), (unsigned)a.G, (unsigned)a.B);
-    scan_fwd_split_kernel<T, P, SCAN_ITEMS, true, SEG><<<g3, SCAN_THREADS>>>(a);
+    scan_fwd_split_kernel<T, P, SCAN_ITEMS, true, SEG>
+        <<<g3, SCAN_THREADS, 0, ssm_cuda_stream()>>>(a);
     CUDA_LAUNCH_CHECK("scan_fwd_split_kernel (chunked)");
     return SSM_OK;
 }
@@ -43,9 +44,10 @@ template <typename T, int P, bool SEG>
 static ssm_code bwd_passes(ScanArgs a, float *E, float *Pr) {
     const int64_t K = a.n_tchunks, BDN = a.B * a.D * a.N;
     dim3 g1((unsigned)(a.nblk * (K - 1)), (unsigned)a.G, (unsigned)a.B);
-    scan_bwd_csum_kernel<T, P, SEG><<<g1, SCAN_THREADS>>>(a, E, Pr);
+    scan_bwd_csum_kernel<T, P, SEG><<<g1, SCAN_THREADS, 0, ssm_cuda_stream()>>>(a, E, Pr);
     CUDA_LAUNCH_CHECK("scan_bwd_csum_kernel");
-    scan_bwd_carry_kernel<<<(unsigned)((BDN + 127) / 128), 128>>>(E, Pr, BDN, K);
+    scan_bwd_carry_kernel<<<(unsigned)((BDN + 127) / 128), 128, 0, ssm_cuda_stream()>>>(E, Pr, BDN,
+                                                                                        K);
     CUDA_LAUNCH_CHECK("scan_bwd_carry_kernel");
     a.carry = E;
     // as the library's state-split backward: B, C of each checkpoint chunk staged in shared
@@ -58,7 +60,7 @@ static ssm_code bwd_passes(ScanArgs a, float *E, float *Pr) {
             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     dim3 g3((unsigned)(a.nblk * K), (unsigned)a.G, (unsigned)a.B);
     scan_bwd_split_kernel<T, P, SCAN_SPLIT_SUB, STAGEBC, true, SEG>
-        <<<g3, SCAN_THREADS, smem>>>(a);
+        <<<g3, SCAN_THREADS, smem, ssm_cuda_stream()>>>(a);
     CUDA_LAUNCH_CHECK("scan_bwd_split_kernel (chunked)");
     return SSM_OK;
 }

@@ -43,7 +43,8 @@ extern "C" ssm_code pool_tokens_forward_cuda(real *out, const real *inp, int64_t
                  "D=%lld cls=%lld", (long long)B, (long long)L, (long long)D, (long long)cls_index);
     if (B == 0)
         return SSM_OK;
-    pool_fwd_kernel<<<cu_blocks(B * D, CU_THREADS), CU_THREADS>>>(out, inp, cls_index, B, L, D);
+    pool_fwd_kernel<<<cu_blocks(B * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        out, inp, cls_index, B, L, D);
     CUDA_LAUNCH_CHECK("pool_fwd_kernel");
     return SSM_OK;
 }
@@ -55,8 +56,8 @@ extern "C" ssm_code pool_tokens_backward_cuda(real *dinp, const real *dout, int6
                  (long long)cls_index);
     if (B == 0)
         return SSM_OK;
-    pool_bwd_kernel<<<cu_blocks(B * L * D, CU_THREADS), CU_THREADS>>>(dinp, dout, cls_index, B, L,
-                                                                      D);
+    pool_bwd_kernel<<<cu_blocks(B * L * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dinp, dout, cls_index, B, L, D);
     CUDA_LAUNCH_CHECK("pool_bwd_kernel");
     return SSM_OK;
 }
@@ -69,7 +70,7 @@ extern "C" ssm_code fill_cuda(real *x, real v, int64_t n) {
     cu_bad_shape(n < 0, "fill_cuda: n=%lld", (long long)n);
     if (n == 0)
         return SSM_OK;
-    fill_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(x, v, n);
+    fill_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(x, v, n);
     CUDA_LAUNCH_CHECK("fill_kernel");
     return SSM_OK;
 }
@@ -86,7 +87,7 @@ __global__ static void sum_double_kernel(double *out, const float *x, int64_t n)
 
 extern "C" ssm_code sum_double_cuda(double *out, const real *x, int64_t n) {
     cu_bad_shape(n < 0, "sum_double_cuda: n=%lld", (long long)n);
-    sum_double_kernel<<<1, 256>>>(out, x, n);
+    sum_double_kernel<<<1, 256, 0, ssm_cuda_stream()>>>(out, x, n);
     CUDA_LAUNCH_CHECK("sum_double_kernel");
     return SSM_OK;
 }
@@ -104,7 +105,8 @@ extern "C" ssm_code swap_last2_cuda(real *out, const real *in, int64_t B, int64_
                  (long long)X, (long long)Y);
     if (B == 0)
         return SSM_OK;
-    swap_last2_kernel<<<cu_blocks(B * X * Y, CU_THREADS), CU_THREADS>>>(out, in, B, X, Y);
+    swap_last2_kernel<<<cu_blocks(B * X * Y, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        out, in, B, X, Y);
     CUDA_LAUNCH_CHECK("swap_last2_kernel");
     return SSM_OK;
 }
@@ -127,8 +129,8 @@ static ssm_code columns(float *out, const float *in, int64_t rows, int64_t G, in
                  (long long)G, (long long)first, (long long)K);
     if (rows == 0)
         return SSM_OK;
-    columns_kernel<<<cu_blocks(rows * K, CU_THREADS), CU_THREADS>>>(out, in, rows, G, first, K,
-                                                                    scatter);
+    columns_kernel<<<cu_blocks(rows * K, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        out, in, rows, G, first, K, scatter);
     CUDA_LAUNCH_CHECK("columns_kernel");
     return SSM_OK;
 }

@@ -33,7 +33,7 @@ extern "C" ssm_code bag_tanh_sigmoid_cuda(real *A, real *G, int64_t n) {
     cu_bad_shape(n < 0, "bag_tanh_sigmoid_cuda: n=%lld", (long long)n);
     if (n == 0)
         return SSM_OK;
-    tanh_sigmoid_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(A, G, n);
+    tanh_sigmoid_kernel<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(A, G, n);
     CUDA_LAUNCH_CHECK("tanh_sigmoid_kernel");
     return SSM_OK;
 }
@@ -57,7 +57,8 @@ __global__ static void score_kernel(float *score, const float *A, const float *G
 extern "C" ssm_code bag_attn_score_cuda(real *score, const real *A, const real *G, const real *w,
                                         int64_t T, int64_t H) {
     cu_bad_shape(T < 1 || H < 1, "bag_attn_score_cuda: T=%lld H=%lld", (long long)T, (long long)H);
-    score_kernel<<<cu_blocks(T * 32, CU_THREADS), CU_THREADS>>>(score, A, G, w, T, H);
+    score_kernel<<<cu_blocks(T * 32, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(score, A, G,
+                                                                                      w, T, H);
     CUDA_LAUNCH_CHECK("score_kernel");
     return SSM_OK;
 }
@@ -82,7 +83,7 @@ __global__ static void softmax_kernel(float *attn, const float *score, const int
 extern "C" ssm_code bag_softmax_cuda(real *attn, const real *score, const int64_t *off,
                                      int64_t nb) {
     cu_bad_shape(nb < 1 || nb > 0x7fffffff, "bag_softmax_cuda: nb=%lld", (long long)nb);
-    softmax_kernel<<<(unsigned)nb, CU_THREADS>>>(attn, score, off);
+    softmax_kernel<<<(unsigned)nb, CU_THREADS, 0, ssm_cuda_stream()>>>(attn, score, off);
     CUDA_LAUNCH_CHECK("softmax_kernel");
     return SSM_OK;
 }
@@ -152,14 +153,13 @@ extern "C" ssm_code bag_segsum_cuda(real *out, const real *X, const real *Y, con
                      max_chunks < T / CHUNK + nseg,
                  "bag_segsum_cuda: nseg=%lld T=%lld C=%lld max_chunks=%lld", (long long)nseg,
                  (long long)T, (long long)C, (long long)max_chunks);
-    chunks_kernel<<<1, 1>>>(chunk_start, off, nseg, T);
+    chunks_kernel<<<1, 1, 0, ssm_cuda_stream()>>>(chunk_start, off, nseg, T);
     CUDA_LAUNCH_CHECK("chunks_kernel");
-    partial_kernel<<<cu_blocks(max_chunks * C, CU_THREADS), CU_THREADS>>>(
+    partial_kernel<<<cu_blocks(max_chunks * C, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
         partial, X, Y, wt, off, chunk_start, nseg, T, C, max_chunks);
     CUDA_LAUNCH_CHECK("partial_kernel");
-    finish_kernel<<<cu_blocks(nseg * C, CU_THREADS), CU_THREADS>>>(out, partial, off, chunk_start,
-                                                                  nseg, T, C, wt == NULL,
-                                                                  accumulate);
+    finish_kernel<<<cu_blocks(nseg * C, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        out, partial, off, chunk_start, nseg, T, C, wt == NULL, accumulate);
     CUDA_LAUNCH_CHECK("finish_kernel");
     return SSM_OK;
 }
@@ -181,7 +181,8 @@ __global__ static void max_kernel(float *pooled, int64_t *argmax, const float *f
 extern "C" ssm_code bag_max_pool_cuda(real *pooled, int64_t *argmax, const real *feats,
                                       const int64_t *off, int64_t nb, int64_t D) {
     cu_bad_shape(nb < 1 || D < 1, "bag_max_pool_cuda: nb=%lld D=%lld", (long long)nb, (long long)D);
-    max_kernel<<<cu_blocks(nb * D, CU_THREADS), CU_THREADS>>>(pooled, argmax, feats, off, nb, D);
+    max_kernel<<<cu_blocks(nb * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        pooled, argmax, feats, off, nb, D);
     CUDA_LAUNCH_CHECK("max_kernel");
     return SSM_OK;
 }
@@ -194,7 +195,8 @@ __global__ static void cls_kernel(float *pooled, const float *feats, const int64
 extern "C" ssm_code bag_cls_pool_cuda(real *pooled, const real *feats, const int64_t *off,
                                       int64_t nb, int64_t D) {
     cu_bad_shape(nb < 1 || D < 1, "bag_cls_pool_cuda: nb=%lld D=%lld", (long long)nb, (long long)D);
-    cls_kernel<<<cu_blocks(nb * D, CU_THREADS), CU_THREADS>>>(pooled, feats, off, nb, D);
+    cls_kernel<<<cu_blocks(nb * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(pooled, feats,
+                                                                                    off, nb, D);
     CUDA_LAUNCH_CHECK("cls_kernel");
     return SSM_OK;
 }
@@ -226,7 +228,7 @@ extern "C" ssm_code bag_attn_dscore_cuda(real *ds, const real *attn, const real 
                                          int64_t D) {
     cu_bad_shape(nb < 1 || nb > 0x7fffffff || D < 1, "bag_attn_dscore_cuda: nb=%lld D=%lld",
                  (long long)nb, (long long)D);
-    dscore_kernel<<<(unsigned)nb, CU_THREADS>>>(ds, attn, feats, dz, off, D);
+    dscore_kernel<<<(unsigned)nb, CU_THREADS, 0, ssm_cuda_stream()>>>(ds, attn, feats, dz, off, D);
     CUDA_LAUNCH_CHECK("dscore_kernel");
     return SSM_OK;
 }
@@ -258,11 +260,11 @@ extern "C" ssm_code bag_pool_backward_cuda(real *dfeats, const real *dz, const r
                  "bag_pool_backward_cuda: nb=%lld T=%lld D=%lld mode=%d", (long long)nb,
                  (long long)T, (long long)D, mode);
     if (mode <= 1) {
-        spread_kernel<<<cu_blocks(T * D, CU_THREADS), CU_THREADS>>>(dfeats, dz, mode ? NULL : wt,
-                                                                    off, nb, T, D);
+        spread_kernel<<<cu_blocks(T * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+            dfeats, dz, mode ? NULL : wt, off, nb, T, D);
         CUDA_LAUNCH_CHECK("spread_kernel");
     } else {
-        pick_kernel<<<cu_blocks(nb * D, CU_THREADS), CU_THREADS>>>(dfeats, dz,
+        pick_kernel<<<cu_blocks(nb * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(dfeats, dz,
                                                                    mode == 3 ? argmax : NULL, off,
                                                                    nb, D);
         CUDA_LAUNCH_CHECK("pick_kernel");
@@ -283,7 +285,8 @@ __global__ static void dpre_kernel(float *A, float *G, const float *ds, const fl
 extern "C" ssm_code bag_attn_dpre_cuda(real *A, real *G, const real *ds, const real *w, int64_t T,
                                        int64_t H) {
     cu_bad_shape(T < 1 || H < 1, "bag_attn_dpre_cuda: T=%lld H=%lld", (long long)T, (long long)H);
-    dpre_kernel<<<cu_blocks(T * H, CU_THREADS), CU_THREADS>>>(A, G, ds, w, T, H);
+    dpre_kernel<<<cu_blocks(T * H, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(A, G, ds, w, T,
+                                                                                    H);
     CUDA_LAUNCH_CHECK("dpre_kernel");
     return SSM_OK;
 }

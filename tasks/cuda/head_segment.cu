@@ -6,13 +6,13 @@
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                \
          i += (int64_t)gridDim.x * blockDim.x)
 
-#define LAUNCH(kernel, n, ...)                                                               \
-    do {                                                                                     \
-        if ((n) > 0) {                                                                       \
-            kernel<<<cu_blocks((n), CU_THREADS), CU_THREADS>>>(__VA_ARGS__);                 \
-            CUDA_LAUNCH_CHECK(#kernel);                                                      \
-        }                                                                                    \
-        return SSM_OK;                                                                       \
+#define LAUNCH(kernel, n, ...)                                                                     \
+    do {                                                                                           \
+        if ((n) > 0) {                                                                             \
+            kernel<<<cu_blocks((n), CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(__VA_ARGS__); \
+            CUDA_LAUNCH_CHECK(#kernel);                                                            \
+        }                                                                                          \
+        return SSM_OK;                                                                             \
     } while (0)
 
 // One thread per (b, d): consecutive threads read consecutive d of a token row.

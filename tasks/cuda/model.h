@@ -1,4 +1,5 @@
-// defines: model_setup_cuda, model_forward_cuda, model_loss_and_grad_cuda, model_upload_cuda,
+// defines: model_setup_cuda, model_forward_cuda, model_loss_and_grad_cuda,
+//          model_loss_and_grad_queue_cuda, model_loss_from_sum, model_upload_cuda,
 //          model_out_to_host_cuda, model_free_cuda, loss_forward_cuda, loss_backward_cuda
 // The device half of the one model (tasks/model.h, its struct in tasks/model_arrays.h),
 // built with CUDA=1; tasks/model.c
@@ -13,6 +14,14 @@ ssm_code model_setup_cuda(ssm_model *m, ssm_error *err);
 ssm_code model_forward_cuda(ssm_model *m, const real *x, int64_t B, ssm_error *err);
 ssm_code model_loss_and_grad_cuda(ssm_model *m, const real *x, const ssm_targets *t, int64_t B,
                                   double *loss, ssm_error *err);
+// The same, queued on the library stream with nothing read back (a captured step's body,
+// tasks/cuda/step_graph.c): the summed loss stays in m->loss_sum on the device.
+ssm_code model_loss_and_grad_queue_cuda(ssm_model *m, const real *x, const ssm_targets *t,
+                                        int64_t B, ssm_error *err);
+// *loss = the batch's mean loss from its sum (m->loss_sum read back); SSM_EDATA when it is
+// not finite.
+ssm_code model_loss_from_sum(const ssm_model *m, double sum, int64_t B, double *loss,
+                             ssm_error *err);
 // x_host [rows, in_numel] -> m->x_in (rows = B, or the packed rows of a ragged batch, whose
 // offsets go up too); the host targets (or NULL) -> m->cls_in / m->val_in.
 ssm_code model_upload_cuda(ssm_model *m, const real *x_host, int64_t rows,

@@ -97,8 +97,8 @@ ssm_code loss_backward_cuda(const loss_spec *l, real *dout, real *dloss, const r
     return SSM_OK;
 }
 
-ssm_code model_loss_and_grad_cuda(ssm_model *m, const real *x, const ssm_targets *t, int64_t B,
-                                  double *loss, ssm_error *err) {
+ssm_code model_loss_and_grad_queue_cuda(ssm_model *m, const real *x, const ssm_targets *t,
+                                        int64_t B, ssm_error *err) {
     ssm_params *p = &m->dparams;
     const ssm_trunk *tr = &m->trunk;
     const int64_t R = B * m->rows, KR = m->K / m->rows; // the loss's rows and their width
@@ -109,16 +109,25 @@ ssm_code model_loss_and_grad_cuda(ssm_model *m, const real *x, const ssm_targets
     SSM_CUDA_TRY(ssm_cuda_zero(tr->dfeats, (size_t)trunk_tokens(tr, B) * tr->D * sizeof(real)), err);
     SSM_TRY(loss_backward_cuda(&m->loss, m->dout, m->dloss, m->probs, m->out, t, R, KR, err));
     SSM_TRY(ssm_head_backward_cuda(m->head, p, tr->dfeats, m->dout, tr->feats, B, err));
-    SSM_TRY(trunk_backward_cuda(&m->trunk, p, x, B, err));
+    return trunk_backward_cuda(&m->trunk, p, x, B, err);
+}
 
-    // The one copy of the step: the summed loss, after the backward is queued.
-    double sum;
-    SSM_CUDA_TRY(ssm_cuda_download(&sum, m->loss_sum, sizeof sum), err);
-    *loss = sum / (double)(m->loss.kind == LOSS_CE ? R : B * m->K);
+ssm_code model_loss_from_sum(const ssm_model *m, double sum, int64_t B, double *loss,
+                             ssm_error *err) {
+    *loss = sum / (double)(m->loss.kind == LOSS_CE ? B * m->rows : B * m->K);
     if (!isfinite(*loss))
         return ssm_fail(err, SSM_EDATA, "loss is %g (not finite): lower optim.lr or check the data",
                         *loss);
     return SSM_OK;
+}
+
+ssm_code model_loss_and_grad_cuda(ssm_model *m, const real *x, const ssm_targets *t, int64_t B,
+                                  double *loss, ssm_error *err) {
+    SSM_TRY(model_loss_and_grad_queue_cuda(m, x, t, B, err));
+    // The one copy of the step: the summed loss, after the backward is queued.
+    double sum;
+    SSM_CUDA_TRY(ssm_cuda_download(&sum, m->loss_sum, sizeof sum), err);
+    return model_loss_from_sum(m, sum, B, loss, err);
 }
 
 ssm_code model_upload_cuda(ssm_model *m, const real *x_host, int64_t rows,

@@ -86,7 +86,8 @@ extern "C" ssm_code trunk_concat_inverse_cuda(int32_t *inv, const int32_t *perm,
     SHAPE_OK(O, N, L);
     if (N == 0)
         return SSM_OK;
-    inverse_kernel<<<cu_blocks(O * N * L, CU_THREADS), CU_THREADS>>>(inv, perm, O * N, L);
+    inverse_kernel<<<cu_blocks(O * N * L, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        inv, perm, O * N, L);
     CUDA_LAUNCH_CHECK("inverse_kernel");
     return SSM_OK;
 }
@@ -97,8 +98,8 @@ extern "C" ssm_code trunk_concat_gather_cuda(real *seq, const real *tokens, cons
     SHAPE_OK(O, N, L);
     if (N == 0 || D < 1)
         return SSM_OK;
-    gather_kernel<<<cu_blocks(N * O * L * D, CU_THREADS), CU_THREADS>>>(seq, tokens, perm, gamma,
-                                                                       beta, O, N, L, D);
+    gather_kernel<<<cu_blocks(N * O * L * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        seq, tokens, perm, gamma, beta, O, N, L, D);
     CUDA_LAUNCH_CHECK("gather_kernel");
     return SSM_OK;
 }
@@ -108,7 +109,8 @@ extern "C" ssm_code trunk_concat_merge_cuda(real *feats, const real *out, const 
     SHAPE_OK(O, N, L);
     if (N == 0 || D < 1)
         return SSM_OK;
-    merge_kernel<<<cu_blocks(N * L * D, CU_THREADS), CU_THREADS>>>(feats, out, inv, O, N, L, D);
+    merge_kernel<<<cu_blocks(N * L * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        feats, out, inv, O, N, L, D);
     CUDA_LAUNCH_CHECK("merge_kernel");
     return SSM_OK;
 }
@@ -119,8 +121,8 @@ extern "C" ssm_code trunk_concat_merge_backward_cuda(real *dout, const real *dfe
     SHAPE_OK(O, N, L);
     if (N == 0 || D < 1)
         return SSM_OK;
-    merge_bwd_kernel<<<cu_blocks(N * O * L * D, CU_THREADS), CU_THREADS>>>(dout, dfeats, perm, O,
-                                                                          N, L, D);
+    merge_bwd_kernel<<<cu_blocks(N * O * L * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dout, dfeats, perm, O, N, L, D);
     CUDA_LAUNCH_CHECK("merge_bwd_kernel");
     return SSM_OK;
 }
@@ -133,8 +135,8 @@ extern "C" ssm_code trunk_concat_gather_backward_cuda(real *dtokens, real *dgamm
     SHAPE_OK(O, N, L);
     if (N == 0 || D < 1)
         return SSM_OK;
-    gather_bwd_kernel<<<cu_blocks(N * L * D, CU_THREADS), CU_THREADS>>>(dtokens, dseq, inv, gamma,
-                                                                       O, N, L, D);
+    gather_bwd_kernel<<<cu_blocks(N * L * D, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        dtokens, dseq, inv, gamma, O, N, L, D);
     CUDA_LAUNCH_CHECK("gather_bwd_kernel");
     for (int o = 0; o < O; o++) {
         ConcatScaleGrad f = {dseq, tokens, perm, o, O, N, L, D};
@@ -150,7 +152,8 @@ extern "C" ssm_code trunk_concat_orders_cuda(int32_t *perm, int K, int64_t N, in
                  K, (long long)N, (long long)Lc);
     if (N == 0)
         return SSM_OK;
-    orders_kernel<<<cu_blocks(K * N * Lc, CU_THREADS), CU_THREADS>>>(perm, K, N, Lc);
+    orders_kernel<<<cu_blocks(K * N * Lc, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(perm, K,
+                                                                                           N, Lc);
     CUDA_LAUNCH_CHECK("orders_kernel");
     return SSM_OK;
 }
