@@ -10,6 +10,9 @@
 // sum: v2 = the library now (device_util.cuh cu_colsum: row tiles, then a pass over the
 // tiles). Each new result is checked against v1 (relative error, NaN fails) and against
 // itself on a second run (bit-identical), on random inputs (never zeros).
+// bf16 rows (conv1d_causal_*_bf16, the bf16 mixer's calls: x, out, dx bf16; the backward's
+// dout fp32): the library only, beside the fp32 rows, checked against the fp32 conv on the
+// same bf16-rounded x (forward: the output rounded; backward: dw, dbias bit-identical).
 // Timing: median of reps, CUDA events around the call only, L2 flushed (a 256 MiB memset)
 // before each rep. GB/s counts each input read once and each output written once (a +=
 // output read and written), next to a device-to-device copy measured in the same run.
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <vector>
 
+#include "kernels/cuda/cast.h"
 #include "kernels/cuda/common.h"
 #include "kernels/cuda/conv1d.h"
 #include "kernels/cuda/device_util.cuh"
@@ -297,6 +301,49 @@ int main(int argc, char **argv) {
             if (round == 0)
                 rows.push_back(f), rows.push_back(g);
         }
+
+        // bf16: x rounded once, the fp32 library conv on the same values as the reference
+        ssm_bf16 *xh, *outh, *dxh;
+        CK(ssm_cuda_alloc((void **)&xh, n * 2, "bench"));
+        CK(ssm_cuda_alloc((void **)&outh, n * 2, "bench"));
+        CK(ssm_cuda_alloc((void **)&dxh, n * 2, "bench"));
+        CK(cast_f32_to_bf16_cuda(xh, x, n));
+        CK(cast_bf16_to_f32_cuda(x, xh, n)); // x now holds the rounded values
+        CK(conv1d_causal_forward_cuda(out2, x, w, b, B, C, L, K, 1, NULL, 0));
+        CK(cast_f32_to_bf16_cuda(dxh, out2, n));
+        CK(cast_bf16_to_f32_cuda(out1, dxh, n)); // the fp32 output, rounded
+        CK(conv1d_causal_forward_bf16(outh, xh, w, b, B, C, L, K, 1, NULL, 0));
+        CK(cast_bf16_to_f32_cuda(out2, outh, n));
+        std::vector<float> hb = to_host(out2, n);
+        CUDA_CHECK_ABORT(cudaMemset(outh, 0xFF, n * 2));
+        CK(conv1d_causal_forward_bf16(outh, xh, w, b, B, C, L, K, 1, NULL, 0));
+        CK(cast_bf16_to_f32_cuda(out2, outh, n));
+        check("conv fwd bf16 (vs fp32, rounded)", rel_err(hb, to_host(out1, n)), 5e-3,
+              to_host(out2, n) == hb);
+        CUDA_CHECK_ABORT(cudaMemcpy(dw1, dw0, C * K * 4, cudaMemcpyDeviceToDevice));
+        CUDA_CHECK_ABORT(cudaMemcpy(db1, db0, C * 4, cudaMemcpyDeviceToDevice));
+        CK(conv1d_causal_backward_cuda(NULL, dw1, db1, dout, x, w, b, B, C, L, K, 1, NULL, 0));
+        CUDA_CHECK_ABORT(cudaMemcpy(dw2, dw0, C * K * 4, cudaMemcpyDeviceToDevice));
+        CUDA_CHECK_ABORT(cudaMemcpy(db2, db0, C * 4, cudaMemcpyDeviceToDevice));
+        CUDA_CHECK_ABORT(cudaMemset(dxh, 0, n * 2));
+        CK(conv1d_causal_backward_bf16(dxh, dw2, db2, dout, 1, xh, w, b, B, C, L, K, 1, NULL, 0));
+        check("conv bwd dw bf16 (vs fp32)", rel_err(to_host(dw2, C * K), to_host(dw1, C * K)),
+              1e-6, to_host(dw2, C * K) == to_host(dw1, C * K));
+        check("conv bwd dbias bf16 (vs fp32)", rel_err(to_host(db2, C), to_host(db1, C)), 1e-6,
+              to_host(db2, C) == to_host(db1, C));
+        // bytes: fwd x, out (2 B each); bwd x (2), dout (4, fp32), dx read + write (2 + 2)
+        rows.push_back({"conv1d fwd bf16 [128,384,197] K4", NAN, NAN,
+                        cold_ms([&] {
+                            CK(conv1d_causal_forward_bf16(outh, xh, w, b, B, C, L, K, 1, NULL, 0));
+                        }, warm, reps),
+                        2.0 * n * 2});
+        rows.push_back({"conv1d bwd bf16 (fp32 dout) K4", NAN, NAN,
+                        cold_ms([&] {
+                            CK(conv1d_causal_backward_bf16(dxh, dw2, db2, dout, 1, xh, w, b, B, C,
+                                                           L, K, 1, NULL, 0));
+                        }, warm, reps),
+                        n * (2.0 + 4.0 + 4.0)});
+        ssm_cuda_free(xh), ssm_cuda_free(outh), ssm_cuda_free(dxh);
         float *ds[] = {x, w, b, dout, out1, out2, dx0, dw0, db0, dx1, dw1, db1, dx2, dw2, db2, part};
         for (float *d : ds)
             ssm_cuda_free(d);

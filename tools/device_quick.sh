@@ -13,13 +13,13 @@ source .device/env.sh
 . tools/device_mpi.sh
 O=$OUT
 export CPATH=$CPATH:$SSMKIT_SYSROOT/usr/include/hdf5/serial LIBRARY_PATH=$LIBRARY_PATH:$SSMKIT_SYSROOT/usr/lib/x86_64-linux-gnu/hdf5/serial
-FIRST="test_cuda_graph test_cuda_scan_chunked test_cuda_point_concat test_cuda_smamba test_cuda_nccl test_cuda_multilabel test_cuda_seg_head test_cuda_predict test_cuda_ucr ${EXTRA_FIRST:-}"
+FIRST="test_cuda_graph test_cuda_scan_tail test_cuda_conv_bf16 test_cuda_nccl test_cuda_dropout test_cuda_order_prompts ${EXTRA_FIRST:-}"
 ALL=$(ls tests/test_cuda*.c | sed 's#tests/\(.*\)\.c#\1#')
 T=$(for t in $ALL; do echo build-cuda/tests/$t; done)
 if [ -n "${SLIM:-}" ]; then
   BUILD="$(for t in $FIRST; do echo build-cuda/tests/$t; done) build-cuda/bench/scan_cuda build-cuda/bench/train"
 else
-  BUILD="$T build-cuda/bench/scan_cuda build-cuda/bench/train build-cuda/bench/points build-cuda/bench/packed_cuda"
+  BUILD="$T build-cuda/bench/scan_cuda build-cuda/bench/train build-cuda/bench/points build-cuda/bench/packed_cuda build-cuda/bench/conv_norm_cuda"
 fi
 t0=$(date +%s)
 make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' \
@@ -32,6 +32,8 @@ echo "first suites done $(( $(date +%s) - t0 )) s"
 # the training step eager and as a CUDA graph (train.cuda_graph), side by side
 timeout 120 build-cuda/bench/train 10 > $O/train_bench.txt 2>&1; tail -8 $O/train_bench.txt
 timeout 60 build-cuda/bench/scan_cuda > $O/scan.txt 2>&1; tail -25 $O/scan.txt
+# the forward before v7's dispatch (SSMKIT_SCAN_PIPE=0: v4b / v3), for the comparison
+SSMKIT_SCAN_PIPE=0 timeout 60 build-cuda/bench/scan_cuda > $O/scan_pipe0.txt 2>&1; tail -25 $O/scan_pipe0.txt
 [ -n "${SLIM:-}" ] && exit 0
 R=""; for t in $ALL; do case " $FIRST " in *" $t "*) ;; *) [ -x build-cuda/tests/$t ] && R="$R build-cuda/tests/$t";; esac; done
 SSMKIT_BIN=build-cuda/ssmkit timeout 150 tests/run_suites.sh $R > $O/rest.log 2>&1
@@ -39,3 +41,4 @@ grep -E "^(==|[0-9]+%)|:F:|:E:|suites:" $O/rest.log | head -40
 echo "rest done $(( $(date +%s) - t0 )) s"
 timeout 45 build-cuda/bench/points -iters 5 > $O/points.txt 2>&1; tail -15 $O/points.txt
 timeout 45 build-cuda/bench/packed_cuda -iters 5 > $O/packed.txt 2>&1; tail -15 $O/packed.txt
+timeout 60 build-cuda/bench/conv_norm_cuda 10 > $O/conv_norm.txt 2>&1; tail -12 $O/conv_norm.txt

@@ -3,15 +3,18 @@
 // the same steps), the way PyTorch autocast + mamba_ssm run it: every GEMM (in_proj, x_proj,
 // dt_proj, out_proj) reads bf16 activations and the bf16 shadow of the weights
 // (p->data_bf16) and accumulates in fp32; the scan runs in bf16 (u, delta, B, C, out; states,
-// A, D, delta_bias fp32); the conv, A = -exp(A_log), and every parameter gradient stay fp32.
-// Which tensor is stored how, and why: docs/backbone.md, "bf16 mixed precision".
+// A, D, delta_bias fp32); the conv reads and writes bf16 activations (x, its output, dx) with
+// fp32 weights and fp32 sums (conv1d_causal_*_bf16); A = -exp(A_log) and every parameter
+// gradient stay fp32. Which tensor is stored how, and why: docs/backbone.md, "bf16 mixed
+// precision".
 //
 // Where an fp32 op meets a bf16 one a cast pass sits between them (normed -> bf16 before
-// in_proj, the conv's output -> bf16 before x_proj and the scan, the stack's fp32 dout ->
-// bf16, the scan's fp32 dB/dC -> bf16 before the x_proj backward, du -> fp32 before the conv
-// backward). Outputs that feed fp32 consumers are written in fp32 straight from the fp32
-// accumulator: out_proj's output (the residual stream), the mixer's input gradient, and the
-// weight gradients. The extent of every step is the call's (mamba_cuda_call), packed rows
+// in_proj, the stack's fp32 dout -> bf16, the scan's fp32 dB/dC -> bf16 before the x_proj
+// backward, the scan's bf16 du -> fp32, where x_proj's part is added to it in fp32 and the
+// conv backward reads it). Outputs that feed fp32 consumers are written in fp32 straight from
+// the fp32 accumulator: out_proj's output (the residual stream), the mixer's input gradient,
+// and the weight gradients. The conv's bf16 input xg lives in the first half of the fp32
+// scratch c->xg (this path keeps no fp32 copy of it). The extent of every step is the call's (mamba_cuda_call), packed rows
 // included, as in mixer_cuda.c.
 #include "backbone/cuda/mixer_cuda.h"
 
@@ -52,8 +55,8 @@ static xdbl_h blocks(const mamba_stack *s, uint16_t *base) {
 
 static const ssm_bf16 *W(const ssm_params *p, size_t idx) { return ssm_params_data_bf16(p, idx); }
 
-// As branch_inputs of mixer_cuda.c: A_k (fp32), xg (fp32, the conv's input), xc = SiLU(conv)
-// in fp32 and its bf16 copy (the scan's u and x_proj's input), delta (bf16) = W_dt @ dt.
+// As branch_inputs of mixer_cuda.c: A_k (fp32), xg (bf16, the conv's input, in c->xg),
+// xc = SiLU(conv) in bf16 (the scan's u and x_proj's input), delta (bf16) = W_dt @ dt.
 static ssm_code branch_inputs(mamba_stack *s, const ssm_params *p, int64_t layer, int k,
                               const int32_t *perm, const mamba_cuda_call *cl, int store_xdbl) {
     const int64_t E = s->E, B = cl->B, L = cl->L, N = s->N, R = s->R;
@@ -62,11 +65,11 @@ static ssm_code branch_inputs(mamba_stack *s, const ssm_params *p, int64_t layer
     const mamba_bf16_scratch *h = &s->bf;
     xdbl_h xd = blocks(s, s->bf_acts[layer].xdbl[k]);
     TRY(neg_exp_cuda(c->A + k * E * N, ssm_params_data(p, bp->A_log), E * N));
-    TRY(tokens_to_channels_bf16_cuda(c->xg, 1, s->bf_acts[layer].xz, perm, B, E, L, 2 * E, 1.f));
-    TRY(conv1d_causal_forward_cuda(c->xc, c->xg, ssm_params_data(p, bp->conv_w),
+    ssm_bf16 *xg = (ssm_bf16 *)c->xg;
+    TRY(tokens_to_channels_bf16_cuda(xg, 0, s->bf_acts[layer].xz, perm, B, E, L, 2 * E, 1.f));
+    TRY(conv1d_causal_forward_bf16(h->xc, xg, ssm_params_data(p, bp->conv_w),
                                    ssm_params_data(p, bp->conv_b), B, E, L, s->dc, 1, cl->seg,
                                    cl->n_segs));
-    TRY(cast_f32_to_bf16_cuda(h->xc, c->xc, B * E * L));
     if (store_xdbl) {
         const ssm_bf16 *W_x = W(p, bp->xproj_w);
         TRY(gemm_strided_batched_bf16_cuda(xd.dt, 0, W_x, h->xc, R, L, E, 0, 0, 1.f, 0.f, B, 0,
@@ -161,12 +164,14 @@ static ssm_code branch_backward(mamba_stack *s, ssm_params *p, int64_t layer, in
                                            1, 0, 1.f, 1.f, B, 0, nrow[j] * L, E * L));
     }
     TRY(batch_sum_add_cuda(ssm_params_grad(p, bp->xproj_w), part_x, B, P * E));
-    TRY(zero(h->dxg, EL * sizeof(real)));
-    TRY(conv1d_causal_backward_cuda(h->dxg, ssm_params_grad(p, bp->conv_w),
-                                    ssm_params_grad(p, bp->conv_b), c->dxc, c->xg,
-                                    ssm_params_data(p, bp->conv_w), ssm_params_data(p, bp->conv_b),
-                                    B, E, L, s->dc, 1, cl->seg, cl->n_segs));
-    return channels_to_tokens_bf16_cuda(h->dxz, h->dxg, 1, perm, B, E, L, 2 * E, 1.f, k > 0);
+    // dxg (bf16) into h->dxc, free since the cast above; du (fp32) and xg (bf16) as read
+    TRY(zero(h->dxc, EL * sizeof(ssm_bf16)));
+    TRY(conv1d_causal_backward_bf16(h->dxc, ssm_params_grad(p, bp->conv_w),
+                                    ssm_params_grad(p, bp->conv_b), c->dxc, 1,
+                                    (const ssm_bf16 *)c->xg, ssm_params_data(p, bp->conv_w),
+                                    ssm_params_data(p, bp->conv_b), B, E, L, s->dc, 1, cl->seg,
+                                    cl->n_segs));
+    return channels_to_tokens_bf16_cuda(h->dxz, h->dxc, 0, perm, B, E, L, 2 * E, 1.f, k > 0);
 }
 
 ssm_code mamba_mixer_backward_bf16(mamba_stack *s, ssm_params *p, int64_t layer, real *din,

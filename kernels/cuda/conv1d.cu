@@ -1,4 +1,5 @@
-// defines: conv1d_causal_forward_cuda, conv1d_causal_backward_cuda (see conv1d.h)
+// defines: conv1d_causal_forward_cuda, conv1d_causal_backward_cuda,
+//          conv1d_causal_forward_bf16, conv1d_causal_backward_bf16 (see conv1d.h)
 // Both passes see one channel's B rows of L steps as one flattened sequence f = b*L + t and
 // cut it into chunks of CHUNK steps. Block (c, p) takes chunks p, p + gridDim.y, ... of
 // channel c (a fixed assignment) and stages x with its halo in shared memory: every load is
@@ -19,6 +20,13 @@
 // start (forward, dw) or, for dx, where the step it feeds lies at or past its end. Each step
 // finds its sequence by a binary search of the device offsets (seg_around); the dense
 // instances (SEG false) do no such work.
+// bf16 (the _bf16 entries): the same kernels with x, out, dx (T) and dout (G) in bf16 or
+// fp32, read into fp32 where they are loaded and rounded once where stored: every sum, the
+// shared-memory stage and the dw/dbias partials stay fp32, so the sums run in the same order
+// as the fp32 kernels' (the same bits for the same rounded inputs, up to the one rounding of
+// each output).
+#include <cuda_bf16.h>
+
 #include "kernels/cuda/conv1d.h"
 #include "kernels/cuda/device_util.cuh"
 
@@ -27,6 +35,16 @@
 #define CHUNK (THREADS * PER)   // flattened steps per chunk
 #define TAPS 8                  // dw taps accumulated in registers per pass (generic K)
 #define MAX_PARTS 256           // backward blocks per channel: bounds the scratch and pass 2
+
+// Element loads into fp32 (read-only path for inputs: cv_ldg) and rounded stores.
+__device__ __forceinline__ float cv_ldg(const float *p) { return __ldg(p); }
+__device__ __forceinline__ float cv_ldg(const __nv_bfloat16 *p) {
+    return __bfloat162float(__ldg(p));
+}
+__device__ __forceinline__ float cv_ld(const float *p) { return *p; }
+__device__ __forceinline__ float cv_ld(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
+__device__ __forceinline__ void cv_st(float *p, float v) { *p = v; }
+__device__ __forceinline__ void cv_st(__nv_bfloat16 *p, float v) { *p = __float2bfloat16(v); }
 
 // (b, t) of flattened step f >= 0: b = f / L. 32-bit: through a double reciprocal (exact to
 // within one for f < 2^31, then corrected), a few instructions where an integer divide
@@ -80,9 +98,9 @@ __device__ __forceinline__ void seq_pos(const int64_t *__restrict__ seg, int64_t
 // xs[j] = x at flattened step f0 + j of channel c (0 outside [0, BL)), j < n. All of a
 // thread's loads are issued before its first shared-memory store, so PER + 1 are in flight
 // at once (a load-store loop keeps one).
-template <typename I>
-__device__ __forceinline__ void stage_x(float *xs, const float *__restrict__ x, I f0, int n,
-                                        I BL, I L, double rL, int64_t C, int64_t c) {
+template <typename I, typename T>
+__device__ __forceinline__ void stage_x(float *xs, const T *__restrict__ x, I f0, int n, I BL,
+                                        I L, double rL, int64_t C, int64_t c) {
     float v[PER + 1];
 #pragma unroll
     for (int r = 0; r <= PER; r++) {
@@ -91,7 +109,7 @@ __device__ __forceinline__ void stage_x(float *xs, const float *__restrict__ x, 
         v[r] = 0.f;
         if (j < n && f >= 0 && f < BL) {
             row_of(f, L, rL, &b, &t);
-            v[r] = __ldg(x + ((int64_t)b * C + c) * L + t);
+            v[r] = cv_ldg(x + ((int64_t)b * C + c) * L + t);
         }
     }
 #pragma unroll
@@ -105,7 +123,7 @@ __device__ __forceinline__ void stage_x(float *xs, const float *__restrict__ x, 
         float u = 0.f;
         if (f >= 0 && f < BL) {
             row_of(f, L, rL, &b, &t);
-            u = x[((int64_t)b * C + c) * L + t];
+            u = cv_ld(x + ((int64_t)b * C + c) * L + t);
         }
         xs[j] = u;
     }
@@ -131,10 +149,11 @@ __device__ __forceinline__ float pre_at(const float *xw, const float *ws, float 
 }
 
 // KC: the filter width when known at compile time (4, Mamba's), else 0 (K at run time).
-// rL = 1.0 / L. SEG: packed rows (seg, n_segs).
-template <typename I, int KC, bool SEG>
+// rL = 1.0 / L. SEG: packed rows (seg, n_segs). T: x and out, float or bf16 (deduced at the
+// launch from the pointers).
+template <typename I, int KC, bool SEG, typename T>
 __global__ void __launch_bounds__(THREADS)
-    k_conv_fwd(float *__restrict__ out, const float *__restrict__ x, const float *__restrict__ w,
+    k_conv_fwd(T *__restrict__ out, const T *__restrict__ x, const float *__restrict__ w,
                const float *__restrict__ bias, I BL, int64_t C, I L, double rL, int Kr, int silu,
                I nchunks, const int64_t *__restrict__ seg, int64_t n_segs) {
     const int K = KC ? KC : Kr;
@@ -158,7 +177,7 @@ __global__ void __launch_bounds__(THREADS)
                 I rel, rest;
                 seq_pos<I, SEG>(seg, n_segs, t, L, &rel, &rest);
                 float acc = pre_at<I, KC>(xs + i, ws, b, rel, K);
-                out[((int64_t)bb * C + c) * L + t] = silu ? cu_silu(acc) : acc;
+                cv_st(out + ((int64_t)bb * C + c) * L + t, silu ? cu_silu(acc) : acc);
             }
         }
     }
@@ -180,10 +199,11 @@ __device__ __forceinline__ float dpre_at(float g, const float *xw, const float *
 // A thread's dout and dx values are loaded with the chunk's x, before the first barrier: all
 // its loads are in flight together. Generic K > TAPS: dw in passes of TAPS taps (re-staging
 // the chunks; dx in the first pass). "Row" above: the packed sequence around the step (SEG).
-template <typename I, int KC, bool SEG>
+// T: x and dx, G: dout; float or bf16 each (deduced at the launch from the pointers).
+template <typename I, int KC, bool SEG, typename T, typename G>
 __global__ void __launch_bounds__(THREADS)
-    k_conv_bwd(float *__restrict__ dx, float *__restrict__ part, const float *__restrict__ dout,
-               const float *__restrict__ x, const float *__restrict__ w,
+    k_conv_bwd(T *__restrict__ dx, float *__restrict__ part, const G *__restrict__ dout,
+               const T *__restrict__ x, const float *__restrict__ w,
                const float *__restrict__ bias, I BL, int64_t C, I L, double rL, int Kr, int silu,
                I nchunks, int sums, const int64_t *__restrict__ seg, int64_t n_segs) {
     const int K = KC ? KC : Kr;
@@ -220,9 +240,9 @@ __global__ void __launch_bounds__(THREADS)
                     row_of(f, L, rL, &bb, &t);
                     seq_pos<I, SEG>(seg, n_segs, t, L, &tr[r], &rest[r]);
                     off[r] = ((int64_t)bb * C + c) * L + t;
-                    g[r] = __ldg(dout + off[r]);
+                    g[r] = cv_ldg(dout + off[r]);
                     if (dx && first)
-                        dx0[r] = dx[off[r]];
+                        dx0[r] = cv_ld(dx + off[r]);
                 }
             }
             __syncthreads(); // ws written; the previous chunk's readers are done
@@ -240,7 +260,7 @@ __global__ void __launch_bounds__(THREADS)
                     row_of(f, L, rL, &bb, &t);
                     I rel, rs;
                     seq_pos<I, SEG>(seg, n_segs, t, L, &rel, &rs);
-                    d = dpre_at<I, KC>(__ldg(dout + ((int64_t)bb * C + c) * L + t), xs + j, ws,
+                    d = dpre_at<I, KC>(cv_ldg(dout + ((int64_t)bb * C + c) * L + t), xs + j, ws,
                                        b, rel, K, silu);
                 }
                 dps[j] = d;
@@ -268,7 +288,7 @@ __global__ void __launch_bounds__(THREADS)
                             for (int k = kfirst; k < K; k++)
                                 s += ws[k] * dps[i + (K - 1) - k];
                         }
-                        dx[off[r]] = dx0[r] + s;
+                        cv_st(dx + off[r], dx0[r] + s);
                     }
                 }
                 if (sums) {
@@ -345,9 +365,9 @@ typedef struct {
     int64_t n;
 } segs;
 
-template <typename I, int KC, bool SEG>
-static ssm_code launch_fwd_(float *out, const float *x, const float *w, const float *bias,
-                            int64_t BL, int64_t C, int64_t L, int K, int silu, segs sg) {
+template <typename I, int KC, bool SEG, typename T>
+static ssm_code launch_fwd_(T *out, const T *x, const float *w, const float *bias, int64_t BL,
+                            int64_t C, int64_t L, int K, int silu, segs sg) {
     int64_t nch = (BL + CHUNK - 1) / CHUNK;
     unsigned gy = (unsigned)(nch < 65535 ? nch : 65535);
     size_t shmem = sizeof(float) * (K + CHUNK + K - 1);
@@ -356,21 +376,21 @@ static ssm_code launch_fwd_(float *out, const float *x, const float *w, const fl
     CUDA_LAUNCH_CHECK("k_conv_fwd");
     return SSM_OK;
 }
-template <typename I, int KC>
-static ssm_code launch_fwd(float *out, const float *x, const float *w, const float *bias,
-                           int64_t BL, int64_t C, int64_t L, int K, int silu, segs sg) {
+template <typename I, int KC, typename T>
+static ssm_code launch_fwd(T *out, const T *x, const float *w, const float *bias, int64_t BL,
+                           int64_t C, int64_t L, int K, int silu, segs sg) {
     return sg.off ? launch_fwd_<I, KC, true>(out, x, w, bias, BL, C, L, K, silu, sg)
                   : launch_fwd_<I, KC, false>(out, x, w, bias, BL, C, L, K, silu, sg);
 }
 
-template <typename I, int KC, bool SEG>
-static ssm_code launch_bwd_(float *dx, float *part, int nparts, const float *dout,
-                            const float *x, const float *w, const float *bias, int64_t BL,
-                            int64_t C, int64_t L, int K, int silu, segs sg) {
+template <typename I, int KC, bool SEG, typename T, typename G>
+static ssm_code launch_bwd_(T *dx, float *part, int nparts, const G *dout, const T *x,
+                            const float *w, const float *bias, int64_t BL, int64_t C, int64_t L,
+                            int K, int silu, segs sg) {
     int64_t nch = (BL + CHUNK - 1) / CHUNK;
     size_t shmem = sizeof(float) * (K + CHUNK + 2 * (K - 1) + CHUNK + K - 1);
     if (shmem > 48 * 1024)
-        CUDA_CHECK(cudaFuncSetAttribute(k_conv_bwd<I, KC, SEG>,
+        CUDA_CHECK(cudaFuncSetAttribute(k_conv_bwd<I, KC, SEG, T, G>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shmem));
     k_conv_bwd<I, KC, SEG>
         <<<dim3((unsigned)C, (unsigned)nparts), THREADS, shmem, ssm_cuda_stream()>>>(
@@ -379,21 +399,22 @@ static ssm_code launch_bwd_(float *dx, float *part, int nparts, const float *dou
     CUDA_LAUNCH_CHECK("k_conv_bwd");
     return SSM_OK;
 }
-template <typename I, int KC>
-static ssm_code launch_bwd(float *dx, float *part, int nparts, const float *dout,
-                           const float *x, const float *w, const float *bias, int64_t BL,
-                           int64_t C, int64_t L, int K, int silu, segs sg) {
+template <typename I, int KC, typename T, typename G>
+static ssm_code launch_bwd(T *dx, float *part, int nparts, const G *dout, const T *x,
+                           const float *w, const float *bias, int64_t BL, int64_t C, int64_t L,
+                           int K, int silu, segs sg) {
     return sg.off ? launch_bwd_<I, KC, true>(dx, part, nparts, dout, x, w, bias, BL, C, L, K,
                                              silu, sg)
                   : launch_bwd_<I, KC, false>(dx, part, nparts, dout, x, w, bias, BL, C, L, K,
                                               silu, sg);
 }
 
-extern "C" ssm_code conv1d_causal_forward_cuda(real *out, const real *x, const real *w,
-                                               const real *bias, int64_t B, int64_t C,
-                                               int64_t L, int64_t K, int silu,
-                                               const int64_t *seg_offsets, int64_t n_segs) {
-    ssm_code rc = check_shape("conv1d_causal_forward_cuda", B, C, L, K, seg_offsets, n_segs);
+// The forward of one element type (T: float or __nv_bfloat16); name: the entry's, for errors.
+template <typename T>
+static ssm_code conv_forward(const char *name, T *out, const T *x, const float *w,
+                             const float *bias, int64_t B, int64_t C, int64_t L, int64_t K,
+                             int silu, const int64_t *seg_offsets, int64_t n_segs) {
+    ssm_code rc = check_shape(name, B, C, L, K, seg_offsets, n_segs);
     int64_t BL = B * L;
     if (rc != SSM_OK || BL == 0 || C == 0)
         return rc;
@@ -405,12 +426,13 @@ extern "C" ssm_code conv1d_causal_forward_cuda(real *out, const real *x, const r
     return launch_fwd<int64_t, 0>(out, x, w, bias, BL, C, L, k, silu, sg);
 }
 
-extern "C" ssm_code conv1d_causal_backward_cuda(real *dx, real *dw, real *dbias,
-                                                const real *dout, const real *x, const real *w,
-                                                const real *bias, int64_t B, int64_t C,
-                                                int64_t L, int64_t K, int silu,
-                                                const int64_t *seg_offsets, int64_t n_segs) {
-    ssm_code rc = check_shape("conv1d_causal_backward_cuda", B, C, L, K, seg_offsets, n_segs);
+// The backward of one element type for x, dx (T) and one for dout (G).
+template <typename T, typename G>
+static ssm_code conv_backward(const char *name, T *dx, float *dw, float *dbias, const G *dout,
+                              const T *x, const float *w, const float *bias, int64_t B,
+                              int64_t C, int64_t L, int64_t K, int silu,
+                              const int64_t *seg_offsets, int64_t n_segs) {
+    ssm_code rc = check_shape(name, B, C, L, K, seg_offsets, n_segs);
     int64_t BL = B * L;
     if (rc != SSM_OK || C == 0 || BL == 0 || (!dx && !dw && !dbias))
         return rc;
@@ -438,4 +460,44 @@ extern "C" ssm_code conv1d_causal_backward_cuda(real *dx, real *dw, real *dbias,
         dw, dbias, part, C, k, nparts);
     CUDA_LAUNCH_CHECK("k_conv_sum_parts");
     return SSM_OK;
+}
+
+extern "C" ssm_code conv1d_causal_forward_cuda(real *out, const real *x, const real *w,
+                                               const real *bias, int64_t B, int64_t C,
+                                               int64_t L, int64_t K, int silu,
+                                               const int64_t *seg_offsets, int64_t n_segs) {
+    return conv_forward("conv1d_causal_forward_cuda", out, x, w, bias, B, C, L, K, silu,
+                        seg_offsets, n_segs);
+}
+
+extern "C" ssm_code conv1d_causal_backward_cuda(real *dx, real *dw, real *dbias,
+                                                const real *dout, const real *x, const real *w,
+                                                const real *bias, int64_t B, int64_t C,
+                                                int64_t L, int64_t K, int silu,
+                                                const int64_t *seg_offsets, int64_t n_segs) {
+    return conv_backward("conv1d_causal_backward_cuda", dx, dw, dbias, dout, x, w, bias, B, C, L,
+                         K, silu, seg_offsets, n_segs);
+}
+
+extern "C" ssm_code conv1d_causal_forward_bf16(ssm_bf16 *out, const ssm_bf16 *x, const real *w,
+                                               const real *bias, int64_t B, int64_t C,
+                                               int64_t L, int64_t K, int silu,
+                                               const int64_t *seg_offsets, int64_t n_segs) {
+    return conv_forward("conv1d_causal_forward_bf16", (__nv_bfloat16 *)out,
+                        (const __nv_bfloat16 *)x, w, bias, B, C, L, K, silu, seg_offsets, n_segs);
+}
+
+extern "C" ssm_code conv1d_causal_backward_bf16(ssm_bf16 *dx, real *dw, real *dbias,
+                                                const void *dout, int dout_f32, const ssm_bf16 *x,
+                                                const real *w, const real *bias, int64_t B,
+                                                int64_t C, int64_t L, int64_t K, int silu,
+                                                const int64_t *seg_offsets, int64_t n_segs) {
+    const char *name = "conv1d_causal_backward_bf16";
+    __nv_bfloat16 *dxb = (__nv_bfloat16 *)dx;
+    const __nv_bfloat16 *xb = (const __nv_bfloat16 *)x;
+    if (dout_f32)
+        return conv_backward(name, dxb, dw, dbias, (const float *)dout, xb, w, bias, B, C, L, K,
+                             silu, seg_offsets, n_segs);
+    return conv_backward(name, dxb, dw, dbias, (const __nv_bfloat16 *)dout, xb, w, bias, B, C, L,
+                         K, silu, seg_offsets, n_segs);
 }

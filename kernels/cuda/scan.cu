@@ -44,12 +44,14 @@ static int64_t num_sms(void) {
 // apply: N = 4P with P <= 8, checkpoints on 16-step tile ends, and enough channels that
 // B*D*P threads give at least 256 per multiprocessor (else the time-split kernels, which
 // spread one channel's steps over up to 32 lanes, fill the GPU better: B=1, D=2048).
-static int split_lanes(const scan_shape *s) {
+static int split_shape_lanes(const scan_shape *s) { // the shape test alone
     if (s->seg_offsets || s->N % SCAN_SPLIT_NS || s->N > 8 * SCAN_SPLIT_NS || s->chunk % SCAN_ITEMS)
         return 0;
     const int P = (int)(s->N / SCAN_SPLIT_NS);
-    if (P == 3 || P > 4 && P != 8)
-        return 0;
+    return P == 3 || P > 4 && P != 8 ? 0 : P;
+}
+static int split_lanes(const scan_shape *s) {
+    const int P = split_shape_lanes(s);
     return s->B * s->D * P >= num_sms() * 256 ? P : 0;
 }
 
@@ -224,7 +226,7 @@ template <typename T, int P> static ssm_code launch_fwd_split(const ScanArgs &a)
     return SSM_OK;
 }
 
-// v5: the cp.async-staged state-split forward (scan_pipe.cuh), 16-step tiles.
+// v7: the cp.async-staged state-split forward (scan_pipe.cuh), 16-step tiles.
 template <typename T, int P> static ssm_code launch_fwd_pipe(const ScanArgs &a) {
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     constexpr int smem = scan_fwd_pipe_smem_bytes<T, P, SCAN_ITEMS>();
@@ -236,6 +238,39 @@ template <typename T, int P> static ssm_code launch_fwd_pipe(const ScanArgs &a) 
     CUDA_LAUNCH_CHECK("scan_fwd_pipe_kernel");
     return SSM_OK;
 }
+// v5/v6's staging (cp.async src-size zero fill at the row's end), SSMKIT_SCAN_PIPE=zfill:
+// kept to tell on a device whether that form is what broke v6 at partial last tiles.
+template <typename T, int P> static ssm_code launch_fwd_pipe_zfill(const ScanArgs &a) {
+    dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
+    constexpr int smem = scan_fwd_pipe_smem_bytes<T, P, SCAN_ITEMS>();
+    SSM_TRY(check_smem(smem, "scan_fwd_pipe_kernel", a.N));
+    if (smem > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(scan_fwd_pipe_kernel<T, P, SCAN_ITEMS, true, true>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    scan_fwd_pipe_kernel<T, P, SCAN_ITEMS, true, true><<<grid, SCAN_THREADS, smem>>>(a);
+    CUDA_LAUNCH_CHECK("scan_fwd_pipe_kernel (zfill)");
+    return SSM_OK;
+}
+
+// Which forward the dispatch takes (SSMKIT_SCAN_PIPE, read at every call). Unset or "auto":
+// the rule in scan_forward (the pipelined forward, v7, where the state-split kernels fill the
+// GPU). The others compare paths (tests, benches), each wherever the shape allows it, with or
+// without enough channels: "1": v7; "0": never v7 (the rule before v5: v4b below 1024 steps,
+// v3 above); "split": v4b; "zfill": v5/v6's staging (a diagnosis, launch_fwd_pipe_zfill).
+enum { PIPE_AUTO, PIPE_ON, PIPE_OFF, PIPE_SPLIT, PIPE_ZFILL };
+static int pipe_mode(void) {
+    const char *m = getenv("SSMKIT_SCAN_PIPE");
+    if (!m || !*m || !strcmp(m, "auto"))
+        return PIPE_AUTO;
+    if (!strcmp(m, "split"))
+        return PIPE_SPLIT;
+    if (!strcmp(m, "zfill"))
+        return PIPE_ZFILL;
+    return atoi(m) ? PIPE_ON : PIPE_OFF;
+}
+
+static const char *fwd_path = "";
+extern "C" const char *selective_scan_cuda_fwd_path(void) { return fwd_path; }
 
 // The pipelined forward copies 16-byte pieces of every row: rows and pointers aligned.
 static bool rows_aligned(const scan_shape *s, size_t elem, const void *const *ptrs, int n) {
@@ -260,11 +295,12 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
     // The state-split forward won only at short sequences (H100, bf16: 0.216 against 0.309 ms
     // at B=128 D=384 L=197; 0.204 / 0.199 at L=1024; 0.771 / 0.753 at L=4096): see
     // docs/cuda-scan-notes.md, v4.
-    // v5 (cp.async staging, scan_pipe.cuh) only where it was verified against v4b and the CPU:
-    // bf16, N = 16 (P = 4), aligned rows, L a multiple of the tile. On the first device run
-    // fp32 P=4 and bf16 P=2 with tails (L % 16 != 0) gave wrong outputs (rel err 0.14-0.31,
-    // cause not found: docs/cuda-scan-notes.md, v5); else v4b at short sequences and the
-    // time-split kernel at long ones.
+    // v7 (cp.async staging, scan_pipe.cuh) wherever the state-split kernels apply with 2, 4
+    // or 8 lanes (N = 8, 16, 32), fp32 and bf16, any L, rows of whole 16-byte pieces: at the
+    // target shape it took 0.57 ms against v3's 0.75 and v4b's 0.77 (H100, bf16; v6, the same
+    // arithmetic). v5/v6 ran only for bf16, N = 16, L % 16 == 0: with a partial last tile
+    // they gave wrong outputs on a device (docs/cuda-scan-notes.md, v5 and v7). Else v4b at
+    // short sequences and the time-split kernel at long ones.
     // few channels, a long row: the chunked path (its carries live in chunk_states)
     const int64_t tc = chunk_states ? chunked_tchunk(s) : 0;
     if (tc) {
@@ -283,14 +319,17 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
         a.delta_bias = delta_bias;
         a.tchunk = tc;
         a.n_tchunks = (s->L + tc - 1) / tc;
+        fwd_path = "chunked";
         return scan_chunked_forward<T>(a, Pc);
     }
     const void *ptrs[] = {out, u, delta, Bm, Cm, z};
-    const int Pp = sizeof(T) == 2 && !s->seg_offsets && s->L % SCAN_ITEMS == 0 &&
-                           rows_aligned(s, sizeof(T), ptrs, z ? 6 : 5) && split_lanes(s) == 4
-                       ? 4
+    const int mode = pipe_mode();
+    const int Psl = mode == PIPE_AUTO || mode == PIPE_OFF ? split_lanes(s) : split_shape_lanes(s);
+    const int Pp = mode != PIPE_OFF && mode != PIPE_SPLIT && Psl >= 2 &&
+                           rows_aligned(s, sizeof(T), ptrs, z ? 6 : 5)
+                       ? Psl
                        : 0;
-    const int Ps = !Pp && s->L < 1024 ? split_lanes(s) : 0;
+    const int Ps = !Pp && (mode == PIPE_SPLIT || s->L < 1024) ? Psl : 0;
     const int P = Pp ? Pp : Ps ? Ps : fwd_lanes(s);
     ScanArgs a = make_args(s, P);
     a.out = out;
@@ -304,8 +343,19 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
     a.Dskip = Dskip;
     a.z = z;
     a.delta_bias = delta_bias;
-    if (Pp == 4)
-        return launch_fwd_pipe<T, 4>(a);
+    fwd_path = Pp ? (mode == PIPE_ZFILL ? "pipe_zfill" : "pipe") : Ps ? "split" : "time";
+    if (Pp && mode == PIPE_ZFILL)
+        switch (Pp) {
+        case 2: return launch_fwd_pipe_zfill<T, 2>(a);
+        case 4: return launch_fwd_pipe_zfill<T, 4>(a);
+        default: return launch_fwd_pipe_zfill<T, 8>(a);
+        }
+    switch (Pp) {
+    case 2: return launch_fwd_pipe<T, 2>(a);
+    case 4: return launch_fwd_pipe<T, 4>(a);
+    case 8: return launch_fwd_pipe<T, 8>(a);
+    default: break;
+    }
     switch (Ps) {
     case 1: return launch_fwd_split<T, 1>(a);
     case 2: return launch_fwd_split<T, 2>(a);

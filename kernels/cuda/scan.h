@@ -1,6 +1,7 @@
 // defines: selective_scan_forward_cuda, selective_scan_backward_cuda,
 //          selective_scan_forward_bf16, selective_scan_backward_bf16,
 //          selective_scan_workspace_size_cuda, selective_scan_cuda_tchunk,
+//          selective_scan_cuda_fwd_path,
 //          SCAN_CUDA_MAX_BWD_CHUNK
 // CUDA twins of kernels/scan.h: the same semantics (mamba_ssm selective_scan_fn), the same
 // argument order and shapes, device pointers, and an ssm_code result (kernels/cuda/common.h
@@ -55,6 +56,10 @@ size_t selective_scan_workspace_size_cuda(const scan_shape *s);
 // Steps per time chunk of the chunked path for this shape (the backward's choice, and the
 // forward's when it gets chunk_states), or 0 where the other kernels run.
 int64_t selective_scan_cuda_tchunk(const scan_shape *s);
+
+// The forward kernel the last forward call of this process launched (tests and benches:
+// "pipe" (v7), "pipe_zfill" (v6's staging), "split" (v4b), "time" (v3), "chunked"), or "".
+const char *selective_scan_cuda_fwd_path(void);
 
 ssm_code selective_scan_forward_cuda(real *out, real *last_state, real *chunk_states,
                                      const real *u, const real *delta, const real *A,

@@ -1,5 +1,6 @@
-// defines: scan_fwd_pipe_kernel, scan_fwd_pipe_smem_bytes, scan_cp16, scan_cp_commit,
-//          scan_cp_wait, scan_smem_read, scan_softplus_nb, scan_silu_nb, SCAN_PIPE_STAGES
+// defines: scan_fwd_pipe_kernel, scan_fwd_pipe_smem_bytes, scan_cp16, scan_cp16_zfill,
+//          scan_cp_commit, scan_cp_wait, scan_smem_read, scan_softplus_nb, scan_silu_nb,
+//          SCAN_PIPE_STAGES
 // v5 of the state-split forward (docs/cuda-scan-notes.md): the same work split as
 // scan_fwd_split_kernel (P lanes of a channel own 4 states each and run them sequentially
 // over time), but every input of a tile (B, C of the group, delta, u, z of the warp's
@@ -9,16 +10,31 @@
 // own copy (B, C are shared by the block but staging them per warp keeps the warps
 // independent: __syncwarp instead of __syncthreads, and 1 KB per tile of L2 reads).
 // Needs 16-byte aligned rows (L * sizeof(T) % 16 == 0, aligned base pointers): the host
-// falls back to scan_fwd_split_kernel otherwise. Steps past L are zero-filled by cp.async.
+// falls back to scan_fwd_split_kernel otherwise. Then a 16-byte piece of a row is either
+// wholly before L or wholly past it.
+// v7: whole pieces only go through cp.async (the plain form, no src-size operand); a piece
+// past L is zeroed by a plain shared-memory store. v5/v6 zero-filled it with the src-size
+// form (kept as ZF for the diagnosis: the only instruction that differed between the shapes
+// that failed on a device and those that passed; docs/cuda-scan-notes.md, v7).
 #pragma once
 #include "kernels/cuda/scan_split.cuh"
 
 #define SCAN_PIPE_STAGES 3
 
-// 16 bytes global -> shared, asynchronously; bytes < 16 reads only `bytes` and zero-fills
-// the rest. CA: keep in L1 (B, C are read by every warp of the multiprocessor's group).
+// 16 bytes global -> shared, asynchronously; both addresses 16-byte aligned. CA: keep in L1
+// (B, C are read by every warp of the multiprocessor's group).
+template <bool CA> __device__ __forceinline__ void scan_cp16(void *smem, const void *g) {
+    const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    if (CA)
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(g) : "memory");
+    else
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(g) : "memory");
+}
+// v5/v6's form: reads only `bytes` (< 16 at the row's end) and zero-fills the rest. ptxas
+// lowers the register src-size to LDGSTS.ZFILL with the fill count added to the source
+// address (its low 4 bits) and a predicate for src-size != 0 (read in the SASS of sm_90).
 template <bool CA>
-__device__ __forceinline__ void scan_cp16(void *smem, const void *g, int bytes) {
+__device__ __forceinline__ void scan_cp16_zfill(void *smem, const void *g, int bytes) {
     const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
     if (CA)
         asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(g),
@@ -36,31 +52,48 @@ template <int NPEND> __device__ __forceinline__ void scan_cp_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(NPEND) : "memory");
 }
 
+// One 32-bit word of packed T as floats (fp32: one value; bf16: two, low half first) and back:
+// bit operations on values, so no object is read through a pointer of another type.
+__device__ __forceinline__ void scan_unpack(float *v, unsigned w, const float *) {
+    v[0] = __uint_as_float(w);
+}
+__device__ __forceinline__ void scan_unpack(float *v, unsigned w, const __nv_bfloat16 *) {
+    v[0] = __uint_as_float(w << 16);
+    v[1] = __uint_as_float(w & 0xffff0000u);
+}
+__device__ __forceinline__ unsigned scan_pack(const float *v, const float *) {
+    return __float_as_uint(v[0]);
+}
+__device__ __forceinline__ unsigned scan_pack(const float *v, const __nv_bfloat16 *) {
+    return (unsigned)__bfloat16_as_ushort(__float2bfloat16(v[0])) |
+           (unsigned)__bfloat16_as_ushort(__float2bfloat16(v[1])) << 16;
+}
+
 // M consecutive values of T from shared memory, in the widest loads the size allows
 // (p is aligned to M * sizeof(T) when that is a power of two, by the layouts here).
 template <typename T, int M>
 __device__ __forceinline__ void scan_smem_read(float (&v)[M], const T *p) {
-    constexpr int BYTES = M * (int)sizeof(T);
+    constexpr int BYTES = M * (int)sizeof(T), EW = 4 / (int)sizeof(T); // values per word
     if constexpr (BYTES % 16 == 0) {
-        constexpr int PER = 16 / sizeof(T);
 #pragma unroll
         for (int k = 0; k < BYTES / 16; k++) {
             const uint4 raw = reinterpret_cast<const uint4 *>(p)[k];
-            const T *e = reinterpret_cast<const T *>(&raw);
+            const unsigned w[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
-            for (int j = 0; j < PER; j++)
-                v[k * PER + j] = scan_ld(e + j);
+            for (int i = 0; i < 4; i++)
+                scan_unpack(v + (4 * k + i) * EW, w[i], p);
         }
     } else if constexpr (BYTES % 8 == 0) {
-        constexpr int PER = 8 / sizeof(T);
 #pragma unroll
         for (int k = 0; k < BYTES / 8; k++) {
             const uint2 raw = reinterpret_cast<const uint2 *>(p)[k];
-            const T *e = reinterpret_cast<const T *>(&raw);
-#pragma unroll
-            for (int j = 0; j < PER; j++)
-                v[k * PER + j] = scan_ld(e + j);
+            scan_unpack(v + (2 * k) * EW, raw.x, p);
+            scan_unpack(v + (2 * k + 1) * EW, raw.y, p);
         }
+    } else if constexpr (BYTES % 4 == 0) {
+#pragma unroll
+        for (int k = 0; k < BYTES / 4; k++)
+            scan_unpack(v + k * EW, reinterpret_cast<const unsigned *>(p)[k], p);
     } else {
 #pragma unroll
         for (int j = 0; j < M; j++)
@@ -68,32 +101,26 @@ __device__ __forceinline__ void scan_smem_read(float (&v)[M], const T *p) {
     }
 }
 
-// M consecutive values to global memory in 8- or 16-byte stores (p aligned, all in range).
+// M consecutive values to global memory in 4-, 8- or 16-byte stores (p aligned, all in
+// range).
 template <typename T, int M>
 __device__ __forceinline__ void scan_vec_store(T *p, const float (&v)[M]) {
-    constexpr int BYTES = M * (int)sizeof(T);
+    constexpr int BYTES = M * (int)sizeof(T), EW = 4 / (int)sizeof(T);
     if constexpr (BYTES % 16 == 0) {
-        constexpr int PER = 16 / sizeof(T);
 #pragma unroll
-        for (int k = 0; k < BYTES / 16; k++) {
-            uint4 raw;
-            T *e = reinterpret_cast<T *>(&raw);
-#pragma unroll
-            for (int j = 0; j < PER; j++)
-                scan_st(e + j, v[k * PER + j]);
-            reinterpret_cast<uint4 *>(p)[k] = raw;
-        }
+        for (int k = 0; k < BYTES / 16; k++)
+            reinterpret_cast<uint4 *>(p)[k] =
+                make_uint4(scan_pack(v + (4 * k) * EW, p), scan_pack(v + (4 * k + 1) * EW, p),
+                           scan_pack(v + (4 * k + 2) * EW, p), scan_pack(v + (4 * k + 3) * EW, p));
     } else if constexpr (BYTES % 8 == 0) {
-        constexpr int PER = 8 / sizeof(T);
 #pragma unroll
-        for (int k = 0; k < BYTES / 8; k++) {
-            uint2 raw;
-            T *e = reinterpret_cast<T *>(&raw);
+        for (int k = 0; k < BYTES / 8; k++)
+            reinterpret_cast<uint2 *>(p)[k] =
+                make_uint2(scan_pack(v + (2 * k) * EW, p), scan_pack(v + (2 * k + 1) * EW, p));
+    } else if constexpr (BYTES % 4 == 0) {
 #pragma unroll
-            for (int j = 0; j < PER; j++)
-                scan_st(e + j, v[k * PER + j]);
-            reinterpret_cast<uint2 *>(p)[k] = raw;
-        }
+        for (int k = 0; k < BYTES / 4; k++)
+            reinterpret_cast<unsigned *>(p)[k] = scan_pack(v + k * EW, p);
     } else {
 #pragma unroll
         for (int j = 0; j < M; j++)
@@ -156,7 +183,8 @@ template <typename T, int P, int TS> __host__ __device__ constexpr int scan_fwd_
 // grid (nblk, G, B) as scan_fwd_split_kernel; dynamic shared memory scan_fwd_pipe_smem_bytes.
 // Rows are indexed with int (the host checks L < 2^30).
 // NB: v6 (branch-free softplus and gate, above); false: v5, kept for the lab's comparison.
-template <typename T, int P, int TS, bool NB = true>
+// ZF: v5/v6's staging (src-size zero fill), for the diagnosis only (scan.cu: SSMKIT_SCAN_PIPE).
+template <typename T, int P, int TS, bool NB = true, bool ZF = false>
 __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_pipe_kernel(ScanArgs a) {
     using LY = ScanPipeLayout<T, P, TS>;
     constexpr int CPB = SCAN_THREADS / P, NS = SCAN_SPLIT_NS, Q = TS / P, N = LY::N;
@@ -203,6 +231,9 @@ __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_pipe_kernel(ScanArgs
             src[j] = bq ? (const T *)bq + (b * a.D + dc) * (int64_t)L + c * E : nullptr;
         }
     }
+    // A piece is wholly before L or wholly past it (rows of whole pieces: the host checks):
+    // cp.async for the first, a plain zero store for the second (steps past L must read as
+    // finite numbers: they run as identity steps, dt = 0, and are multiplied by 0).
     auto stage = [&](int t0, int buf) {
         T *dst = wbase + buf * LY::STAGE;
 #pragma unroll
@@ -210,12 +241,22 @@ __global__ void __launch_bounds__(SCAN_THREADS, 3) scan_fwd_pipe_kernel(ScanArgs
             if (!src[j])
                 continue;
             const int left = L - t0 - col[j];
-            const int bytes = left >= E ? 16 : left > 0 ? left * (int)sizeof(T) : 0;
-            const T *p = bytes ? src[j] + t0 : src[j] - col[j]; // a valid address when empty
-            if (j * 32 + lane < 2 * N * CR)
-                scan_cp16<true>(dst + dsto[j], p, bytes);
-            else
-                scan_cp16<false>(dst + dsto[j], p, bytes);
+            const bool ca = j * 32 + lane < 2 * N * CR; // B, C
+            if (ZF) {
+                const int bytes = left >= E ? 16 : left > 0 ? left * (int)sizeof(T) : 0;
+                const T *p = bytes ? src[j] + t0 : src[j] - col[j]; // a valid address when empty
+                if (ca)
+                    scan_cp16_zfill<true>(dst + dsto[j], p, bytes);
+                else
+                    scan_cp16_zfill<false>(dst + dsto[j], p, bytes);
+            } else if (left > 0) {
+                if (ca)
+                    scan_cp16<true>(dst + dsto[j], src[j] + t0);
+                else
+                    scan_cp16<false>(dst + dsto[j], src[j] + t0);
+            } else {
+                *reinterpret_cast<uint4 *>(dst + dsto[j]) = make_uint4(0u, 0u, 0u, 0u);
+            }
         }
     };
 
