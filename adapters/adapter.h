@@ -41,6 +41,7 @@
 #include "core/params.h"
 #include "core/real.h"
 #include "core/rng.h"
+#include "kernels/dropout.h"
 
 struct ssm_revin; // adapters/revin.h
 
@@ -172,6 +173,11 @@ struct ssm_adapter {
     // forward. 0 / NULL otherwise. Data, like orders: no gradient flows through them.
     int64_t pos_dims;
     const real *positions;
+    // The training step's dropout, for an adapter with an option dropout (series_variate,
+    // series_patch: on their tokens, the embedding's output as iTransformer / S-Mamba /
+    // PatchTST drop it): the trunk sets it before every forward, train 0 (and the zeroed
+    // default) at evaluation; the backward uses the forward's masks (kernels/dropout.h).
+    ssm_dropout_step drop;
     void *impl;        // the adapter's own state
 };
 

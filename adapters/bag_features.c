@@ -8,8 +8,8 @@
 //      act: gelu (the default; exact, erf), relu (MambaMIL's and CLAM's) or none
 //   -> optional class token cls_token [1, 1, D] placed FIRST in every bag (cls_token: head;
 //      ragged_extra = 1, cls_index = 0); the default is none (middle is refused).
-// No dropout: the adapter interface has no training / evaluation switch, so a mask drawn
-// from the batch key would also drop features at evaluation.
+// No dropout of its own (the MIL recipes drop features in the data:
+// data.augment.feature_dropout); the adapter's training switch, ssm_adapter.drop, is unused.
 //
 // Options (extra): coords (true|false), act (gelu|relu|none), max_tokens (required: the
 // most instances a batch holds, data.max_tokens; it is seq_len, what the plan holds).

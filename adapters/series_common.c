@@ -1,5 +1,5 @@
 // defines: series_adapter_orders, series_adapter_revin_options, series_adapter_check_input,
-//          series_adapter_time_features (see series_common.h)
+//          series_adapter_time_features, series_adapter_dropout (see series_common.h)
 #include "adapters/series_common.h"
 
 #include <stdio.h>
@@ -50,7 +50,8 @@ ssm_code series_adapter_revin_options(const ssm_adapter_options *opt, const char
 
 ssm_code series_adapter_check_input(const ssm_adapter_options *opt, const ssm_input_shape *in,
                                     const char *adapter, ssm_error *err) {
-    static const char *const known[] = {"revin", "revin_affine", "time_features", NULL};
+    static const char *const known[] = {"revin", "revin_affine", "time_features", "dropout",
+                                        NULL};
     SSM_TRY(ssm_adapter_check_options(opt, adapter, known, err));
     if (in->ndim != 2 || in->dims[0] < 1 || in->dims[1] < 1) {
         char s[96];
@@ -72,5 +73,14 @@ ssm_code series_adapter_time_features(const ssm_adapter_options *opt, const char
                         "%s: option time_features = %lld of the input's %lld columns, expected "
                         "0 .. %lld (the calendar columns come first, then at least one variate)",
                         adapter, (long long)*F, (long long)V, (long long)(V - 1));
+    return SSM_OK;
+}
+
+ssm_code series_adapter_dropout(const ssm_adapter_options *opt, const char *adapter, double *p,
+                                ssm_error *err) {
+    SSM_TRY(ssm_adapter_option_double(opt, adapter, "dropout", 0, p, err));
+    if (!(*p >= 0 && *p < 1))
+        return ssm_fail(err, SSM_ECONFIG, "%s: option dropout = %g, expected a probability in "
+                        "[0, 1)", adapter, *p);
     return SSM_OK;
 }

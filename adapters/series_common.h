@@ -1,5 +1,5 @@
 // defines: series_adapter_orders, series_adapter_revin_options, series_adapter_check_input,
-//          series_adapter_time_features
+//          series_adapter_time_features, series_adapter_dropout
 // What the two time-series adapters (series_variate.c, series_patch.c) share:
 // their scan orders over a token sequence that has no second dimension
 // (forward = the identity, also accepted as "row", the config's default;
@@ -16,7 +16,7 @@ ssm_code series_adapter_orders(ssm_adapter *a, const ssm_adapter_options *opt, i
                                int32_t **base, const char *adapter, ssm_error *err);
 
 // The checks both series adapters make at create: only the extra options revin,
-// revin_affine and time_features, a [lookback, variates] sample shape, no class token (they
+// revin_affine, time_features and dropout, a [lookback, variates] sample shape, no class token (they
 // pool by mean).
 ssm_code series_adapter_check_input(const ssm_adapter_options *opt, const ssm_input_shape *in,
                                     const char *adapter, ssm_error *err);
@@ -30,3 +30,8 @@ ssm_code series_adapter_revin_options(const ssm_adapter_options *opt, const char
 // checked against the input's V columns (at least one variate must remain).
 ssm_code series_adapter_time_features(const ssm_adapter_options *opt, const char *adapter,
                                       int64_t V, int64_t *F, ssm_error *err);
+
+// Reads the extra option "dropout" (default 0): the probability of the dropout on the
+// adapter's tokens in training steps (adapter.dropout; ssm_adapter.drop), in [0, 1).
+ssm_code series_adapter_dropout(const ssm_adapter_options *opt, const char *adapter, double *p,
+                                ssm_error *err);

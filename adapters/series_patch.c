@@ -12,7 +12,9 @@
 // the P patches; default orders forward and reverse. No class token.
 //
 // Options: patch_size p (default 16), stride s (0 = p; PatchTST uses p/2),
-// orders (forward, reverse), extra "revin" / "revin_affine" (0|1).
+// orders (forward, reverse), extra "revin" / "revin_affine" (0|1), "dropout" (p, from
+// adapter.dropout: PatchTST's dropout after the positions are added, in training steps;
+// ssm_adapter.drop; a sample's V sequences share its stream).
 // in_channels does not apply and is ignored.
 #include <math.h>
 #include <stdio.h>
@@ -22,12 +24,14 @@
 #include "adapters/adapter.h"
 #include "adapters/revin.h"
 #include "adapters/series_common.h"
+#include "kernels/dropout.h"
 #include "kernels/linear.h"
 #include "core/device_select.h" // SSM_HAVE_CUDA
 #if SSM_HAVE_CUDA
 #include "adapters/cuda/patches.h"
 #include "adapters/cuda/series.h"
 #include "core/cuda/try.h"
+#include "kernels/cuda/dropout.h"
 #include "kernels/cuda/linear.h"
 #endif
 
@@ -45,7 +49,19 @@ typedef struct {
     real *dcols;   // [B_max * V * P, p] their gradient (arena; when affine)
     int32_t *dev_base; // [n_orders, P] the orders' base on the device (CUDA plan)
     real *demb;    // [B_max * V * P, D] the embedding's gradient (CUDA plan)
+    double drop;   // dropout on the tokens (option dropout), 0 = none
+    real *dtok;    // [B_max * V * P, D] dtokens through the mask (arena; when drop > 0)
 } series_patch;
+
+// The dropout of this pass (0: none) and its rows: V * P tokens per sample.
+static double drop_p(const ssm_adapter *a) {
+    const series_patch *sp = a->impl;
+    return a->drop.train ? sp->drop : 0;
+}
+static ssm_dropout_rows drop_rows(const ssm_adapter *a) {
+    const series_patch *sp = a->impl;
+    return (ssm_dropout_rows){.key = a->drop.key, .rows_per_sample = sp->V * sp->P};
+}
 
 static ssm_code sp_create(ssm_adapter *a, const ssm_adapter_options *opt, const ssm_input_shape *in,
                           ssm_params *p, const char *prefix, ssm_error *err) {
@@ -67,6 +83,7 @@ static ssm_code sp_create(ssm_adapter *a, const ssm_adapter_options *opt, const 
                         ADAPTER_NAME, (long long)sp->p, (long long)sp->T, (long long)sp->s);
     sp->P = (sp->T + sp->s - sp->p) / sp->s + 1;
     SSM_TRY(series_adapter_revin_options(opt, ADAPTER_NAME, &sp->revin, &sp->affine, err));
+    SSM_TRY(series_adapter_dropout(opt, ADAPTER_NAME, &sp->drop, err));
     int64_t F;
     SSM_TRY(series_adapter_time_features(opt, ADAPTER_NAME, sp->V, &F, err));
     if (F > 0)
@@ -116,6 +133,9 @@ static ssm_code sp_plan(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ssm_err
     size_t ncol = (size_t)B_max * sp->V * sp->P * sp->p * sizeof(real);
     sp->cols = ssm_arena_take(arena, ncol);
     sp->dcols = sp->affine ? ssm_arena_take(arena, ncol) : NULL;
+    sp->dtok = sp->drop > 0 ? ssm_arena_take(arena, (size_t)(B_max * sp->V * sp->P * a->d_model) *
+                                                        sizeof(real))
+                            : NULL;
     sp->xn = sp->revin ? ssm_arena_take(arena, (size_t)B_max * sp->T * sp->V * sizeof(real)) : NULL;
     if (sp->revin)
         ssm_revin_plan(&sp->rv, arena, B_max);
@@ -171,6 +191,10 @@ static ssm_code sp_forward(ssm_adapter *a, const ssm_params *p, real *tokens, in
     for (int64_t r = 0; r < B * V; r++)
         for (int64_t i = 0; i < P * D; i++)
             tokens[(size_t)r * P * D + i] += pos[i];
+    if (drop_p(a) > 0) {
+        const ssm_dropout_rows m = drop_rows(a);
+        dropout_apply(tokens, tokens, 0, B * V * P, D, &m, SSM_DROP_SITE_ADAPTER, drop_p(a));
+    }
     if (orders)
         ssm_adapter_broadcast_orders(orders, sp->base, a->n_orders, B * V, P);
     return SSM_OK;
@@ -180,6 +204,11 @@ static void sp_backward(ssm_adapter *a, ssm_params *p, const real *dtokens, cons
                         int64_t B) {
     series_patch *sp = a->impl;
     int64_t T = sp->T, V = sp->V, P = sp->P, D = a->d_model;
+    if (drop_p(a) > 0) { // the gradient before the mask: dtokens through it
+        const ssm_dropout_rows m = drop_rows(a);
+        dropout_apply(sp->dtok, dtokens, 0, B * V * P, D, &m, SSM_DROP_SITE_ADAPTER, drop_p(a));
+        dtokens = sp->dtok;
+    }
     real *dpos = ssm_params_grad(p, sp->pos_idx);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < P * D; i++) {
@@ -248,6 +277,12 @@ static ssm_code sp_forward_cuda(ssm_adapter *a, const ssm_params *p, real *token
     // + positions, in place (elementwise): image_patches' assembly without a class token
     SSM_CUDA_TRY(patch_tokens_forward_cuda(tokens, tokens, ssm_params_data(p, sp->pos_idx), NULL,
                                            B * V, P, P, D, -1), err);
+    if (drop_p(a) > 0) {
+        const ssm_dropout_rows m = drop_rows(a);
+        SSM_CUDA_TRY(dropout_apply_cuda(tokens, tokens, 0, B * V * P, D, &m,
+                                        SSM_DROP_SITE_ADAPTER, drop_p(a)),
+                     err);
+    }
     if (orders)
         SSM_CUDA_TRY(orders_broadcast_cuda(orders, sp->dev_base, a->n_orders, B * V, P), err);
     return SSM_OK;
@@ -257,6 +292,13 @@ static ssm_code sp_backward_cuda(ssm_adapter *a, ssm_params *p, const real *dtok
                                  int64_t B, ssm_error *err) {
     series_patch *sp = a->impl;
     int64_t T = sp->T, V = sp->V, P = sp->P, D = a->d_model;
+    if (drop_p(a) > 0) {
+        const ssm_dropout_rows m = drop_rows(a);
+        SSM_CUDA_TRY(dropout_apply_cuda(sp->dtok, dtokens, 0, B * V * P, D, &m,
+                                        SSM_DROP_SITE_ADAPTER, drop_p(a)),
+                     err);
+        dtokens = sp->dtok;
+    }
     SSM_CUDA_TRY(patch_tokens_backward_cuda(sp->demb, ssm_params_grad(p, sp->pos_idx), NULL,
                                             dtokens, B * V, P, P, D, -1), err);
     SSM_TRY(prepare_cuda(a, p, x, B, err)); // recomputed: independent of the last forward

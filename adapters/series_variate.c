@@ -12,7 +12,9 @@
 // One sequence per sample (n_seqs = 1), L = V, no class token.
 //
 // Options: orders (forward, reverse), extra "revin" / "revin_affine" (0|1),
-// "time_features" (F, set by the trunk from data.time_features).
+// "time_features" (F, set by the trunk from data.time_features), "dropout" (p, from
+// adapter.dropout: S-Mamba's and iTransformer's DataEmbedding_inverted dropout on the tokens,
+// in training steps; ssm_adapter.drop).
 // patch_size, stride and in_channels do not apply and are ignored (the
 // variates come from the data).
 //
@@ -34,12 +36,14 @@
 #include "adapters/adapter.h"
 #include "adapters/revin.h"
 #include "adapters/series_common.h"
+#include "kernels/dropout.h"
 #include "kernels/linear.h"
 #include "core/device_select.h" // SSM_HAVE_CUDA
 #if SSM_HAVE_CUDA
 #include "adapters/cuda/patches.h"
 #include "adapters/cuda/series.h"
 #include "core/cuda/try.h"
+#include "kernels/cuda/dropout.h"
 #include "kernels/cuda/linear.h"
 #endif
 
@@ -57,7 +61,19 @@ typedef struct {
     real *dxt;     // [B_max * V, T] their gradient (arena; when affine)
     int32_t *dev_base; // [n_orders, V] the orders' base on the device (CUDA plan)
     real *dev_ones;    // [B_max * F] ones: the calendar columns' RevIN std (CUDA plan)
+    double drop;       // dropout on the tokens (option dropout), 0 = none
+    real *dtok;        // [B_max * V, D] dtokens through the mask (arena; when drop > 0)
 } series_variate;
+
+// The dropout of this pass (0: none) and its rows: V tokens per sample.
+static double drop_p(const ssm_adapter *a) {
+    const series_variate *sv = a->impl;
+    return a->drop.train ? sv->drop : 0;
+}
+static ssm_dropout_rows drop_rows(const ssm_adapter *a) {
+    const series_variate *sv = a->impl;
+    return (ssm_dropout_rows){.key = a->drop.key, .rows_per_sample = sv->V};
+}
 
 static ssm_code sv_create(ssm_adapter *a, const ssm_adapter_options *opt, const ssm_input_shape *in,
                           ssm_params *p, const char *prefix, ssm_error *err) {
@@ -70,6 +86,7 @@ static ssm_code sv_create(ssm_adapter *a, const ssm_adapter_options *opt, const 
     sv->V = in->dims[1];
     SSM_TRY(series_adapter_revin_options(opt, ADAPTER_NAME, &sv->revin, &sv->affine, err));
     SSM_TRY(series_adapter_time_features(opt, ADAPTER_NAME, sv->V, &sv->F, err));
+    SSM_TRY(series_adapter_dropout(opt, ADAPTER_NAME, &sv->drop, err));
     if (sv->F > 0 && sv->affine)
         return ssm_fail(err, SSM_ECONFIG,
                         "%s: revin_affine with calendar tokens (data.time_features): the affine "
@@ -115,6 +132,9 @@ static ssm_code sv_plan(ssm_adapter *a, ssm_arena *arena, int64_t B_max, ssm_err
     sv->xt = ssm_arena_take(arena, n);
     sv->xn = sv->revin ? ssm_arena_take(arena, n) : NULL;
     sv->dxt = sv->affine ? ssm_arena_take(arena, n) : NULL;
+    sv->dtok = sv->drop > 0
+                   ? ssm_arena_take(arena, (size_t)(B_max * sv->V * a->d_model) * sizeof(real))
+                   : NULL;
     if (sv->revin)
         ssm_revin_plan(&sv->rv, arena, B_max);
     return SSM_OK;
@@ -171,6 +191,11 @@ static ssm_code sv_forward(ssm_adapter *a, const ssm_params *p, real *tokens, in
     const real *xt = prepare(a, p, x, B);
     linear_forward(tokens, xt, ssm_params_data(p, sv->w_idx), ssm_params_data(p, sv->b_idx),
                    B * sv->V, sv->T, a->d_model);
+    if (drop_p(a) > 0) {
+        const ssm_dropout_rows m = drop_rows(a);
+        dropout_apply(tokens, tokens, 0, B * sv->V, a->d_model, &m, SSM_DROP_SITE_ADAPTER,
+                      drop_p(a));
+    }
     if (orders)
         ssm_adapter_broadcast_orders(orders, sv->base, a->n_orders, B, sv->V);
     return SSM_OK;
@@ -181,6 +206,12 @@ static void sv_backward(ssm_adapter *a, ssm_params *p, const real *dtokens, cons
     series_variate *sv = a->impl;
     int64_t T = sv->T, V = sv->V;
     const real *xt = prepare(a, p, x, B); // recomputed: independent of the last forward
+    if (drop_p(a) > 0) { // the embedding's output gradient: dtokens through the mask
+        const ssm_dropout_rows m = drop_rows(a);
+        dropout_apply(sv->dtok, dtokens, 0, B * V, a->d_model, &m, SSM_DROP_SITE_ADAPTER,
+                      drop_p(a));
+        dtokens = sv->dtok;
+    }
     if (sv->affine)
         memset(sv->dxt, 0, (size_t)B * V * T * sizeof(real));
     linear_backward(sv->affine ? sv->dxt : NULL, ssm_params_grad(p, sv->w_idx),
@@ -260,6 +291,12 @@ static ssm_code sv_forward_cuda(ssm_adapter *a, const ssm_params *p, real *token
     SSM_CUDA_TRY(linear_forward_cuda(tokens, sv->xt, ssm_params_data(p, sv->w_idx),
                                      ssm_params_data(p, sv->b_idx), B * sv->V, sv->T, a->d_model),
                  err);
+    if (drop_p(a) > 0) {
+        const ssm_dropout_rows m = drop_rows(a);
+        SSM_CUDA_TRY(dropout_apply_cuda(tokens, tokens, 0, B * sv->V, a->d_model, &m,
+                                        SSM_DROP_SITE_ADAPTER, drop_p(a)),
+                     err);
+    }
     if (orders)
         SSM_CUDA_TRY(orders_broadcast_cuda(orders, sv->dev_base, a->n_orders, B, sv->V), err);
     return SSM_OK;
@@ -270,6 +307,13 @@ static ssm_code sv_backward_cuda(ssm_adapter *a, ssm_params *p, const real *dtok
     series_variate *sv = a->impl;
     int64_t T = sv->T, V = sv->V;
     SSM_TRY(prepare_cuda(a, p, x, B, err)); // recomputed: independent of the last forward
+    if (drop_p(a) > 0) {
+        const ssm_dropout_rows m = drop_rows(a);
+        SSM_CUDA_TRY(dropout_apply_cuda(sv->dtok, dtokens, 0, B * V, a->d_model, &m,
+                                        SSM_DROP_SITE_ADAPTER, drop_p(a)),
+                     err);
+        dtokens = sv->dtok;
+    }
     if (sv->affine)
         SSM_CUDA_TRY(ssm_cuda_zero(sv->dxt, (size_t)B * V * T * sizeof(real)), err);
     SSM_CUDA_TRY(linear_backward_cuda(sv->affine ? sv->dxt : NULL, ssm_params_grad(p, sv->w_idx),

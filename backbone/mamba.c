@@ -1,7 +1,8 @@
 // defines: mamba_config_defaults, mamba_stack_declare, mamba_stack_init_params,
 //          mamba_stack_plan, mamba_stack_free, mamba_stack_get_config,
 //          mamba_orders_check, mamba_order_identity, mamba_order_reverse,
-//          mamba_orders_check_packed, mamba_order_identity_packed, mamba_order_reverse_packed
+//          mamba_orders_check_packed, mamba_order_identity_packed, mamba_order_reverse_packed,
+//          mamba_stack_set_dropout
 // Building the backbone: its parameter table (mamba_ssm / Vim names), its
 // initialisation (mamba_ssm's, value for value in distribution), and the
 // activation plan. The passes themselves are in stack.c and mixer.c.
@@ -35,6 +36,11 @@ void mamba_config_defaults(mamba_config *c) {
 }
 
 const mamba_config *mamba_stack_get_config(const mamba_stack *s) { return &s->cfg; }
+
+void mamba_stack_set_dropout(mamba_stack *s, ssm_dropout_step st, int64_t seqs_per_sample) {
+    s->drop = st;
+    s->drop_seqs = seqs_per_sample > 0 ? seqs_per_sample : 1;
+}
 
 // Branch 0 has mamba_ssm's names, branch 1 Vim's "_b", branch k >= 2 "_c{k}".
 static void branch_suffix(char *buf, size_t n, int k) {
@@ -90,6 +96,14 @@ static ssm_code check_config(const mamba_config *c, ssm_error *err) {
                         (long long)c->ffn_dim);
     if (c->norm_position != MAMBA_PRE_NORM && c->norm_position != MAMBA_POST_NORM)
         return ssm_fail(err, SSM_EINVAL, "mamba: unknown norm position %d", (int)c->norm_position);
+    if (!(c->dropout >= 0 && c->dropout < 1) || !(c->mixer_dropout >= 0 && c->mixer_dropout < 1))
+        return ssm_fail(err, SSM_EINVAL,
+                        "mamba: dropout %g, mixer_dropout %g: each must be a probability in "
+                        "[0, 1)", c->dropout, c->mixer_dropout);
+    if (c->dropout > 0 && c->ffn_dim == 0)
+        return ssm_fail(err, SSM_EINVAL,
+                        "mamba: dropout %g acts in the FFN, and ffn_dim is 0 (no FFN): set "
+                        "ffn_dim, or mixer_dropout for the mixer's output", c->dropout);
     return SSM_OK;
 }
 

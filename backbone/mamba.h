@@ -3,7 +3,8 @@
 //          mamba_stack_forward, mamba_stack_backward, mamba_stack_free,
 //          mamba_stack_get_config, mamba_orders_check, mamba_order_identity,
 //          mamba_order_reverse, mamba_stack_forward_packed, mamba_stack_backward_packed,
-//          mamba_orders_check_packed, mamba_order_identity_packed, mamba_order_reverse_packed
+//          mamba_orders_check_packed, mamba_order_identity_packed, mamba_order_reverse_packed,
+//          mamba_stack_set_dropout
 // The Mamba backbone: n_layers pre-norm residual blocks, each with a Mamba
 // mixer that runs K scan orders ("branches", Vim's v2 layout: own conv1d,
 // x_proj, dt_proj, A_log, D per branch; shared in_proj and out_proj), merged
@@ -18,6 +19,13 @@
 //   post (S-Mamba, iTransformer's EncoderLayer):
 //                      h = norm(x + mixer(x));       x' = norm2(h + ffn(h))
 // (without the FFN, x' = h). The final norm (final_norm) follows the last block in both.
+//
+// Dropout (both 0 by default: none anywhere), as iTransformer's and S-Mamba's encoder layers
+// place it, in training steps only (mamba_stack_set_dropout; kernels/dropout.h: inverted,
+// masks a pure function of the step's key, the site and the element):
+//   dropout:       in the FFN, on GELU(fc1(h)) and on fc2's output (S-Mamba, iTransformer)
+//   mixer_dropout: on the mixer's output before the residual add, x + drop(mixer(.)), in
+//                  every block (iTransformer's x + dropout(attn(x)); S-Mamba has none there)
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +36,7 @@
 #include "core/params.h"
 #include "core/real.h"
 #include "core/rng.h"
+#include "kernels/dropout.h"
 
 typedef enum { MAMBA_NORM_RMS = 0, MAMBA_NORM_LAYER } mamba_norm_kind;
 typedef enum { MAMBA_MERGE_MEAN = 0, MAMBA_MERGE_SUM } mamba_merge_kind;
@@ -57,6 +66,8 @@ typedef struct {
                                           // the weights (core/cuda/device.h)
     int64_t ffn_dim;                      // F of the feed-forward sublayer; 0 (default) = none
     mamba_norm_position norm_position;    // MAMBA_PRE_NORM (default) or MAMBA_POST_NORM
+    double dropout;                       // the FFN's two sites, in [0, 1); 0 (default) = none
+    double mixer_dropout;                 // the mixer output's site, in [0, 1); 0 = none
 } mamba_config;
 
 void mamba_config_defaults(mamba_config *c); // fills the mamba_ssm defaults above
@@ -111,6 +122,14 @@ void mamba_stack_backward(mamba_stack *s, ssm_params *p, real *din, const real *
                           const mamba_orders *orders, int64_t B);
 
 void mamba_stack_free(mamba_stack *s);
+
+// The dropout of the passes that follow (until the next call): st.train 0 (the default of a
+// new stack) turns every site off, for evaluation; else the masks of st.key (the stream of
+// the batch's first sample, kernels/dropout.h) with seqs_per_sample consecutive sequences of
+// a dense call per sample (the adapter's n_seqs; a packed call's samples are its
+// sequences). A backward uses the masks of the forward it follows: leave the setting alone
+// between them. Both devices read it.
+void mamba_stack_set_dropout(mamba_stack *s, ssm_dropout_step st, int64_t seqs_per_sample);
 
 // The resolved configuration (dt_rank filled in).
 const mamba_config *mamba_stack_get_config(const mamba_stack *s);

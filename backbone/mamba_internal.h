@@ -2,7 +2,7 @@
 //          mamba_layer_params, mamba_layer_acts, mamba_scratch, mamba_mixer_forward,
 //          mamba_mixer_backward, mamba_order_perm, mamba_run, mamba_run_dense, mamba_run_perm,
 //          mamba_mixer_forward_run, mamba_mixer_backward_run, mamba_block_extended,
-//          mamba_ffn_forward, mamba_ffn_backward
+//          mamba_ffn_forward, mamba_ffn_backward, mamba_drop_site, mamba_drop_p, mamba_drop_rows
 // Private to backbone/: the parameter indices, the activation pointers laid
 // out by mamba_stack_plan, and the one-layer mixer that stack.c runs.
 #pragma once
@@ -158,6 +158,9 @@ struct mamba_stack {
     mamba_cuda_scratch cu;
     mamba_bf16_layer_acts *bf_acts; // [n_layers] bf16 plan only (host array, device pointers)
     mamba_bf16_scratch bf;
+    // dropout of the passes (mamba_stack_set_dropout; off until set)
+    ssm_dropout_step drop;
+    int64_t drop_seqs;           // sequences of a dense call per sample (>= 1)
 };
 
 // perm of branch k of layer i: [B, L]
@@ -190,6 +193,27 @@ static inline const int32_t *mamba_run_perm(const mamba_stack *s, const mamba_or
     return o->perm + idx * r->B * r->L;
 }
 
+// Dropout sites (mamba.h): the mixer's output, the FFN's hidden values, the FFN's output,
+// of every layer; numbered from 1 (0 is the adapter's, kernels/dropout.h).
+enum { MAMBA_DROP_MIXER = 0, MAMBA_DROP_FFN_HIDDEN, MAMBA_DROP_FFN_OUT, MAMBA_DROP_KINDS };
+static inline uint32_t mamba_drop_site(int64_t layer, int kind) {
+    return 1u + (uint32_t)(layer * MAMBA_DROP_KINDS + kind);
+}
+// The probability of a site in the passes now: 0 unless a training step set it.
+static inline double mamba_drop_p(const mamba_stack *s, int kind) {
+    if (!s->drop.train)
+        return 0;
+    return kind == MAMBA_DROP_MIXER ? s->cfg.mixer_dropout : s->cfg.dropout;
+}
+// The rows of a pass of B sequences of L tokens (dense: seg NULL), or of one packed row
+// whose samples start at seg ([n_segs + 1]; host offsets on the CPU, device ones on a GPU).
+static inline ssm_dropout_rows mamba_drop_rows(const mamba_stack *s, int64_t L,
+                                               const int64_t *seg, int64_t n_segs) {
+    if (seg)
+        return (ssm_dropout_rows){.key = s->drop.key, .offsets = seg, .n = n_segs};
+    return (ssm_dropout_rows){.key = s->drop.key, .rows_per_sample = s->drop_seqs * L};
+}
+
 // out [B, L, D] += mixer(in), in [B, L, D]: layer i's mixer (all branches,
 // merge, gate, out_proj). Saves xz, xdbl, cstates, y in s->acts[layer].
 void mamba_mixer_forward(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
@@ -208,11 +232,13 @@ void mamba_mixer_backward_run(mamba_stack *s, ssm_params *p, int64_t layer, real
                               const real *dout, const real *in, const mamba_orders *o,
                               const mamba_run *r);
 
-// The feed-forward sublayer of layer i (ffn.c; cfg.ffn_dim > 0) over rows tokens:
-// out [rows, D] = fc2(GELU(fc1(in))) (WRITTEN), saving fc1's output and its GELU in
+// The feed-forward sublayer of layer i (ffn.c; cfg.ffn_dim > 0) over the run's rows =
+// B * L tokens: out [rows, D] = drop(fc2(drop(GELU(fc1(in))))) (WRITTEN; drop: the
+// dropout of a training pass, mamba.h), saving fc1's output and its (dropped) GELU in
 // s->acts[layer]; the backward adds the input gradient into din [rows, D] (+=) and the
-// parameter gradients (+=), dout [rows, D], in the forward's input.
+// parameter gradients (+=), dout [rows, D], in the forward's input. The backward uses the
+// mixer's scratch sc.dxz (free until the layer's mixer backward runs).
 void mamba_ffn_forward(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
-                       const real *in, int64_t rows);
+                       const real *in, const mamba_run *r);
 void mamba_ffn_backward(mamba_stack *s, ssm_params *p, int64_t layer, real *din,
-                        const real *dout, const real *in, int64_t rows);
+                        const real *dout, const real *in, const mamba_run *r);

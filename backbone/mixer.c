@@ -35,6 +35,11 @@
 // plan's L for the dense calls, or pk->total for a packed row, which is one
 // sample (B = 1, the path above) whose conv and scan restart at the segment
 // offsets; the per-token steps (projections, gate, merge) need no change.
+//
+// Dropout on the output (cfg.mixer_dropout in a training pass, mamba.h): out +=
+// drop(out_proj(..)), the product put in the sample's delta slice (free once the branches
+// are done) and masked there; the backward takes dout through the same mask into the
+// sample's dxz slice (free until the gate's backward fills it) before out_proj's.
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -42,6 +47,7 @@
 #include "backbone/mamba_internal.h"
 #include "kernels/activation.h"
 #include "kernels/conv1d.h"
+#include "kernels/dropout.h"
 #include "kernels/linear.h"
 #include "kernels/permute.h"
 #include "kernels/scan.h"
@@ -88,13 +94,19 @@ typedef struct {
     real alpha;
     scan_shape ss;                            // one sample; seg_offsets: a packed row
     int scan_threads;                         // > 0: run the scan backward on this many
+    double drop_p;                            // dropout on the output (0: none)
+    ssm_dropout_rows drop_rows;               // the run's rows -> samples
+    uint32_t drop_site;
 } mixer_call;
 
 static mixer_call call_init(mamba_stack *s, const ssm_params *p, int64_t layer,
                             const mamba_orders *o, const mamba_run *r) {
     mixer_call m = {.s = s, .p = p, .layer = layer, .B = r->B, .L = r->L,
                     .n_chunks = (r->L + s->cfg.scan_chunk - 1) / s->cfg.scan_chunk,
-                    .alpha = merge_alpha(s), .ss = sample_scan_shape(s, r)};
+                    .alpha = merge_alpha(s), .ss = sample_scan_shape(s, r),
+                    .drop_p = mamba_drop_p(s, MAMBA_DROP_MIXER),
+                    .drop_rows = mamba_drop_rows(s, r->L, r->seg_offsets, r->n_segs),
+                    .drop_site = mamba_drop_site(layer, MAMBA_DROP_MIXER)};
     gemm_threads_init(); // before the per-sample regions call gemm from inside
     m.W_in = ssm_params_data(p, s->lp[layer].in_w);
     m.W_out = ssm_params_data(p, s->lp[layer].out_w);
@@ -161,7 +173,15 @@ static void forward_sample(const mixer_call *m, real *out, const real *in, int64
     }
     real *g = c->xg + b * E * L; // [E, L] free once the branches are done
     gate_forward(g, y, xz + E * L, E * L);
-    gemm(out + b * L * D, g, m->W_out, L, D, E, 1, 1, 1, 1); // [L, D] += g^T @ W_out^T
+    if (!(m->drop_p > 0)) {
+        gemm(out + b * L * D, g, m->W_out, L, D, E, 1, 1, 1, 1); // [L, D] += g^T @ W_out^T
+        return;
+    }
+    real *mo = c->delta + b * E * L, *ob = out + b * L * D; // [L, D] of the free [E, L]
+    gemm(mo, g, m->W_out, L, D, E, 1, 1, 1, 0);
+    dropout_apply(mo, mo, b * L, L, D, &m->drop_rows, m->drop_site, m->drop_p);
+    for (int64_t i = 0; i < L * D; i++)
+        ob[i] += mo[i];
 }
 
 void mamba_mixer_forward_run(mamba_stack *s, const ssm_params *p, int64_t layer, real *out,
@@ -203,6 +223,10 @@ static void backward_sample(const mixer_call *m, real *slot, real *slot_dA, real
     real *dys = c->ys + b * EL, *dxc = c->dxc + b * EL, *ddel = c->ddelta + b * EL;
     real *dxd = c->dxdbl + b * P * L;
 
+    if (m->drop_p > 0) { // the gradient of out_proj's output: dout[b] through the mask
+        dropout_apply(dxz, db, b * L, L, D, &m->drop_rows, m->drop_site, m->drop_p);
+        db = dxz; // read by the two GEMMs below, before dxz is zeroed
+    }
     // out_proj and gate; g is recomputed (cheap, elementwise) rather than stored
     real *g = xg, *dg = delta; // both free until the branches recompute them
     gate_forward(g, y, z, (int64_t)EL);

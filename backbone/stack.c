@@ -54,7 +54,7 @@ static void block_forward(mamba_stack *s, const ssm_params *p, int64_t i, real *
         real *h = F > 0 ? t->hn : next;
         norm_fwd(s, h, t->mean, t->rstd, t->sum1, p, lp->norm_w, lp->norm_b, rows);
         if (F > 0) {
-            mamba_ffn_forward(s, p, i, t->sum2, t->hn, rows);
+            mamba_ffn_forward(s, p, i, t->sum2, t->hn, r);
             add_forward(t->sum2, t->sum2, t->hn, n);
             norm_fwd(s, next, t->mean2, t->rstd2, t->sum2, p, lp->norm2_w, lp->norm2_b, rows);
         }
@@ -64,7 +64,7 @@ static void block_forward(mamba_stack *s, const ssm_params *p, int64_t i, real *
     memcpy(t->sum1, t->res, bld);
     mamba_mixer_forward_run(s, p, i, t->sum1, t->normed, orders, r);
     norm_fwd(s, t->hn, t->mean2, t->rstd2, t->sum1, p, lp->norm2_w, lp->norm2_b, rows);
-    mamba_ffn_forward(s, p, i, next, t->hn, rows);
+    mamba_ffn_forward(s, p, i, next, t->hn, r);
     add_forward(next, next, t->sum1, n);
 }
 
@@ -83,7 +83,7 @@ static void block_backward(mamba_stack *s, ssm_params *p, int64_t i, real *dres,
             norm_bwd(s, dtmp, dres, t->sum2, t->mean2, t->rstd2, p, lp->norm2_w, lp->norm2_b,
                      rows);
             memcpy(dres, dtmp, bld);
-            mamba_ffn_backward(s, p, i, dres, dtmp, t->hn, rows);
+            mamba_ffn_backward(s, p, i, dres, dtmp, t->hn, r);
         }
         memset(dtmp, 0, bld); // dsum1
         norm_bwd(s, dtmp, dres, t->sum1, t->mean, t->rstd, p, lp->norm_w, lp->norm_b, rows);
@@ -92,7 +92,7 @@ static void block_backward(mamba_stack *s, ssm_params *p, int64_t i, real *dres,
         return;
     }
     memset(dtmp, 0, bld); // d hn
-    mamba_ffn_backward(s, p, i, dtmp, dres, t->hn, rows);
+    mamba_ffn_backward(s, p, i, dtmp, dres, t->hn, r);
     // dsum1 = d x' + norm2'(d hn)
     norm_bwd(s, dres, dtmp, t->sum1, t->mean2, t->rstd2, p, lp->norm2_w, lp->norm2_b, rows);
     memset(dtmp, 0, bld); // d normed

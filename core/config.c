@@ -433,6 +433,9 @@ static ssm_code validate_impl(const ssm_config *c, const char **key, ssm_error *
          c->backbone.dt_max);
     RULE(t->pool != SSM_POOL_CLS || c->adapter.cls_token != SSM_CFG_CLS_NONE, "task.pool",
          "task.pool cls needs a class token: set adapter.cls_token to head or middle");
+    RULE(c->backbone.dropout == 0 || c->backbone.ffn_dim > 0, "backbone.dropout",
+         "backbone.dropout (%g) acts in the FFN, and backbone.ffn_dim is 0 (no FFN): set "
+         "ffn_dim, or backbone.mixer_dropout for the mixer's output", c->backbone.dropout);
     RULE(c->backbone.n_branches <= (int64_t)c->adapter.orders_count, "backbone.n_branches",
          "backbone.n_branches (%lld) is more than adapter.orders has (%u)",
          (long long)c->backbone.n_branches, c->adapter.orders_count);

@@ -171,6 +171,7 @@ typedef struct {
     int64_t group_size;          // points: points per group k, 0 = the adapter's default
     int64_t num_groups;          // points: groups G (FPS centres), 0 = the adapter's default
     ssm_order_layout order_layout; // one order per branch, or concatenated (PointMamba)
+    double dropout;              // series: dropout on the adapter's tokens in training, 0 = none
 } ssm_adapter_config;
 
 typedef struct {
@@ -186,6 +187,8 @@ typedef struct {
     int64_t ffn_dim;             // a feed-forward sublayer (d_model -> ffn_dim -> d_model, GELU)
                                  // after each block's mixer; 0 = none
     ssm_norm_position norm_position; // pre-norm (mamba_ssm) or post-norm (S-Mamba, iTransformer)
+    double dropout;              // the FFN's dropout (after GELU, after fc2) in training, 0 = none
+    double mixer_dropout;        // dropout on the mixer's output before the residual add, 0 = none
 } ssm_backbone_config;
 
 typedef struct {

@@ -367,6 +367,11 @@ const ssm_config_key ssm_config_keys[] = {
          "layout, each order's copy of the tokens scaled by a learned per-order indicator and "
          "the copies laid end to end as one sequence (backbone.n_branches 1, or 2 to scan it "
          "both ways); each token's copies are averaged after the backbone."),
+    FLT("adapter.dropout", adapter.dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Series (series_variate, series_patch): dropout on the adapter's tokens in training "
+        "steps (S-Mamba's and iTransformer's embedding dropout, 0.1; PatchTST's after the "
+        "positions); inverted, masks drawn per sample and step; 0 = off, and off at "
+        "evaluation."),
     // --- backbone (mamba_ssm defaults)
     INT("backbone.d_model", backbone.d_model, 1, 65536, "128", "Model width D."),
     INT("backbone.n_layers", backbone.n_layers, 1, 1024, "4", "Number of residual Mamba blocks."),
@@ -394,6 +399,13 @@ const ssm_config_key ssm_config_keys[] = {
     ENUM("backbone.norm_position", backbone.norm_position, norm_position_names, "pre",
          "pre: x + mixer(norm(x)) (mamba_ssm); post: norm(x + mixer(x)), and norm(h + ffn(h)) "
          "(S-Mamba / iTransformer's encoder layer)."),
+    FLT("backbone.dropout", backbone.dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Dropout in the FFN (needs backbone.ffn_dim), on GELU's output and on the second "
+        "linear's, in training steps (S-Mamba's and iTransformer's encoder layer, 0.1); "
+        "inverted, masks drawn per sample and step; 0 = off, and off at evaluation."),
+    FLT("backbone.mixer_dropout", backbone.mixer_dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
+        "Dropout on each block's mixer output before the residual add, in training steps "
+        "(iTransformer's x + dropout(attention(x)); S-Mamba has none there); 0 = off."),
     // --- task
     STR("task.name", task.name, 0, check_ident, "a registered task (classify, forecast, regress)",
         "classify", "The task: its head, loss, metrics and reports, by its registry name."),

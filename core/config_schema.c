@@ -197,6 +197,7 @@ static const cyaml_schema_field_t adapter_fields[] = {
     CYAML_FIELD_INT("num_groups", OPT, ssm_adapter_config, num_groups),
     CYAML_FIELD_ENUM("order_layout", ESTRICT, ssm_adapter_config, order_layout, order_layout_sv,
                      NSV(order_layout_sv)),
+    CYAML_FIELD_FLOAT("dropout", OPT, ssm_adapter_config, dropout),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t backbone_fields[] = {
@@ -218,6 +219,8 @@ static const cyaml_schema_field_t backbone_fields[] = {
     CYAML_FIELD_INT("ffn_dim", OPT, ssm_backbone_config, ffn_dim),
     CYAML_FIELD_ENUM("norm_position", ESTRICT, ssm_backbone_config, norm_position,
                      norm_position_sv, NSV(norm_position_sv)),
+    CYAML_FIELD_FLOAT("dropout", OPT, ssm_backbone_config, dropout),
+    CYAML_FIELD_FLOAT("mixer_dropout", OPT, ssm_backbone_config, mixer_dropout),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t task_fields[] = {

@@ -122,7 +122,10 @@ ssm_code model_batch_in(ssm_model *m, const real *x_host, const ssm_targets *t_h
     return SSM_OK;
 }
 
-ssm_code model_forward(ssm_model *m, const real *x, int64_t B, ssm_error *err) {
+void model_set_step_key(ssm_model *m, uint64_t key) { m->step_key = key; }
+
+// The forward with the trunk's dropout as set (model_forward: none; a training step: its masks).
+static ssm_code forward(ssm_model *m, const real *x, int64_t B, ssm_error *err) {
 #if SSM_HAVE_CUDA
     if (on_cuda(m))
         return model_forward_cuda(m, x, B, err);
@@ -132,15 +135,22 @@ ssm_code model_forward(ssm_model *m, const real *x, int64_t B, ssm_error *err) {
     return ssm_head_forward(m->head, &m->params, m->out, m->trunk.feats, B, err);
 }
 
+ssm_code model_forward(ssm_model *m, const real *x, int64_t B, ssm_error *err) {
+    trunk_set_dropout(&m->trunk, (ssm_dropout_step){0});
+    return forward(m, x, B, err);
+}
+
 ssm_code model_loss_and_grad(ssm_model *m, const real *x, const ssm_targets *t, int64_t B,
                              double *loss, ssm_error *err) {
+    // the step's masks, for its forward and its backward (the CUDA path's too)
+    trunk_set_dropout(&m->trunk, (ssm_dropout_step){.train = 1, .key = m->step_key});
 #if SSM_HAVE_CUDA
     if (on_cuda(m))
         return model_loss_and_grad_cuda(m, x, t, B, loss, err);
 #endif
     const int64_t R = B * m->rows, KR = m->K / m->rows; // the loss's rows and their width
     SSM_TRY(loss_check_targets(&m->loss, t, R, KR, err));
-    SSM_TRY(model_forward(m, x, B, err));
+    SSM_TRY(forward(m, x, B, err));
     loss_forward(&m->loss, loss, m->losses, m->probs, m->out, t, R, KR);
     if (!isfinite(*loss))
         return ssm_fail(err, SSM_EDATA, "loss is %g (not finite): lower optim.lr or check the data",

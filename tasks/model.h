@@ -1,6 +1,6 @@
 // defines: model_build, model_params, model_batch_in, model_forward, model_loss_and_grad,
-//          model_predict, model_free, model_set_packing, model_train_step_graph,
-//          model_graph_stats_of (the types: tasks/model_arrays.h)
+//          model_predict, model_free, model_set_packing, model_set_step_key,
+//          model_train_step_graph, model_graph_stats_of (the types: tasks/model_arrays.h)
 // The one model of every task: trunk (adapter -> Mamba backbone, tasks/trunk.h) + a head
 // from the registry (tasks/head.h) + the loss the task picked (tasks/loss.h). It owns
 // the flat parameter table and the activation arena, both sized once when it is built
@@ -34,6 +34,13 @@ ssm_params *model_params(ssm_model *m);
 // (offsets [B+1] on the host, copied), key the batch's random key. A dense model refuses it.
 ssm_code model_set_packing(ssm_model *m, const int64_t *offsets, int64_t B, uint64_t key,
                            ssm_error *err);
+
+// The key of the dropout masks of the next model_loss_and_grad (kernels/dropout.h): the
+// stream of the batch's first sample, ssm_augment_stream(seed, epoch, position), so that a
+// resumed, prefetched or data-parallel step draws the same masks for the same samples
+// (task_loss_and_grad sets it; 0 until set). Dropout acts in model_loss_and_grad only:
+// model_forward and model_predict always run without it.
+void model_set_step_key(ssm_model *m, uint64_t key);
 
 // A host batch onto the model's device: x [B, <input>] (ragged: [total, <token>]) and the targets (t_host may be
 // NULL: prediction), checked on the host (loss_check_targets). *x and *t receive what

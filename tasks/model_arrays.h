@@ -36,6 +36,7 @@ typedef struct {
                         // samples of K / rows outputs (segment: a class per point)
     int64_t in_numel;   // elements of one input sample (ragged: of one token/instance)
     uint64_t seed;      // the spec's: batch keys of ragged batches derive from it
+    uint64_t step_key;  // the dropout masks' key of the next training step (model_set_step_key)
     ssm_device device;
     ssm_params dparams; // CUDA: device mirror of params
     ssm_arena darena;   // CUDA: device activations

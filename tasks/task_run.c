@@ -56,6 +56,10 @@ void task_trunk_spec_from_config(ssm_trunk_spec *s, const ssm_config *c, const s
         snprintf(v, sizeof v, "%lld", (long long)c->adapter.tstride);
         add_extra(o, "tstride", v);
     }
+    if (c->adapter.dropout > 0) { // series adapters; the others refuse the option by name
+        snprintf(v, sizeof v, "%.17g", c->adapter.dropout);
+        add_extra(o, "dropout", v);
+    }
     if (c->adapter.group_size > 0) {
         snprintf(v, sizeof v, "%lld", (long long)c->adapter.group_size);
         add_extra(o, "group_size", v);
@@ -87,6 +91,8 @@ void task_trunk_spec_from_config(ssm_trunk_spec *s, const ssm_config *c, const s
     b->ffn_dim = c->backbone.ffn_dim;
     b->norm_position =
         c->backbone.norm_position == SSM_NORM_POS_POST ? MAMBA_POST_NORM : MAMBA_PRE_NORM;
+    b->dropout = c->backbone.dropout;
+    b->mixer_dropout = c->backbone.mixer_dropout;
     b->precision = c->run.precision == SSM_PREC_BF16 ? MAMBA_BF16 : MAMBA_FP32;
 }
 
@@ -162,6 +168,8 @@ ssm_code task_loss_and_grad(ssm_task *t, const ssm_batch *b, double *loss, ssm_e
     SSM_TRY(task_batch_layout(t, b, err));
     SSM_TRY(t->vt->targets(t, b, &th, err));
     SSM_TRY(model_batch_in(&t->model, b->x, &th, b->B, &x, &td, err));
+    // the step's dropout masks: keyed like the packing, by the batch's place in the split
+    model_set_step_key(&t->model, ssm_augment_stream(t->model.seed, b->epoch, b->position));
     return model_loss_and_grad(&t->model, x, &td, b->B, loss, err);
 }
 

@@ -122,6 +122,11 @@ ssm_code trunk_set_packing(ssm_trunk *t, const int64_t *offsets, int64_t B, uint
     return SSM_OK;
 }
 
+void trunk_set_dropout(ssm_trunk *t, ssm_dropout_step st) {
+    t->adapter->drop = st;
+    mamba_stack_set_dropout(t->stack, st, t->ragged ? 1 : t->S);
+}
+
 int64_t trunk_tokens(const ssm_trunk *t, int64_t B) {
     return t->ragged ? t->tpack.total : B * t->S * t->L;
 }

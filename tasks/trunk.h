@@ -1,6 +1,6 @@
 // defines: ssm_trunk, ssm_trunk_spec, trunk_declare, trunk_init_params, trunk_plan,
 //          trunk_forward, trunk_backward, trunk_free, trunk_fill_schedule, trunk_set_packing,
-//          trunk_tokens, trunk_order_layout
+//          trunk_tokens, trunk_order_layout, trunk_set_dropout
 // The part every model shares: adapter -> Mamba backbone. A model (classify,
 // forecast, ...) puts its head on top of `feats`. Handles the adapter's
 // sequences per sample (S = n_seqs): the backbone runs on B*S sequences of L
@@ -96,6 +96,9 @@ void trunk_free(ssm_trunk *t);
 // On a GPU the model uploads x_off / tok_off afterwards (tasks/cuda/trunk.h).
 ssm_code trunk_set_packing(ssm_trunk *t, const int64_t *offsets, int64_t B, uint64_t key,
                            ssm_error *err);
+// The dropout of the passes that follow, on both devices: the adapter's (ssm_adapter.drop)
+// and the backbone's (mamba_stack_set_dropout, S sequences a sample); st.train 0 = none.
+void trunk_set_dropout(ssm_trunk *t, ssm_dropout_step st);
 // Tokens of a batch of B samples: B*S*L, or tpack.total on a ragged trunk.
 int64_t trunk_tokens(const ssm_trunk *t, int64_t B);
 // schedule [n_layers, K]: branch k of layer i scans order (i*K + k) mod n_orders.

@@ -15,6 +15,10 @@
 // wrong term shows at 1e-2 or worse; GELU's derivative without its v phi(v) term, say, gives
 // ~1e-1 on the fc1 weights.
 // The backward must also accumulate (a second pass doubles every gradient).
+// With dropout configured (cfg.dropout: the FFN's two sites, cfg.mixer_dropout: the mixer's
+// output) the stack runs as a training pass of a fixed key: every loss evaluation of the
+// finite differences draws the same masks (kernels/dropout.h), so the masked, rescaled
+// function is differentiated; a backward that ignored a mask or its scale is off by O(1).
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -120,6 +124,8 @@ static void fx_init(fx *f, mamba_config cfg, int64_t B, int random_orders, int p
         }
     }
     f->o = (mamba_orders){.count = K, .perm = f->perm, .schedule = NULL};
+    if (cfg.dropout > 0 || cfg.mixer_dropout > 0) // 2 sequences a sample when dense
+        mamba_stack_set_dropout(f->s, (ssm_dropout_step){.train = 1, .key = 0x5eed}, 2);
     if (packed)
         ck_assert_msg(mamba_orders_check_packed(f->s, &f->o, &f->pk, &e) == SSM_OK, "%s", e.msg);
     else
@@ -261,6 +267,24 @@ START_TEST(packed_rows) {
 }
 END_TEST
 
+START_TEST(dropout_fixed_mask) {
+    mamba_config c = cfg_of(2, 12, MAMBA_POST_NORM, MAMBA_NORM_LAYER);
+    c.merge = MAMBA_MERGE_SUM;
+    c.dropout = 0.3;
+    c.mixer_dropout = 0.2;
+    check_case(c, 2, 0, 0, "post + FFN, dropout 0.3, mixer 0.2");
+    c = cfg_of(2, 5, MAMBA_PRE_NORM, MAMBA_NORM_RMS);
+    c.dropout = 0.25;
+    check_case(c, 2, 1, 0, "pre + FFN, dropout 0.25");
+    c = cfg_of(2, 0, MAMBA_PRE_NORM, MAMBA_NORM_RMS);
+    c.mixer_dropout = 0.3;
+    check_case(c, 2, 1, 0, "plain pre-norm, mixer dropout 0.3");
+    c = cfg_of(2, 7, MAMBA_POST_NORM, MAMBA_NORM_LAYER);
+    c.dropout = c.mixer_dropout = 0.3;
+    check_case(c, 1, 0, 1, "post + FFN, packed row, dropout 0.3");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("grad_backbone_block");
     TCase *tc = tcase_create("grad_backbone_block");
@@ -271,6 +295,7 @@ int main(void) {
     tcase_add_test(tc, pre_norm_ffn);
     tcase_add_test(tc, pre_norm_ffn_layernorm_no_final_norm);
     tcase_add_test(tc, packed_rows);
+    tcase_add_test(tc, dropout_fixed_mask);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

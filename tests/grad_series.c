@@ -2,7 +2,10 @@
 // (series_variate, series_patch, with and without RevIN and its affine) and
 // whole forecast models (the forecast head alone: tests/grad_heads.c)
 // (adapter -> Mamba -> head -> RevIN -> MSE), against central finite
-// differences, for every element of every adapter/head parameter.
+// differences, for every element of every adapter/head parameter. The dropout cases run
+// a training pass of a fixed key (the adapter's ssm_adapter.drop; a whole model's
+// model_loss_and_grad with its step key): the masks are the same at every evaluation, so the
+// masked function is differentiated (kernels/dropout.h).
 //
 // Tolerances: the adapters and the head are affine in each single parameter
 // except RevIN's affine weight in the de-normalisation ((yn - c) / (w + eps^2)
@@ -39,7 +42,7 @@
 
 // ---- adapters ----------------------------------------------------------------
 
-static void check_adapter(const char *name, int revin, int affine) {
+static void check_adapter(const char *name, int revin, int affine, double drop) {
     const int64_t B = 2, T = 11, V = 3, D = 4;
     ssm_adapter_options o;
     ssm_adapter_options_defaults(&o);
@@ -52,6 +55,10 @@ static void check_adapter(const char *name, int revin, int affine) {
     if (affine) {
         snprintf(o.extra[o.n_extra].key, SSM_ADAPTER_NAME_MAX, "revin_affine");
         snprintf(o.extra[o.n_extra++].value, SSM_ADAPTER_VALUE_MAX, "1");
+    }
+    if (drop > 0) {
+        snprintf(o.extra[o.n_extra].key, SSM_ADAPTER_NAME_MAX, "dropout");
+        snprintf(o.extra[o.n_extra++].value, SSM_ADAPTER_VALUE_MAX, "%g", drop);
     }
     ssm_input_shape in = {2, {T, V}};
     ssm_params p;
@@ -72,22 +79,28 @@ static void check_adapter(const char *name, int revin, int affine) {
     real *x = malloc((size_t)(B * T * V) * sizeof(real));
     tu_fill_uniform(x, (size_t)(B * T * V), -2, 3, &st);
     char what[96];
-    snprintf(what, sizeof what, "%s revin %d affine %d", name, revin, affine);
+    snprintf(what, sizeof what, "%s revin %d affine %d dropout %g", name, revin, affine, drop);
+    a->drop = (ssm_dropout_step){.train = drop > 0, .key = 0xd00d};
     tu_check_adapter_grads(a, &p, x, B, &st, 1e-7, what);
     free(x);
     ssm_adapter_free(a);
     ssm_params_free(&p);
 }
 
-START_TEST(variate_grad) { check_adapter("series_variate", 0, 0); }
+START_TEST(variate_grad) { check_adapter("series_variate", 0, 0, 0); }
 END_TEST
-START_TEST(variate_grad_revin) { check_adapter("series_variate", 1, 0); }
+START_TEST(variate_grad_revin) { check_adapter("series_variate", 1, 0, 0); }
 END_TEST
-START_TEST(variate_grad_revin_affine) { check_adapter("series_variate", 1, 1); }
+START_TEST(variate_grad_revin_affine) { check_adapter("series_variate", 1, 1, 0); }
 END_TEST
-START_TEST(patch_grad) { check_adapter("series_patch", 0, 0); }
+START_TEST(patch_grad) { check_adapter("series_patch", 0, 0, 0); }
 END_TEST
-START_TEST(patch_grad_revin_affine) { check_adapter("series_patch", 1, 1); }
+START_TEST(patch_grad_revin_affine) { check_adapter("series_patch", 1, 1, 0); }
+END_TEST
+START_TEST(adapters_grad_dropout) {
+    check_adapter("series_variate", 1, 1, 0.3);
+    check_adapter("series_patch", 1, 0, 0.3);
+}
 END_TEST
 
 // ---- whole forecast models -------------------------------------------------------
@@ -107,7 +120,9 @@ static double model_loss(void *vctx) {
     return loss;
 }
 
-static void check_model(const char *adapter, int affine, int64_t out_vars) {
+// drop > 0: S-Mamba's layout (post-norm, FFN) with dropout drop on the tokens, in the FFN and
+// on the mixer's output, run as a training step of a fixed key.
+static void check_model(const char *adapter, int affine, int64_t out_vars, double drop) {
     const int64_t B = 2, T = 12, V = 3, H = 5;
     ssm_model_spec s;
     memset(&s, 0, sizeof s);
@@ -128,6 +143,15 @@ static void check_model(const char *adapter, int affine, int64_t out_vars) {
     s.trunk.backbone.d_model = 6;
     s.trunk.backbone.n_layers = 1;
     s.trunk.backbone.d_state = 3;
+    if (drop > 0) {
+        snprintf(o->extra[o->n_extra].key, SSM_ADAPTER_NAME_MAX, "dropout");
+        snprintf(o->extra[o->n_extra++].value, SSM_ADAPTER_VALUE_MAX, "%g", drop);
+        s.trunk.backbone.n_layers = 2;
+        s.trunk.backbone.ffn_dim = 8;
+        s.trunk.backbone.norm_position = MAMBA_POST_NORM;
+        s.trunk.backbone.norm = MAMBA_NORM_LAYER;
+        s.trunk.backbone.dropout = s.trunk.backbone.mixer_dropout = drop;
+    }
     s.head_opt.horizon = H;
     s.head_opt.out_vars = out_vars;
     s.loss.kind = LOSS_MSE;
@@ -136,6 +160,7 @@ static void check_model(const char *adapter, int affine, int64_t out_vars) {
     ssm_model m;
     ssm_error e = {0};
     ck_assert_msg(model_build(&m, &s, &e) == SSM_OK, "%s", e.msg);
+    model_set_step_key(&m, 0xfeed);
     uint64_t st = 11;
     real x[B * T * V], y[B * H * V];
     tu_fill_uniform(x, (size_t)(B * T * V), -1, 2, &st);
@@ -145,17 +170,22 @@ static void check_model(const char *adapter, int affine, int64_t out_vars) {
     real *g = malloc(m.params.total * sizeof(real));
     memcpy(g, m.params.grad, m.params.total * sizeof(real));
     char what[96];
-    snprintf(what, sizeof what, "%s affine %d", adapter, affine);
+    snprintf(what, sizeof what, "%s affine %d dropout %g", adapter, affine, drop);
     tu_fd_check_params(&m.params, g, model_loss, &ctx, 1e-4, 1e-4, 24, 1e-5, NULL, what);
     free(g);
     model_free(&m);
 }
 
-START_TEST(model_variate_grad) { check_model("series_variate", 1, 3); }
+START_TEST(model_variate_grad) { check_model("series_variate", 1, 3, 0); }
 END_TEST
-START_TEST(model_variate_grad_ms) { check_model("series_variate", 0, 1); } // MS: last column only
+START_TEST(model_variate_grad_ms) { check_model("series_variate", 0, 1, 0); } // MS: last column only
 END_TEST
-START_TEST(model_patch_grad) { check_model("series_patch", 1, 3); }
+START_TEST(model_patch_grad) { check_model("series_patch", 1, 3, 0); }
+END_TEST
+START_TEST(model_grad_dropout) {
+    check_model("series_variate", 0, 3, 0.2);
+    check_model("series_patch", 0, 3, 0.2);
+}
 END_TEST
 
 int main(void) {
@@ -170,6 +200,8 @@ int main(void) {
     tcase_add_test(tc, model_variate_grad);
     tcase_add_test(tc, model_variate_grad_ms);
     tcase_add_test(tc, model_patch_grad);
+    tcase_add_test(tc, adapters_grad_dropout);
+    tcase_add_test(tc, model_grad_dropout);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

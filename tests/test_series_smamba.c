@@ -11,7 +11,12 @@
 //     on 2 cores) must reach a test MSE <= 0.395 at horizon 96 (measured 0.3859; the runs are
 //     deterministic for a thread count; the full recipe reaches 0.3801, S-Mamba's paper
 //     0.386, the first variate layout 0.3915); then `ssmkit eval` of the checkpoint gives
-//     the same test MSE.
+//     the same test MSE;
+//   - with S-Mamba's dropout (adapter.dropout, backbone.dropout, and mixer_dropout):
+//     check-grad of the whole model (a training step's fixed masks), a run killed in its
+//     second epoch and resumed gives the test MSE of the uninterrupted run to the printed
+//     digit (the masks are keyed by the batch's place, kernels/dropout.h), and it differs
+//     from the run without dropout.
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -126,6 +131,50 @@ START_TEST(refusals) {
 }
 END_TEST
 
+static const char *DROP = "--set adapter.dropout=0.1 --set backbone.dropout=0.1 "
+                          "--set backbone.mixer_dropout=0.1";
+
+// the "test_mse" field of the summary line (`out`), as printed
+static void test_mse_of(char *dst, size_t n) {
+    const char *m = strstr(out, "\"test_mse\":");
+    ck_assert_msg(m != NULL, "%s", out);
+    snprintf(dst, n, "%.*s", (int)strcspn(m, ",}"), m);
+}
+
+START_TEST(dropout_grad_and_resume) {
+    char cmd[2048], full[128], resumed[128], plain[128];
+    snprintf(cmd, sizeof cmd, "%s-f64 check-grad configs/series/etth1_smamba.yaml %s %s "
+             "--set data.path=%s", bin, SMALL, DROP, csv);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s\n%s", cmd, out, err_tail);
+    ck_assert_msg(strstr(out, ": ok") != NULL, "%s", out);
+    // 249 training windows: 8 steps an epoch; a checkpoint every 5 steps, killed at 12
+    const char *rest = "--set train.epochs=3 --set train.patience=0 --set "
+                       "train.checkpoint_every=5 --set train.test_checkpoint=last "
+                       "--set run.progress=off";
+    snprintf(cmd, sizeof cmd, "%s train configs/series/etth1_smamba.yaml %s %s %s "
+             "--set data.path=%s --set run.dir=%s --set run.name=full", bin, SMALL, DROP, rest,
+             csv, fx_dir);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s\n%s", cmd, out, err_tail);
+    test_mse_of(full, sizeof full);
+    snprintf(cmd, sizeof cmd, "SSMKIT_DEBUG_KILL_AT_STEP=12 %s train "
+             "configs/series/etth1_smamba.yaml %s %s %s --set data.path=%s --set run.dir=%s "
+             "--set run.name=killed", bin, SMALL, DROP, rest, csv, fx_dir);
+    ck_assert_int_ne(run(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s train configs/series/etth1_smamba.yaml %s %s %s "
+             "--set data.path=%s --set run.dir=%s --set run.name=killed --resume %s/killed",
+             bin, SMALL, DROP, rest, csv, fx_dir, fx_dir);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s\n%s", cmd, out, err_tail);
+    test_mse_of(resumed, sizeof resumed);
+    ck_assert_msg(!strcmp(full, resumed), "uninterrupted %s, resumed %s", full, resumed);
+    snprintf(cmd, sizeof cmd, "%s train configs/series/etth1_smamba.yaml %s %s "
+             "--set data.path=%s --set run.dir=%s --set run.name=plain", bin, SMALL, rest, csv,
+             fx_dir);
+    ck_assert_msg(run(cmd) == 0, "%s -> %s\n%s", cmd, out, err_tail);
+    test_mse_of(plain, sizeof plain);
+    ck_assert_msg(strcmp(full, plain), "dropout changed nothing: %s", plain);
+}
+END_TEST
+
 START_TEST(etth1_two_epochs) {
     const char *d = getenv("SSMKIT_DATA");
     char path[600];
@@ -163,6 +212,7 @@ int main(void) {
     tcase_add_test(tc, check_grad_smamba);
     tcase_add_test(tc, step_schedule);
     tcase_add_test(tc, refusals);
+    tcase_add_test(tc, dropout_grad_and_resume);
     tcase_add_test(tc, etth1_two_epochs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

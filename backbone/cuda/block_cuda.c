@@ -10,11 +10,16 @@
 // takes and gives fp32 and keeps its own bf16 copy of its input). Intermediates live in
 // the extended block's buffers (mamba_cuda_layer_acts), s->cu.mix is the mixer's output
 // (forward) and a gradient scratch (backward), s->cu.dffn the FFN's hidden gradient.
+// The FFN's dropout (cfg.dropout in a training pass; backbone/ffn.c) runs the masks of
+// kernels/cuda/dropout.h in place on GELU's output and fc2's; its backward takes dout
+// through fc2's mask into s->cu.dxc (the mixer's scratch, free until the layer's mixer
+// backward). The mixer's own dropout is inside the mixer (mixer_cuda.c, mixer_bf16.c).
 #include "backbone/cuda/block_cuda.h"
 
 #include "backbone/cuda/ffn_kernels.h"
 #include "kernels/cuda/activation.h"
 #include "kernels/cuda/common.h"
+#include "kernels/cuda/dropout.h"
 #include "kernels/cuda/linear.h"
 #include "kernels/cuda/norm.h"
 
@@ -76,29 +81,48 @@ static ssm_code mixer_bwd(mamba_stack *s, ssm_params *p, int64_t i, real *din, c
     return mamba_mixer_backward_cuda(s, p, i, din, dout, in, o, cl);
 }
 
-// out [rows, D] = fc2(GELU(fc1(in))) (WRITTEN)
+// out [rows, D] = drop(fc2(drop(GELU(fc1(in))))) (WRITTEN)
 static ssm_code ffn_fwd(mamba_stack *s, const ssm_params *p, int64_t i, real *out,
-                        const real *in, int64_t rows) {
+                        const real *in, const mamba_cuda_call *cl) {
     const mamba_layer_params *lp = &s->lp[i];
     const mamba_cuda_layer_acts *t = &s->cu_acts[i];
-    const int64_t D = s->D, F = s->cfg.ffn_dim;
+    const int64_t D = s->D, F = s->cfg.ffn_dim, rows = cl->B * cl->L;
+    const double pd = mamba_drop_p(s, MAMBA_DROP_FFN_HIDDEN);
+    const ssm_dropout_rows map = mamba_drop_rows(s, cl->L, cl->seg, cl->n_segs);
     TRY(linear_forward_cuda(t->ffn_a, in, ssm_params_data(p, lp->fc1_w),
                             ssm_params_data(p, lp->fc1_b), rows, D, F));
     TRY(gelu_forward_cuda(t->ffn_g, t->ffn_a, rows * F));
-    return linear_forward_cuda(out, t->ffn_g, ssm_params_data(p, lp->fc2_w),
-                               ssm_params_data(p, lp->fc2_b), rows, F, D);
+    if (pd > 0)
+        TRY(dropout_apply_cuda(t->ffn_g, t->ffn_g, 0, rows, F, &map,
+                               mamba_drop_site(i, MAMBA_DROP_FFN_HIDDEN), pd));
+    TRY(linear_forward_cuda(out, t->ffn_g, ssm_params_data(p, lp->fc2_w),
+                            ssm_params_data(p, lp->fc2_b), rows, F, D));
+    if (pd > 0)
+        TRY(dropout_apply_cuda(out, out, 0, rows, D, &map, mamba_drop_site(i, MAMBA_DROP_FFN_OUT),
+                               pd));
+    return SSM_OK;
 }
 
 // din += ffn'(dout) at the forward's input in; parameter gradients +=
 static ssm_code ffn_bwd(mamba_stack *s, ssm_params *p, int64_t i, real *din, const real *dout,
-                        const real *in, int64_t rows) {
+                        const real *in, const mamba_cuda_call *cl) {
     const mamba_layer_params *lp = &s->lp[i];
     const mamba_cuda_layer_acts *t = &s->cu_acts[i];
-    const int64_t D = s->D, F = s->cfg.ffn_dim;
+    const int64_t D = s->D, F = s->cfg.ffn_dim, rows = cl->B * cl->L;
+    const double pd = mamba_drop_p(s, MAMBA_DROP_FFN_HIDDEN);
+    const ssm_dropout_rows map = mamba_drop_rows(s, cl->L, cl->seg, cl->n_segs);
     real *dh = s->cu.dffn;
+    if (pd > 0) {
+        TRY(dropout_apply_cuda(s->cu.dxc, dout, 0, rows, D, &map,
+                               mamba_drop_site(i, MAMBA_DROP_FFN_OUT), pd));
+        dout = s->cu.dxc;
+    }
     CUDA_CHECK(cudaMemsetAsync(dh, 0, (size_t)(rows * F) * sizeof(real), ssm_cuda_stream()));
     TRY(linear_backward_cuda(dh, ssm_params_grad(p, lp->fc2_w), ssm_params_grad(p, lp->fc2_b),
                              dout, t->ffn_g, ssm_params_data(p, lp->fc2_w), rows, F, D));
+    if (pd > 0)
+        TRY(dropout_apply_cuda(dh, dh, 0, rows, F, &map,
+                               mamba_drop_site(i, MAMBA_DROP_FFN_HIDDEN), pd));
     TRY(gelu_backward_cuda(dh, t->ffn_a, rows * F));
     return linear_backward_cuda(din, ssm_params_grad(p, lp->fc1_w), ssm_params_grad(p, lp->fc1_b),
                                 dh, in, ssm_params_data(p, lp->fc1_w), rows, D, F);
@@ -117,7 +141,7 @@ ssm_code mamba_block_forward_cuda(mamba_stack *s, const ssm_params *p, int64_t i
                          rows));
         if (F == 0)
             return SSM_OK;
-        TRY(ffn_fwd(s, p, i, mix, t->hn, rows));
+        TRY(ffn_fwd(s, p, i, mix, t->hn, cl));
         return norm_add_fwd(s, p, next, t->sum2, t->mean2, t->rstd2, mix, t->hn, lp->norm2_w,
                             lp->norm2_b, rows);
     }
@@ -125,7 +149,7 @@ ssm_code mamba_block_forward_cuda(mamba_stack *s, const ssm_params *p, int64_t i
     TRY(mixer_fwd(s, p, i, mix, t->normed, o, cl));
     TRY(norm_add_fwd(s, p, t->hn, t->sum1, t->mean2, t->rstd2, mix, t->res, lp->norm2_w,
                      lp->norm2_b, rows));
-    TRY(ffn_fwd(s, p, i, next, t->hn, rows));
+    TRY(ffn_fwd(s, p, i, next, t->hn, cl));
     return add_forward_cuda(next, next, t->sum1, rows * s->D);
 }
 
@@ -141,9 +165,8 @@ ssm_code mamba_block_backward_cuda(mamba_stack *s, ssm_params *p, int64_t i, rea
             CUDA_CHECK(cudaMemsetAsync(dtmp, 0, bytes, ssm_cuda_stream()));
             TRY(norm_bwd(s, p, dtmp, dres, t->sum2, t->mean2, t->rstd2, lp->norm2_w, lp->norm2_b,
                          rows));
-            CUDA_CHECK(
-                cudaMemcpyAsync(dres, dtmp, bytes, cudaMemcpyDeviceToDevice, ssm_cuda_stream()));
-            TRY(ffn_bwd(s, p, i, dres, dtmp, t->hn, rows));
+            CUDA_CHECK(cudaMemcpyAsync(dres, dtmp, bytes, cudaMemcpyDeviceToDevice, ssm_cuda_stream()));
+            TRY(ffn_bwd(s, p, i, dres, dtmp, t->hn, cl));
         }
         CUDA_CHECK(cudaMemsetAsync(dtmp, 0, bytes, ssm_cuda_stream())); // dsum1
         TRY(norm_bwd(s, p, dtmp, dres, t->sum1, t->mean, t->rstd, lp->norm_w, lp->norm_b, rows));
@@ -151,7 +174,7 @@ ssm_code mamba_block_backward_cuda(mamba_stack *s, ssm_params *p, int64_t i, rea
         return add_forward_cuda(dres, dres, dtmp, n);
     }
     CUDA_CHECK(cudaMemsetAsync(dtmp, 0, bytes, ssm_cuda_stream())); // d hn
-    TRY(ffn_bwd(s, p, i, dtmp, dres, t->hn, rows));
+    TRY(ffn_bwd(s, p, i, dtmp, dres, t->hn, cl));
     // dsum1 = d x' + norm2'(d hn)
     TRY(norm_bwd(s, p, dres, dtmp, t->sum1, t->mean2, t->rstd2, lp->norm2_w, lp->norm2_b, rows));
     TRY(mixer_bwd(s, p, i, dtmp, dres, t->normed, o, cl)); // d normed (WRITTEN)

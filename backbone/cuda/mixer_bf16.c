@@ -14,8 +14,10 @@
 // conv backward reads it). Outputs that feed fp32 consumers are written in fp32 straight from
 // the fp32 accumulator: out_proj's output (the residual stream), the mixer's input gradient,
 // and the weight gradients. The conv's bf16 input xg lives in the first half of the fp32
-// scratch c->xg (this path keeps no fp32 copy of it). The extent of every step is the call's (mamba_cuda_call), packed rows
-// included, as in mixer_cuda.c.
+// scratch c->xg (this path keeps no fp32 copy of it). The extent of every step is the call's
+// (mamba_cuda_call), packed rows included, as in mixer_cuda.c. The output's dropout
+// (mixer_dropout) too: the forward masks the fp32 out, the backward casts dout through the
+// mask (staged in the fp32 dxc).
 #include "backbone/cuda/mixer_cuda.h"
 
 #include "backbone/cuda/mixer_kernels.h"
@@ -114,7 +116,8 @@ ssm_code mamba_mixer_forward_bf16(mamba_stack *s, const ssm_params *p, int64_t l
     }
     TRY(gate_tokens_forward_bf16_cuda(h->g, th->y, th->xz, rows, E));
     // out [B*L, D] fp32 (the residual stream) = g [B*L, E] @ W_out^T
-    return gemm_bf16_cuda(out, 1, h->g, W(p, s->lp[layer].out_w), rows, D, E, 0, 1, 1.f, 0.f);
+    TRY(gemm_bf16_cuda(out, 1, h->g, W(p, s->lp[layer].out_w), rows, D, E, 0, 1, 1.f, 0.f));
+    return mamba_mixer_dropout_cuda(s, layer, out, out, cl);
 }
 
 // As branch_backward of mixer_cuda.c, from dy (bf16, token-major, in h->g).
@@ -182,6 +185,10 @@ ssm_code mamba_mixer_backward_bf16(mamba_stack *s, ssm_params *p, int64_t layer,
     const mamba_bf16_layer_acts *th = &s->bf_acts[layer];
     const mamba_bf16_scratch *h = &s->bf;
     const ssm_bf16 *W_out = W(p, lp->out_w), *W_in = W(p, lp->in_w);
+    if (mamba_drop_p(s, MAMBA_DROP_MIXER) > 0) { // dxc: fp32, free until the branches' backward
+        TRY(mamba_mixer_dropout_cuda(s, layer, s->cu.dxc, dout, cl));
+        dout = s->cu.dxc;
+    }
     TRY(cast_f32_to_bf16_cuda(h->dout, dout, rows * D));
     TRY(gate_tokens_forward_bf16_cuda(h->g, th->y, th->xz, rows, E));
     // dW_out [D, E] += dout^T @ g (fp32); dg [B*L, E] = dout @ W_out (bf16, into g)

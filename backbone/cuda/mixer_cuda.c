@@ -19,6 +19,11 @@
 //
 // Everything runs on the library stream in order; nothing synchronizes or copies to the host.
 //
+// Dropout on the output (cfg.mixer_dropout in a training pass, mixer.c): the forward masks
+// out in place after out_proj (the stack then adds the residual); the backward takes dout
+// through the same mask into dxc (free until the branches' backward zeroes it) and runs
+// out_proj's backward from there.
+//
 // Every step reads its extent from the call (mamba_cuda_call: B rows of L tokens), not from
 // the plan. A packed call (B = 1, L = pk->total, the offsets in cl->seg) runs exactly the
 // dense steps on that one row: the projections, the gate and the layout kernels are per
@@ -30,6 +35,7 @@
 #include "kernels/cuda/activation.h"
 #include "kernels/cuda/common.h"
 #include "kernels/cuda/conv1d.h"
+#include "kernels/cuda/dropout.h"
 #include "kernels/cuda/linear.h"
 #include "kernels/cuda/scan.h"
 
@@ -120,8 +126,9 @@ ssm_code mamba_mixer_forward_cuda(mamba_stack *s, const ssm_params *p, int64_t l
     // gating once after the merge (mixer.c says why that equals Vim's per-branch gate)
     TRY(gate_tokens_forward_cuda(c->g, t->y, t->xz, rows, E));
     // out [B*L, D] = g [B*L, E] @ W_out^T
-    return linear_forward_cuda(out, c->g, ssm_params_data(p, s->lp[layer].out_w), NULL, rows, E,
-                               D);
+    TRY(linear_forward_cuda(out, c->g, ssm_params_data(p, s->lp[layer].out_w), NULL, rows, E,
+                            D));
+    return mamba_mixer_dropout_cuda(s, layer, out, out, cl);
 }
 
 // Branch k's backward from dy (token-major, in s->cu.g): recompute the branch inputs, run the
@@ -191,6 +198,10 @@ ssm_code mamba_mixer_backward_cuda(mamba_stack *s, ssm_params *p, int64_t layer,
     const mamba_layer_params *lp = &s->lp[layer];
     const mamba_cuda_layer_acts *t = &s->cu_acts[layer];
     const mamba_cuda_scratch *c = &s->cu;
+    if (mamba_drop_p(s, MAMBA_DROP_MIXER) > 0) { // dout through the output's mask
+        TRY(mamba_mixer_dropout_cuda(s, layer, c->dxc, dout, cl));
+        dout = c->dxc;
+    }
     // out_proj and gate; g is recomputed (one elementwise pass) rather than stored
     TRY(gate_tokens_forward_cuda(c->g, t->y, t->xz, rows, E));
     // dW_out [D, E] += dout^T [D, B*L] @ g [B*L, E]

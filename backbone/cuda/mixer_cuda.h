@@ -1,5 +1,6 @@
 // defines: mamba_cuda_call, mamba_cuda_perm, mamba_mixer_forward_cuda,
-//          mamba_mixer_backward_cuda, mamba_mixer_forward_bf16, mamba_mixer_backward_bf16
+//          mamba_mixer_backward_cuda, mamba_mixer_forward_bf16, mamba_mixer_backward_bf16,
+//          mamba_mixer_dropout_cuda
 // One layer's mixer on GPU over the whole batch (private to backbone/cuda/; the stack in
 // stack_cuda.c runs it). Failures are recorded in the per-thread CUDA error
 // (ssm_cuda_take_error), as the kernels/cuda twins do.
@@ -7,6 +8,7 @@
 #include <stdint.h>
 
 #include "backbone/mamba_internal.h"
+#include "kernels/cuda/dropout.h"
 
 // The extent of one forward or backward call, which every step of it uses instead of the
 // plan's: B rows of L tokens (a dense call: B <= B_max and the planned L; a packed call:
@@ -25,6 +27,16 @@ static inline const int32_t *mamba_cuda_perm(const mamba_stack *s, const mamba_o
                                              int64_t layer, int k, const mamba_cuda_call *cl) {
     int64_t idx = o->schedule ? o->schedule[layer * s->K + k] : k;
     return o->perm + idx * cl->B * cl->L;
+}
+
+// out [B*L, D] = in through layer's mixer-output dropout mask (mamba.h, mixer_dropout) for
+// this call's rows: a copy (nothing when out == in) outside training passes.
+static inline ssm_code mamba_mixer_dropout_cuda(const mamba_stack *s, int64_t layer, real *out,
+                                                const real *in, const mamba_cuda_call *cl) {
+    const ssm_dropout_rows map = mamba_drop_rows(s, cl->L, cl->seg, cl->n_segs);
+    return dropout_apply_cuda(out, in, 0, cl->B * cl->L, s->D, &map,
+                              mamba_drop_site(layer, MAMBA_DROP_MIXER),
+                              mamba_drop_p(s, MAMBA_DROP_MIXER));
 }
 
 // out [B, L, D] = mixer(in) (WRITTEN, not +=: the stack adds the residual in its fused
