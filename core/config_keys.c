@@ -345,7 +345,7 @@ const ssm_config_key ssm_config_keys[] = {
          "Class token: none, at the head of the sequence, or in the middle (Vim)."),
     {.path = "adapter.orders", .kind = SSM_KEY_LIST, AT(adapter.orders),
      .count_offset = offsetof(ssm_config, adapter.orders_count), .check = check_order_name,
-     .allowed = "1..8 order names of the adapter (the table \"Scan orders by adapter\" above)",
+     .allowed = "1..24 order names of the adapter (the table \"Scan orders by adapter\" above)",
      .def = "[row]",
      .doc = "Scan orders, one per backbone branch (e.g. `[row, reverse]` = bidirectional)."},
     BOOL("adapter.revin", adapter.revin, "false", "Series: reversible instance normalization."),
@@ -394,6 +394,10 @@ const ssm_config_key ssm_config_keys[] = {
     ENUM("backbone.norm_position", backbone.norm_position, norm_position_names, "pre",
          "pre: x + mixer(norm(x)) (mamba_ssm); post: norm(x + mixer(x)), and norm(h + ffn(h)) "
          "(S-Mamba / iTransformer's encoder layer)."),
+    INT("backbone.order_prompts", backbone.order_prompts, 0, 1024, "0",
+        "Point Cloud Mamba's order prompts: this many learned tokens per scan order are read "
+        "before each sequence, rewritten before every layer with the prompts of the order the "
+        "layer scans (PCM: 6); 0 = none. Needs adapter.order_layout branches and dense batches."),
     // --- task
     STR("task.name", task.name, 0, check_ident, "a registered task (classify, forecast, regress)",
         "classify", "The task: its head, loss, metrics and reports, by its registry name."),

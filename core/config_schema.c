@@ -218,6 +218,7 @@ static const cyaml_schema_field_t backbone_fields[] = {
     CYAML_FIELD_INT("ffn_dim", OPT, ssm_backbone_config, ffn_dim),
     CYAML_FIELD_ENUM("norm_position", ESTRICT, ssm_backbone_config, norm_position,
                      norm_position_sv, NSV(norm_position_sv)),
+    CYAML_FIELD_INT("order_prompts", OPT, ssm_backbone_config, order_prompts),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t task_fields[] = {

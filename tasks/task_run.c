@@ -88,6 +88,7 @@ void task_trunk_spec_from_config(ssm_trunk_spec *s, const ssm_config *c, const s
     b->norm_position =
         c->backbone.norm_position == SSM_NORM_POS_POST ? MAMBA_POST_NORM : MAMBA_PRE_NORM;
     b->precision = c->run.precision == SSM_PREC_BF16 ? MAMBA_BF16 : MAMBA_FP32;
+    b->order_prompts = c->backbone.order_prompts; // prompt_orders: the trunk's (adapter's orders)
 }
 
 ssm_code task_create(ssm_task **out, const ssm_config *c, const task_data_info *d, int64_t B_max,

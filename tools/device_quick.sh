@@ -12,7 +12,7 @@ source .device/env.sh
 . tools/device_mpi.sh
 O=$OUT
 export CPATH=$CPATH:$SSMKIT_SYSROOT/usr/include/hdf5/serial LIBRARY_PATH=$LIBRARY_PATH:$SSMKIT_SYSROOT/usr/lib/x86_64-linux-gnu/hdf5/serial
-FIRST="test_cuda_scan_chunked test_cuda_point_concat test_cuda_smamba test_cuda_nccl test_cuda_multilabel test_cuda_seg_head test_cuda_predict test_cuda_ucr ${EXTRA_FIRST:-}"
+FIRST="test_cuda_scan_chunked test_cuda_point_concat test_cuda_smamba test_cuda_nccl test_cuda_multilabel test_cuda_seg_head test_cuda_predict test_cuda_ucr test_cuda_order_prompts ${EXTRA_FIRST:-}"
 ALL=$(ls tests/test_cuda*.c | sed 's#tests/\(.*\)\.c#\1#')
 T=$(for t in $ALL; do echo build-cuda/tests/$t; done)
 if [ -n "${SLIM:-}" ]; then
