@@ -45,7 +45,7 @@
 
 struct ssm_revin; // adapters/revin.h
 
-#define SSM_ADAPTER_MAX_ORDERS 8     // as many as the backbone has branches (MAMBA_MAX_BRANCHES)
+#define SSM_ADAPTER_MAX_ORDERS 24    // = SSM_CFG_MAX_ORDERS (PCM: 9 orders, 18 with reverses)
 #define SSM_ADAPTER_NAME_MAX 32      // order names, option keys
 #define SSM_ADAPTER_VALUE_MAX 128    // option values
 #define SSM_ADAPTER_MAX_EXTRA 16     // modality-specific options

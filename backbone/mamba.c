@@ -104,6 +104,14 @@ static ssm_code check_config(const mamba_config *c, ssm_error *err) {
         return ssm_fail(err, SSM_EINVAL,
                         "mamba: dropout %g acts in the FFN, and ffn_dim is 0 (no FFN): set "
                         "ffn_dim, or mixer_dropout for the mixer's output", c->dropout);
+    if (c->order_prompts < 0 || c->order_prompts > 1024)
+        return ssm_fail(err, SSM_EINVAL, "mamba: order_prompts %lld, expected 0 (none) .. 1024",
+                        (long long)c->order_prompts);
+    if (c->order_prompts > 0 && (c->prompt_orders < 1 || c->prompt_orders > 1024))
+        return ssm_fail(err, SSM_EINVAL,
+                        "mamba: order_prompts %lld needs prompt_orders (the orders that get "
+                        "prompts) in 1..1024, got %lld",
+                        (long long)c->order_prompts, (long long)c->prompt_orders);
     return SSM_OK;
 }
 
@@ -182,6 +190,12 @@ ssm_code mamba_stack_declare(mamba_stack **out, const mamba_config *cfg, ssm_par
     s->normf_b = SIZE_MAX;
     if (layer_norm)
         ADD(&s->normf_b, ND, 1, SHAPE(D), "%snorm_f.bias", prefix);
+    // PCM's order prompts last, so a table without them is unchanged (mamba.h)
+    s->n_prompt = cfg->order_prompts;
+    s->prompt_w = SIZE_MAX;
+    if (s->n_prompt > 0)
+        ADD(&s->prompt_w, ND, 2, SHAPE(cfg->prompt_orders * s->n_prompt, D), "%sorder_prompt.weight",
+            prefix);
 #undef ADD
 #undef SHAPE
     // A layer's mixer tensors are declared in one run (in_proj first, out_proj
@@ -264,6 +278,12 @@ void mamba_stack_init_params(mamba_stack *s, ssm_params *p, ssm_rng *rng) {
         fw[d] = 1;
     if (s->normf_b != SIZE_MAX)
         memset(ssm_params_data(p, s->normf_b), 0, (size_t)D * sizeof(real));
+    if (s->prompt_w != SIZE_MAX) { // nn.Embedding's N(0, 1), drawn last (mamba.h)
+        real *w = ssm_params_data(p, s->prompt_w);
+        const size_t n = (size_t)(c->prompt_orders * s->n_prompt * D);
+        for (size_t i = 0; i < n; i++)
+            w[i] = (real)ssm_rng_normal(rng, 1.0);
+    }
 }
 
 ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L, ssm_error *err) {
@@ -277,6 +297,8 @@ ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L
                         "run.precision: fp32)");
     const int measuring = ssm_arena_measuring(a);
     s->B_max = B_max;
+    s->L_tok = L;
+    L += s->n_prompt; // order prompts: the runs are over the extended sequences (mamba.h)
     s->L = L;
     s->n_chunks = (L + s->cfg.scan_chunk - 1) / s->cfg.scan_chunk;
     s->plan_threads = omp_get_max_threads();
@@ -364,6 +386,11 @@ ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L
         if (F > 0)
             TAKE(c->dffn, B * L * F);
     }
+    s->pr_perm = NULL;
+    if (s->n_prompt) { // last: the plan without prompts is unchanged
+        s->pr_perm = ssm_arena_take(a, (size_t)(s->cfg.prompt_orders * B * L) * sizeof(int32_t));
+        missing |= !measuring && s->pr_perm == NULL;
+    }
 #undef TAKE
     if (missing)
         return ssm_fail(err, SSM_ENOMEM,
@@ -414,7 +441,12 @@ ssm_code mamba_orders_check(const mamba_stack *s, const mamba_orders *o, int64_t
         return ssm_fail(err, SSM_EINVAL, "mamba: batch %lld, planned for 1..%lld", (long long)B,
                         (long long)s->B_max);
     SSM_TRY(check_schedule(s, o, err));
-    const int64_t L = s->L;
+    if (s->n_prompt && o->count > s->cfg.prompt_orders)
+        return ssm_fail(err, SSM_EINVAL,
+                        "mamba: %lld scan orders, but the order prompts (order_prompt.weight) "
+                        "were declared for %lld",
+                        (long long)o->count, (long long)s->cfg.prompt_orders);
+    const int64_t L = s->L_tok; // the caller's orders: without the prompt slots
     unsigned char *seen = malloc((size_t)L);
     if (!seen)
         return ssm_fail(err, SSM_ENOMEM, "mamba: out of memory checking orders");
@@ -469,6 +501,11 @@ ssm_code mamba_orders_check_packed(const mamba_stack *s, const mamba_orders *o,
                                    const ssm_packing *pk, ssm_error *err) {
     if (s->B_max < 1 || s->L < 1)
         return ssm_fail(err, SSM_EINVAL, "mamba: packed orders checked before mamba_stack_plan");
+    if (s->n_prompt)
+        return ssm_fail(err, SSM_EINVAL,
+                        "mamba: order prompts (backbone.order_prompts %lld) are laid around each "
+                        "dense sequence; packed (ragged) rows are not supported with them",
+                        (long long)s->n_prompt);
     SSM_TRY(ssm_packing_check(pk, s->B_max * s->L, err));
     SSM_TRY(check_schedule(s, o, err));
     const int64_t T = pk->total;

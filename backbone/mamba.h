@@ -26,6 +26,18 @@
 //   dropout:       in the FFN, on GELU(fc1(h)) and on fc2's output (S-Mamba, iTransformer)
 //   mixer_dropout: on the mixer's output before the residual add, x + drop(mixer(.)), in
 //                  every block (iTransformer's x + dropout(attn(x)); S-Mamba has none there)
+// Order prompts (Point Cloud Mamba's, order_prompts = P > 0, off by default; backbone/prompts.c):
+// every sequence gets P prompt slots before its first token, inside the stack only (the
+// caller's in/out stay [B, L, D], its orders [count, B, L]). Before every layer i the slots
+// are overwritten with the P learned tokens of the order that layer's branch 0 scans
+// (schedule[i * K], or order 0 without a schedule): rows o*P .. o*P+P-1 of
+// order_prompt.weight [O * P, D] (PCM's nn.Embedding; no weight decay, as pos_embed and
+// cls_token; drawn N(0, 1) after every other backbone tensor). Every branch of the layer
+// reads the slots first (in slot order), then the tokens in its own order. What a layer
+// writes into the slots is discarded (the next layer overwrites them, and the output drops
+// them), so order_prompt's gradient is the sum over the layers that wrote its rows. Dense
+// batches only: mamba_orders_check_packed refuses a stack with prompts, and every order
+// index used must be < prompt_orders (mamba_orders_check).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +80,9 @@ typedef struct {
     mamba_norm_position norm_position;    // MAMBA_PRE_NORM (default) or MAMBA_POST_NORM
     double dropout;                       // the FFN's two sites, in [0, 1); 0 (default) = none
     double mixer_dropout;                 // the mixer output's site, in [0, 1); 0 = none
+    int64_t order_prompts;                // P: PCM's order prompt tokens per order; 0 (default)
+                                          // = none (see "Order prompts" below)
+    int64_t prompt_orders;                // O: orders that have prompts (>= 1 with P > 0)
 } mamba_config;
 
 void mamba_config_defaults(mamba_config *c); // fills the mamba_ssm defaults above
@@ -107,7 +122,8 @@ void mamba_stack_init_params(mamba_stack *s, ssm_params *p, ssm_rng *rng);
 // regions taken stay owned by the stack (nothing is released), so other
 // modules may plan before or after it in the same arena. The scan backward's
 // workspace is sized for omp_get_max_threads() at this call; a later backward
-// run with more threads caps the scan at that count.
+// run with more threads caps the scan at that count. With order prompts every
+// buffer is laid out for sequences of P + L (the slots and the tokens).
 ssm_code mamba_stack_plan(mamba_stack *s, ssm_arena *a, int64_t B_max, int64_t L, ssm_error *err);
 
 // out [B, L, D] (after norm_f), in [B, L, D]; B <= B_max, L as planned.

@@ -2,7 +2,9 @@
 //          mamba_layer_params, mamba_layer_acts, mamba_scratch, mamba_mixer_forward,
 //          mamba_mixer_backward, mamba_order_perm, mamba_run, mamba_run_dense, mamba_run_perm,
 //          mamba_mixer_forward_run, mamba_mixer_backward_run, mamba_block_extended,
-//          mamba_ffn_forward, mamba_ffn_backward, mamba_drop_site, mamba_drop_p, mamba_drop_rows
+//          mamba_ffn_forward, mamba_ffn_backward, mamba_drop_site, mamba_drop_p, mamba_drop_rows,
+//          mamba_prompt_order, mamba_prompt_extend, mamba_prompt_write, mamba_prompt_backward,
+//          mamba_prompt_tokens_in, mamba_prompt_tokens_out
 // Private to backbone/: the parameter indices, the activation pointers laid
 // out by mamba_stack_plan, and the one-layer mixer that stack.c runs.
 #pragma once
@@ -161,7 +163,40 @@ struct mamba_stack {
     // dropout of the passes (mamba_stack_set_dropout; off until set)
     ssm_dropout_step drop;
     int64_t drop_seqs;           // sequences of a dense call per sample (>= 1)
+    // order prompts (mamba.h; cfg.order_prompts = n_prompt > 0; zero / SIZE_MAX / NULL without).
+    // The plans set L = n_prompt + L_tok: every run inside the stack is over the extended
+    // sequences (the slots, then the caller's L_tok tokens); L_tok = L without prompts.
+    int64_t n_prompt, L_tok;
+    size_t prompt_w;             // order_prompt.weight [prompt_orders * n_prompt, D]
+    int32_t *pr_perm;            // [prompt_orders, B_max, L] the caller's orders extended over
+                                 // the slots (mamba_prompt_extend; CPU plan, host arena)
+    int32_t *cu_pr_perm;         // the same in the CUDA plan's device arena
 };
+
+// The order whose prompts layer i's slots hold: the one its branch 0 scans.
+static inline int64_t mamba_prompt_order(const mamba_stack *s, const mamba_orders *o,
+                                         int64_t layer) {
+    return o->schedule ? o->schedule[layer * s->K] : 0;
+}
+
+// backbone/prompts.c, the CPU side of the order prompts over a dense batch of B sequences
+// (laid out [B, s->L, D] inside the stack, [B, s->L_tok, D] outside):
+// ext [count, B, L] = each caller order o [count, B, L_tok] extended: step j < n_prompt reads
+// slot j, step n_prompt + l reads n_prompt + o[l].
+void mamba_prompt_extend(const mamba_stack *s, int32_t *ext, const mamba_orders *o, int64_t B);
+// res's n_prompt slots of every sequence = the prompts of order `order`
+void mamba_prompt_write(const mamba_stack *s, const ssm_params *p, real *res, int64_t order,
+                        int64_t B);
+// order_prompt's gradient rows of `order` += the slots' gradient in dres (summed over the B
+// sequences), then those slots of dres = 0 (no gradient reaches what the
+// layer before wrote there)
+void mamba_prompt_backward(const mamba_stack *s, ssm_params *p, real *dres, int64_t order,
+                           int64_t B);
+// inner [B, L, D]'s token rows = outer [B, L_tok, D]
+void mamba_prompt_tokens_in(const mamba_stack *s, real *inner, const real *outer, int64_t B);
+// outer [B, L_tok, D] = inner's token rows (accumulate: +=)
+void mamba_prompt_tokens_out(const mamba_stack *s, real *outer, const real *inner, int64_t B,
+                             int accumulate);
 
 // perm of branch k of layer i: [B, L]
 static inline const int32_t *mamba_order_perm(const mamba_stack *s, const mamba_orders *o,

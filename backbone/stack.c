@@ -14,6 +14,11 @@
 //   post:        sum1 = x + mixer(x);       x' = norm(sum1)
 //   post + FFN:  sum1 = x + mixer(x);       hn = norm(sum1); sum2 = hn + ffn(hn);
 //                x' = norm2(sum2)
+//
+// Order prompts (mamba.h; backbone/prompts.c): the runs are over sequences of L = P + L_tok,
+// the caller's tokens copied after the P slots; before each layer the slots of its input
+// res_i are overwritten with the layer's prompts, and after its backward their gradient goes
+// to order_prompt and stops there. norm_f and the output take the token rows only.
 #include <string.h>
 
 #include "backbone/mamba_internal.h"
@@ -100,16 +105,63 @@ static void block_backward(mamba_stack *s, ssm_params *p, int64_t i, real *dres,
     norm_bwd(s, dres, dtmp, t->res, t->mean, t->rstd, p, lp->norm_w, lp->norm_b, rows);
 }
 
+// Order prompts (mamba.h, backbone/prompts.c): the caller's orders extended over the slots.
+static const mamba_orders *prompt_orders(mamba_stack *s, const mamba_orders *o, int64_t B,
+                                         mamba_orders *ext) {
+    mamba_prompt_extend(s, s->pr_perm, o, B);
+    *ext = (mamba_orders){.count = o->count, .perm = s->pr_perm, .schedule = o->schedule};
+    return ext;
+}
+
+// With prompts, norm_f runs over each sequence's token rows only (the slots are dropped).
+static void prompt_final_forward(const mamba_stack *s, const ssm_params *p, real *out, int64_t B) {
+    const int64_t P = s->n_prompt, L = s->L, Lt = s->L_tok, D = s->D;
+    if (!s->cfg.final_norm) {
+        mamba_prompt_tokens_out(s, out, s->res_out, B, 0);
+        return;
+    }
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t row = b * L + P;
+        norm_fwd(s, out + b * Lt * D, s->mean_f ? s->mean_f + row : NULL, s->rstd_f + row,
+                 s->res_out + row * D, p, s->normf_w, s->normf_b, Lt);
+    }
+}
+
+// dres [B, L, D] = the gradient w.r.t. res_out: zero in the slots
+static void prompt_final_backward(const mamba_stack *s, ssm_params *p, real *dres,
+                                  const real *dout, int64_t B) {
+    const int64_t P = s->n_prompt, L = s->L, Lt = s->L_tok, D = s->D;
+    memset(dres, 0, (size_t)(B * L * D) * sizeof(real));
+    if (!s->cfg.final_norm) {
+        mamba_prompt_tokens_in(s, dres, dout, B);
+        return;
+    }
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t row = b * L + P;
+        norm_bwd(s, dres + row * D, dout + b * Lt * D, s->res_out + row * D,
+                 s->mean_f ? s->mean_f + row : NULL, s->rstd_f + row, p, s->normf_w, s->normf_b,
+                 Lt);
+    }
+}
+
 // The passes for any run (mamba_internal.h): rows = B * L tokens.
 static void stack_forward(mamba_stack *s, const ssm_params *p, real *out, const real *in,
                           const mamba_orders *orders, const mamba_run *r) {
     const int64_t rows = r->B * r->L;
     const size_t bld = (size_t)(rows * s->D) * sizeof(real);
-    memcpy(s->acts[0].res, in, bld);
+    mamba_orders ext;
+    if (s->n_prompt) {
+        orders = prompt_orders(s, orders, r->B, &ext);
+        mamba_prompt_tokens_in(s, s->acts[0].res, in, r->B);
+    } else {
+        memcpy(s->acts[0].res, in, bld);
+    }
     for (int64_t i = 0; i < s->n_layers; i++) {
         mamba_layer_acts *t = &s->acts[i];
         const mamba_layer_params *lp = &s->lp[i];
         real *next = i + 1 < s->n_layers ? s->acts[i + 1].res : s->res_out;
+        if (s->n_prompt) // overwrites what the layer before left in the slots
+            mamba_prompt_write(s, p, t->res, mamba_prompt_order(s, orders, i), r->B);
         if (mamba_block_extended(&s->cfg)) {
             block_forward(s, p, i, next, orders, r);
             continue;
@@ -118,7 +170,9 @@ static void stack_forward(mamba_stack *s, const ssm_params *p, real *out, const 
         memcpy(next, t->res, bld); // the mixer adds onto the residual
         mamba_mixer_forward_run(s, p, i, next, t->normed, orders, r);
     }
-    if (s->cfg.final_norm)
+    if (s->n_prompt)
+        prompt_final_forward(s, p, out, r->B);
+    else if (s->cfg.final_norm)
         norm_fwd(s, out, s->mean_f, s->rstd_f, s->res_out, p, s->normf_w, s->normf_b, rows);
     else
         memcpy(out, s->res_out, bld);
@@ -129,7 +183,11 @@ static void stack_backward(mamba_stack *s, ssm_params *p, real *din, const real 
     const int64_t rows = r->B * r->L;
     const size_t n = (size_t)(rows * s->D);
     real *dres = s->sc.dres, *dnormed = s->sc.dnormed; // [B, L, D]
-    if (s->cfg.final_norm) {
+    mamba_orders ext;
+    if (s->n_prompt) {
+        orders = prompt_orders(s, orders, r->B, &ext);
+        prompt_final_backward(s, p, dres, dout, r->B);
+    } else if (s->cfg.final_norm) {
         memset(dres, 0, n * sizeof(real));
         norm_bwd(s, dres, dout, s->res_out, s->mean_f, s->rstd_f, p, s->normf_w, s->normf_b, rows);
     } else {
@@ -140,15 +198,21 @@ static void stack_backward(mamba_stack *s, ssm_params *p, real *din, const real 
         const mamba_layer_params *lp = &s->lp[i];
         if (mamba_block_extended(&s->cfg)) {
             block_backward(s, p, i, dres, orders, r);
-            continue;
+        } else {
+            // res_{i+1} = res_i + mixer(norm(res_i)): the gradient reaches res_i
+            // directly (dres unchanged) and through the mixer and the norm.
+            memset(dnormed, 0, n * sizeof(real));
+            mamba_mixer_backward_run(s, p, i, dnormed, dres, t->normed, orders, r);
+            norm_bwd(s, dres, dnormed, t->res, t->mean, t->rstd, p, lp->norm_w, lp->norm_b,
+                     rows);
         }
-        // res_{i+1} = res_i + mixer(norm(res_i)): the gradient reaches res_i
-        // directly (dres unchanged) and through the mixer and the norm.
-        memset(dnormed, 0, n * sizeof(real));
-        mamba_mixer_backward_run(s, p, i, dnormed, dres, t->normed, orders, r);
-        norm_bwd(s, dres, dnormed, t->res, t->mean, t->rstd, p, lp->norm_w, lp->norm_b, rows);
+        if (s->n_prompt) // the slots of res_i held layer i's prompts
+            mamba_prompt_backward(s, p, dres, mamba_prompt_order(s, orders, i), r->B);
     }
-    add_forward(din, din, dres, (int64_t)n);
+    if (s->n_prompt)
+        mamba_prompt_tokens_out(s, din, dres, r->B, 1);
+    else
+        add_forward(din, din, dres, (int64_t)n);
 }
 
 void mamba_stack_forward(mamba_stack *s, const ssm_params *p, real *out, const real *in,

@@ -24,7 +24,7 @@
 #define SSM_CFG_PATH_MAX 512  // bytes of a path value, with the NUL
 #define SSM_CFG_NAME_MAX 64   // bytes of a name value, with the NUL
 #define SSM_CFG_ORDER_MAX 32  // bytes of one scan-order name, with the NUL
-#define SSM_CFG_MAX_ORDERS 8  // entries of adapter.orders
+#define SSM_CFG_MAX_ORDERS 24 // entries of adapter.orders (PCM: 9 orders, 18 with reverses)
 
 // Enum values are ints whose order matches the names in the key table.
 typedef enum { SSM_DATA_FASHION_MNIST = 0, SSM_DATA_MNIST, SSM_DATA_IDX, SSM_DATA_ETT,
@@ -189,6 +189,8 @@ typedef struct {
     ssm_norm_position norm_position; // pre-norm (mamba_ssm) or post-norm (S-Mamba, iTransformer)
     double dropout;              // the FFN's dropout (after GELU, after fc2) in training, 0 = none
     double mixer_dropout;        // dropout on the mixer's output before the residual add, 0 = none
+    int64_t order_prompts;       // PCM's order prompt tokens per order, read before each
+                                 // sequence, rewritten before every layer; 0 = none
 } ssm_backbone_config;
 
 typedef struct {

@@ -345,7 +345,7 @@ const ssm_config_key ssm_config_keys[] = {
          "Class token: none, at the head of the sequence, or in the middle (Vim)."),
     {.path = "adapter.orders", .kind = SSM_KEY_LIST, AT(adapter.orders),
      .count_offset = offsetof(ssm_config, adapter.orders_count), .check = check_order_name,
-     .allowed = "1..8 order names of the adapter (the table \"Scan orders by adapter\" above)",
+     .allowed = "1..24 order names of the adapter (the table \"Scan orders by adapter\" above)",
      .def = "[row]",
      .doc = "Scan orders, one per backbone branch (e.g. `[row, reverse]` = bidirectional)."},
     BOOL("adapter.revin", adapter.revin, "false", "Series: reversible instance normalization."),
@@ -406,6 +406,10 @@ const ssm_config_key ssm_config_keys[] = {
     FLT("backbone.mixer_dropout", backbone.mixer_dropout, 0, 1, SSM_KEY_MAX_OPEN, "0",
         "Dropout on each block's mixer output before the residual add, in training steps "
         "(iTransformer's x + dropout(attention(x)); S-Mamba has none there); 0 = off."),
+    INT("backbone.order_prompts", backbone.order_prompts, 0, 1024, "0",
+        "Point Cloud Mamba's order prompts: this many learned tokens per scan order are read "
+        "before each sequence, rewritten before every layer with the prompts of the order the "
+        "layer scans (PCM: 6); 0 = none. Needs adapter.order_layout branches and dense batches."),
     // --- task
     STR("task.name", task.name, 0, check_ident, "a registered task (classify, forecast, regress)",
         "classify", "The task: its head, loss, metrics and reports, by its registry name."),
@@ -472,7 +476,7 @@ const ssm_config_key ssm_config_keys[] = {
     BOOL("train.cuda_graph", train.cuda_graph, "false",
          "On a GPU (run.device: cuda): capture each batch shape's whole step (forward, backward, "
          "clipping, AdamW) as a CUDA graph after one eager step, and replay it (the same weights, "
-         "fewer launch gaps); ragged batches and data-parallel runs stay eager; ignored on the CPU."),
+         "fewer launch gaps); ragged batches, data-parallel runs and runs with dropout stay eager; ignored on the CPU."),
     // --- run
     STR("run.name", run.name, 0, check_run_name, "a folder name", "default",
         "Run name; outputs go to <run.dir>/<run.name>/ (`default`: the config file's name)."),

@@ -221,6 +221,7 @@ static const cyaml_schema_field_t backbone_fields[] = {
                      norm_position_sv, NSV(norm_position_sv)),
     CYAML_FIELD_FLOAT("dropout", OPT, ssm_backbone_config, dropout),
     CYAML_FIELD_FLOAT("mixer_dropout", OPT, ssm_backbone_config, mixer_dropout),
+    CYAML_FIELD_INT("order_prompts", OPT, ssm_backbone_config, order_prompts),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t task_fields[] = {

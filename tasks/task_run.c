@@ -94,6 +94,7 @@ void task_trunk_spec_from_config(ssm_trunk_spec *s, const ssm_config *c, const s
     b->dropout = c->backbone.dropout;
     b->mixer_dropout = c->backbone.mixer_dropout;
     b->precision = c->run.precision == SSM_PREC_BF16 ? MAMBA_BF16 : MAMBA_FP32;
+    b->order_prompts = c->backbone.order_prompts; // prompt_orders: the trunk's (adapter's orders)
 }
 
 ssm_code task_create(ssm_task **out, const ssm_config *c, const task_data_info *d, int64_t B_max,

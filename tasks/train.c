@@ -259,8 +259,13 @@ static int use_cuda_graph(const ssm_task *t, const ssm_config *cfg, const ssm_di
                           int root) {
     if (!cfg->train.cuda_graph)
         return 0;
+    // a dropout mask is keyed by the step, and a kernel's arguments are frozen in the graph
+    const int drops = cfg->backbone.dropout > 0 || cfg->backbone.mixer_dropout > 0 ||
+                      cfg->adapter.dropout > 0;
     const char *why = !on_device(t) ? "the model is on the CPU"
                       : dist       ? "data-parallel ranks all-reduce mid-step"
+                      : drops      ? "dropout draws new masks every step, and a graph replays "
+                                     "its kernels' arguments as captured"
                                    : NULL;
     if (root) {
         if (why)

@@ -70,6 +70,18 @@ ssm_code trunk_declare(ssm_trunk *t, const ssm_trunk_spec *spec, int64_t B_max, 
     }
     if (t->adapter->n_orders < 1)
         return ssm_fail(err, SSM_ECONFIG, "adapter %s provides no scan order", spec->adapter);
+    if (bc.order_prompts > 0) { // PCM's order prompts (backbone/mamba.h): one set per order
+        if (t->ragged)
+            return ssm_fail(err, SSM_ECONFIG, "backbone.order_prompts: the order prompts are laid "
+                            "around each sequence of a dense batch; adapter %s gives "
+                            "variable-length samples (packed rows): set backbone.order_prompts: 0",
+                            spec->adapter);
+        if (spec->order_layout == TRUNK_ORDERS_CONCAT)
+            return ssm_fail(err, SSM_ECONFIG, "backbone.order_prompts goes with PCM's per-layer "
+                            "order schedule (adapter.order_layout: branches); the concat layout "
+                            "marks its orders with order_scale instead: set one of the two");
+        bc.prompt_orders = t->adapter->n_orders;
+    }
     if (spec->order_layout == TRUNK_ORDERS_CONCAT) {
         SSM_TRY(concat_declare(t, &bc, p, spec->adapter, err));
         return mamba_stack_declare(&t->stack, &bc, p, "", err);

@@ -52,6 +52,12 @@ $S train configs/audio/multilabel_demo.yaml --set run.device=cuda --set data.pat
 $S train configs/points/shapes.yaml --set adapter.order_layout=concat --set run.device=cuda \
     --set train.epochs=15 --set run.dir="$O/runs" --set run.name=shapes_concat_gpu \
     --set run.progress=off 2> "$O/shapes_concat_gpu.err" | tail -1
+# PCM's order prompts on the GPU (backbone.order_prompts; suite: test_cuda_order_prompts):
+# the shapes demo with three layers, one order each, 2 prompts per order, 15 epochs
+$S train configs/points/shapes.yaml --set adapter.order_layout=branches --set backbone.n_branches=1 \
+    --set adapter.orders=[snake_xyz,hilbert,trans_z] --set backbone.n_layers=3 --set backbone.order_prompts=2 \
+    --set run.device=cuda --set train.epochs=15 --set run.dir="$O/runs" --set run.name=shapes_prompts_gpu \
+    --set run.progress=off 2> "$O/shapes_prompts_gpu.err" | tail -1
 awk 'BEGIN { srand(1); for (i = 0; i < 300; i++) printf "%f %f %f\n", rand() - .5, rand() * .2, rand() - .5 }' > "$O/cloud.xyz"
 echo "parts predict on the GPU: $($S predict configs/points/parts.yaml --set run.device=cuda \
     --ckpt "$O/runs/parts_gpu/last.safetensors" --category table --format csv "$O/cloud.xyz" \

@@ -1,6 +1,7 @@
 // defines: the point_groups device kernels (see points.h)
 #include <math.h>
 
+#include "adapters/adapter.h"
 #include "adapters/cuda/points.h"
 #include "kernels/cuda/device_util.cuh"
 
@@ -163,7 +164,7 @@ extern "C" ssm_code pg_gelu_backward_cuda(real *d, const real *pre, int64_t n) {
 }
 
 typedef struct {
-    point_order o[8];
+    point_order o[SSM_ADAPTER_MAX_ORDERS];
 } orders_arg;
 
 // One block per (order, sample): thread 0 finds the sample's lowest coordinates and
@@ -226,7 +227,7 @@ __global__ void k_orders(int32_t *orders, orders_arg oa, const float *centres, i
 extern "C" ssm_code pg_orders_cuda(int32_t *orders, const point_order *o, int n_orders,
                                    const real *centres, int64_t B, int64_t G, double grid,
                                    uint64_t *keys) {
-    cu_bad_shape(n_orders < 0 || n_orders > 8 || B < 0 || G < 1 || B * n_orders > 2147483647,
+    cu_bad_shape(n_orders < 0 || n_orders > SSM_ADAPTER_MAX_ORDERS || B < 0 || G < 1 || B * n_orders > 2147483647,
                  "pg_orders_cuda: %d orders, B = %lld, G = %lld", n_orders, (long long)B,
                  (long long)G);
     if (B == 0 || n_orders == 0)

@@ -25,6 +25,13 @@
 // din += the gradient that reaches res_0. Their buffers are planned after all of the above,
 // so the plain block's plan is unchanged.
 //
+// Order prompts (backbone/mamba.h; cfg.order_prompts > 0, dense calls only): every run is
+// over sequences of L = P + L_tok, the caller's tokens copied after the slots
+// (prompt_kernels.h); before each layer the slots of res_i are overwritten with its prompts,
+// so the residual add is not fused into the next norm there; after a layer's backward the
+// slots' gradient goes to order_prompt and stops. norm_f runs over every row into the free
+// dres, and the token rows are copied out; din gets the token rows of the last dres.
+//
 // No host<->device copy and no synchronization: every call is queued on the library stream
 // (kernels/cuda/common.h ssm_cuda_stream).
 // The only host reads are the schedule (a host array), the plan, and a packed call's host
@@ -33,6 +40,7 @@
 
 #include "backbone/cuda/block_cuda.h"
 #include "backbone/cuda/mixer_cuda.h"
+#include "backbone/cuda/prompt_kernels.h"
 #include "backbone/mamba_cuda.h"
 #include "backbone/mamba_internal.h"
 #include "kernels/cuda/activation.h"
@@ -83,6 +91,8 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
             return ssm_fail(err, SSM_ENOMEM, "mamba plan (cuda): out of memory");
     }
     s->B_max = s->cu_B_max = B_max;
+    s->L_tok = L;
+    L += s->n_prompt; // order prompts: the runs are over the extended sequences
     s->L = s->cu_L = L;
     s->n_chunks = (L + s->cfg.scan_chunk - 1) / s->cfg.scan_chunk;
     s->cu_planned = 0;
@@ -226,6 +236,12 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
         if (F > 0)
             TAKE(c->dffn, B * L * F);
     }
+    s->cu_pr_perm = NULL;
+    if (s->n_prompt) { // last: the plan without prompts is unchanged
+        s->cu_pr_perm =
+            ssm_arena_take(a, (size_t)(s->cfg.prompt_orders * B * L) * sizeof(int32_t));
+        missing |= !measuring && s->cu_pr_perm == NULL;
+    }
 #undef TAKE
 #undef TAKE_H
     if (missing)
@@ -263,6 +279,11 @@ static ssm_code check_call(const mamba_stack *s, const ssm_params *p, const mamb
                         "%s: scan orders missing or too few (need a device perm, count >= 1, "
                         "and count >= %lld branches without a schedule)",
                         who, (long long)s->K);
+    if (s->n_prompt && o->count > s->cfg.prompt_orders)
+        return ssm_fail(err, SSM_EINVAL,
+                        "%s: %lld scan orders, but the order prompts (order_prompt.weight) were "
+                        "declared for %lld",
+                        who, (long long)o->count, (long long)s->cfg.prompt_orders);
     return SSM_OK;
 }
 
@@ -282,6 +303,11 @@ static ssm_code norm_res_fwd(const mamba_stack *s, const ssm_params *p, real *ou
 // A packed call's extent after checking pk against the plan (host offsets only).
 static ssm_code packed_call(const mamba_stack *s, const ssm_packing *pk, mamba_cuda_call *cl,
                             const char *who, ssm_error *err) {
+    if (s->n_prompt)
+        return ssm_fail(err, SSM_EINVAL,
+                        "%s: order prompts (backbone.order_prompts %lld) are laid around each "
+                        "dense sequence; packed (ragged) rows are not supported with them",
+                        who, (long long)s->n_prompt);
     if (!pk || !pk->d_offsets)
         return ssm_fail(err, SSM_EINVAL, "%s: %s", who,
                         !pk ? "no packing" : "the packing has no device offsets (d_offsets)");
@@ -415,9 +441,124 @@ static ssm_code stack_backward(mamba_stack *s, ssm_params *p, real *din, const r
     return SSM_OK;
 }
 
+// ---- order prompts (see the header) ----------------------------------------------------
+// out = norm(inp) over rows (no residual), the layer's or norm_f's weights
+static ssm_code norm_plain_fwd(const mamba_stack *s, const ssm_params *p, real *out, real *mean,
+                               real *rstd, const real *inp, size_t w, size_t b, int64_t rows) {
+    const real eps = (real)s->cfg.norm_eps;
+    if (s->cfg.norm == MAMBA_NORM_LAYER)
+        return layernorm_forward_cuda(out, mean, rstd, inp, ssm_params_data(p, w),
+                                      ssm_params_data(p, b), rows, s->D, eps);
+    return rmsnorm_forward_cuda(out, rstd, inp, ssm_params_data(p, w), rows, s->D, eps);
+}
+
+// dinp += norm'(dout) at the forward's input inp
+static ssm_code norm_plain_bwd(const mamba_stack *s, ssm_params *p, real *dinp, const real *dout,
+                               const real *inp, const real *mean, const real *rstd, size_t w,
+                               size_t b, int64_t rows) {
+    if (s->cfg.norm == MAMBA_NORM_LAYER)
+        return layernorm_backward_cuda(dinp, ssm_params_grad(p, w), ssm_params_grad(p, b), dout,
+                                       inp, ssm_params_data(p, w), mean, rstd, rows, s->D);
+    return rmsnorm_backward_cuda(dinp, ssm_params_grad(p, w), dout, inp, ssm_params_data(p, w),
+                                 rstd, rows, s->D);
+}
+
+// The caller's orders extended over the slots (into the plan's cu_pr_perm).
+static ssm_code prompt_orders_cuda(mamba_stack *s, const mamba_orders *o, int64_t B,
+                                   mamba_orders *ext, ssm_error *err) {
+    TRY_DEV(prompt_extend_cuda(s->cu_pr_perm, o->perm, o->count * B, s->L_tok, s->n_prompt));
+    *ext = (mamba_orders){.count = o->count, .perm = s->cu_pr_perm, .schedule = o->schedule};
+    return SSM_OK;
+}
+
+// the rows of order_prompt (data or grad) that layer i's slots hold
+static size_t prompt_rows_at(const mamba_stack *s, const mamba_orders *o, int64_t i) {
+    return (size_t)(mamba_prompt_order(s, o, i) * s->n_prompt * s->D);
+}
+
+static ssm_code stack_forward_prompts(mamba_stack *s, const ssm_params *p, real *out,
+                                      const real *in, const mamba_orders *orders, int64_t B,
+                                      ssm_error *err) {
+    mamba_orders ext;
+    SSM_TRY(prompt_orders_cuda(s, orders, B, &ext, err));
+    const mamba_cuda_call cl = {.B = B, .L = s->cu_L, .seg = NULL, .n_segs = 0};
+    const int64_t rows = B * s->cu_L, n = s->n_layers, Lt = s->L_tok, P = s->n_prompt, D = s->D;
+    const real *w = ssm_params_data(p, s->prompt_w);
+    TRY_DEV(prompt_tokens_in_cuda(s->cu_acts[0].res, in, B, Lt, P, D));
+    for (int64_t i = 0; i < n; i++) {
+        const mamba_cuda_layer_acts *t = &s->cu_acts[i];
+        const mamba_layer_params *lp = &s->lp[i];
+        real *next = i + 1 < n ? s->cu_acts[i + 1].res : s->cu_res_out;
+        TRY_DEV(prompt_write_cuda(t->res, w + prompt_rows_at(s, &ext, i), B, Lt, P, D));
+        if (mamba_block_extended(&s->cfg)) {
+            TRY_DEV(mamba_block_forward_cuda(s, p, i, next, &ext, &cl));
+            continue;
+        }
+        TRY_DEV(norm_plain_fwd(s, p, t->normed, t->mean, t->rstd, t->res, lp->norm_w, lp->norm_b,
+                               rows));
+        if (s->cfg.precision == MAMBA_BF16)
+            TRY_DEV(mamba_mixer_forward_bf16(s, p, i, s->cu.mix, t->normed, &ext, &cl));
+        else
+            TRY_DEV(mamba_mixer_forward_cuda(s, p, i, s->cu.mix, t->normed, &ext, &cl));
+        TRY_DEV(add_forward_cuda(next, s->cu.mix, t->res, rows * D));
+    }
+    const real *fin = s->cu_res_out;
+    if (s->cfg.final_norm) { // every row into the free dres; the token rows go out
+        TRY_DEV(norm_plain_fwd(s, p, s->cu.dres, s->cu_mean_f, s->cu_rstd_f, s->cu_res_out,
+                               s->normf_w, s->normf_b, rows));
+        fin = s->cu.dres;
+    }
+    TRY_DEV(prompt_tokens_out_cuda(out, fin, B, Lt, P, D, 0));
+    return SSM_OK;
+}
+
+static ssm_code stack_backward_prompts(mamba_stack *s, ssm_params *p, real *din,
+                                       const real *dout, const mamba_orders *orders, int64_t B,
+                                       ssm_error *err) {
+    mamba_orders ext;
+    SSM_TRY(prompt_orders_cuda(s, orders, B, &ext, err));
+    const mamba_cuda_call cl = {.B = B, .L = s->cu_L, .seg = NULL, .n_segs = 0};
+    const int64_t rows = B * s->cu_L, Lt = s->L_tok, P = s->n_prompt, D = s->D;
+    real *dres = s->cu.dres, *dnormed = s->cu.mix; // [B, L, D]; mix is free in the backward
+    real *gw = ssm_params_grad(p, s->prompt_w);
+    const size_t bytes = (size_t)(rows * D) * sizeof(real);
+    cudaError_t e = cudaMemsetAsync(dres, 0, bytes, ssm_cuda_stream());
+    if (e == cudaSuccess && s->cfg.final_norm)
+        e = cudaMemsetAsync(dnormed, 0, bytes, ssm_cuda_stream());
+    if (e != cudaSuccess)
+        return took(ssm_cuda_fail(__FILE__, __LINE__, "cudaMemsetAsync(dres)", e), err);
+    if (s->cfg.final_norm) { // dout in the token rows of the free mix, then norm_f'
+        TRY_DEV(prompt_tokens_in_cuda(dnormed, dout, B, Lt, P, D));
+        TRY_DEV(norm_plain_bwd(s, p, dres, dnormed, s->cu_res_out, s->cu_mean_f, s->cu_rstd_f,
+                               s->normf_w, s->normf_b, rows));
+    } else {
+        TRY_DEV(prompt_tokens_in_cuda(dres, dout, B, Lt, P, D));
+    }
+    for (int64_t i = s->n_layers - 1; i >= 0; i--) {
+        const mamba_cuda_layer_acts *t = &s->cu_acts[i];
+        const mamba_layer_params *lp = &s->lp[i];
+        if (mamba_block_extended(&s->cfg)) {
+            TRY_DEV(mamba_block_backward_cuda(s, p, i, dres, &ext, &cl));
+        } else {
+            if (s->cfg.precision == MAMBA_BF16)
+                TRY_DEV(mamba_mixer_backward_bf16(s, p, i, dnormed, dres, &ext, &cl));
+            else
+                TRY_DEV(mamba_mixer_backward_cuda(s, p, i, dnormed, dres, t->normed, &ext, &cl));
+            TRY_DEV(norm_plain_bwd(s, p, dres, dnormed, t->res, t->mean, t->rstd, lp->norm_w,
+                                   lp->norm_b, rows));
+        }
+        // the slots of res_i held layer i's prompts: their gradient ends there
+        TRY_DEV(prompt_backward_cuda(gw + prompt_rows_at(s, &ext, i), dres, B, Lt, P, D));
+    }
+    TRY_DEV(prompt_tokens_out_cuda(din, dres, B, Lt, P, D, 1));
+    return SSM_OK;
+}
+
 ssm_code mamba_stack_forward_cuda(mamba_stack *s, const ssm_params *p, real *out, const real *in,
                                   const mamba_orders *orders, int64_t B, ssm_error *err) {
     SSM_TRY(check_call(s, p, orders, B, "mamba_stack_forward_cuda", err));
+    if (s->n_prompt)
+        return stack_forward_prompts(s, p, out, in, orders, B, err);
     const mamba_cuda_call cl = {.B = B, .L = s->cu_L, .seg = NULL, .n_segs = 0};
     return stack_forward(s, p, out, in, orders, &cl, err);
 }
@@ -425,6 +566,8 @@ ssm_code mamba_stack_forward_cuda(mamba_stack *s, const ssm_params *p, real *out
 ssm_code mamba_stack_backward_cuda(mamba_stack *s, ssm_params *p, real *din, const real *dout,
                                    const mamba_orders *orders, int64_t B, ssm_error *err) {
     SSM_TRY(check_call(s, p, orders, B, "mamba_stack_backward_cuda", err));
+    if (s->n_prompt)
+        return stack_backward_prompts(s, p, din, dout, orders, B, err);
     const mamba_cuda_call cl = {.B = B, .L = s->cu_L, .seg = NULL, .n_segs = 0};
     return stack_backward(s, p, din, dout, orders, &cl, err);
 }

@@ -37,9 +37,8 @@ extern "C" ssm_code dropout_apply_cuda(real *out, const real *in, int64_t row0, 
     cu_bad_shape(!m->offsets && m->rows_per_sample < 1,
                  "dropout_apply_cuda: dense rows need rows_per_sample >= 1 (got %lld)",
                  (long long)m->rows_per_sample);
-    k_dropout<<<cu_blocks(n, CU_THREADS), CU_THREADS>>>(out, in, row0, n, W, *m, site,
-                                                        ssm_dropout_threshold(p),
-                                                        ssm_dropout_scale(p));
+    k_dropout<<<cu_blocks(n, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
+        out, in, row0, n, W, *m, site, ssm_dropout_threshold(p), ssm_dropout_scale(p));
     CUDA_LAUNCH_CHECK("k_dropout");
     return SSM_OK;
 }

@@ -247,7 +247,8 @@ template <typename T, int P> static ssm_code launch_fwd_pipe_zfill(const ScanArg
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(scan_fwd_pipe_kernel<T, P, SCAN_ITEMS, true, true>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    scan_fwd_pipe_kernel<T, P, SCAN_ITEMS, true, true><<<grid, SCAN_THREADS, smem>>>(a);
+    scan_fwd_pipe_kernel<T, P, SCAN_ITEMS, true, true>
+        <<<grid, SCAN_THREADS, smem, ssm_cuda_stream()>>>(a);
     CUDA_LAUNCH_CHECK("scan_fwd_pipe_kernel (zfill)");
     return SSM_OK;
 }
