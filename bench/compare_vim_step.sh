@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-all}
 STEPS=${2:-20}
-case "$MODE" in all|build|run) ;; *) echo "usage: $0 [all|build|run] [steps]" >&2; exit 2 ;; esac
+case "$MODE" in all|build|run|ext) ;; *) echo "usage: $0 [all|build|run|ext] [steps]" >&2; exit 2 ;; esac
 SRC=third_party/mamba_src
 [ -d "$SRC/mamba_ssm/selective_scan" ] && [ -d "$SRC/causal_conv1d/csrc" ] || {
   echo "$0: $SRC missing: run tools/fetch_mamba_src.sh where there is network, and carry it" >&2
@@ -35,6 +35,12 @@ py() {
     SSMKIT_BENCH_LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" PYTHONUNBUFFERED=1 \
     python3 bench/vim_step_torch.py --src "$SRC" --build build-cuda "$@"
 }
+if [ "$MODE" = ext ]; then # the two extensions only (tools/device_quick.sh VIM=1 builds ssmkit)
+  t0=$(date +%s)
+  py --build-only
+  echo "extensions built in $(( $(date +%s) - t0 )) s"
+  exit 0
+fi
 if [ "$MODE" != run ]; then
   t0=$(date +%s)
   mkdir -p build-cuda

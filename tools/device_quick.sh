@@ -22,6 +22,9 @@ else
   BUILD="$T build-cuda/bench/scan_cuda build-cuda/bench/train build-cuda/bench/points build-cuda/bench/packed_cuda build-cuda/bench/conv_norm_cuda"
 fi
 t0=$(date +%s)
+# VIM=1: the Vim-Tiny step against PyTorch + mamba_ssm at the end (carry third_party/mamba_src);
+# its two extensions build in the background meanwhile
+[ -n "${VIM:-}" ] && { bench/compare_vim_step.sh ext > $O/vim_ext.log 2>&1 & VIMPID=$!; }
 make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' \
   build-cuda/ssmkit $BUILD > $O/build.log 2>&1 || { echo BUILD FAILED; grep -E "error" $O/build.log | head -20; tail -5 $O/build.log; }
 echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
@@ -34,11 +37,15 @@ timeout 120 build-cuda/bench/train 10 > $O/train_bench.txt 2>&1; tail -8 $O/trai
 timeout 60 build-cuda/bench/scan_cuda > $O/scan.txt 2>&1; tail -25 $O/scan.txt
 # the forward before v7's dispatch (SSMKIT_SCAN_PIPE=0: v4b / v3), for the comparison
 SSMKIT_SCAN_PIPE=0 timeout 60 build-cuda/bench/scan_cuda > $O/scan_pipe0.txt 2>&1; tail -25 $O/scan_pipe0.txt
-[ -n "${SLIM:-}" ] && exit 0
+timeout 60 build-cuda/bench/conv_norm_cuda 10 > $O/conv_norm.txt 2>&1; tail -12 $O/conv_norm.txt
+vim_step() { [ -n "${VIM:-}" ] || return 0; wait $VIMPID; tail -1 $O/vim_ext.log
+  timeout 150 bench/compare_vim_step.sh run 10 > $O/vim.txt 2>&1; tail -16 $O/vim.txt; }
+[ -n "${SLIM:-}" ] && { vim_step; exit 0; }
 R=""; for t in $ALL; do case " $FIRST " in *" $t "*) ;; *) [ -x build-cuda/tests/$t ] && R="$R build-cuda/tests/$t";; esac; done
 SSMKIT_BIN=build-cuda/ssmkit timeout 150 tests/run_suites.sh $R > $O/rest.log 2>&1
 grep -E "^(==|[0-9]+%)|:F:|:E:|suites:" $O/rest.log | head -40
 echo "rest done $(( $(date +%s) - t0 )) s"
+vim_step
+[ -n "${NO_OLD_BENCH:-}" ] && exit 0
 timeout 45 build-cuda/bench/points -iters 5 > $O/points.txt 2>&1; tail -15 $O/points.txt
 timeout 45 build-cuda/bench/packed_cuda -iters 5 > $O/packed.txt 2>&1; tail -15 $O/packed.txt
-timeout 60 build-cuda/bench/conv_norm_cuda 10 > $O/conv_norm.txt 2>&1; tail -12 $O/conv_norm.txt
