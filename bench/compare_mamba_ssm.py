@@ -31,49 +31,66 @@ import sys
 import time
 
 
+def dispatch_macros(prefix, weight_what):
+    """Dispatch macros taking fp32 / bf16 inputs and fp32 weights only: what the benches call
+    (upstream's dispatch also instantiates fp16 and complex, which only lengthen the build)."""
+    return rf"""
+#define {prefix}_DISPATCH_ITYPE(ITYPE, NAME, ...)                                  \
+    if (ITYPE == at::ScalarType::BFloat16) {{                                          \
+        using input_t = at::BFloat16;                                                 \
+        __VA_ARGS__();                                                                \
+    }} else if (ITYPE == at::ScalarType::Float) {{                                      \
+        using input_t = float;                                                        \
+        __VA_ARGS__();                                                                \
+    }} else {{                                                                          \
+        AT_ERROR(#NAME, " built for fp32 and bf16 inputs only (bench/compare_mamba_ssm.py)"); \
+    }}
+#define {prefix}_DISPATCH_WTYPE(WTYPE, NAME, ...)                                  \
+    if (WTYPE == at::ScalarType::Float) {{                                             \
+        using weight_t = float;                                                       \
+        __VA_ARGS__();                                                                \
+    }} else {{                                                                          \
+        AT_ERROR(#NAME, " built for {weight_what} only (bench/compare_mamba_ssm.py)"); \
+    }}
+"""
+
+
+def cut_dispatch(cpp, what, header, prefix, weight_what, calls, n_each):
+    """cpp with its n_each input and n_each weight dispatch calls (calls: the two upstream
+    call prefixes) replaced by prefix's macros, defined after header's include."""
+    n = [len(re.findall(re.escape(c), cpp)) for c in calls]
+    if n != [n_each, n_each]:
+        sys.exit(f"{what}: expected {n_each} + {n_each} dispatch calls, found {n[0]} + {n[1]} "
+                 "(another version? tools/fetch_mamba_src.sh pins the one this reads)")
+    for c, kind in zip(calls, ("ITYPE", "WTYPE")):
+        cpp = cpp.replace(c, f"{prefix}_DISPATCH_{kind}(" + c.split("(", 1)[1])
+    inc = f'#include "{header}"'
+    return cpp.replace(inc, inc + "\n" + dispatch_macros(prefix, weight_what), 1)
+
+
+def writer(build, out):
+    """write(name, text) into build, appending the path to out; an unchanged file is not
+    rewritten (ninja's timestamps)."""
+    os.makedirs(build, exist_ok=True)
+
+    def write(name, text):
+        path = os.path.join(build, name)
+        if not os.path.exists(path) or open(path).read() != text:
+            open(path, "w").write(text)
+        out.append(path)
+    return write
+
+
 def patched_sources(src, build):
     """The .cpp with its dispatch cut to fp32/bf16 inputs and real fp32 weights, and one
     instantiation file per (direction, dtype), written into the build folder."""
     ss = os.path.join(src, "mamba_ssm", "selective_scan")
     cpp = open(os.path.join(ss, "selective_scan.cpp")).read()
-    macros = r"""
-#define SSMKIT_DISPATCH_ITYPE(ITYPE, NAME, ...)                                       \
-    if (ITYPE == at::ScalarType::BFloat16) {                                          \
-        using input_t = at::BFloat16;                                                 \
-        __VA_ARGS__();                                                                \
-    } else if (ITYPE == at::ScalarType::Float) {                                      \
-        using input_t = float;                                                        \
-        __VA_ARGS__();                                                                \
-    } else {                                                                          \
-        AT_ERROR(#NAME, " built for fp32 and bf16 inputs only (bench/compare_mamba_ssm.py)"); \
-    }
-#define SSMKIT_DISPATCH_WTYPE(WTYPE, NAME, ...)                                       \
-    if (WTYPE == at::ScalarType::Float) {                                             \
-        using weight_t = float;                                                       \
-        __VA_ARGS__();                                                                \
-    } else {                                                                          \
-        AT_ERROR(#NAME, " built for real fp32 weights only (bench/compare_mamba_ssm.py)"); \
-    }
-"""
-    n_i = len(re.findall(r"DISPATCH_ITYPE_FLOAT_AND_HALF_AND_BF16\(u\.scalar_type\(\)", cpp))
-    n_w = len(re.findall(r"DISPATCH_WTYPE_FLOAT_AND_COMPLEX\(A\.scalar_type\(\)", cpp))
-    if n_i != 2 or n_w != 2:
-        sys.exit(f"selective_scan.cpp: expected 2 + 2 dispatch calls, found {n_i} + {n_w} "
-                 "(another mamba_ssm version? tools/fetch_mamba_src.sh pins the one this reads)")
-    cpp = cpp.replace("DISPATCH_ITYPE_FLOAT_AND_HALF_AND_BF16(u.scalar_type()",
-                      "SSMKIT_DISPATCH_ITYPE(u.scalar_type()")
-    cpp = cpp.replace("DISPATCH_WTYPE_FLOAT_AND_COMPLEX(A.scalar_type()",
-                      "SSMKIT_DISPATCH_WTYPE(A.scalar_type()")
-    cpp = cpp.replace('#include "selective_scan.h"', '#include "selective_scan.h"\n' + macros, 1)
-    os.makedirs(build, exist_ok=True)
+    cpp = cut_dispatch(cpp, "selective_scan.cpp", "selective_scan.h", "SSMKIT", "real fp32 weights",
+                       ("DISPATCH_ITYPE_FLOAT_AND_HALF_AND_BF16(u.scalar_type()",
+                        "DISPATCH_WTYPE_FLOAT_AND_COMPLEX(A.scalar_type()"), 2)
     out = []
-
-    def write(name, text):
-        path = os.path.join(build, name)
-        if not os.path.exists(path) or open(path).read() != text:  # keep ninja's timestamps
-            open(path, "w").write(text)
-        out.append(path)
-
+    write = writer(build, out)
     write("selective_scan.cpp", cpp)
     for kind, hdr, params in (("fwd", "selective_scan_fwd_kernel.cuh", "SSMParamsBase"),
                               ("bwd", "selective_scan_bwd_kernel.cuh", "SSMParamsBwd")):
@@ -121,44 +138,12 @@ def patched_conv_sources(src, build):
     cut to CONV_TYPES (input, weight), written into the build folder (upstream untouched)."""
     cs = os.path.join(src, "causal_conv1d", "csrc")
     cpp = open(os.path.join(cs, "causal_conv1d.cpp")).read()
-    macros = r"""
-#define SSMKIT_CONV_DISPATCH_ITYPE(ITYPE, NAME, ...)                                  \
-    if (ITYPE == at::ScalarType::BFloat16) {                                          \
-        using input_t = at::BFloat16;                                                 \
-        __VA_ARGS__();                                                                \
-    } else if (ITYPE == at::ScalarType::Float) {                                      \
-        using input_t = float;                                                        \
-        __VA_ARGS__();                                                                \
-    } else {                                                                          \
-        AT_ERROR(#NAME, " built for fp32 and bf16 inputs only (bench/compare_mamba_ssm.py)"); \
-    }
-#define SSMKIT_CONV_DISPATCH_WTYPE(WTYPE, NAME, ...)                                  \
-    if (WTYPE == at::ScalarType::Float) {                                             \
-        using weight_t = float;                                                       \
-        __VA_ARGS__();                                                                \
-    } else {                                                                          \
-        AT_ERROR(#NAME, " built for fp32 weights only (bench/compare_mamba_ssm.py)"); \
-    }
-"""
-    n_i = len(re.findall(r"DISPATCH_ITYPE_FLOAT_AND_HALF_AND_BF16\(x\.scalar_type\(\)", cpp))
-    n_w = len(re.findall(r"DISPATCH_WTYPE_FLOAT_AND_HALF_AND_BF16\(weight\.scalar_type\(\)", cpp))
-    if n_i != 3 or n_w != 3:
-        sys.exit(f"causal_conv1d.cpp: expected 3 + 3 dispatch calls, found {n_i} + {n_w} "
-                 "(another causal-conv1d version? tools/fetch_mamba_src.sh pins the one this reads)")
-    cpp = cpp.replace("DISPATCH_ITYPE_FLOAT_AND_HALF_AND_BF16(x.scalar_type()",
-                      "SSMKIT_CONV_DISPATCH_ITYPE(x.scalar_type()")
-    cpp = cpp.replace("DISPATCH_WTYPE_FLOAT_AND_HALF_AND_BF16(weight.scalar_type()",
-                      "SSMKIT_CONV_DISPATCH_WTYPE(weight.scalar_type()")
-    cpp = cpp.replace('#include "causal_conv1d.h"', '#include "causal_conv1d.h"\n' + macros, 1)
-    os.makedirs(build, exist_ok=True)
+    cpp = cut_dispatch(cpp, "causal_conv1d.cpp", "causal_conv1d.h", "SSMKIT_CONV",
+                       "fp32 weights", ("DISPATCH_ITYPE_FLOAT_AND_HALF_AND_BF16(x.scalar_type()",
+                                        "DISPATCH_WTYPE_FLOAT_AND_HALF_AND_BF16(weight.scalar_type()"),
+                       3)
     out = []
-
-    def write(name, text):
-        path = os.path.join(build, name)
-        if not os.path.exists(path) or open(path).read() != text:  # keep ninja's timestamps
-            open(path, "w").write(text)
-        out.append(path)
-
+    write = writer(build, out)
     write("causal_conv1d.cpp", cpp)
     inst = re.compile(r"^template void \w+<([^>]*)>\(")
     for name in ("causal_conv1d_fwd.cu", "causal_conv1d_bwd.cu", "causal_conv1d_update.cu"):
