@@ -28,6 +28,7 @@
 #define HAVE_CUDA 1
 #include "kernels/cuda/dropout.h"
 #include "tests/cuda_backbone_fixture.h"
+#include "tests/util/cuda_twin.h"
 #else
 #define HAVE_CUDA 0
 #endif
@@ -221,36 +222,14 @@ START_TEST(step_matches_cpu) {
     for (int64_t r = 0; r < BATCH * T_; r++) // calendar columns in [-0.5, 0.5]
         for (int64_t c = 0; c < v->time_features; c++)
             x[r * X + c] = (real)(0.4 * sin(r * 0.1 + c));
-    ssm_targets th = {.values = y}, td;
+    ssm_targets th = {.values = y};
     double lc, lg, l_eval;
     model_set_step_key(&cpu, key);
     model_set_step_key(&gpu, key);
-    ck_assert_msg(model_loss_and_grad(&cpu, x, &th, BATCH, &lc, &e) == SSM_OK, "%s", e.msg);
-    const real *xd;
-    real *g1 = malloc(cpu.params.total * sizeof(real));
-    for (int rep = 0; rep < 2; rep++) {
-        CUDA_CHECK_ABORT(cudaMemset(gpu.dparams.grad, 0xFF, gpu.dparams.total * sizeof(real)));
-        ck_assert_msg(model_batch_in(&gpu, x, &th, BATCH, &xd, &td, &e) == SSM_OK, "%s", e.msg);
-        ck_assert_msg(model_loss_and_grad(&gpu, xd, &td, BATCH, &lg, &e) == SSM_OK, "%s", e.msg);
-        ck_assert(ssm_params_cuda_download(&gpu.params, &gpu.dparams, 1, &e) == SSM_OK);
-        if (rep == 0)
-            memcpy(g1, gpu.params.grad, cpu.params.total * sizeof(real));
-    }
-    ck_assert_msg(!memcmp(g1, gpu.params.grad, cpu.params.total * sizeof(real)),
-                  "[%s] two GPU steps gave different gradients", v->name);
-    free(g1);
-    ck_assert_msg(fabs(lg - lc) <= tol_loss * fabs(lc), "[%s] loss: cpu %.8f gpu %.8f", v->name,
-                  lc, lg);
-    double worst = 0;
-    const char *wn = "";
-    for (size_t i = 0; i < cpu.params.count; i++) {
-        const ssm_param_info *it = &cpu.params.items[i];
-        double r = tu_rel_err(gpu.params.grad + it->offset, cpu.params.grad + it->offset, it->numel);
-        ck_assert_msg(r < tol_grad, "[%s] gradient of %s: relative error %.3e", v->name, it->name,
-                      r);
-        if (r > worst)
-            worst = r, wn = it->name;
-    }
+    double worst;
+    const char *wn;
+    twin_model_step_deterministic(&cpu, &gpu, x, &th, BATCH, tol_loss, tol_grad, v->name, &lc, &lg,
+                                  &worst, &wn);
     // evaluation: no dropout on either device (the CPU's loss without it differs from lc)
     const real *og;
     ck_assert_msg(model_predict(&gpu, x, BATCH, &og, &e) == SSM_OK, "%s", e.msg);

@@ -1,5 +1,6 @@
 // defines: twin_adapters, twin_heads, twin_mirror, twin_plan_adapters, twin_plan_heads,
-//          twin_free, twin_grads_agree, twin_model_step, twin_loss_agrees, twin_outputs_agree
+//          twin_free, twin_grads_agree, twin_model_step, twin_loss_agrees, twin_outputs_agree,
+//          twin_model_step_deterministic
 // The CPU-against-GPU twin checks of layers and whole models (tests/test_cuda_*.c): the same
 // parameters (and random starting gradients) on both devices, both planned, the gradients
 // compared tensor by tensor, one training step of a model built for each device. Include
@@ -8,6 +9,8 @@
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "adapters/adapter.h"
 #include "core/cuda/device.h"
@@ -126,6 +129,44 @@ static inline void twin_model_step(ssm_model *cpu, ssm_model *gpu, const real *x
     ck_assert_msg(model_batch_in(gpu, x, th, B, &xd, td, &e) == SSM_OK, "%s", e.msg);
     ck_assert_msg(model_loss_and_grad(gpu, xd, td, B, lg, &e) == SSM_OK, "%s", e.msg);
     ck_assert(ssm_params_cuda_download(&gpu->params, &gpu->dparams, 1, &e) == SSM_OK);
+}
+
+// One training step of x on both models, the GPU's twice (its two gradients must be bitwise
+// equal: no atomics), the losses within tol_loss (relative) and every parameter's gradient
+// within tol_grad (relative); the losses, and the worst gradient error and its tensor, out.
+static inline void twin_model_step_deterministic(ssm_model *cpu, ssm_model *gpu, const real *x,
+                                                 const ssm_targets *th, int64_t B,
+                                                 double tol_loss, double tol_grad,
+                                                 const char *what, double *lc, double *lg,
+                                                 double *worst, const char **worst_name) {
+    ssm_error e = {0};
+    ssm_targets td;
+    ck_assert_msg(model_loss_and_grad(cpu, x, th, B, lc, &e) == SSM_OK, "%s", e.msg);
+    const real *xd;
+    real *g1 = malloc(cpu->params.total * sizeof(real));
+    for (int rep = 0; rep < 2; rep++) {
+        CUDA_CHECK_ABORT(cudaMemset(gpu->dparams.grad, 0xFF, gpu->dparams.total * sizeof(real)));
+        ck_assert_msg(model_batch_in(gpu, x, th, B, &xd, &td, &e) == SSM_OK, "%s", e.msg);
+        ck_assert_msg(model_loss_and_grad(gpu, xd, &td, B, lg, &e) == SSM_OK, "%s", e.msg);
+        ck_assert(ssm_params_cuda_download(&gpu->params, &gpu->dparams, 1, &e) == SSM_OK);
+        if (rep == 0)
+            memcpy(g1, gpu->params.grad, cpu->params.total * sizeof(real));
+    }
+    ck_assert_msg(!memcmp(g1, gpu->params.grad, cpu->params.total * sizeof(real)),
+                  "[%s] two GPU steps gave different gradients", what);
+    free(g1);
+    ck_assert_msg(fabs(*lg - *lc) <= tol_loss * fabs(*lc), "[%s] loss: cpu %.8f gpu %.8f", what,
+                  *lc, *lg);
+    *worst = 0;
+    *worst_name = "";
+    for (size_t i = 0; i < cpu->params.count; i++) {
+        const ssm_param_info *it = &cpu->params.items[i];
+        double r = tu_rel_err(gpu->params.grad + it->offset, cpu->params.grad + it->offset,
+                              it->numel);
+        ck_assert_msg(r < tol_grad, "[%s] gradient of %s: relative error %.3e", what, it->name, r);
+        if (r > *worst)
+            *worst = r, *worst_name = it->name;
+    }
 }
 
 // The step's losses: printed, and the GPU's within tol of the CPU's, relative.
