@@ -17,7 +17,7 @@ FIRST="test_cuda_graph test_cuda_scan_tail test_cuda_conv_bf16 test_cuda_nccl te
 ALL=$(ls tests/test_cuda*.c | sed 's#tests/\(.*\)\.c#\1#')
 T=$(for t in $ALL; do echo build-cuda/tests/$t; done)
 if [ -n "${SLIM:-}" ]; then
-  BUILD="$(for t in $FIRST; do echo build-cuda/tests/$t; done) build-cuda/bench/scan_cuda build-cuda/bench/train"
+  BUILD="$(for t in $FIRST; do echo build-cuda/tests/$t; done) build-cuda/bench/scan_cuda build-cuda/bench/train build-cuda/bench/conv_norm_cuda"
 else
   BUILD="$T build-cuda/bench/scan_cuda build-cuda/bench/train build-cuda/bench/points build-cuda/bench/packed_cuda build-cuda/bench/conv_norm_cuda"
 fi
