@@ -195,8 +195,8 @@ static const bad_case bad_cases[] = {
      {"data.name", "'cifar'", "fashion_mnist, mnist, idx, ett, csv, ucr"}},
     {"bad device", "run:\n  device: tpu\n", 2, {"run.device", "cpu, cuda, cuda:N", NULL}},
     {"bad order name", "adapter:\n  orders: [row, Bad!]\n", 2, {"adapter.orders[1]", "Bad!", NULL}},
-    {"too many orders", "adapter:\n  orders: [a, b, c, d, e, f, g, h, i]\n", 2,
-     {"adapter.orders", "9 entries", NULL}},
+    {"too many orders", "adapter:\n  orders: [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, "
+     "r, s, t, u, v, w, x, y]\n", 2, {"adapter.orders", "25 entries", NULL}},
     {"duplicate key", "train:\n  epochs: 3\n  epochs: 4\n", 3, {"train.epochs", "duplicate", "line 2"}},
     {"malformed YAML", "data:\n  name: [mnist\nrun:\n  seed: 1\n", 3, {"malformed YAML", NULL, NULL}},
     {"bad indentation", "data:\n  name: mnist\n   batch_size: 3\n", 3, {"malformed YAML", NULL, NULL}},
