@@ -11,6 +11,8 @@
 //   fmnist_gpu: configs/image/fashion_mnist_gpu.yaml's shape
 //   vim_tiny:   Vim-Tiny, 224x224x3 inputs, 16x16 patches + class token, d_model 192,
 //               24 bidirectional layers, batch 128
+//   aum_small:  Audio Mamba's AuM-Small, 1024x128 spectrogram, 16x16 patches + class token,
+//               d_model 384, 24 bidirectional layers, batch 32
 // Times: host clock around N steps after a warm-up; every step synchronizes once (the
 // loss comes down), so the per-step median is a true wall time. Memory: cudaMemGetInfo
 // before the model is built and after the steps (everything is allocated at build
@@ -47,6 +49,10 @@ typedef struct {
 static const shape SHAPES[] = {
     {"fmnist_gpu", 1, 28, 28, 4, 192, 8, 256, 10, SSM_CLS_NONE, 1},
     {"vim_tiny", 3, 224, 224, 16, 192, 24, 128, 1000, SSM_CLS_MIDDLE, 0},
+    // AuM-Small (issue 12): a 1024-frame x 128-mel spectrogram in 16x16 patches (512 + the
+    // class token), d 384, 24 layers, AudioSet's 527 classes; image_patches over a one-channel
+    // 1024x128 input makes the same tokens as audio_patches without overlap
+    {"aum_small", 1, 1024, 128, 16, 384, 24, 32, 527, SSM_CLS_MIDDLE, 0},
 };
 
 // Forward matmul FLOPs of one sample (2 per multiply-add): patch embedding, per layer
@@ -254,7 +260,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n_shapes; i++)
         found += !only || !strcmp(only, SHAPES[i].name);
     if (!found) {
-        fprintf(stderr, "bench/train: no shape named %s (fmnist_gpu, vim_tiny)\n", only);
+        fprintf(stderr, "bench/train: no shape named %s (fmnist_gpu, vim_tiny, aum_small)\n",
+                only);
         return 2;
     }
     ssm_device d = {SSM_DEVICE_CUDA, 0};
