@@ -476,7 +476,8 @@ const ssm_config_key ssm_config_keys[] = {
     BOOL("train.cuda_graph", train.cuda_graph, "false",
          "On a GPU (run.device: cuda): capture each batch shape's whole step (forward, backward, "
          "clipping, AdamW) as a CUDA graph after one eager step, and replay it (the same weights, "
-         "fewer launch gaps); ragged batches, data-parallel runs and runs with dropout stay eager; ignored on the CPU."),
+         "fewer launch gaps); ragged batches, data-parallel runs and runs with dropout stay "
+         "eager; ignored on the CPU."),
     // --- run
     STR("run.name", run.name, 0, check_run_name, "a folder name", "default",
         "Run name; outputs go to <run.dir>/<run.name>/ (`default`: the config file's name)."),
