@@ -22,16 +22,8 @@ SRC=third_party/mamba_src
   echo "$0: $SRC missing: run tools/fetch_mamba_src.sh where there is network, and carry it" >&2
   exit 1
 }
-SYSROOT=${SSMKIT_SYSROOT:-/tmp/sysroot}
-strip_sysroot() { # a PATH-like list without the sysroot's entries
-  echo "${1:-}" | tr ':' '\n' | grep -v "^$SYSROOT" | paste -sd: -
-}
-py() {
-  env CPATH="$(strip_sysroot "${CPATH:-}")" LIBRARY_PATH="$(strip_sysroot "${LIBRARY_PATH:-}")" \
-    LD_LIBRARY_PATH="$(strip_sysroot "${LD_LIBRARY_PATH:-}")" \
-    SSMKIT_BENCH_LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" PYTHONUNBUFFERED=1 \
-    python3 bench/compare_mamba_ssm.py --reps "$REPS" "$@"
-}
+. bench/torch_env.sh
+py() { torch_py bench/compare_mamba_ssm.py --reps "$REPS" "$@"; }
 if [ "$MODE" != run ]; then
   t0=$(date +%s)
   mkdir -p build-cuda

@@ -25,16 +25,8 @@ SRC=third_party/mamba_src
   echo "$0: $SRC missing: run tools/fetch_mamba_src.sh where there is network, and carry it" >&2
   exit 1
 }
-SYSROOT=${SSMKIT_SYSROOT:-/tmp/sysroot}
-strip_sysroot() { # a PATH-like list without the sysroot's entries
-  echo "${1:-}" | tr ':' '\n' | grep -v "^$SYSROOT" | paste -sd: -
-}
-py() {
-  env CPATH="$(strip_sysroot "${CPATH:-}")" LIBRARY_PATH="$(strip_sysroot "${LIBRARY_PATH:-}")" \
-    LD_LIBRARY_PATH="$(strip_sysroot "${LD_LIBRARY_PATH:-}")" \
-    SSMKIT_BENCH_LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" PYTHONUNBUFFERED=1 \
-    python3 bench/vim_step_torch.py --src "$SRC" --build build-cuda "$@"
-}
+. bench/torch_env.sh
+py() { torch_py bench/vim_step_torch.py --src "$SRC" --build build-cuda "$@"; }
 if [ "$MODE" = ext ]; then # the two extensions only (tools/device_quick.sh VIM=1 builds ssmkit)
   t0=$(date +%s)
   py --build-only
