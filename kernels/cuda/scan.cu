@@ -389,9 +389,13 @@ template <typename T, int P> static ssm_code launch_bwd(const ScanArgs &a) {
 }
 
 // bf16: B, C of each chunk staged in shared memory (v5); fp32 stays on v4b (the staging
-// would cost the third block per multiprocessor).
-template <typename T, int P> static ssm_code launch_bwd_split(const ScanArgs &a) {
-    constexpr bool STAGEBC = sizeof(T) == 2;
+// would cost the third block per multiprocessor). SSMKIT_SCAN_BWD_STAGE=1 stages fp32 too
+// (two blocks per multiprocessor): the experiment that measures that trade.
+static bool fp32_bwd_stage() {
+    const char *m = getenv("SSMKIT_SCAN_BWD_STAGE");
+    return m && strcmp(m, "1") == 0;
+}
+template <typename T, int P, bool STAGEBC> static ssm_code launch_bwd_split_(const ScanArgs &a) {
     dim3 grid((unsigned)a.nblk, (unsigned)a.G, (unsigned)a.B);
     size_t smem = (size_t)scan_bwd_split_smem_bytes<T, P, SCAN_SPLIT_SUB, STAGEBC>();
     SSM_TRY(check_smem(smem, "scan_bwd_split_kernel", a.N));
@@ -402,6 +406,11 @@ template <typename T, int P> static ssm_code launch_bwd_split(const ScanArgs &a)
         <<<grid, SCAN_THREADS, smem, ssm_cuda_stream()>>>(a);
     CUDA_LAUNCH_CHECK("scan_bwd_split_kernel");
     return SSM_OK;
+}
+template <typename T, int P> static ssm_code launch_bwd_split(const ScanArgs &a) {
+    if (sizeof(T) == 2 || fp32_bwd_stage())
+        return launch_bwd_split_<T, P, true>(a);
+    return launch_bwd_split_<T, P, false>(a);
 }
 
 template <typename T>
