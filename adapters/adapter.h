@@ -140,6 +140,10 @@ struct ssm_adapter {
     int64_t n_seqs;    // S, sequences per sample (1 unless the adapter splits a sample);
                        //    ssm_adapter_create sets 1 before create
     int64_t cls_index; // position of the class token in [0, L), or -1 when there is none
+    // 1 when every order reads the class token at its first step (set by adapters whose
+    // orders are fixed): a causal scan then shows it no other token, so its output is the
+    // same for every input and a head must not pool it (tasks/pool.c refuses).
+    int cls_blind;
     int n_orders;      // scan orders forward fills
     char order_names[SSM_ADAPTER_MAX_ORDERS][SSM_ADAPTER_NAME_MAX];
     int64_t B_max;     // samples, as planned, 0 before plan (the backbone plans B_max * S)

@@ -125,6 +125,10 @@ ssm_code patch_embed_create(ssm_adapter *a, const ssm_adapter_options *opt,
                           g->gh, g->gw, a->cls_index);
         snprintf(a->order_names[o], sizeof a->order_names[o], "%s", name);
     }
+    a->cls_blind = a->cls_index >= 0;
+    for (int o = 0; o < a->n_orders; o++)
+        if (pe->base[(size_t)o * L] != a->cls_index)
+            a->cls_blind = 0;
 
     SSM_TRY(declare(p, who, prefix, "patch_embed.proj.weight", 4,
                     (int64_t[]){D, g->C, g->p, g->p}, 0, &pe->w_idx, err));

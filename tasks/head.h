@@ -76,6 +76,7 @@ typedef struct {
                                    // batch may hold, class tokens included)
     int64_t cls_index;             // the adapter's class token in [0, L), or -1 (ragged
                                    // trunk: 0 when every sequence starts with one)
+    int cls_blind;                 // every scan reads the class token first (adapter.h)
     const struct ssm_revin *inorm; // the adapter's instance normalisation, or NULL
     int64_t pos_dims;              // values per token position the adapter gives (3 for point
                                    // groups' centres), 0 = none (adapters/adapter.h)

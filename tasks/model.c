@@ -56,6 +56,8 @@ ssm_code model_build(ssm_model *m, const ssm_model_spec *spec, ssm_error *err) {
     ssm_head_input hi = {.adapter = spec->trunk.adapter, .input = spec->trunk.input,
                          .S = m->trunk.S, .L = m->trunk.L, .D = m->trunk.D,
                          .cls_index = m->adapter->cls_index, .inorm = m->adapter->inorm,
+                         // the concat layout reads the token again after other ones
+                         .cls_blind = m->adapter->cls_blind && !m->trunk.concat,
                          .pos_dims = m->adapter->pos_dims};
     SSM_TRY(ssm_head_create(&m->head, spec->head, &spec->head_opt, &hi, &m->params, "", err));
     if (m->trunk.ragged != (m->head->vt->ragged != 0))

@@ -58,6 +58,14 @@ ssm_code ssm_head_pool_index(const ssm_head_input *in, ssm_head_pool pool, const
         *index = in->L - 1;
         return SSM_OK;
     }
+    if (in->cls_index >= 0 && in->cls_blind)
+        return ssm_fail(err, SSM_ECONFIG,
+                        "head %s: task.pool cls reads the class token, and adapter %s reads it "
+                        "first in every scan order, where a forward scan shows it no other "
+                        "token: every sample would get the same output. List a reversed order "
+                        "too (adapter.orders: e.g. [row, reverse]), put the token in the middle "
+                        "(adapter.cls_token: middle), or pool the mean (task.pool: mean)",
+                        head, in->adapter);
     // No class token: the mean (the config refuses task.pool cls without one; a model
     // built by hand keeps the old rule of pooling the mean then).
     *index = in->cls_index;

@@ -346,6 +346,55 @@ START_TEST(head_pooling_cls_and_mean) {
 }
 END_TEST
 
+// A class token read first by every order sees nothing else in a causal scan: its output is
+// the same for every input, so pooling it is refused (the class token pooled, with only
+// forward orders and the token at the head, gave constant logits before).
+START_TEST(cls_pool_refused_where_every_order_reads_the_token_first) {
+    const struct {
+        int cls;
+        const char *orders[2];
+        int blind;
+    } cases[] = {{SSM_CLS_HEAD, {"row", NULL}, 1},         {SSM_CLS_HEAD, {"row", "column"}, 1},
+                 {SSM_CLS_HEAD, {"snake", "column"}, 1},   {SSM_CLS_HEAD, {"row", "reverse"}, 0},
+                 {SSM_CLS_HEAD, {"column_reverse", NULL}, 0}, {SSM_CLS_MIDDLE, {"row", NULL}, 0},
+                 {SSM_CLS_NONE, {"row", NULL}, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ssm_adapter_options o;
+        ssm_adapter_options_defaults(&o);
+        o.patch_size = 2;
+        o.cls_token = (ssm_cls_position)cases[i].cls;
+        o.n_orders = cases[i].orders[1] ? 2 : 1;
+        for (uint32_t k = 0; k < o.n_orders; k++)
+            strcpy(o.orders[k], cases[i].orders[k]);
+        ssm_input_shape in = {3, {1, 4, 6}};
+        ssm_params p;
+        ssm_params_init(&p);
+        ssm_adapter *a = NULL;
+        ssm_error e = {0};
+        ck_assert_msg(ssm_adapter_create(&a, "image_patches", &o, &in, 8, &p, "", &e) == SSM_OK,
+                      "%s", e.msg);
+        ck_assert_msg(a->cls_blind == cases[i].blind, "case %zu", i);
+        ssm_head_input hi = {.adapter = "image_patches", .input = in, .S = 1, .L = a->seq_len,
+                             .D = 8, .cls_index = a->cls_index, .cls_blind = a->cls_blind};
+        int64_t index = 7;
+        ssm_code rc = ssm_head_pool_index(&hi, SSM_HEAD_POOL_CLS, "classify", &index, &e);
+        if (cases[i].blind) {
+            ck_assert_int_eq(rc, SSM_ECONFIG);
+            ck_assert_msg(strstr(e.msg, "every sample would get the same output") &&
+                              strstr(e.msg, "task.pool: mean"), "%s", e.msg);
+        } else {
+            ck_assert_msg(rc == SSM_OK, "%s", e.msg);
+            ck_assert_int_eq(index, a->cls_index);
+        }
+        ck_assert_int_eq(ssm_head_pool_index(&hi, SSM_HEAD_POOL_MEAN, "classify", &index, &e),
+                         SSM_OK); // the mean reads every token: always fine
+        ck_assert_int_eq(index, -1);
+        ssm_adapter_free(a);
+        ssm_params_free(&p);
+    }
+}
+END_TEST
+
 // ---- metrics -------------------------------------------------------------------------
 
 // One-hot-ish logits for a hard prediction: 1 at pred, 0 elsewhere.
@@ -478,6 +527,7 @@ int main(void) {
     tcase_add_test(tc, image_patches_orders_3x4_by_hand);
     tcase_add_test(tc, image_patches_orders_are_permutations);
     tcase_add_test(tc, head_pooling_cls_and_mean);
+    tcase_add_test(tc, cls_pool_refused_where_every_order_reads_the_token_first);
     tcase_add_test(tc, metrics_hand_computed);
     tcase_add_test(tc, metrics_top5);
     tcase_add_test(tc, metrics_confusion_csv);
