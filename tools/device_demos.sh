@@ -23,7 +23,7 @@ export SSMKIT_DATA=$PWD/.data
 keep() { mkdir -p $O/$1; cp runs/$1/*.csv runs/$1/*.json runs/$1/*.txt runs/$1/*.log $O/$1/ 2>/dev/null; }
 for g in false true; do
   s=$(date +%s)
-  timeout 200 build-cuda/ssmkit train configs/series/etth1_smamba.yaml --set run.device=cuda \
+  timeout ${ETTH_TIMEOUT:-200} build-cuda/ssmkit train configs/series/etth1_smamba.yaml --set run.device=cuda \
     --set train.cuda_graph=$g --set run.name=etth1_gpu_graph_$g > $O/etth1_graph_$g.log 2>&1
   echo "ETTh1-96 GPU cuda_graph=$g: rc $? wall $(( $(date +%s) - s )) s"
   grep -i -E "test.*(mse|mae)|best" $O/etth1_graph_$g.log | tail -3; keep etth1_gpu_graph_$g
