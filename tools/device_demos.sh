@@ -6,10 +6,8 @@
 # .device-audio (tools/device_audio_kit.sh) and .data (ETT-small/ETTh1.csv copied from
 # $SSMKIT_DATA: git-ignored, delete it after the call). Logs and metrics under $OUT.
 set -u
-export SSMKIT_SYSROOT=/tmp/sysroot9
-source .device/env.sh
+source tools/device_env.sh
 O=$OUT
-export CPATH=$CPATH:$SSMKIT_SYSROOT/usr/include/hdf5/serial LIBRARY_PATH=$LIBRARY_PATH:$SSMKIT_SYSROOT/usr/lib/x86_64-linux-gnu/hdf5/serial
 t0=$(date +%s)
 make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' build-cuda/ssmkit \
   > $O/build_demos.log 2>&1 || { echo BUILD FAILED; grep error $O/build_demos.log | head; exit 1; }

@@ -8,11 +8,8 @@
 # Usage: ../shared/device/prepare.sh && tools/device_debs.sh here, then on the device:
 #        [SLIM=1] [EXTRA_FIRST="test_cuda_x ..."] tools/device_quick.sh   (carry .device)
 set -u
-export SSMKIT_SYSROOT=/tmp/sysroot9
-source .device/env.sh
-. tools/device_mpi.sh
+source tools/device_env.sh
 O=$OUT
-export CPATH=$CPATH:$SSMKIT_SYSROOT/usr/include/hdf5/serial LIBRARY_PATH=$LIBRARY_PATH:$SSMKIT_SYSROOT/usr/lib/x86_64-linux-gnu/hdf5/serial
 FIRST="test_cuda_graph test_cuda_scan_tail test_cuda_conv_bf16 test_cuda_nccl test_cuda_dropout test_cuda_order_prompts ${EXTRA_FIRST:-}"
 ALL=$(ls tests/test_cuda*.c | sed 's#tests/\(.*\)\.c#\1#')
 T=$(for t in $ALL; do echo build-cuda/tests/$t; done)

@@ -6,11 +6,8 @@
 # $OUT when it ends, so a call cut off by its time limit still returns what ran.
 # Carry .device and .data (ETT-small/ETTh1.csv).
 set -u
-export SSMKIT_SYSROOT=/tmp/sysroot9
-source .device/env.sh
-. tools/device_mpi.sh
+source tools/device_env.sh
 O=$OUT
-export CPATH=$CPATH:$SSMKIT_SYSROOT/usr/include/hdf5/serial LIBRARY_PATH=$LIBRARY_PATH:$SSMKIT_SYSROOT/usr/lib/x86_64-linux-gnu/hdf5/serial
 # (test_cuda_nccl last: its mpirun case is the one most likely to hang on a new machine)
 S="test_cuda_graph test_cuda_scan_tail test_cuda_conv_bf16 test_cuda_dropout test_cuda_order_prompts
    test_cuda test_cuda_bf16 test_cuda_model ${EXTRA:-} test_cuda_nccl"

@@ -1,0 +1,9 @@
+# Sourced first (bash, from the project root) by the GPU machine's scripts (device_short.sh,
+# device_quick.sh, device_demos.sh): the .device kit unpacked into a fresh sysroot (env.sh
+# unpacks a kit only once per sysroot, and kits made before tools/device_debs.sh lacked
+# packages), the kit's OpenMPI (tools/device_mpi.sh), and HDF5's serial headers and library.
+export SSMKIT_SYSROOT=${SSMKIT_SYSROOT:-/tmp/sysroot9}
+source .device/env.sh
+. tools/device_mpi.sh
+export CPATH=$CPATH:$SSMKIT_SYSROOT/usr/include/hdf5/serial
+export LIBRARY_PATH=$LIBRARY_PATH:$SSMKIT_SYSROOT/usr/lib/x86_64-linux-gnu/hdf5/serial
