@@ -9,8 +9,7 @@ set -u
 source tools/device_env.sh
 O=$OUT
 t0=$(date +%s)
-make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' build-cuda/ssmkit \
-  > $O/build_demos.log 2>&1 || { echo BUILD FAILED; grep error $O/build_demos.log | head; exit 1; }
+device_build $O/build_demos.log build-cuda/ssmkit || exit 1
 echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
 export SSMKIT_DATA=$PWD/.data
 # the keyword set first, on every core (~20 s there), so that it does not share the CPUs with

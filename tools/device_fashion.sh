@@ -8,8 +8,7 @@ set -u
 source tools/device_env.sh
 O=$OUT
 t0=$(date +%s)
-make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' build-cuda/ssmkit \
-  > $O/build_fashion.log 2>&1 || { echo BUILD FAILED; grep error $O/build_fashion.log | head; exit 1; }
+device_build $O/build_fashion.log build-cuda/ssmkit || exit 1
 echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
 CONFIG=${CONFIG:-configs/image/fashion_mnist_gpu.yaml}
 EPOCHS_SET=

@@ -24,8 +24,7 @@ t0=$(date +%s)
 # VIM=1: the Vim-Tiny step against PyTorch + mamba_ssm at the end (carry third_party/mamba_src);
 # its two extensions build in the background meanwhile
 [ -n "${VIM:-}" ] && { bench/compare_vim_step.sh ext > $O/vim_ext.log 2>&1 & VIMPID=$!; }
-make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' \
-  build-cuda/ssmkit $BUILD > $O/build.log 2>&1 || { echo BUILD FAILED; grep -E "error" $O/build.log | head -20; tail -5 $O/build.log; }
+device_build $O/build.log build-cuda/ssmkit $BUILD
 echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
 F=""; for t in $FIRST; do [ -x build-cuda/tests/$t ] && F="$F build-cuda/tests/$t"; done
 SSMKIT_BIN=build-cuda/ssmkit timeout 200 tests/run_suites.sh $F > $O/first.log 2>&1

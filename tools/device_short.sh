@@ -13,9 +13,7 @@ S="test_cuda_graph test_cuda_scan_tail test_cuda_conv_bf16 test_cuda_dropout tes
    test_cuda test_cuda_bf16 test_cuda_model ${EXTRA:-} test_cuda_nccl"
 T=$(for t in $S; do echo build-cuda/tests/$t; done)
 t0=$(date +%s)
-make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' build-cuda/ssmkit $T \
-  build-cuda/bench/train build-cuda/bench/scan_cuda > $O/build.log 2>&1 ||
-  { echo BUILD FAILED; grep -E "error" $O/build.log | head -20; }
+device_build $O/build.log build-cuda/ssmkit $T build-cuda/bench/train build-cuda/bench/scan_cuda
 echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
 SSMKIT_BIN=build-cuda/ssmkit timeout 200 tests/run_suites.sh $T > $O/suites.log 2>&1
 grep -E "^(==|[0-9]+%)|:F:|:E:|suites:" $O/suites.log | head -40
