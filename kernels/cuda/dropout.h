@@ -2,7 +2,7 @@
 // The CUDA twin of kernels/dropout.h's dropout_apply: the same mask (the hash of
 // kernels/dropout.h, evaluated on the device), the same scale, so a site's output is bit for
 // bit the CPU's for the same input. Device pointers (m->offsets too, when packed: the
-// device copy of the packing's offsets); the default stream; an ssm_code result with the
+// device copy of the packing's offsets); the library stream (ssm_cuda_stream); an ssm_code result with the
 // message in the per-thread CUDA error (kernels/cuda/common.h).
 #pragma once
 #include <stdint.h>
