@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # One batched GPU session (the device tool's machine; docs/kernels.md): builds the CUDA
 # binaries for sm_90 only (H100/H200; the release build has every arch), runs every CUDA
 # suite (test_cuda_nccl: the NCCL all-reduce and `mpirun -np 1` training; test_cuda_graph: the
@@ -6,10 +6,13 @@
 # generated slide set on the GPU, alone and as one rank under mpirun (NCCL), a 100,000-instance
 # bag (d_model 128) training step on the GPU, the multilabel demo on generated scenes and the
 # part-segmentation demo on the GPU. Logs go to $OUT (or ./device_out).
-# Usage (tools/device_debs.sh first, here): SSMKIT_SYSROOT=/tmp/sysroot2 source .device/env.sh &&
-#        tests/device_check.sh [extra make targets]
+# Usage (tools/device_debs.sh first, here): [SSMKIT_SYSROOT=/tmp/sysrootN] tests/device_check.sh
+#        [extra make targets]. It sources tools/device_env.sh itself: a `VAR=x source env.sh`
+#        in the caller's shell does not reach this process, so the kit's mpirun was not found
+#        (tools/device_mpi.sh looked in /tmp/sysroot) and the machine's own mpirun ran on the
+#        kit's PMIx (LD_LIBRARY_PATH), the failure tools/device_mpi.sh records.
 set -u
-. tools/device_mpi.sh # mpirun and an MPI build from the kit's OpenMPI (docs/distributed.md)
+source tools/device_env.sh # the kit's sysroot, its mpirun and MPI build flags (docs/distributed.md)
 O=${OUT:-device_out}
 mkdir -p "$O"
 T=$(ls tests/test_cuda*.c | sed 's#tests/\(.*\)\.c#build-cuda/tests/\1#')
