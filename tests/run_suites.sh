@@ -10,9 +10,11 @@
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-300}
 export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} # also stretches tcase_set_timeout values
 passed=0; failed=0; failed_names=()
+# SUITE_TIMEOUT=S: a suite still running after S seconds is killed and counts as failed (the
+# GPU machine's scripts: one hung suite must not take the others' results with it).
 run() { # label, binary
   echo "== $1"
-  if "$2"; then passed=$((passed+1)); else failed=$((failed+1)); failed_names+=("$1"); fi
+  if ${SUITE_TIMEOUT:+timeout $SUITE_TIMEOUT} "$2"; then passed=$((passed+1)); else failed=$((failed+1)); failed_names+=("$1"); fi
 }
 for t in "$@"; do run "$t" "$t"; done
 if [ -n "${VARIANT_SUITES:-}" ] && [ -x "${SSMKIT_BIN:-}" ]; then

@@ -27,7 +27,7 @@ t0=$(date +%s)
 device_build $O/build.log build-cuda/ssmkit $BUILD
 echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
 F=""; for t in $FIRST; do [ -x build-cuda/tests/$t ] && F="$F build-cuda/tests/$t"; done
-SSMKIT_BIN=build-cuda/ssmkit timeout 200 tests/run_suites.sh $F > $O/first.log 2>&1
+SUITE_TIMEOUT=120 SSMKIT_BIN=build-cuda/ssmkit timeout 300 tests/run_suites.sh $F > $O/first.log 2>&1
 grep -E "^(==|[0-9]+%)|:F:|:E:|suites:" $O/first.log | head -40
 echo "first suites done $(( $(date +%s) - t0 )) s"
 [ -n "${SUITES_ONLY:-}" ] && exit 0
@@ -41,7 +41,7 @@ vim_step() { [ -n "${VIM:-}" ] || return 0; wait $VIMPID; tail -1 $O/vim_ext.log
   timeout 150 bench/compare_vim_step.sh run 10 > $O/vim.txt 2>&1; tail -16 $O/vim.txt; }
 [ -n "${SLIM:-}" ] && { vim_step; exit 0; }
 R=""; for t in $ALL; do case " $FIRST " in *" $t "*) ;; *) [ -x build-cuda/tests/$t ] && R="$R build-cuda/tests/$t";; esac; done
-SSMKIT_BIN=build-cuda/ssmkit timeout 150 tests/run_suites.sh $R > $O/rest.log 2>&1
+SUITE_TIMEOUT=90 SSMKIT_BIN=build-cuda/ssmkit timeout 200 tests/run_suites.sh $R > $O/rest.log 2>&1
 grep -E "^(==|[0-9]+%)|:F:|:E:|suites:" $O/rest.log | head -40
 echo "rest done $(( $(date +%s) - t0 )) s"
 vim_step

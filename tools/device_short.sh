@@ -15,7 +15,7 @@ T=$(for t in $S; do echo build-cuda/tests/$t; done)
 t0=$(date +%s)
 device_build $O/build.log build-cuda/ssmkit $T build-cuda/bench/train build-cuda/bench/scan_cuda
 echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
-SSMKIT_BIN=build-cuda/ssmkit timeout 200 tests/run_suites.sh $T > $O/suites.log 2>&1
+SUITE_TIMEOUT=120 SSMKIT_BIN=build-cuda/ssmkit timeout 400 tests/run_suites.sh $T > $O/suites.log 2>&1
 grep -E "^(==|[0-9]+%)|:F:|:E:|suites:" $O/suites.log | head -40
 echo "suites done $(( $(date +%s) - t0 )) s"
 ETTH_ONLY=1 ETTH_TIMEOUT=120 tools/device_demos.sh
