@@ -279,6 +279,14 @@ static ssm_code check_call(const mamba_stack *s, const ssm_params *p, const mamb
                         "%s: scan orders missing or too few (need a device perm, count >= 1, "
                         "and count >= %lld branches without a schedule)",
                         who, (long long)s->K);
+    // the schedule is a host array that picks device perms: an entry out of range would read
+    // past the order table on the device (the CPU's order check covers its own callers)
+    for (int64_t i = 0; o->schedule && i < s->n_layers * s->K; i++)
+        if (o->schedule[i] < 0 || o->schedule[i] >= o->count)
+            return ssm_fail(err, SSM_EINVAL,
+                            "%s: scan order schedule entry %lld (layer %lld) is %d, need 0..%lld",
+                            who, (long long)i, (long long)(i / s->K), (int)o->schedule[i],
+                            (long long)o->count - 1);
     if (s->n_prompt && o->count > s->cfg.prompt_orders)
         return ssm_fail(err, SSM_EINVAL,
                         "%s: %lld scan orders, but the order prompts (order_prompt.weight) were "

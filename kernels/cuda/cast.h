@@ -2,7 +2,7 @@
 // The casts of mixed precision (run.precision: bf16): the bf16 shadow of the fp32 master
 // weights, and the fp32 <-> bf16 boundaries where an fp32 op (norm, conv, loss) meets a bf16
 // one (GEMM, scan), as autocast inserts them. Round to nearest even (__float2bfloat16).
-// Device pointers, the default stream, errors as kernels/cuda/common.h says.
+// Device pointers, the library stream (ssm_cuda_stream), errors as kernels/cuda/common.h says.
 #pragma once
 #include <stdint.h>
 
