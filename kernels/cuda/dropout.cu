@@ -30,7 +30,7 @@ extern "C" ssm_code dropout_apply_cuda(real *out, const real *in, int64_t row0, 
         if (out == in)
             return SSM_OK;
         cudaError_t e = cudaMemcpyAsync(out, in, (size_t)n * sizeof(real),
-                                        cudaMemcpyDeviceToDevice, 0);
+                                        cudaMemcpyDeviceToDevice, ssm_cuda_stream());
         return e == cudaSuccess ? SSM_OK
                                 : ssm_cuda_fail(__FILE__, __LINE__, "cudaMemcpyAsync", e);
     }
