@@ -311,9 +311,9 @@ extern "C" ssm_code bag_order_sorted_cuda(int32_t *perm, const bag_order *o, int
     CUDA_LAUNCH_CHECK("keys_kernel");
     // A radix sort is stable: equal keys keep the ascending instance order, as the host's
     // sort by (key, instance).
-    CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairs(temp, temp_bytes, keys_in, keys_out,
-                                                        vals_in, vals_out, (int)total, (int)n,
-                                                        off, off + 1));
+    CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairs(
+        temp, temp_bytes, keys_in, keys_out, vals_in, vals_out, (int)total, (int)n, off, off + 1,
+        0, (int)(sizeof(uint64_t) * 8), ssm_cuda_stream()));
     int64_t T = total + n * extra;
     scatter_kernel<<<cu_blocks(T, CU_THREADS), CU_THREADS, 0, ssm_cuda_stream()>>>(
         perm, vals_out, off, n, T, extra);
