@@ -212,9 +212,13 @@ extern "C" ssm_code ssm_cuda_sync(void) {
 }
 
 // One handle per host thread; never destroyed (the process end releases it), so a library
-// user needs no init/teardown call. Bound once to the library stream (cublasSetStream also
-// resets the workspace to cuBLAS's default pool, which is what it had).
+// user needs no init/teardown call. Bound once to the library stream, then given a workspace
+// of its own (cublasSetStream resets it, hence after): with cuBLAS's default pool a captured
+// step (train.cuda_graph) may get a workspace allocated inside the graph, of another size than
+// the eager steps', and cuBLAS promises the same bits only with the same workspace. 32 MiB is
+// NVIDIA's recommendation for Hopper (4 MiB before it).
 static thread_local cublasHandle_t g_cublas = NULL;
+enum { CUBLAS_WORKSPACE_BYTES = 32 << 20 };
 
 extern "C" ssm_code ssm_cublas_handle(cublasHandle_t *h) {
     if (!g_cublas) {
@@ -224,6 +228,20 @@ extern "C" ssm_code ssm_cublas_handle(cublasHandle_t *h) {
         if (st != CUBLAS_STATUS_SUCCESS) {
             cublasDestroy(fresh);
             return ssm_cublas_fail(__FILE__, __LINE__, "cublasSetStream", st);
+        }
+        void *ws = NULL;
+        cudaError_t ce = cudaMalloc(&ws, CUBLAS_WORKSPACE_BYTES);
+        if (ce != cudaSuccess) {
+            cublasDestroy(fresh);
+            return ssm_cuda_failf(SSM_ENOMEM, __FILE__, __LINE__,
+                                  "cudaMalloc of the %d MiB cuBLAS workspace: %s",
+                                  CUBLAS_WORKSPACE_BYTES >> 20, cudaGetErrorString(ce));
+        }
+        st = cublasSetWorkspace(fresh, ws, CUBLAS_WORKSPACE_BYTES);
+        if (st != CUBLAS_STATUS_SUCCESS) {
+            cudaFree(ws);
+            cublasDestroy(fresh);
+            return ssm_cublas_fail(__FILE__, __LINE__, "cublasSetWorkspace", st);
         }
         g_cublas = fresh;
     }
