@@ -215,6 +215,10 @@ END_TEST
 START_TEST(tail_fp32_n8) {
     for (size_t i = 0; i < NL; i++)
         tail_case(2, 72, Ls[i], 8, 1, 16, OPT_ALL, 0, 140 + i);
+    // L % 8 == 4: a lane owns part of its Q = 8 steps (the scalar-store branch, reached only
+    // by fp32 with P = 2); L = 4: one tile shorter than the tile
+    tail_case(2, 72, 196, 8, 1, 16, OPT_ALL, 0, 146);
+    tail_case(2, 72, 4, 8, 1, 16, OPT_ALL, 0, 147);
 }
 END_TEST
 START_TEST(tail_bf16_n8) {
