@@ -122,7 +122,6 @@ typedef struct {
 
 typedef struct {
     real *normed32;             // [B, L, D] a norm's fp32 output before its cast (any layer)
-    real *dxg;                  // [B, E, L] fp32 gradient of the conv input
     real *dBC;                  // [2, B_max, N, L] fp32 dBm, dCm from the scan backward
     uint16_t *xc, *delta, *ys;  // [B, E, L] scan u (= SiLU(conv)), delta, scan out / dys
     uint16_t *g;                // [B, L, E] gate output / dg / dy

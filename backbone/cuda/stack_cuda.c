@@ -208,7 +208,6 @@ ssm_code mamba_stack_plan_cuda(mamba_stack *s, ssm_arena *a, int64_t B_max, int6
     TAKE(c->ws, c->ws_floats);
     if (bf) {
         TAKE(h->normed32, BLD);
-        TAKE(h->dxg, BEL);
         TAKE(h->dBC, 2 * B * N * L);
         TAKE_H(h->xc, BEL);
         TAKE_H(h->dxc, BEL);
