@@ -2,7 +2,7 @@
 # GPU runs of the demos that need data the GPU machine lacks (the device tool's machine;
 # docs/kernels.md): ETTh1 forecasting (issue 14: the same config as on the CPU, with
 # run.device cuda, eager and as a CUDA graph) and the generated keyword set (issue 12:
-# generated there with Debian's TTS tools, then trained on the GPU). ETTH_ONLY=1: no keywords. Carry .device,
+# generated there with Debian's TTS tools, then trained on the GPU). ETTH_ONLY=1: no keywords; KW_ONLY=1: no ETTh1. Carry .device,
 # .device-audio (tools/device_audio_kit.sh) and .data (ETT-small/ETTh1.csv copied from
 # $SSMKIT_DATA: git-ignored, delete it after the call). Logs and metrics under $OUT.
 set -u
@@ -18,7 +18,8 @@ export SSMKIT_DATA=$PWD/.data
   tools/make_keyword_set.sh /tmp/kw 1 > $O/kwgen.log 2>&1; echo "rc $? in $(( $(date +%s) - s )) s" >> $O/kwgen.log
   tail -2 $O/kwgen.log )
 keep() { mkdir -p $O/$1; cp runs/$1/*.csv runs/$1/*.json runs/$1/*.txt runs/$1/*.log $O/$1/ 2>/dev/null; }
-for g in false true; do
+GRAPHS="false true"; [ -n "${KW_ONLY:-}" ] && GRAPHS=""
+for g in $GRAPHS; do
   s=$(date +%s)
   timeout ${ETTH_TIMEOUT:-200} build-cuda/ssmkit train configs/series/etth1_smamba.yaml --set run.device=cuda \
     --set train.cuda_graph=$g --set run.name=etth1_gpu_graph_$g > $O/etth1_graph_$g.log 2>&1
