@@ -14,7 +14,8 @@ echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv
 export SSMKIT_DATA=$PWD/.data
 # the keyword set first, on every core (~20 s there), so that it does not share the CPUs with
 # the timed ETTh1 runs
-[ -d .device-audio ] && [ -z "${ETTH_ONLY:-}" ] && ( source .device-audio/env.sh; s=$(date +%s)
+# (a set already there, made by tools/device_short.sh meanwhile, is kept)
+[ -d .device-audio ] && [ -z "${ETTH_ONLY:-}" ] && [ ! -d /tmp/kw/yes ] && ( source .device-audio/env.sh; s=$(date +%s)
   tools/make_keyword_set.sh /tmp/kw 1 > $O/kwgen.log 2>&1; echo "rc $? in $(( $(date +%s) - s )) s" >> $O/kwgen.log
   tail -2 $O/kwgen.log )
 keep() { mkdir -p $O/$1; cp runs/$1/*.csv runs/$1/*.json runs/$1/*.txt runs/$1/*.log $O/$1/ 2>/dev/null; }
