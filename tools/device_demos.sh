@@ -8,9 +8,7 @@
 set -u
 source tools/device_env.sh
 O=$OUT
-t0=$(date +%s)
 device_build $O/build_demos.log build-cuda/ssmkit || exit 1
-echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
 export SSMKIT_DATA=$PWD/.data
 # the keyword set first, on every core (~20 s there), so that it does not share the CPUs with
 # the timed ETTh1 runs

@@ -8,9 +8,10 @@ source .device/env.sh
 export CPATH=$CPATH:$SSMKIT_SYSROOT/usr/include/hdf5/serial
 export LIBRARY_PATH=$LIBRARY_PATH:$SSMKIT_SYSROOT/usr/lib/x86_64-linux-gnu/hdf5/serial
 # device_build LOG TARGET...: the sm_90 CUDA build into build-cuda on every core, its log in
-# LOG; on failure prints the first errors and returns nonzero
+# LOG; prints its time and the GPU; on failure the first errors, and returns nonzero
 device_build() {
-  local log=$1; shift
+  local log=$1 t=$(date +%s); shift
   make -j16 CUDA=1 B=build-cuda CUDA_ARCH='-gencode arch=compute_90,code=sm_90' "$@" > "$log" 2>&1 ||
     { echo BUILD FAILED; grep -E "error" "$log" | head -20; tail -5 "$log"; return 1; }
+  echo "build $(( $(date +%s) - t )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
 }

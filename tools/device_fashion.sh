@@ -7,9 +7,7 @@
 set -u
 source tools/device_env.sh
 O=$OUT
-t0=$(date +%s)
 device_build $O/build_fashion.log build-cuda/ssmkit || exit 1
-echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
 CONFIG=${CONFIG:-configs/image/fashion_mnist_gpu.yaml}
 EPOCHS_SET=
 if [ -n "${PROBE:-}" ]; then

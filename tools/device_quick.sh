@@ -25,7 +25,6 @@ t0=$(date +%s)
 # its two extensions build in the background meanwhile
 [ -n "${VIM:-}" ] && { bench/compare_vim_step.sh ext > $O/vim_ext.log 2>&1 & VIMPID=$!; }
 device_build $O/build.log build-cuda/ssmkit $BUILD
-echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
 F=""; for t in $FIRST; do [ -x build-cuda/tests/$t ] && F="$F build-cuda/tests/$t"; done
 SUITE_TIMEOUT=120 SSMKIT_BIN=build-cuda/ssmkit timeout 300 tests/run_suites.sh $F > $O/first.log 2>&1
 grep -E "^(==|[0-9]+%)|:F:|:E:|suites:" $O/first.log | head -40

@@ -15,7 +15,6 @@ S="test_cuda_graph test_cuda_scan_tail test_cuda_conv_bf16 test_cuda_dropout tes
 T=$(for t in $S; do echo build-cuda/tests/$t; done)
 t0=$(date +%s)
 device_build $O/build.log build-cuda/ssmkit $T build-cuda/bench/train build-cuda/bench/scan_cuda
-echo "build $(( $(date +%s) - t0 )) s"; nvidia-smi --query-gpu=name --format=csv,noheader
 # with .device-audio carried too: the keyword set is generated meanwhile (tools/device_demos.sh)
 KWPID=
 [ -d .device-audio ] && { ( source .device-audio/env.sh
