@@ -14,3 +14,4 @@ apt-get download openmpi-bin openmpi-common libopenmpi3 libopenmpi-dev libhwloc1
     libibverbs1 librdmacm1 libpsm2-2 libpsm-infinipath1 libnl-3-200 libnl-route-3-200 \
     libmunge2 libnuma1 libltdl7 libpciaccess0 libxnvctrl0
 ls | wc -l
+# then tools/device_slim_kit.sh: the kit without static archives and docs (the 64 MiB carry)
