@@ -19,11 +19,11 @@ device_build $O/build.log build-cuda/ssmkit $T build-cuda/bench/train build-cuda
 KWPID=
 [ -d .device-audio ] && { ( source .device-audio/env.sh
   tools/make_keyword_set.sh /tmp/kw 1 > $O/kwgen.log 2>&1 ) & KWPID=$!; }
-SUITE_TIMEOUT=120 SSMKIT_BIN=build-cuda/ssmkit timeout 400 tests/run_suites.sh $T > $O/suites.log 2>&1
+SUITE_TIMEOUT=100 SSMKIT_BIN=build-cuda/ssmkit timeout 260 tests/run_suites.sh $T > $O/suites.log 2>&1
 grep -E "^(==|[0-9]+%)|:F:|:E:|suites:" $O/suites.log | head -40
 echo "suites done $(( $(date +%s) - t0 )) s"
-ETTH_ONLY=1 ETTH_TIMEOUT=90 tools/device_demos.sh
-timeout 100 build-cuda/bench/train 10 > $O/train_bench.txt 2>&1; tail -14 $O/train_bench.txt
+ETTH_ONLY=1 ETTH_TIMEOUT=60 tools/device_demos.sh
+timeout 80 build-cuda/bench/train 10 > $O/train_bench.txt 2>&1; tail -14 $O/train_bench.txt
 [ -n "$KWPID" ] && { wait $KWPID; echo "keyword set: $(tail -1 $O/kwgen.log)"; KW_ONLY=1 tools/device_demos.sh; }
 timeout 60 build-cuda/bench/scan_cuda > $O/scan.txt 2>&1; tail -16 $O/scan.txt
 SSMKIT_SCAN_BWD_STAGE=1 timeout 40 build-cuda/tests/test_cuda > $O/stage_test.log 2>&1; echo "fp32 staged backward: test_cuda rc $?"
