@@ -3,8 +3,8 @@
 // The order prompts' steps on GPU (backbone/mamba.h "Order prompts"; private to backbone/cuda/,
 // the CUDA twins of backbone/prompts.c, with sizes instead of the stack). Same conventions
 // as mixer_kernels.h: device pointers, an ssm_code result, the message in the per-thread
-// CUDA error, the library stream (ssm_cuda_stream). A sequence inside the stack has L = P + Lt rows: the P
-// prompt slots, then the Lt tokens.
+// CUDA error, the library stream (ssm_cuda_stream). A sequence inside the stack has
+// L = P + Lt rows: the P prompt slots, then the Lt tokens.
 #pragma once
 #include <stdint.h>
 
