@@ -2,9 +2,10 @@
 # GPU runs of the demos that need data the GPU machine lacks (the device tool's machine;
 # docs/kernels.md): ETTh1 forecasting (issue 14: the same config as on the CPU, with
 # run.device cuda, eager and as a CUDA graph) and the generated keyword set (issue 12:
-# generated there with Debian's TTS tools, then trained on the GPU). ETTH_ONLY=1: no keywords; KW_ONLY=1: no ETTh1. Carry .device,
-# .device-audio (tools/device_audio_kit.sh) and .data (ETT-small/ETTh1.csv copied from
-# $SSMKIT_DATA: git-ignored, delete it after the call). Logs and metrics under $OUT.
+# generated there with Debian's TTS tools, then trained on the GPU). ETTH_ONLY=1: no keywords;
+# KW_ONLY=1: no ETTh1. Carry .device, .device-audio (tools/device_audio_kit.sh) and .data
+# (ETT-small/ETTh1.csv copied from $SSMKIT_DATA: git-ignored, delete it after the call).
+# Logs and metrics under $OUT.
 set -u
 source tools/device_env.sh
 O=$OUT

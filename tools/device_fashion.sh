@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fashion-MNIST on the GPU machine (issue 15's >= 95% in 10 minutes on one GPU): trains
 # configs/image/fashion_mnist_gpu.yaml (or $CONFIG) with the extra `--set` options in $SETS,
-# under `time`, and keeps the log and metrics in $OUT. The machine has no dataset package:
+# timed, and keeps the log and metrics in $OUT. The machine has no dataset package:
 # carry .device and .data/fashion-mnist (the four IDX .gz files copied from
 # /usr/share/datasets/fashion-mnist, 30 MB; git-ignored, delete it after the call).
 set -u
@@ -9,7 +9,6 @@ source tools/device_env.sh
 O=$OUT
 device_build $O/build_fashion.log build-cuda/ssmkit || exit 1
 CONFIG=${CONFIG:-configs/image/fashion_mnist_gpu.yaml}
-EPOCHS_SET=
 if [ -n "${PROBE:-}" ]; then
   # PROBE=1: time 3 epochs of the same run and print the number of epochs whose whole run
   # (data load, evaluations, test) fits in ${BUDGET_S:-560} s on this machine
@@ -17,7 +16,7 @@ if [ -n "${PROBE:-}" ]; then
   # shellcheck disable=SC2086
   build-cuda/ssmkit train $CONFIG --set data.path=.data/fashion-mnist --set run.name=fashion_probe \
     ${SETS:-} --set train.epochs=3 > $O/fashion_probe.log 2>&1
-  w=$(( $(date +%s) - s )); echo "probe: 3 epochs rc $? in $w s; fits $(( ${BUDGET_S:-560} * 3 / w )) epochs"
+  rc=$?; w=$(( $(date +%s) - s )); echo "probe: 3 epochs rc $rc in $w s; fits $(( ${BUDGET_S:-560} * 3 / w )) epochs"
   grep -E "samples/s" $O/fashion_probe.log | tail -2; grep -E "test" $O/fashion_probe.log | tail -2
   exit 0
 fi
