@@ -204,7 +204,7 @@ START_TEST(scan_refuses_bad_shapes) {
     ssm_error e;
     ck_assert_int_eq(ssm_cuda_take_error(&e), SSM_EINVAL);
     ck_assert_ptr_nonnull(strstr(e.msg, "multiple of G"));
-    scan_shape s2 = {1, 8, 10, 4, 1, 128, 1}; // chunk too long for the backward
+    scan_shape s2 = {1, 8, 10, 4, 1, 128, 1, NULL, 0}; // chunk too long for the backward
     ck_assert_int_eq(selective_scan_backward_cuda(p, p, NULL, NULL, NULL, NULL, NULL, NULL, p, p,
                                                   p, p, p, p, p, NULL, NULL, NULL, p, &s2),
                      SSM_EINVAL);
