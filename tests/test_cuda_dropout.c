@@ -13,7 +13,7 @@
 //     backbone.dropout and backbone.mixer_dropout under one step key: the loss within 1e-5,
 //     every parameter gradient by name within 1e-4 (tests/test_cuda_smamba.c's bars), two
 //     GPU steps bit-identical, the gradients start from NaN bytes; then the evaluation
-//     (model_predict, no dropout) within 1e-5 of the CPU model_forward. bf16: 1e-2 and 3e-2.
+//     (model_predict, no dropout) within 1e-5 of the CPU model_forward. bf16: 1e-2 and 8e-2 (below).
 // Built without CUDA=1 (or as the sanitized / double build), or without a GPU, it skips.
 #include <check.h>
 #include <math.h>
@@ -203,7 +203,11 @@ static void spec_of(ssm_model_spec *s, const variant *v, ssm_device_kind kind) {
 
 START_TEST(step_matches_cpu) {
     const variant *v = &VARIANTS[_i];
-    const double tol_loss = v->bf16 ? 1e-2 : 1e-5, tol_grad = v->bf16 ? 3e-2 : 1e-4;
+    // bf16 gradients: 8e-2, not test_cuda_bf16.c's 3e-2: series_variate + calendar tokens has
+    // 11 tokens a sample, so dt_proj.weight's gradient sums few terms of both signs and its
+    // bf16 roundings average out less (6.1e-2 measured on an H100, 2026-12-08; its fp32 twin
+    // agrees to 1e-6, and a wrong gradient is O(1)).
+    const double tol_loss = v->bf16 ? 1e-2 : 1e-5, tol_grad = v->bf16 ? 8e-2 : 1e-4;
     const uint64_t key = 0xc0ffee;
     ssm_model cpu, gpu;
     ssm_model_spec s;

@@ -85,7 +85,7 @@ static const char *CONFIG =
     "backbone:\n  d_model: 32\n  n_layers: 2\n  d_state: 8\n"
     "task:\n  name: classify\n  num_classes: 10\n"
     "optim:\n  lr: 3e-3\n  warmup_steps: 5\n"
-    "train:\n  epochs: 2\n"
+    "train:\n  epochs: 10\n"
     "run:\n  dir: %s/runs\n  device: cuda\n  seed: 2\n  tensorboard: false\n  progress: off\n";
 
 // mpirun -np 1 on the GPU against a plain GPU run, then the bf16 all-reduce.
