@@ -26,6 +26,7 @@ typedef struct {
     int pack;
     int64_t p, st, token;    // packed: patch length, stride, values per token
     double *mean, *std;      // [dims] series_norm dataset, else NULL
+    ssm_series_norm norm;    // data.series_norm for this model's channels (auto resolved)
     int64_t next;            // the next input file
     ucr_set set;             // the current file's series (set.n = 0: none)
     int64_t pos;             // the next series of set
@@ -64,7 +65,8 @@ static ssm_code sc_open(predict_ctx *c, void **state, predict_plan *plan, ssm_er
                             "expected >= 1", c->ckpt, (long long)s->p, (long long)s->st);
         s->token = s->p * s->dims;
     }
-    if (c->cfg->data.series_norm == SSM_SERIES_NORM_DATASET) {
+    s->norm = ucr_series_norm_resolve(c->cfg->data.series_norm, s->dims);
+    if (s->norm == SSM_SERIES_NORM_DATASET) {
         SSM_TRY(predict_meta_scaler(c, s->dims, &s->mean, &s->std, err));
     }
     plan->trained = s->pack ? (ssm_input_shape){1, {s->token}}
@@ -109,7 +111,7 @@ static ssm_code load_file(predict_ctx *c, sc_state *s, ssm_error *err) {
                             "length)", path, (long long)i, (long long)s->set.lengths[i],
                             (long long)s->T);
     }
-    if (c->cfg->data.series_norm == SSM_SERIES_NORM_SERIES)
+    if (s->norm == SSM_SERIES_NORM_SERIES)
         ucr_znorm_set(&s->set);
     else if (s->mean)
         ucr_standardize_set(&s->set, s->mean, s->std);

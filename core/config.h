@@ -46,7 +46,13 @@ typedef enum { SSM_WINDOW_HANNING = 0, SSM_WINDOW_POVEY, SSM_WINDOW_HAMMING, SSM
 typedef enum { SSM_POINTS_FPS = 0, SSM_POINTS_RANDOM, SSM_POINTS_FIRST } ssm_point_sampling;
 typedef enum { SSM_FEATURES_M = 0, SSM_FEATURES_S, SSM_FEATURES_MS } ssm_features;
 // ucr: how series are normalised (datasets/ucr_source.h)
-typedef enum { SSM_SERIES_NORM_NONE = 0, SSM_SERIES_NORM_SERIES, SSM_SERIES_NORM_DATASET } ssm_series_norm;
+// AUTO: SERIES for univariate sets, DATASET for multivariate ones (ssm_series_norm_resolve)
+typedef enum {
+    SSM_SERIES_NORM_NONE = 0,
+    SSM_SERIES_NORM_SERIES,
+    SSM_SERIES_NORM_DATASET,
+    SSM_SERIES_NORM_AUTO
+} ssm_series_norm;
 typedef enum { SSM_CFG_CLS_NONE = 0, SSM_CFG_CLS_HEAD, SSM_CFG_CLS_MIDDLE } ssm_cls_token;
 // How the adapter's scan orders reach the backbone (tasks/trunk.h).
 typedef enum { SSM_ORDERS_BRANCHES = 0, SSM_ORDERS_CONCAT } ssm_order_layout;
@@ -124,7 +130,7 @@ typedef struct {
     // series classification (ucr: datasets/ucr_source.h)
     bool pack;                         // ragged batches of patch tokens, no padding
     int64_t patch_len, patch_stride;   // the tokens of pack; 0 = automatic
-    ssm_series_norm series_norm;       // none, each series, or the training set's per channel
+    ssm_series_norm series_norm;       // none, each series, the training set's per channel, auto
     // MIL bags (musk, clam, fmnist_bags: datasets/mil_data.h)
     int64_t max_tokens;                // instances a batch holds, 0 = the exact worst case
     int64_t max_instances;             // crop longer bags to this many, 0 = never

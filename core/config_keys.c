@@ -23,7 +23,7 @@ static const char *const label_set_names[] = {"all", "keywords12", NULL};
 static const char *const window_names[] = {"hanning", "povey", "hamming", "rectangular", "blackman",
                                            NULL};
 static const char *const features_names[] = {"M", "S", "MS", NULL};
-static const char *const series_norm_names[] = {"none", "series", "dataset", NULL};
+static const char *const series_norm_names[] = {"none", "series", "dataset", "auto", NULL};
 static const char *const cls_names[] = {"none", "head", "middle", NULL};
 static const char *const order_layout_names[] = {"branches", "concat", NULL};
 static const char *const norm_names[] = {"rms", "layer", NULL};
@@ -227,7 +227,9 @@ const ssm_config_key ssm_config_keys[] = {
     ENUM("data.series_norm", data.series_norm, series_norm_names, "none",
          "ucr: none; series = z-normalise each series, each channel over its own length (the "
          "UCR convention, which erases levels that may tell classes apart); dataset = "
-         "standardise each channel with the training series' mean and std (all their steps)."),
+         "standardise each channel with the training series' mean and std (all their steps); "
+         "auto = series for univariate sets (the archive's convention; a few sets ship "
+         "unnormalised), dataset for multivariate ones."),
     INT("data.max_tokens", data.max_tokens, 0, BIG, "0",
         "Bags: instances one batch holds (a batch ends early rather than overflow; a longer "
         "bag is refused); 0 = the exact worst case of the split (its batch_size longest bags)."),

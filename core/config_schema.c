@@ -68,7 +68,8 @@ static const cyaml_strval_t norm_position_sv[] = {SV("pre", SSM_NORM_POS_PRE),
                                                   SV("post", SSM_NORM_POS_POST)};
 static const cyaml_strval_t series_norm_sv[] = {SV("none", SSM_SERIES_NORM_NONE),
                                                 SV("series", SSM_SERIES_NORM_SERIES),
-                                                SV("dataset", SSM_SERIES_NORM_DATASET)};
+                                                SV("dataset", SSM_SERIES_NORM_DATASET),
+                                                SV("auto", SSM_SERIES_NORM_AUTO)};
 static const cyaml_strval_t precision_sv[] = {SV("fp32", SSM_PREC_FP32), SV("bf16", SSM_PREC_BF16)};
 static const cyaml_strval_t allreduce_sv[] = {SV("fp32", SSM_ALLREDUCE_FP32),
                                               SV("bf16", SSM_ALLREDUCE_BF16)};

@@ -198,10 +198,16 @@ static ssm_code open_ucr(series_data *d, const ssm_data_config *dc, uint64_t see
     d->n_val = n_val;
     d->n_train = n - n_val;
     d->n_test = d->ucr_test.n;
-    if (dc->series_norm == SSM_SERIES_NORM_SERIES) {
+    const ssm_series_norm norm = ucr_series_norm_resolve(dc->series_norm, d->in_vars);
+    if (dc->series_norm == SSM_SERIES_NORM_AUTO)
+        ssm_info("data: series_norm auto: %s (%lld channel%s)",
+                 norm == SSM_SERIES_NORM_SERIES ? "each series z-normalised"
+                                                : "the training set's scale per channel",
+                 (long long)d->in_vars, d->in_vars == 1 ? "" : "s");
+    if (norm == SSM_SERIES_NORM_SERIES) {
         ucr_znorm_set(&d->ucr_train);
         ucr_znorm_set(&d->ucr_test);
-    } else if (dc->series_norm == SSM_SERIES_NORM_DATASET) {
+    } else if (norm == SSM_SERIES_NORM_DATASET) {
         // the training split's scale (not the validation series', not the test file's)
         d->ucr_mean = malloc((size_t)d->in_vars * sizeof *d->ucr_mean);
         d->ucr_std = malloc((size_t)d->in_vars * sizeof *d->ucr_std);

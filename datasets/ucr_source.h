@@ -1,5 +1,5 @@
 // defines: ucr_source_opts, ucr_source, ucr_patch_auto, ucr_patch_count, ucr_znorm_set,
-//          ucr_channel_stats, ucr_standardize_set, UCR_AUTO_TOKENS
+//          ucr_channel_stats, ucr_standardize_set, ucr_series_norm_resolve, UCR_AUTO_TOKENS
 // The sample source (datasets/batch.h) of a classification set (datasets/ucr.h), in one of
 // two layouts:
 //   dense   x [L, V]: the series at the set's common length L (zero after its own length,
@@ -18,6 +18,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "datasets/batch.h"
 #include "datasets/series_augment.h"
@@ -59,6 +60,17 @@ ssm_code ucr_channel_stats(const ucr_set *s, const int64_t *ids, int64_t n,
                            double *mean /* [dims] */, double *std /* [dims] */, ssm_error *err);
 // x = (x - mean[c]) / std[c] over each series' own length (padding stays 0).
 void ucr_standardize_set(ucr_set *s, const double *mean, const double *std);
+
+// data.series_norm as applied to a set of `dims` channels: auto is series for a univariate
+// set and dataset for a multivariate one. Univariate archive sets are z-normalised series by
+// convention, and the few that ship raw (PLAID: currents of 0.1 to 20 A) need it: with the
+// training set's one scale, small appliances' series are near-constant tokens. Multivariate
+// sets ship raw, and their channels' levels can tell classes apart (docs/tasks.md).
+static inline ssm_series_norm ucr_series_norm_resolve(ssm_series_norm n, int64_t dims) {
+    if (n != SSM_SERIES_NORM_AUTO)
+        return n;
+    return dims == 1 ? SSM_SERIES_NORM_SERIES : SSM_SERIES_NORM_DATASET;
+}
 
 // A source over s (not copied: s must outlive the batcher); ids are the set's sample
 // indices. The batcher takes ownership of *src (its free releases the scratch).

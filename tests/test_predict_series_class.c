@@ -3,7 +3,10 @@
 // on a generated UEA .ts pair of unequal lengths: the test file's class probabilities equal
 // the evaluation's (the test batcher, model_predict, softmax) to 1e-6, a plain CSV of one of
 // its series predicts the same row, a dense model refuses a series longer than its length,
-// and a plain CSV of the wrong width is refused with file:line. (Forecasts:
+// and a plain CSV of the wrong width is refused with file:line. The recipe's data.series_norm
+// auto is checked both ways: the two-channel set is standardised by the training scale, a
+// univariate one (its first channel) z-normalised per series, in predict as in training.
+// (Forecasts:
 // tests/test_predict_series.c.)
 #include <check.h>
 #include <math.h>
@@ -18,12 +21,13 @@ static void setup(void) { pf_setup(); }
 static void teardown(void) { pf_teardown(); }
 
 enum { NTRAIN = 40, NTEST = 20 };
+static int n_ch = 2; // channels of the generated set: 2, or 1 (its first channel)
 
-// Series i of a two-class, two-channel set of unequal lengths 24..32, as .ts text values.
+// Series i of a two-class, n_ch-channel set of unequal lengths 24..32, as .ts text values.
 static size_t ucr_series(char *buf, int i, int test, int ts) {
     int c = i % 2, len = 24 + (i * 7 + test) % 9;
     size_t n = 0;
-    for (int ch = 0; ch < 2; ch++)
+    for (int ch = 0; ch < n_ch; ch++)
         for (int t = 0; t < len; t++) {
             double v = ch ? cos(t * 0.3 + i) * (1 + c)
                           : (c ? -1 : 1) * (t - len / 2.0) / 8 + 0.3 * sin(t * 0.7 + i + test);
@@ -38,8 +42,9 @@ static void write_ucr(char *train, char *test) {
     char *buf = malloc(1 << 16);
     for (int f = 0; f < 2; f++) {
         size_t n = (size_t)sprintf(buf, "@problemName Toy\n@timeStamps false\n@missing false\n"
-                                   "@univariate false\n@dimensions 2\n@equalLength false\n"
-                                   "@classLabel true up down\n@data\n");
+                                   "@univariate %s\n@dimensions %d\n@equalLength false\n"
+                                   "@classLabel true up down\n@data\n",
+                                   n_ch == 1 ? "true" : "false", n_ch);
         for (int i = 0; i < (f ? NTEST : NTRAIN); i++)
             n += ucr_series(buf + n, i, f, 1);
         fx_write(f ? test : train, 600, f ? "Toy_TEST.ts" : "Toy_TRAIN.ts", buf, n);
@@ -54,7 +59,7 @@ static void write_plain(char *path, int i) {
     double v[2][64];
     int len = 0;
     char *p = one;
-    for (int ch = 0; ch < 2; ch++) {
+    for (int ch = 0; ch < n_ch; ch++) {
         int t = 0;
         for (;;) {
             char *end;
@@ -65,9 +70,10 @@ static void write_plain(char *path, int i) {
         }
         len = t;
     }
-    size_t n = (size_t)sprintf(buf, "ch0,ch1\n");
+    size_t n = (size_t)sprintf(buf, n_ch == 2 ? "ch0,ch1\n" : "ch0\n");
     for (int t = 0; t < len; t++)
-        n += (size_t)sprintf(buf + n, "%.4f,%.4f\n", v[0][t], v[1][t]);
+        n += n_ch == 2 ? (size_t)sprintf(buf + n, "%.4f,%.4f\n", v[0][t], v[1][t])
+                       : (size_t)sprintf(buf + n, "%.4f\n", v[0][t]);
     fx_write(path, 600, "one.csv", buf, n);
     free(buf);
 }
@@ -144,7 +150,11 @@ static void ucr_matches_eval(const char *const *sets, int n_sets) {
                   one->v[0], one->v[1], three->v[0], three->v[1]);
     pf_table_free(&tb);
     task_free(t);
+    // auto resolved by the channel count: the training scale kept for two, none for one
+    ck_assert(cfg.data.series_norm != SSM_SERIES_NORM_AUTO || (d.ucr_mean != NULL) == (n_ch == 2));
     series_data_close(&d);
+    if (n_ch != 2)
+        return;
     // a plain CSV of one channel for a two-channel model
     char bad[600];
     fx_write(bad, sizeof bad, "bad.csv", "1,2\n3,4\n5\n", SIZE_MAX);
@@ -157,6 +167,13 @@ static void ucr_matches_eval(const char *const *sets, int n_sets) {
 }
 
 START_TEST(ucr_packed) { ucr_matches_eval(NULL, 0); }
+END_TEST
+
+START_TEST(ucr_packed_univariate) {
+    n_ch = 1;
+    ucr_matches_eval(NULL, 0);
+    n_ch = 2;
+}
 END_TEST
 
 START_TEST(ucr_dense) {
@@ -190,6 +207,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, ucr_packed);
+    tcase_add_test(tc, ucr_packed_univariate);
     tcase_add_test(tc, ucr_dense);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

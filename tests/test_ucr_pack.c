@@ -6,6 +6,7 @@
 //     sample holds exactly its own tokens (no padding), labels follow;
 //   - data.series_norm: series z-normalises each series over its own length, not the
 //     padding; dataset standardises each channel of train and test by the training values;
+//     auto is series for a univariate set (a raw .tsv) and dataset for a multivariate one;
 //   - training batches (augmented) are pure functions of (seed, epoch): the same with or
 //     without the prefetch thread and after a seek; evaluation batches are not augmented;
 //   - a set smaller than a batch trains in one batch; data.pack on a forecasting set and
@@ -202,6 +203,55 @@ START_TEST(dataset_norm_uses_the_training_values) {
 }
 END_TEST
 
+START_TEST(auto_norm_follows_the_channel_count) {
+    ck_assert(ucr_series_norm_resolve(SSM_SERIES_NORM_AUTO, 1) == SSM_SERIES_NORM_SERIES);
+    ck_assert(ucr_series_norm_resolve(SSM_SERIES_NORM_AUTO, 3) == SSM_SERIES_NORM_DATASET);
+    ck_assert(ucr_series_norm_resolve(SSM_SERIES_NORM_NONE, 1) == SSM_SERIES_NORM_NONE);
+    // multivariate (Toy, 2 channels): the same values as dataset
+    char path[512];
+    fx_path(path, sizeof path, "Toy_TRAIN.ts");
+    ssm_config c;
+    config_for(&c, path);
+    series_data a, b;
+    ssm_error e = {0};
+    c.data.series_norm = SSM_SERIES_NORM_AUTO;
+    ck_assert_msg(series_data_open(&a, &c.data, 1, 1, &e) == SSM_OK, "%s", e.msg);
+    c.data.series_norm = SSM_SERIES_NORM_DATASET;
+    ck_assert_msg(series_data_open(&b, &c.data, 1, 1, &e) == SSM_OK, "%s", e.msg);
+    ck_assert(a.ucr_mean && b.ucr_mean && a.ucr_mean[1] == b.ucr_mean[1]);
+    size_t nx = (size_t)a.ucr_test.n * a.ucr_test.len * 2;
+    ck_assert(!memcmp(a.ucr_test.x, b.ucr_test.x, nx * sizeof *a.ucr_test.x));
+    series_data_close(&a);
+    series_data_close(&b);
+    // univariate, raw levels far apart (as PLAID ships): each series z-normalised over its
+    // own length; the trailing NaN are padding
+    static const char tsv[] = "1\t1\t2\t3\t4\n"
+                              "2\t100\t300\t200\tNaN\n"
+                              "1\t0.5\t0.25\t0.75\t1\n";
+    char uni[512];
+    fx_write(uni, sizeof uni, "Uni_TRAIN.tsv", tsv, sizeof tsv - 1);
+    fx_write(path, sizeof path, "Uni_TEST.tsv", tsv, sizeof tsv - 1);
+    config_for(&c, uni);
+    c.data.series_norm = SSM_SERIES_NORM_AUTO;
+    ck_assert_msg(series_data_open(&a, &c.data, 1, 1, &e) == SSM_OK, "%s", e.msg);
+    ck_assert(a.ucr_mean == NULL);
+    const ucr_set *s = &a.ucr_test;
+    for (int64_t i = 0; i < s->n; i++) {
+        int64_t n = s->lengths[i];
+        double m = 0, v = 0;
+        for (int64_t t = 0; t < n; t++)
+            m += s->x[i * s->len + t];
+        m /= n;
+        for (int64_t t = 0; t < n; t++)
+            v += (s->x[i * s->len + t] - m) * (s->x[i * s->len + t] - m);
+        ck_assert_msg(fabs(m) < 1e-5 && fabs(sqrt(v / n) - 1) < 1e-4, "series %lld: mean %g sd %g",
+                      (long long)i, m, sqrt(v / n));
+    }
+    ck_assert_int_eq(s->lengths[1], 3);
+    series_data_close(&a);
+}
+END_TEST
+
 // The bytes of every training batch of epochs 0 and 1.
 static size_t epoch_bytes(series_data *d, real *out, size_t cap) {
     size_t k = 0;
@@ -331,6 +381,7 @@ int main(void) {
     tcase_add_test(tc, automatic_patching);
     tcase_add_test(tc, tokens_are_the_series_patches);
     tcase_add_test(tc, series_norm_uses_each_length);
+    tcase_add_test(tc, auto_norm_follows_the_channel_count);
     tcase_add_test(tc, dataset_norm_uses_the_training_values);
     tcase_add_test(tc, augmented_batches_are_reproducible);
     tcase_add_test(tc, small_sets_and_refusals);
