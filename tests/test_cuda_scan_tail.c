@@ -14,9 +14,10 @@
 //     device run whether the cp.async src-size fill was what broke v6.
 // Every output is poisoned (NaN) before each GPU call, so a step a kernel forgets to write
 // fails. The forced modes ignore the rule's channel count (small shapes run the kernel); the
-// last test checks the rule itself takes v7 at a shape that fills the GPU (B*D*P >= 256 per
-// multiprocessor, from this device's count) and refuses rows that are not whole 16-byte
-// pieces. The chunked path is switched off (SSMKIT_SCAN_CHUNKED=0) throughout.
+// last test checks that the rule leaves v7 out (it was wrong on an H100, 2026-12-08: every
+// case here failed; docs/cuda-scan-notes.md "v7") and is right against the CPU at a shape
+// that fills the GPU (B*D*P >= 256 per multiprocessor, from this device's count), and that
+// rows that are not whole 16-byte pieces never take v7, even forced. The chunked path is switched off (SSMKIT_SCAN_CHUNKED=0) throughout.
 // Built without CUDA=1, sanitized or double, or run without a GPU: skips.
 #include <check.h>
 #include <math.h>
@@ -244,9 +245,10 @@ START_TEST(tail_n32) {
 }
 END_TEST
 
-// The rule (SSMKIT_SCAN_PIPE unset): v7 at a shape with enough channels to fill this GPU
-// (B*D*P >= 256 per multiprocessor), a partial last tile, fp32 and bf16, against v4b and the
-// CPU; rows that are not whole 16-byte pieces (bf16 L = 197) do not take it.
+// The rule (SSMKIT_SCAN_PIPE unset) at a shape with enough channels to fill this GPU
+// (B*D*P >= 256 per multiprocessor), a partial last tile, fp32 and bf16: not v7 (off until it
+// is fixed), right against the CPU, and the same path as SSMKIT_SCAN_PIPE=0; rows that are
+// not whole 16-byte pieces (bf16 L = 197) do not take v7 even when it is asked for.
 START_TEST(tail_rule) {
     setenv("SSMKIT_SCAN_CHUNKED", "0", 1);
     int sms = 0;
@@ -271,13 +273,13 @@ START_TEST(tail_rule) {
         const char *path;
         double e[3];
         fwd_res got = gpu_fwd(&s, &d, bf16, NULL, &path);
-        ck_assert_msg(!strcmp(path, "pipe"), "the rule ran '%s' where v7 applies", path);
+        ck_assert_msg(strcmp(path, "pipe"), "the rule ran v7, which is off until it is fixed");
         errs(&got, &cpu, &s, e);
-        assert_errs("rule (v7) vs CPU", e, bf16 ? TOL16 : TOL32);
+        assert_errs("rule vs CPU", e, bf16 ? TOL16 : TOL32);
         fwd_res old = gpu_fwd(&s, &d, bf16, "0", &path);
         ck_assert_msg(!strcmp(path, "split"), "SSMKIT_SCAN_PIPE=0 at L=1000 ran '%s'", path);
         errs(&got, &old, &s, e);
-        assert_errs("rule (v7) vs v4b", e, bf16 ? TOL_V4B16 : TOL_V4B32);
+        assert_errs("rule vs v4b", e, bf16 ? TOL_V4B16 : TOL_V4B32);
         fwd_free(&cpu), fwd_free(&got), fwd_free(&old);
         dev_free(&d);
         scan_problem_free(&p);
