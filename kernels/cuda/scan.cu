@@ -255,9 +255,10 @@ template <typename T, int P> static ssm_code launch_fwd_pipe_zfill(const ScanArg
 
 // Which forward the dispatch takes (SSMKIT_SCAN_PIPE, read at every call). Unset or "auto":
 // the rule in scan_forward, which leaves the pipelined forward (v7) out until it is fixed
-// (docs/cuda-scan-notes.md, "v7"). The others compare paths (tests, benches), each wherever the shape allows it, with or
-// without enough channels: "1": v7; "0": never v7 (the rule before v5: v4b below 1024 steps,
-// v3 above); "split": v4b; "zfill": v5/v6's staging (a diagnosis, launch_fwd_pipe_zfill).
+// (docs/cuda-scan-notes.md, "v7"). The others compare paths (tests, benches), each wherever
+// the shape allows it, with or without enough channels: "1": v7; "0": never v7 (the rule
+// before v5: v4b below 1024 steps, v3 above); "split": v4b; "zfill": v5/v6's staging (a
+// diagnosis, launch_fwd_pipe_zfill).
 enum { PIPE_AUTO, PIPE_ON, PIPE_OFF, PIPE_SPLIT, PIPE_ZFILL };
 static int pipe_mode(void) {
     const char *m = getenv("SSMKIT_SCAN_PIPE");
@@ -329,7 +330,7 @@ static ssm_code scan_forward(void *out, float *last_state, float *chunk_states, 
     // v7 only when asked for: on the H100 (2026-12-08) its output was wrong at every tested
     // shape with a partial last tile (tests/test_cuda_scan_tail.c, test_cuda's split cases),
     // zero-fill staging too; the unpipelined rule passed every CUDA suite.
-    const int Pp = mode != PIPE_AUTO && mode != PIPE_OFF && mode != PIPE_SPLIT && Psl >= 2 &&
+    const int Pp = (mode == PIPE_ON || mode == PIPE_ZFILL) && Psl >= 2 &&
                            rows_aligned(s, sizeof(T), ptrs, z ? 6 : 5)
                        ? Psl
                        : 0;
